@@ -1,0 +1,161 @@
+# edgeslice — build, test, benchmark and install.
+# Sources are discovered by directory so modules can be added without editing this file.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+SANITIZE ?= 0
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lxgboost -lopenblas -lm -lpthread
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
+CPPFLAGS += -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+# --- sources --------------------------------------------------------------
+POLICY_SRC := $(wildcard policy/*.c)
+PROBES_SRC := $(wildcard probes/*.c)
+CMD_SRC := $(wildcard controller/cmd_*.c)
+MAIN_SRC := controller/edgeslice.c controller/edgesliced.c
+CTL_SRC := $(filter-out $(MAIN_SRC) $(CMD_SRC) $(wildcard controller/main_*.c),$(wildcard controller/*.c))
+LIB_SRC := $(POLICY_SRC) $(PROBES_SRC) $(CTL_SRC)
+BPF_SRC := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+# Extra programs: controller/main_NAME.c -> $(BUILD)/NAME (e.g. edgeslice-infer).
+EXTRA_MAIN := $(wildcard controller/main_*.c)
+EXTRA_BIN := $(patsubst controller/main_%.c,$(BUILD)/%,$(EXTRA_MAIN))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+CMD_OBJ := $(call obj,$(CMD_SRC))
+LIB := $(BUILD)/libedgeslice.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
+
+.PHONY: print-libs all deps check unit unit-asan integration vm fuzz bench demo install clean format help
+all: $(BINS)
+
+help:
+	@echo "make            build $(BINS)"
+	@echo "make deps       install the Debian packages in .ci/packages (root)"
+	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + VM suites"
+	@echo "make demo       the main job: the node service placing the paper's workload"
+	@echo "make bench      every benchmark; results in bench/results/*.json"
+	@echo "make install    install binaries, units and default config (PREFIX, DESTDIR)"
+
+deps:
+	@.ci/install-deps
+
+# --- BPF: clang -> bpftool gen object -> bpftool gen skeleton ----------------
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf -c $< -o $@
+
+$(BUILD)/bpf/%.bpf.o: $(BUILD)/bpf/%.tmp.o
+	$(BPFTOOL) gen object $@ $<
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+# --- C ----------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/edgeslice: $(call obj,controller/edgeslice.c) $(CMD_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+$(BUILD)/edgesliced: $(call obj,controller/edgesliced.c) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+$(BUILD)/%: $(BUILD)/obj/controller/main_%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# --- tests ------------------------------------------------------------------
+unit: $(UNIT_BIN) $(BINS)
+	@tests/run-unit $(UNIT_BIN)
+
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 CFLAGS="-O1 -g" unit
+
+fuzz:
+	@tests/fuzz/run $(BUILD)
+
+integration: $(BINS)
+	@BUILD=$(abspath $(BUILD)) tests/run-suite integration tests/integration
+
+vm: $(BINS)
+	@BUILD=$(abspath $(BUILD)) tests/run-suite vm tests/vm/suites
+
+# Every stage runs even if an earlier one failed; the last line totals them.
+check: deps
+	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
+	export TEST_SUMMARY=$(abspath $(BUILD))/test-summary; rc=0; \
+	$(MAKE) --no-print-directory all || exit 1; \
+	for s in unit unit-asan fuzz integration vm; do \
+		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
+	awk '{p+=$$2; f+=$$3; k+=$$4} END {printf "check: %d passed, %d failed, %d skipped\n", p, f, k}' $(BUILD)/test-summary; \
+	exit $$rc
+
+print-libs:
+	@echo $(PKG_LIBS)
+
+# --- benchmarks and demo ----------------------------------------------------
+BENCHES := $(patsubst bench/%.mk,bench-%,$(wildcard bench/*.mk))
+-include $(wildcard bench/*.mk)
+bench: $(BENCHES)
+
+demo: deps all
+	@BUILD=$(abspath $(BUILD)) tests/demo
+
+# --- install ----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/edgeslice $(EXTRA_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/edgesliced $(DESTDIR)$(PREFIX)/sbin/
+	@if ls units/*.service >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+		for u in units/*.service units/*.socket; do \
+			sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@BINDIR@|$(PREFIX)/bin|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); \
+		done; fi
+	@install -d $(DESTDIR)/etc/edgeslice; for f in $(wildcard units/*.conf units/*.json); do \
+		[ -e $(DESTDIR)/etc/edgeslice/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/edgeslice/; done
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+.SECONDARY:
