@@ -24,6 +24,8 @@ int cg_root_discover(const char *cgroupfs_root, const char *proc_self_cgroup, ch
  * Controllers the kernel does not offer are recorded, not fatal (see cg_root_has). */
 int cg_root_setup(struct cg_root *r);
 bool cg_root_has(const struct cg_root *r, const char *controller);
+/* Space-separated controllers asked for by cg_root_setup but not enabled ("" = none). */
+const char *cg_root_missing(const struct cg_root *r);
 int cg_root_fd(const struct cg_root *r);
 const char *cg_root_path(const struct cg_root *r);
 void cg_root_free(struct cg_root *r);
@@ -39,6 +41,7 @@ struct cg_limits {
 	uint64_t memory_swap_max;  /* bytes; CG_UNLIMITED = "max" */
 	uint64_t pids_max;         /* CG_UNLIMITED = "max" */
 	uint32_t io_weight;        /* 1..10000; 0 = leave */
+	bool cpuset_exclusive;     /* make cpuset_cpus exclusive (cpuset.cpus.partition=root) */
 };
 void cg_limits_init(struct cg_limits *l); /* everything unlimited / left alone */
 /* Validates against the node (ncpus, memory bytes): -EINVAL / -ERANGE with *ret_field
@@ -48,6 +51,13 @@ int cg_limits_check(const struct cg_limits *l, unsigned ncpus, uint64_t mem_tota
 /* "cpu.max" contents for cores/period, e.g. 0.5 core @100ms -> "50000 100000". */
 int cg_format_cpu_max(double cores, uint64_t period_us, char *buf, size_t size);
 int cg_parse_cpu_max(const char *s, double *ret_cores, uint64_t *ret_period_us);
+/* A cpuset list ("0-2,4"): -EINVAL on syntax, -ERANGE for an id >= limit; counts ids. */
+int cg_parse_cpulist(const char *s, unsigned limit, unsigned *ret_count);
+/* A keyed cgroup file ("usage_usec 123\n..."): exact key; "max" -> CG_UNLIMITED;
+ * -ENXIO when the key is missing. */
+int cg_parse_keyed(const char *text, const char *key, uint64_t *ret);
+/* Human text for the errors of cg_limits_check / cg_task_apply_limits. */
+const char *cg_strerror_field(int err);
 
 /* Creates <root>/<name> and applies limits. -EEXIST if it exists. */
 int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *l,
@@ -56,6 +66,9 @@ int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *
  * subtree) without starting anything. */
 int cg_task_adopt(struct cg_root *r, const char *name, struct cg_task **ret);
 int cg_task_set_limits(struct cg_task *t, const struct cg_limits *l);
+/* As cg_task_set_limits, naming the failing field. A limit whose controller is not
+ * enabled in the subtree is -EOPNOTSUPP (unlimited values are then skipped). */
+int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const char **ret_field);
 
 struct cg_exec {
 	char *const *argv;
@@ -69,6 +82,12 @@ struct cg_exec {
  * falling back to fork + write to cgroup.procs before exec where clone3 is refused.
  * Returns the pid and a pidfd (-1 where the kernel has no pidfds). */
 int cg_task_spawn(struct cg_task *t, const struct cg_exec *e, pid_t *ret_pid, int *ret_pidfd);
+/* cg_exec with stdio on /dev/null and uid/gid kept. */
+void cg_exec_init(struct cg_exec *e, char *const *argv);
+/* cg_task_spawn with the path forced (tests, benchmarks): AUTO = clone3 then fallback. */
+enum { CG_SPAWN_AUTO = 0, CG_SPAWN_CLONE3 = 1, CG_SPAWN_FORK = 2 };
+int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid_t *ret_pid,
+		       int *ret_pidfd);
 
 /* An fd that becomes readable (inotify IN_MODIFY) when cgroup.events or memory.events
  * change; call cg_task_read_events after it fires. */
@@ -79,6 +98,8 @@ struct cg_events {
 	uint64_t oom, oom_kill, max, high; /* memory.events counters */
 };
 int cg_task_read_events(struct cg_task *t, struct cg_events *ret);
+/* cpu.stat usage_usec (kept open, pread). */
+int cg_task_read_cpu_usec(struct cg_task *t, uint64_t *ret_usec);
 
 int cg_task_kill(struct cg_task *t); /* cgroup.kill, SIGKILL fallback per pid */
 /* rmdir, retried on EBUSY while the kernel reaps; frees t on success. */
