@@ -69,6 +69,7 @@ struct cg_task {
 	int memevents_fd; /* memory.events, or -1 */
 	int cpustat_fd;   /* cpu.stat, or -1 */
 	int inotify_fd;   /* lazily created by cg_task_watch_fd */
+	bool killed;      /* cgroup.kill was written: see cg_task_spawn_mode */
 };
 
 static int remove_tree(int parentfd, const char *name, bool is_cgroupfs);
@@ -881,6 +882,12 @@ int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid
 	rd = pipefd[0];
 	wr = pipefd[1];
 
+	/* Seen on a 6.18 host: after cgroup.kill, a child cloned with CLONE_INTO_CGROUP into
+	 * that cgroup is SIGKILLed at birth (the kill sequence number is compared against the
+	 * parent's cgroup). Migration via cgroup.procs is not affected, so a killed cgroup
+	 * that is reused takes the fork path. */
+	if (mode == CG_SPAWN_AUTO && t->killed)
+		mode = CG_SPAWN_FORK;
 	if (mode != CG_SPAWN_FORK) {
 		struct clone_args_v2 args = {
 			.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
@@ -1110,6 +1117,7 @@ int cg_task_kill(struct cg_task *t)
 {
 	if (!t)
 		return -EINVAL;
+	t->killed = true;
 	return kill_tree(t->fd, t->root->is_cgroupfs);
 }
 
