@@ -637,8 +637,21 @@ int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const cha
 			WRITE("cpuset_mems", "cpuset.mems", l->cpuset_mems);
 		/* Exclusive cores: a partition root takes its CPUs away from every sibling
 		 * (the parent must itself be a partition root, which the top cgroup is). */
-		if (l->cpuset_exclusive)
+		if (l->cpuset_exclusive) {
+			_cleanup_free_ char *state = NULL;
 			WRITE("cpuset_exclusive", "cpuset.cpus.partition", "root");
+			/* The kernel accepts the write and then reports "root invalid (reason)"
+			 * when the parent is no partition root or a sibling holds the CPUs. */
+			r = read_file_at(t->fd, "cpuset.cpus.partition", &state, NULL);
+			if (r >= 0 && t->root->is_cgroupfs && strncmp(state, "root\n", 5) != 0) {
+				(void)write_at(t->fd, "cpuset.cpus.partition", "member");
+				r = -EBUSY;
+			}
+			if (r < 0) {
+				field = "cpuset_exclusive";
+				goto fail;
+			}
+		}
 	}
 	if (en & CTL_MEMORY) {
 		/* Lower memory.high first so that a shrinking max does not trip the OOM
