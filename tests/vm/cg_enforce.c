@@ -544,18 +544,21 @@ static int bench(const char *mount, int n, const char *where)
 {
 	char path[PATH_MAX];
 	struct cg_root *r = NULL;
-	uint64_t *lat[2];
+	uint64_t *lat[3];
 	const int modes[2] = {CG_SPAWN_CLONE3, CG_SPAWN_FORK};
+	const char *labels[3] = {"clone3_into_cgroup", "fork_then_cgroup_procs",
+				 "cgroup_only_no_process"};
 	char *truev[] = {"/bin/true", NULL};
 
 	snprintf(path, sizeof(path), "%s/edgeslice-bench-%d", mount, (int)getpid());
 	MUST("root open", cg_root_open(mount, path, &r));
 	MUST("root setup", cg_root_setup(r));
-	for (int m = 0; m < 2; m++)
+	for (int m = 0; m < 3; m++)
 		lat[m] = calloc((size_t)n, sizeof(uint64_t));
-	/* interleave the two paths so noise hits both alike */
+	/* interleave the paths so noise hits all alike; the third is the cgroup work alone
+	 * (mkdir + limits + rmdir), the baseline the spawn paths add process cost to */
 	for (int i = 0; i < n; i++)
-		for (int m = 0; m < 2; m++) {
+		for (int m = 0; m < 3; m++) {
 			struct cg_task *t = NULL;
 			struct cg_exec e;
 			siginfo_t si;
@@ -563,18 +566,19 @@ static int bench(const char *mount, int n, const char *where)
 			int pidfd;
 			uint64_t t0 = now_nsec();
 			MUST("create", cg_task_create(r, "bench", NULL, &t));
-			cg_exec_init(&e, truev);
-			MUST("spawn", cg_task_spawn_mode(t, &e, modes[m], &pid, &pidfd));
-			MUST("wait", wait_pidfd(pidfd, &si));
-			close(pidfd);
+			if (m < 2) {
+				cg_exec_init(&e, truev);
+				MUST("spawn", cg_task_spawn_mode(t, &e, modes[m], &pid, &pidfd));
+				MUST("wait", wait_pidfd(pidfd, &si));
+				close(pidfd);
+			}
 			MUST("destroy", cg_task_destroy(t, 2000));
 			lat[m][i] = now_nsec() - t0;
 		}
 	printf("{\"where\": \"%s\", \"iterations\": %d", where, n);
-	for (int m = 0; m < 2; m++) {
+	for (int m = 0; m < 3; m++) {
 		qsort(lat[m], (size_t)n, sizeof(uint64_t), cmp_u64);
-		printf(", \"%s\": {\"median_us\": %.1f, \"p99_us\": %.1f}",
-		       m == 0 ? "clone3_into_cgroup" : "fork_then_cgroup_procs",
+		printf(", \"%s\": {\"median_us\": %.1f, \"p99_us\": %.1f}", labels[m],
 		       (double)lat[m][n / 2] / 1e3, (double)lat[m][(n * 99) / 100] / 1e3);
 		free(lat[m]);
 	}
