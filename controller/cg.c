@@ -818,6 +818,9 @@ static _Noreturn void child_exec(const struct cg_exec *e, int errpipe, int procs
 	int err;
 	sigset_t all;
 
+	/* "I ran": lets the parent tell a child killed at birth from one that exec'd. */
+	if (write(errpipe, "A", 1) != 1)
+		_exit(127);
 	if (procs_fd >= 0) {
 		/* Fallback path: move ourselves before anything else runs. */
 		char buf[24];
@@ -867,8 +870,17 @@ fail:
 static int wait_exec(int errpipe_rd, pid_t pid)
 {
 	int err = 0;
+	char alive = 0;
 	ssize_t n;
 
+	do
+		n = read(errpipe_rd, &alive, 1);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		/* The child died before running a single instruction of ours. */
+		(void)waitpid(pid, NULL, 0);
+		return -ECANCELED;
+	}
 	do
 		n = read(errpipe_rd, &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
@@ -879,8 +891,8 @@ static int wait_exec(int errpipe_rd, pid_t pid)
 	return 0;
 }
 
-int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid_t *ret_pid,
-		       int *ret_pidfd)
+static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_t *ret_pid,
+		      int *ret_pidfd, bool *ret_cloned)
 {
 	int pipefd[2];
 	_cleanup_close_ int rd = -1, wr = -1;
@@ -913,8 +925,10 @@ int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid
 			close(rd);
 			child_exec(e, wr, -1);
 		}
-		if (r > 0)
+		if (r > 0) {
 			pid = (pid_t)r;
+			*ret_cloned = true;
+		}
 		else if (mode == CG_SPAWN_CLONE3 ||
 			 /* Refusals that mean "this kernel cannot": no clone3 (< 5.3), no
 			  * CLONE_INTO_CGROUP (< 5.7), or not a cgroup2 fd (fake tree). */
@@ -952,6 +966,24 @@ int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid
 	else if (pidfd >= 0)
 		close(pidfd);
 	return 0;
+}
+
+int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid_t *ret_pid,
+		       int *ret_pidfd)
+{
+	bool cloned = false;
+	int k;
+
+	if (!t || !e || !e->argv || !e->argv[0] || !ret_pid)
+		return -EINVAL;
+	k = spawn_once(t, e, mode, ret_pid, ret_pidfd, &cloned);
+	if (k == -ECANCELED && cloned && mode == CG_SPAWN_AUTO) {
+		/* Killed at birth by the kernel (the cgroup.kill note above) before any code
+		 * of the task ran, so starting it again cannot run it twice. */
+		t->killed = true;
+		k = spawn_once(t, e, CG_SPAWN_FORK, ret_pid, ret_pidfd, &cloned);
+	}
+	return k;
 }
 
 int cg_task_spawn(struct cg_task *t, const struct cg_exec *e, pid_t *ret_pid, int *ret_pidfd)

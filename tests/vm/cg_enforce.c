@@ -185,6 +185,8 @@ static pid_t spawn(struct cg_task *t, int mode, int *pidfd, char *const *argv)
 	return pid;
 }
 
+static int killseq(struct cg_root *r);
+
 /* --- host integration (no controllers needed) ------------------------------------------ */
 
 static void lifecycle(struct cg_root *r, const char *mount, int mode, const char *label)
@@ -265,6 +267,7 @@ static int host(const char *mount)
 
 	lifecycle(r, mount, CG_SPAWN_CLONE3, "clone3");
 	lifecycle(r, mount, CG_SPAWN_FORK, "fork-fallback");
+	killseq(r);
 
 	/* limits the hybrid host cannot enforce are refused by name, nothing left behind */
 	struct cg_limits l;
@@ -588,6 +591,46 @@ static int bench(const char *mount, int n, const char *where)
 	snprintf(sup, sizeof(sup), "%s/supervisor", path);
 	rmdir(sup);
 	rmdir(path);
+	return 0;
+}
+
+/* Does a CLONE_INTO_CGROUP child survive birth into a cgroup that saw cgroup.kill? The
+ * library must start the task either way, exactly once. */
+static int killseq(struct cg_root *r)
+{
+	struct cg_task *t = NULL, *t2 = NULL;
+	char *sleeper[] = {"/bin/sleep", "30", NULL}, *truev[] = {"/bin/true", NULL};
+	siginfo_t si;
+	pid_t pid;
+	int pidfd, k;
+	struct cg_exec e;
+
+	MUST("create", cg_task_create(r, "killseq", NULL, &t));
+	spawn(t, CG_SPAWN_CLONE3, &pidfd, sleeper);
+	MUST("kill", cg_task_kill(t));
+	MUST("wait", wait_pidfd(pidfd, &si));
+	close(pidfd);
+	cg_exec_init(&e, truev);
+	k = cg_task_spawn_mode(t, &e, CG_SPAWN_CLONE3, &pid, &pidfd);
+	printf("# clone3 into a cgroup that saw cgroup.kill: %s\n",
+	       k == -ECANCELED ? "child SIGKILLed at birth (reported -ECANCELED)"
+	       : k == 0 ? "child ran normally" : strerror(-k));
+	check(k == 0 || k == -ECANCELED, "forced clone3 after kill: started or -ECANCELED (%d)", k);
+	if (k == 0) {
+		MUST("wait", wait_pidfd(pidfd, &si));
+		close(pidfd);
+	}
+	/* a fresh handle does not know about the kill: AUTO must still start it, once */
+	MUST("adopt", cg_task_adopt(r, "killseq", &t2));
+	k = cg_task_spawn_mode(t2, &e, CG_SPAWN_AUTO, &pid, &pidfd);
+	check(k == 0, "AUTO spawn into a killed cgroup via a fresh handle works (%d)", k);
+	if (k == 0) {
+		check(wait_pidfd(pidfd, &si) == 0 && si.si_code == CLD_EXITED && si.si_status == 0,
+		      "and the task ran to exit 0");
+		close(pidfd);
+	}
+	cg_task_free(t2);
+	MUST("destroy", cg_task_destroy(t, 2000));
 	return 0;
 }
 
