@@ -339,6 +339,40 @@ int cg_root_setup(struct cg_root *r)
 	return 0;
 }
 
+int cg_root_set_partition(struct cg_root *r, const char *cpus)
+{
+	_cleanup_free_ char *state = NULL;
+	int k;
+
+	if (!r)
+		return -EINVAL;
+	if (!(r->enabled & CTL_CPUSET) && !(r->available & CTL_CPUSET))
+		return -EOPNOTSUPP;
+	if (!cpus || !cpus[0]) {
+		k = write_ctl(r, r->fd, "cpuset.cpus.partition", "member");
+		if (k >= 0)
+			k = write_ctl(r, r->fd, "cpuset.cpus", "");
+		return k;
+	}
+	k = cg_parse_cpulist(cpus, 4096, NULL);
+	if (k < 0)
+		return k;
+	k = write_ctl(r, r->fd, "cpuset.cpus", cpus);
+	if (k < 0)
+		return k;
+	k = write_ctl(r, r->fd, "cpuset.cpus.partition", "root");
+	if (k < 0)
+		return k;
+	k = read_file_at(r->fd, "cpuset.cpus.partition", &state, NULL);
+	if (k < 0)
+		return k;
+	if (r->is_cgroupfs && strncmp(state, "root\n", 5) != 0) {
+		(void)write_ctl(r, r->fd, "cpuset.cpus.partition", "member");
+		return -EBUSY;
+	}
+	return 0;
+}
+
 bool cg_root_has(const struct cg_root *r, const char *controller)
 {
 	int i;

@@ -24,6 +24,11 @@ int cg_root_discover(const char *cgroupfs_root, const char *proc_self_cgroup, ch
  * Controllers the kernel does not offer are recorded, not fatal (see cg_root_has). */
 int cg_root_setup(struct cg_root *r);
 bool cg_root_has(const struct cg_root *r, const char *controller);
+/* Makes the subtree a cpuset partition root owning `cpus` (e.g. "1-3"), so tasks can get
+ * exclusive cores (cg_limits.cpuset_exclusive). Its parent must be a partition root (the
+ * hierarchy root is) and keep a CPU for itself; -EBUSY when the kernel marks the
+ * partition invalid (reverted to member). NULL or "" reverts to member. */
+int cg_root_set_partition(struct cg_root *r, const char *cpus);
 /* Space-separated controllers asked for by cg_root_setup but not enabled ("" = none). */
 const char *cg_root_missing(const struct cg_root *r);
 int cg_root_fd(const struct cg_root *r);

@@ -322,6 +322,21 @@ static void test_setup_and_limits(void **state)
 	assert_string_equal(s, "+pids");
 	free(s);
 
+	/* partition root for exclusive cores: cpus then "root" written, "" reverts */
+	assert_int_equal(cg_root_set_partition(r, "1-3"), 0);
+	s = get(f->root, "cpuset.cpus");
+	assert_string_equal(s, "1-3");
+	free(s);
+	s = get(f->root, "cpuset.cpus.partition");
+	assert_string_equal(s, "root");
+	free(s);
+	assert_int_equal(cg_root_set_partition(r, "3-1"), -EINVAL);
+	assert_int_equal(cg_root_set_partition(r, NULL), 0);
+	s = get(f->root, "cpuset.cpus.partition");
+	assert_string_equal(s, "member");
+	free(s);
+	assert_int_equal(cg_root_set_partition(NULL, "1"), -EINVAL);
+
 	cg_limits_init(&l);
 	l.cpu_cores = 0.5;
 	l.cpu_weight = 200;
@@ -438,6 +453,7 @@ static void test_setup_missing_controllers(void **state)
 	assert_int_equal(cg_root_open(f->dir, f->root, &r), 0);
 	assert_int_equal(cg_root_setup(r), 0);
 	assert_string_equal(cg_root_missing(r), "cpu cpuset memory io pids");
+	assert_int_equal(cg_root_set_partition(r, "1"), -EOPNOTSUPP);
 	cg_limits_init(&l);
 	/* unlimited everything still works: nothing to write */
 	assert_int_equal(cg_task_create(r, "t", &l, &t), 0);

@@ -464,6 +464,42 @@ static int enforce(const char *mount)
 	check(stat(buf, &st) < 0, "the refused exclusive cgroup was removed again");
 	(void)field;
 
+	/* With the subtree a partition root of its own (needs >= 3 CPUs: the machine keeps
+	 * CPU 0, supervisor/ keeps 1), a whole-core task gets CPU 2 to itself. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 3) {
+		k = cg_root_set_partition(r, "1-2");
+		check(k == 0, "subtree made a partition root on CPUs 1-2 (%d)", k);
+		cg_limits_init(&l);
+		l.cpu_cores = 1;
+		strcpy(l.cpuset_cpus, "2");
+		l.cpuset_exclusive = true;
+		k = cg_task_create(r, "excl", &l, &t);
+		check(k == 0, "whole-core task created with an exclusive CPU (%d)", k);
+		if (k == 0) {
+			MUST("read", read_file_at(cg_task_fd(t), "cpuset.cpus.partition", &s, NULL));
+			check(strcmp(s, "root\n") == 0, "task cgroup is a valid partition root");
+			free(s);
+			pid = spawn(t, CG_SPAWN_AUTO, &pidfd, sleeper);
+			snprintf(buf, sizeof(buf), "/proc/%d/status", (int)pid);
+			MUST("status", read_file_at(AT_FDCWD, buf, &s, NULL));
+			check(strstr(s, "Cpus_allowed_list:\t2\n") != NULL, "exclusive task on CPU 2");
+			free(s);
+			MUST("read", read_file_at(cg_root_fd(r), "supervisor/cpuset.cpus.effective", &s,
+						  NULL));
+			check(strcmp(s, "1\n") == 0,
+			      "supervisor/ may no longer run on CPU 2 (effective %.*s)",
+			      (int)strcspn(s, "\n"), s);
+			free(s);
+			MUST("kill", cg_task_kill(t));
+			check(pidfd_exited(pidfd, 2000), "exclusive task killed");
+			close(pidfd);
+			reap_all();
+			MUST("destroy excl", cg_task_destroy(t, 2000));
+		}
+		check(cg_root_set_partition(r, NULL) == 0, "subtree back to a member cpuset");
+	} else
+		printf("# fewer than 3 CPUs: exclusive partition check skipped\n");
+
 	/* adoption of a nested tree; teardown leaves nothing */
 	snprintf(buf, sizeof(buf), "%s/ctr-ext", path);
 	MUST("mkdir", mkdir(buf, 0755) < 0 ? -errno : 0);
