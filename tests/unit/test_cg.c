@@ -533,6 +533,30 @@ static void test_events_and_spawn(void **state)
 	char *s = get(td, "cgroup.procs");
 	assert_int_equal(atoi(s), pid);
 	free(s);
+	/* stdout redirected, cwd and (as root) uid/gid applied in the child */
+	{
+		int pfd[2];
+		char out[128] = "";
+		char *idv[] = {"sh", "-c", "echo $(id -u):$(id -g):$(pwd)", NULL};
+		assert_int_equal(pipe(pfd), 0);
+		cg_exec_init(&e, idv);
+		e.stdout_fd = pfd[1];
+		e.cwd = "/";
+		if (geteuid() == 0) {
+			e.uid = 65534;
+			e.gid = 65534;
+		}
+		assert_int_equal(cg_task_spawn(t, &e, &pid, NULL), 0);
+		close(pfd[1]);
+		assert_true(read(pfd[0], out, sizeof(out) - 1) > 0);
+		close(pfd[0]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (geteuid() == 0)
+			assert_string_equal(out, "65534:65534:/\n");
+		else
+			assert_non_null(strstr(out, ":/\n"));
+		cg_exec_init(&e, argv);
+	}
 	/* exec failure is reported as its errno, not a pid */
 	char *bad[] = {"/nonexistent/binary", NULL};
 	e.argv = bad;
