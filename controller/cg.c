@@ -781,9 +781,10 @@ static int task_new(struct cg_root *r, const char *name, int fd, struct cg_task 
 	return 0;
 }
 
-int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *l,
-		   struct cg_task **ret)
+int cg_task_create_ex(struct cg_root *r, const char *name, const struct cg_limits *l,
+		      struct cg_task **ret, const char **ret_field)
 {
+	const char *field = NULL;
 	_cleanup_(cg_task_freep) struct cg_task *t = NULL;
 	struct cg_limits defaults;
 	int fd, k;
@@ -797,9 +798,9 @@ int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *
 		cg_limits_init(&defaults);
 		l = &defaults;
 	}
-	k = cg_limits_check(l, 4096, UINT64_MAX - 1, NULL);
+	k = cg_limits_check(l, 4096, UINT64_MAX - 1, &field);
 	if (k < 0)
-		return k;
+		goto fail;
 	if (mkdirat(r->fd, name, 0755) < 0)
 		return negative_errno();
 	fd = openat(r->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -810,16 +811,26 @@ int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *
 	}
 	k = task_new(r, name, fd, &t);
 	if (k >= 0)
-		k = cg_task_apply_limits(t, l, NULL);
+		k = cg_task_apply_limits(t, l, &field);
 	if (k < 0) {
 		/* Never leave a half-configured cgroup behind. */
 		if (t)
 			cg_task_free(TAKE_PTR(t));
 		(void)remove_tree(r->fd, name, r->is_cgroupfs);
-		return k;
+		goto fail;
 	}
 	*ret = TAKE_PTR(t);
 	return 0;
+fail:
+	if (ret_field && field)
+		*ret_field = field;
+	return k;
+}
+
+int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *l,
+		   struct cg_task **ret)
+{
+	return cg_task_create_ex(r, name, l, ret, NULL);
 }
 
 int cg_task_adopt(struct cg_root *r, const char *name, struct cg_task **ret)

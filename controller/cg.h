@@ -67,6 +67,10 @@ const char *cg_strerror_field(int err);
 /* Creates <root>/<name> and applies limits. -EEXIST if it exists. */
 int cg_task_create(struct cg_root *r, const char *name, const struct cg_limits *l,
 		   struct cg_task **ret);
+/* As cg_task_create, naming the limit field that failed (validation, a controller not
+ * enabled, or the kernel refusing the write); the cgroup is removed again on failure. */
+int cg_task_create_ex(struct cg_root *r, const char *name, const struct cg_limits *l,
+		      struct cg_task **ret, const char **ret_field);
 /* Takes an existing cgroup (a restart, or a container another runtime put under our
  * subtree) without starting anything. */
 int cg_task_adopt(struct cg_root *r, const char *name, struct cg_task **ret);

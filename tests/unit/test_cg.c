@@ -415,6 +415,15 @@ static void test_setup_and_limits(void **state)
 	assert_int_equal(cg_task_create(r, "task-2", &l, &t2), -EINVAL);
 	cg_limits_init(&l);
 	l.io_weight = 50; /* controller missing: created then removed again */
+	field = NULL;
+	assert_int_equal(cg_task_create_ex(r, "task-3", &l, &t2, &field), -EOPNOTSUPP);
+	assert_string_equal(field, "io_weight");
+	l.io_weight = 0;
+	l.memory_max = 0;
+	assert_int_equal(cg_task_create_ex(r, "task-3", &l, &t2, &field), -EINVAL);
+	assert_string_equal(field, "memory_max");
+	cg_limits_init(&l);
+	l.io_weight = 50;
 	assert_int_equal(cg_task_create(r, "task-3", &l, &t2), -EOPNOTSUPP);
 	assert_null(t2);
 	struct stat st;
