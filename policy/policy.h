@@ -79,6 +79,16 @@ struct policy_queue_info {
 	uint32_t waiting, running;
 };
 int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_queue_info *ret);
+
+/* The strict total order of step 3 (exposed so it can be tested and reused): lower
+ * share first, then fewer running, then earlier head arrival, then name. <0, 0, >0. */
+struct policy_queue_key {
+	double share;
+	uint32_t running;
+	double head_arrival;
+	const char *name;
+};
+int policy_queue_cmp(const struct policy_queue_key *a, const struct policy_queue_key *b);
 size_t policy_n_queues(const struct policy *p);
 
 struct policy_device_info {
