@@ -32,6 +32,16 @@ _printf_(3, 4) static int fail(struct ctx *c, int r, const char *fmt, ...)
 	return r;
 }
 
+/* Keys and names come from the file: keep the one-line error one line and short. */
+static const char *printable(const char *in, char *buf, size_t size)
+{
+	size_t i = 0;
+	for (; in[i] && i + 1 < size; i++)
+		buf[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
 static bool only_keys(struct ctx *c, json_object *o, const char *path, const char *const *keys, int *r)
 {
 	json_object_object_foreach(o, k, v)
@@ -41,7 +51,8 @@ static bool only_keys(struct ctx *c, json_object *o, const char *path, const cha
 		for (const char *const *p = keys; *p && !ok; p++)
 			ok = !strcmp(*p, k);
 		if (!ok) {
-			*r = fail(c, -EINVAL, "%s%s%s: unknown key", path, *path ? "." : "", k);
+			char kb[64];
+			*r = fail(c, -EINVAL, "%s%s%s: unknown key", path, *path ? "." : "", printable(k, kb, sizeof(kb)));
 			return false;
 		}
 	}
@@ -319,8 +330,11 @@ static int parse_queues(struct ctx *c, json_object *arr, struct sim_workload *w)
 		    json_object_get_string_len(v) == 0 || json_object_get_string_len(v) > 128)
 			return fail(c, -EINVAL, "%s.name: expected a non-empty string (at most 128 bytes)", path);
 		for (size_t k = 0; k < w->n_queues; k++)
-			if (!strcmp(w->queues[k].name, json_object_get_string(v)))
-				return fail(c, -EINVAL, "%s.name: duplicate \"%s\"", path, w->queues[k].name);
+			if (!strcmp(w->queues[k].name, json_object_get_string(v))) {
+				char nb[64];
+				return fail(c, -EINVAL, "%s.name: duplicate \"%s\"", path,
+					    printable(w->queues[k].name, nb, sizeof(nb)));
+			}
 		q->name = strdup(json_object_get_string(v));
 		if (!q->name)
 			return -ENOMEM;

@@ -485,14 +485,13 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		for (uint32_t i = 0; i < w->n_devices && !busy; i++)
 			busy = s.dev[i].cpu_used > 0 || s.dev[i].mem_used > 0 || s.dev[i].local_head != NIL;
 		if (!busy) {
-			if (next_arr >= n_arr)
-				break; /* only waiting instances no device can hold: cannot happen */
-			double ta = arrivals[next_arr].t;
-			if (ta > t + dt) {
-				double steps = floor((ta - t) / dt);
-				t += steps * dt;
-				while (next_tick <= t)
-					next_tick += w->tick_s;
+			/* Idle until the next arrival or the next tick (which re-runs the policy:
+			 * drf-paper may be waiting for its reconciliation). */
+			double target = next_tick;
+			if (next_arr < n_arr)
+				target = fmin(target, arrivals[next_arr].t);
+			if (target > t + dt) {
+				t += floor((target - t) / dt) * dt;
 				continue;
 			}
 		}
@@ -521,6 +520,7 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 				pq->completed++;
 				pq->last_completion_s = fmax(pq->last_completion_s, tc);
 				res.makespan_s = fmax(res.makespan_s, tc);
+				res.max_slowdown = fmax(res.max_slowdown, (tc - x->start) / x->duration);
 				res.completed++;
 				x->state = I_DONE;
 				r = release(&s, k, tc);

@@ -83,6 +83,7 @@ struct sim_result {
 	 * policy-granted demands over a device's total, seen at any step, for drf/rr/random. */
 	double max_alloc_over;
 	double max_mem_used_frac; /* physical memory use / total, never above 1 after OOM */
+	double max_slowdown;      /* largest (completion - start) / duration: > 1 only under CPU contention */
 };
 
 void sim_result_done(struct sim_result *r);
