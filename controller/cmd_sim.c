@@ -211,16 +211,14 @@ static const char *const palette[] = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728
 static int write_svg(const char *path, const struct sim_workload *w, const struct sim_result *res, unsigned n)
 {
 	const double W = 900, PH = 170, L = 60, R = 170, T = 30, GAP = 40;
-	double tmax = 0, ymax = 1;
+	double ymax = 1;
 	_cleanup_fclose_ FILE *f = NULL;
 
-	for (unsigned i = 0; i < n; i++) {
-		tmax = fmax(tmax, res[i].makespan_s);
+	/* One y scale for all panels so heights compare; each panel has its own time axis
+	 * because makespans differ by an order of magnitude (drf-paper). */
+	for (unsigned i = 0; i < n; i++)
 		for (size_t k = 0; k < (size_t)res[i].n_samples * res[i].n_queues; k++)
 			ymax = fmax(ymax, res[i].running[k]);
-	}
-	if (tmax <= 0)
-		tmax = 1;
 	f = fopen(path, "we");
 	if (!f)
 		return -errno;
@@ -234,6 +232,9 @@ static int write_svg(const char *path, const struct sim_workload *w, const struc
 	for (unsigned i = 0; i < n; i++) {
 		const struct sim_result *r = &res[i];
 		double y0 = T + i * (PH + GAP), pw = W - L - R;
+		double tmax = fmax(r->makespan_s, r->n_samples * r->sample_period_s);
+		if (tmax <= 0)
+			tmax = 1;
 		fprintf(f, "<g><text x=\"%.0f\" y=\"%.0f\" font-weight=\"bold\">%s</text>\n", L, y0 + 12,
 			policy_kind_name(r->policy));
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#888\"/>\n", L,
@@ -243,14 +244,18 @@ static int write_svg(const char *path, const struct sim_workload *w, const struc
 		for (int tk = 0; tk <= 4; tk++)
 			fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">%.0fs</text>\n", L + pw * tk / 4,
 				y0 + PH + 14, tmax * tk / 4);
-		/* at most ~2 points per pixel */
+		/* at most ~2 points per pixel; each point is the mean of its bucket */
 		uint32_t step = r->n_samples > 2 * pw ? (uint32_t)(r->n_samples / (2 * pw)) + 1 : 1;
 		for (uint32_t j = 0; j < r->n_queues; j++) {
 			const char *col = palette[j % ELEMENTSOF(palette)];
 			fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.2\" points=\"", col);
 			for (uint32_t k = 0; k < r->n_samples; k += step) {
+				double sum = 0;
+				uint32_t m = 0;
+				for (; m < step && k + m < r->n_samples; m++)
+					sum += r->running[(size_t)(k + m) * r->n_queues + j];
 				double x = L + pw * fmin(1, k * r->sample_period_s / tmax);
-				double y = y0 + PH - (PH - 22) * r->running[(size_t)k * r->n_queues + j] / ymax;
+				double y = y0 + PH - (PH - 22) * (sum / m) / ymax;
 				fprintf(f, "%.1f,%.1f ", x, y);
 			}
 			fprintf(f, "\"/>\n");

@@ -477,6 +477,78 @@ static void test_many_instances(void **state)
 	policy_free(p);
 }
 
+/* Without compensation a burst would land on one device; with it, it spreads. */
+static void test_burst_spreads(void **state)
+{
+	struct policy *p = mk(POLICY_RDDRF, 0);
+	add_pis(p, 4);
+	uint32_t q = addq(p, "q", 2, 100);
+	struct policy_placement pl;
+	unsigned per_dev[4] = { 0 };
+	for (uint64_t i = 0; i < 8; i++)
+		assert_int_equal(policy_enqueue(p, q, i, 0), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(policy_set_device_free(p, i, (struct policy_res){ 4, 8 * GB }), 0);
+	for (unsigned k = 0; k < 8; k++) {
+		assert_int_equal(policy_next(p, 0, &pl), 0);
+		per_dev[pl.dev_id]++;
+	}
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(per_dev[i], 2); /* 2 x 2 cores each, never 3 on one Pi */
+	assert_int_equal(policy_next(p, 0, &pl), -EAGAIN);
+	policy_free(p);
+}
+
+/* "Most idle" is the minimum over both dimensions: memory decides here. */
+static void test_most_idle_memory(void **state)
+{
+	struct policy *p = mk(POLICY_RDDRF, 0);
+	add_pis(p, 2);
+	uint32_t q = addq(p, "q", 1, 1024);
+	struct policy_placement pl;
+	struct policy_device_info di;
+	/* dev 0: 3.5 cores free but only 2 GB; dev 1: 2 cores free, 8 GB */
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 3.5, 2 * GB }), 0);
+	assert_int_equal(policy_set_device_free(p, 1, (struct policy_res){ 2, 8 * GB }), 0);
+	assert_int_equal(policy_enqueue(p, q, 1, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	/* after: dev0 min(2.5/4, 1/8) = 0.125; dev1 min(1/4, 7/8) = 0.25 */
+	assert_int_equal(pl.dev_id, 1);
+	/* measurements are clamped to [0, total] */
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 9, -1 }), 0);
+	assert_int_equal(policy_device_info(p, 0, &di), 0);
+	assert_true(di.free.cpu == 4 && di.free.mem == 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ NAN, 0 }), -EINVAL);
+	policy_free(p);
+}
+
+/* Measured usage below demand lowers the share: the measured queue goes first. */
+static void test_share_from_measurement(void **state)
+{
+	struct policy *p = mk(POLICY_RDDRF, 0);
+	add_pis(p, 4);
+	uint32_t a = addq(p, "a", 2, 100), b = addq(p, "b", 2, 100);
+	struct policy_placement pl;
+	assert_int_equal(policy_enqueue(p, a, 1, 0), 0);
+	assert_int_equal(policy_enqueue(p, b, 2, 0), 0);
+	assert_int_equal(policy_enqueue(p, a, 3, 0), 0);
+	assert_int_equal(policy_enqueue(p, b, 4, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	assert_int_equal(pl.inst_id, 1);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	assert_int_equal(pl.inst_id, 2);
+	/* a's instance measures 0.5 cores, b's 1.5: a has the lower share now */
+	assert_int_equal(policy_sample(p, 1, (struct policy_res){ 0.5, 50 * MB }), 0);
+	assert_int_equal(policy_sample(p, 2, (struct policy_res){ 1.5, 50 * MB }), 0);
+	assert_int_equal(policy_next(p, 1, &pl), 0);
+	assert_int_equal(pl.queue_id, a);
+	/* and drf would not care: it uses allocations (tested: equal shares -> running) */
+	struct policy_queue_info qi;
+	assert_int_equal(policy_queue_info(p, a, &qi), 0);
+	assert_true(fabs(qi.usage.cpu - 2.5) < 1e-12); /* 0.5 measured + 2 in flight */
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +569,9 @@ int main(void)
 		cmocka_unit_test(test_tie_arrival),
 		cmocka_unit_test(test_efficiency),
 		cmocka_unit_test(test_many_instances),
+		cmocka_unit_test(test_burst_spreads),
+		cmocka_unit_test(test_most_idle_memory),
+		cmocka_unit_test(test_share_from_measurement),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
