@@ -694,7 +694,9 @@ static uint32_t pick_random_fit(struct policy *p, struct policy_res dem)
 }
 
 /* drf-paper: fit against the pooled free capacity; the device is the one with the most
- * (stale) free capacity, which may still be unable to hold the instance. */
+ * (stale) free capacity, which may still be unable to hold the instance right now. Devices
+ * whose total cannot ever hold it are not candidates: the task would wait there forever,
+ * which models no real scheduler. */
 static uint32_t pick_pooled(const struct policy *p, struct policy_res dem)
 {
 	struct policy_res pool = { 0, 0 };
@@ -707,7 +709,7 @@ static uint32_t pick_pooled(const struct policy *p, struct policy_res dem)
 		struct policy_res f = dev_free(p, d);
 		pool = res_add(pool, f);
 		double idle = fmin(f.cpu / d->total.cpu, f.mem / d->total.mem);
-		if (idle > best_idle) {
+		if (idle > best_idle && res_fits(dem, d->total)) {
 			best_idle = idle;
 			best = i;
 		}

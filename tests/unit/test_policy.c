@@ -295,6 +295,22 @@ static void test_drf_paper_late_release(void **state)
 	assert_true(di.free.cpu < 0); /* over-committed by its own accounting */
 	(void)s;
 	policy_free(p);
+
+	/* heterogeneous: the pool fits a 4-core task but only the big device ever can */
+	p = mk(POLICY_DRF_PAPER, 0);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 2, 8 * GB }), 0);
+	assert_int_equal(policy_add_device(p, 1, (struct policy_res){ 8, 8 * GB }), 0);
+	uint32_t f = addq(p, "four", 4, 100), six = addq(p, "six", 6, 100);
+	assert_int_equal(policy_enqueue(p, six, 1, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	assert_int_equal(pl.dev_id, 1);
+	/* dev 0 is the most idle (2 of 2 free) but can never hold 4 cores; dev 1 has 2 of 8
+	 * free: the pooled fit (4 <= 2 + 2) sends the task to dev 1, where it waits */
+	assert_int_equal(policy_enqueue(p, f, 9, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	assert_int_equal(pl.inst_id, 9);
+	assert_int_equal(pl.dev_id, 1);
+	policy_free(p);
 }
 
 static void test_rr(void **state)
