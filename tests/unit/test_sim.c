@@ -179,6 +179,54 @@ static void test_rejected_and_arrivals(void **state)
 	sim_workload_free(w);
 }
 
+/* Property test: random small workloads, every policy, the invariants hold. */
+static void test_random_workloads(void **state)
+{
+	uint64_t rng = 12345;
+#define RND() (rng = rng * 6364136223846793005ull + 1442695040888963407ull, (double)(rng >> 11) / 9007199254740992.0)
+	for (int round = 0; round < 12; round++) {
+		struct sim_workload w = { .name = "rand", .dt_s = 0.005, .tick_s = 0.05, .horizon_s = 1e5 };
+		struct policy_res devs[5];
+		struct sim_queue qs[4];
+		char names[4][8];
+		w.n_devices = 1 + (uint32_t)(RND() * 4);
+		for (uint32_t i = 0; i < w.n_devices; i++)
+			devs[i] = (struct policy_res){ 1 + (int)(RND() * 8), (0.5 + RND() * 4) * 1073741824.0 };
+		w.devices = devs;
+		w.n_queues = 1 + (uint32_t)(RND() * 4);
+		for (uint32_t j = 0; j < w.n_queues; j++) {
+			double lo = 0.1 + RND() * 0.9, m0 = RND();
+			snprintf(names[j], sizeof(names[j]), "q%u", j);
+			qs[j] = (struct sim_queue){
+				.name = names[j],
+				.demand = { 0.25 + RND() * 4, (0.05 + RND() * 2) * 1073741824.0 },
+				.weight = 0.5 + RND(),
+				.duration = { (enum sim_dist)(RND() * 4), 0.05 + RND(), 0.3 },
+				.profile = { lo, lo + (1 - lo) * RND(), 0.01 + RND() * 0.1, m0, m0 + (1 - m0) * RND(), RND() },
+				.arrival = RND() < 0.5 ? SIM_ARRIVE_AT_ZERO : SIM_ARRIVE_POISSON,
+				.count = 5 + (uint32_t)(RND() * 30),
+				.rate = 1 + RND() * 20,
+			};
+		}
+		w.queues = qs;
+		assert_int_equal(sim_workload_check(&w, NULL), 0);
+		for (int k = 0; k < _POLICY_KIND_MAX; k++) {
+			struct policy_params pp = { .kind = (enum policy_kind)k, .seed = (uint64_t)round,
+						    .reconcile_period_s = 1 };
+			struct sim_result r;
+			assert_int_equal(sim_run(&w, &pp, (uint64_t)round, &r), 0);
+			check_complete(&w, &r);
+			if (k == POLICY_DRF || k == POLICY_RR || k == POLICY_RANDOM) {
+				assert_true(r.max_alloc_over <= 1.0 + 1e-9);
+				assert_int_equal(r.failed, 0);
+				assert_true(r.max_slowdown <= 1.0 + 1e-6);
+			}
+			sim_result_done(&r);
+		}
+	}
+#undef RND
+}
+
 static void expect_err(const char *json, const char *msg)
 {
 	struct sim_workload *w = (void *)0x1;
@@ -254,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),      cmocka_unit_test(test_oom_requeued),
 		cmocka_unit_test(test_processor_sharing),  cmocka_unit_test(test_rejected_and_arrivals),
 		cmocka_unit_test(test_workload_errors),    cmocka_unit_test(test_workload_load),
+		cmocka_unit_test(test_random_workloads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
