@@ -188,7 +188,7 @@ static void test_random_workloads(void **state)
 		struct sim_workload w = { .name = "rand", .dt_s = 0.005, .tick_s = 0.05, .horizon_s = 1e5 };
 		struct policy_res devs[5];
 		struct sim_queue qs[4];
-		char names[4][8];
+		char names[4][16];
 		w.n_devices = 1 + (uint32_t)(RND() * 4);
 		for (uint32_t i = 0; i < w.n_devices; i++)
 			devs[i] = (struct policy_res){ 1 + (int)(RND() * 8), (0.5 + RND() * 4) * 1073741824.0 };
