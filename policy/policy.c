@@ -102,9 +102,11 @@ static bool res_valid(struct policy_res r)
 	return isfinite(r.cpu) && isfinite(r.mem) && r.cpu >= 0 && r.mem >= 0;
 }
 
+/* Sums of fractional cores drift in the last bits (0.1 + 0.2 != 0.3); a nano-core and a
+ * byte of slack keep an exact fit from failing on rounding. */
 static bool res_fits(struct policy_res d, struct policy_res free)
 {
-	return d.cpu <= free.cpu && d.mem <= free.mem;
+	return d.cpu <= free.cpu + 1e-9 && d.mem <= free.mem + 1;
 }
 
 static struct policy_res res_add(struct policy_res a, struct policy_res b)

@@ -565,6 +565,22 @@ static void test_share_from_measurement(void **state)
 	policy_free(p);
 }
 
+/* Fractional demands that sum exactly to the device must fit despite rounding. */
+static void test_fractional_exact_fit(void **state)
+{
+	struct policy *p = mk(POLICY_DRF, 0);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 0.3, GB }), 0);
+	uint32_t a = addq(p, "a", 0.1, 1), b = addq(p, "b", 0.2, 1);
+	struct policy_placement pl;
+	assert_int_equal(policy_enqueue(p, a, 1, 0), 0);
+	assert_int_equal(policy_enqueue(p, b, 2, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0);
+	assert_int_equal(policy_next(p, 0, &pl), 0); /* 0.1 + 0.2 > 0.3 in binary */
+	assert_int_equal(policy_enqueue(p, a, 3, 0), 0);
+	assert_int_equal(policy_next(p, 0, &pl), -EAGAIN);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -588,6 +604,7 @@ int main(void)
 		cmocka_unit_test(test_burst_spreads),
 		cmocka_unit_test(test_most_idle_memory),
 		cmocka_unit_test(test_share_from_measurement),
+		cmocka_unit_test(test_fractional_exact_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
