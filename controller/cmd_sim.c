@@ -35,6 +35,10 @@ static void help(void)
 	       "  -s, --seed N               seed for durations, arrivals, usage and the random\n"
 	       "                             policy (default 1)\n"
 	       "      --reconcile SECONDS    drf-paper's reconciliation period (default 10)\n"
+	       "      --no-inflight-compensation\n"
+	       "                             ablation: rddrf counts fresh placements as using\n"
+	       "                             nothing until their first sample (shows why the rule\n"
+	       "                             exists; never how edgesliced runs)\n"
 	       "  -j, --json                 print JSON instead of the table\n"
 	       "      --svg FILE             write the per-queue running-instance timeline of every\n"
 	       "                             policy (the paper's Fig. 11) as SVG\n"
@@ -57,9 +61,10 @@ struct opts {
 	uint64_t seed;
 	double reconcile;
 	bool json;
+	bool no_inflight;
 };
 
-enum { OPT_SVG = 0x100, OPT_RECONCILE };
+enum { OPT_SVG = 0x100, OPT_RECONCILE, OPT_NO_INFLIGHT };
 
 /* Parses argv into o. Returns -1 on success, else the exit code to return. New options
  * (e.g. --dag, which hands the whole argv to another simulator) are one table row and one
@@ -73,6 +78,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "svg", required_argument, NULL, OPT_SVG },
 		{ "reconcile", required_argument, NULL, OPT_RECONCILE },
+		{ "no-inflight-compensation", no_argument, NULL, OPT_NO_INFLIGHT },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -103,6 +109,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_RECONCILE:
 			if (parse_double(optarg, &o->reconcile) < 0 || !(o->reconcile > 0) || !isfinite(o->reconcile))
 				return cli_usage_error(CMD, "--reconcile: expected a positive number of seconds");
+			break;
+		case OPT_NO_INFLIGHT:
+			o->no_inflight = true;
 			break;
 		case 'h':
 			help();
@@ -292,7 +301,8 @@ static int cmd_sim(int argc, char **argv)
 		return cli_error(CMD, "--workload: %s", err[0] ? err : strerror(-r));
 	}
 	for (; done < n; done++) {
-		struct policy_params pp = { .kind = kinds[done], .seed = o.seed, .reconcile_period_s = o.reconcile };
+		struct policy_params pp = { .kind = kinds[done], .seed = o.seed, .reconcile_period_s = o.reconcile,
+					    .no_inflight_compensation = o.no_inflight };
 		r = sim_run(w, &pp, o.seed, &res[done]);
 		if (r < 0) {
 			rc = cli_error(CMD, "%s: simulation failed: %s", policy_kind_name(kinds[done]),

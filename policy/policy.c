@@ -359,7 +359,9 @@ static struct policy_res dev_free(const struct policy *p, const struct dev *d)
 {
 	switch (p->params.kind) {
 	case POLICY_RDDRF: {
-		struct policy_res r = res_sub(d->meas_free, res_add(d->inflight, d->pending));
+		struct policy_res r = d->meas_free;
+		if (!p->params.no_inflight_compensation)
+			r = res_sub(r, res_add(d->inflight, d->pending));
 		r = res_add(r, d->credit);
 		r.cpu = fmin(r.cpu, d->total.cpu);
 		r.mem = fmin(r.mem, d->total.mem);
@@ -441,6 +443,8 @@ static struct policy_res queue_usage(const struct policy *p, const struct queue 
 {
 	switch (p->params.kind) {
 	case POLICY_RDDRF:
+		if (p->params.no_inflight_compensation)
+			return res_clamp0(q->usage_meas);
 		return res_clamp0(res_add(q->usage_meas, res_scale(q->demand, q->n_inflight)));
 	case POLICY_DRF_PAPER:
 		return res_scale(q->demand, (double)q->running + q->stale_running);

@@ -29,6 +29,8 @@ struct policy_params {
 	enum policy_kind kind;
 	uint64_t seed;              /* for POLICY_RANDOM */
 	double reconcile_period_s;  /* POLICY_DRF_PAPER; default 10 */
+	bool no_inflight_compensation; /* POLICY_RDDRF ablation for the simulator: unsampled
+	                                * placements count as zero (never set this in production) */
 };
 
 struct policy;
