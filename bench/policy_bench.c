@@ -25,9 +25,10 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Returns median and p99 of decision time in microseconds. */
-static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters, double *med, double *p99)
+static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters, double *med,
+		 double *p99)
 {
-	struct policy_params pp = { .kind = kind, .seed = 42, .reconcile_period_s = 10 };
+	struct policy_params pp = {.kind = kind, .seed = 42, .reconcile_period_s = 10};
 	struct policy *p;
 	uint64_t next_id = 1, *running;
 	unsigned n_run = 0;
@@ -38,13 +39,15 @@ static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters
 	running = calloc(nq * 4 + nd * 64 + iters, sizeof(*running));
 	ts = calloc(iters, sizeof(*ts));
 	for (unsigned i = 0; i < nd; i++)
-		policy_add_device(p, i, (struct policy_res){ 4, 8.0 * (1 << 30) });
+		policy_add_device(p, i, (struct policy_res){4, 8.0 * (1 << 30)});
 	for (unsigned j = 0; j < nq; j++) {
 		char name[32];
 		uint32_t id;
 		snprintf(name, sizeof(name), "q%04u", j);
 		/* 1..3 cores, 64 MB..2 GB: the paper's range */
-		policy_add_queue(p, name, (struct policy_res){ 1 + rand() % 3, (64 + rand() % 1984) * 1048576.0 }, 1, &id);
+		policy_add_queue(
+		    p, name, (struct policy_res){1 + rand() % 3, (64 + rand() % 1984) * 1048576.0},
+		    1, &id);
 		/* enough that heads stay waiting after the cluster is full */
 		for (unsigned k = 0; k < 3 + nd * 3 / nq; k++)
 			policy_enqueue(p, id, next_id++, 0);
@@ -54,7 +57,7 @@ static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters
 	/* fill the cluster */
 	while (policy_next(p, t, &pl) == 0) {
 		running[n_run++] = pl.inst_id;
-		policy_sample(p, pl.inst_id, (struct policy_res){ 0.8, 1e8 });
+		policy_sample(p, pl.inst_id, (struct policy_res){0.8, 1e8});
 	}
 	for (unsigned it = 0; it < iters; it++) {
 		t += 0.01;
@@ -70,7 +73,7 @@ static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters
 		ts[it] = (now_ns() - t0) / 1000;
 		if (r == 0) {
 			running[n_run++] = pl.inst_id;
-			policy_sample(p, pl.inst_id, (struct policy_res){ 0.8, 1e8 });
+			policy_sample(p, pl.inst_id, (struct policy_res){0.8, 1e8});
 		}
 	}
 	qsort(ts, iters, sizeof(*ts), cmp_d);
@@ -84,7 +87,7 @@ static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters
 
 int main(void)
 {
-	static const unsigned Q[] = { 10, 100, 1000 }, D[] = { 4, 64, 256 };
+	static const unsigned Q[] = {10, 100, 1000}, D[] = {4, 64, 256};
 	printf("[");
 	const char *sep = "\n";
 	for (int k = 0; k < _POLICY_KIND_MAX; k++)
@@ -95,7 +98,8 @@ int main(void)
 					return 1;
 				printf("%s  {\"policy\": \"%s\", \"queues\": %u, \"devices\": %u, "
 				       "\"decision_us_median\": %.2f, \"decision_us_p99\": %.2f}",
-				       sep, policy_kind_name((enum policy_kind)k), Q[a], D[b], med, p99);
+				       sep, policy_kind_name((enum policy_kind)k), Q[a], D[b], med,
+				       p99);
 				sep = ",\n";
 			}
 	printf("\n]\n");

@@ -12,8 +12,8 @@
 
 #include "util.h"
 
-#define MAX_DEVICES 65536
-#define MAX_QUEUES 65536
+#define MAX_DEVICES   65536
+#define MAX_QUEUES    65536
 #define MAX_INSTANCES 10000000u
 
 struct ctx {
@@ -42,7 +42,8 @@ static const char *printable(const char *in, char *buf, size_t size)
 	return buf;
 }
 
-static bool only_keys(struct ctx *c, json_object *o, const char *path, const char *const *keys, int *r)
+static bool only_keys(struct ctx *c, json_object *o, const char *path, const char *const *keys,
+		      int *r)
 {
 	json_object_object_foreach(o, k, v)
 	{
@@ -52,7 +53,8 @@ static bool only_keys(struct ctx *c, json_object *o, const char *path, const cha
 			ok = !strcmp(*p, k);
 		if (!ok) {
 			char kb[64];
-			*r = fail(c, -EINVAL, "%s%s%s: unknown key", path, *path ? "." : "", printable(k, kb, sizeof(kb)));
+			*r = fail(c, -EINVAL, "%s%s%s: unknown key", path, *path ? "." : "",
+				  printable(k, kb, sizeof(kb)));
 			return false;
 		}
 	}
@@ -62,8 +64,8 @@ static bool only_keys(struct ctx *c, json_object *o, const char *path, const cha
 /* A number, or for cpu a string like "1500m", for memory "1257M". */
 enum numkind { NUM_PLAIN, NUM_CORES, NUM_BYTES };
 
-static int get_number(struct ctx *c, json_object *o, const char *path, enum numkind kind, bool positive,
-		      double *ret)
+static int get_number(struct ctx *c, json_object *o, const char *path, enum numkind kind,
+		      bool positive, double *ret)
 {
 	double v;
 	if (json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)) {
@@ -72,24 +74,29 @@ static int get_number(struct ctx *c, json_object *o, const char *path, enum numk
 		const char *s = json_object_get_string(o);
 		if (kind == NUM_CORES) {
 			if (parse_cores(s, &v) < 0)
-				return fail(c, -EINVAL, "%s: expected cores such as 2, 0.5 or \"500m\"", path);
+				return fail(c, -EINVAL,
+					    "%s: expected cores such as 2, 0.5 or \"500m\"", path);
 		} else {
 			uint64_t b;
 			if (parse_bytes(s, &b) < 0)
-				return fail(c, -EINVAL, "%s: expected bytes such as 1073741824 or \"1257M\"", path);
+				return fail(c, -EINVAL,
+					    "%s: expected bytes such as 1073741824 or \"1257M\"",
+					    path);
 			v = (double)b;
 		}
 	} else {
-		return fail(c, -EINVAL, "%s: expected a %s number", path, positive ? "positive" : "non-negative");
+		return fail(c, -EINVAL, "%s: expected a %s number", path,
+			    positive ? "positive" : "non-negative");
 	}
 	if (!isfinite(v) || v < 0 || (positive && v <= 0) || v > 1e18)
-		return fail(c, -EINVAL, "%s: expected a %s number", path, positive ? "positive" : "non-negative");
+		return fail(c, -EINVAL, "%s: expected a %s number", path,
+			    positive ? "positive" : "non-negative");
 	*ret = v;
 	return 0;
 }
 
-static int opt_number(struct ctx *c, json_object *parent, const char *key, const char *path, enum numkind kind,
-		      bool positive, double *ret)
+static int opt_number(struct ctx *c, json_object *parent, const char *key, const char *path,
+		      enum numkind kind, bool positive, double *ret)
 {
 	json_object *o;
 	char p[256];
@@ -99,29 +106,30 @@ static int opt_number(struct ctx *c, json_object *parent, const char *key, const
 	return get_number(c, o, p, kind, positive, ret);
 }
 
-static int req_number(struct ctx *c, json_object *parent, const char *key, const char *path, enum numkind kind,
-		      bool positive, double *ret)
+static int req_number(struct ctx *c, json_object *parent, const char *key, const char *path,
+		      enum numkind kind, bool positive, double *ret)
 {
 	if (!json_object_object_get_ex(parent, key, NULL))
 		return fail(c, -EINVAL, "%s.%s: missing", path, key);
 	return opt_number(c, parent, key, path, kind, positive, ret);
 }
 
-static int get_count(struct ctx *c, json_object *parent, const char *key, const char *path, uint32_t max,
-		     uint32_t *ret)
+static int get_count(struct ctx *c, json_object *parent, const char *key, const char *path,
+		     uint32_t max, uint32_t *ret)
 {
 	json_object *o;
 	if (!json_object_object_get_ex(parent, key, &o))
 		return 0;
 	if (!json_object_is_type(o, json_type_int) || json_object_get_int64(o) < 0 ||
 	    json_object_get_int64(o) > max)
-		return fail(c, -EINVAL, "%s.%s: expected an integer between 0 and %u", path, key, max);
+		return fail(c, -EINVAL, "%s.%s: expected an integer between 0 and %u", path, key,
+			    max);
 	*ret = (uint32_t)json_object_get_int64(o);
 	return 0;
 }
 
-static int get_object(struct ctx *c, json_object *parent, const char *key, const char *path, bool required,
-		      json_object **ret)
+static int get_object(struct ctx *c, json_object *parent, const char *key, const char *path,
+		      bool required, json_object **ret)
 {
 	json_object *o = NULL;
 	if (!json_object_object_get_ex(parent, key, &o)) {
@@ -138,7 +146,7 @@ static int get_object(struct ctx *c, json_object *parent, const char *key, const
 
 static int parse_devices(struct ctx *c, json_object *arr, struct sim_workload *w)
 {
-	static const char *const keys[] = { "name", "cpu", "mem", "count", NULL };
+	static const char *const keys[] = {"name", "cpu", "mem", "count", NULL};
 	size_t n = json_object_array_length(arr);
 	uint64_t total = 0;
 	int r = 0;
@@ -182,8 +190,8 @@ static int parse_devices(struct ctx *c, json_object *arr, struct sim_workload *w
 
 static int parse_duration(struct ctx *c, json_object *o, const char *qpath, struct sim_duration *d)
 {
-	static const char *const keys[] = { "dist", "mean_s", "spread", NULL };
-	static const char *const names[] = { "fixed", "uniform", "exponential", "normal" };
+	static const char *const keys[] = {"dist", "mean_s", "spread", NULL};
+	static const char *const names[] = {"fixed", "uniform", "exponential", "normal"};
 	char path[96];
 	json_object *v;
 	int r = 0;
@@ -191,9 +199,10 @@ static int parse_duration(struct ctx *c, json_object *o, const char *qpath, stru
 	snprintf(path, sizeof(path), "%s.duration", qpath);
 	if (!only_keys(c, o, path, keys, &r))
 		return r;
-	*d = (struct sim_duration){ SIM_DIST_FIXED, 0, 0 };
+	*d = (struct sim_duration){SIM_DIST_FIXED, 0, 0};
 	if (json_object_object_get_ex(o, "dist", &v)) {
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+		const char *s =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 		bool found = false;
 		for (unsigned k = 0; s && k < ELEMENTSOF(names); k++)
 			if (!strcmp(s, names[k])) {
@@ -201,7 +210,9 @@ static int parse_duration(struct ctx *c, json_object *o, const char *qpath, stru
 				found = true;
 			}
 		if (!found)
-			return fail(c, -EINVAL, "%s.dist: expected fixed, uniform, exponential or normal", path);
+			return fail(c, -EINVAL,
+				    "%s.dist: expected fixed, uniform, exponential or normal",
+				    path);
 	}
 	if ((r = req_number(c, o, "mean_s", path, NUM_PLAIN, true, &d->mean_s)) < 0 ||
 	    (r = opt_number(c, o, "spread", path, NUM_PLAIN, false, &d->spread)) < 0)
@@ -215,8 +226,8 @@ static int parse_duration(struct ctx *c, json_object *o, const char *qpath, stru
 
 static int parse_profile(struct ctx *c, json_object *o, const char *qpath, struct sim_profile *p)
 {
-	static const char *const keys[] = { "cpu_lo", "cpu_hi", "cpu_period_s", "mem_start", "mem_peak",
-					    "mem_ramp", NULL };
+	static const char *const keys[] = {
+	    "cpu_lo", "cpu_hi", "cpu_period_s", "mem_start", "mem_peak", "mem_ramp", NULL};
 	char path[96];
 	int r = 0;
 
@@ -233,11 +244,13 @@ static int parse_profile(struct ctx *c, json_object *o, const char *qpath, struc
 	    (r = opt_number(c, o, "mem_ramp", path, NUM_PLAIN, false, &p->mem_ramp)) < 0)
 		return r;
 	if (p->cpu_hi > 1)
-		return fail(c, -EINVAL, "%s.cpu_hi: expected a fraction of the cap, at most 1", path);
+		return fail(c, -EINVAL, "%s.cpu_hi: expected a fraction of the cap, at most 1",
+			    path);
 	if (p->cpu_lo > p->cpu_hi)
 		return fail(c, -EINVAL, "%s.cpu_lo: expected at most cpu_hi", path);
 	if (p->mem_peak > 1)
-		return fail(c, -EINVAL, "%s.mem_peak: expected a fraction of the limit, at most 1", path);
+		return fail(c, -EINVAL, "%s.mem_peak: expected a fraction of the limit, at most 1",
+			    path);
 	if (p->mem_start > p->mem_peak)
 		return fail(c, -EINVAL, "%s.mem_start: expected at most mem_peak", path);
 	if (p->mem_ramp > 1e6)
@@ -247,7 +260,7 @@ static int parse_profile(struct ctx *c, json_object *o, const char *qpath, struc
 
 static int parse_arrivals(struct ctx *c, json_object *o, const char *qpath, struct sim_queue *q)
 {
-	static const char *const keys[] = { "kind", "count", "rate", "times", NULL };
+	static const char *const keys[] = {"kind", "count", "rate", "times", NULL};
 	char path[96];
 	json_object *v;
 	int r = 0;
@@ -268,20 +281,24 @@ static int parse_arrivals(struct ctx *c, json_object *o, const char *qpath, stru
 		return fail(c, -EINVAL, "%s.kind: expected all_at_zero, poisson or list", path);
 
 	if (q->arrival == SIM_ARRIVE_LIST) {
-		if (!json_object_object_get_ex(o, "times", &v) || !json_object_is_type(v, json_type_array))
+		if (!json_object_object_get_ex(o, "times", &v) ||
+		    !json_object_is_type(v, json_type_array))
 			return fail(c, -EINVAL, "%s.times: expected an array of seconds", path);
-		if (json_object_object_get_ex(o, "count", NULL) || json_object_object_get_ex(o, "rate", NULL))
+		if (json_object_object_get_ex(o, "count", NULL) ||
+		    json_object_object_get_ex(o, "rate", NULL))
 			return fail(c, -EINVAL, "%s: list takes only times", path);
 		size_t n = json_object_array_length(v);
 		if (n > MAX_INSTANCES)
-			return fail(c, -EINVAL, "%s.times: more than %u arrivals", path, MAX_INSTANCES);
+			return fail(c, -EINVAL, "%s.times: more than %u arrivals", path,
+				    MAX_INSTANCES);
 		q->times = calloc(n ? n : 1, sizeof(double));
 		if (!q->times)
 			return -ENOMEM;
 		for (size_t i = 0; i < n; i++) {
 			char tp[128];
 			snprintf(tp, sizeof(tp), "%s.times[%zu]", path, i);
-			if ((r = get_number(c, json_object_array_get_idx(v, i), tp, NUM_PLAIN, false, &q->times[i])) < 0)
+			if ((r = get_number(c, json_object_array_get_idx(v, i), tp, NUM_PLAIN,
+					    false, &q->times[i])) < 0)
 				return r;
 		}
 		q->n_times = q->count = (uint32_t)n;
@@ -304,8 +321,9 @@ static int parse_arrivals(struct ctx *c, json_object *o, const char *qpath, stru
 
 static int parse_queues(struct ctx *c, json_object *arr, struct sim_workload *w)
 {
-	static const char *const keys[] = { "name", "demand", "weight", "duration", "profile", "arrivals", NULL };
-	static const char *const dkeys[] = { "cpu", "mem", NULL };
+	static const char *const keys[] = {"name",    "demand",	  "weight", "duration",
+					   "profile", "arrivals", NULL};
+	static const char *const dkeys[] = {"cpu", "mem", NULL};
 	size_t n = json_object_array_length(arr);
 	uint64_t total = 0;
 	int r = 0;
@@ -326,9 +344,12 @@ static int parse_queues(struct ctx *c, json_object *arr, struct sim_workload *w)
 			return fail(c, -EINVAL, "%s: expected an object", path);
 		if (!only_keys(c, o, path, keys, &r))
 			return r;
-		if (!json_object_object_get_ex(o, "name", &v) || !json_object_is_type(v, json_type_string) ||
+		if (!json_object_object_get_ex(o, "name", &v) ||
+		    !json_object_is_type(v, json_type_string) ||
 		    json_object_get_string_len(v) == 0 || json_object_get_string_len(v) > 128)
-			return fail(c, -EINVAL, "%s.name: expected a non-empty string (at most 128 bytes)", path);
+			return fail(c, -EINVAL,
+				    "%s.name: expected a non-empty string (at most 128 bytes)",
+				    path);
 		for (size_t k = 0; k < w->n_queues; k++)
 			if (!strcmp(w->queues[k].name, json_object_get_string(v))) {
 				char nb[64];
@@ -340,8 +361,12 @@ static int parse_queues(struct ctx *c, json_object *arr, struct sim_workload *w)
 			return -ENOMEM;
 		w->n_queues++;
 		q->weight = 1;
-		q->profile = (struct sim_profile){ .cpu_lo = 1, .cpu_hi = 1, .cpu_period_s = 1, .mem_start = 1,
-						   .mem_peak = 1, .mem_ramp = 0 };
+		q->profile = (struct sim_profile){.cpu_lo = 1,
+						  .cpu_hi = 1,
+						  .cpu_period_s = 1,
+						  .mem_start = 1,
+						  .mem_peak = 1,
+						  .mem_ramp = 0};
 		if ((r = get_object(c, o, "demand", path, true, &sub)) < 0)
 			return r;
 		snprintf(dpath, sizeof(dpath), "%s.demand", path);
@@ -366,16 +391,18 @@ static int parse_queues(struct ctx *c, json_object *arr, struct sim_workload *w)
 			return r;
 		total += q->count;
 		if (total > MAX_INSTANCES)
-			return fail(c, -EINVAL, "%s.arrivals: more than %u instances in total", path, MAX_INSTANCES);
+			return fail(c, -EINVAL, "%s.arrivals: more than %u instances in total",
+				    path, MAX_INSTANCES);
 	}
 	return 0;
 }
 
-int workload_parse(const char *json, size_t len, struct sim_workload **ret, char *err, size_t errlen)
+int workload_parse(const char *json, size_t len, struct sim_workload **ret, char *err,
+		   size_t errlen)
 {
-	static const char *const keys[] = { "name", "devices", "queues", "sim", NULL };
-	static const char *const skeys[] = { "dt_s", "tick_s", "horizon_s", NULL };
-	struct ctx c = { err, errlen };
+	static const char *const keys[] = {"name", "devices", "queues", "sim", NULL};
+	static const char *const skeys[] = {"dt_s", "tick_s", "horizon_s", NULL};
+	struct ctx c = {err, errlen};
 	json_tokener *tok;
 	json_object *root, *v, *sim;
 	struct sim_workload *w;
@@ -428,7 +455,8 @@ int workload_parse(const char *json, size_t len, struct sim_workload **ret, char
 	if (!only_keys(&c, root, "", keys, &r))
 		goto out;
 	if (json_object_object_get_ex(root, "name", &v)) {
-		if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) > 128) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string_len(v) > 128) {
 			r = fail(&c, -EINVAL, "name: expected a string (at most 128 bytes)");
 			goto out;
 		}
@@ -440,13 +468,15 @@ int workload_parse(const char *json, size_t len, struct sim_workload **ret, char
 		r = -ENOMEM;
 		goto out;
 	}
-	if (!json_object_object_get_ex(root, "devices", &v) || !json_object_is_type(v, json_type_array)) {
+	if (!json_object_object_get_ex(root, "devices", &v) ||
+	    !json_object_is_type(v, json_type_array)) {
 		r = fail(&c, -EINVAL, "devices: expected an array");
 		goto out;
 	}
 	if ((r = parse_devices(&c, v, w)) < 0)
 		goto out;
-	if (!json_object_object_get_ex(root, "queues", &v) || !json_object_is_type(v, json_type_array)) {
+	if (!json_object_object_get_ex(root, "queues", &v) ||
+	    !json_object_is_type(v, json_type_array)) {
 		r = fail(&c, -EINVAL, "queues: expected an array");
 		goto out;
 	}
@@ -459,14 +489,16 @@ int workload_parse(const char *json, size_t len, struct sim_workload **ret, char
 			goto out;
 		if ((r = opt_number(&c, sim, "dt_s", "sim", NUM_PLAIN, true, &w->dt_s)) < 0 ||
 		    (r = opt_number(&c, sim, "tick_s", "sim", NUM_PLAIN, true, &w->tick_s)) < 0 ||
-		    (r = opt_number(&c, sim, "horizon_s", "sim", NUM_PLAIN, true, &w->horizon_s)) < 0)
+		    (r = opt_number(&c, sim, "horizon_s", "sim", NUM_PLAIN, true, &w->horizon_s)) <
+			0)
 			goto out;
 		if (w->tick_s < w->dt_s) {
 			r = fail(&c, -EINVAL, "sim.tick_s: expected at least dt_s");
 			goto out;
 		}
 		if (w->horizon_s / w->dt_s > 5e7) {
-			r = fail(&c, -EINVAL, "sim.dt_s: horizon_s / dt_s must stay below 5e7 steps");
+			r = fail(&c, -EINVAL,
+				 "sim.dt_s: horizon_s / dt_s must stay below 5e7 steps");
 			goto out;
 		}
 	}

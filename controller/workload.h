@@ -9,7 +9,8 @@
 /* Parses a workload document. On failure returns -EINVAL (or -ENOMEM) and writes a one-line
  * message naming the field, e.g. "queues[2].demand.cpu: expected a positive number", into
  * err (if errlen > 0). */
-int workload_parse(const char *json, size_t len, struct sim_workload **ret, char *err, size_t errlen);
+int workload_parse(const char *json, size_t len, struct sim_workload **ret, char *err,
+		   size_t errlen);
 
 /* "paper" is the built-in paper workload; anything else is a path to a JSON file.
  * Errors as workload_parse; a file that cannot be read reports "PATH: strerror". */

@@ -18,7 +18,7 @@ struct inst {
 	uint32_t prev, next; /* FIFO links while waiting; free-list link when free */
 	double arrival;
 	struct policy_res usage; /* last sample */
-	uint64_t sample_epoch;   /* device epoch at the first sample */
+	uint64_t sample_epoch;	 /* device epoch at the first sample */
 	uint8_t state;
 	bool sampled;
 };
@@ -42,7 +42,7 @@ struct queue {
 	struct policy_res demand;
 	double weight;
 	struct policy_res usage_meas; /* sum of last samples of sampled running instances */
-	uint32_t n_inflight;          /* running instances without a sample */
+	uint32_t n_inflight;	      /* running instances without a sample */
 	uint32_t running, waiting;
 	uint32_t stale_running; /* drf-paper: released but not yet reconciled */
 	uint32_t head, tail;
@@ -72,8 +72,8 @@ struct policy {
 /* --- names ------------------------------------------------------------------ */
 
 static const char *const kind_names[_POLICY_KIND_MAX] = {
-	[POLICY_RDDRF] = "rddrf", [POLICY_DRF] = "drf", [POLICY_DRF_PAPER] = "drf-paper",
-	[POLICY_RR] = "rr",       [POLICY_RANDOM] = "random",
+    [POLICY_RDDRF] = "rddrf", [POLICY_DRF] = "drf",	  [POLICY_DRF_PAPER] = "drf-paper",
+    [POLICY_RR] = "rr",	      [POLICY_RANDOM] = "random",
 };
 
 int policy_kind_from_name(const char *name, enum policy_kind *ret)
@@ -111,17 +111,17 @@ static bool res_fits(struct policy_res d, struct policy_res free)
 
 static struct policy_res res_add(struct policy_res a, struct policy_res b)
 {
-	return (struct policy_res){ a.cpu + b.cpu, a.mem + b.mem };
+	return (struct policy_res){a.cpu + b.cpu, a.mem + b.mem};
 }
 
 static struct policy_res res_sub(struct policy_res a, struct policy_res b)
 {
-	return (struct policy_res){ a.cpu - b.cpu, a.mem - b.mem };
+	return (struct policy_res){a.cpu - b.cpu, a.mem - b.mem};
 }
 
 static struct policy_res res_scale(struct policy_res a, double k)
 {
-	return (struct policy_res){ a.cpu * k, a.mem * k };
+	return (struct policy_res){a.cpu * k, a.mem * k};
 }
 
 /* Float sums drift; a tiny negative residue means zero. */
@@ -324,8 +324,8 @@ int policy_add_device(struct policy *p, uint32_t dev_id, struct policy_res total
 		p->devs = d;
 		p->n_devs = n;
 	}
-	p->devs[dev_id] = (struct dev){ .total = total, .meas_free = total, .present = true,
-					.live = true };
+	p->devs[dev_id] =
+	    (struct dev){.total = total, .meas_free = total, .present = true, .live = true};
 	return 0;
 }
 
@@ -349,7 +349,7 @@ int policy_set_device_free(struct policy *p, uint32_t dev_id, struct policy_res 
 	measured_free.cpu = fmin(fmax(measured_free.cpu, 0), d->total.cpu);
 	measured_free.mem = fmin(fmax(measured_free.mem, 0), d->total.mem);
 	d->meas_free = measured_free;
-	d->pending = d->credit = (struct policy_res){ 0, 0 };
+	d->pending = d->credit = (struct policy_res){0, 0};
 	d->epoch++;
 	return 0;
 }
@@ -412,9 +412,8 @@ int policy_add_queue(struct policy *p, const char *name, struct policy_res deman
 	if (!n)
 		return -ENOMEM;
 	id = p->n_queues++;
-	p->queues[id] = (struct queue){
-		.name = n, .demand = demand, .weight = weight, .head = NIL, .tail = NIL
-	};
+	p->queues[id] =
+	    (struct queue){.name = n, .demand = demand, .weight = weight, .head = NIL, .tail = NIL};
 	if (ret_queue_id)
 		*ret_queue_id = id;
 	return 0;
@@ -455,7 +454,7 @@ static struct policy_res queue_usage(const struct policy *p, const struct queue 
 
 static struct policy_res pooled_total(const struct policy *p)
 {
-	struct policy_res c = { 0, 0 };
+	struct policy_res c = {0, 0};
 	for (uint32_t i = 0; i < p->n_devs; i++)
 		if (p->devs[i].present && p->devs[i].live)
 			c = res_add(c, p->devs[i].total);
@@ -481,13 +480,13 @@ int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_q
 		return -ENOENT;
 	const struct queue *q = &p->queues[queue_id];
 	*ret = (struct policy_queue_info){
-		.name = q->name,
-		.demand = q->demand,
-		.weight = q->weight,
-		.usage = queue_usage(p, q),
-		.dominant_share = dominant_share(p, q, pooled_total(p)),
-		.waiting = q->waiting,
-		.running = q->running,
+	    .name = q->name,
+	    .demand = q->demand,
+	    .weight = q->weight,
+	    .usage = queue_usage(p, q),
+	    .dominant_share = dominant_share(p, q, pooled_total(p)),
+	    .waiting = q->waiting,
+	    .running = q->running,
 	};
 	return 0;
 }
@@ -500,8 +499,7 @@ int policy_device_info(const struct policy *p, uint32_t dev_id, struct policy_de
 	if (!d)
 		return -ENOENT;
 	*ret = (struct policy_device_info){
-		.total = d->total, .free = dev_free(p, d), .running = d->running, .live = d->live
-	};
+	    .total = d->total, .free = dev_free(p, d), .running = d->running, .live = d->live};
 	return 0;
 }
 
@@ -533,8 +531,13 @@ int policy_enqueue(struct policy *p, uint32_t queue_id, uint64_t inst_id, double
 	if (r < 0)
 		return r;
 	p->insts[idx] = (struct inst){
-		.id = inst_id, .queue = queue_id, .dev = NIL, .prev = q->tail, .next = NIL,
-		.arrival = arrival_s, .state = INST_WAITING,
+	    .id = inst_id,
+	    .queue = queue_id,
+	    .dev = NIL,
+	    .prev = q->tail,
+	    .next = NIL,
+	    .arrival = arrival_s,
+	    .state = INST_WAITING,
 	};
 	if (q->tail != NIL)
 		p->insts[q->tail].next = idx;
@@ -596,7 +599,8 @@ int policy_release(struct policy *p, uint64_t inst_id, double now_s)
 		if (in->sample_epoch == d->epoch)
 			d->pending = res_clamp0(res_sub(d->pending, q->demand));
 		else
-			d->credit = res_add(d->credit, in->usage); /* measured; back until next tick */
+			d->credit =
+			    res_add(d->credit, in->usage); /* measured; back until next tick */
 	} else {
 		q->n_inflight--;
 		d->inflight = res_clamp0(res_sub(d->inflight, q->demand));
@@ -610,7 +614,7 @@ int policy_release(struct policy *p, uint64_t inst_id, double now_s)
 		d->stale_alloc = res_add(d->stale_alloc, q->demand);
 	}
 	if (q->running == 0)
-		q->usage_meas = (struct policy_res){ 0, 0 };
+		q->usage_meas = (struct policy_res){0, 0};
 	inst_release_slot(p, idx);
 	return 0;
 }
@@ -632,8 +636,10 @@ int policy_queue_cmp(const struct policy_queue_key *a, const struct policy_queue
 static int queue_cmp_idx(const struct policy *p, uint32_t a, uint32_t b)
 {
 	const struct queue *qa = &p->queues[a], *qb = &p->queues[b];
-	struct policy_queue_key ka = { p->share[a], qa->running, p->insts[qa->head].arrival, qa->name };
-	struct policy_queue_key kb = { p->share[b], qb->running, p->insts[qb->head].arrival, qb->name };
+	struct policy_queue_key ka = {p->share[a], qa->running, p->insts[qa->head].arrival,
+				      qa->name};
+	struct policy_queue_key kb = {p->share[b], qb->running, p->insts[qb->head].arrival,
+				      qb->name};
 	return policy_queue_cmp(&ka, &kb);
 }
 
@@ -693,7 +699,8 @@ static uint32_t pick_random_fit(struct policy *p, struct policy_res dem)
 	/* Reservoir sampling: one pass, uniform over fitting devices. */
 	for (uint32_t i = 0; i < p->n_devs; i++) {
 		const struct dev *d = &p->devs[i];
-		if (d->present && d->live && res_fits(dem, dev_free(p, d)) && rng_below(&p->rng, ++n) == 0)
+		if (d->present && d->live && res_fits(dem, dev_free(p, d)) &&
+		    rng_below(&p->rng, ++n) == 0)
 			chosen = i;
 	}
 	return chosen;
@@ -705,7 +712,7 @@ static uint32_t pick_random_fit(struct policy *p, struct policy_res dem)
  * which models no real scheduler. */
 static uint32_t pick_pooled(const struct policy *p, struct policy_res dem)
 {
-	struct policy_res pool = { 0, 0 };
+	struct policy_res pool = {0, 0};
 	uint32_t best = NIL;
 	double best_idle = -INFINITY;
 	for (uint32_t i = 0; i < p->n_devs; i++) {
@@ -733,7 +740,7 @@ static void reconcile(struct policy *p, double now_s)
 	for (uint32_t j = 0; j < p->n_queues; j++)
 		p->queues[j].stale_running = 0;
 	for (uint32_t i = 0; i < p->n_devs; i++)
-		p->devs[i].stale_alloc = (struct policy_res){ 0, 0 };
+		p->devs[i].stale_alloc = (struct policy_res){0, 0};
 	p->last_reconcile = floor(now_s / period) * period;
 }
 
@@ -775,12 +782,12 @@ static void place(struct policy *p, uint32_t qid, uint32_t dev, struct policy_pl
 	d->running++;
 	d->inflight = res_add(d->inflight, q->demand);
 	d->alloc = res_add(d->alloc, q->demand);
-	*ret = (struct policy_placement){ .inst_id = in->id, .queue_id = qid, .dev_id = dev };
+	*ret = (struct policy_placement){.inst_id = in->id, .queue_id = qid, .dev_id = dev};
 }
 
 int policy_next(struct policy *p, double now_s, struct policy_placement *ret)
 {
-	struct policy_res maxfree = { -1, -1 }, pool = { 0, 0 };
+	struct policy_res maxfree = {-1, -1}, pool = {0, 0};
 	uint32_t n = 0, dev;
 
 	if (!p || !ret || !isfinite(now_s))

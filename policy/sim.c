@@ -8,8 +8,8 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
-#define MB (1024.0 * 1024)
-#define GB (1024.0 * MB)
+#define MB  (1024.0 * 1024)
+#define GB  (1024.0 * MB)
 
 enum { I_FUTURE, I_WAITING, I_PLACED, I_RUNNING, I_DONE, I_REJECTED };
 
@@ -33,7 +33,7 @@ struct sdev {
 	uint32_t local_head, local_tail; /* placed, not yet started */
 	double cpu_used, mem_used;
 	double alloc_cpu, alloc_mem; /* demands granted by the policy and not released */
-	double share;                /* processor-sharing factor this step, <= 1 */
+	double share;		     /* processor-sharing factor this step, <= 1 */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -100,10 +100,10 @@ int sim_workload_paper(struct sim_workload **ret)
 		const char *name;
 		double cores, mem_mb, ms;
 	} models[] = {
-		{ "inception-v3", 2, 80, 680.81 },
-		{ "mobilenet-v2", 1, 330, 59.23 },
-		{ "resnet-18", 2, 1257, 116.36 },
-		{ "vgg-19", 3, 1658, 1026.19 },
+	    {"inception-v3", 2, 80, 680.81},
+	    {"mobilenet-v2", 1, 330, 59.23},
+	    {"resnet-18", 2, 1257, 116.36},
+	    {"vgg-19", 3, 1658, 1026.19},
 	};
 	struct sim_workload *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -115,23 +115,27 @@ int sim_workload_paper(struct sim_workload **ret)
 		goto oom;
 	w->n_devices = 4;
 	for (unsigned i = 0; i < 4; i++)
-		w->devices[i] = (struct policy_res){ 4, 8 * GB };
+		w->devices[i] = (struct policy_res){4, 8 * GB};
 	for (unsigned j = 0; j < 4; j++) {
 		struct sim_queue *q = &w->queues[w->n_queues];
 		q->name = strdup(models[j].name);
 		if (!q->name)
 			goto oom;
 		w->n_queues++;
-		q->demand = (struct policy_res){ models[j].cores, models[j].mem_mb * MB };
+		q->demand = (struct policy_res){models[j].cores, models[j].mem_mb * MB};
 		q->weight = 1;
 		/* Table III times are per inference on an idle Pi; +-10 % run-to-run jitter. */
-		q->duration = (struct sim_duration){ SIM_DIST_UNIFORM, models[j].ms / 1000, 0.1 };
+		q->duration = (struct sim_duration){SIM_DIST_UNIFORM, models[j].ms / 1000, 0.1};
 		/* The paper gives no usage profile; these are stated assumptions
 		 * (docs/SIMULATOR.md): TVM runtimes keep their threads busy 60-100 % of the
 		 * cap; the resident set grows from 40 % (weights mapped) to 95 % of the limit
 		 * over the first half of the run (activations, arenas). */
-		q->profile = (struct sim_profile){ .cpu_lo = 0.6, .cpu_hi = 1.0, .cpu_period_s = 0.02,
-						   .mem_start = 0.4, .mem_peak = 0.95, .mem_ramp = 0.5 };
+		q->profile = (struct sim_profile){.cpu_lo = 0.6,
+						  .cpu_hi = 1.0,
+						  .cpu_period_s = 0.02,
+						  .mem_start = 0.4,
+						  .mem_peak = 0.95,
+						  .mem_ramp = 0.5};
 		q->arrival = SIM_ARRIVE_AT_ZERO;
 		q->count = 400;
 	}
@@ -158,13 +162,13 @@ int sim_workload_check(const struct sim_workload *w, const char **ret_field)
 	if (w->n_devices == 0)
 		BAD("devices");
 	for (uint32_t i = 0; i < w->n_devices; i++)
-		if (!(w->devices[i].cpu > 0) || !(w->devices[i].mem > 0) || !isfinite(w->devices[i].cpu) ||
-		    !isfinite(w->devices[i].mem))
+		if (!(w->devices[i].cpu > 0) || !(w->devices[i].mem > 0) ||
+		    !isfinite(w->devices[i].cpu) || !isfinite(w->devices[i].mem))
 			BAD("devices[].total");
 	if (w->n_queues == 0)
 		BAD("queues");
-	if (!(w->dt_s > 0) || !(w->tick_s >= w->dt_s) || !(w->horizon_s > 0) || !isfinite(w->horizon_s) ||
-	    !isfinite(w->tick_s))
+	if (!(w->dt_s > 0) || !(w->tick_s >= w->dt_s) || !(w->horizon_s > 0) ||
+	    !isfinite(w->horizon_s) || !isfinite(w->tick_s))
 		BAD("sim");
 	if (w->horizon_s / w->dt_s > 5e7)
 		BAD("sim.dt_s");
@@ -280,7 +284,8 @@ static double mem_at(const struct sim_queue *q, const struct sinst *x)
 {
 	double ramp = q->profile.mem_ramp * x->duration;
 	double f = ramp > 0 ? fmin(1, x->run_t / ramp) : 1;
-	return q->demand.mem * (q->profile.mem_start + (q->profile.mem_peak - q->profile.mem_start) * f);
+	return q->demand.mem *
+	       (q->profile.mem_start + (q->profile.mem_peak - q->profile.mem_start) * f);
 }
 
 /* Device agent: start placed tasks in FIFO order while the device physically has their
@@ -320,8 +325,8 @@ static int release(struct simstate *s, uint32_t k, double t)
 int sim_run(const struct sim_workload *w, const struct policy_params *params, uint64_t seed,
 	    struct sim_result *ret)
 {
-	struct simstate s = { .w = w, .seed = seed };
-	struct sim_result res = { 0 };
+	struct simstate s = {.w = w, .seed = seed};
+	struct sim_result res = {0};
 	struct arr *arrivals = NULL;
 	uint32_t n_arr = 0, next_arr = 0, cap_samples = 0;
 	double cpu_cap = 0, mem_cap = 0, cpu_int = 0, mem_int = 0;
@@ -330,7 +335,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 	if (!params || !ret || sim_workload_check(w, NULL) < 0)
 		return -EINVAL;
 	for (uint32_t j = 0; j < w->n_queues; j++) {
-		uint64_t c = w->queues[j].arrival == SIM_ARRIVE_LIST ? w->queues[j].n_times : w->queues[j].count;
+		uint64_t c = w->queues[j].arrival == SIM_ARRIVE_LIST ? w->queues[j].n_times
+								     : w->queues[j].count;
 		if (s.n + c > 20000000)
 			return -E2BIG;
 		s.n += (uint32_t)c;
@@ -355,7 +361,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 	if (r < 0)
 		goto out;
 	for (uint32_t i = 0; i < w->n_devices; i++) {
-		s.dev[i] = (struct sdev){ .total = w->devices[i], .local_head = NIL, .local_tail = NIL };
+		s.dev[i] =
+		    (struct sdev){.total = w->devices[i], .local_head = NIL, .local_tail = NIL};
 		cpu_cap += w->devices[i].cpu;
 		mem_cap += w->devices[i].mem;
 		r = policy_add_device(s.pol, i, w->devices[i]);
@@ -378,9 +385,13 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 			else if (q->arrival == SIM_ARRIVE_LIST)
 				t = q->times[c];
 			uint64_t irng = mix64(seed ^ mix64(((uint64_t)k << 20)));
-			s.in[k] = (struct sinst){ .queue = j, .dev = NIL, .next_local = NIL, .state = I_FUTURE,
-						  .arrival = t, .duration = draw_duration(&q->duration, &irng) };
-			arrivals[n_arr++] = (struct arr){ t, k };
+			s.in[k] = (struct sinst){.queue = j,
+						 .dev = NIL,
+						 .next_local = NIL,
+						 .state = I_FUTURE,
+						 .arrival = t,
+						 .duration = draw_duration(&q->duration, &irng)};
+			arrivals[n_arr++] = (struct arr){t, k};
 		}
 	}
 	qsort(arrivals, n_arr, sizeof(*arrivals), cmp_arr);
@@ -416,24 +427,29 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 				struct sinst *x = &s.in[k];
 				if (x->acc_t <= 0)
 					continue;
-				r = policy_sample(s.pol, k, (struct policy_res){ x->cpu_acc / x->acc_t, x->mem_now });
+				r = policy_sample(
+				    s.pol, k,
+				    (struct policy_res){x->cpu_acc / x->acc_t, x->mem_now});
 				if (r < 0)
 					goto out;
 				x->cpu_acc = x->acc_t = 0;
 			}
 			for (uint32_t i = 0; i < w->n_devices; i++) {
 				struct sdev *d = &s.dev[i];
-				/* Device CPU is the average over the tick like /proc/stat deltas; the
-				 * per-instance averages sum to it. */
+				/* Device CPU is the average over the tick like /proc/stat deltas;
+				 * the per-instance averages sum to it. */
 				double cpu = fmin(d->cpu_used, d->total.cpu);
-				r = policy_set_device_free(s.pol, i, (struct policy_res){ d->total.cpu - cpu,
-											d->total.mem - d->mem_used });
+				r = policy_set_device_free(
+				    s.pol, i,
+				    (struct policy_res){d->total.cpu - cpu,
+							d->total.mem - d->mem_used});
 				if (r < 0)
 					goto out;
 			}
 			if (res.n_samples == cap_samples) {
 				uint32_t nc = cap_samples ? cap_samples * 2 : 1024;
-				uint16_t *nr = realloc(res.running, sizeof(uint16_t) * nc * w->n_queues);
+				uint16_t *nr =
+				    realloc(res.running, sizeof(uint16_t) * nc * w->n_queues);
 				if (!nr) {
 					r = -ENOMEM;
 					goto out;
@@ -469,8 +485,10 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 				d->alloc_cpu += q->demand.cpu;
 				d->alloc_mem += q->demand.mem;
 				if (s.alloc_based) {
-					res.max_alloc_over = fmax(res.max_alloc_over, d->alloc_cpu / d->total.cpu);
-					res.max_alloc_over = fmax(res.max_alloc_over, d->alloc_mem / d->total.mem);
+					res.max_alloc_over =
+					    fmax(res.max_alloc_over, d->alloc_cpu / d->total.cpu);
+					res.max_alloc_over =
+					    fmax(res.max_alloc_over, d->alloc_mem / d->total.mem);
 				}
 			}
 			if (r != -EAGAIN)
@@ -483,7 +501,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		/* Nothing running or placed: jump to the next arrival. */
 		bool busy = false;
 		for (uint32_t i = 0; i < w->n_devices && !busy; i++)
-			busy = s.dev[i].cpu_used > 0 || s.dev[i].mem_used > 0 || s.dev[i].local_head != NIL;
+			busy = s.dev[i].cpu_used > 0 || s.dev[i].mem_used > 0 ||
+			       s.dev[i].local_head != NIL;
 		if (!busy) {
 			/* Idle until the next arrival or the next tick (which re-runs the policy:
 			 * drf-paper may be waiting for its reconciliation). */
@@ -502,7 +521,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 			d->share = d->cpu_used > d->total.cpu ? d->total.cpu / d->cpu_used : 1;
 			cpu_int += fmin(d->cpu_used, d->total.cpu) * dt;
 			mem_int += d->mem_used * dt;
-			res.max_mem_used_frac = fmax(res.max_mem_used_frac, d->mem_used / d->total.mem);
+			res.max_mem_used_frac =
+			    fmax(res.max_mem_used_frac, d->mem_used / d->total.mem);
 		}
 		for (uint32_t ri = 0; ri < s.n_run; ri++) {
 			uint32_t k = s.run[ri];
@@ -520,7 +540,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 				pq->completed++;
 				pq->last_completion_s = fmax(pq->last_completion_s, tc);
 				res.makespan_s = fmax(res.makespan_s, tc);
-				res.max_slowdown = fmax(res.max_slowdown, (tc - x->start) / x->duration);
+				res.max_slowdown =
+				    fmax(res.max_slowdown, (tc - x->start) / x->duration);
 				res.completed++;
 				x->state = I_DONE;
 				r = release(&s, k, tc);
@@ -538,7 +559,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 			d->mem_used += m - x->mem_now;
 			x->mem_now = m;
 			while (x->run_t >= x->next_burst) {
-				x->u = q->profile.cpu_lo + (q->profile.cpu_hi - q->profile.cpu_lo) * unif(&x->rng);
+				x->u = q->profile.cpu_lo +
+				       (q->profile.cpu_hi - q->profile.cpu_lo) * unif(&x->rng);
 				x->next_burst += q->profile.cpu_period_s;
 			}
 			double c = q->demand.cpu * x->u;
@@ -556,7 +578,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 					if (x->dev != i)
 						continue;
 					if (victim == NIL || x->mem_now > s.in[victim].mem_now ||
-					    (x->mem_now == s.in[victim].mem_now && x->start > s.in[victim].start))
+					    (x->mem_now == s.in[victim].mem_now &&
+					     x->start > s.in[victim].start))
 						victim = k;
 				}
 				if (victim == NIL)
@@ -568,7 +591,8 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 				s.in[victim].attempt++;
 				s.in[victim].state = I_WAITING;
 				s.in[victim].dev = NIL;
-				r = policy_enqueue(s.pol, s.in[victim].queue, victim, s.in[victim].arrival);
+				r = policy_enqueue(s.pol, s.in[victim].queue, victim,
+						   s.in[victim].arrival);
 				if (r < 0)
 					goto out;
 				dirty = true;

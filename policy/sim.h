@@ -7,9 +7,9 @@
 #include "policy.h"
 
 enum sim_dist {
-	SIM_DIST_FIXED,   /* exactly mean_s */
+	SIM_DIST_FIXED,	  /* exactly mean_s */
 	SIM_DIST_UNIFORM, /* mean_s * (1 +- spread) */
-	SIM_DIST_EXP,     /* exponential with mean mean_s */
+	SIM_DIST_EXP,	  /* exponential with mean mean_s */
 	SIM_DIST_NORMAL,  /* mean_s * (1 + spread * N(0,1)), truncated at 0.05 * mean_s */
 	_SIM_DIST_MAX,
 };
@@ -25,10 +25,10 @@ struct sim_duration {
  * [cpu_lo, cpu_hi] every cpu_period_s of its run. Memory: starts at mem_start * demand.mem
  * and ramps linearly to mem_peak * demand.mem over mem_ramp * its duration. */
 struct sim_profile {
-	double cpu_lo, cpu_hi; /* 0 < lo <= hi <= 1 */
-	double cpu_period_s;   /* > 0 */
+	double cpu_lo, cpu_hi;	    /* 0 < lo <= hi <= 1 */
+	double cpu_period_s;	    /* > 0 */
 	double mem_start, mem_peak; /* 0 <= start <= peak <= 1 (memory.max = demand) */
-	double mem_ramp;            /* fraction of the duration, >= 0 */
+	double mem_ramp;	    /* fraction of the duration, >= 0 */
 };
 
 enum sim_arrival_kind { SIM_ARRIVE_AT_ZERO, SIM_ARRIVE_POISSON, SIM_ARRIVE_LIST, _SIM_ARRIVE_MAX };
@@ -40,9 +40,9 @@ struct sim_queue {
 	struct sim_duration duration;
 	struct sim_profile profile;
 	enum sim_arrival_kind arrival;
-	uint32_t count;   /* instances (AT_ZERO, POISSON); for LIST it equals n_times */
-	double rate;      /* POISSON: arrivals per second */
-	double *times;    /* LIST: arrival times in seconds, >= 0 */
+	uint32_t count; /* instances (AT_ZERO, POISSON); for LIST it equals n_times */
+	double rate;	/* POISSON: arrivals per second */
+	double *times;	/* LIST: arrival times in seconds, >= 0 */
 	uint32_t n_times;
 };
 
@@ -52,8 +52,8 @@ struct sim_workload {
 	uint32_t n_devices;
 	struct sim_queue *queues;
 	uint32_t n_queues;
-	double dt_s;      /* physics step; default 0.002 */
-	double tick_s;    /* measurement period (samples, device free); default 0.1 */
+	double dt_s;	  /* physics step; default 0.002 */
+	double tick_s;	  /* measurement period (samples, device free); default 0.1 */
 	double horizon_s; /* give up (-ETIME) past this simulated time; default 1e5 */
 };
 
@@ -71,7 +71,7 @@ struct sim_result {
 	enum policy_kind policy;
 	double avg_wait_s, p95_wait_s, makespan_s;
 	double cpu_util, mem_util; /* used / capacity over [0, makespan] */
-	uint32_t failed;           /* OOM kills (each re-queued) */
+	uint32_t failed;	   /* OOM kills (each re-queued) */
 	uint32_t completed, rejected;
 	uint32_t n_queues;
 	struct sim_queue_result *per_queue;
@@ -83,7 +83,8 @@ struct sim_result {
 	 * policy-granted demands over a device's total, seen at any step, for drf/rr/random. */
 	double max_alloc_over;
 	double max_mem_used_frac; /* physical memory use / total, never above 1 after OOM */
-	double max_slowdown;      /* largest (completion - start) / duration: > 1 only under CPU contention */
+	double max_slowdown;	  /* largest (completion - start) / duration: > 1 only under CPU
+				     contention */
 };
 
 void sim_result_done(struct sim_result *r);

@@ -12,13 +12,13 @@
 
 #include "policy.h"
 
-#define GB (1024.0 * 1024 * 1024)
-#define MB (1024.0 * 1024)
+#define GB	 (1024.0 * 1024 * 1024)
+#define MB	 (1024.0 * 1024)
 #define ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct policy *mk(enum policy_kind k, uint64_t seed)
 {
-	struct policy_params pp = { .kind = k, .seed = seed, .reconcile_period_s = 10 };
+	struct policy_params pp = {.kind = k, .seed = seed, .reconcile_period_s = 10};
 	struct policy *p = NULL;
 	assert_int_equal(policy_new(&pp, &p), 0);
 	return p;
@@ -27,20 +27,21 @@ static struct policy *mk(enum policy_kind k, uint64_t seed)
 static void add_pis(struct policy *p, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(policy_add_device(p, i, (struct policy_res){ 4, 8 * GB }), 0);
+		assert_int_equal(policy_add_device(p, i, (struct policy_res){4, 8 * GB}), 0);
 }
 
 static uint32_t addq(struct policy *p, const char *name, double cpu, double mem_mb)
 {
 	uint32_t id = 99;
-	assert_int_equal(policy_add_queue(p, name, (struct policy_res){ cpu, mem_mb * MB }, 1, &id), 0);
+	assert_int_equal(policy_add_queue(p, name, (struct policy_res){cpu, mem_mb * MB}, 1, &id),
+			 0);
 	return id;
 }
 
 static void test_names(void **state)
 {
 	enum policy_kind k;
-	const char *names[] = { "rddrf", "drf", "drf-paper", "rr", "random" };
+	const char *names[] = {"rddrf", "drf", "drf-paper", "rr", "random"};
 	for (unsigned i = 0; i < ELEMS(names); i++) {
 		assert_int_equal(policy_kind_from_name(names[i], &k), 0);
 		assert_int_equal(k, i);
@@ -55,9 +56,9 @@ static void test_reject_too_big(void **state)
 {
 	struct policy *p = mk(POLICY_RDDRF, 0);
 	add_pis(p, 2);
-	assert_int_equal(policy_add_device(p, 7, (struct policy_res){ 8, 2 * GB }), 0);
-	uint32_t big = addq(p, "big", 5, 4096);   /* 5 cores needs dev 7, 4 GB needs a Pi */
-	uint32_t ok = addq(p, "ok", 6, 1024);     /* fits dev 7 only */
+	assert_int_equal(policy_add_device(p, 7, (struct policy_res){8, 2 * GB}), 0);
+	uint32_t big = addq(p, "big", 5, 4096); /* 5 cores needs dev 7, 4 GB needs a Pi */
+	uint32_t ok = addq(p, "ok", 6, 1024);	/* fits dev 7 only */
 	assert_int_equal(policy_enqueue(p, big, 1, 0), -E2BIG);
 	assert_int_equal(policy_enqueue(p, ok, 2, 0), 0);
 	assert_int_equal(policy_enqueue(p, ok, 2, 0), -EEXIST);
@@ -74,24 +75,24 @@ static void test_bad_args(void **state)
 {
 	struct policy *p = mk(POLICY_RDDRF, 0);
 	uint32_t id;
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 0, 1 }), -EINVAL);
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ NAN, 1 }), -EINVAL);
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 1, 1 }), 0);
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 1, 1 }), -EEXIST);
-	assert_int_equal(policy_add_queue(p, "", (struct policy_res){ 1, 1 }, 1, &id), -EINVAL);
-	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){ -1, 1 }, 1, &id), -EINVAL);
-	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){ 1, 1 }, -1, &id), -EINVAL);
-	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){ 1, 1 }, 0, &id), 0);
-	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){ 1, 1 }, 1, &id), -EEXIST);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){0, 1}), -EINVAL);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){NAN, 1}), -EINVAL);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){1, 1}), 0);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){1, 1}), -EEXIST);
+	assert_int_equal(policy_add_queue(p, "", (struct policy_res){1, 1}, 1, &id), -EINVAL);
+	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){-1, 1}, 1, &id), -EINVAL);
+	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){1, 1}, -1, &id), -EINVAL);
+	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){1, 1}, 0, &id), 0);
+	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){1, 1}, 1, &id), -EEXIST);
 	struct policy_queue_info qi;
 	assert_int_equal(policy_queue_info(p, id, &qi), 0);
 	assert_true(qi.weight == 1); /* 0 means the default */
 	assert_int_equal(policy_find_queue(p, "a", &id), 0);
 	assert_int_equal(policy_find_queue(p, "b", &id), -ENOENT);
 	assert_int_equal(policy_cancel(p, 5), -ENOENT);
-	assert_int_equal(policy_sample(p, 5, (struct policy_res){ 0, 0 }), -ENOENT);
+	assert_int_equal(policy_sample(p, 5, (struct policy_res){0, 0}), -ENOENT);
 	assert_int_equal(policy_release(p, 5, 0), -ENOENT);
-	assert_int_equal(policy_set_device_free(p, 3, (struct policy_res){ 0, 0 }), -ENOENT);
+	assert_int_equal(policy_set_device_free(p, 3, (struct policy_res){0, 0}), -ENOENT);
 	policy_free(p);
 }
 
@@ -131,8 +132,8 @@ static void test_weight(void **state)
 	struct policy *p = mk(POLICY_DRF, 0);
 	add_pis(p, 1);
 	uint32_t a, b;
-	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){ 1, 0 }, 1, &a), 0);
-	assert_int_equal(policy_add_queue(p, "b", (struct policy_res){ 1, 0 }, 3, &b), 0);
+	assert_int_equal(policy_add_queue(p, "a", (struct policy_res){1, 0}, 1, &a), 0);
+	assert_int_equal(policy_add_queue(p, "b", (struct policy_res){1, 0}, 3, &b), 0);
 	for (uint64_t i = 0; i < 4; i++) {
 		assert_int_equal(policy_enqueue(p, a, 10 + i, 0), 0);
 		assert_int_equal(policy_enqueue(p, b, 20 + i, 0), 0);
@@ -161,7 +162,7 @@ static void test_most_idle_device(void **state)
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	assert_int_equal(pl.dev_id, 1); /* dev 0 now has less idle */
 	/* measurement says dev 2 is busy (someone else's load), dev 1 idle */
-	assert_int_equal(policy_set_device_free(p, 2, (struct policy_res){ 1.5, 8 * GB }), 0);
+	assert_int_equal(policy_set_device_free(p, 2, (struct policy_res){1.5, 8 * GB}), 0);
 	assert_int_equal(policy_enqueue(p, q, 3, 0), 0);
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	assert_int_equal(pl.dev_id, 0); /* dev0: 4-1 in flight = 3, dev1 3, dev2 1.5: tie -> 0 */
@@ -205,21 +206,23 @@ static void test_inflight_compensation(void **state)
 	assert_int_equal(policy_enqueue(p, q, 3, 0), 0);
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	/* a measurement taken before the task started still shows the device empty */
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 4, 8 * GB }), 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){4, 8 * GB}), 0);
 	assert_int_equal(policy_device_info(p, 0, &di), 0);
 	assert_true(di.free.cpu == 2);
 	assert_int_equal(policy_queue_info(p, q, &qi), 0);
 	assert_true(qi.usage.cpu == 2 && qi.usage.mem == 1000 * MB);
 	/* the first sample: U_j is measured now; R_i keeps the demand until the next device tick */
-	assert_int_equal(policy_sample(p, 1, (struct policy_res){ 0.5, 200 * MB }), 0);
+	assert_int_equal(policy_sample(p, 1, (struct policy_res){0.5, 200 * MB}), 0);
 	assert_int_equal(policy_queue_info(p, q, &qi), 0);
 	assert_true(qi.usage.cpu == 0.5 && qi.usage.mem == 200 * MB);
 	assert_int_equal(policy_device_info(p, 0, &di), 0);
 	assert_true(di.free.cpu == 2);
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 3.5, 8 * GB - 200 * MB }), 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){3.5, 8 * GB - 200 * MB}),
+			 0);
 	assert_int_equal(policy_device_info(p, 0, &di), 0);
 	assert_true(di.free.cpu == 3.5);
-	/* the measured slack admits two more 2-core instances in flight? 3.5 -> one (2), 1.5 left */
+	/* the measured slack admits two more 2-core instances in flight? 3.5 -> one (2), 1.5 left
+	 */
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	assert_int_equal(pl.inst_id, 2);
 	assert_int_equal(policy_next(p, 0, &pl), -EAGAIN);
@@ -256,7 +259,7 @@ static void test_drf_first_fit(void **state)
 	assert_int_equal(pl.dev_id, 1);
 	assert_int_equal(policy_next(p, 0, &pl), -EAGAIN);
 	/* measurement does not matter to drf */
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 4, 8 * GB }), 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){4, 8 * GB}), 0);
 	assert_int_equal(policy_next(p, 0, &pl), -EAGAIN);
 	assert_int_equal(policy_release(p, 1, 0.5), 0);
 	assert_int_equal(policy_next(p, 0.5, &pl), 0);
@@ -298,8 +301,8 @@ static void test_drf_paper_late_release(void **state)
 
 	/* heterogeneous: the pool fits a 4-core task but only the big device ever can */
 	p = mk(POLICY_DRF_PAPER, 0);
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 2, 8 * GB }), 0);
-	assert_int_equal(policy_add_device(p, 1, (struct policy_res){ 8, 8 * GB }), 0);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){2, 8 * GB}), 0);
+	assert_int_equal(policy_add_device(p, 1, (struct policy_res){8, 8 * GB}), 0);
 	uint32_t f = addq(p, "four", 4, 100), six = addq(p, "six", 6, 100);
 	assert_int_equal(policy_enqueue(p, six, 1, 0), 0);
 	assert_int_equal(policy_next(p, 0, &pl), 0);
@@ -324,8 +327,8 @@ static void test_rr(void **state)
 		assert_int_equal(policy_enqueue(p, b, 20 + i, 0), 0);
 		assert_int_equal(policy_enqueue(p, c, 30 + i, 0), 0);
 	}
-	uint32_t want_q[] = { a, b, c, a, b, c };
-	uint32_t want_d[] = { 0, 1, 2, 0, 1, 2 };
+	uint32_t want_q[] = {a, b, c, a, b, c};
+	uint32_t want_d[] = {0, 1, 2, 0, 1, 2};
 	for (unsigned i = 0; i < 6; i++) {
 		assert_int_equal(policy_next(p, 0, &pl), 0);
 		assert_int_equal(pl.queue_id, want_q[i]);
@@ -392,20 +395,22 @@ static void test_cancel_and_dead_device(void **state)
 /* Comparator: antisymmetric and transitive on random keys with many ties. */
 static void test_cmp_total_order(void **state)
 {
-	static const char *names[] = { "a", "b", "c", "d" };
+	static const char *names[] = {"a", "b", "c", "d"};
 	struct policy_queue_key k[64];
 	srand(1234);
 	for (unsigned i = 0; i < ELEMS(k); i++)
-		k[i] = (struct policy_queue_key){ .share = (rand() % 3) / 4.0,
-						  .running = (uint32_t)(rand() % 3),
-						  .head_arrival = rand() % 3,
-						  .name = names[rand() % 4] };
+		k[i] = (struct policy_queue_key){.share = (rand() % 3) / 4.0,
+						 .running = (uint32_t)(rand() % 3),
+						 .head_arrival = rand() % 3,
+						 .name = names[rand() % 4]};
 	for (unsigned i = 0; i < ELEMS(k); i++)
 		for (unsigned j = 0; j < ELEMS(k); j++) {
-			int ij = policy_queue_cmp(&k[i], &k[j]), ji = policy_queue_cmp(&k[j], &k[i]);
+			int ij = policy_queue_cmp(&k[i], &k[j]),
+			    ji = policy_queue_cmp(&k[j], &k[i]);
 			assert_int_equal(ij, -ji);
 			if (ij == 0)
-				assert_true(k[i].share == k[j].share && k[i].running == k[j].running &&
+				assert_true(k[i].share == k[j].share &&
+					    k[i].running == k[j].running &&
 					    k[i].head_arrival == k[j].head_arrival &&
 					    !strcmp(k[i].name, k[j].name));
 			for (unsigned l = 0; l < ELEMS(k); l++)
@@ -413,13 +418,13 @@ static void test_cmp_total_order(void **state)
 					assert_true(policy_queue_cmp(&k[i], &k[l]) < 0);
 		}
 	/* the documented order of keys */
-	struct policy_queue_key x = { 0.1, 5, 9, "z" }, y = { 0.2, 0, 0, "a" };
+	struct policy_queue_key x = {0.1, 5, 9, "z"}, y = {0.2, 0, 0, "a"};
 	assert_true(policy_queue_cmp(&x, &y) < 0);
-	y = (struct policy_queue_key){ 0.1, 4, 9, "z" };
+	y = (struct policy_queue_key){0.1, 4, 9, "z"};
 	assert_true(policy_queue_cmp(&x, &y) > 0);
-	y = (struct policy_queue_key){ 0.1, 5, 8, "z" };
+	y = (struct policy_queue_key){0.1, 5, 8, "z"};
 	assert_true(policy_queue_cmp(&x, &y) > 0);
-	y = (struct policy_queue_key){ 0.1, 5, 9, "y" };
+	y = (struct policy_queue_key){0.1, 5, 9, "y"};
 	assert_true(policy_queue_cmp(&x, &y) > 0);
 }
 
@@ -441,7 +446,7 @@ static void test_tie_arrival(void **state)
 static void test_efficiency(void **state)
 {
 	/* speed-ups 1, 1.9, 2.4, 2.6 */
-	double t[] = { 100, 100 / 1.9, 100 / 2.4, 100 / 2.6 };
+	double t[] = {100, 100 / 1.9, 100 / 2.4, 100 / 2.6};
 	double eff[4];
 	unsigned c;
 	assert_int_equal(policy_efficiency(t, 4, eff), 0);
@@ -458,13 +463,13 @@ static void test_efficiency(void **state)
 	assert_int_equal(policy_pick_cores(t, 4, POLICY_EFF_KNEE, 0.5, &c), 0);
 	assert_int_equal(c, 4);
 	/* super-linear: literal picks the best; ties keep fewer cores */
-	double s[] = { 100, 40, 100.0 / 3 };
+	double s[] = {100, 40, 100.0 / 3};
 	assert_int_equal(policy_pick_cores(s, 3, POLICY_EFF_LITERAL, 0, &c), 0);
 	assert_int_equal(c, 2);
-	double tie[] = { 100, 50, 40 };
+	double tie[] = {100, 50, 40};
 	assert_int_equal(policy_pick_cores(tie, 3, POLICY_EFF_LITERAL, 0, &c), 0);
 	assert_int_equal(c, 1);
-	double bad[] = { 100, 0 };
+	double bad[] = {100, 0};
 	c = 77;
 	assert_int_equal(policy_pick_cores(bad, 2, POLICY_EFF_LITERAL, 0, &c), -EINVAL);
 	assert_int_equal(c, 77);
@@ -500,11 +505,11 @@ static void test_burst_spreads(void **state)
 	add_pis(p, 4);
 	uint32_t q = addq(p, "q", 2, 100);
 	struct policy_placement pl;
-	unsigned per_dev[4] = { 0 };
+	unsigned per_dev[4] = {0};
 	for (uint64_t i = 0; i < 8; i++)
 		assert_int_equal(policy_enqueue(p, q, i, 0), 0);
 	for (unsigned i = 0; i < 4; i++)
-		assert_int_equal(policy_set_device_free(p, i, (struct policy_res){ 4, 8 * GB }), 0);
+		assert_int_equal(policy_set_device_free(p, i, (struct policy_res){4, 8 * GB}), 0);
 	for (unsigned k = 0; k < 8; k++) {
 		assert_int_equal(policy_next(p, 0, &pl), 0);
 		per_dev[pl.dev_id]++;
@@ -524,17 +529,17 @@ static void test_most_idle_memory(void **state)
 	struct policy_placement pl;
 	struct policy_device_info di;
 	/* dev 0: 3.5 cores free but only 2 GB; dev 1: 2 cores free, 8 GB */
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 3.5, 2 * GB }), 0);
-	assert_int_equal(policy_set_device_free(p, 1, (struct policy_res){ 2, 8 * GB }), 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){3.5, 2 * GB}), 0);
+	assert_int_equal(policy_set_device_free(p, 1, (struct policy_res){2, 8 * GB}), 0);
 	assert_int_equal(policy_enqueue(p, q, 1, 0), 0);
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	/* after: dev0 min(2.5/4, 1/8) = 0.125; dev1 min(1/4, 7/8) = 0.25 */
 	assert_int_equal(pl.dev_id, 1);
 	/* measurements are clamped to [0, total] */
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ 9, -1 }), 0);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){9, -1}), 0);
 	assert_int_equal(policy_device_info(p, 0, &di), 0);
 	assert_true(di.free.cpu == 4 && di.free.mem == 0);
-	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){ NAN, 0 }), -EINVAL);
+	assert_int_equal(policy_set_device_free(p, 0, (struct policy_res){NAN, 0}), -EINVAL);
 	policy_free(p);
 }
 
@@ -554,8 +559,8 @@ static void test_share_from_measurement(void **state)
 	assert_int_equal(policy_next(p, 0, &pl), 0);
 	assert_int_equal(pl.inst_id, 2);
 	/* a's instance measures 0.5 cores, b's 1.5: a has the lower share now */
-	assert_int_equal(policy_sample(p, 1, (struct policy_res){ 0.5, 50 * MB }), 0);
-	assert_int_equal(policy_sample(p, 2, (struct policy_res){ 1.5, 50 * MB }), 0);
+	assert_int_equal(policy_sample(p, 1, (struct policy_res){0.5, 50 * MB}), 0);
+	assert_int_equal(policy_sample(p, 2, (struct policy_res){1.5, 50 * MB}), 0);
 	assert_int_equal(policy_next(p, 1, &pl), 0);
 	assert_int_equal(pl.queue_id, a);
 	/* and drf would not care: it uses allocations (tested: equal shares -> running) */
@@ -569,7 +574,7 @@ static void test_share_from_measurement(void **state)
 static void test_fractional_exact_fit(void **state)
 {
 	struct policy *p = mk(POLICY_DRF, 0);
-	assert_int_equal(policy_add_device(p, 0, (struct policy_res){ 0.3, GB }), 0);
+	assert_int_equal(policy_add_device(p, 0, (struct policy_res){0.3, GB}), 0);
 	uint32_t a = addq(p, "a", 0.1, 1), b = addq(p, "b", 0.2, 1);
 	struct policy_placement pl;
 	assert_int_equal(policy_enqueue(p, a, 1, 0), 0);
@@ -584,27 +589,27 @@ static void test_fractional_exact_fit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_reject_too_big),
-		cmocka_unit_test(test_bad_args),
-		cmocka_unit_test(test_lowest_share_first),
-		cmocka_unit_test(test_weight),
-		cmocka_unit_test(test_most_idle_device),
-		cmocka_unit_test(test_head_waits_without_blocking),
-		cmocka_unit_test(test_inflight_compensation),
-		cmocka_unit_test(test_drf_first_fit),
-		cmocka_unit_test(test_drf_paper_late_release),
-		cmocka_unit_test(test_rr),
-		cmocka_unit_test(test_random_reproducible),
-		cmocka_unit_test(test_cancel_and_dead_device),
-		cmocka_unit_test(test_cmp_total_order),
-		cmocka_unit_test(test_tie_arrival),
-		cmocka_unit_test(test_efficiency),
-		cmocka_unit_test(test_many_instances),
-		cmocka_unit_test(test_burst_spreads),
-		cmocka_unit_test(test_most_idle_memory),
-		cmocka_unit_test(test_share_from_measurement),
-		cmocka_unit_test(test_fractional_exact_fit),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_reject_too_big),
+	    cmocka_unit_test(test_bad_args),
+	    cmocka_unit_test(test_lowest_share_first),
+	    cmocka_unit_test(test_weight),
+	    cmocka_unit_test(test_most_idle_device),
+	    cmocka_unit_test(test_head_waits_without_blocking),
+	    cmocka_unit_test(test_inflight_compensation),
+	    cmocka_unit_test(test_drf_first_fit),
+	    cmocka_unit_test(test_drf_paper_late_release),
+	    cmocka_unit_test(test_rr),
+	    cmocka_unit_test(test_random_reproducible),
+	    cmocka_unit_test(test_cancel_and_dead_device),
+	    cmocka_unit_test(test_cmp_total_order),
+	    cmocka_unit_test(test_tie_arrival),
+	    cmocka_unit_test(test_efficiency),
+	    cmocka_unit_test(test_many_instances),
+	    cmocka_unit_test(test_burst_spreads),
+	    cmocka_unit_test(test_most_idle_memory),
+	    cmocka_unit_test(test_share_from_measurement),
+	    cmocka_unit_test(test_fractional_exact_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
