@@ -34,6 +34,7 @@ struct sdev {
 	double cpu_used, mem_used;
 	double alloc_cpu, alloc_mem; /* demands granted by the policy and not released */
 	double share;		     /* processor-sharing factor this step, <= 1 */
+	double cpu_meas; /* measured CPU at the last tick */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -422,23 +423,28 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		}
 		/* 2. measurement tick: what the daemon would feed from cgroup files */
 		if (t + 1e-12 >= next_tick) {
+			/* A device's measured CPU is the sum of its tasks' cgroup rates over the
+			 * tick (tasks that exited are gone with their cgroups); a task that has
+			 * not run a full step yet reports nothing and stays in flight. */
+			for (uint32_t i = 0; i < w->n_devices; i++)
+				s.dev[i].cpu_meas = 0;
 			for (uint32_t ri = 0; ri < s.n_run; ri++) {
 				uint32_t k = s.run[ri];
 				struct sinst *x = &s.in[k];
-				if (x->acc_t <= 0)
+				if (x->acc_t <= 0) {
+					s.dev[x->dev].cpu_meas += x->cpu_now;
 					continue;
-				r = policy_sample(
-				    s.pol, k,
-				    (struct policy_res){x->cpu_acc / x->acc_t, x->mem_now});
+				}
+				double rate = x->cpu_acc / x->acc_t;
+				r = policy_sample(s.pol, k, (struct policy_res){rate, x->mem_now});
 				if (r < 0)
 					goto out;
+				s.dev[x->dev].cpu_meas += rate;
 				x->cpu_acc = x->acc_t = 0;
 			}
 			for (uint32_t i = 0; i < w->n_devices; i++) {
 				struct sdev *d = &s.dev[i];
-				/* Device CPU is the average over the tick like /proc/stat deltas;
-				 * the per-instance averages sum to it. */
-				double cpu = fmin(d->cpu_used, d->total.cpu);
+				double cpu = fmin(d->cpu_meas, d->total.cpu);
 				r = policy_set_device_free(
 				    s.pol, i,
 				    (struct policy_res){d->total.cpu - cpu,

@@ -155,7 +155,7 @@ static void test_processor_sharing(void **state)
 	    parse_ok("{\"devices\":[{\"cpu\":2,\"mem\":\"8G\"}],"
 		     "\"queues\":[{\"name\":\"c\",\"demand\":{\"cpu\":1,\"mem\":\"10M\"},"
 		     "\"duration\":{\"mean_s\":1},"
-		     "\"profile\":{\"cpu_lo\":0.1,\"cpu_hi\":1,\"cpu_period_s\":0.05},"
+		     "\"profile\":{\"cpu_lo\":0.05,\"cpu_hi\":1,\"cpu_period_s\":0.5},"
 		     "\"arrivals\":{\"kind\":\"all_at_zero\",\"count\":40}}]}");
 	struct policy_params pp = {.kind = POLICY_RDDRF};
 	struct sim_result r;
