@@ -29,6 +29,8 @@ struct policy_params {
 	enum policy_kind kind;
 	uint64_t seed;              /* for POLICY_RANDOM */
 	double reconcile_period_s;  /* POLICY_DRF_PAPER; default 10 */
+	bool no_inflight_compensation; /* POLICY_RDDRF ablation for the simulator: unsampled
+	                                * placements count as zero (never set this in production) */
 };
 
 struct policy;
@@ -79,6 +81,16 @@ struct policy_queue_info {
 	uint32_t waiting, running;
 };
 int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_queue_info *ret);
+
+/* The strict total order of step 3 (exposed so it can be tested and reused): lower
+ * share first, then fewer running, then earlier head arrival, then name. <0, 0, >0. */
+struct policy_queue_key {
+	double share;
+	uint32_t running;
+	double head_arrival;
+	const char *name;
+};
+int policy_queue_cmp(const struct policy_queue_key *a, const struct policy_queue_key *b);
 size_t policy_n_queues(const struct policy *p);
 
 struct policy_device_info {
