@@ -139,6 +139,8 @@ enum {
 	DISTILL_FEAT_ORDER_SIG,  /* stage: order of the split axes' outer loops, in [0, 1] */
 	DISTILL_FEAT_INVERSIONS, /* stage: fraction of inverted pairs in the reorder */
 	DISTILL_FEAT_STAGE_SP,   /* stage: split steps on it */
+	DISTILL_FEAT_FOOTPRINT,  /* stage: log2 sum of pairwise products of the axis tiles (the
+				  * elements a tile of a 2-operand contraction touches) */
 	DISTILL_N_FEATURES,
 };
 #define DISTILL_MAX_ROWS 4

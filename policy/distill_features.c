@@ -10,7 +10,7 @@ static const char *const feat_names[DISTILL_N_FEATURES] = {
 	"n_steps",    "n_sp",      "n_re",       "n_fu",       "n_an",        "n_location",
 	"n_cache",    "unroll",    "parallel",   "vectorize",  "work",        "n_shape",
 	"inner_prod", "inner_max", "tile",       "outer",      "levels",      "order_sig",
-	"inversions", "stage_sp",
+	"inversions", "stage_sp",   "footprint",
 };
 
 const char *distill_feature_name(size_t col)
@@ -247,6 +247,7 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 		view_stage(steps, n_steps, stages[r], &v);
 		double inner_prod = 1, inner_max = 1, tile = 1, outer = 1;
 		int32_t levels = 0;
+		double tiles[DISTILL_NEST_AXES], foot = 0;
 		for (size_t a = 0; a < v.n_sp; a++) {
 			const struct distill_step *s = v.sp[a];
 			double in = s->n_len > 0 ? (double)s->len[s->n_len - 1] : 1;
@@ -254,10 +255,16 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 			inner_prod *= in > 0 ? in : 1;
 			inner_max = fmax(inner_max, in);
 			tile *= t;
+			tiles[a] = t;
 			outer *= s->extent > 0 ? fmax(1.0, (double)s->extent / t) : 1;
 			if (s->n_len + 1 > levels)
 				levels = s->n_len + 1;
 		}
+		for (size_t a = 0; a < v.n_sp; a++)
+			for (size_t b = a + 1; b < v.n_sp; b++)
+				foot += tiles[a] * tiles[b];
+		if (v.n_sp == 1)
+			foot = tiles[0];
 		int ord[DISTILL_NEST_AXES];
 		axis_order(&v, ord);
 		double inv = 0;
@@ -277,6 +284,7 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 		rows[r][DISTILL_FEAT_ORDER_SIG] = (float)perm_sig(ord, v.n_sp);
 		rows[r][DISTILL_FEAT_INVERSIONS] = (float)inv;
 		rows[r][DISTILL_FEAT_STAGE_SP] = (float)v.n_sp_all;
+		rows[r][DISTILL_FEAT_FOOTPRINT] = (float)lg(foot);
 	}
 	return n_rows;
 }
@@ -285,7 +293,7 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 
 void distill_device_cloud(struct distill_device *ret)
 {
-	*ret = (struct distill_device){.cache_bytes = 1024.0 * 1024, .cores = 16, .vector = 8,
+	*ret = (struct distill_device){.cache_bytes = 1024.0 * 1024, .cores = 8, .vector = 8,
 				       .gflops = 8, .noise_seed = 0xc10d, .noise = 0.03};
 }
 
@@ -322,7 +330,7 @@ int distill_model_cost(const struct distill_device *d, const struct distill_step
 		/* Uneven chunks leave cores idle in the last round. */
 		cores = d->cores * ((double)n.parallel / d->cores) / ceil((double)n.parallel / d->cores);
 	double lanes = fmin(d->vector, (double)n.vectorize);
-	double vec_eff = 0.25 + 0.75 * lanes / d->vector;
+	double vec_eff = 0.5 + 0.5 * lanes / d->vector;
 	double unroll = n.unroll == 0 ? 1.15 : n.unroll <= 16 ? 1.0 : n.unroll <= 64 ? 0.97 : 1.03;
 	double t_compute = flops / (d->gflops * 1e9 * cores * vec_eff) * unroll;
 
