@@ -1,5 +1,8 @@
 /* cmd_distill.c — `edgeslice distill`: distills a cloud auto-scheduler log to the best record per
  * task for this edge device; `edgeslice distill-truth`: the synthetic model as a measurer. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,5 +1,8 @@
 /* distiller.c — drives the distillation pipeline over a log file: the I/O (streaming reads, pread
  * of survivors, measurements, XGBoost) around the pure steps of policy/distill.c. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "distiller.h"
 
 #include <errno.h>
@@ -316,8 +319,9 @@ static int features_from_file(const char *path, struct distiller_result *res, st
 			else
 				hi = mid;
 		}
-		if (lo == res->n_recs || res->recs[lo].line != ln)
-			continue; /* a comment, failed or malformed line: nothing to attach to */
+		if (lo == res->n_recs || res->recs[lo].line != ln ||
+		    !(res->recs[lo].flags & DISTILL_F_SURVIVOR))
+			continue; /* not a first-step survivor: never classified */
 		int r = feats_push(f, lo, row, 1);
 		if (r < 0)
 			return r;

@@ -1,5 +1,8 @@
 /* measurer.c — the two edge measurers behind measurer.h: a child process speaking JSON lines over
  * a socketpair, and a built-in tiled loop nest timed on pinned worker threads. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "measurer.h"
 
 #include <errno.h>
@@ -401,9 +404,9 @@ static int recv_line(struct measurer *m, size_t *ret_len)
 			m->buf_cap = nc;
 		}
 		ssize_t n = recv(m->fd, m->buf + m->buf_len, m->buf_cap - m->buf_len - 1, 0);
-		if (n < 0 && errno != EINTR)
+		if (n < 0 && errno != EINTR && errno != ECONNRESET)
 			return negative_errno();
-		if (n == 0) {
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
 			merr(m, "measurer command exited");
 			return -EPIPE;
 		}

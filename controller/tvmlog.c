@@ -1,5 +1,8 @@
 /* tvmlog.c — reads TVM auto-scheduler logs with json-c: strict per-line parsing with errors that
  * name the field, a streaming reader, and the writer used for the distilled best records. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "tvmlog.h"
 
 #include <errno.h>

@@ -1,6 +1,9 @@
 /* tvmsynth.c — writes synthetic matmul tuning logs shaped like TVM's multi-level tiling (SSRSRS:
  * three SP per task, a reorder, fuse + parallel, unroll pragma, vectorize), with cloud costs from
  * the synthetic model, plus the edge ground truth. See docs/DISTILL.md "Synthetic model". */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "tvmsynth.h"
 
 #include <errno.h>

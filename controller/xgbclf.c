@@ -1,5 +1,8 @@
 /* xgbclf.c — libxgboost C API wrapper: DMatrix with weights, binary:logistic booster, predict.
  * XGBoost reports -1 plus a message; the message is mapped to an errno once, here. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "xgbclf.h"
 
 #include <errno.h>

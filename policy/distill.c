@@ -1,5 +1,8 @@
 /* distill.c — the distiller's pure steps: first-step filter, stratified alpha sampling, eq. 2/3
  * scores, labels/weights, voting, Trimmer's survey stop rule. Features are in distill_features.c. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "distill.h"
 
 #include <errno.h>

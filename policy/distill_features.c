@@ -1,5 +1,8 @@
 /* distill_features.c — features of a tuning record computed from its transform steps and
  * workload shape (no TVM needed), the loop nest view of a record, and the synthetic cost model. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
+#endif
 #include "distill.h"
 
 #include <errno.h>
