@@ -42,12 +42,13 @@ static const char *const distill_help =
 	"  --alpha X             sample rate in [0, 1] (default 0.15)\n"
 	"  --beta X              edge-friendly label threshold > 0 (default 1.0)\n"
 	"  --min-sample N        sampled records per task at least (default 2)\n"
+	"  --no-cloud-best       do not add each task's cloud-best record to the sample\n"
 	"  --measurer CMD        `builtin` (default) or a command speaking the JSON-lines\n"
 	"                        measurer protocol on stdin/stdout (run with /bin/sh -c)\n"
 	"  --timeout MS          per-answer timeout of a measurer command (default 60000)\n"
 	"  --cores LIST          CPUs for the builtin measurer, e.g. 0 or 0-3 (default 0)\n"
 	"  --seed N              sampling and XGBoost seed (default 1)\n"
-	"  --batch N             records per task per survey epoch (default 8)\n"
+	"  --batch N             records per task per survey epoch (default 12)\n"
 	"  --phi X               survey stop threshold (default -0.25)\n"
 	"  --survey task|model   apply the survey stop rule to each task's best cost and\n"
 	"                        suspend that task (default), or to the sum over tasks and\n"
@@ -72,7 +73,7 @@ static const char *const distill_help =
 enum {
 	OPT_OUT = 256, OPT_THRESHOLD, OPT_TOPFRAC, OPT_ALPHA, OPT_BETA, OPT_MINSAMPLE, OPT_MEASURER,
 	OPT_TIMEOUT, OPT_CORES, OPT_SEED, OPT_BATCH, OPT_PHI, OPT_NOSTOP, OPT_FEATURES, OPT_COMPARE,
-	OPT_REPORT, OPT_JSON, OPT_SYNTH, OPT_TASKS, OPT_RECORDS, OPT_SURVEY, OPT_PREDONLY,
+	OPT_REPORT, OPT_JSON, OPT_SYNTH, OPT_TASKS, OPT_RECORDS, OPT_SURVEY, OPT_PREDONLY, OPT_NOCLOUDBEST,
 };
 
 struct ui {
@@ -281,6 +282,7 @@ static int cmd_distill(int argc, char **argv)
 		{"no-stop", no_argument, NULL, OPT_NOSTOP},
 		{"survey", required_argument, NULL, OPT_SURVEY},
 		{"predicted-only", no_argument, NULL, OPT_PREDONLY},
+		{"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
 		{"features", required_argument, NULL, OPT_FEATURES},
 		{"compare", no_argument, NULL, OPT_COMPARE},
 		{"report", required_argument, NULL, OPT_REPORT},
@@ -364,6 +366,9 @@ static int cmd_distill(int argc, char **argv)
 			break;
 		case OPT_PREDONLY:
 			o.predicted_only = true;
+			break;
+		case OPT_NOCLOUDBEST:
+			o.no_cloud_best = true;
 			break;
 		case OPT_SURVEY:
 			if (!strcmp(optarg, "task"))

@@ -21,7 +21,7 @@ void distiller_opts_default(struct distiller_opts *o)
 	o->beta = 1.0;
 	o->seed = 1;
 	o->min_sample = 2;
-	o->batch = 8;
+	o->batch = 12;
 	o->phi = DISTILL_PHI_DEFAULT;
 	xgbclf_params_default(&o->xgb);
 }
@@ -661,6 +661,16 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	r = distill_sample(res->recs, n, nt, o->alpha, o->min_sample, &g, &res->n_sampled);
 	if (r < 0)
 		return r;
+	/* The cloud's own pick is what would be deployed without distilling: measuring it costs
+	 * one record per task and means the result is never worse than the cloud's choice. */
+	if (!o->no_cloud_best)
+		for (size_t t = 0; t < nt; t++) {
+			struct distill_rec *x = &res->recs[res->tasks[t].cloud_best];
+			if (!(x->flags & DISTILL_F_SAMPLED)) {
+				x->flags |= DISTILL_F_SAMPLED;
+				res->n_sampled++;
+			}
+		}
 	for (size_t i = 0; i < n; i++) {
 		struct distiller_task *t = &res->tasks[res->recs[i].task];
 		t->n_survivors += !!(res->recs[i].flags & DISTILL_F_SURVIVOR);
@@ -680,7 +690,9 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	_cleanup_free_ double *emin = NULL, *cmin = NULL;
 	_cleanup_free_ size_t *pos = NULL, *head = NULL, *order = NULL;
 	_cleanup_free_ size_t *cnt = NULL;
-	struct xgbclf *clf = NULL;
+	struct xgbclf *clf = NULL, *rank = NULL;
+	_cleanup_free_ float *mean2 = NULL;
+	_cleanup_free_ bool *fr2 = NULL;
 	f.start = malloc(n * sizeof(size_t));
 	f.count = calloc(n, 1);
 	idx = malloc(n * sizeof(size_t));
@@ -689,10 +701,12 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	wt = malloc(n * sizeof(float));
 	mean = malloc(n * sizeof(float));
 	fr = malloc(n * sizeof(bool));
+	fr2 = malloc(n * sizeof(bool));
+	mean2 = malloc(n * sizeof(float));
 	cands = malloc(n * sizeof(struct cand));
 	emin = malloc(nt * sizeof(double));
 	cmin = malloc(nt * sizeof(double));
-	if (!f.start || !f.count || !idx || !score || !lab || !wt || !mean || !fr || !cands || !emin ||
+	if (!f.start || !f.count || !idx || !score || !lab || !wt || !mean || !fr || !cands || !emin || !fr2 || !mean2 ||
 	    !cmin) {
 		r = -ENOMEM;
 		goto out;
@@ -793,6 +807,17 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	if (r < 0 && r != -EDOM)
 		goto out;
 
+	/* Measurement order within a task: a second classifier on the paper's "excellent" records
+	 * (edge score, eq. 2, >= 0.9; its Fig. 10 metric) ranks what the first one lets through. */
+	for (size_t k = 0; k < nl; k++) {
+		struct distill_rec *x = &res->recs[idx[k]];
+		lab[k] = isfinite(x->edge) && distill_norm(emin[x->task], x->edge) >= DISTILL_EXCELLENT;
+		wt[k] = 1;
+	}
+	r = train_recs(&f, idx, nl, lab, wt, &o->xgb, &rank);
+	if (r < 0 && r != -EDOM)
+		goto out;
+
 	/* Step 6: predict the unsampled survivors and vote. */
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++)
@@ -805,15 +830,21 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	} else
 		for (size_t k = 0; k < np; k++)
 			fr[k] = false;
+	if (np && rank) {
+		r = predict_recs(rank, &f, idx, np, fr2, mean2);
+		if (r < 0)
+			goto out;
+	}
 	size_t nc = 0;
 	for (size_t k = 0; k < np; k++) {
 		struct distill_rec *x = &res->recs[idx[k]];
 		if (!fr[k] && o->predicted_only)
 			continue;
-		/* Expected edge score ~ cloud score x calibration: measure likely winners first. The
-		 * voted edge-friendly records all go before the rest, which the survey rule reaches
+		/* Likely excellent records first (without a ranking model: cloud score x friendliness).
+		 * The voted edge-friendly records all go before the rest, which the survey rule reaches
 		 * only while a task keeps improving. */
-		double prio = distill_norm(res->tasks[x->task].cloud_min, x->cloud) * mean[k];
+		double prio = rank ? mean2[k]
+				   : distill_norm(res->tasks[x->task].cloud_min, x->cloud) * mean[k];
 		if (fr[k]) {
 			x->flags |= DISTILL_F_PREDICTED;
 			res->tasks[x->task].n_predicted++;
@@ -867,6 +898,7 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	r = 0;
 out:
 	xgbclf_free(clf);
+	xgbclf_free(rank);
 	free(f.x);
 	free(f.start);
 	free(f.count);

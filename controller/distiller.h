@@ -17,9 +17,10 @@ struct distiller_opts {
 	double beta;                     /* label threshold on the calibrated score, default 1.0 */
 	uint64_t seed;
 	size_t min_sample;    /* per task, default 2 */
-	size_t batch;         /* records per task per survey epoch, default 8 */
+	size_t batch;         /* records per task per survey epoch, default 12 */
 	double phi;           /* survey stop threshold, default -0.25 */
 	bool no_stop;         /* measure every predicted record */
+	bool no_cloud_best;   /* do not add each task's cloud-best record to the sample */
 	bool predicted_only;  /* never measure past the voted edge-friendly records */
 	bool survey_model;    /* survey rule on the whole model's latency, not per task */
 	const char *features; /* optional features file (docs/DISTILL.md) */

@@ -102,6 +102,9 @@ double distill_rng_unit(struct distill_rng *g);
 int distill_sample(struct distill_rec *r, size_t n, size_t n_tasks, double alpha,
 		   size_t min_per_task, struct distill_rng *g, size_t *ret_sampled);
 
+/* The paper's "excellent" record: normalized score (eq. 2) >= 0.9. */
+#define DISTILL_EXCELLENT 0.9
+
 /* Eq. 2: normalized score minTime(task) / time, in (0, 1] for time >= min. */
 double distill_norm(double min_time, double time);
 /* Eq. 3: calibrated score = edge_norm / cloud_norm. -EINVAL on non-positive inputs. */
