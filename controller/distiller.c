@@ -226,15 +226,15 @@ static int feats_push(struct feats *f, size_t rec, const float *rows, size_t n)
 	return 0;
 }
 
+/* Computes the feature rows of records recs[] from their log lines. Only the records at hand
+ * (the sample, then one chunk of the survivors at a time) hold rows, so memory does not grow
+ * with the log beyond the per-record index. */
 static int features_from_log(struct tvmlog_reader *rd, struct distiller_result *res,
-			     struct feats *f, const struct distiller_opts *o)
+			     struct feats *f, const size_t *recs, size_t n_recs)
 {
 	f->width = DISTILL_N_FEATURES;
-	size_t done = 0;
-	for (size_t i = 0; i < res->n_recs; i++) {
-		struct distill_rec *x = &res->recs[i];
-		if (!(x->flags & DISTILL_F_SURVIVOR))
-			continue;
+	for (size_t k = 0; k < n_recs; k++) {
+		struct distill_rec *x = &res->recs[recs[k]];
 		_cleanup_free_ char *line = NULL;
 		int r = tvmlog_reader_pread(rd, x->offset, x->length, &line);
 		if (r < 0)
@@ -246,13 +246,21 @@ static int features_from_log(struct tvmlog_reader *rd, struct distiller_result *
 		float rows[DISTILL_MAX_ROWS][DISTILL_N_FEATURES];
 		size_t n = distill_features(rec.steps, rec.n_steps, rec.shape, rec.n_shape, rows);
 		tvmlog_record_done(&rec);
-		r = feats_push(f, i, &rows[0][0], n);
+		r = feats_push(f, recs[k], &rows[0][0], n);
 		if (r < 0)
 			return r;
-		if (o->progress && (++done & 0x3fff) == 0)
-			o->progress(o->ud, "features", done, res->n_survivors);
+		res->n_rows += n;
 	}
 	return 0;
+}
+
+static void feats_forget(struct feats *f, const size_t *recs, size_t n_recs)
+{
+	for (size_t k = 0; k < n_recs; k++) {
+		f->start[recs[k]] = SIZE_MAX;
+		f->count[recs[k]] = 0;
+	}
+	f->n_rows = 0;
 }
 
 /* Features file: "LINE f1 f2 ... fk" per row, '#' comments; several rows per log line vote. */
@@ -388,6 +396,8 @@ static int measure_into(struct tvmlog_reader *rd, struct measurer *m, struct dis
 }
 
 /* --- classifier ------------------------------------------------------------------------- */
+
+#define PREDICT_CHUNK 4096
 
 struct trainset {
 	float *x, *y, *w;
@@ -713,17 +723,23 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	}
 	for (size_t i = 0; i < n; i++)
 		f.start[i] = SIZE_MAX;
-	r = o->features ? features_from_file(o->features, res, &f, o)
-			: features_from_log(rd, res, &f, o);
-	if (r < 0)
-		goto out;
-	res->n_rows = f.n_rows;
+	if (o->features) {
+		r = features_from_file(o->features, res, &f, o);
+		if (r < 0)
+			goto out;
+		res->n_rows = f.n_rows;
+	}
 
 	/* Measure the sample, task by task in turn so a long run shows every task early. */
 	size_t ns = 0;
 	for (size_t i = 0; i < n; i++)
 		if (res->recs[i].flags & DISTILL_F_SAMPLED)
 			idx[ns++] = i;
+	if (!o->features) {
+		r = features_from_log(rd, res, &f, idx, ns);
+		if (r < 0)
+			goto out;
+	}
 	for (size_t k = 0; k < ns; k++) {
 		r = measure_into(rd, m, res, idx[k]);
 		if (r < 0)
@@ -818,22 +834,32 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	if (r < 0 && r != -EDOM)
 		goto out;
 
-	/* Step 6: predict the unsampled survivors and vote. */
+	/* Step 6: predict the unsampled survivors and vote, a chunk of records at a time. */
+	if (!o->features)
+		feats_forget(&f, idx, nl);
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++)
 		if ((res->recs[i].flags & DISTILL_F_SURVIVOR) && !(res->recs[i].flags & DISTILL_F_SAMPLED))
 			idx[np++] = i;
-	if (np && clf) {
-		r = predict_recs(clf, &f, idx, np, fr, mean);
-		if (r < 0)
+	for (size_t k = 0; k < np; k++) {
+		fr[k] = false;
+		mean[k] = mean2[k] = 0;
+	}
+	for (size_t c0 = 0; c0 < np && (clf || rank); c0 += PREDICT_CHUNK) {
+		size_t cn = np - c0 < PREDICT_CHUNK ? np - c0 : PREDICT_CHUNK;
+		if (!o->features) {
+			r = features_from_log(rd, res, &f, idx + c0, cn);
+			if (r < 0)
+				goto out;
+		}
+		if (clf && (r = predict_recs(clf, &f, idx + c0, cn, fr + c0, mean + c0)) < 0)
 			goto out;
-	} else
-		for (size_t k = 0; k < np; k++)
-			fr[k] = false;
-	if (np && rank) {
-		r = predict_recs(rank, &f, idx, np, fr2, mean2);
-		if (r < 0)
+		if (rank && (r = predict_recs(rank, &f, idx + c0, cn, fr2 + c0, mean2 + c0)) < 0)
 			goto out;
+		if (!o->features)
+			feats_forget(&f, idx + c0, cn);
+		if (o->progress)
+			o->progress(o->ud, "classify", c0 + cn, np);
 	}
 	size_t nc = 0;
 	for (size_t k = 0; k < np; k++) {
