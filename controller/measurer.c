@@ -360,7 +360,7 @@ static int send_all(struct measurer *m, const char *s, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			merr(m, "measurer command closed its input: %s", strerror(errno));
+			merr(m, "measurer command exited or closed its input (%s)", strerror(errno));
 			return -EPIPE;
 		}
 		s += w;
