@@ -19,61 +19,81 @@
 #include "util.h"
 
 static const char *const distill_help =
-	"Usage: edgeslice distill LOG --out BEST.json [OPTIONS]\n"
-	"       edgeslice distill --synthesize DIR [--tasks N] [--records N] [--seed N]\n"
-	"\n"
-	"Distill a TVM auto-scheduler log tuned on a cloud server down to the best record per\n"
-	"task for this edge device, measuring as few records on the edge as possible\n"
-	"(docs/DISTILL.md). LOG is read as JSON lines (v0.2..v0.6) in one streaming pass;\n"
-	"comments are skipped, failed records (error_no != 0) are dropped, malformed lines are\n"
-	"reported with their line number and skipped.\n"
-	"\n"
-	"Steps: keep records whose cloud score minTime(task)/time >= --threshold (or the best\n"
-	"--top-fraction per task); measure a stratified --alpha sample on the edge; label it by\n"
-	"the calibrated score (eq. 3) against --beta with weights |score - beta|; train an XGBoost\n"
-	"classifier on step and shape features; measure the records it votes edge-friendly in\n"
-	"epochs of --batch records per task until Trimmer's survey-tuning rule stops paying off;\n"
-	"write the fastest measured record of each task to --out with its edge costs.\n"
-	"\n"
-	"Options:\n"
-	"  --out FILE            best record per task, an auto-scheduler log (required)\n"
-	"  --threshold X         first-step cloud score threshold in (0, 1] (default 0.4)\n"
-	"  --top-fraction X      keep the best fraction X in (0, 1] per task instead\n"
-	"  --alpha X             sample rate in [0, 1] (default 0.15)\n"
-	"  --beta X              edge-friendly label threshold > 0 (default 1.0)\n"
-	"  --min-sample N        sampled records per task at least (default 2)\n"
-	"  --no-cloud-best       do not add each task's cloud-best record to the sample\n"
-	"  --measurer CMD        `builtin` (default) or a command speaking the JSON-lines\n"
-	"                        measurer protocol on stdin/stdout (run with /bin/sh -c)\n"
-	"  --timeout MS          per-answer timeout of a measurer command (default 60000)\n"
-	"  --cores LIST          CPUs for the builtin measurer, e.g. 0 or 0-3 (default 0)\n"
-	"  --seed N              sampling and XGBoost seed (default 1)\n"
-	"  --batch N             records per task per survey epoch (default 12)\n"
-	"  --phi X               survey stop threshold (default -0.25)\n"
-	"  --survey task|model   apply the survey stop rule to each task's best cost and\n"
-	"                        suspend that task (default), or to the sum over tasks and\n"
-	"                        stop everything\n"
-	"  --no-stop             measure until the queues are empty\n"
-	"  --predicted-only      measure only the records voted edge-friendly (the paper);\n"
-	"                        by default a task the survey rule keeps open continues\n"
-	"                        with the other survivors, most promising first\n"
-	"  --features FILE       features per record instead of computing them: lines\n"
-	"                        `LOGLINE f1 f2 ...`; several lines per record vote\n"
-	"  --compare             also run the baselines (cloud best alone, random sampling with\n"
-	"                        the same budget, every survivor) — measures every survivor\n"
-	"  --report FILE         write the JSON report to FILE too\n"
-	"  --json                print the report as JSON instead of a table\n"
-	"  -v, --verbose         report every failed record as well\n"
-	"  -q, --quiet           no progress on stderr\n"
-	"  --synthesize DIR      write DIR/cloud.json and DIR/truth.json (synthetic model)\n"
-	"  --tasks N, --records N  size of the synthesized log (default 24 x 250)\n"
-	"\n"
-	"Exit status: 0 done, 1 failure (unreadable log, measurer error), 2 usage error.\n";
+    "Usage: edgeslice distill LOG --out BEST.json [OPTIONS]\n"
+    "       edgeslice distill --synthesize DIR [--tasks N] [--records N] [--seed N]\n"
+    "\n"
+    "Distill a TVM auto-scheduler log tuned on a cloud server down to the best record per\n"
+    "task for this edge device, measuring as few records on the edge as possible\n"
+    "(docs/DISTILL.md). LOG is read as JSON lines (v0.2..v0.6) in one streaming pass;\n"
+    "comments are skipped, failed records (error_no != 0) are dropped, malformed lines are\n"
+    "reported with their line number and skipped.\n"
+    "\n"
+    "Steps: keep records whose cloud score minTime(task)/time >= --threshold (or the best\n"
+    "--top-fraction per task); measure a stratified --alpha sample on the edge; label it by\n"
+    "the calibrated score (eq. 3) against --beta with weights |score - beta|; train an XGBoost\n"
+    "classifier on step and shape features; measure the records it votes edge-friendly in\n"
+    "epochs of --batch records per task until Trimmer's survey-tuning rule stops paying off;\n"
+    "write the fastest measured record of each task to --out with its edge costs.\n"
+    "\n"
+    "Options:\n"
+    "  --out FILE            best record per task, an auto-scheduler log (required)\n"
+    "  --threshold X         first-step cloud score threshold in (0, 1] (default 0.4)\n"
+    "  --top-fraction X      keep the best fraction X in (0, 1] per task instead\n"
+    "  --alpha X             sample rate in [0, 1] (default 0.15)\n"
+    "  --beta X              edge-friendly label threshold > 0 (default 1.0)\n"
+    "  --min-sample N        sampled records per task at least (default 2)\n"
+    "  --no-cloud-best       do not add each task's cloud-best record to the sample\n"
+    "  --measurer CMD        `builtin` (default) or a command speaking the JSON-lines\n"
+    "                        measurer protocol on stdin/stdout (run with /bin/sh -c)\n"
+    "  --timeout MS          per-answer timeout of a measurer command (default 60000)\n"
+    "  --cores LIST          CPUs for the builtin measurer, e.g. 0 or 0-3 (default 0)\n"
+    "  --seed N              sampling and XGBoost seed (default 1)\n"
+    "  --batch N             records per task per survey epoch (default 12)\n"
+    "  --phi X               survey stop threshold (default -0.25)\n"
+    "  --survey task|model   apply the survey stop rule to each task's best cost and\n"
+    "                        suspend that task (default), or to the sum over tasks and\n"
+    "                        stop everything\n"
+    "  --no-stop             measure until the queues are empty\n"
+    "  --predicted-only      measure only the records voted edge-friendly (the paper);\n"
+    "                        by default a task the survey rule keeps open continues\n"
+    "                        with the other survivors, most promising first\n"
+    "  --features FILE       features per record instead of computing them: lines\n"
+    "                        `LOGLINE f1 f2 ...`; several lines per record vote\n"
+    "  --compare             also run the baselines (cloud best alone, random sampling with\n"
+    "                        the same budget, every survivor) — measures every survivor\n"
+    "  --report FILE         write the JSON report to FILE too\n"
+    "  --json                print the report as JSON instead of a table\n"
+    "  -v, --verbose         report every failed record as well\n"
+    "  -q, --quiet           no progress on stderr\n"
+    "  --synthesize DIR      write DIR/cloud.json and DIR/truth.json (synthetic model)\n"
+    "  --tasks N, --records N  size of the synthesized log (default 24 x 250)\n"
+    "\n"
+    "Exit status: 0 done, 1 failure (unreadable log, measurer error), 2 usage error.\n";
 
 enum {
-	OPT_OUT = 256, OPT_THRESHOLD, OPT_TOPFRAC, OPT_ALPHA, OPT_BETA, OPT_MINSAMPLE, OPT_MEASURER,
-	OPT_TIMEOUT, OPT_CORES, OPT_SEED, OPT_BATCH, OPT_PHI, OPT_NOSTOP, OPT_FEATURES, OPT_COMPARE,
-	OPT_REPORT, OPT_JSON, OPT_SYNTH, OPT_TASKS, OPT_RECORDS, OPT_SURVEY, OPT_PREDONLY, OPT_NOCLOUDBEST,
+	OPT_OUT = 256,
+	OPT_THRESHOLD,
+	OPT_TOPFRAC,
+	OPT_ALPHA,
+	OPT_BETA,
+	OPT_MINSAMPLE,
+	OPT_MEASURER,
+	OPT_TIMEOUT,
+	OPT_CORES,
+	OPT_SEED,
+	OPT_BATCH,
+	OPT_PHI,
+	OPT_NOSTOP,
+	OPT_FEATURES,
+	OPT_COMPARE,
+	OPT_REPORT,
+	OPT_JSON,
+	OPT_SYNTH,
+	OPT_TASKS,
+	OPT_RECORDS,
+	OPT_SURVEY,
+	OPT_PREDONLY,
+	OPT_NOCLOUDBEST,
 };
 
 struct ui {
@@ -109,8 +129,8 @@ static void progress(void *ud, const char *phase, size_t done, size_t total)
 		return;
 	u->last = now;
 	if (total)
-		fprintf(stderr, "%sdistill: %s %zu/%zu%s", u->tty ? "\r\033[K" : "", phase, done, total,
-			u->tty ? "" : "\n");
+		fprintf(stderr, "%sdistill: %s %zu/%zu%s", u->tty ? "\r\033[K" : "", phase, done,
+			total, u->tty ? "" : "\n");
 	else
 		fprintf(stderr, "%sdistill: %s %zu lines%s", u->tty ? "\r\033[K" : "", phase, done,
 			u->tty ? "" : "\n");
@@ -128,8 +148,7 @@ static int parse_unit(const char *cmd, const char *opt, const char *s, double lo
 	return 0;
 }
 
-static int parse_count(const char *cmd, const char *opt, const char *s, uint64_t max,
-		       uint64_t *ret)
+static int parse_count(const char *cmd, const char *opt, const char *s, uint64_t max, uint64_t *ret)
 {
 	uint64_t v;
 	if (parse_u64(s, &v) < 0 || v == 0 || v > max)
@@ -166,10 +185,12 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 			       json_object_new_int64((int64_t)r->n_predicted_measured));
 	json_object_object_add(o, "kept", k);
 	json_object_object_add(o, "measured", json_object_new_int64((int64_t)r->n_measured));
-	json_object_object_add(o, "measure_failed", json_object_new_int64((int64_t)r->n_measure_failed));
+	json_object_object_add(o, "measure_failed",
+			       json_object_new_int64((int64_t)r->n_measure_failed));
 	json_object_object_add(o, "epochs", json_object_new_int64((int64_t)r->n_epochs));
 	json_object_object_add(o, "stopped_early", json_object_new_boolean(r->stopped_early));
-	json_object_object_add(o, "tasks_suspended", json_object_new_int64((int64_t)r->n_tasks_suspended));
+	json_object_object_add(o, "tasks_suspended",
+			       json_object_new_int64((int64_t)r->n_tasks_suspended));
 	struct json_object *c = json_object_new_object();
 	json_object_object_add(c, "precision", jnum(r->precision));
 	json_object_object_add(c, "recall", jnum(r->recall));
@@ -178,17 +199,21 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 	json_object_object_add(c, "tn", json_object_new_int64((int64_t)r->tn));
 	json_object_object_add(c, "fn", json_object_new_int64((int64_t)r->fn));
 	json_object_object_add(c, "feature_rows", json_object_new_int64((int64_t)r->n_rows));
-	json_object_object_add(c, "evaluation", json_object_new_string("2-fold cross-validation on the measured sample"));
+	json_object_object_add(
+	    c, "evaluation",
+	    json_object_new_string("2-fold cross-validation on the measured sample"));
 	json_object_object_add(o, "classifier", c);
 	struct json_object *s = json_object_new_object();
 	size_t saved = r->n_survivors > r->n_measured ? r->n_survivors - r->n_measured : 0;
 	json_object_object_add(s, "measurements", json_object_new_int64((int64_t)saved));
-	json_object_object_add(s, "fraction_measured",
-			       jnum(r->n_survivors ? (double)r->n_measured / (double)r->n_survivors : NAN));
+	json_object_object_add(
+	    s, "fraction_measured",
+	    jnum(r->n_survivors ? (double)r->n_measured / (double)r->n_survivors : NAN));
 	json_object_object_add(s, "measure_seconds", jnum(r->measure_seconds));
 	double all = compare ? r->all_seconds : r->est_all_seconds;
 	json_object_object_add(s, "all_survivors_seconds", jnum(all));
-	json_object_object_add(s, "all_survivors_seconds_estimated", json_object_new_boolean(!compare));
+	json_object_object_add(s, "all_survivors_seconds_estimated",
+			       json_object_new_boolean(!compare));
 	json_object_object_add(s, "seconds", jnum(all - r->measure_seconds));
 	json_object_object_add(o, "saved", s);
 	struct json_object *arr = json_object_new_array();
@@ -200,14 +225,19 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 		json_object_object_add(x, "target", json_object_new_string(tk->target));
 		json_object_object_add(x, "records", json_object_new_int64((int64_t)tk->n_records));
 		json_object_object_add(x, "failed", json_object_new_int64((int64_t)tk->n_failed));
-		json_object_object_add(x, "first_step", json_object_new_int64((int64_t)tk->n_survivors));
+		json_object_object_add(x, "first_step",
+				       json_object_new_int64((int64_t)tk->n_survivors));
 		json_object_object_add(x, "sampled", json_object_new_int64((int64_t)tk->n_sampled));
-		json_object_object_add(x, "predicted", json_object_new_int64((int64_t)tk->n_predicted));
-		json_object_object_add(x, "measured", json_object_new_int64((int64_t)tk->n_measured));
+		json_object_object_add(x, "predicted",
+				       json_object_new_int64((int64_t)tk->n_predicted));
+		json_object_object_add(x, "measured",
+				       json_object_new_int64((int64_t)tk->n_measured));
 		json_object_object_add(x, "cloud_best", jnum(tk->cloud_min));
 		json_object_object_add(x, "edge_best", jnum(tk->edge_best));
 		json_object_object_add(x, "best_line",
-				       tk->best != SIZE_MAX ? json_object_new_int64((int64_t)r->recs[tk->best].line) : NULL);
+				       tk->best != SIZE_MAX
+					   ? json_object_new_int64((int64_t)r->recs[tk->best].line)
+					   : NULL);
 		if (compare) {
 			json_object_object_add(x, "cloud_best_edge", jnum(tk->cloud_best_edge));
 			json_object_object_add(x, "random_best", jnum(tk->random_best));
@@ -223,7 +253,9 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 	json_object_object_add(o, "total_edge_best", jnum(g_sum));
 	if (compare) {
 		struct json_object *b = json_object_new_object();
-		json_object_object_add(b, "measurements", json_object_new_int64((int64_t)(r->n_measured + r->baseline_measurements)));
+		json_object_object_add(
+		    b, "measurements",
+		    json_object_new_int64((int64_t)(r->n_measured + r->baseline_measurements)));
 		json_object_object_add(b, "total_cloud_best_edge", jnum(g_cloud));
 		json_object_object_add(b, "total_random_best", jnum(g_rand));
 		json_object_object_add(b, "total_all_best", jnum(g_all));
@@ -234,31 +266,37 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 
 static void print_table(const char *log, const struct distiller_result *r, bool compare)
 {
-	printf("log %s (v0.%d): %llu lines, %llu records, %llu failed, %llu malformed, %llu comments, %zu tasks\n",
-	       log, r->version_minor, (unsigned long long)r->n_lines, (unsigned long long)r->n_records,
-	       (unsigned long long)r->n_failed, (unsigned long long)r->n_malformed,
-	       (unsigned long long)r->n_comments, r->n_tasks);
-	printf("kept: first step %zu, sampled %zu, predicted edge-friendly %zu (measured %zu in %zu epochs%s)\n",
+	printf("log %s (v0.%d): %llu lines, %llu records, %llu failed, %llu malformed, %llu "
+	       "comments, %zu tasks\n",
+	       log, r->version_minor, (unsigned long long)r->n_lines,
+	       (unsigned long long)r->n_records, (unsigned long long)r->n_failed,
+	       (unsigned long long)r->n_malformed, (unsigned long long)r->n_comments, r->n_tasks);
+	printf("kept: first step %zu, sampled %zu, predicted edge-friendly %zu (measured %zu in "
+	       "%zu epochs%s)\n",
 	       r->n_survivors, r->n_sampled, r->n_predicted, r->n_predicted_measured, r->n_epochs,
 	       r->stopped_early ? ", survey rule stopped early" : "");
-	printf("classifier (2-fold CV on the sample): precision %.3f recall %.3f (tp %zu fp %zu tn %zu fn %zu)\n",
+	printf("classifier (2-fold CV on the sample): precision %.3f recall %.3f (tp %zu fp %zu tn "
+	       "%zu fn %zu)\n",
 	       r->precision, r->recall, r->tp, r->fp, r->tn, r->fn);
 	double all = compare ? r->all_seconds : r->est_all_seconds;
-	printf("edge measurements: %zu of %zu survivors (%.1f %%), %.3f s; all survivors %s%.3f s, saved %.3f s\n",
+	printf("edge measurements: %zu of %zu survivors (%.1f %%), %.3f s; all survivors %s%.3f s, "
+	       "saved %.3f s\n",
 	       r->n_measured, r->n_survivors,
 	       r->n_survivors ? 100.0 * (double)r->n_measured / (double)r->n_survivors : 0.0,
 	       r->measure_seconds, compare ? "" : "~", all, all - r->measure_seconds);
-	printf("\n%-4s %-7s %-7s %-7s %-7s %-12s %-12s", "task", "records", "kept", "sampled", "measured",
-	       "cloud_best", "edge_best");
+	printf("\n%-4s %-7s %-7s %-7s %-7s %-12s %-12s", "task", "records", "kept", "sampled",
+	       "measured", "cloud_best", "edge_best");
 	if (compare)
 		printf(" %-12s %-12s %-12s", "cloud->edge", "random", "all");
 	printf("  workload\n");
 	for (size_t t = 0; t < r->n_tasks; t++) {
 		const struct distiller_task *tk = &r->tasks[t];
-		printf("%-4zu %-7zu %-7zu %-7zu %-8zu %-12.6g %-12.6g", t, tk->n_records, tk->n_survivors,
-		       tk->n_sampled, tk->n_measured, tk->cloud_min, tk->edge_best);
+		printf("%-4zu %-7zu %-7zu %-7zu %-8zu %-12.6g %-12.6g", t, tk->n_records,
+		       tk->n_survivors, tk->n_sampled, tk->n_measured, tk->cloud_min,
+		       tk->edge_best);
 		if (compare)
-			printf(" %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge, tk->random_best, tk->all_best);
+			printf(" %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge, tk->random_best,
+			       tk->all_best);
 		printf("  %.60s\n", tk->workload_key);
 	}
 }
@@ -266,33 +304,33 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 static int cmd_distill(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"out", required_argument, NULL, OPT_OUT},
-		{"threshold", required_argument, NULL, OPT_THRESHOLD},
-		{"top-fraction", required_argument, NULL, OPT_TOPFRAC},
-		{"alpha", required_argument, NULL, OPT_ALPHA},
-		{"beta", required_argument, NULL, OPT_BETA},
-		{"min-sample", required_argument, NULL, OPT_MINSAMPLE},
-		{"measurer", required_argument, NULL, OPT_MEASURER},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"cores", required_argument, NULL, OPT_CORES},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"batch", required_argument, NULL, OPT_BATCH},
-		{"phi", required_argument, NULL, OPT_PHI},
-		{"no-stop", no_argument, NULL, OPT_NOSTOP},
-		{"survey", required_argument, NULL, OPT_SURVEY},
-		{"predicted-only", no_argument, NULL, OPT_PREDONLY},
-		{"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
-		{"features", required_argument, NULL, OPT_FEATURES},
-		{"compare", no_argument, NULL, OPT_COMPARE},
-		{"report", required_argument, NULL, OPT_REPORT},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"synthesize", required_argument, NULL, OPT_SYNTH},
-		{"tasks", required_argument, NULL, OPT_TASKS},
-		{"records", required_argument, NULL, OPT_RECORDS},
-		{},
+	    {"help", no_argument, NULL, 'h'},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+	    {"top-fraction", required_argument, NULL, OPT_TOPFRAC},
+	    {"alpha", required_argument, NULL, OPT_ALPHA},
+	    {"beta", required_argument, NULL, OPT_BETA},
+	    {"min-sample", required_argument, NULL, OPT_MINSAMPLE},
+	    {"measurer", required_argument, NULL, OPT_MEASURER},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"cores", required_argument, NULL, OPT_CORES},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"batch", required_argument, NULL, OPT_BATCH},
+	    {"phi", required_argument, NULL, OPT_PHI},
+	    {"no-stop", no_argument, NULL, OPT_NOSTOP},
+	    {"survey", required_argument, NULL, OPT_SURVEY},
+	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
+	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
+	    {"features", required_argument, NULL, OPT_FEATURES},
+	    {"compare", no_argument, NULL, OPT_COMPARE},
+	    {"report", required_argument, NULL, OPT_REPORT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"synthesize", required_argument, NULL, OPT_SYNTH},
+	    {"tasks", required_argument, NULL, OPT_TASKS},
+	    {"records", required_argument, NULL, OPT_RECORDS},
+	    {},
 	};
 	const char *cmd = "distill";
 	struct distiller_opts o;
@@ -315,12 +353,14 @@ static int cmd_distill(int argc, char **argv)
 			out = optarg;
 			break;
 		case OPT_THRESHOLD:
-			if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true, &o.first.threshold)))
+			if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true,
+					    &o.first.threshold)))
 				return r;
 			threshold_set = true;
 			break;
 		case OPT_TOPFRAC:
-			if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true, &o.first.top_fraction)))
+			if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true,
+					    &o.first.top_fraction)))
 				return r;
 			break;
 		case OPT_ALPHA:
@@ -348,7 +388,8 @@ static int cmd_distill(int argc, char **argv)
 			break;
 		case OPT_SEED:
 			if (parse_u64(optarg, &o.seed) < 0)
-				return cli_usage_error(cmd, "--seed: must be a non-negative integer");
+				return cli_usage_error(cmd,
+						       "--seed: must be a non-negative integer");
 			o.xgb.seed = o.seed;
 			break;
 		case OPT_BATCH:
@@ -418,16 +459,17 @@ static int cmd_distill(int argc, char **argv)
 		if (mkdir(synth, 0755) < 0 && errno != EEXIST)
 			return cli_error(cmd, "%s: %s", synth, strerror(errno));
 		_cleanup_free_ char *lp = NULL, *tp = NULL;
-		if (asprintf(&lp, "%s/cloud.json", synth) < 0 || asprintf(&tp, "%s/truth.json", synth) < 0)
+		if (asprintf(&lp, "%s/cloud.json", synth) < 0 ||
+		    asprintf(&tp, "%s/truth.json", synth) < 0)
 			return cli_error(cmd, "out of memory");
-		struct tvmsynth_opts so = {.tasks = tasks, .records = records, .seed = o.seed,
-					   .failed_fraction = 0.03};
+		struct tvmsynth_opts so = {
+		    .tasks = tasks, .records = records, .seed = o.seed, .failed_fraction = 0.03};
 		r = tvmsynth_write(lp, tp, &so);
 		if (r < 0)
 			return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
 		if (!ui.quiet)
-			fprintf(stderr, "distill: wrote %s and %s (%llu tasks x %llu records)\n", lp, tp,
-				(unsigned long long)tasks, (unsigned long long)records);
+			fprintf(stderr, "distill: wrote %s and %s (%llu tasks x %llu records)\n",
+				lp, tp, (unsigned long long)tasks, (unsigned long long)records);
 		return ES_EXIT_OK;
 	}
 
@@ -475,7 +517,8 @@ static int cmd_distill(int argc, char **argv)
 	}
 	measurer_free(m);
 	if (ui.shown_failed && !ui.verbose && !ui.quiet)
-		fprintf(stderr, "distill: %zu failed records skipped (-v lists them)\n", ui.shown_failed);
+		fprintf(stderr, "distill: %zu failed records skipped (-v lists them)\n",
+			ui.shown_failed);
 
 	r = distiller_write_best(res, log, out);
 	if (r < 0) {
@@ -483,13 +526,15 @@ static int cmd_distill(int argc, char **argv)
 		return cli_error(cmd, "--out: %s: %s", out, strerror(-r));
 	}
 	struct json_object *j = report_json(log, res, o.compare);
-	const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
 	int rc = ES_EXIT_OK;
 	if (report) {
 		_cleanup_free_ char *txt = NULL;
 		if (asprintf(&txt, "%s\n", js) < 0 ||
 		    (r = write_file_atomic_at(AT_FDCWD, report, txt, strlen(txt), 0644)) < 0)
-			rc = cli_error(cmd, "--report: %s: %s", report, strerror(txt ? -r : ENOMEM));
+			rc =
+			    cli_error(cmd, "--report: %s: %s", report, strerror(txt ? -r : ENOMEM));
 	}
 	if (json)
 		printf("%s\n", js);
@@ -499,15 +544,16 @@ static int cmd_distill(int argc, char **argv)
 	distiller_result_free(res);
 	return rc;
 }
-ES_COMMAND("distill", cmd_distill, "Distill a cloud TVM tuning log to the best records for this edge");
+ES_COMMAND("distill", cmd_distill,
+	   "Distill a cloud TVM tuning log to the best records for this edge");
 
 static const char *const truth_help =
-	"Usage: edgeslice distill-truth\n"
-	"\n"
-	"A measurer for `edgeslice distill --measurer` that answers with the synthetic edge cost\n"
-	"model instead of running anything (docs/DISTILL.md, \"Synthetic model\"). Reads requests\n"
-	"{\"id\": N, \"record\": {...}} one per line on stdin, writes {\"id\": N, \"costs\": [s],\n"
-	"\"error_no\": 0} per line on stdout; a record the model cannot cost gets error_no 1.\n";
+    "Usage: edgeslice distill-truth\n"
+    "\n"
+    "A measurer for `edgeslice distill --measurer` that answers with the synthetic edge cost\n"
+    "model instead of running anything (docs/DISTILL.md, \"Synthetic model\"). Reads requests\n"
+    "{\"id\": N, \"record\": {...}} one per line on stdin, writes {\"id\": N, \"costs\": [s],\n"
+    "\"error_no\": 0} per line on stdout; a record the model cannot cost gets error_no 1.\n";
 
 static int cmd_distill_truth(int argc, char **argv)
 {
@@ -536,7 +582,8 @@ static int cmd_distill_truth(int argc, char **argv)
 		double cost = 0;
 		int eno = 1;
 		if (tvmlog_parse_line(rs, strlen(rs), &tr, NULL, 0) == 0) {
-			if (distill_model_cost(&edge, tr.steps, tr.n_steps, tr.shape, tr.n_shape, &cost) == 0)
+			if (distill_model_cost(&edge, tr.steps, tr.n_steps, tr.shape, tr.n_shape,
+					       &cost) == 0)
 				eno = 0;
 			tvmlog_record_done(&tr);
 		}
@@ -550,4 +597,5 @@ static int cmd_distill_truth(int argc, char **argv)
 	}
 	return ES_EXIT_OK;
 }
-ES_COMMAND("distill-truth", cmd_distill_truth, "Measurer answering from the synthetic edge cost model");
+ES_COMMAND("distill-truth", cmd_distill_truth,
+	   "Measurer answering from the synthetic edge cost model");

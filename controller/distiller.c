@@ -168,8 +168,9 @@ static int pass1(const char *path, const struct distiller_opts *o, struct tasks 
 			res->n_failed++;
 			tt->v[t].n_failed++;
 			if (o->diag) {
-				snprintf(err, sizeof(err), "failed record skipped (error_no %d, %s)",
-					 rec.error_no, tvmlog_error_name(rec.error_no));
+				snprintf(err, sizeof(err),
+					 "failed record skipped (error_no %d, %s)", rec.error_no,
+					 tvmlog_error_name(rec.error_no));
 				o->diag(o->ud, no, 0, err);
 			}
 			tvmlog_record_done(&rec);
@@ -186,8 +187,11 @@ static int pass1(const char *path, const struct distiller_opts *o, struct tasks 
 			res->recs = nv;
 			cap = nc;
 		}
-		res->recs[res->n_recs++] = (struct distill_rec){
-			.task = t, .line = no, .offset = off, .length = (uint32_t)len, .cloud = rec.cost};
+		res->recs[res->n_recs++] = (struct distill_rec){.task = t,
+								.line = no,
+								.offset = off,
+								.length = (uint32_t)len,
+								.cloud = rec.cost};
 		res->n_records++;
 		tvmlog_record_done(&rec);
 		if (o->progress && (res->n_lines & 0xffff) == 0)
@@ -200,10 +204,10 @@ static int pass1(const char *path, const struct distiller_opts *o, struct tasks 
 /* --- features --------------------------------------------------------------------------- */
 
 struct feats {
-	float *x;        /* rows x DISTILL_N_FEATURES (or the file's width) */
+	float *x; /* rows x DISTILL_N_FEATURES (or the file's width) */
 	size_t n_rows, cap, width;
-	size_t *start;   /* per rec: first row, SIZE_MAX if none */
-	uint8_t *count;  /* per rec: rows */
+	size_t *start;	/* per rec: first row, SIZE_MAX if none */
+	uint8_t *count; /* per rec: rows */
 };
 
 static int feats_push(struct feats *f, size_t rec, const float *rows, size_t n)
@@ -288,7 +292,8 @@ static int features_from_file(const char *path, struct distiller_result *res, st
 		unsigned long long ln = strtoull(p, &end, 10);
 		if (errno || end == p) {
 			if (o->diag)
-				o->diag(o->ud, lineno, -EINVAL, "features file: expected a log line number");
+				o->diag(o->ud, lineno, -EINVAL,
+					"features file: expected a log line number");
 			return -EINVAL;
 		}
 		float row[256];
@@ -304,7 +309,8 @@ static int features_from_file(const char *path, struct distiller_result *res, st
 			float v = strtof(p, &end);
 			if (end == p || !isfinite(v)) {
 				if (o->diag)
-					o->diag(o->ud, lineno, -EINVAL, "features file: bad number");
+					o->diag(o->ud, lineno, -EINVAL,
+						"features file: bad number");
 				return -EINVAL;
 			}
 			row[k++] = v;
@@ -312,8 +318,9 @@ static int features_from_file(const char *path, struct distiller_result *res, st
 		}
 		if (k == 0 || (f->width && k != f->width)) {
 			if (o->diag)
-				o->diag(o->ud, lineno, -EINVAL,
-					"features file: every row needs the same number of features");
+				o->diag(
+				    o->ud, lineno, -EINVAL,
+				    "features file: every row needs the same number of features");
 			return -EINVAL;
 		}
 		if (!f->width) {
@@ -571,8 +578,8 @@ static int baselines(struct tvmlog_reader *rd, struct measurer *m, struct distil
  * Model scope: one rule on the sum of the tasks' best costs stops everything. Task scope: the
  * same rule on each task's own best cost and measuring time suspends that task alone. */
 static int survey(struct tvmlog_reader *rd, struct measurer *m, struct distiller_result *res,
-		  const struct distiller_opts *o, const size_t *order, size_t *pos, const size_t *end,
-		  size_t total)
+		  const struct distiller_opts *o, const size_t *order, size_t *pos,
+		  const size_t *end, size_t total)
 {
 	size_t nt = res->n_tasks, done = 0;
 	_cleanup_free_ double *tf = calloc(nt, sizeof(double)), *tx = calloc(nt, sizeof(double));
@@ -716,8 +723,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	cands = malloc(n * sizeof(struct cand));
 	emin = malloc(nt * sizeof(double));
 	cmin = malloc(nt * sizeof(double));
-	if (!f.start || !f.count || !idx || !score || !lab || !wt || !mean || !fr || !cands || !emin || !fr2 || !mean2 ||
-	    !cmin) {
+	if (!f.start || !f.count || !idx || !score || !lab || !wt || !mean || !fr || !cands ||
+	    !emin || !fr2 || !mean2 || !cmin) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -778,7 +785,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	/* Held-out quality: 2-fold cross-validation on the sample. */
 	if (nl >= 4) {
 		_cleanup_free_ size_t *fold_idx = malloc(nl * sizeof(size_t));
-		_cleanup_free_ float *fl = malloc(nl * sizeof(float)), *fw = malloc(nl * sizeof(float));
+		_cleanup_free_ float *fl = malloc(nl * sizeof(float)),
+				     *fw = malloc(nl * sizeof(float));
 		if (!fold_idx || !fl || !fw) {
 			r = -ENOMEM;
 			goto out;
@@ -827,7 +835,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	 * (edge score, eq. 2, >= 0.9; its Fig. 10 metric) ranks what the first one lets through. */
 	for (size_t k = 0; k < nl; k++) {
 		struct distill_rec *x = &res->recs[idx[k]];
-		lab[k] = isfinite(x->edge) && distill_norm(emin[x->task], x->edge) >= DISTILL_EXCELLENT;
+		lab[k] =
+		    isfinite(x->edge) && distill_norm(emin[x->task], x->edge) >= DISTILL_EXCELLENT;
 		wt[k] = 1;
 	}
 	r = train_recs(&f, idx, nl, lab, wt, &o->xgb, &rank);
@@ -839,7 +848,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 		feats_forget(&f, idx, nl);
 	size_t np = 0;
 	for (size_t i = 0; i < n; i++)
-		if ((res->recs[i].flags & DISTILL_F_SURVIVOR) && !(res->recs[i].flags & DISTILL_F_SAMPLED))
+		if ((res->recs[i].flags & DISTILL_F_SURVIVOR) &&
+		    !(res->recs[i].flags & DISTILL_F_SAMPLED))
 			idx[np++] = i;
 	for (size_t k = 0; k < np; k++) {
 		fr[k] = false;
@@ -866,11 +876,12 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 		struct distill_rec *x = &res->recs[idx[k]];
 		if (!fr[k] && o->predicted_only)
 			continue;
-		/* Likely excellent records first (without a ranking model: cloud score x friendliness).
-		 * The voted edge-friendly records all go before the rest, which the survey rule reaches
-		 * only while a task keeps improving. */
-		double prio = rank ? mean2[k]
-				   : distill_norm(res->tasks[x->task].cloud_min, x->cloud) * mean[k];
+		/* Likely excellent records first (without a ranking model: cloud score x
+		 * friendliness). The voted edge-friendly records all go before the rest, which the
+		 * survey rule reaches only while a task keeps improving. */
+		double prio = rank
+				  ? mean2[k]
+				  : distill_norm(res->tasks[x->task].cloud_min, x->cloud) * mean[k];
 		if (fr[k]) {
 			x->flags |= DISTILL_F_PREDICTED;
 			res->tasks[x->task].n_predicted++;
@@ -881,7 +892,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	}
 	qsort(cands, nc, sizeof(*cands), cmp_cand);
 
-	/* Survey tuning: epochs of `batch` records per task, round robin; stop by Trimmer's rule. */
+	/* Survey tuning: epochs of `batch` records per task, round robin; stop by Trimmer's rule.
+	 */
 	pos = calloc(nt, sizeof(size_t));
 	head = malloc(nt * sizeof(size_t));
 	order = malloc((nc ? nc : 1) * sizeof(size_t));
@@ -911,9 +923,9 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 		if (r < 0)
 			goto out;
 	}
-	res->est_all_seconds = res->n_measured
-				       ? res->measure_seconds / (double)res->n_measured * (double)res->n_survivors
-				       : 0;
+	res->est_all_seconds = res->n_measured ? res->measure_seconds / (double)res->n_measured *
+						     (double)res->n_survivors
+					       : 0;
 
 	if (o->compare) {
 		r = baselines(rd, m, res, o);

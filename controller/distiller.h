@@ -13,18 +13,18 @@
 
 struct distiller_opts {
 	struct distill_first_step first; /* threshold 0.4 by default */
-	double alpha;                    /* sample rate, default 0.15 */
-	double beta;                     /* label threshold on the calibrated score, default 1.0 */
+	double alpha;			 /* sample rate, default 0.15 */
+	double beta;			 /* label threshold on the calibrated score, default 1.0 */
 	uint64_t seed;
 	size_t min_sample;    /* per task, default 2 */
-	size_t batch;         /* records per task per survey epoch, default 12 */
-	double phi;           /* survey stop threshold, default -0.25 */
-	bool no_stop;         /* measure every predicted record */
+	size_t batch;	      /* records per task per survey epoch, default 12 */
+	double phi;	      /* survey stop threshold, default -0.25 */
+	bool no_stop;	      /* measure every predicted record */
 	bool no_cloud_best;   /* do not add each task's cloud-best record to the sample */
 	bool predicted_only;  /* never measure past the voted edge-friendly records */
 	bool survey_model;    /* survey rule on the whole model's latency, not per task */
 	const char *features; /* optional features file (docs/DISTILL.md) */
-	bool compare;         /* also run the baselines (measures every survivor) */
+	bool compare;	      /* also run the baselines (measures every survivor) */
 	struct xgbclf_params xgb;
 	/* Optional callbacks, called from the pipeline's thread. */
 	void (*diag)(void *ud, uint64_t line, int err, const char *msg); /* a skipped line */
@@ -37,14 +37,14 @@ struct distiller_task {
 	char *workload_key;
 	char *target;
 	size_t n_records, n_failed, n_survivors, n_sampled, n_predicted, n_measured;
-	double cloud_min;       /* best cloud cost in the log */
-	size_t cloud_best;      /* index into recs of the cloud's best record */
-	size_t best;            /* index into recs of the edge best; SIZE_MAX if none */
-	double edge_best;       /* its edge cost (s), INFINITY if none */
+	double cloud_min;  /* best cloud cost in the log */
+	size_t cloud_best; /* index into recs of the cloud's best record */
+	size_t best;	   /* index into recs of the edge best; SIZE_MAX if none */
+	double edge_best;  /* its edge cost (s), INFINITY if none */
 	/* Baselines (with opts.compare), INFINITY when unknown. */
 	double cloud_best_edge; /* edge cost of the cloud's best record: the first step alone */
-	double random_best;     /* random sample of the survivors, same per-task budget */
-	double all_best;        /* every survivor measured */
+	double random_best;	/* random sample of the survivors, same per-task budget */
+	double all_best;	/* every survivor measured */
 };
 
 struct distiller_result {
@@ -61,12 +61,12 @@ struct distiller_result {
 	/* Classifier on the measured sample, 2-fold cross-validated (held-out predictions). */
 	size_t tp, fp, tn, fn;
 	double precision, recall; /* NAN when undefined */
-	size_t n_rows;            /* feature rows of the survivors */
-	double measure_seconds;   /* wall time of the distiller's edge measurements */
-	double est_all_seconds;   /* estimated time to measure every survivor */
+	size_t n_rows;		  /* feature rows of the survivors */
+	double measure_seconds;	  /* wall time of the distiller's edge measurements */
+	double est_all_seconds;	  /* estimated time to measure every survivor */
 	size_t baseline_measurements;
-	double all_seconds;       /* actual, with compare */
-	int version_minor;        /* of the first record; the output keeps each record's own */
+	double all_seconds; /* actual, with compare */
+	int version_minor;  /* of the first record; the output keeps each record's own */
 };
 void distiller_result_free(struct distiller_result *r);
 

@@ -20,7 +20,7 @@
 #include "util.h"
 
 #define NEST_CAP 128 /* per-axis extent cap: a measurement stays in the millisecond range */
-#define REPEATS 3
+#define REPEATS	 3
 
 struct measurer {
 	bool builtin;
@@ -360,7 +360,8 @@ static int send_all(struct measurer *m, const char *s, size_t n)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			merr(m, "measurer command exited or closed its input (%s)", strerror(errno));
+			merr(m, "measurer command exited or closed its input (%s)",
+			     strerror(errno));
 			return -EPIPE;
 		}
 		s += w;
@@ -434,7 +435,8 @@ int measurer_measure(struct measurer *m, uint64_t id, const char *line, size_t l
 		return 0;
 	}
 	char head[64];
-	int hl = snprintf(head, sizeof(head), "{\"id\": %llu, \"record\": ", (unsigned long long)id);
+	int hl =
+	    snprintf(head, sizeof(head), "{\"id\": %llu, \"record\": ", (unsigned long long)id);
 	int r;
 	if ((r = send_all(m, head, (size_t)hl)) < 0 || (r = send_all(m, line, len)) < 0 ||
 	    (r = send_all(m, "}\n", 2)) < 0)

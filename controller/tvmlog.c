@@ -50,9 +50,8 @@ void tvmlog_record_done(struct tvmlog_record *r)
 }
 
 static const char *const error_names[] = {
-	"NO_ERROR",        "INSTANTIATION_ERROR", "COMPILE_HOST",   "COMPILE_DEVICE",
-	"RUNTIME_DEVICE",  "WRONG_ANSWER",        "BUILD_TIMEOUT",  "RUN_TIMEOUT",
-	"UNKNOWN_ERROR",
+    "NO_ERROR",	    "INSTANTIATION_ERROR", "COMPILE_HOST", "COMPILE_DEVICE", "RUNTIME_DEVICE",
+    "WRONG_ANSWER", "BUILD_TIMEOUT",	   "RUN_TIMEOUT",  "UNKNOWN_ERROR",
 };
 
 const char *tvmlog_error_name(int error_no)
@@ -112,15 +111,16 @@ static int parse_step(struct json_object *a, size_t idx, struct distill_step *s,
 		      size_t errsz)
 {
 	if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) < 2)
-		return fail(err, errsz, "\"i\"[1][1][%zu]: step must be an array [kind, stage, ...]",
-			    idx);
-	struct json_object *k = json_object_array_get_idx(a, 0), *st = json_object_array_get_idx(a, 1);
+		return fail(err, errsz,
+			    "\"i\"[1][1][%zu]: step must be an array [kind, stage, ...]", idx);
+	struct json_object *k = json_object_array_get_idx(a, 0),
+			   *st = json_object_array_get_idx(a, 1);
 	if (!json_object_is_type(k, json_type_string))
 		return fail(err, errsz, "\"i\"[1][1][%zu][0]: step kind must be a string", idx);
 	const char *kname = json_object_get_string(k);
 	if (!is_int(st))
-		return fail(err, errsz, "\"i\"[1][1][%zu][1] (%s): stage id must be an integer", idx,
-			    kname);
+		return fail(err, errsz, "\"i\"[1][1][%zu][1] (%s): stage id must be an integer",
+			    idx, kname);
 	size_t n = json_object_array_length(a);
 	memset(s, 0, sizeof(*s));
 	s->kind = distill_step_kind_from_name(kname);
@@ -142,9 +142,9 @@ static int parse_step(struct json_object *a, size_t idx, struct distill_step *s,
 		s->iter = (int32_t)json_object_get_int64(x2);
 		s->extent = x3 ? json_object_get_int64(x3) : 0;
 		if (parse_int_list(x4, s->len, &cnt, DISTILL_MAX_LEN, true) < 0)
-			return fail(err, errsz,
-				    "\"i\"[1][1][%zu][4] (SP): lengths must be an array of integers",
-				    idx);
+			return fail(
+			    err, errsz,
+			    "\"i\"[1][1][%zu][4] (SP): lengths must be an array of integers", idx);
 		s->n_len = cnt;
 		break;
 	case DISTILL_STEP_RE:
@@ -163,17 +163,19 @@ static int parse_step(struct json_object *a, size_t idx, struct distill_step *s,
 		break;
 	case DISTILL_STEP_AN:
 		if (n < 4 || !is_int(x2) || !is_int(x3))
-			return fail(err, errsz,
-				    "\"i\"[1][1][%zu] (AN): expected [\"AN\", stage, iter, annotation]",
-				    idx);
+			return fail(
+			    err, errsz,
+			    "\"i\"[1][1][%zu] (AN): expected [\"AN\", stage, iter, annotation]",
+			    idx);
 		s->iter = (int32_t)json_object_get_int64(x2);
 		s->annotation = (int32_t)json_object_get_int64(x3);
 		break;
 	case DISTILL_STEP_PR:
 		if (n < 4 || !is_int(x2) || !json_object_is_type(x3, json_type_string))
-			return fail(err, errsz,
-				    "\"i\"[1][1][%zu] (PR): expected [\"PR\", stage, iter, \"pragma\"]",
-				    idx);
+			return fail(
+			    err, errsz,
+			    "\"i\"[1][1][%zu] (PR): expected [\"PR\", stage, iter, \"pragma\"]",
+			    idx);
 		s->iter = (int32_t)json_object_get_int64(x2);
 		{
 			const char *p = json_object_get_string(x3);
@@ -183,9 +185,10 @@ static int parse_step(struct json_object *a, size_t idx, struct distill_step *s,
 				errno = 0;
 				long long v = strtoll(p + sizeof(key) - 1, &end, 10);
 				if (errno || *end || end == p + sizeof(key) - 1 || v < 0)
-					return fail(err, errsz,
-						    "\"i\"[1][1][%zu][3] (PR): bad unroll value \"%s\"",
-						    idx, p);
+					return fail(
+					    err, errsz,
+					    "\"i\"[1][1][%zu][3] (PR): bad unroll value \"%s\"",
+					    idx, p);
 				s->unroll = v;
 			}
 		}
@@ -247,8 +250,8 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 		minor = vs[3] - '0';
 	if (minor < 0) {
 		if (err && errsz)
-			snprintf(err, errsz, "\"v\": unknown version \"%.32s\" (v0.2..v0.6 supported)",
-				 vs);
+			snprintf(err, errsz,
+				 "\"v\": unknown version \"%.32s\" (v0.2..v0.6 supported)", vs);
 		return -EPROTONOSUPPORT;
 	}
 	if (!json_object_object_get_ex(root, "i", &i))
@@ -275,8 +278,9 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 		int64_t tmp[16];
 		int32_t cnt;
 		if (hw && parse_int_list(hw, tmp, &cnt, ELEMENTSOF(tmp), false) < 0)
-			return fail(err, errsz,
-				    "\"i\"[0][2]: hardware parameters must be an array of integers");
+			return fail(
+			    err, errsz,
+			    "\"i\"[0][2]: hardware parameters must be an array of integers");
 	}
 	if (nt > 3 && !json_object_is_type(json_object_array_get_idx(task, 3), json_type_string))
 		return fail(err, errsz, "\"i\"[0][3]: task description must be a string");
@@ -290,7 +294,8 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 			if (!json_object_is_type(json_object_array_get_idx(names, k),
 						 json_type_string))
 				return fail(err, errsz,
-					    "\"i\"[0][5][%zu]: task input name must be a string", k);
+					    "\"i\"[0][5][%zu]: task input name must be a string",
+					    k);
 	}
 	if (!json_object_is_type(state, json_type_array) || json_object_array_length(state) < 2 ||
 	    !json_object_is_type(json_object_array_get_idx(state, 1), json_type_array))
@@ -492,7 +497,7 @@ int tvmlog_format_with_costs(const char *line, size_t len, const double *costs, 
 	/* Success: the measurement on this device did not fail. */
 	json_object_array_put_idx(r, 1, json_object_new_int(0));
 	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_SPACED |
-								    JSON_C_TO_STRING_NOSLASHESCAPE);
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		return -ENOMEM;
 	char *out = strdup(s);

@@ -12,14 +12,14 @@
 #define TVMLOG_MAX_COSTS 64
 
 struct tvmlog_record {
-	int version_minor;      /* "v0.N" -> N, 2..6 */
-	char *workload_key;     /* task field 0 (a JSON string inside the string) */
-	char *target;           /* task field 1 */
-	size_t n_task_fields;   /* 2..6 */
+	int version_minor;    /* "v0.N" -> N, 2..6 */
+	char *workload_key;   /* task field 0 (a JSON string inside the string) */
+	char *target;	      /* task field 1 */
+	size_t n_task_fields; /* 2..6 */
 	double costs[TVMLOG_MAX_COSTS];
 	size_t n_costs;
-	double cost;            /* mean of costs */
-	int error_no;           /* 0 = success; see TVM MeasureErrorNo */
+	double cost;  /* mean of costs */
+	int error_no; /* 0 = success; see TVM MeasureErrorNo */
 	double all_cost;
 	double timestamp;
 	struct distill_step *steps;

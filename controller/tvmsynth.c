@@ -21,9 +21,9 @@ struct cand {
 };
 
 static const int16_t orders[3][10] = {
-	{0, 4, 1, 5, 8, 2, 6, 9, 3, 7}, /* i j outer, k middle: the usual SSRSRS */
-	{4, 0, 5, 1, 8, 2, 6, 9, 3, 7}, /* j before i */
-	{8, 0, 4, 1, 5, 2, 6, 9, 3, 7}, /* reduction outermost */
+    {0, 4, 1, 5, 8, 2, 6, 9, 3, 7}, /* i j outer, k middle: the usual SSRSRS */
+    {4, 0, 5, 1, 8, 2, 6, 9, 3, 7}, /* j before i */
+    {8, 0, 4, 1, 5, 2, 6, 9, 3, 7}, /* reduction outermost */
 };
 
 static void split(struct distill_rng *g, int total_exp, int parts, int64_t *len)
@@ -54,9 +54,13 @@ static void make_cand(struct distill_rng *g, const int64_t *shape, struct cand *
 	int klim = (int)log2((double)shape[2]);
 	if (klim > 7)
 		klim = 7;
-	*s++ = (struct distill_step){.kind = DISTILL_STEP_SP, .stage = 2, .iter = 8,
-				     .extent = shape[2], .n_len = 1,
-				     .len = {INT64_C(1) << distill_rng_below(g, (uint64_t)klim + 1)}};
+	*s++ =
+	    (struct distill_step){.kind = DISTILL_STEP_SP,
+				  .stage = 2,
+				  .iter = 8,
+				  .extent = shape[2],
+				  .n_len = 1,
+				  .len = {INT64_C(1) << distill_rng_below(g, (uint64_t)klim + 1)}};
 	int o = (int)distill_rng_below(g, 10);
 	o = o < 6 ? 0 : o < 9 ? 1 : 2;
 	s->kind = DISTILL_STEP_RE;
@@ -66,13 +70,15 @@ static void make_cand(struct distill_rng *g, const int64_t *shape, struct cand *
 	s++;
 	if (distill_rng_below(g, 10) < 8)
 		*s++ = (struct distill_step){.kind = DISTILL_STEP_FU, .stage = 2, .n_len = 2};
-	*s++ = (struct distill_step){.kind = DISTILL_STEP_AN, .stage = 2, .iter = 0,
-				     .annotation = DISTILL_AN_PARALLEL};
+	*s++ = (struct distill_step){
+	    .kind = DISTILL_STEP_AN, .stage = 2, .iter = 0, .annotation = DISTILL_AN_PARALLEL};
 	static const int64_t unrolls[] = {0, 16, 64, 512};
-	*s++ = (struct distill_step){.kind = DISTILL_STEP_PR, .stage = 2,
-				     .unroll = unrolls[distill_rng_below(g, 4)]};
+	*s++ = (struct distill_step){
+	    .kind = DISTILL_STEP_PR, .stage = 2, .unroll = unrolls[distill_rng_below(g, 4)]};
 	if (distill_rng_below(g, 10) < 8)
-		*s++ = (struct distill_step){.kind = DISTILL_STEP_AN, .stage = 2, .iter = 9,
+		*s++ = (struct distill_step){.kind = DISTILL_STEP_AN,
+					     .stage = 2,
+					     .iter = 9,
 					     .annotation = DISTILL_AN_VECTORIZE};
 	c->n = (size_t)(s - c->st);
 }
@@ -86,7 +92,8 @@ static void print_steps(FILE *f, const struct cand *c)
 			fputs(", ", f);
 		switch (s->kind) {
 		case DISTILL_STEP_SP:
-			fprintf(f, "[\"SP\", %d, %d, %lld, [", s->stage, s->iter, (long long)s->extent);
+			fprintf(f, "[\"SP\", %d, %d, %lld, [", s->stage, s->iter,
+				(long long)s->extent);
 			for (int k = 0; k < s->n_len; k++)
 				fprintf(f, "%s%lld", k ? ", " : "", (long long)s->len[k]);
 			fputs("], 1]", f);
@@ -122,7 +129,8 @@ static int cmp_cloud(const void *a, const void *b)
 
 int tvmsynth_write(const char *log_path, const char *truth_path, const struct tvmsynth_opts *o)
 {
-	if (!o || o->tasks == 0 || o->records == 0 || !(o->failed_fraction >= 0 && o->failed_fraction < 1))
+	if (!o || o->tasks == 0 || o->records == 0 ||
+	    !(o->failed_fraction >= 0 && o->failed_fraction < 1))
 		return -EINVAL;
 	static const int64_t dims[] = {64, 128, 256, 512, 1024};
 	struct distill_device cloud, edge;
@@ -146,8 +154,9 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 	}
 	fprintf(lf, "# edgeslice distill --synthesize: %zu tasks x %zu records, seed %llu\n",
 		o->tasks, o->records, (unsigned long long)o->seed);
-	fprintf(tf, "{\"model\": \"edgeslice-synthetic-v1\", \"edge_cache_bytes\": %.0f, "
-		    "\"cloud_cache_bytes\": %.0f, \"tasks\": [",
+	fprintf(tf,
+		"{\"model\": \"edgeslice-synthetic-v1\", \"edge_cache_bytes\": %.0f, "
+		"\"cloud_cache_bytes\": %.0f, \"tasks\": [",
 		edge.cache_bytes, cloud.cache_bytes);
 	uint64_t line = 1, ts = 1700000000;
 	int r = 0;
@@ -156,14 +165,17 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 		for (int a = 0; a < 3; a++)
 			shape[a] = dims[distill_rng_below(&g, ELEMENTSOF(dims))];
 		char wkey[128];
-		snprintf(wkey, sizeof(wkey), "[\\\"synth_matmul_%zu\\\", %lld, %lld, %lld, \\\"float32\\\"]",
-			 t, (long long)shape[0], (long long)shape[1], (long long)shape[2]);
+		snprintf(wkey, sizeof(wkey),
+			 "[\\\"synth_matmul_%zu\\\", %lld, %lld, %lld, \\\"float32\\\"]", t,
+			 (long long)shape[0], (long long)shape[1], (long long)shape[2]);
 		/* The workload key's integers are the shape the model sees, as in the parser. */
 		int64_t kshape[4] = {(int64_t)t, shape[0], shape[1], shape[2]};
 		for (size_t k = 0; k < pool_n; k++) {
 			make_cand(&g, shape, &pool[k]);
-			if (distill_model_cost(&cloud, pool[k].st, pool[k].n, kshape + 1, 3, &pool[k].cloud) < 0 ||
-			    distill_model_cost(&edge, pool[k].st, pool[k].n, kshape + 1, 3, &pool[k].edge) < 0) {
+			if (distill_model_cost(&cloud, pool[k].st, pool[k].n, kshape + 1, 3,
+					       &pool[k].cloud) < 0 ||
+			    distill_model_cost(&edge, pool[k].st, pool[k].n, kshape + 1, 3,
+					       &pool[k].edge) < 0) {
 				r = -EIO;
 				break;
 			}
@@ -193,17 +205,23 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 			struct cand *c = &pool[k];
 			bool failed = distill_rng_unit(&g) < o->failed_fraction;
 			static const int fail_codes[] = {1, 2, 4, 6, 7};
-			int eno = failed ? fail_codes[distill_rng_below(&g, ELEMENTSOF(fail_codes))] : 0;
+			int eno =
+			    failed ? fail_codes[distill_rng_below(&g, ELEMENTSOF(fail_codes))] : 0;
 			line++;
-			fprintf(lf, "{\"i\": [[\"%s\", \"llvm -keys=cpu -mcpu=core-avx2\", "
-				    "[16, 64, 64, 0, 0, 0, 0, 0], \"\", 0], ",
+			fprintf(lf,
+				"{\"i\": [[\"%s\", \"llvm -keys=cpu -mcpu=core-avx2\", "
+				"[16, 64, 64, 0, 0, 0, 0, 0], \"\", 0], ",
 				wkey);
 			print_steps(lf, c);
 			if (failed)
-				fprintf(lf, "], \"r\": [[10000000000.0], %d, %.3f, %llu], \"v\": \"v0.6\"}\n",
+				fprintf(lf,
+					"], \"r\": [[10000000000.0], %d, %.3f, %llu], \"v\": "
+					"\"v0.6\"}\n",
 					eno, 0.5 + distill_rng_unit(&g), (unsigned long long)ts++);
 			else
-				fprintf(lf, "], \"r\": [[%.9g, %.9g, %.9g], 0, %.3f, %llu], \"v\": \"v0.6\"}\n",
+				fprintf(lf,
+					"], \"r\": [[%.9g, %.9g, %.9g], 0, %.3f, %llu], \"v\": "
+					"\"v0.6\"}\n",
 					c->cloud, c->cloud, c->cloud, 0.5 + distill_rng_unit(&g),
 					(unsigned long long)ts++);
 			if (failed)
@@ -217,10 +235,12 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 				cloud_best_edge = c->edge;
 			}
 		}
-		fprintf(tf, "%s\n  {\"task\": %zu, \"workload_key\": \"%s\", \"true_best\": %.9g, "
-			    "\"true_best_line\": %llu, \"cloud_best\": %.9g, \"cloud_best_edge\": %.9g}",
-			t ? "," : "", t, wkey, true_best, (unsigned long long)true_line, cloud_best,
-			cloud_best_edge);
+		fprintf(
+		    tf,
+		    "%s\n  {\"task\": %zu, \"workload_key\": \"%s\", \"true_best\": %.9g, "
+		    "\"true_best_line\": %llu, \"cloud_best\": %.9g, \"cloud_best_edge\": %.9g}",
+		    t ? "," : "", t, wkey, true_best, (unsigned long long)true_line, cloud_best,
+		    cloud_best_edge);
 	}
 	fputs("\n]}\n", tf);
 	fclose(lf);

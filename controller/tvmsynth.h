@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 struct tvmsynth_opts {
-	size_t tasks;           /* >= 1 */
-	size_t records;         /* per task, >= 1 */
+	size_t tasks;	/* >= 1 */
+	size_t records; /* per task, >= 1 */
 	uint64_t seed;
 	double failed_fraction; /* records with error_no != 0 */
 };

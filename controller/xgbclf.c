@@ -43,7 +43,8 @@ struct xgbclf {
 
 void xgbclf_params_default(struct xgbclf_params *p)
 {
-	*p = (struct xgbclf_params){.rounds = 40, .max_depth = 4, .eta = 0.3, .seed = 0, .nthread = 1};
+	*p = (struct xgbclf_params){
+	    .rounds = 40, .max_depth = 4, .eta = 0.3, .seed = 0, .nthread = 1};
 }
 
 static void dmfree(DMatrixHandle *h)

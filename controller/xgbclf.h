@@ -8,9 +8,9 @@
 struct xgbclf_params {
 	unsigned rounds;    /* boosting rounds (default 40) */
 	unsigned max_depth; /* default 4 */
-	double eta;         /* default 0.3 */
+	double eta;	    /* default 0.3 */
 	uint64_t seed;
-	unsigned nthread;   /* default 1: deterministic and polite on a shared edge box */
+	unsigned nthread; /* default 1: deterministic and polite on a shared edge box */
 };
 void xgbclf_params_default(struct xgbclf_params *p);
 

@@ -1,5 +1,5 @@
 /* distill.c — the distiller's pure steps: first-step filter, stratified alpha sampling, eq. 2/3
- * scores, labels/weights, voting, Trimmer's survey stop rule. Features are in distill_features.c. */
+ * scores, labels/weights, voting, Trimmer's survey stop rule (features: distill_features.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
 #endif
@@ -11,11 +11,11 @@
 #include <string.h>
 
 static const char *const step_names[_DISTILL_STEP_MAX] = {
-	[DISTILL_STEP_OTHER] = "?",  [DISTILL_STEP_SP] = "SP",    [DISTILL_STEP_RE] = "RE",
-	[DISTILL_STEP_FU] = "FU",    [DISTILL_STEP_AN] = "AN",    [DISTILL_STEP_PR] = "PR",
-	[DISTILL_STEP_CA] = "CA",    [DISTILL_STEP_CI] = "CI",    [DISTILL_STEP_CR] = "CR",
-	[DISTILL_STEP_FSP] = "FSP",  [DISTILL_STEP_FFSP] = "FFSP", [DISTILL_STEP_CHR] = "CHR",
-	[DISTILL_STEP_CHW] = "CHW",  [DISTILL_STEP_RF] = "RF",    [DISTILL_STEP_SA] = "SA",
+    [DISTILL_STEP_OTHER] = "?", [DISTILL_STEP_SP] = "SP",     [DISTILL_STEP_RE] = "RE",
+    [DISTILL_STEP_FU] = "FU",	[DISTILL_STEP_AN] = "AN",     [DISTILL_STEP_PR] = "PR",
+    [DISTILL_STEP_CA] = "CA",	[DISTILL_STEP_CI] = "CI",     [DISTILL_STEP_CR] = "CR",
+    [DISTILL_STEP_FSP] = "FSP", [DISTILL_STEP_FFSP] = "FFSP", [DISTILL_STEP_CHR] = "CHR",
+    [DISTILL_STEP_CHW] = "CHW", [DISTILL_STEP_RF] = "RF",     [DISTILL_STEP_SA] = "SA",
 };
 
 enum distill_step_kind distill_step_kind_from_name(const char *name)
@@ -101,7 +101,8 @@ int distill_first_step(struct distill_rec *r, size_t n, size_t n_tasks,
 				keep = distill_norm(min[t], x->cloud) >= cfg->threshold;
 			if (k == s)
 				keep = true; /* the cloud's best always goes on */
-			x->flags = keep ? (x->flags | DISTILL_F_SURVIVOR) : (x->flags & ~DISTILL_F_SURVIVOR);
+			x->flags = keep ? (x->flags | DISTILL_F_SURVIVOR)
+					: (x->flags & ~DISTILL_F_SURVIVOR);
 			kept += keep;
 		}
 		s = e;
@@ -206,8 +207,8 @@ double distill_norm(double min_time, double time)
 
 int distill_score(double cloud, double cloud_min, double edge, double edge_min, double *ret)
 {
-	if (!(cloud > 0) || !(cloud_min > 0) || !(edge > 0) || !(edge_min > 0) || !isfinite(cloud) ||
-	    !isfinite(edge))
+	if (!(cloud > 0) || !(cloud_min > 0) || !(edge > 0) || !(edge_min > 0) ||
+	    !isfinite(cloud) || !isfinite(edge))
 		return -EINVAL;
 	double s = distill_norm(edge_min, edge) / distill_norm(cloud_min, cloud);
 	if (!isfinite(s))

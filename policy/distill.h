@@ -1,12 +1,12 @@
-/* distill.h — pure logic of the tuning-record distiller (ALGORITHMS.md section 3): first-step
- * filter, alpha sampling, eq. 2/3 scores, labels and weights, features, voting, survey stop rule. */
+/* distill.h — pure logic of the tuning-record distiller (ALGORITHMS.md section 3): first step,
+ * alpha sampling, eq. 2/3 scores, labels and weights, features, voting, survey stop rule. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define DISTILL_MAX_LEN   8  /* split lengths kept per SP step (TVM tiles use <= 5) */
+#define DISTILL_MAX_LEN	  8  /* split lengths kept per SP step (TVM tiles use <= 5) */
 #define DISTILL_MAX_ORDER 64 /* iterators kept per RE step */
 #define DISTILL_MAX_SHAPE 32 /* integers kept from a workload key */
 
@@ -42,13 +42,13 @@ struct distill_step {
 	enum distill_step_kind kind;
 	int32_t stage;
 	int32_t iter;
-	int64_t extent;        /* SP: loop extent, 0 if the log has null */
-	int32_t n_len;         /* SP: lengths; FU: number of fused iterators */
+	int64_t extent; /* SP: loop extent, 0 if the log has null */
+	int32_t n_len;	/* SP: lengths; FU: number of fused iterators */
 	int64_t len[DISTILL_MAX_LEN];
-	int32_t n_order;       /* RE */
+	int32_t n_order; /* RE */
 	int16_t order[DISTILL_MAX_ORDER];
-	int32_t annotation;    /* AN */
-	int64_t unroll;        /* PR auto_unroll_max_step value, -1 for other pragmas */
+	int32_t annotation; /* AN */
+	int64_t unroll;	    /* PR auto_unroll_max_step value, -1 for other pragmas */
 };
 
 /* "SP" -> DISTILL_STEP_SP; anything unknown -> DISTILL_STEP_OTHER. */
@@ -68,11 +68,11 @@ enum {
 struct distill_rec {
 	uint32_t task;
 	uint32_t flags;
-	uint64_t line;   /* 1-based line number in the log */
+	uint64_t line;	 /* 1-based line number in the log */
 	uint64_t offset; /* byte offset of the line, to re-read it */
 	uint32_t length; /* bytes, without the newline */
-	double cloud;    /* mean cloud cost (s) */
-	double edge;     /* mean edge cost (s); meaningful only with DISTILL_F_MEASURED */
+	double cloud;	 /* mean cloud cost (s) */
+	double edge;	 /* mean edge cost (s); meaningful only with DISTILL_F_MEASURED */
 };
 
 /* Per-task minimum cloud cost; ret_min[n_tasks], INFINITY for a task without records. */
@@ -128,21 +128,21 @@ enum {
 	DISTILL_FEAT_N_FU,
 	DISTILL_FEAT_N_AN,
 	DISTILL_FEAT_N_LOCATION, /* CA + CI + CR */
-	DISTILL_FEAT_N_CACHE,    /* CHR + CHW + RF */
-	DISTILL_FEAT_UNROLL,     /* log2(1 + max auto_unroll_max_step) */
-	DISTILL_FEAT_PARALLEL,   /* log2(1 + parallel extent) */
-	DISTILL_FEAT_VECTORIZE,  /* log2(1 + vectorize extent) */
-	DISTILL_FEAT_WORK,       /* log2(1 + product of the workload shape) */
+	DISTILL_FEAT_N_CACHE,	 /* CHR + CHW + RF */
+	DISTILL_FEAT_UNROLL,	 /* log2(1 + max auto_unroll_max_step) */
+	DISTILL_FEAT_PARALLEL,	 /* log2(1 + parallel extent) */
+	DISTILL_FEAT_VECTORIZE,	 /* log2(1 + vectorize extent) */
+	DISTILL_FEAT_WORK,	 /* log2(1 + product of the workload shape) */
 	DISTILL_FEAT_N_SHAPE,
 	DISTILL_FEAT_INNER_PROD, /* stage: log2 product of innermost tiles */
-	DISTILL_FEAT_INNER_MAX,  /* stage: log2 largest innermost tile */
-	DISTILL_FEAT_TILE,       /* stage: log2 tile volume below the outermost loops */
-	DISTILL_FEAT_OUTER,      /* stage: log2 product of outermost extents */
-	DISTILL_FEAT_LEVELS,     /* stage: deepest tiling (lengths + 1) */
-	DISTILL_FEAT_ORDER_SIG,  /* stage: order of the split axes' outer loops, in [0, 1] */
+	DISTILL_FEAT_INNER_MAX,	 /* stage: log2 largest innermost tile */
+	DISTILL_FEAT_TILE,	 /* stage: log2 tile volume below the outermost loops */
+	DISTILL_FEAT_OUTER,	 /* stage: log2 product of outermost extents */
+	DISTILL_FEAT_LEVELS,	 /* stage: deepest tiling (lengths + 1) */
+	DISTILL_FEAT_ORDER_SIG,	 /* stage: order of the split axes' outer loops, in [0, 1] */
 	DISTILL_FEAT_INVERSIONS, /* stage: fraction of inverted pairs in the reorder */
-	DISTILL_FEAT_STAGE_SP,   /* stage: split steps on it */
-	DISTILL_FEAT_FOOTPRINT,  /* stage: log2 sum of pairwise products of the axis tiles (the
+	DISTILL_FEAT_STAGE_SP,	 /* stage: split steps on it */
+	DISTILL_FEAT_FOOTPRINT,	 /* stage: log2 sum of pairwise products of the axis tiles (the
 				  * elements a tile of a 2-operand contraction touches) */
 	DISTILL_N_FEATURES,
 };
@@ -185,10 +185,10 @@ bool distill_survey_stop(double x_prev, double x_t, double phi);
 struct distill_device {
 	double cache_bytes; /* the cache level the tile should fit */
 	double cores;
-	double vector;     /* lanes */
-	double gflops;     /* per core peak */
+	double vector; /* lanes */
+	double gflops; /* per core peak */
 	uint64_t noise_seed;
-	double noise;      /* relative noise amplitude (deterministic per record) */
+	double noise; /* relative noise amplitude (deterministic per record) */
 };
 /* The cloud and edge devices of the synthetic model (docs/DISTILL.md). */
 void distill_device_cloud(struct distill_device *ret);

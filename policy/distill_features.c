@@ -10,10 +10,9 @@
 #include <string.h>
 
 static const char *const feat_names[DISTILL_N_FEATURES] = {
-	"n_steps",    "n_sp",      "n_re",       "n_fu",       "n_an",        "n_location",
-	"n_cache",    "unroll",    "parallel",   "vectorize",  "work",        "n_shape",
-	"inner_prod", "inner_max", "tile",       "outer",      "levels",      "order_sig",
-	"inversions", "stage_sp",   "footprint",
+    "n_steps", "n_sp",	   "n_re",	"n_fu",	     "n_an",	   "n_location", "n_cache",
+    "unroll",  "parallel", "vectorize", "work",	     "n_shape",	   "inner_prod", "inner_max",
+    "tile",    "outer",	   "levels",	"order_sig", "inversions", "stage_sp",	 "footprint",
 };
 
 const char *distill_feature_name(size_t col)
@@ -64,7 +63,7 @@ static int order_pos(const struct distill_step *re, int32_t it)
 
 struct stage_view {
 	const struct distill_step *sp[DISTILL_NEST_AXES];
-	size_t n_sp;     /* split steps on the stage with extent > 1, first DISTILL_NEST_AXES */
+	size_t n_sp;	 /* split steps on the stage with extent > 1, first DISTILL_NEST_AXES */
 	size_t n_sp_all; /* all split steps on the stage */
 	const struct distill_step *re;
 };
@@ -272,7 +271,8 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 		axis_order(&v, ord);
 		double inv = 0;
 		if (v.re && v.re->n_order > 1) {
-			int32_t m = v.re->n_order < DISTILL_MAX_ORDER ? v.re->n_order : DISTILL_MAX_ORDER;
+			int32_t m =
+			    v.re->n_order < DISTILL_MAX_ORDER ? v.re->n_order : DISTILL_MAX_ORDER;
 			size_t c = 0;
 			for (int32_t i = 0; i < m; i++)
 				for (int32_t j = i + 1; j < m; j++)
@@ -296,14 +296,22 @@ size_t distill_features(const struct distill_step *steps, size_t n_steps, const 
 
 void distill_device_cloud(struct distill_device *ret)
 {
-	*ret = (struct distill_device){.cache_bytes = 1024.0 * 1024, .cores = 8, .vector = 8,
-				       .gflops = 8, .noise_seed = 0xc10d, .noise = 0.03};
+	*ret = (struct distill_device){.cache_bytes = 1024.0 * 1024,
+				       .cores = 8,
+				       .vector = 8,
+				       .gflops = 8,
+				       .noise_seed = 0xc10d,
+				       .noise = 0.03};
 }
 
 void distill_device_edge(struct distill_device *ret)
 {
-	*ret = (struct distill_device){.cache_bytes = 32.0 * 1024, .cores = 4, .vector = 4,
-				       .gflops = 2, .noise_seed = 0xed9e, .noise = 0.03};
+	*ret = (struct distill_device){.cache_bytes = 32.0 * 1024,
+				       .cores = 4,
+				       .vector = 4,
+				       .gflops = 2,
+				       .noise_seed = 0xed9e,
+				       .noise = 0.03};
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -331,7 +339,8 @@ int distill_model_cost(const struct distill_device *d, const struct distill_step
 	double cores = fmin(d->cores, (double)n.parallel);
 	if (n.parallel > d->cores)
 		/* Uneven chunks leave cores idle in the last round. */
-		cores = d->cores * ((double)n.parallel / d->cores) / ceil((double)n.parallel / d->cores);
+		cores = d->cores * ((double)n.parallel / d->cores) /
+			ceil((double)n.parallel / d->cores);
 	double lanes = fmin(d->vector, (double)n.vectorize);
 	double vec_eff = 0.5 + 0.5 * lanes / d->vector;
 	double unroll = n.unroll == 0 ? 1.15 : n.unroll <= 16 ? 1.0 : n.unroll <= 64 ? 0.97 : 1.03;

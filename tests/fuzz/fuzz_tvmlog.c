@@ -1,5 +1,5 @@
-/* fuzz_tvmlog.c — libFuzzer target for the auto-scheduler log parser and everything that consumes
- * a parsed record (features, loop nest, synthetic cost, rewriter), and the measurer answer parser. */
+/* fuzz_tvmlog.c — libFuzzer target: the auto-scheduler log parser and what consumes a record
+ * (features, loop nest, synthetic cost, rewriter), and the measurer answer parser. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

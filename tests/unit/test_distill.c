@@ -96,9 +96,9 @@ static void test_survey(void **state)
 static void test_first_step(void **state)
 {
 	struct distill_rec r[] = {
-		{.task = 0, .line = 1, .cloud = 3}, {.task = 0, .line = 2, .cloud = 1},
-		{.task = 0, .line = 3, .cloud = 4}, {.task = 0, .line = 4, .cloud = 2},
-		{.task = 1, .line = 5, .cloud = 9},
+	    {.task = 0, .line = 1, .cloud = 3}, {.task = 0, .line = 2, .cloud = 1},
+	    {.task = 0, .line = 3, .cloud = 4}, {.task = 0, .line = 4, .cloud = 2},
+	    {.task = 1, .line = 5, .cloud = 9},
 	};
 	size_t kept = 0;
 	struct distill_first_step cfg = {.threshold = 0.5};
@@ -170,26 +170,51 @@ static size_t matmul_steps(struct distill_step *s)
 {
 	memset(s, 0, 16 * sizeof(*s));
 	size_t n = 0;
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP, .stage = 2, .iter = 0, .extent = 1024,
-				       .n_len = 3, .len = {2, 1, 4}, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP, .stage = 2, .iter = 4, .extent = 1024,
-				       .n_len = 3, .len = {1, 1, 8}, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP, .stage = 2, .iter = 8, .extent = 1024,
-				       .n_len = 1, .len = {4}, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_RE, .stage = 2, .n_order = 10,
-				       .order = {0, 4, 1, 5, 8, 2, 6, 9, 3, 7}, .unroll = -1};
+	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP,
+				       .stage = 2,
+				       .iter = 0,
+				       .extent = 1024,
+				       .n_len = 3,
+				       .len = {2, 1, 4},
+				       .unroll = -1};
+	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP,
+				       .stage = 2,
+				       .iter = 4,
+				       .extent = 1024,
+				       .n_len = 3,
+				       .len = {1, 1, 8},
+				       .unroll = -1};
+	s[n++] = (struct distill_step){.kind = DISTILL_STEP_SP,
+				       .stage = 2,
+				       .iter = 8,
+				       .extent = 1024,
+				       .n_len = 1,
+				       .len = {4},
+				       .unroll = -1};
+	s[n++] = (struct distill_step){.kind = DISTILL_STEP_RE,
+				       .stage = 2,
+				       .n_order = 10,
+				       .order = {0, 4, 1, 5, 8, 2, 6, 9, 3, 7},
+				       .unroll = -1};
 	s[n++] = (struct distill_step){.kind = DISTILL_STEP_FSP, .stage = 4, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_FSP, .stage = 4, .iter = 3, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_RE, .stage = 4, .n_order = 6,
-				       .order = {0, 3, 1, 4, 2, 5}, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_CA, .stage = 2, .iter = 4, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_FU, .stage = 4, .n_len = 2, .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_AN, .stage = 4, .annotation = 3, .unroll = -1};
+	s[n++] =
+	    (struct distill_step){.kind = DISTILL_STEP_FSP, .stage = 4, .iter = 3, .unroll = -1};
+	s[n++] = (struct distill_step){.kind = DISTILL_STEP_RE,
+				       .stage = 4,
+				       .n_order = 6,
+				       .order = {0, 3, 1, 4, 2, 5},
+				       .unroll = -1};
+	s[n++] =
+	    (struct distill_step){.kind = DISTILL_STEP_CA, .stage = 2, .iter = 4, .unroll = -1};
+	s[n++] =
+	    (struct distill_step){.kind = DISTILL_STEP_FU, .stage = 4, .n_len = 2, .unroll = -1};
+	s[n++] = (struct distill_step){
+	    .kind = DISTILL_STEP_AN, .stage = 4, .annotation = 3, .unroll = -1};
 	s[n++] = (struct distill_step){.kind = DISTILL_STEP_PR, .stage = 2, .unroll = 8};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_AN, .stage = 2, .iter = 9, .annotation = 2,
-				       .unroll = -1};
-	s[n++] = (struct distill_step){.kind = DISTILL_STEP_AN, .stage = 4, .iter = 4, .annotation = 2,
-				       .unroll = -1};
+	s[n++] = (struct distill_step){
+	    .kind = DISTILL_STEP_AN, .stage = 2, .iter = 9, .annotation = 2, .unroll = -1};
+	s[n++] = (struct distill_step){
+	    .kind = DISTILL_STEP_AN, .stage = 4, .iter = 4, .annotation = 2, .unroll = -1};
 	return n;
 }
 
@@ -225,8 +250,8 @@ static void test_nest_and_features(void **state)
 	assert_true(fabs(rows[0][DISTILL_FEAT_WORK] - log2(1.0 + 1073741824.0)) < 1e-4);
 	assert_near(rows[0][DISTILL_FEAT_INNER_PROD], 7); /* 4 * 8 * 4 */
 	assert_near(rows[0][DISTILL_FEAT_INNER_MAX], 3);
-	assert_near(rows[0][DISTILL_FEAT_TILE], 8);       /* 8 * 8 * 4 */
-	assert_near(rows[0][DISTILL_FEAT_OUTER], 22);     /* 128 * 128 * 256 = 2^22 */
+	assert_near(rows[0][DISTILL_FEAT_TILE], 8);   /* 8 * 8 * 4 */
+	assert_near(rows[0][DISTILL_FEAT_OUTER], 22); /* 128 * 128 * 256 = 2^22 */
 	assert_near(rows[0][DISTILL_FEAT_LEVELS], 4);
 	assert_near(rows[0][DISTILL_FEAT_ORDER_SIG], 0);
 	/* 64 + 32 + 32 = 128 elements */
@@ -276,10 +301,14 @@ static void test_model(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scores),     cmocka_unit_test(test_labels),
-		cmocka_unit_test(test_vote),       cmocka_unit_test(test_survey),
-		cmocka_unit_test(test_first_step), cmocka_unit_test(test_sample),
-		cmocka_unit_test(test_nest_and_features), cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_scores),
+	    cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_vote),
+	    cmocka_unit_test(test_survey),
+	    cmocka_unit_test(test_first_step),
+	    cmocka_unit_test(test_sample),
+	    cmocka_unit_test(test_nest_and_features),
+	    cmocka_unit_test(test_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

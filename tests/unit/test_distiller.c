@@ -66,8 +66,9 @@ static int setup(void **state)
 	for (int i = 0; i < 10; i++)
 		nl = strchr(nl, '\n') + 1;
 	fwrite(buf, 1, (size_t)(nl - buf), f);
-	fputs("{\"i\": [[\"broken\n", f);                                              /* line 11 */
-	fputs("{\"i\": [[\"k\", \"llvm\"], [[], []]], \"r\": [[1], 0, 1, 1], \"v\": \"v1.0\"}\n", f); /* 12 */
+	fputs("{\"i\": [[\"broken\n", f); /* line 11 */
+	fputs("{\"i\": [[\"k\", \"llvm\"], [[], []]], \"r\": [[1], 0, 1, 1], \"v\": \"v1.0\"}\n",
+	      f); /* 12 */
 	fputs(nl, f);
 	fputs("{\"i\": [[\"k\", \"llvm\"], [[], []]], \"v\": \"v0.6\"}\n", f);
 	fclose(f);
@@ -156,7 +157,8 @@ static void test_pipeline(void **state)
 		assert_int_equal(tvmlog_parse_line(line, len, &rec, NULL, 0), 0);
 		assert_int_equal(rec.version_minor, 6);
 		assert_int_equal(rec.error_no, 0);
-		assert_true(fabs(rec.cost - r->tasks[k].edge_best) <= 1e-8 * r->tasks[k].edge_best + 1e-15);
+		assert_true(fabs(rec.cost - r->tasks[k].edge_best) <=
+			    1e-8 * r->tasks[k].edge_best + 1e-15);
 		assert_string_equal(rec.workload_key, r->tasks[k].workload_key);
 		tvmlog_record_done(&rec);
 		k++;
@@ -169,8 +171,8 @@ static void test_pipeline(void **state)
 	assert_non_null(f);
 	fputs("# line f1 f2\n", f);
 	for (size_t i = 0; i < r->n_recs; i++)
-		fprintf(f, "%llu %g %g\n", (unsigned long long)r->recs[i].line, r->recs[i].cloud * 1e3,
-			(double)(i % 3));
+		fprintf(f, "%llu %g %g\n", (unsigned long long)r->recs[i].line,
+			r->recs[i].cloud * 1e3, (double)(i % 3));
 	fclose(f);
 	distiller_result_free(r);
 	o.features = featp;
@@ -211,8 +213,8 @@ static void test_no_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pipeline),
-		cmocka_unit_test(test_no_records),
+	    cmocka_unit_test(test_pipeline),
+	    cmocka_unit_test(test_no_records),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,23 +44,24 @@ static void test_answer(void **state)
 	assert_int_equal(e, 7);
 	assert_int_equal(n, 0);
 	const char *bad[] = {
-		"{\"id\": 4}",                            /* success without a cost */
-		"{\"costs\": [1]}",                       /* no id */
-		"{\"id\": 4, \"costs\": [-1]}",           /* negative cost */
-		"{\"id\": 4, \"costs\": \"1\"}",          /* wrong type */
-		"{\"id\": 4, \"costs\": [1], \"error_no\": \"0\"}",
-		"[1]",
-		"{\"id\": 4,",
+	    "{\"id\": 4}",		     /* success without a cost */
+	    "{\"costs\": [1]}",		     /* no id */
+	    "{\"id\": 4, \"costs\": [-1]}",  /* negative cost */
+	    "{\"id\": 4, \"costs\": \"1\"}", /* wrong type */
+	    "{\"id\": 4, \"costs\": [1], \"error_no\": \"0\"}",
+	    "[1]",
+	    "{\"id\": 4,",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(measurer_parse_answer(bad[i], strlen(bad[i]), &id, c, &n, &e), -EPROTO);
+		assert_int_equal(measurer_parse_answer(bad[i], strlen(bad[i]), &id, c, &n, &e),
+				 -EPROTO);
 }
 
 static const char rec_line[] =
-	"{\"i\": [[\"[\\\"matmul_add\\\", 96, 96, 96, \\\"float32\\\"]\", \"llvm -keys=cpu\"], [[], "
-	"[[\"SP\", 2, 0, 96, [2, 1, 4], 1], [\"SP\", 2, 4, 96, [1, 1, 8], 1], [\"SP\", 2, 8, 96, "
-	"[4], 1], [\"RE\", 2, [0, 4, 1, 5, 8, 2, 6, 9, 3, 7]]]]], \"r\": [[0.001], 0, 0.3, 1], "
-	"\"v\": \"v0.3\"}";
+    "{\"i\": [[\"[\\\"matmul_add\\\", 96, 96, 96, \\\"float32\\\"]\", \"llvm -keys=cpu\"], [[], "
+    "[[\"SP\", 2, 0, 96, [2, 1, 4], 1], [\"SP\", 2, 4, 96, [1, 1, 8], 1], [\"SP\", 2, 8, 96, "
+    "[4], 1], [\"RE\", 2, [0, 4, 1, 5, 8, 2, 6, 9, 3, 7]]]]], \"r\": [[0.001], 0, 0.3, 1], "
+    "\"v\": \"v0.3\"}";
 
 static void test_command(void **state)
 {
@@ -68,29 +69,33 @@ static void test_command(void **state)
 	assert_int_equal(tvmlog_parse_line(rec_line, strlen(rec_line), &rec, NULL, 0), 0);
 	/* A runner that echoes the request id back with a fixed cost, as a TVM RPC bridge would. */
 	struct measurer *m;
-	assert_int_equal(measurer_open_command(
-				 "while read -r l; do id=${l#*\\\"id\\\": }; id=${id%%,*}; "
-				 "echo \"{\\\"id\\\": $id, \\\"costs\\\": [0.25, 0.75]}\"; done",
-				 5000, &m),
-			 0);
+	assert_int_equal(
+	    measurer_open_command("while read -r l; do id=${l#*\\\"id\\\": }; id=${id%%,*}; "
+				  "echo \"{\\\"id\\\": $id, \\\"costs\\\": [0.25, 0.75]}\"; done",
+				  5000, &m),
+	    0);
 	double c[MEASURER_MAX_COSTS];
 	size_t n;
 	int e;
 	for (uint64_t id = 10; id < 13; id++) {
-		assert_int_equal(measurer_measure(m, id, rec_line, strlen(rec_line), &rec, c, &n, &e), 0);
+		assert_int_equal(
+		    measurer_measure(m, id, rec_line, strlen(rec_line), &rec, c, &n, &e), 0);
 		assert_int_equal(n, 2);
 		assert_true(c[0] == 0.25 && c[1] == 0.75);
 		assert_int_equal(e, 0);
 	}
 	measurer_free(m);
 
-	assert_int_equal(measurer_open_command("read -r l; echo '{\"id\": 99, \"costs\": [1]}'", 5000, &m), 0);
-	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e), -EPROTO);
+	assert_int_equal(
+	    measurer_open_command("read -r l; echo '{\"id\": 99, \"costs\": [1]}'", 5000, &m), 0);
+	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e),
+			 -EPROTO);
 	assert_non_null(strstr(measurer_last_error(m), "id 99"));
 	measurer_free(m);
 
 	assert_int_equal(measurer_open_command("read -r l; echo garbage", 5000, &m), 0);
-	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e), -EPROTO);
+	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e),
+			 -EPROTO);
 	measurer_free(m);
 
 	assert_int_equal(measurer_open_command("exit 0", 5000, &m), 0);
@@ -99,7 +104,8 @@ static void test_command(void **state)
 	measurer_free(m);
 
 	assert_int_equal(measurer_open_command("read -r l; sleep 2", 100, &m), 0);
-	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e), -ETIMEDOUT);
+	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e),
+			 -ETIMEDOUT);
 	measurer_free(m);
 	tvmlog_record_done(&rec);
 }
@@ -126,7 +132,8 @@ static void test_builtin(void **state)
 	CPU_ZERO(&cores);
 	CPU_SET(CPU_SETSIZE - 1, &cores);
 	assert_int_equal(measurer_open_builtin(&cores, &m), 0);
-	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e), -EINVAL);
+	assert_int_equal(measurer_measure(m, 1, rec_line, strlen(rec_line), &rec, c, &n, &e),
+			 -EINVAL);
 	measurer_free(m);
 	tvmlog_record_done(&rec);
 }
@@ -134,10 +141,10 @@ static void test_builtin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cpus),
-		cmocka_unit_test(test_answer),
-		cmocka_unit_test(test_command),
-		cmocka_unit_test(test_builtin),
+	    cmocka_unit_test(test_cpus),
+	    cmocka_unit_test(test_answer),
+	    cmocka_unit_test(test_command),
+	    cmocka_unit_test(test_builtin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,8 @@ static void test_fixture_v02_conv2d(void **state)
 	assert_int_equal(t.errors, 0);
 	assert_int_equal(t.versions[2], 1);
 	assert_int_equal(t.fields, 2);
-	assert_string_equal(t.first.target, "cuda -keys=cuda,gpu -max_num_threads=1024 -thread_warp_size=32");
+	assert_string_equal(t.first.target,
+			    "cuda -keys=cuda,gpu -max_num_threads=1024 -thread_warp_size=32");
 	assert_true(fabs(t.first.cost - 0.000429498) < 1e-12);
 	assert_int_equal(t.first.n_steps, 37);
 	assert_int_equal(t.first.steps[0].kind, DISTILL_STEP_CI);
@@ -178,25 +179,37 @@ static void test_malformed(void **state)
 	assert_int_equal(parse("{" GOOD_I ", \"r\": [[0.5], \"0\", 1.0, 5], \"v\": \"v0.6\"}", err),
 			 -EINVAL);
 	assert_non_null(strstr(err, "error_no"));
-	assert_int_equal(parse("{" GOOD_I ", \"r\": [[\"fast\"], 0, 1.0, 5], \"v\": \"v0.6\"}", err),
-			 -EINVAL);
+	assert_int_equal(
+	    parse("{" GOOD_I ", \"r\": [[\"fast\"], 0, 1.0, 5], \"v\": \"v0.6\"}", err), -EINVAL);
 	assert_non_null(strstr(err, "\"r\"[0][0]"));
-	assert_int_equal(parse("{" GOOD_I ", \"r\": [[], 0, 1.0, 5], \"v\": \"v0.6\"}", err), -EINVAL);
-	assert_int_equal(parse("{" GOOD_I ", \"r\": [[0.5], 0, 1.0], \"v\": \"v0.6\"}", err), -EINVAL);
-	assert_int_equal(parse("{\"i\": [[\"k\"], [[], []]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), -EINVAL);
+	assert_int_equal(parse("{" GOOD_I ", \"r\": [[], 0, 1.0, 5], \"v\": \"v0.6\"}", err),
+			 -EINVAL);
+	assert_int_equal(parse("{" GOOD_I ", \"r\": [[0.5], 0, 1.0], \"v\": \"v0.6\"}", err),
+			 -EINVAL);
+	assert_int_equal(
+	    parse("{\"i\": [[\"k\"], [[], []]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}", err),
+	    -EINVAL);
 	assert_non_null(strstr(err, "2..6 fields"));
-	assert_int_equal(parse("{\"i\": [[\"k\", 3], [[], []]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), -EINVAL);
+	assert_int_equal(
+	    parse("{\"i\": [[\"k\", 3], [[], []]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
+		  err),
+	    -EINVAL);
 	assert_non_null(strstr(err, "target"));
-	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"SP\", 0, 0, 4, 2, 1]]]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), -EINVAL);
+	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"SP\", 0, 0, 4, 2, 1]]]], "
+			       "\"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
+			       err),
+			 -EINVAL);
 	assert_non_null(strstr(err, "(SP): lengths"));
-	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"AN\", \"0\", 0, 3]]]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), -EINVAL);
+	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"AN\", \"0\", 0, 3]]]], \"r\": "
+			       "[[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
+			       err),
+			 -EINVAL);
 	assert_non_null(strstr(err, "stage id"));
-	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"PR\", 0, 0, \"auto_unroll_max_step$x\"]]]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), -EINVAL);
+	assert_int_equal(
+	    parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"PR\", 0, 0, "
+		  "\"auto_unroll_max_step$x\"]]]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
+		  err),
+	    -EINVAL);
 	/* A failed record parses; the caller drops it. */
 	struct tvmlog_record r;
 	const char *failed = "{" GOOD_I ", \"r\": [[1e10], 4, 1.0, 5], \"v\": \"v0.4\"}";
@@ -206,8 +219,10 @@ static void test_malformed(void **state)
 	assert_string_equal(tvmlog_error_name(r.error_no), "RUNTIME_DEVICE");
 	tvmlog_record_done(&r);
 	/* Unknown future step kinds are kept, not rejected. */
-	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"XYZ\", 0, 1]]]], \"r\": [[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
-			       err), 0);
+	assert_int_equal(parse("{\"i\": [[\"k\", \"llvm\"], [[], [[\"XYZ\", 0, 1]]]], \"r\": "
+			       "[[0.5], 0, 1.0, 5], \"v\": \"v0.6\"}",
+			       err),
+			 0);
 }
 
 static void test_format_with_costs(void **state)
@@ -234,9 +249,9 @@ static void test_format_with_costs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixture_v02_conv2d), cmocka_unit_test(test_fixture_v03_matmul),
-		cmocka_unit_test(test_fixture_v05_resnet), cmocka_unit_test(test_fixture_v06_sparse),
-		cmocka_unit_test(test_malformed),          cmocka_unit_test(test_format_with_costs),
+	    cmocka_unit_test(test_fixture_v02_conv2d), cmocka_unit_test(test_fixture_v03_matmul),
+	    cmocka_unit_test(test_fixture_v05_resnet), cmocka_unit_test(test_fixture_v06_sparse),
+	    cmocka_unit_test(test_malformed),	       cmocka_unit_test(test_format_with_costs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

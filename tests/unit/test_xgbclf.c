@@ -66,9 +66,9 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_separable),
-		cmocka_unit_test(test_weights_decide),
-		cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_separable),
+	    cmocka_unit_test(test_weights_decide),
+	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
