@@ -275,9 +275,14 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 	       "%zu epochs%s)\n",
 	       r->n_survivors, r->n_sampled, r->n_predicted, r->n_predicted_measured, r->n_epochs,
 	       r->stopped_early ? ", survey rule stopped early" : "");
-	printf("classifier (2-fold CV on the sample): precision %.3f recall %.3f (tp %zu fp %zu tn "
-	       "%zu fn %zu)\n",
-	       r->precision, r->recall, r->tp, r->fp, r->tn, r->fn);
+	char pr[16] = "-", rc[16] = "-";
+	if (isfinite(r->precision))
+		snprintf(pr, sizeof(pr), "%.3f", r->precision);
+	if (isfinite(r->recall))
+		snprintf(rc, sizeof(rc), "%.3f", r->recall);
+	printf("classifier (2-fold CV on the sample): precision %s recall %s (tp %zu fp %zu tn %zu "
+	       "fn %zu)\n",
+	       pr, rc, r->tp, r->fp, r->tn, r->fn);
 	double all = compare ? r->all_seconds : r->est_all_seconds;
 	printf("edge measurements: %zu of %zu survivors (%.1f %%), %.3f s; all survivors %s%.3f s, "
 	       "saved %.3f s\n",

@@ -136,9 +136,15 @@ static int pass1(const char *path, const struct distiller_opts *o, struct tasks 
 	size_t len;
 	uint64_t no, off;
 	char err[256];
-	while ((r = tvmlog_reader_next(rd, &line, &len, &no, &off)) > 0) {
+	while ((r = tvmlog_reader_next(rd, &line, &len, &no, &off)) > 0 || r == -EFBIG) {
 		struct tvmlog_record rec;
 		res->n_lines++;
+		if (r == -EFBIG) {
+			res->n_malformed++;
+			if (o->diag)
+				o->diag(o->ud, no, r, "line longer than 16 MiB skipped");
+			continue;
+		}
 		int q = tvmlog_parse_line(line, len, &rec, err, sizeof(err));
 		if (q == -ENODATA) {
 			res->n_comments++;

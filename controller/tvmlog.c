@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -380,11 +381,12 @@ int tvmlog_task_key(const struct tvmlog_record *r, char **ret)
 	return 0;
 }
 
-#define MAX_LINE (64u << 20)
+#define MAX_LINE (16u << 20)
 
 struct tvmlog_reader {
-	FILE *f;
 	int fd;
+	char rbuf[65536];
+	size_t rpos, rlen;
 	char *buf;
 	size_t cap;
 	uint64_t lineno;
@@ -396,10 +398,15 @@ int tvmlog_reader_open(const char *path, struct tvmlog_reader **ret)
 	_cleanup_free_ struct tvmlog_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->f = fopen(path, "re");
-	if (!r->f)
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
 		return negative_errno();
-	r->fd = fileno(r->f);
+	struct stat st;
+	if (fstat(r->fd, &st) < 0 || S_ISDIR(st.st_mode)) {
+		int e = S_ISDIR(st.st_mode) ? -EISDIR : negative_errno();
+		close(r->fd);
+		return e;
+	}
 	*ret = TAKE_PTR(r);
 	return 0;
 }
@@ -408,26 +415,82 @@ void tvmlog_reader_free(struct tvmlog_reader *r)
 {
 	if (!r)
 		return;
-	if (r->f)
-		fclose(r->f);
+	if (r->fd >= 0)
+		close(r->fd);
 	free(r->buf);
 	free(r);
+}
+
+/* Reads one line through a 64 KiB window so a line past MAX_LINE is skipped, never held, and NUL
+ * bytes cannot desynchronize the offsets. Returns its length with the newline, -EFBIG for an
+ * over-long line; *ret_consumed is the bytes it took from the file (0 at EOF). */
+static ssize_t read_line(struct tvmlog_reader *r, size_t *ret_consumed)
+{
+	size_t len = 0, consumed = 0;
+	bool too_long = false;
+	for (;;) {
+		if (r->rpos == r->rlen) {
+			ssize_t n = read(r->fd, r->rbuf, sizeof(r->rbuf));
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return -EIO;
+			}
+			if (n == 0)
+				break; /* EOF */
+			r->rpos = 0;
+			r->rlen = (size_t)n;
+		}
+		const char *p = r->rbuf + r->rpos;
+		size_t avail = r->rlen - r->rpos;
+		const char *nl = memchr(p, '\n', avail);
+		size_t seg = nl ? (size_t)(nl - p) + 1 : avail;
+		if (!too_long && len + seg > MAX_LINE)
+			too_long = true;
+		if (!too_long) {
+			if (len + seg + 1 > r->cap) {
+				size_t nc = r->cap ? r->cap : 8192;
+				while (nc < len + seg + 1)
+					nc *= 2;
+				char *nb = realloc(r->buf, nc);
+				if (!nb)
+					return -ENOMEM;
+				r->buf = nb;
+				r->cap = nc;
+			}
+			memcpy(r->buf + len, p, seg);
+			len += seg;
+		}
+		consumed += seg;
+		r->rpos += seg;
+		if (nl)
+			break;
+	}
+	*ret_consumed = consumed;
+	if (too_long)
+		return -EFBIG;
+	return (ssize_t)len;
 }
 
 int tvmlog_reader_next(struct tvmlog_reader *r, const char **ret_line, size_t *ret_len,
 		       uint64_t *ret_lineno, uint64_t *ret_offset)
 {
-	errno = 0;
-	ssize_t n = getline(&r->buf, &r->cap, r->f);
-	if (n < 0)
-		return errno ? negative_errno() : 0;
+	size_t consumed = 0;
+	ssize_t n = read_line(r, &consumed);
+	if (n == -EIO || n == -ENOMEM)
+		return (int)n;
+	if (consumed == 0)
+		return 0;
 	uint64_t off = r->offset;
-	r->offset += (uint64_t)n;
+	r->offset += consumed;
 	r->lineno++;
-	if ((size_t)n > MAX_LINE)
-		return -EFBIG;
+	*ret_lineno = r->lineno;
+	*ret_offset = off;
+	if (n < 0)
+		return (int)n;
 	if (n > 0 && r->buf[n - 1] == '\n')
 		r->buf[--n] = '\0';
+	r->buf[n] = '\0';
 	/* A huge line once must not pin its buffer for the rest of the file. */
 	if (r->cap > (1u << 20) && (size_t)n < (1u << 16)) {
 		char *small = strdup(r->buf);
@@ -439,8 +502,6 @@ int tvmlog_reader_next(struct tvmlog_reader *r, const char **ret_line, size_t *r
 	}
 	*ret_line = r->buf;
 	*ret_len = (size_t)n;
-	*ret_lineno = r->lineno;
-	*ret_offset = off;
 	return 1;
 }
 

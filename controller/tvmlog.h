@@ -49,7 +49,8 @@ struct tvmlog_reader;
 int tvmlog_reader_open(const char *path, struct tvmlog_reader **ret);
 void tvmlog_reader_free(struct tvmlog_reader *r);
 /* Next line without its newline: 1 with *ret_line (valid until the next call), its 1-based
- * number and byte offset; 0 at EOF; -errno on read error or a line over 64 MiB (-EFBIG). */
+ * number and byte offset; 0 at EOF; -EIO/-ENOMEM on failure; -EFBIG for a line over 16 MiB,
+ * which is skipped (number and offset are set, reading can go on). */
 int tvmlog_reader_next(struct tvmlog_reader *r, const char **ret_line, size_t *ret_len,
 		       uint64_t *ret_lineno, uint64_t *ret_offset);
 /* Re-reads a line at a known offset into a malloc'd NUL-terminated buffer. */

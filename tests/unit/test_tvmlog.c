@@ -246,12 +246,54 @@ static void test_format_with_costs(void **state)
 	assert_int_equal(tvmlog_format_with_costs("{oops", 5, costs, 2, &out), -EBADMSG);
 }
 
+static void test_reader_limits(void **state)
+{
+	char dir[] = "/tmp/test-tvmlog-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/log.json", dir);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("# head\n", f);
+	fwrite("ab\0cd\n", 1, 6, f); /* a NUL must not shift the offsets */
+	for (size_t i = 0; i < (17u << 20) / 64; i++)
+		fputs("0123456789012345678901234567890123456789012345678901234567890123", f);
+	fputs("\n", f);
+	fputs("last", f); /* no final newline */
+	fclose(f);
+
+	struct tvmlog_reader *rd;
+	assert_int_equal(tvmlog_reader_open(path, &rd), 0);
+	const char *line;
+	size_t len;
+	uint64_t no, off;
+	assert_int_equal(tvmlog_reader_next(rd, &line, &len, &no, &off), 1);
+	assert_int_equal(no, 1);
+	assert_int_equal(tvmlog_reader_next(rd, &line, &len, &no, &off), 1);
+	assert_int_equal(len, 5);
+	assert_int_equal(off, 7);
+	assert_memory_equal(line, "ab\0cd", 5);
+	assert_int_equal(tvmlog_reader_next(rd, &line, &len, &no, &off), -EFBIG);
+	assert_int_equal(no, 3);
+	assert_int_equal(off, 13);
+	assert_int_equal(tvmlog_reader_next(rd, &line, &len, &no, &off), 1);
+	assert_int_equal(no, 4);
+	assert_int_equal(off, 13 + (17u << 20) + 1);
+	assert_string_equal(line, "last");
+	assert_int_equal(tvmlog_reader_next(rd, &line, &len, &no, &off), 0);
+	tvmlog_reader_free(rd);
+	assert_int_equal(tvmlog_reader_open(dir, &rd), -EISDIR);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fixture_v02_conv2d), cmocka_unit_test(test_fixture_v03_matmul),
 	    cmocka_unit_test(test_fixture_v05_resnet), cmocka_unit_test(test_fixture_v06_sparse),
 	    cmocka_unit_test(test_malformed),	       cmocka_unit_test(test_format_with_costs),
+	    cmocka_unit_test(test_reader_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
