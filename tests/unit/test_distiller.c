@@ -210,11 +210,42 @@ static void test_no_records(void **state)
 	unlink(p);
 }
 
+/* Every record costs the same on the "edge": no batch ever improves a task, so Trimmer's rule
+ * (x = 0 twice) stops each task after exactly two survey batches. */
+static void test_survey_stops_plateau(void **state)
+{
+	static const char flat[] = "while read -r l; do id=${l#*\\\"id\\\": }; id=${id%%,*}; "
+				   "echo \"{\\\"id\\\": $id, \\\"costs\\\": [0.001]}\"; done";
+	for (int scope = 0; scope < 2; scope++) {
+		struct distiller_opts o;
+		distiller_opts_default(&o);
+		o.batch = 2;
+		o.xgb.rounds = 5;
+		o.survey_model = scope == 1;
+		struct seen s = {0};
+		o.diag = diag;
+		o.ud = &s;
+		struct measurer *m;
+		assert_int_equal(measurer_open_command(flat, 10000, &m), 0);
+		struct distiller_result *r = NULL;
+		assert_int_equal(distiller_run(logp, &o, m, &r), 0);
+		measurer_free(m);
+		assert_int_equal(r->n_epochs, 2);
+		assert_int_equal(r->n_predicted_measured, 3 * 2 * 2);
+		assert_true(r->stopped_early);
+		assert_int_equal(r->n_tasks_suspended, scope == 0 ? 3 : 0);
+		for (size_t t = 0; t < r->n_tasks; t++)
+			assert_int_equal(r->tasks[t].n_measured, r->tasks[t].n_sampled + 4);
+		distiller_result_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipeline),
 	    cmocka_unit_test(test_no_records),
+	    cmocka_unit_test(test_survey_stops_plateau),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
