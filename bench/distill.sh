@@ -31,7 +31,7 @@ gaps() {
 }
 
 runs=""
-for seed in 1 2 3 4; do
+for seed in 1 2 3 4 5 6 7 8; do
 	d="$work/s$seed"
 	"$es" distill --synthesize "$d" --tasks $tasks --records $records --seed $seed -q
 	"$es" distill "$d/cloud.json" --out "$d/best.json" --measurer "$truthm" --seed $seed \
