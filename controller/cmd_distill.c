@@ -117,7 +117,11 @@ static void diag(void *ud, uint64_t line, int err, const char *msg)
 		fputs("\r\033[K", stderr);
 		u->progress_shown = false;
 	}
-	fprintf(stderr, "edgeslice distill: %s:%llu: %s\n", u->log, (unsigned long long)line, msg);
+	if (line)
+		fprintf(stderr, "edgeslice distill: %s:%llu: %s\n", u->log,
+			(unsigned long long)line, msg);
+	else
+		fprintf(stderr, "edgeslice distill: %s\n", msg);
 }
 
 static void progress(void *ud, const char *phase, size_t done, size_t total)

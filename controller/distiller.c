@@ -273,6 +273,53 @@ static void feats_forget(struct feats *f, const size_t *recs, size_t n_recs)
 	f->n_rows = 0;
 }
 
+int distiller_parse_feature_line(const char *s, size_t len, unsigned long long *ret_line,
+				 float *ret_row, size_t *ret_n)
+{
+	/* strtoull/strtof need a terminated string and a line may not be. */
+	char buf[8192];
+	if (len >= sizeof(buf))
+		return -E2BIG;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	char *p = buf, *end;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '#' || *p == '\n' || *p == '\r' || !*p)
+		return -ENODATA;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long ln = strtoull(p, &end, 10);
+	if (errno || end == p || ln == 0)
+		return -EINVAL;
+	size_t k = 0;
+	p = end;
+	for (;;) {
+		bool sep = false;
+		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r') {
+			p++;
+			sep = true;
+		}
+		if (!*p || *p == '\n')
+			break;
+		if (!sep)
+			return -EINVAL; /* "12x" or "1.5.3" */
+		if (k == DISTILLER_MAX_FEATURES)
+			return -E2BIG;
+		float v = strtof(p, &end);
+		if (end == p || !isfinite(v))
+			return -EINVAL;
+		ret_row[k++] = v;
+		p = end;
+	}
+	if (k == 0)
+		return -EINVAL;
+	*ret_line = ln;
+	*ret_n = k;
+	return 0;
+}
+
 /* Features file: "LINE f1 f2 ... fk" per row, '#' comments; several rows per log line vote. */
 static int features_from_file(const char *path, struct distiller_result *res, struct feats *f,
 			      const struct distiller_opts *o)
@@ -288,45 +335,32 @@ static int features_from_file(const char *path, struct distiller_result *res, st
 	f->width = 0;
 	while ((n = getline(&buf, &cap, fp)) >= 0) {
 		lineno++;
-		char *p = buf;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '#' || *p == '\n' || !*p)
-			continue;
-		char *end;
-		errno = 0;
-		unsigned long long ln = strtoull(p, &end, 10);
-		if (errno || end == p) {
-			if (o->diag)
-				o->diag(o->ud, lineno, -EINVAL,
-					"features file: expected a log line number");
-			return -EINVAL;
-		}
-		float row[256];
+		float row[DISTILLER_MAX_FEATURES];
 		size_t k = 0;
-		p = end;
-		for (;;) {
-			while (*p == ' ' || *p == '\t' || *p == ',')
-				p++;
-			if (!*p || *p == '\n')
-				break;
-			if (k == ELEMENTSOF(row))
-				return -E2BIG;
-			float v = strtof(p, &end);
-			if (end == p || !isfinite(v)) {
-				if (o->diag)
-					o->diag(o->ud, lineno, -EINVAL,
-						"features file: bad number");
-				return -EINVAL;
+		unsigned long long ln;
+		int q = distiller_parse_feature_line(buf, (size_t)n, &ln, row, &k);
+		if (q == -ENODATA)
+			continue;
+		if (q < 0) {
+			if (o->diag) {
+				char msg[512];
+				snprintf(msg, sizeof(msg), "%s:%llu: %s", path,
+					 (unsigned long long)lineno,
+					 q == -E2BIG ? "more than 256 features"
+						     : "expected LOGLINE followed by numbers");
+				o->diag(o->ud, 0, q, msg);
 			}
-			row[k++] = v;
-			p = end;
+			return q;
 		}
-		if (k == 0 || (f->width && k != f->width)) {
-			if (o->diag)
-				o->diag(
-				    o->ud, lineno, -EINVAL,
-				    "features file: every row needs the same number of features");
+		if (f->width && k != f->width) {
+			if (o->diag) {
+				char msg[512];
+				snprintf(
+				    msg, sizeof(msg),
+				    "%s:%llu: every row needs the same number of features (%zu)",
+				    path, (unsigned long long)lineno, f->width);
+				o->diag(o->ud, 0, -EINVAL, msg);
+			}
 			return -EINVAL;
 		}
 		if (!f->width) {

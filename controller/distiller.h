@@ -27,7 +27,9 @@ struct distiller_opts {
 	bool compare;	      /* also run the baselines (measures every survivor) */
 	struct xgbclf_params xgb;
 	/* Optional callbacks, called from the pipeline's thread. */
-	void (*diag)(void *ud, uint64_t line, int err, const char *msg); /* a skipped line */
+	/* A skipped log line (err < 0), a failed record (err == 0), or with line == 0 a message
+	 * that names its own file and line (features file). */
+	void (*diag)(void *ud, uint64_t line, int err, const char *msg);
 	void (*progress)(void *ud, const char *phase, size_t done, size_t total);
 	void *ud;
 };
@@ -74,6 +76,12 @@ void distiller_result_free(struct distiller_result *r);
  * -ENODATA if the log has no successful record. */
 int distiller_run(const char *log_path, const struct distiller_opts *opts, struct measurer *m,
 		  struct distiller_result **ret);
+
+/* One line of a features file: "LOGLINE f1 f2 ..." (spaces, tabs or commas). 0 with the row;
+ * -ENODATA for a comment or blank line; -EINVAL; -E2BIG past DISTILLER_MAX_FEATURES or 8 KiB. */
+#define DISTILLER_MAX_FEATURES 256
+int distiller_parse_feature_line(const char *s, size_t len, unsigned long long *ret_line,
+				 float *ret_row, size_t *ret_n);
 
 /* Writes the best record of every task (with its edge costs) as an auto-scheduler log. */
 int distiller_write_best(const struct distiller_result *r, const char *log_path,

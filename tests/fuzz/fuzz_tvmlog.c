@@ -1,10 +1,11 @@
 /* fuzz_tvmlog.c — libFuzzer target: the auto-scheduler log parser and what consumes a record
- * (features, loop nest, synthetic cost, rewriter), and the measurer answer parser. */
+ * (features, loop nest, synthetic cost, rewriter); measurer answers, features lines, CPU lists. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "distiller.h"
 #include "measurer.h"
 #include "tvmlog.h"
 
@@ -48,6 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nc;
 	int eno;
 	(void)measurer_parse_answer(s, size, &id, costs, &nc, &eno);
+	unsigned long long ln;
+	float row[DISTILLER_MAX_FEATURES];
+	(void)distiller_parse_feature_line(s, size, &ln, row, &nc);
+	cpu_set_t cpus;
+	(void)measurer_parse_cpus(s, &cpus);
 	free(s);
 	return 0;
 }

@@ -240,12 +240,35 @@ static void test_survey_stops_plateau(void **state)
 	}
 }
 
+static void test_feature_line(void **state)
+{
+	unsigned long long ln = 0;
+	float row[DISTILLER_MAX_FEATURES];
+	size_t n = 0;
+	const char *ok = "  12 1.5, -2\t3e2\n";
+	assert_int_equal(distiller_parse_feature_line(ok, strlen(ok), &ln, row, &n), 0);
+	assert_int_equal(ln, 12);
+	assert_int_equal(n, 3);
+	assert_true(row[0] == 1.5f && row[1] == -2.0f && row[2] == 300.0f);
+	assert_int_equal(distiller_parse_feature_line("# c", 3, &ln, row, &n), -ENODATA);
+	assert_int_equal(distiller_parse_feature_line("", 0, &ln, row, &n), -ENODATA);
+	const char *bad[] = {"12", "x 1", "0 1", "12 1.5x", "12 nan", "12 inf", "-3 1", "12 1 2q"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(distiller_parse_feature_line(bad[i], strlen(bad[i]), &ln, row, &n),
+				 -EINVAL);
+	char big[4000] = "5";
+	for (int i = 0; i < 300; i++)
+		strcat(big, " 1");
+	assert_int_equal(distiller_parse_feature_line(big, strlen(big), &ln, row, &n), -E2BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipeline),
 	    cmocka_unit_test(test_no_records),
 	    cmocka_unit_test(test_survey_stops_plateau),
+	    cmocka_unit_test(test_feature_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
