@@ -1,0 +1,88 @@
+/* distiller.h — the tuning-record distillation pipeline (ALGORITHMS.md section 3) over a log file:
+ * streaming pass, first step, alpha sample, edge measurement, XGBoost, vote, survey-tuned
+ * measurement of the predicted edge-friendly records, best record per task. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distill.h"
+#include "measurer.h"
+#include "xgbclf.h"
+
+struct distiller_opts {
+	struct distill_first_step first; /* threshold 0.4 by default */
+	double alpha;			 /* sample rate, default 0.15 */
+	double beta;			 /* label threshold on the calibrated score, default 1.0 */
+	uint64_t seed;
+	size_t min_sample;    /* per task, default 2 */
+	size_t batch;	      /* records per task per survey epoch, default 12 */
+	double phi;	      /* survey stop threshold, default -0.25 */
+	bool no_stop;	      /* measure every predicted record */
+	bool no_cloud_best;   /* do not add each task's cloud-best record to the sample */
+	bool predicted_only;  /* never measure past the voted edge-friendly records */
+	bool survey_model;    /* survey rule on the whole model's latency, not per task */
+	const char *features; /* optional features file (docs/DISTILL.md) */
+	bool compare;	      /* also run the baselines (measures every survivor) */
+	struct xgbclf_params xgb;
+	/* Optional callbacks, called from the pipeline's thread. */
+	/* A skipped log line (err < 0), a failed record (err == 0), or with line == 0 a message
+	 * that names its own file and line (features file). */
+	void (*diag)(void *ud, uint64_t line, int err, const char *msg);
+	void (*progress)(void *ud, const char *phase, size_t done, size_t total);
+	void *ud;
+};
+void distiller_opts_default(struct distiller_opts *o);
+
+struct distiller_task {
+	char *workload_key;
+	char *target;
+	size_t n_records, n_failed, n_survivors, n_sampled, n_predicted, n_measured;
+	double cloud_min;  /* best cloud cost in the log */
+	size_t cloud_best; /* index into recs of the cloud's best record */
+	size_t best;	   /* index into recs of the edge best; SIZE_MAX if none */
+	double edge_best;  /* its edge cost (s), INFINITY if none */
+	/* Baselines (with opts.compare), INFINITY when unknown. */
+	double cloud_best_edge; /* edge cost of the cloud's best record: the first step alone */
+	double random_best;	/* random sample of the survivors, same per-task budget */
+	double all_best;	/* every survivor measured */
+};
+
+struct distiller_result {
+	uint64_t n_lines, n_comments, n_malformed, n_failed, n_records;
+	size_t n_tasks;
+	struct distiller_task *tasks;
+	struct distill_rec *recs; /* successful records, in log order */
+	size_t n_recs;
+	size_t n_survivors, n_sampled, n_predicted, n_predicted_measured, n_measured;
+	size_t n_measure_failed; /* edge measurements that returned error_no != 0 */
+	size_t n_epochs;
+	size_t n_tasks_suspended; /* tasks the per-task survey rule stopped with records left */
+	bool stopped_early;
+	/* Classifier on the measured sample, 2-fold cross-validated (held-out predictions). */
+	size_t tp, fp, tn, fn;
+	double precision, recall; /* NAN when undefined */
+	size_t n_rows;		  /* feature rows of the survivors */
+	double measure_seconds;	  /* wall time of the distiller's edge measurements */
+	double est_all_seconds;	  /* estimated time to measure every survivor */
+	size_t baseline_measurements;
+	double all_seconds; /* actual, with compare */
+	int version_minor;  /* of the first record; the output keeps each record's own */
+};
+void distiller_result_free(struct distiller_result *r);
+
+/* Runs the pipeline. Lines that do not parse are reported through opts->diag and skipped.
+ * -ENODATA if the log has no successful record. */
+int distiller_run(const char *log_path, const struct distiller_opts *opts, struct measurer *m,
+		  struct distiller_result **ret);
+
+/* One line of a features file: "LOGLINE f1 f2 ..." (spaces, tabs or commas). 0 with the row;
+ * -ENODATA for a comment or blank line; -EINVAL; -E2BIG past DISTILLER_MAX_FEATURES or 8 KiB. */
+#define DISTILLER_MAX_FEATURES 256
+int distiller_parse_feature_line(const char *s, size_t len, unsigned long long *ret_line,
+				 float *ret_row, size_t *ret_n);
+
+/* Writes the best record of every task (with its edge costs) as an auto-scheduler log. */
+int distiller_write_best(const struct distiller_result *r, const char *log_path,
+			 const char *out_path);

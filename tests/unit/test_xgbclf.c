@@ -1,0 +1,74 @@
+/* test_xgbclf.c — the XGBoost wrapper: weighted training and prediction through the C API, and
+ * errors coming back as -errno. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+
+#include "xgbclf.h"
+
+static void test_separable(void **state)
+{
+	float x[40], y[40];
+	for (int i = 0; i < 40; i++) {
+		x[i] = (float)i / 40;
+		y[i] = x[i] > 0.5f;
+	}
+	struct xgbclf *c = NULL;
+	assert_int_equal(xgbclf_train(x, 40, 1, y, NULL, NULL, &c), 0);
+	const float q[] = {0.1f, 0.9f};
+	float p[2];
+	assert_int_equal(xgbclf_predict(c, q, 2, 1, p), 0);
+	assert_true(p[0] < 0.2f);
+	assert_true(p[1] > 0.8f);
+	assert_int_equal(xgbclf_predict(c, q, 1, 2, p), -EINVAL); /* wrong width */
+	xgbclf_free(c);
+}
+
+static void test_weights_decide(void **state)
+{
+	/* The same point labelled both ways: the heavier weight wins. */
+	float x[20], y[20], w[20];
+	for (int i = 0; i < 20; i++) {
+		x[i] = 1.0f;
+		y[i] = i % 2;
+		w[i] = i % 2 ? 5.0f : 0.5f;
+	}
+	struct xgbclf *c = NULL;
+	struct xgbclf_params p;
+	xgbclf_params_default(&p);
+	p.rounds = 20;
+	assert_int_equal(xgbclf_train(x, 20, 1, y, w, &p, &c), 0);
+	float prob;
+	assert_int_equal(xgbclf_predict(c, x, 1, 1, &prob), 0);
+	assert_true(prob > 0.8f);
+	xgbclf_free(c);
+	for (int i = 0; i < 20; i++)
+		w[i] = i % 2 ? 0.5f : 5.0f;
+	assert_int_equal(xgbclf_train(x, 20, 1, y, w, &p, &c), 0);
+	assert_int_equal(xgbclf_predict(c, x, 1, 1, &prob), 0);
+	assert_true(prob < 0.2f);
+	xgbclf_free(c);
+}
+
+static void test_errors(void **state)
+{
+	float x[2] = {0, 1}, y[2] = {0, 1}, w0[2] = {0, 0}, bad[2] = {0, 2}, neg[2] = {1, -1};
+	struct xgbclf *c = (struct xgbclf *)0x1;
+	assert_int_equal(xgbclf_train(x, 0, 1, y, NULL, NULL, &c), -EINVAL);
+	assert_int_equal(xgbclf_train(x, 2, 1, bad, NULL, NULL, &c), -EINVAL);
+	assert_int_equal(xgbclf_train(x, 2, 1, y, neg, NULL, &c), -EINVAL);
+	assert_int_equal(xgbclf_train(x, 2, 1, y, w0, NULL, &c), -EDOM);
+	assert_ptr_equal(c, (struct xgbclf *)0x1); /* untouched on error */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_separable),
+	    cmocka_unit_test(test_weights_decide),
+	    cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
