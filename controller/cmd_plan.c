@@ -102,6 +102,7 @@ static int plan_one(const struct jps_model *m, const struct jps_chain *c, size_t
 		json_object_object_add(o, "cuts", cuts);
 		json_object_object_add(o, "order", order);
 		json_object_object_add(o, "makespan_ms", json_object_new_double(p.makespan));
+		json_object_object_add(o, "method", json_object_new_string(p.method));
 		json_object *a2 = json_object_new_object();
 		json_object_object_add(a2, "lo", json_object_new_string(cut_name(m, &c->cuts[p.alg2.lo])));
 		json_object_object_add(a2, "hi", json_object_new_string(cut_name(m, &c->cuts[p.alg2.hi])));
@@ -138,8 +139,8 @@ static int plan_one(const struct jps_model *m, const struct jps_chain *c, size_t
 			printf("%s%zu x %s", i ? ", then " : "", k - i, cut_name(m, &c->cuts[p.order[i]]));
 			i = k;
 		}
-		printf("\npredicted makespan: %.2f ms (Alg. 2 alone: %s|%s ratio %u -> %.2f ms)\n",
-		       p.makespan, cut_name(m, &c->cuts[p.alg2.lo]), cut_name(m, &c->cuts[p.alg2.hi]),
+		printf("\npredicted makespan: %.2f ms, found by %s (Alg. 2 alone: %s|%s ratio %u -> %.2f ms)\n",
+		       p.makespan, p.method, cut_name(m, &c->cuts[p.alg2.lo]), cut_name(m, &c->cuts[p.alg2.hi]),
 		       p.alg2.ratio, p.paper_makespan);
 		printf("local-only %.2f ms, cloud-only %.2f ms, partition-only %.2f ms (cut after %s)\n",
 		       lo, co, po, cut_name(m, &c->cuts[po_cut]));

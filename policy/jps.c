@@ -571,69 +571,196 @@ void jps_plan_done(struct jps_plan *p)
 
 int jps_plan_homogeneous(const struct jps_chain *c, size_t n_jobs, struct jps_plan *ret)
 {
-	return jps_plan_homogeneous_ex(c, n_jobs, JPS_PAIR_BUDGET, ret);
+	return jps_plan_homogeneous_ex(c, n_jobs, JPS_PAIR_BUDGET, JPS_EXACT_BUDGET, ret);
+}
+
+/* Exact search state: cut indices in Johnson order, so any multiset's Johnson order is
+ * its counts read in this order. */
+struct exact {
+	const struct jps_chain *c;
+	struct block *bl;
+	size_t *cnt, *best_cnt;
+	double best;
+};
+
+static void exact_rec(struct exact *x, size_t i, size_t left)
+{
+	size_t k = x->c->n;
+	if (i == k - 1) {
+		x->cnt[i] = left;
+		for (size_t q = 0; q < k; q++)
+			x->bl[q].count = x->cnt[q];
+		double t = blocks_makespan(x->bl, k);
+		if (t < x->best - 1e-12) {
+			x->best = t;
+			memcpy(x->best_cnt, x->cnt, k * sizeof(size_t));
+		}
+		return;
+	}
+	for (size_t m = 0; m <= left; m++) {
+		x->cnt[i] = m;
+		exact_rec(x, i + 1, left - m);
+	}
+}
+
+/* Number of multisets of n jobs over k cuts, C(n + k - 1, k - 1), as a double. */
+static double multisets(size_t k, size_t n)
+{
+	double r = 1;
+	for (size_t i = 1; i < k && r < 1e300; i++)
+		r = r * (double)(n + i) / (double)i;
+	return r;
 }
 
 int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pair_budget,
-			    struct jps_plan *ret)
+			    double exact_budget, struct jps_plan *ret)
 {
 	struct jps_bsearch bs;
-	size_t best_a, best_na, best_b, best_nb, n_lo;
-	double best;
-	size_t *order;
+	struct jps_chain pc = { 0 };
+	size_t n_lo, k, *pi = NULL, np = 0;
+	double best, gmin = INFINITY;
+	size_t *order = NULL, *cnt = NULL, *jord = NULL;
+	struct jps_job *cj = NULL;
+	const char *method;
 	int r;
 
 	if (!c || !ret || c->n == 0 || n_jobs == 0)
 		return -EINVAL;
-	r = jps_alg2(c, &bs);
-	if (r < 0)
-		return r;
+	k = c->n;
 	order = malloc(n_jobs * sizeof(size_t));
-	if (!order)
-		return -ENOMEM;
+	cnt = calloc(k, sizeof(size_t));
+	pi = calloc(k, sizeof(size_t));
+	pc.cuts = calloc(k, sizeof(*pc.cuts));
+	if (!order || !cnt || !pi || !pc.cuts) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* The Pareto front of (f, g): a cut with both more compute and more upload than
+	 * another never helps (the flow-shop makespan is monotone in every stage time), and
+	 * on the front f rises while g falls, which is what Alg. 2 assumes. */
+	for (size_t i = 0; i < k; i++)
+		if (c->cuts[i].g < gmin) {
+			gmin = c->cuts[i].g;
+			pi[np] = i;
+			pc.cuts[np++] = c->cuts[i];
+		}
+	pc.n = np;
+	r = jps_alg2(&pc, &bs);
+	if (r < 0)
+		goto fail;
+	bs.lo = pi[bs.lo];
+	bs.hi = pi[bs.hi];
 	n_lo = jps_ratio_split(bs.ratio, n_jobs);
 	const struct jps_cut *lo = &c->cuts[bs.lo], *hi = &c->cuts[bs.hi];
 	double paper = jps_mix_makespan(lo, n_lo, hi, n_jobs - n_lo);
-	best = paper;
-	best_a = bs.lo, best_na = n_lo, best_b = bs.hi, best_nb = n_jobs - n_lo;
+#define TAKE(t, a, na, b, nb, how)                                                                 \
+	do {                                                                                       \
+		memset(cnt, 0, k * sizeof(size_t));                                                \
+		cnt[a] += (na);                                                                    \
+		cnt[b] += (nb);                                                                    \
+		best = (t);                                                                        \
+		method = (how);                                                                    \
+	} while (0)
+	TAKE(paper, bs.lo, n_lo, bs.hi, n_jobs - n_lo, "alg2-ratio");
 	for (size_t m = 0; m <= n_jobs; m++) {
 		double t = jps_mix_makespan(lo, m, hi, n_jobs - m);
 		if (t < best)
-			best = t, best_a = bs.lo, best_na = m, best_b = bs.hi, best_nb = n_jobs - m;
+			TAKE(t, bs.lo, m, bs.hi, n_jobs - m, "alg2-mix");
 	}
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		double t = jps_mix_makespan(&c->cuts[i], n_jobs, &c->cuts[i], 0);
 		if (t < best)
-			best = t, best_a = i, best_na = n_jobs, best_b = i, best_nb = 0;
+			TAKE(t, i, n_jobs, i, 0, "uniform");
 	}
-	/* Beyond the paper: every pair of cuts with every split, while that stays cheap
-	 * (pairs x jobs bounded), since the best pair need not straddle the crossing. */
-	if ((double)c->n * (double)c->n * (double)(n_jobs + 1) <= pair_budget)
-		for (size_t i = 0; i < c->n; i++)
-			for (size_t j = i + 1; j < c->n; j++)
+	/* Beyond the paper: every pair of front cuts with every split, while that stays
+	 * cheap, since the best pair need not straddle the crossing. */
+	if ((double)np * (double)np * (double)(n_jobs + 1) <= pair_budget)
+		for (size_t i = 0; i < np; i++)
+			for (size_t j = i + 1; j < np; j++)
 				for (size_t m = 1; m < n_jobs; m++) {
-					double t = jps_mix_makespan(&c->cuts[i], m, &c->cuts[j], n_jobs - m);
+					double t = jps_mix_makespan(&c->cuts[pi[i]], m, &c->cuts[pi[j]],
+								    n_jobs - m);
 					if (t < best)
-						best = t, best_a = i, best_na = m, best_b = j,
-						best_nb = n_jobs - m;
+						TAKE(t, pi[i], m, pi[j], n_jobs - m, "pair-mix");
 				}
-	/* Processing order: Johnson order of the two job types. */
-	{
-		struct jps_job ja = { c->cuts[best_a].f, c->cuts[best_a].g },
-			       jb = { c->cuts[best_b].f, c->cuts[best_b].g };
-		bool b_first = jps_johnson_cmp(&jb, &ja) < 0;
-		size_t k = 0;
-		for (size_t i = 0; i < (b_first ? best_nb : best_na); i++)
-			order[k++] = b_first ? best_b : best_a;
-		for (size_t i = 0; i < (b_first ? best_na : best_nb); i++)
-			order[k++] = b_first ? best_a : best_b;
+#undef TAKE
+	jord = calloc(np, sizeof(size_t));
+	cj = calloc(np, sizeof(*cj));
+	if (!jord || !cj) {
+		r = -ENOMEM;
+		goto fail;
 	}
+	for (size_t i = 0; i < np; i++)
+		cj[i] = (struct jps_job){ pc.cuts[i].f, pc.cuts[i].g };
+	r = jps_johnson_order(cj, np, jord);
+	if (r < 0)
+		goto fail;
+	/* Small instances: every multiset of front cuts, each in Johnson order (optimal for
+	 * a fixed multiset), i.e. the brute-force optimum at a fraction of its cost. */
+	if (multisets(np, n_jobs) * (double)np <= exact_budget) {
+		struct exact x = { .c = &pc, .best = best };
+		x.bl = calloc(np, sizeof(*x.bl));
+		x.cnt = calloc(np, sizeof(size_t));
+		x.best_cnt = calloc(np, sizeof(size_t));
+		if (!x.bl || !x.cnt || !x.best_cnt) {
+			free(x.bl), free(x.cnt), free(x.best_cnt);
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t q = 0; q < np; q++)
+			x.bl[q] = (struct block){ pc.cuts[jord[q]].f, pc.cuts[jord[q]].g, 0 };
+		exact_rec(&x, 0, n_jobs);
+		if (x.best < best) {
+			best = x.best;
+			method = "exact";
+			memset(cnt, 0, k * sizeof(size_t));
+			for (size_t q = 0; q < np; q++)
+				cnt[pi[jord[q]]] = x.best_cnt[q];
+		}
+		free(x.bl), free(x.cnt), free(x.best_cnt);
+	}
+	/* Processing order: the chosen multiset in Johnson order (stable over cut index). */
+	{
+		size_t p = 0, *all = calloc(k, sizeof(size_t));
+		struct jps_job *aj = calloc(k, sizeof(*aj));
+		if (!all || !aj) {
+			free(all);
+			free(aj);
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < k; i++)
+			aj[i] = (struct jps_job){ c->cuts[i].f, c->cuts[i].g };
+		r = jps_johnson_order(aj, k, all);
+		if (r == 0)
+			for (size_t q = 0; q < k; q++)
+				for (size_t i = 0; i < cnt[all[q]]; i++)
+					order[p++] = all[q];
+		free(all);
+		free(aj);
+		if (r < 0)
+			goto fail;
+	}
+	free(cnt);
+	free(jord);
+	free(cj);
+	free(pi);
+	free(pc.cuts);
 	*ret = (struct jps_plan){ .n_jobs = n_jobs,
 				  .order = order,
 				  .makespan = best,
 				  .alg2 = bs,
-				  .paper_makespan = paper };
+				  .paper_makespan = paper,
+				  .method = method };
 	return 0;
+fail:
+	free(order);
+	free(cnt);
+	free(jord);
+	free(cj);
+	free(pi);
+	free(pc.cuts);
+	return r;
 }
 
 double jps_local_only(const struct jps_chain *c, size_t n_jobs)

@@ -121,6 +121,8 @@ struct jps_plan {
 	/* what produced it */
 	struct jps_bsearch alg2;
 	double paper_makespan; /* Alg. 2 ratio split, Johnson order */
+	const char *method;    /* which search found it: "alg2-ratio", "alg2-mix", "uniform",
+				* "pair-mix", "exact" (static string) */
 };
 void jps_plan_done(struct jps_plan *p);
 
@@ -129,13 +131,15 @@ double jps_mix_makespan(const struct jps_cut *a, size_t n_a, const struct jps_cu
 			size_t n_b);
 
 /* JPS for n identical jobs: Alg. 2, then every mix of its two candidates and every
- * uniform cut evaluated exactly, and (while cuts^2 x jobs <= JPS_PAIR_BUDGET) every mix
- * of any two cuts; the best wins (never worse than the paper's ratio). */
+ * uniform cut evaluated exactly, (while cuts^2 x jobs <= JPS_PAIR_BUDGET) every mix of
+ * any two cuts, and (while multisets x cuts <= JPS_EXACT_BUDGET) every multiset of cuts
+ * in Johnson order — exact. The best wins: never worse than the paper's ratio. */
 #define JPS_PAIR_BUDGET 5e7
+#define JPS_EXACT_BUDGET 2e6
 int jps_plan_homogeneous(const struct jps_chain *c, size_t n_jobs, struct jps_plan *ret);
-/* Same with an explicit pair budget (0: the paper's two candidates + uniform cuts only). */
+/* Same with explicit budgets (0, 0: the paper's two candidates + uniform cuts only). */
 int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pair_budget,
-			    struct jps_plan *ret);
+			    double exact_budget, struct jps_plan *ret);
 
 /* Baselines (makespans in ms). PO cuts every job at the single-job optimum
  * argmin f + g (Neurosurgeon) and runs them in the same pipeline. */
