@@ -254,8 +254,9 @@ static void *server_thread(void *arg)
 		s->ret = infer_frame_read(s->fd, &buf, &len);
 		free(buf);
 		if (s->mode == 2) {
-			char c;
-			(void)!read(s->fd, &c, 1); /* until the client gives up and closes */
+			char c[4096];
+			while (read(s->fd, c, sizeof(c)) > 0)
+				; /* swallow everything, answer nothing, until the client gives up */
 		}
 	}
 	close(s->fd);
