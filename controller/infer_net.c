@@ -284,7 +284,7 @@ static int send_error(int fd, uint32_t job, const char *msg)
 /* Checks a request against the model and runs its remaining layers; fills err on a
  * request the server cannot serve (the device gets it as an error frame). */
 static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
-		     struct infer_model **cache, unsigned threads, uint64_t seed,
+		     struct infer_model **cache, unsigned threads, uint64_t seed, uint64_t recv_ns,
 		     struct infer_frame *reply, char *err, size_t errlen)
 {
 	struct infer_tensor_desc d[INFER_FRAME_MAX_TENSORS];
@@ -364,7 +364,8 @@ static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
 						 .input_size = h->input_size,
 						 .batch = h->batch,
 						 .n_tensors = 1,
-						 .server_us = (uint32_t)((now_nsec() - t0) / 1000) };
+						 .server_us = (uint32_t)((now_nsec() - t0) / 1000),
+						 .recv_ns = recv_ns };
 		uint32_t rcrc;
 		struct infer_shape o = m->layers[m->n - 1].out;
 		struct infer_tensor_desc od = { (int32_t)m->n - 1, m->batch, o.c, o.h, o.w, 0 };
@@ -376,38 +377,120 @@ static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
 	}
 }
 
+/* The server reads frames on its own thread, stamping each with its arrival time, so a
+ * request's upload ends when its bytes arrive, not when the previous job's compute ends. */
+#define SERVE_QUEUE 16
+struct rx_item {
+	uint8_t *buf;
+	size_t len;
+	uint64_t recv_ns;
+	int err; /* terminal item: the read error (-ECONNRESET at EOF) */
+};
+struct rx_queue {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rx_item q[SERVE_QUEUE];
+	size_t head, count;
+	bool stop;
+	int fd;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct rx_queue *q = arg;
+	for (;;) {
+		struct rx_item it = { 0 };
+		it.err = infer_frame_read(q->fd, &it.buf, &it.len);
+		it.recv_ns = now_nsec();
+		pthread_mutex_lock(&q->mu);
+		while (q->count == SERVE_QUEUE && !q->stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->stop) {
+			pthread_mutex_unlock(&q->mu);
+			free(it.buf);
+			return NULL;
+		}
+		q->q[(q->head + q->count) % SERVE_QUEUE] = it;
+		q->count++;
+		pthread_cond_broadcast(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		if (it.err)
+			return NULL;
+	}
+}
+
 int infer_serve_conn(int fd, struct infer_model **cache, unsigned threads, uint64_t seed)
 {
+	struct rx_queue q = { .fd = fd };
+	pthread_t th;
+	int ret = 0;
+
+	pthread_mutex_init(&q.mu, NULL);
+	pthread_cond_init(&q.cv, NULL);
+	if (pthread_create(&th, NULL, reader_thread, &q) != 0) {
+		pthread_mutex_destroy(&q.mu);
+		pthread_cond_destroy(&q.cv);
+		return -EAGAIN;
+	}
 	for (;;) {
-		_cleanup_free_ uint8_t *buf = NULL;
+		struct rx_item it;
 		struct infer_frame_header h;
 		struct infer_frame reply = { 0 };
 		char err[256] = "";
-		size_t len;
-		int r = infer_frame_read(fd, &buf, &len);
+		int r;
 
-		if (r == -ECONNRESET)
-			return 0; /* the device hung up: done */
-		if (r < 0) {
-			if (r == -EBADMSG)
+		pthread_mutex_lock(&q.mu);
+		while (!q.count)
+			pthread_cond_wait(&q.cv, &q.mu);
+		it = q.q[q.head];
+		q.head = (q.head + 1) % SERVE_QUEUE;
+		q.count--;
+		pthread_cond_broadcast(&q.cv);
+		pthread_mutex_unlock(&q.mu);
+
+		if (it.err == -ECONNRESET)
+			break; /* the device hung up: done */
+		if (it.err < 0) {
+			if (it.err == -EBADMSG)
 				send_error(fd, 0, "corrupt frame (bad magic, size or CRC)");
-			return r;
+			ret = it.err;
+			break;
 		}
-		memcpy(&h, buf, sizeof(h));
+		memcpy(&h, it.buf, sizeof(h));
 		if (h.type != INFER_FRAME_REQUEST) {
+			free(it.buf);
 			send_error(fd, h.job, "expected a request frame");
-			return -EPROTO;
+			ret = -EPROTO;
+			break;
 		}
-		r = serve_one(buf, &h, cache, threads, seed, &reply, err, sizeof(err));
+		r = serve_one(it.buf, &h, cache, threads, seed, it.recv_ns, &reply, err, sizeof(err));
+		free(it.buf);
 		if (r < 0) {
 			send_error(fd, h.job, err[0] ? err : strerror(-r));
 			continue;
 		}
 		r = infer_write_all(fd, reply.buf, reply.len);
 		infer_frame_done(&reply);
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			ret = r;
+			break;
+		}
 	}
+	/* stop the reader: wake it from read() and from a full queue */
+	shutdown(fd, SHUT_RDWR);
+	pthread_mutex_lock(&q.mu);
+	q.stop = true;
+	pthread_cond_broadcast(&q.cv);
+	pthread_mutex_unlock(&q.mu);
+	pthread_join(th, NULL);
+	while (q.count) {
+		free(q.q[q.head].buf);
+		q.head = (q.head + 1) % SERVE_QUEUE;
+		q.count--;
+	}
+	pthread_mutex_destroy(&q.mu);
+	pthread_cond_destroy(&q.cv);
+	return ret;
 }
 
 int infer_listen(const char *addr, uint16_t port, int *ret_fd, uint16_t *ret_port)
@@ -651,6 +734,9 @@ static void *receive_thread(void *arg)
 			pipe_fail(p, -EBADMSG, job, msg);
 			return NULL;
 		}
+		if (h.recv_ns > p->t0)
+			p->res[job].upload_ms = (double)(h.recv_ns - p->t0) / 1e6;
+		p->res[job].server_ms = h.server_us / 1000.0;
 		if (h.n_tensors >= 1)
 			memcpy(&p->res[job].out0, rb + sizeof(h) + h.n_tensors * sizeof(struct infer_tensor_desc),
 			       sizeof(float));

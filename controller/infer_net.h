@@ -34,7 +34,9 @@ struct infer_frame_header {
 	uint32_t echo_crc;  /* reply: the CRC of the request the server received */
 	uint32_t server_us; /* reply: server compute time */
 	uint32_t msg_len;   /* error: bytes of message after the payloads */
-	char model[24];
+	uint64_t recv_ns;   /* reply: server's CLOCK_MONOTONIC when the whole request had arrived
+			     * (comparable with the device's clock on the same host only) */
+	char model[16];
 } __attribute__((packed));
 
 struct infer_tensor_desc {
@@ -82,6 +84,9 @@ struct infer_job_result {
 	double done_ms;      /* completion since the batch started (reply received) */
 	uint64_t bytes;      /* uploaded frame size */
 	uint32_t crc;        /* CRC of the request the device sent (== server's echo) */
+	double upload_ms;    /* when the server had the whole request, since the batch started
+			      * (same-host clocks; 0 for local jobs) */
+	double server_ms;    /* server compute for this job */
 	float out0;          /* first logit of the result (same on device-only and offload) */
 };
 

@@ -310,8 +310,12 @@ static void test_pipeline_order_and_data(void **state)
 		 * finished the same computation: same logits wherever the cut was */
 		assert_true(fabsf(res[i].out0 - ref) <= 1e-4f * (1 + fabsf(ref)));
 		assert_true(res[i].done_ms <= makespan);
-		if (cuts[i] != JPS_CUT_LOCAL)
+		if (cuts[i] != JPS_CUT_LOCAL) {
 			assert_true(res[i].bytes > 0 && res[i].crc != 0);
+			/* the upload ended after this job's compute and before its reply */
+			assert_true(res[i].upload_ms > 0 && res[i].upload_ms <= res[i].done_ms);
+			assert_true(res[i].upload_ms >= res[i].local_ms);
+		}
 	}
 	/* replies come back in processing order */
 	assert_true(res[0].done_ms <= res[1].done_ms && res[1].done_ms <= res[2].done_ms &&
