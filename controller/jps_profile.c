@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "infer.h"
 #include "jps_profile.h"
 #include "util.h"
 
@@ -210,8 +211,22 @@ int jps_profile_load(const char *spec, struct jps_model **ret, char *err, size_t
 	sl = strlen(spec);
 	if (!strchr(spec, '/') && !(sl > 5 && strcmp(spec + sl - 5, ".json") == 0)) {
 		r = jps_builtin_model(spec, 0, ret);
+		if (r == -ENOENT) {
+			/* The workload's other graphs (vgg-19, inception-v3), FLOP-estimated the same way. */
+			struct infer_model *im;
+			char src[64];
+			r = infer_model_new(spec, 0, 1, &im);
+			if (r == 0) {
+				snprintf(src, sizeof(src), "flop-estimate@%.3ggflops", JPS_EST_GFLOPS);
+				r = infer_to_jps(im, NULL, src, ret);
+				infer_model_free(im);
+				if (r < 0)
+					fail(err, errlen, "%s: %s", spec, strerror(-r));
+				return r;
+			}
+		}
 		if (r == -ENOENT)
-			fail(err, errlen, "unknown model \"%s\" (built-in: alexnet, mobilenet-v2, googlenet, resnet-18; or a .json file)",
+			fail(err, errlen, "unknown model \"%s\" (built-in: alexnet, mobilenet-v2, googlenet, resnet-18, vgg-19, inception-v3; or a .json file)",
 			     spec);
 		else if (r < 0)
 			fail(err, errlen, "%s: %s", spec, strerror(-r));

@@ -123,6 +123,11 @@ static void test_load(void **state)
 	assert_int_equal(jps_profile_load("resnet-18", &m, err, sizeof(err)), 0);
 	assert_string_equal(m->name, "resnet-18");
 	jps_model_free(m);
+	/* the workload's other graphs, FLOP-estimated */
+	assert_int_equal(jps_profile_load("inception-v3", &m, err, sizeof(err)), 0);
+	assert_int_equal(m->input_bytes, 3 * 299 * 299 * 4);
+	assert_non_null(strstr(m->source, "flop-estimate"));
+	jps_model_free(m);
 	assert_int_equal(jps_profile_load("lenet", &m, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "unknown model \"lenet\""));
 	assert_int_equal(jps_profile_load("/nonexistent/p.json", &m, err, sizeof(err)), -ENOENT);
