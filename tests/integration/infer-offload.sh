@@ -68,7 +68,13 @@ grep -Eq '^edgeslice-infer: offload: job [0-9]+ of 3000: (server closed the conn
 [ $? = 1 ] || die "connect to a dead port did not fail with 1"
 grep -q 'cannot connect to 127.0.0.1' "$tmp/e.err" || die "unclear connect error: $(cat "$tmp/e.err")"
 
-# 4. usage errors exit 2 and name the field
+# 4. a measured profile plans
+"$B" alexnet --input-size 64 --iterations 2 --profile "$tmp/prof.json" >/dev/null || die "--profile failed"
+"${BUILD}/edgeslice" plan --profile "$tmp/prof.json" --jobs 5 --bandwidth 4g --json >"$tmp/plan.json" ||
+	die "plan on the measured profile failed"
+json_get "$tmp/plan.json" "d['source']" | grep -q '^measured' || die "profile source not measured"
+
+# 5. usage errors exit 2 and name the field
 "$B" alexnet --jobs 2 --until conv2 2>"$tmp/f.err"; [ $? = 2 ] || die "--offload missing: want exit 2"
 grep -q -- '--offload: required' "$tmp/f.err" || die "unclear usage error"
 "$B" alexnet --until nosuchlayer --offload 127.0.0.1:1 2>"$tmp/g.err"; [ $? = 2 ] || die "bad layer: want 2"
