@@ -138,6 +138,15 @@ static void test_conv_numerics_and_split(void **state)
 	full = malloc(2 * nout * sizeof(float));
 	memcpy(full, m->layers[m->n - 1].act, 2 * nout * sizeof(float));
 	assert_true(memcmp(full, full + nout, nout * sizeof(float)) != 0);
+	/* the threaded kernels (im2col, depthwise, pooling, bias) compute the same thing */
+	infer_set_threads(3);
+	assert_int_equal(infer_forward(m, NULL, NULL), 0);
+	infer_set_threads(1);
+	float scale = 0;
+	for (size_t i = 0; i < 2 * nout; i++)
+		scale = fmaxf(scale, fabsf(full[i]));
+	for (size_t i = 0; i < 2 * nout; i++)
+		assert_true(fabs(m->layers[m->n - 1].act[i] - full[i]) <= 1e-5f * (1 + scale));
 	/* local part up to layer2.1.add, then the rest: same logits */
 	run = calloc(m->n, sizeof(bool));
 	uint32_t cut;
@@ -153,6 +162,29 @@ static void test_conv_numerics_and_split(void **state)
 		assert_true(fabs(m->layers[m->n - 1].act[i] - full[i]) <= 1e-4f * (1 + fabsf(full[i])));
 	free(run);
 	free(full);
+	infer_model_free(m);
+}
+
+/* Depthwise and pooling split over threads give the single-thread result. */
+static void test_threads_same_result(void **state)
+{
+	struct infer_model *m;
+	float ref[1000];
+
+	assert_int_equal(infer_model_new("mobilenet-v2", 96, 1, &m), 0);
+	assert_int_equal(infer_model_alloc(m, 5), 0);
+	infer_set_threads(1);
+	assert_int_equal(infer_forward(m, NULL, NULL), 0);
+	memcpy(ref, m->layers[m->n - 1].act, sizeof(ref));
+	infer_set_threads(4);
+	assert_int_equal(infer_forward(m, NULL, NULL), 0);
+	infer_set_threads(1);
+	/* BLAS threads change the summation order: compare against the output's scale */
+	float scale = 0;
+	for (size_t i = 0; i < 1000; i++)
+		scale = fmaxf(scale, fabsf(ref[i]));
+	for (size_t i = 0; i < 1000; i++)
+		assert_true(fabsf(m->layers[m->n - 1].act[i] - ref[i]) <= 1e-5f * (1 + scale));
 	infer_model_free(m);
 }
 
@@ -399,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_shapes_match_planner),
 		cmocka_unit_test(test_shapes_vgg_inception),
 		cmocka_unit_test(test_conv_numerics_and_split),
+		cmocka_unit_test(test_threads_same_result),
 		cmocka_unit_test(test_profile_round_trip),
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_pipeline_order_and_data),
