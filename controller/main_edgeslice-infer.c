@@ -21,6 +21,7 @@
 static const char usage[] =
 	"Usage: edgeslice-infer MODEL [--input-size N] [--batch B] [--threads T]\n"
 	"                       [--iterations I] [--warmup W] [--profile FILE] [--list-layers]\n"
+	"       edgeslice-infer MODEL --duration S [--threads T] [--batch B]\n"
 	"       edgeslice-infer MODEL --jobs N [--until LAYER | --plan lo|co|po|jps\n"
 	"                       --bandwidth RATE [--rtt MS] [--plan-profile FILE]]\n"
 	"                       [--offload HOST:PORT] [--timeout S]\n"
@@ -37,6 +38,7 @@ static const char usage[] =
 	"  --profile FILE      write the planner's layer profile (median per-layer time of the\n"
 	"                      timed passes, output bytes, DAG edges; JSON, docs/JPS.md); - = stdout\n"
 	"  --list-layers       print every layer with its output shape, bytes and FLOPs\n"
+	"  --duration S        run passes for S seconds (a long-running task), print images/s\n"
 	"  --seed S            weight/input seed (default 1)\n"
 	"  --json              machine-readable output\n"
 	"\n"
@@ -200,10 +202,12 @@ int main(int argc, char **argv)
 		{ "offload", required_argument, NULL, 'o' },	{ "timeout", required_argument, NULL, 'T' },
 		{ "serve", required_argument, NULL, 'S' },	{ "bind", required_argument, NULL, 'A' },
 		{ "once", no_argument, NULL, '1' },		{ "jobs", required_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },		{}
+		{ "duration", required_argument, NULL, 'D' },	{ "help", no_argument, NULL, 'h' },
+		{}
 	};
 	uint64_t v, seed = 1, rate = 0;
 	unsigned input = 0, batch = 1, threads = 1, iters = 1, warmup = 1, jobs = 0, timeout = 30;
+	double duration = 0;
 	const char *profile = NULL, *until = NULL, *plan = NULL, *plan_profile = NULL, *offload = NULL,
 		   *bind_addr = NULL;
 	bool json = false, list = false, once = false, serving = false;
@@ -242,6 +246,11 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			U32(timeout, 1, 3600, "timeout");
+			break;
+		case 'D':
+			if (parse_double(optarg, &duration) < 0 || !isfinite(duration) || duration <= 0 ||
+			    duration > 1e7)
+				return usage_error("--duration: must be a number of seconds > 0");
 			break;
 		case 'S':
 			if (parse_u64(optarg, &v) < 0 || v > 65535)
@@ -340,6 +349,25 @@ int main(int argc, char **argv)
 		return fail("%s: cannot allocate weights (%.1f MB): %s", m->name,
 			    infer_weight_bytes(m) / 1e6, strerror(-r));
 
+	if (duration > 0) {
+		/* A long-running task (what the node service schedules): passes until the time
+		 * is up, then the throughput. */
+		uint64_t t0 = now_nsec(), end = t0 + (uint64_t)(duration * 1e9), passes = 0;
+		while (now_nsec() < end) {
+			if ((r = infer_forward(m, NULL, NULL)) < 0)
+				return fail("forward pass: %s", strerror(-r));
+			passes++;
+		}
+		double el = (double)(now_nsec() - t0) / 1e9;
+		if (json)
+			printf("{\"model\": \"%s\", \"threads\": %u, \"batch\": %u, \"passes\": %llu, "
+			       "\"seconds\": %.3f, \"images_per_sec\": %.3f}\n",
+			       m->name, threads, batch, (unsigned long long)passes, el, passes * batch / el);
+		else
+			printf("%s: %llu passes in %.2f s, %.2f images/s (%u threads, batch %u)\n", m->name,
+			       (unsigned long long)passes, el, passes * batch / el, threads, batch);
+		return 0;
+	}
 	if (!jobs) {
 		/* Plain timing run (and profile). */
 		_cleanup_free_ double *ms = calloc(m->n, sizeof(double));

@@ -74,7 +74,12 @@ grep -q 'cannot connect to 127.0.0.1' "$tmp/e.err" || die "unclear connect error
 	die "plan on the measured profile failed"
 json_get "$tmp/plan.json" "d['source']" | grep -q '^measured' || die "profile source not measured"
 
-# 5. usage errors exit 2 and name the field
+# 5. a timed task keeps computing for its duration
+"$B" alexnet --input-size 64 --duration 0.5 --json >"$tmp/dur.json" || die "--duration failed"
+python3 -c "import json; d=json.load(open('$tmp/dur.json')); assert d['passes'] > 1 and 0.5 <= d['seconds'] < 2, d" ||
+	die "--duration result wrong: $(cat "$tmp/dur.json")"
+
+# 6. usage errors exit 2 and name the field
 "$B" alexnet --jobs 2 --until conv2 2>"$tmp/f.err"; [ $? = 2 ] || die "--offload missing: want exit 2"
 grep -q -- '--offload: required' "$tmp/f.err" || die "unclear usage error"
 "$B" alexnet --until nosuchlayer --offload 127.0.0.1:1 2>"$tmp/g.err"; [ $? = 2 ] || die "bad layer: want 2"
