@@ -12,10 +12,11 @@ trap cleanup EXIT
 die() { echo "FAIL: $*"; exit 1; }
 
 start_server() { # $1 = extra args; sets $srv and $port
+	rm -f "$tmp/srv.out" # the child truncates it only after fork: never read a stale port
 	"$B" alexnet --input-size 64 --serve 0 "$@" >"$tmp/srv.out" 2>"$tmp/srv.err" &
 	srv=$!
 	for _ in $(seq 100); do
-		port=$(awk '/^listening on port/ {print $4}' "$tmp/srv.out")
+		port=$(awk '/^listening on port/ {print $4}' "$tmp/srv.out" 2>/dev/null)
 		[ -n "$port" ] && return 0
 		sleep 0.05
 	done
