@@ -11,7 +11,7 @@ die() { echo "FAIL: $*"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$ES" experiment offload --model alexnet --input-size 96 --jobs 4 --preset wifi --plan jps --json \
+"$ES" experiment offload --model alexnet --jobs 4 --preset 4g --plan jps --json \
 	>"$tmp/jps.json" 2>"$tmp/err"
 rc=$?
 [ $rc = 69 ] && { echo "skip: $(cat "$tmp/err")"; exit 77; }
@@ -25,7 +25,9 @@ import json, sys
 d = sys.argv[1]
 j = json.load(open(d + "/jps.json"))
 assert j["jobs"] == 4 and len(j["results"]) == 4, j
-assert 0.5 < j["measured_ms"] / j["predicted_ms"] < 1.5, j
+# full-size AlexNet: per-job overheads (frames, thread hand-offs) are small against
+# compute and upload, and the runs in bench-offload stay within 15 %
+assert 0.6 < j["measured_ms"] / j["predicted_ms"] < 1.6, j
 assert j["end_to_end_ms"] >= j["measured_ms"], j
 a, b = json.load(open(d + "/co4g.json")), json.load(open(d + "/cowifi.json"))
 # cloud only uploads 2 x 110592 B: 4G (731250 B/s) ~302 ms, Wi-Fi (2360000 B/s) ~94 ms
