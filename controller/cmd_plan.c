@@ -55,7 +55,8 @@ static void jfree(json_object **o)
 		json_object_put(*o);
 }
 
-static double pct(double base, double x) { return base > 0 ? 100.0 * (base - x) / base : 0; }
+/* Change of x against base, % (negative = JPS is faster). */
+static double pct(double base, double x) { return base > 0 ? 100.0 * (x - base) / base : 0; }
 
 static json_object *cut_json(const struct jps_model *m, const struct jps_cut *c, size_t jobs)
 {
@@ -116,7 +117,7 @@ static int plan_one(const struct jps_model *m, const struct jps_chain *c, size_t
 		json_object_object_add(base, "partition_only_ms", json_object_new_double(po));
 		json_object_object_add(base, "partition_only_cut",
 				       json_object_new_string(cut_name(m, &c->cuts[po_cut])));
-		json_object_object_add(base, "reduction_vs_local_pct", json_object_new_double(pct(lo, p.makespan)));
+		json_object_object_add(base, "reduction_vs_local_pct", json_object_new_double(-pct(lo, p.makespan)));
 		json_object_object_add(o, "baselines", base);
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 									JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -146,7 +147,7 @@ static int plan_one(const struct jps_model *m, const struct jps_chain *c, size_t
 		       p.alg2.ratio, p.paper_makespan);
 		printf("local-only %.2f ms, cloud-only %.2f ms, partition-only %.2f ms (cut after %s)\n",
 		       lo, co, po, cut_name(m, &c->cuts[po_cut]));
-		printf("JPS vs local-only: -%.2f%%, vs cloud-only: -%.2f%%, vs partition-only: -%.2f%%\n",
+		printf("JPS vs local-only: %+.2f%%, vs cloud-only: %+.2f%%, vs partition-only: %+.2f%%\n",
 		       pct(lo, p.makespan), pct(co, p.makespan), pct(po, p.makespan));
 	}
 	jps_plan_done(&p);
@@ -239,21 +240,38 @@ static int plan_hetero(struct jps_model **models, struct jps_chain *chains, size
 			}
 			printf("\n");
 		}
-		printf("job order:");
+		printf("job order (by first layer run):");
 		{
+			/* runs of jobs of the same model and cut, so a big batch stays readable */
 			_cleanup_free_ bool *seen = calloc(hp.n_jobs, sizeof(bool));
-			for (size_t k = 0; seen && k < hp.n_nodes; k++) {
-				uint32_t j = hp.node_job[hp.order[k]];
-				if (!seen[j]) {
+			uint32_t prev = UINT32_MAX;
+			size_t run = 0, prev_cut = 0;
+			for (size_t k = 0; seen && k <= hp.n_nodes; k++) {
+				uint32_t j = k < hp.n_nodes ? hp.node_job[hp.order[k]] : UINT32_MAX;
+				if (j != UINT32_MAX && seen[j])
+					continue;
+				if (j != UINT32_MAX)
 					seen[j] = true;
-					printf(" %s#%u", models[hp.jobs[j].model]->name, j);
+				if (j != UINT32_MAX && prev != UINT32_MAX && hp.jobs[j].model == hp.jobs[prev].model &&
+				    hp.jobs[j].cut == prev_cut) {
+					run++;
+					continue;
 				}
+				if (prev != UINT32_MAX)
+					printf(" %zu x %s@%s", run, models[hp.jobs[prev].model]->name,
+					       cut_name(models[hp.jobs[prev].model],
+							&chains[hp.jobs[prev].model].cuts[prev_cut]));
+				if (j == UINT32_MAX)
+					break;
+				prev = j;
+				prev_cut = hp.jobs[j].cut;
+				run = 1;
 			}
 		}
 		printf("\npredicted makespan: %.2f ms (job-level Johnson: %.2f ms)\n", hp.makespan,
 		       hp.job_level_makespan);
 		printf("local-only %.2f ms, cloud-only %.2f ms, partition-only %.2f ms\n", lo, co, po);
-		printf("JPS vs local-only: -%.2f%%, vs cloud-only: -%.2f%%, vs partition-only: -%.2f%%\n",
+		printf("JPS vs local-only: %+.2f%%, vs cloud-only: %+.2f%%, vs partition-only: %+.2f%%\n",
 		       pct(lo, hp.makespan), pct(co, hp.makespan), pct(po, hp.makespan));
 	}
 	jps_hetero_plan_done(&hp);

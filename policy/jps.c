@@ -1203,6 +1203,91 @@ void jps_hetero_plan_done(struct jps_hetero_plan *p)
 	*p = (struct jps_hetero_plan){ 0 };
 }
 
+/* Johnson makespan of whole jobs. */
+static int jobs_makespan(const struct jps_job *jw, size_t n, size_t *order, double *ret)
+{
+	int r = jps_johnson_order(jw, n, order);
+	if (r < 0)
+		return r;
+	*ret = jps_makespan(jw, order, n);
+	return 0;
+}
+
+/* Each model's homogeneous plan ignores the other models' jobs sharing the link, so the
+ * mixed batch can do better: start from the better of those plans and every job at its
+ * single-job optimum (PO), then move single jobs to other front cuts while the job-level
+ * Johnson makespan drops (a few passes). Never worse than either start. */
+static int improve_mixed_cuts(const struct jps_chain *chains, struct jps_hetero_job *jobs,
+			      struct jps_job *jw, size_t n)
+{
+	size_t *order = calloc(n, sizeof(size_t)), *alt_cut = calloc(n, sizeof(size_t));
+	struct jps_job *alt = calloc(n, sizeof(*alt));
+	double best, t;
+	int r = -ENOMEM;
+
+	if (!order || !alt || !alt_cut)
+		goto out;
+	r = jobs_makespan(jw, n, order, &best);
+	if (r < 0)
+		goto out;
+	for (size_t j = 0; j < n; j++) {
+		const struct jps_chain *c = &chains[jobs[j].model];
+		size_t po = 0;
+		jps_partition_only(c, 1, &po);
+		alt_cut[j] = po;
+		alt[j] = (struct jps_job){ c->cuts[po].f, c->cuts[po].g };
+	}
+	r = jobs_makespan(alt, n, order, &t);
+	if (r < 0)
+		goto out;
+	if (t < best) {
+		best = t;
+		for (size_t j = 0; j < n; j++) {
+			jobs[j].cut = alt_cut[j];
+			jw[j] = alt[j];
+		}
+	}
+	for (int pass = 0; pass < 3; pass++) {
+		bool moved = false;
+		for (size_t j = 0; j < n; j++) {
+			const struct jps_chain *c = &chains[jobs[j].model];
+			double gmin = INFINITY;
+			struct jps_job keep = jw[j];
+			size_t keep_cut = jobs[j].cut;
+			for (size_t k = 0; k < c->n; k++) {
+				if (!(c->cuts[k].g < gmin))
+					continue; /* dominated: never helps */
+				gmin = c->cuts[k].g;
+				if (k == keep_cut)
+					continue;
+				jw[j] = (struct jps_job){ c->cuts[k].f, c->cuts[k].g };
+				r = jobs_makespan(jw, n, order, &t);
+				if (r < 0) {
+					jw[j] = keep;
+					jobs[j].cut = keep_cut;
+					goto out;
+				}
+				if (t < best - 1e-9) {
+					best = t;
+					keep = jw[j];
+					keep_cut = k;
+					moved = true;
+				}
+			}
+			jw[j] = keep;
+			jobs[j].cut = keep_cut;
+		}
+		if (!moved)
+			break;
+	}
+	r = 0;
+out:
+	free(order);
+	free(alt);
+	free(alt_cut);
+	return r;
+}
+
 /* Marks cut layer v and its ancestors in keep[]. */
 static void mark_ancestors(const struct jps_model *m, uint32_t v, bool *keep)
 {
@@ -1262,6 +1347,9 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 			jps_plan_done(&hp);
 		}
 	}
+	r = improve_mixed_cuts(chains, p.jobs, jw, p.n_jobs);
+	if (r < 0)
+		goto out;
 	/* Local graph: per job, the kept layers; upload time on the frontier layers. */
 	for (size_t i = 0; i < n_models; i++)
 		for (size_t v = 0; v < models[i]->n_layers; v++)

@@ -517,6 +517,18 @@ static void test_hetero(void **state)
 	assert_int_equal(jps_plan_hetero((const struct jps_model *const *)m, c, n, 2, &hp), 0);
 	assert_int_equal(hp.n_jobs, 5);
 	assert_true(hp.makespan <= hp.job_level_makespan + 1e-9);
+	/* never worse than every job at its single-job optimum, Johnson-ordered (PO) */
+	{
+		struct jps_job po[5];
+		size_t ord[5], cut, k = 0;
+		for (int i = 0; i < 2; i++) {
+			jps_partition_only(&c[i], 1, &cut);
+			for (size_t j = 0; j < n[i]; j++)
+				po[k++] = (struct jps_job){ c[i].cuts[cut].f, c[i].cuts[cut].g };
+		}
+		assert_int_equal(jps_johnson_order(po, 5, ord), 0);
+		assert_true(hp.makespan <= jps_makespan(po, ord, 5) + 1e-9);
+	}
 	assert_true(hp.makespan < jps_local_only(&c[0], 3) + jps_local_only(&c[1], 2));
 	/* every job's nodes appear, each once, in a precedence-respecting order */
 	{
