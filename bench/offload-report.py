@@ -36,6 +36,6 @@ for m in models:
     for plan in ["lo", "co", "po", "jps"]:
         cells = [f"{get[(m, p, plan)]['prediction_error_pct']:+.1f}" if (m, p, plan) in get else "n/a" for p in presets]
         md.append(f"| {m} | {plan} | " + " | ".join(cells) + " |")
-md += ["",
+md += ["", "Runs: " + data["note"] + ".", "",
        "Reading it: each run re-profiles the device and the machine is shared (2 cores, other builds running), so two local-only runs can differ by up to ~20 % (PO is often local-only at 3G/4G, yet its measured time differs from the LO run's); treat reductions of a few percent as noise and compare the prediction errors, which are measured within one run. The server runs on the same CPU as the device: `end_to_end_ms` in the JSON (last reply) adds its compute, while `measured_ms` is the last upload's arrival (or local compute end), the two-stage makespan the planner and the paper model. The paper's larger reductions come from its Raspberry Pi being far slower than this x86 core relative to the same links."]
 open(sys.argv[2], "w").write("\n".join(md) + "\n")
