@@ -818,7 +818,11 @@ int infer_run_batch(struct infer_model *m, int fd, const int32_t *cuts, size_t n
 		r = infer_write_all(fd, s.f.buf, s.f.len);
 		infer_frame_done(&s.f);
 		if (r < 0) {
-			pipe_fail(&p, r, s.job, net_error(r));
+			/* name the oldest job still waiting for its answer: the first one lost */
+			pthread_mutex_lock(&p.mu);
+			size_t lost = p.s_count ? p.sent[p.s_head] : s.job;
+			pthread_mutex_unlock(&p.mu);
+			pipe_fail(&p, r, lost, net_error(r));
 			break;
 		}
 	}
