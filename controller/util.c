@@ -259,10 +259,21 @@ int parse_rate(const char *s, uint64_t *ret_bytes_per_sec)
 		{ "bit", 1.0 / 8 },   { "kbit", 1e3 / 8 },  { "mbit", 1e6 / 8 }, { "gbit", 1e9 / 8 },
 		{ "bps", 1.0 },	      { "kbps", 1e3 },	     { "mbps", 1e6 },	  { "gbps", 1e9 },
 	};
+	/* The JPS paper's link presets (ALGORITHMS.md §2), in Mbit/s. */
+	static const struct {
+		const char *name;
+		uint64_t bytes_per_sec;
+	} presets[] = { { "3g", 137500 }, { "4g", 731250 }, { "wifi", 2360000 } };
 	const char *suf;
 	double v;
-	int r = split_number(s, &v, &suf);
+	int r;
 
+	for (size_t i = 0; s && i < ELEMENTSOF(presets); i++)
+		if (strcasecmp(s, presets[i].name) == 0) {
+			*ret_bytes_per_sec = presets[i].bytes_per_sec;
+			return 0;
+		}
+	r = split_number(s, &v, &suf);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ELEMENTSOF(units); i++)

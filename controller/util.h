@@ -66,7 +66,8 @@ int parse_double(const char *s, double *ret);
 int parse_cores(const char *s, double *ret);
 /* "1257M", "2G", "512k", "1048576" -> bytes (binary units) */
 int parse_bytes(const char *s, uint64_t *ret);
-/* "5.85mbit", "700kbit", "1gbit", "1000bit", "10mbps"(bytes) -> bytes per second */
+/* "5.85mbit", "700kbit", "1gbit", "1000bit", "10mbps"(bytes) -> bytes per second;
+ * presets "3g", "4g", "wifi" = 1.1, 5.85, 18.88 Mbit/s (the JPS paper's links). */
 int parse_rate(const char *s, uint64_t *ret_bytes_per_sec);
 
 /* Monotonic time. */

@@ -53,6 +53,13 @@ static void test_parse_rate(void **state)
 	assert_int_equal(parse_rate("0mbit", &v), -ERANGE);
 	assert_int_equal(parse_rate("5", &v), -EINVAL);
 	assert_int_equal(parse_rate("fast", &v), -EINVAL);
+	/* the JPS paper's presets */
+	assert_int_equal(parse_rate("3g", &v), 0);
+	assert_int_equal(v, 137500);
+	assert_int_equal(parse_rate("4G", &v), 0);
+	assert_int_equal(v, 731250);
+	assert_int_equal(parse_rate("wifi", &v), 0);
+	assert_int_equal(v, 2360000);
 }
 
 static void test_parse_u64(void **state)
