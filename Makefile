@@ -170,4 +170,8 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
-.SECONDARY:
+# Keep the BPF intermediates (a bare .SECONDARY: would make every object
+# intermediate, and a missing new object would then not be built).
+ifneq ($(BPF_SRC),)
+.SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.tmp.o,$(BPF_SRC)) $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+endif
