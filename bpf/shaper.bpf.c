@@ -14,8 +14,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Values are full HTB class ids (major:minor): the filter carries no classid, so cls_bpf
- * takes skb->tc_classid as is. */
+/* Values are full HTB class ids (major:minor). Only the minor reaches the kernel through
+ * skb->tc_classid (a 16-bit field); the major comes from the filter's own classid (e5:). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SHAPER_MAX_TASKS);
@@ -46,7 +46,7 @@ struct {
 
 static __always_inline int steer(struct __sk_buff *skb, __u32 *classid)
 {
-	skb->tc_classid = *classid;
+	skb->tc_classid = *classid & 0xffff;
 	return TC_ACT_OK;
 }
 

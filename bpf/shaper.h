@@ -24,6 +24,8 @@ struct shaper_saved {
 	__u32 magic;
 	__u32 handle;    /* 0 = the kernel's default root: restore by deleting ours */
 	__u64 parent_rate; /* bytes/s of class <major>:1 as configured */
+	__u32 gso_max_size; /* the device's own, put back with the root; 0 = unknown */
+	__u32 pad;
 	char kind[16];
 	__u32 opts_type; /* nla_type of TCA_OPTIONS as dumped (may carry NLA_F_NESTED) */
 	__u32 opts_len;  /* 0 = the qdisc had no TCA_OPTIONS */

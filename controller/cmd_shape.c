@@ -155,6 +155,7 @@ static int show(struct shaper *s, const char *dev, bool json)
 			json_object_object_add(c, "drops", json_object_new_uint64(v[i].drops));
 			json_object_object_add(c, "overlimits", json_object_new_uint64(v[i].overlimits));
 			json_object_object_add(c, "backlog_bytes", json_object_new_uint64(v[i].backlog));
+			json_object_object_add(c, "sampled_monotonic_ns", json_object_new_uint64(v[i].sampled_ns));
 			json_object_array_add(a, c);
 		}
 		json_object_object_add(o, "classes", a);

@@ -6,13 +6,14 @@
  *       ├── e5:2   default class: what tasks leave, ceil = parent   └── fq_codel
  *       ├── e5:10  task class: rate = ceil = task's upload rate      └── fq_codel
  *       └── e5:11  ...
- *   filter: cls_bpf direct-action, parent e5:, prio 1, handle 1 — bpf/shaper.bpf.c
+ *   filter: cls_bpf direct-action, parent e5:, prio 1, handle 1, classid e5: — bpf/shaper.bpf.c
  */
 #include "shaper.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/if_ether.h>
 #include <linux/magic.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -41,7 +42,7 @@
 #include "util.h"
 
 #define L2_HEADER 14u          /* Ethernet header HTB and the counters include */
-#define BURST_USEC 1000u       /* bucket depth in time: hrtimer/softirq slack, TSO autosizing */
+#define BURST_USEC 2000u       /* bucket depth in time: TSO autosizing + wake-up slack */
 #define R2Q 10u                /* quantum = rate / r2q, as HTB's default */
 #define QUANTUM_MAX 200000u    /* above this HTB warns "quantum is big" */
 #define FILTER_PRIO 1u
@@ -110,12 +111,13 @@ int shaper_size_class(uint64_t rate, uint32_t mtu, struct shaper_sizing *ret)
 	if (rate == 0 || mtu < 68 || mtu > 65535)
 		return -EINVAL;
 	frame = (uint64_t)mtu + L2_HEADER;
-	/* One millisecond of tokens covers timer and softirq slack (HTB's watchdog is an hrtimer,
-	 * but dequeues run from softirq); plus one full frame so a lone MTU packet is never held
-	 * back; never less than two frames. At 1 Gbit/s: 126.5 kB; at 1 Mbit/s: 3028 B. */
-	burst = rate * BURST_USEC / 1000000u + frame;
-	if (burst < 2 * frame)
-		burst = 2 * frame;
+	/* The bucket must hold the largest packet plus the tokens that accrue while the qdisc
+	 * waits to be woken (HTB's watchdog is an hrtimer, dequeue runs from softirq): tokens
+	 * beyond the bucket are lost, and the class then falls short of its rate. TCP sizes
+	 * GSO packets to ~1 ms of its rate, at least 2 segments: so 2 ms of rate (1 for the
+	 * packet, 1 for wake-up slack) plus 3 frames (the 2-segment packet and one spare).
+	 * 1 Mbit/s: 4792 B (38 ms); 5.85 Mbit/s: 6004 B; 1 Gbit/s: 254542 B (2 ms). */
+	burst = rate * BURST_USEC / 1000000u + 3 * frame;
 	if (burst > UINT32_MAX)
 		return -ERANGE;
 	/* DRR quantum among siblings: HTB warns outside [MTU, 200000]. */
@@ -288,6 +290,7 @@ struct shaper {
 	int ifindex;
 	uint32_t mtu;
 	uint64_t link_rate;
+	uint32_t gso_max_size; /* current value read at open / after changes */
 	struct root_info root;
 	bool active;
 	bool no_fq_codel; /* learnt: the kernel has no sch_fq_codel */
@@ -488,12 +491,38 @@ static int adopt_maps(struct shaper *s)
 	return 0;
 }
 
+/* Creates the cls_bpf filter by hand: libbpf's bpf_tc_attach() can attach under any parent
+ * (BPF_TC_CUSTOM) but cannot set TCA_BPF_CLASSID, and the class a direct-action program
+ * picks is TC_H_MAJ(filter classid) | skb->tc_classid, where tc_classid is stored in a
+ * 16-bit field (qdisc_skb_cb): the major e5 must come from the filter. */
+static int put_filter(struct shaper *s, int prog_fd)
+{
+	struct nl_msg *m = NULL;
+	struct nlattr *opts;
+	int r;
+
+	r = tc_msg(RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE, s->ifindex,
+		   TC_H_MAKE(SHAPER_MAJOR << 16, 0), FILTER_HANDLE, &m);
+	if (r < 0)
+		return r;
+	((struct tcmsg *)nlmsg_data(nlmsg_hdr(m)))->tcm_info =
+		TC_H_MAKE(FILTER_PRIO << 16, htons(ETH_P_ALL));
+	if (nla_put_string(m, TCA_KIND, "bpf") < 0 || !(opts = nla_nest_start(m, TCA_OPTIONS)) ||
+	    nla_put_u32(m, TCA_BPF_FD, (uint32_t)prog_fd) < 0 ||
+	    nla_put_string(m, TCA_BPF_NAME, "edgeslice_shaper") < 0 ||
+	    nla_put_u32(m, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT) < 0 ||
+	    nla_put_u32(m, TCA_BPF_CLASSID, TC_H_MAKE(SHAPER_MAJOR << 16, 0)) < 0 ||
+	    nla_nest_end(m, opts) < 0) {
+		nlmsg_free(m);
+		return -EMSGSIZE;
+	}
+	return nl_errno(nl_send_sync(s->nl, m));
+}
+
 /* Loads the classifier with sv in saved_root and attaches it under our root qdisc. */
 static int attach_filter(struct shaper *s, const struct shaper_saved *sv)
 {
 	struct shaper_bpf *skel = NULL;
-	struct bpf_tc_hook hook;
-	struct bpf_tc_opts opts = { .sz = sizeof(opts), .handle = FILTER_HANDLE, .priority = FILTER_PRIO };
 	uint32_t zero = 0;
 	int r;
 
@@ -504,10 +533,7 @@ static int attach_filter(struct shaper *s, const struct shaper_saved *sv)
 		r = negative_errno();
 		goto out;
 	}
-	filter_hook(s, &hook);
-	opts.prog_fd = bpf_program__fd(skel->progs.shaper_classify);
-	opts.flags = BPF_TC_F_REPLACE;
-	r = bpf_tc_attach(&hook, &opts);
+	r = put_filter(s, bpf_program__fd(skel->progs.shaper_classify));
 	if (r < 0)
 		goto out;
 	close_maps(s);
@@ -641,6 +667,8 @@ int shaper_open(const char *ifname, uint64_t link_rate, struct shaper **ret)
 	}
 	s->ifindex = rtnl_link_get_ifindex(link);
 	s->mtu = rtnl_link_get_mtu(link);
+	if (rtnl_link_get_gso_max_size(link, &s->gso_max_size) < 0)
+		s->gso_max_size = 0;
 	rtnl_link_put(link);
 	if (s->mtu < 68)
 		s->mtu = 1500;
@@ -829,10 +857,15 @@ static int list_classes(struct shaper *s, bool with_leaves, struct class_list *r
 	struct class_list l = {};
 	int r;
 
+	uint64_t t0 = now_nsec(), t1;
+
 	r = rtnl_class_alloc_cache(s->nl, s->ifindex, &cache);
 	if (r < 0)
 		return nl_errno(r);
+	t1 = now_nsec();
 	nl_cache_foreach(cache, collect_class, &l);
+	for (size_t i = 0; i < l.n; i++)
+		l.v[i].sampled_ns = t0 + (t1 - t0) / 2;
 	nl_cache_free(cache);
 	if (!l.error && with_leaves) {
 		r = rtnl_qdisc_alloc_cache(s->nl, &cache);
@@ -907,6 +940,90 @@ static int max_task_rate(struct shaper *s, uint64_t *ret)
 	return 0;
 }
 
+/* GSO cap. HTB charges a GSO super-packet (up to 64 kB) as one packet: at 1 Mbit/s that
+ * is half a second of line time in one dequeue, and measured here it let a 1.1 Mbit/s class
+ * run 5-10 % fast. While tasks are shaped, the uplink's gso_max_size is lowered so that one
+ * packet is at most ~1 ms of the slowest task class (never below two frames); sockets
+ * connected afterwards build packets that small. The device's own value is saved with the
+ * root qdisc and put back by shaper_restore(). */
+uint32_t shaper_gso_cap(uint64_t slowest_rate, uint32_t mtu, uint32_t orig)
+{
+	uint64_t cap, two = 2 * ((uint64_t)mtu + L2_HEADER);
+
+	if (!orig)
+		return 0;
+	if (!slowest_rate)
+		return orig;
+	cap = slowest_rate / 1000u;
+	if (cap < two)
+		cap = two;
+	return cap < orig ? (uint32_t)cap : orig;
+}
+
+static int set_gso_max_size(struct shaper *s, uint32_t size)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = s->ifindex };
+	struct nl_msg *m;
+	int r;
+
+	if (!size || size == s->gso_max_size)
+		return 0;
+	m = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_REQUEST);
+	if (!m)
+		return -ENOMEM;
+	if (nlmsg_append(m, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(m, IFLA_GSO_MAX_SIZE, size) < 0) {
+		nlmsg_free(m);
+		return -EMSGSIZE;
+	}
+	r = nl_errno(nl_send_sync(s->nl, m));
+	if (r == 0)
+		s->gso_max_size = size;
+	return r;
+}
+
+static uint32_t saved_gso(struct shaper *s)
+{
+	struct shaper_saved sv;
+	uint32_t zero = 0;
+
+	if (s->fd_saved < 0 || bpf_map_lookup_elem(s->fd_saved, &zero, &sv) < 0 ||
+	    sv.magic != SHAPER_SAVED_MAGIC)
+		return 0;
+	return sv.gso_max_size;
+}
+
+/* Re-derives the GSO cap from the task classes now present. */
+static int update_gso(struct shaper *s)
+{
+	struct class_list l;
+	uint64_t slowest = 0;
+	int r = list_classes(s, false, &l);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.v[i].is_task && (!slowest || l.v[i].rate < slowest))
+			slowest = l.v[i].rate;
+	free(l.v);
+	return set_gso_max_size(s, shaper_gso_cap(slowest, s->mtu, saved_gso(s)));
+}
+
+/* A configured root can be put back from its own options unless it carries state kept
+ * elsewhere: grafted child qdiscs, or classes of a qdisc whose classes users create (tbf,
+ * prio, mq... have built-in classes that come back with the options). */
+static bool root_restorable(const struct root_info *ri)
+{
+	static const char *const user_classes[] = { "htb", "hfsc", "drr", "qfq", "cbq", "atm" };
+
+	if (ri->children || ri->opts_too_big)
+		return false;
+	for (size_t i = 0; i < ELEMENTSOF(user_classes); i++)
+		if (!strcmp(ri->kind, user_classes[i]))
+			return ri->classes == 0;
+	return true;
+}
+
 int shaper_setup(struct shaper *s, uint64_t parent_rate)
 {
 	struct shaper_saved sv = { .magic = SHAPER_SAVED_MAGIC };
@@ -929,8 +1046,7 @@ int shaper_setup(struct shaper *s, uint64_t parent_rate)
 	}
 	if (!s->active) {
 		/* Only what can be put back exactly is replaced (see put_back). */
-		if (s->root.found && s->root.handle != 0 &&
-		    (s->root.children || s->root.classes || s->root.opts_too_big))
+		if (s->root.found && s->root.handle != 0 && !root_restorable(&s->root))
 			return -EBUSY;
 		if (s->root.found && s->root.handle != 0) {
 			sv.handle = s->root.handle;
@@ -941,6 +1057,7 @@ int shaper_setup(struct shaper *s, uint64_t parent_rate)
 		}
 		s->parent_rate = parent_rate ? parent_rate : s->link_rate;
 		sv.parent_rate = s->parent_rate;
+		sv.gso_max_size = s->gso_max_size;
 
 		q = rtnl_qdisc_alloc();
 		if (!q)
@@ -1047,6 +1164,8 @@ int shaper_set_rate(struct shaper *s, const struct shaper_match *m, uint64_t rat
 			goto fail;
 	}
 	r = update_default(s);
+	if (r >= 0)
+		r = update_gso(s);
 	if (r < 0)
 		goto fail;
 	free(l.v);
@@ -1088,7 +1207,8 @@ int shaper_unset(struct shaper *s, const struct shaper_match *m)
 	r = del_class(s, classid);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	return update_default(s);
+	r = update_default(s);
+	return r < 0 ? r : update_gso(s);
 }
 
 int shaper_restore(struct shaper *s)
@@ -1107,6 +1227,8 @@ int shaper_restore(struct shaper *s)
 	r = put_back(s, &sv);
 	if (r < 0)
 		return r;
+	if (sv.magic == SHAPER_SAVED_MAGIC)
+		(void)set_gso_max_size(s, sv.gso_max_size);
 	close_maps(s);
 	s->parent_rate = s->link_rate;
 	return refresh(s);

@@ -30,7 +30,7 @@ void shaper_format_rate(uint64_t rate, char *buf, size_t size);
 
 /* HTB/fq_codel parameters for one class (formulas and reasons in docs/SHAPER.md). */
 struct shaper_sizing {
-	uint32_t burst;       /* bytes: rate * 1 ms + one L2 frame, at least two L2 frames */
+	uint32_t burst;       /* bytes: rate * 2 ms + three L2 frames */
 	uint32_t cburst;      /* bytes: same as burst (ceil == rate for task classes) */
 	uint32_t quantum;     /* bytes: rate / 10 clamped to [L2 frame, 200000] */
 	uint32_t target_us;   /* fq_codel target: max(5 ms, 1.5 L2 frames' transmit time) */
@@ -42,6 +42,10 @@ int shaper_size_class(uint64_t rate, uint32_t mtu, struct shaper_sizing *ret);
 /* Lowest free task minor in [SHAPER_MINOR_FIRST, SHAPER_MINOR_LAST] not in used[];
  * -ENOSPC when all are taken. */
 int shaper_alloc_minor(const uint32_t *used, size_t n_used, uint32_t *ret_minor);
+
+/* gso_max_size for the uplink while tasks are shaped: ~1 ms of the slowest task class,
+ * at least two frames, never above the device's own value orig (0 = leave alone). */
+uint32_t shaper_gso_cap(uint64_t slowest_rate, uint32_t mtu, uint32_t orig);
 
 /* Default class rate: what the task classes leave of the parent, at least 1 % of it
  * (and SHAPER_RATE_MIN) so unclassified traffic is never starved of its guarantee. */
@@ -75,6 +79,7 @@ struct shaper_class {
 	uint64_t bytes, packets, drops; /* class drops + its fq_codel's drops */
 	uint64_t overlimits;
 	uint32_t qlen, backlog;
+	uint64_t sampled_ns; /* CLOCK_MONOTONIC when the kernel was asked: rate = Δbytes/Δsampled */
 	bool is_task;
 	struct shaper_match match; /* valid when is_task and has_match */
 	bool has_match;
