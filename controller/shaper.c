@@ -501,7 +501,8 @@ static int put_filter(struct shaper *s, int prog_fd)
 	struct nlattr *opts;
 	int r;
 
-	r = tc_msg(RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE, s->ifindex,
+	/* EXCL: two processes repairing/installing at once must not replace each other's maps. */
+	r = tc_msg(RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, s->ifindex,
 		   TC_H_MAKE(SHAPER_MAJOR << 16, 0), FILTER_HANDLE, &m);
 	if (r < 0)
 		return r;
@@ -534,6 +535,11 @@ static int attach_filter(struct shaper *s, const struct shaper_saved *sv)
 		goto out;
 	}
 	r = put_filter(s, bpf_program__fd(skel->progs.shaper_classify));
+	if (r == -EEXIST) {
+		/* Someone else's filter won: use its maps (and its saved root). */
+		r = adopt_maps(s);
+		goto out;
+	}
 	if (r < 0)
 		goto out;
 	close_maps(s);
@@ -731,8 +737,10 @@ static int put_leaf(struct shaper *s, uint32_t classid, const char *kind,
 	return nl_errno(r);
 }
 
-static int put_class(struct shaper *s, uint32_t classid, uint32_t parent, uint64_t rate,
-		     uint64_t ceil_rate, bool with_leaf)
+/* excl: fail with -EEXIST instead of changing a class that exists (a concurrent allocation
+ * of the same id by another edgeslice process). */
+static int put_class_flags(struct shaper *s, uint32_t classid, uint32_t parent, uint64_t rate,
+			   uint64_t ceil_rate, bool with_leaf, bool excl)
 {
 	struct shaper_sizing zr, zc;
 	struct rtnl_class *c = NULL;
@@ -765,7 +773,7 @@ static int put_class(struct shaper *s, uint32_t classid, uint32_t parent, uint64
 	if (r >= 0)
 		r = rtnl_htb_set_prio(c, 0);
 	if (r >= 0)
-		r = rtnl_class_add(s->nl, c, NLM_F_CREATE);
+		r = rtnl_class_add(s->nl, c, NLM_F_CREATE | (excl ? NLM_F_EXCL : 0));
 	rtnl_class_put(c);
 	if (r < 0 || !with_leaf)
 		return nl_errno(r);
@@ -781,6 +789,12 @@ static int put_class(struct shaper *s, uint32_t classid, uint32_t parent, uint64
 		s->no_fq_codel = true;
 	}
 	return put_leaf(s, classid, "pfifo", &zr);
+}
+
+static int put_class(struct shaper *s, uint32_t classid, uint32_t parent, uint64_t rate,
+		     uint64_t ceil_rate, bool with_leaf)
+{
+	return put_class_flags(s, classid, parent, rate, ceil_rate, with_leaf, false);
 }
 
 static int del_class(struct shaper *s, uint32_t classid)
@@ -1070,16 +1084,26 @@ int shaper_setup(struct shaper *s, uint64_t parent_rate)
 			r = rtnl_htb_set_defcls(q, SHAPER_MINOR_DEFAULT);
 		if (r >= 0)
 			r = rtnl_htb_set_rate2quantum(q, R2Q);
+		/* EXCL: if another edgeslice process installed e5: meanwhile, adopt it. */
 		if (r >= 0)
-			r = rtnl_qdisc_add(s->nl, q, NLM_F_CREATE | NLM_F_REPLACE);
+			r = rtnl_qdisc_add(s->nl, q, NLM_F_CREATE | NLM_F_REPLACE | NLM_F_EXCL);
 		rtnl_qdisc_put(q);
-		if (r < 0)
-			return nl_errno(r);
-		fresh = true;
-		s->active = true;
-	} else if (parent_rate) {
-		s->parent_rate = parent_rate;
+		r = nl_errno(r);
+		if (r == -EEXIST) {
+			r = refresh(s);
+			if (r < 0)
+				return r;
+			if (!s->active)
+				return -EBUSY;
+		} else if (r < 0) {
+			return r;
+		} else {
+			fresh = true;
+			s->active = true;
+		}
 	}
+	if (!fresh && parent_rate)
+		s->parent_rate = parent_rate;
 
 	if (fresh || parent_rate) {
 		r = put_class(s, SHAPER_CLASSID(SHAPER_MINOR_PARENT), TC_H_MAKE(SHAPER_MAJOR << 16, 0),
@@ -1093,9 +1117,17 @@ int shaper_setup(struct shaper *s, uint64_t parent_rate)
 		if (r < 0)
 			goto fail;
 	}
+	if (!fresh && s->fd_cgroup < 0) {
+		/* Either another process is between creating the root and attaching its filter
+		 * (give it a moment), or one crashed there. */
+		for (int i = 0; i < 100 && s->fd_cgroup < 0; i++) {
+			usleep(10000);
+			(void)adopt_maps(s);
+		}
+	}
 	if (fresh || s->fd_cgroup < 0) {
-		/* A tree without its filter is a crashed setup: its saved root is lost, so the
-		 * repaired filter records the kernel default (sv.handle 0). */
+		/* A tree still without its filter is a crashed setup: its saved root is lost, so
+		 * the repaired filter records the kernel default (sv.handle 0). */
 		if (!fresh)
 			sv.parent_rate = s->parent_rate;
 		r = attach_filter(s, &sv);
@@ -1136,26 +1168,45 @@ int shaper_set_rate(struct shaper *s, const struct shaper_match *m, uint64_t rat
 	if (r < 0)
 		return r;
 
-	if (lookup_match(s, m, &classid) < 0) {
-		r = list_classes(s, false, &l);
+	if (lookup_match(s, m, &classid) == 0) {
+		r = put_class(s, classid, SHAPER_CLASSID(SHAPER_MINOR_PARENT), rate, rate, true);
 		if (r < 0)
 			goto fail;
-		used = calloc(l.n ? l.n : 1, sizeof(*used));
-		if (!used) {
-			r = -ENOMEM;
-			goto fail;
+	} else {
+		/* No lock between edgeslice processes: the kernel arbitrates. EXCL makes a
+		 * concurrent taker of the same minor fail here, and we pick the next one. */
+		for (int attempt = 0;; attempt++) {
+			free(l.v);
+			free(used);
+			l = (struct class_list){};
+			used = NULL;
+			r = list_classes(s, false, &l);
+			if (r < 0)
+				goto fail;
+			used = calloc(l.n ? l.n : 1, sizeof(*used));
+			if (!used) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			for (size_t i = 0; i < l.n; i++)
+				used[i] = TC_H_MIN(l.v[i].classid);
+			r = shaper_alloc_minor(used, l.n, &minor);
+			if (r < 0)
+				goto fail;
+			r = put_class_flags(s, SHAPER_CLASSID(minor), SHAPER_CLASSID(SHAPER_MINOR_PARENT),
+					    rate, rate, false, true);
+			if (r == -EEXIST && attempt < 8)
+				continue;
+			if (r < 0)
+				goto fail;
+			classid = SHAPER_CLASSID(minor);
+			created = true;
+			break;
 		}
-		for (size_t i = 0; i < l.n; i++)
-			used[i] = TC_H_MIN(l.v[i].classid);
-		r = shaper_alloc_minor(used, l.n, &minor);
+		r = put_class(s, classid, SHAPER_CLASSID(SHAPER_MINOR_PARENT), rate, rate, true);
 		if (r < 0)
 			goto fail;
-		classid = SHAPER_CLASSID(minor);
-		created = true;
 	}
-	r = put_class(s, classid, SHAPER_CLASSID(SHAPER_MINOR_PARENT), rate, rate, true);
-	if (r < 0)
-		goto fail;
 	if (created) {
 		r = match_map(s, m, &fd, key, &klen);
 		if (r >= 0 && bpf_map_update_elem(fd, key, &classid, BPF_NOEXIST) < 0)

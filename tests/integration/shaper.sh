@@ -207,6 +207,23 @@ inR "$ES" shape $VR --rate 10mbit
 inR "$ES" shape $VR --show | grep -q "parent rate 10Mbit" || fail "parent rate not shown"
 inR "$ES" shape $VR --clear
 [ "$(inR tc -j qdisc show dev $VR)" = "$r0" ] || fail "default root not restored on $VR"
+# Separate processes racing on a fresh device: one tree, four distinct classes.
+mkdir -p "$CGD/d1" "$CGD/d2" "$CGD/d3" "$CGD/d4"
+for i in 1 2 3 4; do inR "$ES" shape $VR --rate ${i}mbit --cgroup "$CGD/d$i" >/dev/null & done
+wait
+n=$(inR "$ES" shape $VR --show --json | python3 -c '
+import json, sys
+c = [c for c in json.load(sys.stdin)["classes"] if c["kind"] == "task"]
+print(len({x["classid"] for x in c}), len({x.get("cgroup") for x in c}), sorted(x["rate_bytes_per_s"] for x in c))')
+[ "$n" = "4 4 [125000, 250000, 375000, 500000]" ] || { inR "$ES" shape $VR --show; fail "concurrent shaping: $n"; }
+# A crash between installing the root and attaching the classifier leaves a tree without a
+# filter: the next command repairs it, and --clear still removes it.
+inR tc filter del dev $VR parent e5: prio 1
+inR "$ES" shape $VR --rate 1mbit --cgroup "$CGD/d1" >/dev/null
+inR tc filter show dev $VR | grep -q "edgeslice_shaper" || fail "classifier not repaired"
+inR "$ES" shape $VR --clear
+[ "$(inR tc -j qdisc show dev $VR)" = "$r0" ] || fail "repaired tree not cleared to the default root"
+echo "ok: concurrent processes get distinct classes; a tree missing its filter is repaired"
 inR tc qdisc add dev $VR root handle 7: htb default 1
 inR tc class add dev $VR parent 7: classid 7:1 htb rate 10mbit
 r1=$(inR tc -j qdisc show dev $VR; inR tc -j class show dev $VR)
