@@ -2,6 +2,7 @@
  * benchmark (no iperf on the test hosts). Receiver reports goodput after a warm-up as JSON. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static int parse_addr(const char *s, struct sockaddr_in *sa)
 static int usage(void)
 {
 	fprintf(stderr, "usage: es-traffic recv ADDR:PORT [SKIP_SECONDS] [READY_FILE]\n"
-			"       es-traffic send ADDR:PORT SECONDS [SRC_ADDR]\n");
+			"       es-traffic send ADDR:PORT SECONDS [SRC_ADDR|-] [SNDBUF_BYTES]\n");
 	return 2;
 }
 
@@ -103,7 +104,8 @@ static int do_send(int argc, char **argv)
 		return usage();
 	secs = atof(argv[3]);
 	s = socket(AF_INET, SOCK_STREAM, 0);
-	if (argc > 4) {
+	bool bind_src = argc > 4 && strcmp(argv[4], "-") != 0;
+	if (bind_src) {
 		memset(&src, 0, sizeof(src));
 		src.sin_family = AF_INET;
 		if (inet_pton(AF_INET, argv[4], &src.sin_addr) != 1 ||
@@ -120,7 +122,7 @@ static int do_send(int argc, char **argv)
 		usleep(20000);
 		close(s);
 		s = socket(AF_INET, SOCK_STREAM, 0);
-		if (argc > 4)
+		if (bind_src)
 			bind(s, (struct sockaddr *)&src, sizeof(src));
 	}
 	memset(buf, 'x', sizeof(buf));
@@ -129,8 +131,9 @@ static int do_send(int argc, char **argv)
 	 * it) keeps a flow's data in flight below the shaper's 32-packet minimum FIFO, so runs
 	 * measure the shaper, not TCP's recovery from tail drops (an RTO stalls a flow 200+ ms). */
 	{
-		int sndbuf = 32 * 1024;
-		setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		int sndbuf = argc > 5 ? atoi(argv[5]) : 32 * 1024;
+		if (sndbuf > 0)
+			setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
 	end = now() + secs;
 	while (now() < end) {

@@ -90,6 +90,7 @@ check_bad_input() {
 	expect_err 2 "no such device" $VS --rate 1mbit --ingress esnodev$id
 	expect_err 2 "not an IPv4 or IPv6" $VS --rate 1mbit --source 10.1.2
 	expect_err 2 "exactly one of" $VS --show --clear
+	expect_err 69 "edgesliced" $VS --rate 1mbit --task 7
 	[ "$(snapshot)" = "$before" ] || fail "bad input changed the device"
 }
 check_bad_input
