@@ -168,10 +168,12 @@ int BPF_PROG(es_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	c = counters(cgid);
 	if (!c)
 		return 0;
-	u32 slot = log2_u64(wait / 1000);
+	u64 slot = log2_u64(wait / 1000);
 	if (slot >= PROBE_HIST_SLOTS)
 		slot = PROBE_HIST_SLOTS - 1;
-	c->rq_hist[slot]++;
+	/* clang may fold the clamp into a form the verifier cannot bound; keep it visible. */
+	barrier_var(slot);
+	c->rq_hist[slot & (PROBE_HIST_SLOTS - 1)]++;
 	c->rq_count++;
 	c->rq_sum_ns += wait;
 	return 0;

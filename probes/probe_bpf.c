@@ -72,8 +72,9 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 		return -EINVAL;
 	r = sched_bpf__load(p->skel);
 	if (r < 0) {
-		/* Verifier rejection, missing tp_btf or task storage: the kernel can't do it. */
-		if (r == -EPERM || r == -EACCES)
+		/* Verifier rejection (-EACCES), missing tp_btf or task storage: the kernel
+		 * cannot run it. Only a refused bpf() itself (-EPERM) is about privilege. */
+		if (r == -EPERM)
 			return -EPERM;
 		if (r == -ENOMEM)
 			return r;
@@ -81,7 +82,7 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 	}
 	r = sched_bpf__attach(p->skel);
 	if (r < 0)
-		return r == -EPERM || r == -EACCES ? -EPERM : -EOPNOTSUPP;
+		return r == -EPERM ? -EPERM : -EOPNOTSUPP;
 	*ret = TAKE_PTR(p);
 	return 0;
 }
