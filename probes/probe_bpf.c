@@ -19,7 +19,7 @@ struct probe_bpf {
 	struct probe_cg_counters *percpu; /* lookup buffer, one entry per possible CPU */
 };
 
-static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+_printf_(2, 0) static int silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* Library code does not log; EDGESLICE_BPF_DEBUG shows libbpf's own reasons. */
 	if (getenv("EDGESLICE_BPF_DEBUG"))
