@@ -118,6 +118,12 @@ int probe_cg_open(const char *cg, struct probe_cg **ret);
 /* One pread per open file. -ENODEV once the cgroup is gone (cpu.stat unreadable). A
  * file that starts failing (EOPNOTSUPP from a pressure file) is closed and skipped. */
 int probe_cg_read(struct probe_cg *c, struct probe_cg_sample *ret);
+/* The same for a subset: want is PROBE_HAVE_* bits (cpu.stat is always read). The kernel
+ * recomputes PSI averages only every 2 s, so a sampler need not read them at 10 Hz. */
+#define PROBE_HAVE_ALL 0x1ffu
+#define PROBE_HAVE_SLOW (PROBE_HAVE_MEM_EVENTS | PROBE_HAVE_MEM_STAT | PROBE_HAVE_PSI_CPU | \
+			 PROBE_HAVE_PSI_MEM | PROBE_HAVE_PSI_IO)
+int probe_cg_read_some(struct probe_cg *c, unsigned want, struct probe_cg_sample *ret);
 int probe_cg_dirfd(const struct probe_cg *c);
 void probe_cg_free(struct probe_cg *c);
 

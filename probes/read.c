@@ -268,6 +268,11 @@ static void read_psi(int *fd, char *buf, size_t size, struct probe_psi *out, uns
 
 int probe_cg_read(struct probe_cg *c, struct probe_cg_sample *ret)
 {
+	return probe_cg_read_some(c, PROBE_HAVE_ALL, ret);
+}
+
+int probe_cg_read_some(struct probe_cg *c, unsigned want, struct probe_cg_sample *ret)
+{
 	struct probe_cg_sample s = {};
 	char buf[STAT_BUF];
 	int r;
@@ -280,18 +285,24 @@ int probe_cg_read(struct probe_cg *c, struct probe_cg_sample *ret)
 	if (r < 0)
 		return r;
 	s.have |= PROBE_HAVE_CPU | (s.cpu.has_throttle ? PROBE_HAVE_THROTTLE : 0);
-	if (hot_read(&c->fd[F_MEM], buf, sizeof(buf)) == 0 && probe_parse_single(buf, &s.mem_current) == 0)
+	if ((want & PROBE_HAVE_MEM) && hot_read(&c->fd[F_MEM], buf, sizeof(buf)) == 0 &&
+	    probe_parse_single(buf, &s.mem_current) == 0)
 		s.have |= PROBE_HAVE_MEM;
-	if (hot_read(&c->fd[F_PEAK], buf, sizeof(buf)) == 0 && probe_parse_single(buf, &s.mem_peak) == 0)
+	if ((want & PROBE_HAVE_MEM_PEAK) && hot_read(&c->fd[F_PEAK], buf, sizeof(buf)) == 0 &&
+	    probe_parse_single(buf, &s.mem_peak) == 0)
 		s.have |= PROBE_HAVE_MEM_PEAK;
-	if (hot_read(&c->fd[F_EVENTS], buf, sizeof(buf)) == 0 &&
+	if ((want & PROBE_HAVE_MEM_EVENTS) && hot_read(&c->fd[F_EVENTS], buf, sizeof(buf)) == 0 &&
 	    probe_parse_mem_events(buf, &s.mem_events) == 0)
 		s.have |= PROBE_HAVE_MEM_EVENTS;
-	if (hot_read(&c->fd[F_MSTAT], buf, sizeof(buf)) == 0 && probe_parse_mem_stat(buf, &s.mem_stat) == 0)
+	if ((want & PROBE_HAVE_MEM_STAT) && hot_read(&c->fd[F_MSTAT], buf, sizeof(buf)) == 0 &&
+	    probe_parse_mem_stat(buf, &s.mem_stat) == 0)
 		s.have |= PROBE_HAVE_MEM_STAT;
-	read_psi(&c->fd[F_PCPU], buf, sizeof(buf), &s.psi_cpu, PROBE_HAVE_PSI_CPU, &s.have);
-	read_psi(&c->fd[F_PMEM], buf, sizeof(buf), &s.psi_mem, PROBE_HAVE_PSI_MEM, &s.have);
-	read_psi(&c->fd[F_PIO], buf, sizeof(buf), &s.psi_io, PROBE_HAVE_PSI_IO, &s.have);
+	if (want & PROBE_HAVE_PSI_CPU)
+		read_psi(&c->fd[F_PCPU], buf, sizeof(buf), &s.psi_cpu, PROBE_HAVE_PSI_CPU, &s.have);
+	if (want & PROBE_HAVE_PSI_MEM)
+		read_psi(&c->fd[F_PMEM], buf, sizeof(buf), &s.psi_mem, PROBE_HAVE_PSI_MEM, &s.have);
+	if (want & PROBE_HAVE_PSI_IO)
+		read_psi(&c->fd[F_PIO], buf, sizeof(buf), &s.psi_io, PROBE_HAVE_PSI_IO, &s.have);
 	*ret = s;
 	return 0;
 }

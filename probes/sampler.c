@@ -10,6 +10,7 @@ struct task {
 	struct probe_cg *cg;
 	bool have_prev, have_bpf_prev;
 	uint64_t prev_at, prev_usage, prev_throttled;
+	uint64_t slow_at; /* last read of the slow files (0 = never) */
 	uint64_t bpf_prev_at, prev_oncpu, prev_switches;
 	uint64_t prev_hist[PROBE_HIST_NSLOTS];
 	double hist[PROBE_HIST_NSLOTS]; /* decayed run-queue latency histogram */
@@ -33,6 +34,7 @@ void sampler_params_init(struct sampler_params *p)
 		.proc_root = "/proc",
 		.alpha = 0.5,
 		.stale_after_s = 3.0,
+		.slow_period_s = 2.0,
 		.use_bpf = true,
 	};
 }
@@ -65,7 +67,7 @@ int sampler_new(const struct sampler_params *p, struct sampler **ret)
 		sampler_params_init(&def);
 		p = &def;
 	}
-	if (!(p->alpha > 0.0 && p->alpha <= 1.0) || !(p->stale_after_s > 0.0))
+	if (!(p->alpha > 0.0 && p->alpha <= 1.0) || !(p->stale_after_s > 0.0) || !(p->slow_period_s >= 0.0))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -194,7 +196,8 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 
 	if (p->gone)
 		return;
-	r = probe_cg_read(t->cg, &cs);
+	bool slow = !t->slow_at || (double)(now - t->slow_at) >= s->p.slow_period_s * 1e6;
+	r = probe_cg_read_some(t->cg, slow ? PROBE_HAVE_ALL : PROBE_HAVE_ALL & ~PROBE_HAVE_SLOW, &cs);
 	if (r == -ENODEV)
 		p->gone = true;
 	if (r < 0) {
@@ -221,16 +224,20 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 
 	p->at_usec = now;
 	p->stale = false;
-	p->have = cs.have;
 	p->mem_bytes = cs.mem_current;
 	p->mem_peak_bytes = cs.mem_peak;
 	p->throttled_usec = cs.cpu.throttled_usec;
 	p->nr_throttled = cs.cpu.nr_throttled;
-	p->mem_events = cs.mem_events;
-	p->mem_stat = cs.mem_stat;
-	p->psi_cpu = cs.psi_cpu;
-	p->psi_mem = cs.psi_mem;
-	p->psi_io = cs.psi_io;
+	if (slow) {
+		t->slow_at = now;
+		p->have = cs.have;
+		p->mem_events = cs.mem_events;
+		p->mem_stat = cs.mem_stat;
+		p->psi_cpu = cs.psi_cpu;
+		p->psi_mem = cs.psi_mem;
+		p->psi_io = cs.psi_io;
+	} else
+		p->have = (cs.have & ~PROBE_HAVE_SLOW) | (p->have & PROBE_HAVE_SLOW);
 	tick_bpf(s, t, now);
 }
 

@@ -13,6 +13,8 @@ struct sampler_params {
 	const char *proc_root; /* procfs root; default "/proc" */
 	double alpha;          /* EWMA weight of the newest interval, (0,1]; 1 = unsmoothed; default 0.5 */
 	double stale_after_s;  /* a reading older than this is stale; default 3.0 */
+	double slow_period_s;  /* memory.stat/events and PSI are read at most this often; default 2.0
+				* (the kernel's PSI averaging period); 0 = every tick */
 	bool use_bpf;          /* load the eBPF scheduler probe (default true); -EOPNOTSUPP tolerated */
 	bool bpf_account_all;  /* probe every cgroup, not only the added ones (benchmarks) */
 };
