@@ -13,6 +13,11 @@
 #include "sampler.h"
 #include "util.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "nop.skel.h"
+
 static char cg2[4096];
 static int topfd = -1;
 
@@ -131,6 +136,35 @@ out:
 	return r;
 }
 
+/* The floor: an empty program on sched_switch under the same load. */
+static int nop_cost(double *ret_ns, uint64_t *ret_events)
+{
+	struct nop_bpf *skel = nop_bpf__open_and_load();
+	_cleanup_close_ int statsfd = -1;
+	struct bpf_prog_info i0 = {}, i1 = {};
+	uint32_t len = sizeof(i0);
+	int r, pfd;
+
+	if (!skel)
+		return -EOPNOTSUPP;
+	r = nop_bpf__attach(skel);
+	if (r == 0)
+		r = probe_bpf_enable_stats(&statsfd);
+	if (r < 0) {
+		nop_bpf__destroy(skel);
+		return r;
+	}
+	pfd = bpf_program__fd(skel->progs.es_nop_switch);
+	bpf_obj_get_info_by_fd(pfd, &i0, &len);
+	pingpong(-1, 2.0);
+	len = sizeof(i1);
+	bpf_obj_get_info_by_fd(pfd, &i1, &len);
+	*ret_events = i1.run_cnt - i0.run_cnt;
+	*ret_ns = *ret_events ? (double)(i1.run_time_ns - i0.run_time_ns) / (double)*ret_events : 0;
+	nop_bpf__destroy(skel);
+	return 0;
+}
+
 /* One task's tick through the one-shot readers: open+read+close per file. */
 static void oneshot_tick(int dirfd, const char *cg)
 {
@@ -159,6 +193,8 @@ int main(int argc, char **argv)
 	double pread_ns = 0, oneshot_ns = 0, cpu_pread_ns = 0, cpu_oneshot_ns = 0;
 	double samp_pct_bpf = -1, samp_pct_files = -1, tick_us_bpf = 0, tick_us_files = 0;
 	int bpf_err = 0;
+	double nop_ns = 0;
+	uint64_t nop_events = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (geteuid() != 0 || find_cgroup2() < 0) {
@@ -174,6 +210,9 @@ int main(int argc, char **argv)
 	/* 1. eBPF cost per event, ping-pong load inside (hit) and outside (miss) the filter. */
 	r_hit = bpf_cost(true, &hit);
 	r_miss = bpf_cost(false, &miss);
+	(void)nop_cost(&nop_ns, &nop_events);
+	printf("bpf: empty sched_switch program (floor) %.1f ns/event (%llu events)\n", nop_ns,
+	       (unsigned long long)nop_events);
 	printf("bpf: filter hit %.1f ns/event (%llu events), filter miss %.1f ns/event (%llu events)\n",
 	       hit.ns_per_event, (unsigned long long)hit.events, miss.ns_per_event,
 	       (unsigned long long)miss.events);
@@ -290,6 +329,7 @@ int main(int argc, char **argv)
 		"  \"kernel\": \"%s\",\n  \"ncpus\": %ld,\n"
 		"  \"bpf_ns_per_event_filter_hit\": %.1f,\n  \"bpf_events_filter_hit\": %llu,\n"
 		"  \"bpf_ns_per_event_filter_miss\": %.1f,\n  \"bpf_events_filter_miss\": %llu,\n"
+		"  \"bpf_ns_per_event_empty_program\": %.1f,\n  \"bpf_events_empty_program\": %llu,\n"
 		"  \"bpf_load\": \"pipe ping-pong, 2 processes pinned to CPU 0, 2 s each\",\n"
 		"  \"bpf_error\": %d,\n"
 		"  \"tick_files\": \"%s\",\n"
@@ -299,7 +339,7 @@ int main(int argc, char **argv)
 		"  \"sampler_100_tasks_10hz_pct_core_files_only\": %.3f,\n  \"sampler_tick_us_files_only\": %.0f\n"
 		"}\n",
 		k.r, sysconf(_SC_NPROCESSORS_ONLN), hit.ns_per_event, (unsigned long long)hit.events,
-		miss.ns_per_event, (unsigned long long)miss.events, r_hit < 0 ? r_hit : r_miss, files, pread_ns,
+		miss.ns_per_event, (unsigned long long)miss.events, nop_ns, (unsigned long long)nop_events, r_hit < 0 ? r_hit : r_miss, files, pread_ns,
 		oneshot_ns, cpu_pread_ns, cpu_oneshot_ns, samp_pct_bpf, tick_us_bpf, samp_pct_files, tick_us_files);
 	printf("wrote %s\n", out);
 	return 0;

@@ -38,18 +38,25 @@ struct {
 	__type(value, u64);
 } last_switch SEC(".maps");
 
-/* Enqueue timestamp of a runnable task waiting for a CPU (0 = not waiting). */
+/* Per task: when it became runnable (0 = not waiting) and its se.sum_exec_runtime when it
+ * was last switched in (0 = unknown). */
+struct task_ctx {
+	u64 enq_ts;
+	u64 sum_in;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, u64);
-} enq_ts SEC(".maps");
+	__type(value, struct task_ctx);
+} task_ctx SEC(".maps");
 
-/* Hybrid hierarchies: the unified (v2) cgroup of a task is always dfl_cgrp. */
+/* Hybrid hierarchies: the unified (v2) cgroup of a task is always dfl_cgrp. tp_btf
+ * arguments are BTF pointers, so the chain is walked with plain (CO-RE relocated) loads
+ * instead of four bpf_probe_read_kernel() calls. */
 static __always_inline u64 task_cgid(struct task_struct *t)
 {
-	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	return t->cgroups->dfl_cgrp->kn->id;
 }
 
 static __always_inline bool wanted(u64 cgid)
@@ -76,7 +83,7 @@ struct task_struct___old {
 static __always_inline long task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return t->__state;
 	return BPF_CORE_READ((struct task_struct___old *)t, state);
 }
 
@@ -95,13 +102,13 @@ static __always_inline u32 log2_u64(u64 v)
 
 static __always_inline void mark_enqueued(struct task_struct *p, u64 now)
 {
-	u64 *ts;
+	struct task_ctx *tc;
 
 	if (!wanted(task_cgid(p)))
 		return;
-	ts = bpf_task_storage_get(&enq_ts, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (ts)
-		*ts = now;
+	tc = bpf_task_storage_get(&task_ctx, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (tc)
+		tc->enq_ts = now;
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -123,8 +130,9 @@ int BPF_PROG(es_sched_switch, bool preempt, struct task_struct *prev, struct tas
 {
 	u64 now = bpf_ktime_get_ns(), since = 0, cgid;
 	struct probe_cg_counters *c;
+	struct task_ctx *tc;
 	u32 zero = 0;
-	u64 *last, *ts;
+	u64 *last;
 
 	last = bpf_map_lookup_elem(&last_switch, &zero);
 	if (last) {
@@ -132,36 +140,48 @@ int BPF_PROG(es_sched_switch, bool preempt, struct task_struct *prev, struct tas
 		*last = now;
 	}
 
-	/* Outgoing task: its own cgroup is charged for the time since the last switch. */
+	/* Outgoing task: its own cgroup is charged for the slice it just ran. */
 	cgid = task_cgid(prev);
 	if (wanted(cgid)) {
 		bool runnable = task_state(prev) == TASK_RUNNING;
+		u64 sum = prev->se.sum_exec_runtime, ran = 0;
+
+		tc = bpf_task_storage_get(&task_ctx, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		/* The scheduler's own runtime delta is what cpu.stat is charged with (it leaves
+		 * out steal and, with IRQ_TIME_ACCOUNTING, irq time); wall time since this CPU's
+		 * last switch covers a slice that began before we knew the task. */
+		if (tc && tc->sum_in && sum >= tc->sum_in)
+			ran = sum - tc->sum_in;
+		else if (since && now > since)
+			ran = now - since;
+		if (tc) {
+			tc->sum_in = 0;
+			/* Preempted but still runnable: it waits on the run queue from now. */
+			if (runnable)
+				tc->enq_ts = now;
+		}
 		c = counters(cgid);
 		if (c) {
-			if (since && now > since)
-				c->oncpu_ns += now - since;
+			c->oncpu_ns += ran;
 			c->nr_switches++;
 			if (runnable)
 				c->nr_preempt++;
 		}
-		/* Preempted but still runnable: it waits on the run queue from now. */
-		if (runnable) {
-			ts = bpf_task_storage_get(&enq_ts, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			if (ts)
-				*ts = now;
-		}
 	}
 
-	/* Incoming task: the wait since its enqueue is run-queue latency. */
-	ts = bpf_task_storage_get(&enq_ts, next, 0, 0);
-	if (!ts || !*ts)
+	/* Incoming task: only tasks we have seen in a wanted cgroup have a context. */
+	tc = bpf_task_storage_get(&task_ctx, next, 0, 0);
+	if (!tc)
 		return 0;
-	if (now <= *ts) {
-		*ts = 0;
+	tc->sum_in = next->se.sum_exec_runtime;
+	if (!tc->enq_ts)
+		return 0;
+	if (now <= tc->enq_ts) {
+		tc->enq_ts = 0;
 		return 0;
 	}
-	u64 wait = now - *ts;
-	*ts = 0;
+	u64 wait = now - tc->enq_ts;
+	tc->enq_ts = 0;
 	cgid = task_cgid(next);
 	if (!wanted(cgid))
 		return 0;
