@@ -153,6 +153,9 @@ struct probe_bpf_cg {
 struct probe_bpf_opts {
 	uint32_t max_cgroups; /* filter/stat map size; 0 = 1024 */
 	bool account_all;     /* account every cgroup, ignoring the filter (benchmarks) */
+	/* A BTF file for kernels without /sys/kernel/btf/vmlinux (Raspberry Pi): e.g. one
+	 * made with `bpftool gen min_core_btf`. NULL = the kernel's own BTF only. */
+	const char *btf_path;
 };
 
 struct probe_bpf;
@@ -175,6 +178,21 @@ struct probe_bpf_prog_stats {
 };
 /* Sum over the three programs. */
 int probe_bpf_prog_stats(struct probe_bpf *p, struct probe_bpf_prog_stats *ret);
+
+/* ---- what the node can measure (Raspberry Pi kernels lack some of it) -------------- */
+
+struct probe_caps {
+	bool btf;        /* /sys/kernel/btf/vmlinux: CO-RE eBPF possible */
+	bool memory_ctl; /* "memory" in the cgroup2 root's cgroup.controllers */
+	bool psi;        /* /proc/pressure/cpu readable (psi=1 where PSI defaults off) */
+	bool memory_disabled_cmdline; /* cgroup_disable=memory on the kernel command line */
+};
+/* sys: sysfs root ("/sys"); proc: procfs root; cgroupfs: the cgroup2 mount. Never fails
+ * for a missing file: that is what it detects. */
+int probe_caps_detect(const char *sys, const char *proc, const char *cgroupfs, struct probe_caps *ret);
+/* One line per missing capability saying what it costs and how to fix it, for the daemon
+ * to log once at start. Returns the number of lines (0 = nothing missing). */
+int probe_caps_advice(const struct probe_caps *c, char *buf, size_t size);
 
 /* Quantile q (0..1) of a log2-microsecond histogram, in nanoseconds, interpolating
  * linearly inside the slot. -ENODATA for an empty histogram. Pure. */

@@ -459,6 +459,46 @@ static void test_sampler(void **state)
 	assert_true(sampler_ewma(4, 2, 0.25, true) == 2);
 }
 
+static void test_caps(void **state)
+{
+	struct tree *t = *state;
+	struct probe_caps c;
+	char sys[128], proc[128], cg[128], buf[1024];
+
+	snprintf(sys, sizeof(sys), "%s/sys", t->dir);
+	snprintf(proc, sizeof(proc), "%s/proc", t->dir);
+	snprintf(cg, sizeof(cg), "%s/cg", t->dir);
+	assert_int_equal(mkdirat(t->fd, "sys", 0755), 0);
+	/* Raspberry Pi like: no BTF, memory disabled on the command line, PSI off */
+	put(t->fd, "cg/cgroup.controllers", "cpuset cpu io pids\n");
+	put(t->fd, "proc/cmdline", "console=tty1 cgroup_disable=memory rootwait\n");
+	unlinkat(t->fd, "proc/pressure/cpu", 0);
+	assert_int_equal(probe_caps_detect(sys, proc, cg, &c), 0);
+	assert_false(c.btf);
+	assert_false(c.memory_ctl);
+	assert_true(c.memory_disabled_cmdline);
+	assert_false(c.psi);
+	assert_int_equal(probe_caps_advice(&c, buf, sizeof(buf)), 3);
+	assert_non_null(strstr(buf, "min_core_btf"));
+	assert_non_null(strstr(buf, "cgroup_enable=memory"));
+	assert_non_null(strstr(buf, "psi=1"));
+	assert_int_equal(probe_caps_advice(&c, buf, 16), -ENOBUFS);
+	/* everything present; "memory" must be a whole word */
+	assert_int_equal(mkdirat(t->fd, "sys/kernel", 0755), 0);
+	assert_int_equal(mkdirat(t->fd, "sys/kernel/btf", 0755), 0);
+	put(t->fd, "sys/kernel/btf/vmlinux", "x");
+	put(t->fd, "proc/pressure/cpu", PSI);
+	put(t->fd, "cg/cgroup.controllers", "cpuset cpu io memory pids\n");
+	put(t->fd, "proc/cmdline", "console=tty1 psi=1\n");
+	assert_int_equal(probe_caps_detect(sys, proc, cg, &c), 0);
+	assert_true(c.btf && c.memory_ctl && c.psi && !c.memory_disabled_cmdline);
+	assert_int_equal(probe_caps_advice(&c, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	put(t->fd, "cg/cgroup.controllers", "cpu memoryx\n");
+	assert_int_equal(probe_caps_detect(sys, proc, cg, &c), 0);
+	assert_false(c.memory_ctl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readers, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_hot_files, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_sampler, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_caps, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
