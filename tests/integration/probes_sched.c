@@ -236,6 +236,11 @@ static void test_sampler(int top)
 		return;
 	CHECK(sampler_bpf_error(s) == 0, "sampler without BPF: %d", sampler_bpf_error(s));
 	CHECK(sampler_add_task(s, 7, fd, ".") == 0, "add task");
+	/* Where the cpu controller is on (the VM), a 0.5-core quota must show as 0.5 cores
+	 * used and about half the wall time throttled. */
+	bool quota = faccessat(fd, "cpu.max", F_OK, 0) == 0;
+	if (quota)
+		CHECK(write_string_at(fd, "cpu.max", "50000 100000") == 0, "cpu.max");
 	pid[0] = burner(fd, 0);
 	CHECK(sampler_tick(s, now_usec()) == 0, "tick");
 	CHECK(sampler_task_usage(s, 7, &u) == -ENODATA, "usage before two ticks");
@@ -249,6 +254,17 @@ static void test_sampler(int top)
 	printf("sampler: cores %.3f (eBPF %.3f), switches/s %.0f, rq p99 %.0f us\n", t.cores, t.bpf_cores,
 	       t.ctx_switches_per_s, t.rq_p99_ns / 1000);
 	CHECK(t.cores > 0.3 && t.cores < 1.05, "burner uses %.3f cores", t.cores);
+	if (quota) {
+		printf("sampler: cpu.max 0.5 core: cores %.3f, throttled %.0f %% of the time\n", t.cores,
+		       t.throttled_frac * 100);
+		CHECK(t.have & PROBE_HAVE_THROTTLE, "no throttling keys with the cpu controller on");
+		CHECK(t.cores > 0.4 && t.cores < 0.6, "cpu.max 0.5 but %.3f cores measured", t.cores);
+		CHECK(t.throttled_frac > 0.25, "throttled only %.3f of the time", t.throttled_frac);
+	}
+	if (t.have & PROBE_HAVE_MEM) {
+		printf("sampler: memory.current %llu bytes\n", (unsigned long long)t.mem_bytes);
+		CHECK(u.mem > 0 && u.mem == (double)t.mem_bytes, "memory usage %f", u.mem);
+	}
 	CHECK(t.have_bpf && t.bpf_cores > 0 && (t.bpf_cores - t.cores) / t.cores < 0.1 &&
 		      (t.cores - t.bpf_cores) / t.cores < 0.1,
 	      "eBPF cores %.3f vs cpu.stat %.3f", t.bpf_cores, t.cores);
@@ -291,6 +307,9 @@ int main(void)
 		return 1;
 	}
 	_cleanup_close_ int topfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Where the parent offers them (pure v2 in the VM), let the test cgroups have cpu and
+	 * memory; the host's unified hierarchy has no controllers and refuses. */
+	(void)write_string_at(topfd, "cgroup.subtree_control", "+cpu +memory");
 	test_oncpu(b, topfd);
 	test_runqueue(b, topfd);
 	test_sampler(topfd);
