@@ -87,5 +87,11 @@ int sampler_node_get(const struct sampler *s, struct sampler_node *ret);
 int sampler_task_usage(const struct sampler *s, uint64_t id, struct policy_res *ret);
 int sampler_node_free(const struct sampler *s, struct policy_res *ret);
 
+/* JSON for `edgeslice status` / `edgeslice probe --json` (schema in docs/PROBES.md).
+ * Sections the node cannot measure are left out rather than reported as zeros. */
+struct json_object;
+int sampler_task_json(const struct sampler_task *t, struct json_object **ret);
+int sampler_node_json(const struct sampler_node *n, struct json_object **ret);
+
 /* Pure helpers, exposed for tests. */
 double sampler_ewma(double prev, double x, double alpha, bool first);

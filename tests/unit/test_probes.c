@@ -12,6 +12,8 @@
 #include "sampler.h"
 #include "util.h"
 
+#include <json-c/json.h>
+
 static const char CPU_STAT_V2[] = "usage_usec 2287045\nuser_usec 1654093\nsystem_usec 632952\n"
 				  "core_sched.force_idle_usec 0\nnr_periods 120\nnr_throttled 7\n"
 				  "throttled_usec 345678\nnr_bursts 0\nburst_usec 0\n";
@@ -499,6 +501,42 @@ static void test_caps(void **state)
 	assert_false(c.memory_ctl);
 }
 
+static void test_json(void **state)
+{
+	struct sampler_task t = { .id = 7, .valid = true, .cores = 0.5, .mem_bytes = 4096,
+				  .have = PROBE_HAVE_CPU | PROBE_HAVE_MEM | PROBE_HAVE_PSI_CPU };
+	struct sampler_node n = { .ncpus = 2, .cores_busy = 1.5, .mem_available = 1024 };
+	struct json_object *o = NULL, *x, *y;
+
+	t.psi_cpu.some.avg10 = 2.5;
+	assert_int_equal(sampler_task_json(&t, &o), 0);
+	assert_true(json_object_object_get_ex(o, "id", &x) && json_object_get_uint64(x) == 7);
+	assert_true(json_object_object_get_ex(o, "cpu", &x));
+	assert_true(json_object_object_get_ex(x, "cores", &y) && json_object_get_double(y) == 0.5);
+	/* absent sources are left out, not reported as zeros */
+	assert_false(json_object_object_get_ex(x, "throttled_frac", &y));
+	assert_false(json_object_object_get_ex(o, "bpf", &x));
+	assert_true(json_object_object_get_ex(o, "memory", &x));
+	assert_true(json_object_object_get_ex(x, "current", &y) && json_object_get_uint64(y) == 4096);
+	assert_false(json_object_object_get_ex(x, "peak", &y));
+	assert_true(json_object_object_get_ex(o, "psi", &x));
+	assert_true(json_object_object_get_ex(x, "cpu", &y));
+	assert_false(json_object_object_get_ex(x, "io", &y));
+	json_object_put(o);
+	t.have_bpf = true;
+	t.rq_p99_ns = 2500000;
+	t.have = PROBE_HAVE_CPU | PROBE_HAVE_THROTTLE;
+	assert_int_equal(sampler_task_json(&t, &o), 0);
+	assert_false(json_object_object_get_ex(o, "memory", &x));
+	assert_true(json_object_object_get_ex(o, "bpf", &x));
+	assert_true(json_object_object_get_ex(x, "rq_p99_us", &y) && json_object_get_double(y) == 2500.0);
+	assert_true(json_object_object_get_ex(o, "cpu", &x) && json_object_object_get_ex(x, "throttled_frac", &y));
+	json_object_put(o);
+	assert_int_equal(sampler_node_json(&n, &o), 0);
+	assert_true(json_object_object_get_ex(o, "cores_busy", &x) && json_object_get_double(x) == 1.5);
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_proc_stat),
 		cmocka_unit_test(test_meminfo),
 		cmocka_unit_test(test_hist_quantile),
+		cmocka_unit_test(test_json),
 		cmocka_unit_test_setup_teardown(test_readers, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_hot_files, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_sampler, tree_setup, tree_teardown),
