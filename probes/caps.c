@@ -61,7 +61,8 @@ int probe_caps_advice(const struct probe_caps *c, char *buf, size_t size)
 		return -EINVAL;
 	if (!c->btf)
 		msg[lines++] = "kernel has no BTF (/sys/kernel/btf/vmlinux): eBPF probes off, measuring from "
-			       "cgroup files only; ship a minimal BTF (bpftool gen min_core_btf) to enable them";
+			       "cgroup files only (no run-queue latency); a kernel built with "
+			       "CONFIG_DEBUG_INFO_BTF=y enables them";
 	if (!c->memory_ctl)
 		msg[lines++] = c->memory_disabled_cmdline
 				       ? "memory controller disabled (cgroup_disable=memory on the kernel command "

@@ -48,8 +48,9 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 	if (!o)
 		o = &def;
 	max = o->max_cgroups ? o->max_cgroups : 1024;
-	/* CO-RE needs BTF: the kernel's, or a shipped minimal one (Raspberry Pi kernels). */
-	if (stat("/sys/kernel/btf/vmlinux", &st) < 0 && (!o->btf_path || stat(o->btf_path, &st) < 0))
+	/* tp_btf attach targets and BTF-typed task pointers come from the kernel's own BTF;
+	 * without it (Raspberry Pi kernels) do not even try. */
+	if (stat("/sys/kernel/btf/vmlinux", &st) < 0)
 		return -EOPNOTSUPP;
 	libbpf_set_print(silent_print);
 
@@ -63,8 +64,7 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 	if (!p->percpu)
 		return -ENOMEM;
 
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
-	p->skel = sched_bpf__open_opts(&oo);
+	p->skel = sched_bpf__open();
 	if (!p->skel)
 		return errno == ENOENT || errno == ESRCH ? -EOPNOTSUPP : negative_errno();
 	p->skel->rodata->account_all = o->account_all;

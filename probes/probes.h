@@ -153,13 +153,12 @@ struct probe_bpf_cg {
 struct probe_bpf_opts {
 	uint32_t max_cgroups; /* filter/stat map size; 0 = 1024 */
 	bool account_all;     /* account every cgroup, ignoring the filter (benchmarks) */
-	/* A BTF file for kernels without /sys/kernel/btf/vmlinux (Raspberry Pi): e.g. one
-	 * made with `bpftool gen min_core_btf`. NULL = the kernel's own BTF only. */
-	const char *btf_path;
 };
 
 struct probe_bpf;
-/* Opens, loads and attaches the probe. -EOPNOTSUPP when the kernel has no BTF, no BPF,
+/* Opens, loads and attaches the probe. tp_btf programs and task storage need the kernel's
+ * own BTF (a shipped min_core_btf only serves CO-RE relocations), so -EOPNOTSUPP when the
+ * kernel has no /sys/kernel/btf/vmlinux, no BPF,
  * or refuses the programs (the caller says so once and runs on cgroup files alone);
  * -EPERM without CAP_BPF/CAP_PERFMON. Nothing is logged (libbpf's printer is silenced
  * unless EDGESLICE_BPF_DEBUG is set). */

@@ -481,7 +481,7 @@ static void test_caps(void **state)
 	assert_true(c.memory_disabled_cmdline);
 	assert_false(c.psi);
 	assert_int_equal(probe_caps_advice(&c, buf, sizeof(buf)), 3);
-	assert_non_null(strstr(buf, "min_core_btf"));
+	assert_non_null(strstr(buf, "CONFIG_DEBUG_INFO_BTF"));
 	assert_non_null(strstr(buf, "cgroup_enable=memory"));
 	assert_non_null(strstr(buf, "psi=1"));
 	assert_int_equal(probe_caps_advice(&c, buf, 16), -ENOBUFS);
