@@ -90,7 +90,7 @@ static void test_validation(void **state)
 
 static void random_app(struct mrs_app *a, unsigned *seed, size_t n)
 {
-	char name[16];
+	char name[32];
 	memset(a, 0, sizeof(*a));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "t%zu", i);
