@@ -31,6 +31,10 @@ static int fail(char *err, size_t len, const char *path, const char *fmt, ...)
 		vsnprintf(err + n, len - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	/* values from the file are quoted back: keep the message on one line */
+	for (char *q = err; *q; q++)
+		if ((unsigned char)*q < 0x20)
+			*q = '?';
 	return -EINVAL;
 }
 
