@@ -513,11 +513,14 @@ struct sim {
 	bool want_trace;
 };
 
-static int commit(struct sim *sm, struct request *rq, size_t req_idx, int i)
+/* Record a placed node: reserve it (unless mrs_list_schedule already did), reset the model
+ * accuracy when a retraining finishes, append to the trace. */
+static int commit(struct sim *sm, struct request *rq, size_t req_idx, int i, bool reserve)
 {
 	const struct mrs_node *n = &rq->dag.node[i];
-	int r = mrs_timeline_add(sm->tl, (size_t)rq->pl[i].server, rq->pl[i].start,
-				 rq->pl[i].finish, n->demand);
+	int r = reserve ? mrs_timeline_add(sm->tl, (size_t)rq->pl[i].server, rq->pl[i].start,
+					   rq->pl[i].finish, n->demand)
+			: 0;
 	if (r < 0)
 		return r;
 	if (n->retrain) {
@@ -636,35 +639,10 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 				r = mrs_list_schedule(&wl->cluster, &q->dag, q->arrival, sm.tl, q->pl);
 				if (r < 0)
 					goto out;
-				/* mrs_list_schedule reserved already; record trace and model state */
 				for (size_t k = 0; k < q->dag.n; k++) {
-					const struct mrs_node *n = &q->dag.node[q->order[k]];
-					if (n->retrain) {
-						sm.ms[q->app][n->task] = (struct model_state){
-							.base = q->acc[n->task],
-							.since = q->pl[q->order[k]].finish };
-						sm.retrainings++;
-					}
-				}
-				if (want_trace) {
-					/* commit() would reserve twice: record entries directly */
-					for (size_t k = 0; k < q->dag.n; k++) {
-						struct sim tmp = sm;
-						struct mrs_timeline *scratch = NULL;
-						r = mrs_timeline_new(wl->cluster.n, &scratch);
-						if (r < 0)
-							goto out;
-						tmp.tl = scratch;
-						tmp.retrainings = 0;
-						r = commit(&tmp, q, admitted - 1, q->order[k]);
-						mrs_timeline_free(scratch);
-						if (r < 0)
-							goto out;
-						sm.trace = tmp.trace;
-						sm.n_trace = tmp.n_trace;
-						sm.cap_trace = tmp.cap_trace;
-						/* commit() updated model state from the placement: same values */
-					}
+					r = commit(&sm, q, admitted - 1, q->order[k], false);
+					if (r < 0)
+						goto out;
 				}
 				q->pos = q->dag.n;
 				finish_request(&sm, q);
@@ -678,7 +656,7 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 			struct request *q = &rq[best_k];
 			int i = q->order[q->pos];
 			q->pl[i] = best;
-			r = commit(&sm, q, best_k, i);
+			r = commit(&sm, q, best_k, i, true);
 			if (r < 0)
 				goto out;
 			if (++q->pos == q->dag.n)

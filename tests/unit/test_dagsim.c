@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,30 @@ static void test_arrivals(void **state)
 	assert_int_equal(dagsim_parse_csv("", &a, &n, err, 256), -EINVAL);
 }
 
+static int run(int argc, char **argv)
+{
+	/* dag_sim_main prints its table/errors; keep test output readable */
+	fflush(stdout);
+	return dag_sim_main(argc, argv);
+}
+
+static void test_cli(void **state)
+{
+	char *ok[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--policy", "mrs",
+		       "--count", "20", "--json", NULL };
+	char *csv[] = { "sim", "--dag", "docs/examples/lifelogging-csv.json", "--policy", "pass,ekya", NULL };
+	char *nodag[] = { "sim", "--policy", "mrs", NULL };
+	char *badpol[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--policy", "fifo", NULL };
+	char *badrate[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--rate", "-1", NULL };
+	char *nofile[] = { "sim", "--dag", "/nonexistent/w.json", NULL };
+	assert_int_equal(run(8, ok), 0);
+	assert_int_equal(run(5, csv), 0);
+	assert_int_equal(run(3, nodag), 2);
+	assert_int_equal(run(5, badpol), 2);
+	assert_int_equal(run(5, badrate), 2);
+	assert_int_equal(run(3, nofile), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +167,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_arrivals),
+		cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
