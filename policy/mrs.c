@@ -403,6 +403,7 @@ int mrs_policy_from_name(const char *s, enum mrs_policy *ret)
 
 struct model_state {
 	double base, since;
+	unsigned pending; /* retraining nodes decided but not yet placed (MRS interleaving) */
 };
 
 struct request {
@@ -464,7 +465,8 @@ static int decide(const struct mrs_workload *wl, enum mrs_policy policy, struct 
 					bh = (int)h;
 				}
 			}
-			if (bh >= 0 && best < 0 && t->cfg[bh].accuracy >= wl->a_min)
+			/* a retraining already queued by an earlier request refreshes this model */
+			if (bh >= 0 && best < 0 && t->cfg[bh].accuracy >= wl->a_min && !ms[i].pending)
 				rq->cfg[i] = bh;
 		}
 	} else {
@@ -492,6 +494,7 @@ static int decide(const struct mrs_workload *wl, enum mrs_policy policy, struct 
 		rq->dag.pred[i] |= 1ull << n;
 		rq->dag.n++;
 		rq->acc[i] = c->accuracy;
+		ms[i].pending++;
 	}
 	return mrs_priority(&wl->cluster, &rq->dag, NULL, rq->order);
 }
@@ -527,6 +530,7 @@ static int commit(struct sim *sm, struct request *rq, size_t req_idx, int i, boo
 		struct model_state *m = &sm->ms[rq->app][n->task];
 		m->base = rq->acc[n->task];
 		m->since = rq->pl[i].finish;
+		m->pending--;
 		sm->retrainings++;
 	}
 	if (sm->want_trace) {
