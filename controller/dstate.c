@@ -94,6 +94,7 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 		json_object_object_add(e, "pid", json_object_new_int64(t->pid));
 		json_object_object_add(e, "exit_code", json_object_new_int(t->exit_code));
 		json_object_object_add(e, "reason", json_object_new_string(t->reason));
+		json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
 	}
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -198,6 +199,11 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 		if (!json_object_is_type(v, json_type_string))
 			return bad(err, errsz, "tasks[%zu].reason: not a string", i);
 		snprintf(t->reason, sizeof(t->reason), "%s", json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(e, "cpu_usec", &v)) { /* optional: older files lack it */
+		if (get_int(e, "cpu_usec", 0, INT64_MAX, &x) < 0)
+			return bad(err, errsz, "tasks[%zu].cpu_usec: not a non-negative integer", i);
+		t->cpu_usec = (uint64_t)x;
 	}
 	return 0;
 }

@@ -32,6 +32,7 @@ struct dtask {
 	int64_t pid;          /* 0 when unknown */
 	int exit_code;        /* -1 unknown; else wait status code; 128+sig for signals */
 	char reason[48];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
+	uint64_t cpu_usec;    /* CPU time used (cpu.stat usage_usec), known once finished */
 	/* runtime only, not persisted */
 	void *rt;
 };

@@ -29,6 +29,7 @@ static void test_round_trip(void **state)
 			      .state = DTASK_DONE, .dev = 0, .exit_code = 137};
 	snprintf(t[1].queue, sizeof(t[1].queue), "vgg-19");
 	snprintf(t[1].reason, sizeof(t[1].reason), "oom-kill");
+	t[1].cpu_usec = 1234567;
 	assert_int_equal(dstate_format(t, 2, 9, &text), 0);
 	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
@@ -46,6 +47,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(back[0].start_us, 20);
 	assert_int_equal(back[1].exit_code, 137);
 	assert_string_equal(back[1].reason, "oom-kill");
+	assert_int_equal(back[1].cpu_usec, 1234567);
 	dstate_free(back, n);
 	free(text);
 }
@@ -86,6 +88,7 @@ static void test_corruption(void **state)
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(3, "") "]}", "next_id");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1}]}", "queue");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"reason\":5") "]}", "reason");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"cpu_usec\":-4") "]}", "cpu_usec");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
 		   "\"cpu\":1,\"memory\":5,\"state\":\"running\",\"device\":-1,\"submit_us\":1,"
 		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "without a device");
