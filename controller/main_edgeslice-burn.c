@@ -15,6 +15,24 @@
 static double cores = 1, seconds = 1;
 static uint64_t deadline_ns, memory;
 static unsigned nthreads;
+static const char *stamp;
+
+/* Appends "start|end <CLOCK_REALTIME ns>" to the --stamp file (benchmarks measure the gap
+ * between one task's end and the next one's start). */
+static void write_stamp(const char *what)
+{
+	struct timespec ts;
+	FILE *f;
+
+	if (!stamp)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	f = fopen(stamp, "ae");
+	if (!f)
+		return;
+	fprintf(f, "%s %lld\n", what, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	fclose(f);
+}
 
 static uint64_t mono_ns(void)
 {
@@ -46,11 +64,18 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"cores", required_argument, NULL, 'c'}, {"memory", required_argument, NULL, 'm'},
-		{"seconds", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {},
+		{"seconds", required_argument, NULL, 's'}, {"stamp", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'}, {},
 	};
 	pthread_t th[256];
 	char *mem = NULL;
 	int c;
+
+	/* first thing after exec, before option parsing */
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--stamp"))
+			stamp = argv[i + 1];
+	write_stamp("start");
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
@@ -72,10 +97,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'S':
+			break;
 		case 'h':
-			printf("Usage: edgeslice-burn [--cores N] [--memory SIZE] [--seconds S]\n\n"
+			printf("Usage: edgeslice-burn [--cores N] [--memory SIZE] [--seconds S] [--stamp FILE]\n\n"
 			       "Keeps N cores busy (default 1; fractions are duty cycles) with SIZE of\n"
-			       "resident memory (default 0) for S seconds (default 1), then exits 0.\n");
+			       "resident memory (default 0) for S seconds (default 1), then exits 0.\n"
+			       "--stamp appends \"start NS\" and \"end NS\" (CLOCK_REALTIME) lines to FILE.\n");
 			return 0;
 		default:
 			return 2;
@@ -96,5 +124,6 @@ int main(int argc, char **argv)
 			return 1;
 	for (unsigned i = 0; i < nthreads; i++)
 		pthread_join(th[i], NULL);
+	write_stamp("end");
 	return 0;
 }
