@@ -118,8 +118,9 @@ static int request(const char *cmd, const char *sock, json_object *req, json_obj
 		if (json_object_object_get_ex(rep, "error", &err) &&
 		    json_object_object_get_ex(err, "message", &msg))
 			m = json_object_get_string(msg);
-		json_object_put(rep);
-		return cli_error(cmd, "%s", m);
+		r = cli_error(cmd, "%s", m);
+		json_object_put(rep); /* m points into it */
+		return r;
 	}
 	*ret = rep;
 	return 0;
