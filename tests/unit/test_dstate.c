@@ -11,6 +11,9 @@
 
 #include "dconf.h"
 #include "dstate.h"
+#include "util.h"
+
+#include <fcntl.h>
 
 static char *argv_a[] = {"/bin/burn", "--ms", "100", NULL};
 
@@ -164,6 +167,32 @@ static void test_catalog(void **state)
 	assert_int_equal(dconf_default_models[3].mem, 1658ull << 20);
 }
 
+/* The files `make install` ships must parse (tests run from the source tree). */
+static void test_shipped_files(void **state)
+{
+	struct dconf c;
+	struct dconf_model *m = NULL;
+	size_t n;
+	char err[256], *text = NULL;
+
+	if (read_file_at(AT_FDCWD, "units/edgeslice.conf", &text, NULL) < 0)
+		skip();
+	assert_int_equal(dconf_parse(text, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.policy, "rddrf");
+	assert_int_equal(c.n_devices, 0); /* every key is commented out: the defaults */
+	free(text);
+	assert_int_equal(read_file_at(AT_FDCWD, "units/models.json", &text, NULL), 0);
+	assert_int_equal(dconf_parse_models(text, &m, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(m[i].name, dconf_default_models[i].name);
+		assert_true(m[i].cpu == dconf_default_models[i].cpu);
+		assert_int_equal(m[i].mem, dconf_default_models[i].mem);
+	}
+	free(m);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_corruption),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_catalog),
+		cmocka_unit_test(test_shipped_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
