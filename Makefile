@@ -16,12 +16,24 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lxgboost -lopenblas -lm -lpthread
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP
-CPPFLAGS += -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
+# OPT and EXTRA_CFLAGS are the knobs; CFLAGS itself is always the full set.
+OPT ?= -O2 -g
+EXTRA_CFLAGS ?=
+SAN_FLAGS :=
 ifeq ($(SANITIZE),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+override CFLAGS := $(OPT) -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP $(SAN_FLAGS) $(EXTRA_CFLAGS)
+override CPPFLAGS := -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
+override LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+
+V ?= 0
+ifeq ($(V),0)
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q :=
+msg =
 endif
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -67,46 +79,46 @@ deps:
 # --- BPF: clang -> bpftool gen object -> bpftool gen skeleton ----------------
 $(BUILD)/bpf/vmlinux.h:
 	@mkdir -p $(@D)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+	$(call msg,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf -c $< -o $@
+	$(call msg,BPF,$<)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf -c $< -o $@
 
 $(BUILD)/bpf/%.bpf.o: $(BUILD)/bpf/%.tmp.o
-	$(BPFTOOL) gen object $@ $<
+	$(Q)$(BPFTOOL) gen object $@ $<
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+	$(call msg,SKEL,$@)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
 
 # --- C ----------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/edgeslice: $(call obj,controller/edgeslice.c) $(CMD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
 
 $(BUILD)/edgesliced: $(call obj,controller/edgesliced.c) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
 
 $(BUILD)/%: $(BUILD)/obj/controller/main_%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # --- tests ------------------------------------------------------------------
 unit: $(UNIT_BIN) $(BINS)
 	@tests/run-unit $(UNIT_BIN)
 
 unit-asan:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 CFLAGS="-O1 -g" unit
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=1 OPT="-O1 -g" unit
 
 fuzz:
 	@tests/fuzz/run $(BUILD)
