@@ -1,0 +1,6 @@
+# bench/daemon.mk — `make bench-daemon`: edgesliced's own cost (CPU, RSS with 100 running
+# tasks at 10 Hz vs 1 Hz vs idle), exit-to-next-exec latency (vs a plain sequential loop),
+# status latency with 1,000 tasks (vs 10). Writes bench/results/daemon.json.
+.PHONY: bench-daemon
+bench-daemon: $(BINS)
+	@BUILD=$(abspath $(BUILD)) bench/daemon-run bench/results/daemon.json

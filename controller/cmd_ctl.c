@@ -1,0 +1,495 @@
+/* cmd_ctl.c — the client side of the control socket: `edgeslice status`, `top`, `submit`,
+ * `cancel`, `queues`, `devices`, `tasks`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/edgeslice/control.sock"
+
+struct conn {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+};
+
+static const char *socket_path(const char *opt)
+{
+	const char *e = getenv("EDGESLICE_SOCKET");
+	return opt ? opt : e && *e ? e : DEFAULT_SOCKET;
+}
+
+static int conn_open(const char *path, struct conn *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c->len = 0;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return negative_errno();
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+		close(c->fd);
+		return r;
+	}
+	return 0;
+}
+
+/* One reply line as parsed JSON (caller puts it). */
+static int conn_read(struct conn *c, json_object **ret)
+{
+	_cleanup_free_ char *acc = NULL;
+	size_t acc_len = 0;
+
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			size_t n = (size_t)(nl - c->buf);
+			char *line = malloc(acc_len + n + 1);
+			if (!line)
+				return -ENOMEM;
+			if (acc_len)
+				memcpy(line, acc, acc_len);
+			memcpy(line + acc_len, c->buf, n);
+			line[acc_len + n] = '\0';
+			memmove(c->buf, nl + 1, c->len - n - 1);
+			c->len -= n + 1;
+			*ret = json_tokener_parse(line);
+			free(line);
+			return *ret ? 0 : -EBADMSG;
+		}
+		if (c->len == sizeof(c->buf)) {
+			/* replies can exceed the buffer (status with many tasks) */
+			char *na = realloc(acc, acc_len + c->len);
+			if (!na)
+				return -ENOMEM;
+			acc = na;
+			memcpy(acc + acc_len, c->buf, c->len);
+			acc_len += c->len;
+			c->len = 0;
+		}
+		ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			return -ECONNRESET;
+		c->len += (size_t)n;
+	}
+}
+
+static int request(const char *cmd, const char *sock, json_object *req, json_object **ret)
+{
+	struct conn c;
+	const char *s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	_cleanup_free_ char *line = NULL;
+	json_object *rep = NULL, *ok, *err, *msg;
+	int r = conn_open(socket_path(sock), &c);
+
+	if (r < 0) {
+		cli_error(cmd, "%s: %s (is edgesliced running?)", socket_path(sock), strerror(-r));
+		return ES_EXIT_UNAVAILABLE;
+	}
+	if (asprintf(&line, "%s\n", s) < 0 || write(c.fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		close(c.fd);
+		return cli_error(cmd, "send: %m");
+	}
+	r = conn_read(&c, &rep);
+	close(c.fd);
+	if (r < 0)
+		return cli_error(cmd, "reply: %s", strerror(-r));
+	if (!json_object_object_get_ex(rep, "ok", &ok) || !json_object_get_boolean(ok)) {
+		const char *m = "unknown error";
+		if (json_object_object_get_ex(rep, "error", &err) &&
+		    json_object_object_get_ex(err, "message", &msg))
+			m = json_object_get_string(msg);
+		r = cli_error(cmd, "%s", m);
+		json_object_put(rep); /* m points into it */
+		return r;
+	}
+	*ret = rep;
+	return 0;
+}
+
+static double jd(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
+}
+static int64_t ji(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+static const char *js(json_object *o, const char *k)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && json_object_get_string(v) ? json_object_get_string(v) : "-";
+}
+
+static const char *mib(double bytes, char *buf, size_t n)
+{
+	snprintf(buf, n, "%.0fM", bytes / 1048576.0);
+	return buf;
+}
+
+static void print_devices(json_object *arr)
+{
+	char a[32], b[32], c[32], e[32];
+	printf("%-10s %-8s %8s %8s %8s %8s %9s %9s %9s %9s %4s\n", "DEVICE", "CPUS", "CORES", "ALLOC",
+	       "USED", "FREE", "MEM", "MEMALLOC", "MEMUSED", "MEMFREE", "RUN");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		printf("%-10s %-8s %8.2f %8.2f %8.2f %8.2f %9s %9s %9s %9s %4" PRId64 "\n", js(o, "name"),
+		       *js(o, "cpus") ? js(o, "cpus") : "all", jd(o, "cpu_total"), jd(o, "cpu_alloc"),
+		       jd(o, "cpu_used"), jd(o, "cpu_free"), mib(jd(o, "mem_total"), a, sizeof(a)),
+		       mib(jd(o, "mem_alloc"), b, sizeof(b)), mib(jd(o, "mem_used"), c, sizeof(c)),
+		       mib(jd(o, "mem_free"), e, sizeof(e)), ji(o, "running"));
+	}
+}
+
+static void print_queues(json_object *arr)
+{
+	char a[32], b[32];
+	printf("%-16s %6s %8s %6s %9s %7s %7s %9s %9s\n", "QUEUE", "CORES", "MEM", "SHARE", "CPU-USE",
+	       "MEMUSE", "WAITING", "RUNNING", "MEANWAIT");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		printf("%-16s %6.2f %8s %6.3f %9.2f %7s %7" PRId64 " %9" PRId64 " %8.2fs\n", js(o, "name"),
+		       jd(o, "cpu_demand"), mib(jd(o, "mem_demand"), a, sizeof(a)), jd(o, "dominant_share"),
+		       jd(o, "cpu_usage"), mib(jd(o, "mem_usage"), b, sizeof(b)), ji(o, "waiting"),
+		       ji(o, "running"), jd(o, "mean_wait_s"));
+	}
+}
+
+static void print_tasks(json_object *arr)
+{
+	char a[32], b[32];
+	printf("%6s %-16s %-10s %-9s %6s %6s %8s %8s %8s %s\n", "ID", "QUEUE", "DEVICE", "STATE",
+	       "CORES", "USED", "MEM", "MEMUSED", "WAIT", "COMMAND");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *argv;
+		const char *cmd = "-";
+		if (json_object_object_get_ex(o, "argv", &argv) && json_object_array_length(argv))
+			cmd = json_object_get_string(json_object_array_get_idx(argv, 0));
+		printf("%6" PRId64 " %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %s\n", ji(o, "id"),
+		       js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
+		       jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
+		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"), cmd);
+	}
+}
+
+/* Common option parsing for the read commands: --json, --socket. */
+struct ropts {
+	bool json;
+	const char *sock;
+	double interval;
+};
+
+static int parse_ropts(int argc, char **argv, const char *help, struct ropts *o, bool top)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
+		{"interval", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'}, {},
+	};
+	int c;
+	optind = 1;
+	o->interval = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'j': o->json = true; break;
+		case 's': o->sock = optarg; break;
+		case 'i':
+			if (!top || parse_double(optarg, &o->interval) < 0 || o->interval < 0.1)
+				return cli_usage_error(argv[0], "--interval: must be >= 0.1 seconds");
+			break;
+		case 'h': fputs(help, stdout); return -1;
+		default: return cli_usage_error(argv[0], "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int simple(int argc, char **argv, const char *op, const char *help,
+		  void (*print)(json_object *), const char *key)
+{
+	struct ropts o = {0};
+	json_object *req, *rep = NULL, *v;
+	int r = parse_ropts(argc, argv, help, &o, false);
+
+	if (r)
+		return r < 0 ? ES_EXIT_OK : r;
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string(op));
+	r = request(argv[0], o.sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (o.json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else if (json_object_object_get_ex(rep, key, &v))
+		print(v);
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+
+static const char status_help[] =
+	"Usage: edgeslice status [--json] [--socket PATH]\n\n"
+	"Live allocations, like systemd-cgtop: per device its capacity, allocated, used and free\n"
+	"cores and memory; per queue its demand, dominant share and waiting/running counts; per\n"
+	"live task its queue, device, state, cores and memory allocated/used and waiting time.\n\n"
+	"  --json         the daemon's reply as JSON (see docs/PROTOCOL.md)\n"
+	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
+
+static int show_status(const struct ropts *o, const char *cmd)
+{
+	json_object *req = json_object_new_object(), *rep = NULL, *v;
+	int r;
+	json_object_object_add(req, "op", json_object_new_string("status"));
+	r = request(cmd, o->sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (o->json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else {
+		printf("policy %s%s\n\n", js(rep, "policy"),
+		       json_object_object_get_ex(rep, "draining", &v) && json_object_get_boolean(v)
+			       ? " (draining)" : "");
+		if (json_object_object_get_ex(rep, "devices", &v))
+			print_devices(v);
+		printf("\n");
+		if (json_object_object_get_ex(rep, "queues", &v))
+			print_queues(v);
+		printf("\n");
+		if (json_object_object_get_ex(rep, "tasks", &v))
+			print_tasks(v);
+	}
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct ropts o = {0};
+	int r = parse_ropts(argc, argv, status_help, &o, false);
+	if (r)
+		return r < 0 ? ES_EXIT_OK : r;
+	return show_status(&o, argv[0]);
+}
+ES_COMMAND("status", cmd_status, "Show live allocations per device, queue and task");
+
+static const char top_help[] = "Usage: edgeslice top [--interval SEC] [--json] [--socket PATH]\n\n"
+			       "Repeats `edgeslice status` every SEC seconds (default 1) until "
+			       "interrupted.\n";
+
+static int cmd_top(int argc, char **argv)
+{
+	struct ropts o = {0};
+	int r = parse_ropts(argc, argv, top_help, &o, true);
+	if (r)
+		return r < 0 ? ES_EXIT_OK : r;
+	for (;;) {
+		if (!o.json && isatty(STDOUT_FILENO))
+			printf("\033[H\033[2J");
+		r = show_status(&o, argv[0]);
+		if (r)
+			return r;
+		fflush(stdout);
+		usleep((useconds_t)(o.interval * 1e6));
+	}
+}
+ES_COMMAND("top", cmd_top, "Refresh `status` continuously");
+
+static int cmd_queues(int argc, char **argv)
+{
+	return simple(argc, argv, "queues",
+		      "Usage: edgeslice queues [--json] [--socket PATH]\n\nQueues with their demand, "
+		      "dominant share, waiting and running counts and mean waiting time.\n",
+		      print_queues, "queues");
+}
+ES_COMMAND("queues", cmd_queues, "List queues and their dominant shares");
+
+static int cmd_devices(int argc, char **argv)
+{
+	return simple(argc, argv, "devices",
+		      "Usage: edgeslice devices [--json] [--socket PATH]\n\nDevices with capacity, "
+		      "allocated, used and free cores and memory.\n",
+		      print_devices, "devices");
+}
+ES_COMMAND("devices", cmd_devices, "List devices and their capacity");
+
+static int cmd_tasks(int argc, char **argv)
+{
+	return simple(argc, argv, "tasks",
+		      "Usage: edgeslice tasks [--json] [--socket PATH]\n\nEvery task the daemon "
+		      "knows, live and recently finished (keep_finished in the config).\n",
+		      print_tasks, "tasks");
+}
+ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
+
+static const char submit_help[] =
+	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--json] [--socket PATH] -- CMD [ARG...]\n\n"
+	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
+	"queue's, or to the model catalog entry named Q. The task is acknowledged only after it\n"
+	"was written to the daemon's state; prints the task id.\n";
+
+static int cmd_submit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"queue", required_argument, NULL, 'q'}, {"demand", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},        {"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},        {},
+	};
+	const char *queue = NULL, *sock = NULL;
+	bool json = false, has_demand = false;
+	double cpu = 0;
+	uint64_t mem = 0;
+	json_object *req, *a, *rep = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'q': queue = optarg; break;
+		case 'd': {
+			char *comma = strchr(optarg, ',');
+			_cleanup_free_ char *cs = comma ? strndup(optarg, (size_t)(comma - optarg)) : NULL;
+			if (!comma || parse_cores(cs, &cpu) < 0 || cpu <= 0 ||
+			    parse_bytes(comma + 1, &mem) < 0 || mem == 0)
+				return cli_usage_error("submit", "--demand: must be CORES,MEMORY (e.g. 2c,1257M)");
+			has_demand = true;
+			break;
+		}
+		case 'j': json = true; break;
+		case 's': sock = optarg; break;
+		case 'h': fputs(submit_help, stdout); return ES_EXIT_OK;
+		default: return cli_usage_error("submit", "unknown option");
+		}
+	}
+	if (!queue)
+		return cli_usage_error("submit", "--queue: missing");
+	if (optind >= argc)
+		return cli_usage_error("submit", "CMD: missing (put it after --)");
+	req = json_object_new_object();
+	a = json_object_new_array();
+	json_object_object_add(req, "op", json_object_new_string("submit"));
+	json_object_object_add(req, "queue", json_object_new_string(queue));
+	for (int i = optind; i < argc; i++)
+		json_object_array_add(a, json_object_new_string(argv[i]));
+	json_object_object_add(req, "argv", a);
+	if (has_demand) {
+		json_object *d = json_object_new_object();
+		json_object_object_add(d, "cpu", json_object_new_double(cpu));
+		json_object_object_add(d, "memory", json_object_new_int64((int64_t)mem));
+		json_object_object_add(req, "demand", d);
+	}
+	r = request("submit", sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else
+		printf("%" PRId64 "\n", ji(rep, "task"));
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+ES_COMMAND("submit", cmd_submit, "Queue a task: submit --queue Q [--demand 2c,1257M] -- CMD");
+
+static int cmd_cancel(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'}, {},
+	};
+	const char *sock = NULL;
+	bool json = false;
+	uint64_t id;
+	json_object *req, *rep = NULL;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 's': sock = optarg; break;
+		case 'h':
+			printf("Usage: edgeslice cancel [--json] [--socket PATH] ID\n\nRemoves a queued "
+			       "task, or kills a running one (its whole cgroup).\n");
+			return ES_EXIT_OK;
+		default: return cli_usage_error("cancel", "unknown option");
+		}
+	}
+	if (optind + 1 != argc || parse_u64(argv[optind], &id) < 0 || id == 0 || id > INT64_MAX)
+		return cli_usage_error("cancel", "ID: must be one task id");
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("cancel"));
+	json_object_object_add(req, "task", json_object_new_int64((int64_t)id));
+	r = request("cancel", sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+ES_COMMAND("cancel", cmd_cancel, "Cancel a queued or running task");
+
+static int cmd_events(int argc, char **argv)
+{
+	struct ropts o = {0};
+	struct conn c;
+	json_object *rep;
+	static const char req[] = "{\"op\":\"events\"}\n";
+	int r = parse_ropts(argc, argv,
+			    "Usage: edgeslice events [--json] [--socket PATH]\n\nFollows placements "
+			    "and exits as they happen (one line each) until interrupted.\n",
+			    &o, false);
+	if (r)
+		return r < 0 ? ES_EXIT_OK : r;
+	r = conn_open(socket_path(o.sock), &c);
+	if (r < 0) {
+		cli_error("events", "%s: %s (is edgesliced running?)", socket_path(o.sock), strerror(-r));
+		return ES_EXIT_UNAVAILABLE;
+	}
+	if (write(c.fd, req, sizeof(req) - 1) != sizeof(req) - 1)
+		return cli_error("events", "send: %m");
+	for (bool first = true;; first = false) {
+		r = conn_read(&c, &rep);
+		if (r < 0) {
+			close(c.fd);
+			return r == -ECONNRESET ? ES_EXIT_OK : cli_error("events", "%s", strerror(-r));
+		}
+		if (first) {
+			json_object_put(rep);
+			continue;
+		}
+		if (o.json)
+			printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN));
+		else
+			printf("%-9s task %-6" PRId64 " %-16s %-10s %s %s\n", js(rep, "event"), ji(rep, "task"),
+			       js(rep, "queue"), js(rep, "device"), js(rep, "state"), js(rep, "reason"));
+		fflush(stdout);
+		json_object_put(rep);
+	}
+}
+ES_COMMAND("events", cmd_events, "Follow placements and exits");

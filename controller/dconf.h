@@ -1,0 +1,53 @@
+/* dconf.h — edgesliced's configuration (/etc/edgeslice/edgeslice.conf, key = value) and
+ * model catalog (/etc/edgeslice/models.json). Parsing is separate from I/O and pure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DCONF_MAX_DEVICES 64
+#define DCONF_MAX_MODELS 256
+
+struct dconf_device {
+	char name[65];
+	char cpus[256]; /* cpuset list, "" = all of the node */
+	double cpu;     /* cores; 0 = from cpus or the node */
+	uint64_t mem;   /* bytes; 0 = the node's share */
+};
+
+struct dconf_model {
+	char name[65];
+	double cpu;
+	uint64_t mem;
+};
+
+enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
+
+struct dconf {
+	char policy[16];         /* rddrf drf drf-paper rr random */
+	uint64_t seed;
+	unsigned measure_ms;     /* measurement tick, default 100 (10 Hz) */
+	enum dconf_sigterm on_sigterm;
+	bool strict;             /* enforcement = strict: refuse to run without cpu/memory */
+	bool overcommit;         /* placement on measured use only (pure RD-DRF) */
+	char group[33];          /* control socket group */
+	char catalog[256];       /* model catalog path */
+	double node_cpu;         /* 0 = online CPUs */
+	uint64_t node_mem;       /* 0 = MemTotal */
+	unsigned max_tasks;      /* queued + running */
+	unsigned keep_finished;  /* finished tasks kept for `tasks` */
+	size_t n_devices;
+	struct dconf_device devices[DCONF_MAX_DEVICES];
+};
+
+void dconf_init(struct dconf *c);
+/* Parses the whole file. On error returns -EINVAL and writes "line N: key: why" to err. */
+int dconf_parse(const char *text, struct dconf *c, char *err, size_t errsz);
+/* {"models":[{"name":"resnet-18","cpu":2,"memory":"1257M"},...]} */
+int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n, char *err,
+		       size_t errsz);
+/* The paper's four models, used when the catalog file is missing. */
+extern const struct dconf_model dconf_default_models[4];
+/* Counts CPUs in a cpuset list "0-2,4"; -EINVAL on syntax. */
+int dconf_cpulist_count(const char *s, unsigned *ret);
