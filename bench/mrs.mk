@@ -3,17 +3,13 @@
 MRS_RATES ?= 0.2 0.5 1.0
 MRS_COUNT ?= 300
 
-$(BUILD)/bench/mrs-sim: bench/mrs_sim.c $(LIB)
-	@mkdir -p $(@D)
-	$(call msg,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
-
 .PHONY: bench-mrs
-bench-mrs: $(BUILD)/bench/mrs-sim
+bench-mrs: $(BUILD)/edgeslice
 	@mkdir -p bench/results
 	@{ printf '{"bench":"mrs","workload":"docs/examples/lifelogging.json","count":$(MRS_COUNT),"seed":1,"runs":['; \
 	  sep=; for r in $(MRS_RATES); do \
 	    printf '%s{"rate":%s,"result":' "$$sep" "$$r"; \
-	    $(BUILD)/bench/mrs-sim --dag docs/examples/lifelogging.json --rate $$r --count $(MRS_COUNT) --seed 1 --json | tr -d '\n' || exit 1; \
+	    $(BUILD)/edgeslice sim --dag docs/examples/lifelogging.json --rate $$r --count $(MRS_COUNT) --seed 1 --json | tr -d '\n' || exit 1; \
 	    printf '}'; sep=,; \
 	  done; printf ']}\n'; } > bench/results/mrs.json.tmp && mv bench/results/mrs.json.tmp bench/results/mrs.json
 	@python3 -c 'import json,sys; d=json.load(open("bench/results/mrs.json")); \

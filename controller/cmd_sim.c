@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dagsim.h"
 #include "policy.h"
 #include "sim.h"
 #include "util.h"
@@ -20,6 +21,8 @@ static void help(void)
 	printf(
 	    "Usage: edgeslice sim [--workload paper|FILE] [--policy LIST] [--seed N] [--json]\n"
 	    "                     [--svg FILE]\n"
+	    "       edgeslice sim --dag FILE [--policy mrs,pass,ekya] [--rate R] [--seed N]\n"
+	    "                     [--json]   (DAG applications with retraining; docs/MRS.md)\n"
 	    "\n"
 	    "Simulate placement policies on one workload and compare them. Every policy runs on\n"
 	    "identical physics and the same seed: the same instances with the same durations,\n"
@@ -68,8 +71,7 @@ struct opts {
 enum { OPT_SVG = 0x100, OPT_RECONCILE, OPT_NO_INFLIGHT };
 
 /* Parses argv into o. Returns -1 on success, else the exit code to return. New options
- * (e.g. --dag, which hands the whole argv to another simulator) are one table row and one
- * case here. */
+ * (--dag, which hands the whole argv to another simulator, is dispatched in cmd_sim). */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -316,6 +318,12 @@ static int cmd_sim(int argc, char **argv)
 	unsigned n = 0, done = 0;
 	char err[256];
 	int r, rc = ES_EXIT_OK;
+
+	/* DAG applications with retraining are another simulator with its own options
+	 * (docs/MRS.md); --dag anywhere before "--" selects it. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--dag") == 0 || strncmp(argv[i], "--dag=", 6) == 0)
+			return dag_sim_main(argc, argv);
 
 	if ((r = parse_opts(argc, argv, &o)) >= 0)
 		return r;
