@@ -22,12 +22,7 @@
 #include "jps.h"
 #include "util.h"
 
-#if __has_include("shaper.h")
 #include "shaper.h"
-#define HAVE_SHAPER 1
-#else
-#define HAVE_SHAPER 0
-#endif
 
 static const char usage[] =
 	"Usage: edgeslice experiment offload --model M --jobs N --preset 3g|4g|wifi\n"
@@ -53,7 +48,6 @@ static const char usage[] =
 	"\n"
 	"Needs root (namespaces, veth, tc). Exit: 0 ok, 1 failure, 2 usage, 69 unavailable.\n";
 
-#if HAVE_SHAPER
 struct exp_env {
 	char ns_dev[32], ns_srv[32], if_dev[IFNAMSIZ], if_srv[IFNAMSIZ];
 	char addr_dev[32], addr_srv[32];
@@ -208,7 +202,6 @@ static int start_server(struct exp_env *e, const char *model, unsigned input, un
 	fclose(f);
 	return 0;
 }
-#endif
 
 static void modelfree(struct infer_model **m) { infer_model_free(*m); }
 static void jmodelfree(struct jps_model **m) { jps_model_free(*m); }
@@ -312,12 +305,6 @@ static int cmd_experiment(int argc, char **argv)
 		return cli_usage_error("experiment", "--preset: required");
 	if (!plan)
 		return cli_usage_error("experiment", "--plan: required");
-#if !HAVE_SHAPER
-	(void)rtt, (void)json, (void)timeout, (void)threads, (void)input, (void)preset;
-	(void)modelfree, (void)jmodelfree, (void)jfree, (void)dcmp;
-	fprintf(stderr, "edgeslice experiment: offload: this build has no shaper module\n");
-	return ES_EXIT_UNAVAILABLE;
-#else
 	_cleanup_(modelfree) struct infer_model *m = NULL;
 	_cleanup_(jmodelfree) struct jps_model *jm = NULL;
 	_cleanup_free_ int32_t *cuts = NULL;
@@ -505,6 +492,5 @@ out:
 	jps_chain_done(&ch);
 	env_teardown(&e);
 	return ret;
-#endif
 }
 ES_COMMAND("experiment", cmd_experiment, "Run the tc-shaped offloading experiment (JPS)");

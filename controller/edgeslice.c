@@ -29,9 +29,13 @@ static void usage(FILE *f)
 	for (size_t i = 0; v && i < n; i++)
 		v[i] = &__start_es_commands[i];
 	if (v) {
+		int w = 0;
 		qsort(v, n, sizeof(*v), cmp_cmd);
 		for (size_t i = 0; i < n; i++)
-			fprintf(f, "  %-12s %s\n", v[i]->name, v[i]->summary);
+			if ((int)strlen(v[i]->name) > w)
+				w = (int)strlen(v[i]->name);
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "  %-*s  %s\n", w, v[i]->name, v[i]->summary);
 	}
 	free(v);
 	fprintf(f, "\nRun 'edgeslice COMMAND --help' for a command's options.\n"
