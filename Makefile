@@ -170,8 +170,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
-# Keep the BPF intermediates (a bare .SECONDARY: would make every object
-# intermediate, and a missing new object would then not be built).
-ifneq ($(BPF_SRC),)
-.SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.tmp.o,$(BPF_SRC)) $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
-endif
+# Objects reached only through pattern rules (unit tests, BPF objects) are intermediate
+# to make; keep them so a rebuild recompiles only what changed. (.PRECIOUS, not a bare
+# .SECONDARY:, which would make every object intermediate and skip new ones.)
+.PRECIOUS: $(BUILD)/obj/%.o $(BUILD)/bpf/%.tmp.o $(BUILD)/bpf/%.bpf.o
