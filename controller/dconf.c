@@ -44,6 +44,7 @@ static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err + n, errsz - (size_t)n, fmt, ap);
 	va_end(ap);
+	str_one_line(err);
 	return -EINVAL;
 }
 

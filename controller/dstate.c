@@ -115,6 +115,7 @@ static int bad(char *err, size_t errsz, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
+	str_one_line(err);
 	return -EINVAL;
 }
 

@@ -32,6 +32,7 @@ _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		str_one_line(err);
 	}
 	return -EINVAL;
 }

@@ -76,6 +76,7 @@ static int fail(struct proto_error *err, enum proto_err code, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	str_one_line(err->message);
 	return -EINVAL;
 }
 

@@ -36,6 +36,7 @@ _printf_(3, 4) static int fail(char *err, size_t errsz, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errsz, fmt, ap);
 		va_end(ap);
+		str_one_line(err);
 	}
 	return -EINVAL;
 }

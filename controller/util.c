@@ -297,3 +297,10 @@ uint64_t now_nsec(void)
 }
 
 uint64_t now_usec(void) { return now_nsec() / 1000; }
+
+void str_one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}

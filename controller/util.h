@@ -71,5 +71,8 @@ int parse_bytes(const char *s, uint64_t *ret);
 int parse_rate(const char *s, uint64_t *ret_bytes_per_sec);
 
 /* Monotonic time. */
+/* Replaces control characters with '?' so a message that quotes input stays one line. */
+void str_one_line(char *s);
+
 uint64_t now_usec(void);
 uint64_t now_nsec(void);

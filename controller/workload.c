@@ -28,6 +28,7 @@ _printf_(3, 4) static int fail(struct ctx *c, int r, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(c->err, c->errlen, fmt, ap);
 		va_end(ap);
+		str_one_line(c->err);
 	}
 	return r;
 }

@@ -160,6 +160,9 @@ static void test_catalog(void **state)
 	assert_non_null(strstr(err, "gpu"));
 	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"},{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "duplicate"));
+	/* a key quoted back in the error cannot break the one-line rule (found by fuzzing) */
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"na\\nme\":\"a\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "models[0].na?me: unknown field");
 	assert_int_equal(dconf_parse_models("nope", &m, &n, err, sizeof(err)), -EINVAL);
 	/* the shipped defaults are the paper's four models */
 	assert_string_equal(dconf_default_models[3].name, "vgg-19");

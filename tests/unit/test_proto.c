@@ -68,6 +68,9 @@ static void test_errors(void **state)
 	assert_string_equal(e.field, "id");
 	assert_int_equal(parse("{\"op\":\"status\",\"verbose\":true}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	assert_non_null(strstr(e.message, "verbose"));
+	assert_int_equal(parse("{\"op\":\"status\",\"a\\nb\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_null(strchr(e.message, '\n')); /* the reply stays one line */
+	assert_non_null(strstr(e.message, "a?b"));
 	assert_int_equal(parse("{\"op\":\"submit\",\"argv\":[\"a\"]}", &r, &e), PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "queue");
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\"}", &r, &e), PROTO_E_MISSING_FIELD);
