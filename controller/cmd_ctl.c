@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,20 +178,52 @@ static void print_queues(json_object *arr)
 	}
 }
 
+/* A number at a path of nested objects ("measure", "bpf", "rq_p99_us", NULL). */
+static bool jpath(json_object *o, double *ret, ...)
+{
+	va_list ap;
+	const char *k;
+	va_start(ap, ret);
+	while (o && (k = va_arg(ap, const char *)))
+		if (!json_object_object_get_ex(o, k, &o))
+			o = NULL;
+	va_end(ap);
+	if (!o || !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
+		return false;
+	*ret = json_object_get_double(o);
+	return true;
+}
+
+/* "-" where the node cannot measure it (no eBPF, no PSI) or the task is not running. */
+static const char *fmt_opt(bool have, double v, const char *unit, char *buf, size_t n)
+{
+	if (!have)
+		return "-";
+	snprintf(buf, n, "%.0f%s", v, unit);
+	return buf;
+}
+
 static void print_tasks(json_object *arr)
 {
-	char a[32], b[32];
-	printf("%6s %-16s %-10s %-9s %6s %6s %8s %8s %8s %s\n", "ID", "QUEUE", "DEVICE", "STATE",
-	       "CORES", "USED", "MEM", "MEMUSED", "WAIT", "COMMAND");
+	char a[32], b[32], c[32], e[32], f[32];
+	printf("%6s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "QUEUE", "DEVICE",
+	       "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI", "COMMAND");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *argv;
 		const char *cmd = "-";
 		if (json_object_object_get_ex(o, "argv", &argv) && json_object_array_length(argv))
 			cmd = json_object_get_string(json_object_array_get_idx(argv, 0));
-		printf("%6" PRId64 " %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %s\n", ji(o, "id"),
-		       js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
+		double rq = 0, thr = 0, psi = 0;
+		bool hrq = jpath(o, &rq, "measure", "bpf", "rq_p99_us", NULL);
+		bool hthr = jpath(o, &thr, "measure", "cpu", "throttled_frac", NULL);
+		bool hpsi = jpath(o, &psi, "measure", "psi", "cpu", "some_avg10", NULL);
+		printf("%6" PRId64 " %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
+		       ji(o, "id"), js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
 		       jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
-		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"), cmd);
+		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"),
+		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c, sizeof(c)),
+		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)), fmt_opt(hpsi, psi, "%", f, sizeof(f)),
+		       cmd);
 	}
 }
 
@@ -254,7 +287,9 @@ static const char status_help[] =
 	"Usage: edgeslice status [--json] [--socket PATH]\n\n"
 	"Live allocations, like systemd-cgtop: per device its capacity, allocated, used and free\n"
 	"cores and memory; per queue its demand, dominant share and waiting/running counts; per\n"
-	"live task its queue, device, state, cores and memory allocated/used and waiting time.\n\n"
+	"live task its queue, device, state, cores and memory allocated/used, waiting time, and as\n"
+	"measured: run-queue latency p99 (RQ-P99, eBPF only), share of time throttled by cpu.max\n"
+	"(THROT) and CPU pressure (PSI, some avg10). \"-\": not measurable on this node.\n\n"
 	"  --json         the daemon's reply as JSON (see docs/PROTOCOL.md)\n"
 	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
 
@@ -270,9 +305,21 @@ static int show_status(const struct ropts *o, const char *cmd)
 	if (o->json)
 		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
 	else {
-		printf("policy %s%s\n\n", js(rep, "policy"),
+		double busy = 0, ncpu = 0, psi = 0;
+		json_object *m = NULL;
+		printf("policy %s%s, measuring with %s", js(rep, "policy"),
 		       json_object_object_get_ex(rep, "draining", &v) && json_object_get_boolean(v)
-			       ? " (draining)" : "");
+			       ? " (draining)" : "",
+		       json_object_object_get_ex(rep, "measure", &m) && !strcmp(js(m, "source"), "ebpf")
+			       ? "eBPF + cgroup files" : "cgroup files");
+		if (m && strcmp(js(m, "ebpf_error"), "-"))
+			printf(" (eBPF: %s)", js(m, "ebpf_error"));
+		if (jpath(rep, &busy, "measure", "node", "cores_busy", NULL) &&
+		    jpath(rep, &ncpu, "measure", "node", "ncpus", NULL))
+			printf("; node %.2f of %.0f cores busy", busy, ncpu);
+		if (jpath(rep, &psi, "measure", "node", "psi", "cpu", "some_avg10", NULL))
+			printf(", cpu pressure %.1f%%", psi);
+		printf("\n\n");
 		if (json_object_object_get_ex(rep, "devices", &v))
 			print_devices(v);
 		printf("\n");
@@ -453,6 +500,46 @@ static int cmd_cancel(int argc, char **argv)
 	return ES_EXIT_OK;
 }
 ES_COMMAND("cancel", cmd_cancel, "Cancel a queued or running task");
+
+static const char reload_help[] =
+	"Usage: edgeslice reload [--json] [--socket PATH]\n\n"
+	"Makes edgesliced re-read edgeslice.conf and the model catalog (like SIGHUP). Keys that\n"
+	"can change under running tasks (measure_interval_ms, placement, on_sigterm, group,\n"
+	"catalog, max_tasks, keep_finished) take effect at once; the others (policy, seed, device,\n"
+	"node_cores, node_memory, enforcement, measure, measure_smoothing) are listed as needing a\n"
+	"restart and keep their running values. A file with an error changes nothing.\n\n"
+	"  --json         the daemon's reply as JSON\n"
+	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
+
+static int cmd_reload(int argc, char **argv)
+{
+	struct ropts o = {0};
+	json_object *req, *rep = NULL, *a;
+	int r = parse_ropts(argc, argv, reload_help, &o, false);
+
+	if (r)
+		return r < 0 ? ES_EXIT_OK : r;
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("reload"));
+	r = request(argv[0], o.sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (o.json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else {
+		printf("reloaded: %" PRId64 " models in the catalog\n", ji(rep, "models"));
+		if (json_object_object_get_ex(rep, "restart_required", &a) && json_object_array_length(a)) {
+			printf("changed, but only a restart applies them:");
+			for (size_t i = 0; i < json_object_array_length(a); i++)
+				printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
+			printf("\n");
+		}
+	}
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+ES_COMMAND("reload", cmd_reload, "Re-read edgeslice.conf and the model catalog");
 
 static int cmd_events(int argc, char **argv)
 {

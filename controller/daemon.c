@@ -35,6 +35,7 @@
 #include "dstate.h"
 #include "policy.h"
 #include "proto.h"
+#include "sampler.h"
 #include "util.h"
 
 #define MAX_CLIENTS 256
@@ -42,20 +43,12 @@
 
 struct daemon;
 
-/* Measurement source: cgroup files now; the probes sampler can implement the same. */
-struct measure_ops {
-	/* usage of a running task since the previous call: cores over the interval, bytes */
-	int (*task)(struct daemon *d, struct dtask *t, uint64_t now_us, double *ret_cpu,
-		    uint64_t *ret_mem);
-};
-
 struct trt { /* a task's runtime half */
 	struct daemon *d;
 	struct cg_task *cg;
 	int pidfd;
 	sd_event_source *pid_src, *watch_src;
-	int memcur_fd;
-	uint64_t last_usec, last_us;
+	bool sampled; /* known to the sampler */
 	double cpu_used;
 	uint64_t mem_used;
 	bool in_policy, cancel;
@@ -116,7 +109,9 @@ struct daemon {
 	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
 	struct cg_task **reap; /* emptied task cgroups to rmdir off the exit->place path */
 	size_t n_reap;
-	const struct measure_ops *measure;
+	struct sampler *sampler; /* cgroup files, plus the eBPF probe when it loaded */
+	bool bpf;
+	bool node_read_failed;
 	bool journal;
 	char last_status[128];
 };
@@ -150,32 +145,35 @@ static uint64_t realtime_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* --- measurement: cgroup files -------------------------------------------------------- */
+/* --- measurement ------------------------------------------------------------------------ */
 
-static int cgfiles_task(struct daemon *d, struct dtask *t, uint64_t now_us, double *ret_cpu,
-			uint64_t *ret_mem)
+/* Usage of a running task as of the last sampler tick: the EWMA of cpu.stat's usage rate and
+ * memory.current. -ENODATA until two good reads exist or when the reading went stale; the
+ * previous value is kept then (the policy charges at least the demand anyway). */
+static int measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu, uint64_t *ret_mem)
 {
-	struct trt *rt = t->rt;
-	uint64_t usec = 0, mem = 0;
-	double cpu = rt->cpu_used;
-	char buf[64];
+	struct sampler_task st;
+	int r = sampler_task_get(d->sampler, t->id, &st);
 
-	if (!rt->cg)
-		return -ENODEV;
-	if (cg_task_read_cpu_usec(rt->cg, &usec) >= 0) {
-		if (rt->last_us && now_us > rt->last_us && usec >= rt->last_usec)
-			cpu = (double)(usec - rt->last_usec) / (double)(now_us - rt->last_us);
-		rt->last_usec = usec;
-		rt->last_us = now_us;
-	}
-	if (rt->memcur_fd >= 0 && pread_all(rt->memcur_fd, buf, sizeof(buf), NULL) >= 0)
-		(void)parse_u64(strtok(buf, "\n") ? buf : "0", &mem);
-	*ret_cpu = cpu;
-	*ret_mem = mem;
+	if (r < 0)
+		return r;
+	if (!st.valid || st.stale || st.gone)
+		return -ENODATA;
+	*ret_cpu = st.cores;
+	*ret_mem = (st.have & PROBE_HAVE_MEM) ? st.mem_bytes : 0;
 	return 0;
 }
 
-static const struct measure_ops cgfiles_measure = {.task = cgfiles_task};
+static void measure_start(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	int r = sampler_add_task(d->sampler, t->id, cg_task_fd(rt->cg), ".");
+
+	if (r < 0 && r != -EEXIST)
+		logm(LOG_WARNING, "task %" PRIu64 ": not measured: %s", t->id, strerror(-r));
+	else
+		rt->sampled = true;
+}
 
 /* --- tasks, queues, persistence ------------------------------------------------------- */
 
@@ -194,7 +192,6 @@ static struct trt *trt_new(struct daemon *d, struct dtask *t)
 		return NULL;
 	rt->d = d;
 	rt->pidfd = -1;
-	rt->memcur_fd = -1;
 	t->rt = rt;
 	return rt;
 }
@@ -210,9 +207,9 @@ static void trt_close(struct dtask *t)
 	if (rt->pidfd >= 0)
 		close(rt->pidfd);
 	rt->pidfd = -1;
-	if (rt->memcur_fd >= 0)
-		close(rt->memcur_fd);
-	rt->memcur_fd = -1;
+	if (rt->sampled)
+		(void)sampler_remove_task(rt->d->sampler, t->id);
+	rt->sampled = false;
 	if (rt->cg)
 		cg_task_free(rt->cg);
 	rt->cg = NULL;
@@ -509,7 +506,7 @@ static int watch_task(struct daemon *d, struct dtask *t)
 		if (r < 0)
 			return r;
 	}
-	rt->memcur_fd = openat(cg_task_fd(rt->cg), "memory.current", O_RDONLY | O_CLOEXEC);
+	measure_start(d, t);
 	return 0;
 }
 
@@ -561,7 +558,6 @@ static int task_start(struct daemon *d, struct dtask *t)
 	t->pid = pid;
 	t->state = DTASK_RUNNING;
 	t->start_us = realtime_us();
-	rt->last_us = 0;
 	r = watch_task(d, t);
 	if (r < 0)
 		logm(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id, strerror(-r));
@@ -715,6 +711,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 	uint64_t now = now_usec();
+	int r;
 
 	reap_cgroups(d, 0);
 	/* Finished tasks are freed only here, never under a handler that still holds one. */
@@ -728,6 +725,10 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 			logm(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
 			     cg_root_missing(d->root));
 	}
+	r = sampler_tick(d->sampler, now);
+	if (r < 0 && !d->node_read_failed)
+		logm(LOG_WARNING, "measurement: node files: %s", strerror(-r));
+	d->node_read_failed = r < 0;
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
 		struct trt *rt = t->rt;
@@ -739,7 +740,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 			check_empty(d, t); /* descendants left, or a lagging notification */
 			continue;
 		}
-		if (d->measure->task(d, t, now, &cpu, &mem) >= 0) {
+		if (measure_task(d, t, &cpu, &mem) >= 0) {
 			rt->cpu_used = cpu;
 			rt->mem_used = mem;
 			sample_policy(d, t);
@@ -787,6 +788,30 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "start_us", json_object_new_int64((int64_t)t->start_us));
 	json_object_object_add(o, "end_us", json_object_new_int64((int64_t)t->end_us));
 	json_object_object_add(o, "argv", a);
+	if (rt && rt->sampled && t->state == DTASK_RUNNING) {
+		struct sampler_task st;
+		json_object *m = NULL;
+		if (sampler_task_get(d->sampler, t->id, &st) >= 0 && sampler_task_json(&st, &m) >= 0)
+			json_object_object_add(o, "measure", m);
+	}
+	return o;
+}
+
+/* The node as measured, and by what. */
+static json_object *measure_json(struct daemon *d)
+{
+	json_object *o = json_object_new_object(), *n = NULL;
+	struct sampler_node sn;
+	int r = sampler_bpf_error(d->sampler);
+
+	json_object_object_add(o, "source", json_object_new_string(d->bpf ? "ebpf" : "cgroup"));
+	if (!d->bpf && d->conf.measure != DCONF_MEASURE_CGROUP && r < 0)
+		json_object_object_add(o, "ebpf_error", json_object_new_string(
+								r == -EOPNOTSUPP ? "no BTF or BPF in this kernel"
+										 : strerror(-r)));
+	json_object_object_add(o, "interval_ms", json_object_new_int(d->conf.measure_ms));
+	if (sampler_node_get(d->sampler, &sn) >= 0 && sampler_node_json(&sn, &n) >= 0)
+		json_object_object_add(o, "node", n);
 	return o;
 }
 
@@ -994,7 +1019,8 @@ static int do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 	return 0;
 }
 
-static int load_catalog(struct daemon *d, char *err, size_t errsz);
+static int load_catalog(struct daemon *d, const char *path, char *err, size_t errsz);
+static int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);
 
 static bool peer_in_group(struct daemon *d, const struct ucred *cr)
 {
@@ -1051,6 +1077,7 @@ static void handle_line(struct client *c, const char *line, size_t len)
 		case PROTO_STATUS:
 			json_object_object_add(reply, "policy", json_object_new_string(d->conf.policy));
 			json_object_object_add(reply, "draining", json_object_new_boolean(d->draining));
+			json_object_object_add(reply, "measure", measure_json(d));
 			json_object_object_add(reply, "devices", devices_json(d));
 			json_object_object_add(reply, "queues", queues_json(d));
 			json_object_object_add(reply, "tasks", tasks_json(d, true));
@@ -1069,10 +1096,19 @@ static void handle_line(struct client *c, const char *line, size_t len)
 			json_object_object_add(reply, "stream", json_object_new_boolean(1));
 			break;
 		case PROTO_RELOAD: {
-			char e[256];
-			r = load_catalog(d, e, sizeof(e));
+			char e[256], restart[256];
+			r = reload(d, restart, sizeof(restart), e, sizeof(e));
 			if (r < 0)
-				set_err(&err, PROTO_E_BAD_VALUE, "catalog", "catalog: %s", e);
+				set_err(&err, PROTO_E_BAD_VALUE, r == -EBADMSG ? "config" : "catalog", "%s", e);
+			else {
+				json_object *a = json_object_new_array();
+				for (char *k = restart, *sp; *k; k = sp ? sp + 1 : k + strlen(k)) {
+					sp = strchr(k, ' ');
+					json_object_array_add(a, json_object_new_string_len(k, sp ? (int)(sp - k) : (int)strlen(k)));
+				}
+				json_object_object_add(reply, "models", json_object_new_int((int)d->n_models));
+				json_object_object_add(reply, "restart_required", a);
+			}
 			break;
 		}
 		default:
@@ -1248,12 +1284,12 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 /* --- startup, adoption, shutdown -------------------------------------------------------- */
 
-static int load_catalog(struct daemon *d, char *err, size_t errsz)
+static int load_catalog(struct daemon *d, const char *path, char *err, size_t errsz)
 {
 	_cleanup_free_ char *text = NULL;
 	struct dconf_model *m = NULL;
 	size_t n = 0;
-	int r = read_file_at(AT_FDCWD, d->conf.catalog, &text, NULL);
+	int r = read_file_at(AT_FDCWD, path, &text, NULL);
 
 	if (r == -ENOENT) {
 		m = malloc(sizeof(dconf_default_models));
@@ -1262,16 +1298,89 @@ static int load_catalog(struct daemon *d, char *err, size_t errsz)
 		memcpy(m, dconf_default_models, sizeof(dconf_default_models));
 		n = ELEMENTSOF(dconf_default_models);
 	} else if (r < 0) {
-		snprintf(err, errsz, "%.200s: %.40s", d->conf.catalog, strerror(-r));
+		snprintf(err, errsz, "%.200s: %.40s", path, strerror(-r));
 		return r;
 	} else {
-		r = dconf_parse_models(text, &m, &n, err, errsz);
-		if (r < 0)
+		char e[256];
+		r = dconf_parse_models(text, &m, &n, e, sizeof(e));
+		if (r < 0) {
+			snprintf(err, errsz, "%.100s: %.150s", path, e);
 			return r;
+		}
 	}
 	free(d->models);
 	d->models = m;
 	d->n_models = n;
+	return 0;
+}
+
+/* Re-reads edgeslice.conf and the model catalog (SIGHUP, `reload`). Keys that can change under
+ * running tasks take effect now; those that define the device set, the policy's state or the
+ * probes (policy, seed, device, node_cores/memory, enforcement, measure, measure_smoothing)
+ * keep their running values and are named in `restart` (space-separated). A bad file changes
+ * nothing: -EBADMSG (config) or the catalog's error, reason in err. */
+static int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
+{
+	_cleanup_free_ char *text = NULL;
+	struct dconf c;
+	char e[256];
+	struct group *gr;
+	int r = read_file_at(AT_FDCWD, d->o.config, &text, NULL);
+
+	restart[0] = '\0';
+	if (r < 0 && r != -ENOENT) {
+		snprintf(err, errsz, "%.200s: %s", d->o.config, strerror(-r));
+		logm(LOG_ERR, "reload: %s; nothing changed", err);
+		return -EBADMSG;
+	}
+	dconf_init(&c);
+	if (text && dconf_parse(text, &c, e, sizeof(e)) < 0) {
+		snprintf(err, errsz, "%.100s: %.150s", d->o.config, e);
+		logm(LOG_ERR, "reload: %s; nothing changed", err);
+		return -EBADMSG;
+	}
+	r = load_catalog(d, c.catalog, err, errsz);
+	if (r < 0) {
+		logm(LOG_ERR, "reload: catalog %s; nothing changed", err);
+		return r;
+	}
+#define RESTART_IF(cond, key)                                                                      \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			snprintf(restart + strlen(restart), rsz - strlen(restart), "%s%s",         \
+				 restart[0] ? " " : "", key);                                      \
+	} while (0)
+	RESTART_IF(strcmp(c.policy, d->conf.policy), "policy");
+	RESTART_IF(c.seed != d->conf.seed, "seed");
+	RESTART_IF(c.n_devices != d->conf.n_devices ||
+			   memcmp(c.devices, d->conf.devices, c.n_devices * sizeof(c.devices[0])),
+		   "device");
+	RESTART_IF(c.node_cpu != d->conf.node_cpu, "node_cores");
+	RESTART_IF(c.node_mem != d->conf.node_mem, "node_memory");
+	RESTART_IF(c.strict != d->conf.strict, "enforcement");
+	RESTART_IF(c.measure != d->conf.measure, "measure");
+	RESTART_IF(c.smoothing != d->conf.smoothing, "measure_smoothing");
+#undef RESTART_IF
+	d->conf.measure_ms = c.measure_ms; /* the tick re-arms with it */
+	d->conf.on_sigterm = c.on_sigterm;
+	d->conf.overcommit = c.overcommit;
+	d->conf.max_tasks = c.max_tasks;
+	d->conf.keep_finished = c.keep_finished;
+	memcpy(d->conf.catalog, c.catalog, sizeof(c.catalog));
+	if (strcmp(c.group, d->conf.group)) {
+		memcpy(d->conf.group, c.group, sizeof(c.group));
+		gr = getgrnam(d->conf.group);
+		d->have_group = gr != NULL;
+		if (gr) {
+			d->group = gr->gr_gid;
+			if (d->own_socket) /* socket activation: SocketGroup= in the .socket unit */
+				(void)chown(d->sock_path, 0, d->group);
+		} else
+			logm(LOG_WARNING, "group %s does not exist: only root may use the socket", d->conf.group);
+	}
+	logm(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config, d->n_models,
+	     restart[0] ? "; needs a restart to change: " : "", restart);
+	schedule(d); /* placement = measured/reserved may have changed what fits */
 	return 0;
 }
 
@@ -1343,8 +1452,6 @@ static int adopt(struct daemon *d, struct dtask *t)
 	t->state = DTASK_RUNNING;
 	if (!t->start_us)
 		t->start_us = realtime_us();
-	rt->last_usec = usec;
-	rt->last_us = now_usec();
 	r = watch_task(d, t);
 	if (r < 0)
 		return r;
@@ -1470,11 +1577,8 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
-	char err[256];
-	if (load_catalog(d, err, sizeof(err)) < 0)
-		logm(LOG_ERR, "reload: %s", err);
-	else
-		logm(LOG_INFO, "reloaded the model catalog (%zu models)", d->n_models);
+	char err[256], restart[256];
+	(void)reload(d, restart, sizeof(restart), err, sizeof(err));
 	return 0;
 }
 
@@ -1521,6 +1625,7 @@ int daemon_run(const struct daemon_opts *o)
 	_cleanup_free_ char *conftext = NULL, *cgpath = NULL;
 	char err[256], cgfs[PATH_MAX];
 	struct policy_params pp = {0};
+	struct sampler_params sp;
 	sd_event_source *drain_src = NULL;
 	struct group *gr;
 	int r, ret = 1;
@@ -1532,7 +1637,6 @@ int daemon_run(const struct daemon_opts *o)
 	d->o = *o;
 	d->listen_fd = d->state_fd = -1;
 	d->t0_us = now_usec();
-	d->measure = &cgfiles_measure;
 	dconf_init(&d->conf);
 	r = read_file_at(AT_FDCWD, o->config, &conftext, NULL);
 	if (r < 0 && r != -ENOENT) {
@@ -1543,7 +1647,7 @@ int daemon_run(const struct daemon_opts *o)
 		logm(LOG_ERR, "%s: %s", o->config, err);
 		return 1;
 	}
-	if (load_catalog(d, err, sizeof(err)) < 0) {
+	if (load_catalog(d, d->conf.catalog, err, sizeof(err)) < 0) {
 		logm(LOG_ERR, "catalog %s", err);
 		return 1;
 	}
@@ -1644,6 +1748,27 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 
+	/* measurement: before the state, which re-adopts running tasks into it */
+	sampler_params_init(&sp);
+	sp.alpha = d->conf.smoothing;
+	sp.use_bpf = d->conf.measure != DCONF_MEASURE_CGROUP;
+	r = sampler_new(&sp, &d->sampler);
+	if (r < 0) {
+		logm(LOG_ERR, "measurement: cannot read the node's /proc files: %s", strerror(-r));
+		goto out;
+	}
+	r = sampler_bpf_error(d->sampler);
+	d->bpf = sp.use_bpf && r == 0;
+	if (sp.use_bpf && r < 0) {
+		if (d->conf.measure == DCONF_MEASURE_EBPF) {
+			logm(LOG_ERR, "measure = ebpf: the eBPF scheduler probe cannot run: %s",
+			     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
+			goto out;
+		}
+		logm(LOG_NOTICE, "eBPF scheduler probe unavailable (%s); measuring with cgroup files only",
+		     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
+	}
+
 	if (sd_event_default(&d->ev) < 0)
 		goto out;
 	r = load_state(d);
@@ -1676,8 +1801,8 @@ int daemon_run(const struct daemon_opts *o)
 	(void)sd_event_source_set_enabled(drain_src, SD_EVENT_ON);
 	(void)sd_event_set_watchdog(d->ev, true);
 	schedule(d);
-	logm(LOG_INFO, "ready: policy %s, %zu device(s), cgroup %s, socket %s", d->conf.policy,
-	     d->n_dev, cgpath, d->own_socket ? d->sock_path : "(socket activation)");
+	logm(LOG_INFO, "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
+	     d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files", cgpath, d->own_socket ? d->sock_path : "(socket activation)");
 	(void)sd_notify(0, "READY=1");
 	notify_status(d);
 	r = sd_event_loop(d->ev);
@@ -1694,6 +1819,7 @@ out:
 	for (size_t i = 0; i < d->n_tasks; i++)
 		task_free(d->tasks[i]);
 	free(d->tasks);
+	sampler_free(d->sampler);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
 	sd_event_source_disable_unref(d->listen_src);

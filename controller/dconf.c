@@ -25,6 +25,8 @@ void dconf_init(struct dconf *c)
 	snprintf(c->policy, sizeof(c->policy), "rddrf");
 	c->seed = 1;
 	c->measure_ms = 100;
+	c->measure = DCONF_MEASURE_AUTO;
+	c->smoothing = 0.5;
 	c->on_sigterm = DCONF_SIGTERM_LEAVE;
 	c->strict = false;
 	snprintf(c->group, sizeof(c->group), "edgeslice");
@@ -173,6 +175,23 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			if (parse_u64(v, &x) < 0 || x < 10 || x > 60000)
 				return err_at(err, errsz, line, "measure_interval_ms: must be 10..60000");
 			c.measure_ms = (unsigned)x;
+		} else if (!strcmp(k, "measure")) {
+			if (!strcmp(v, "auto"))
+				c.measure = DCONF_MEASURE_AUTO;
+			else if (!strcmp(v, "ebpf"))
+				c.measure = DCONF_MEASURE_EBPF;
+			else if (!strcmp(v, "cgroup"))
+				c.measure = DCONF_MEASURE_CGROUP;
+			else
+				return err_at(err, errsz, line, "measure: must be auto, ebpf or cgroup");
+		} else if (!strcmp(k, "measure_smoothing")) {
+			char *end;
+			double x;
+			errno = 0;
+			x = strtod(v, &end);
+			if (errno || end == v || *end || !(x > 0 && x <= 1))
+				return err_at(err, errsz, line, "measure_smoothing: must be in (0, 1]");
+			c.smoothing = x;
 		} else if (!strcmp(k, "on_sigterm")) {
 			if (!strcmp(v, "leave"))
 				c.on_sigterm = DCONF_SIGTERM_LEAVE;

@@ -23,11 +23,16 @@ struct dconf_model {
 };
 
 enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
+/* Where per-task usage comes from: cgroup files only, or those plus the eBPF scheduler probe
+ * (auto: the probe if it loads, else files, said once; ebpf: refuse to start without it). */
+enum dconf_measure { DCONF_MEASURE_AUTO, DCONF_MEASURE_EBPF, DCONF_MEASURE_CGROUP };
 
 struct dconf {
 	char policy[16];         /* rddrf drf drf-paper rr random */
 	uint64_t seed;
 	unsigned measure_ms;     /* measurement tick, default 100 (10 Hz) */
+	enum dconf_measure measure;
+	double smoothing;        /* EWMA weight of the newest interval, (0,1]; default 0.5 */
 	enum dconf_sigterm on_sigterm;
 	bool strict;             /* enforcement = strict: refuse to run without cpu/memory */
 	bool overcommit;         /* placement on measured use only (pure RD-DRF) */

@@ -129,6 +129,20 @@ static void test_config(void **state)
 	assert_non_null(strstr(err, "colour: unknown key"));
 	assert_int_equal(dconf_parse("policy\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_interval_ms = 1\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.measure, DCONF_MEASURE_AUTO); /* from the successful parse above */
+	assert_true(c.smoothing == 0.5);
+	assert_int_equal(dconf_parse("measure = cgroup\nmeasure_smoothing = 0.25\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.measure, DCONF_MEASURE_CGROUP);
+	assert_true(c.smoothing == 0.25);
+	assert_int_equal(dconf_parse("measure = ebpf\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.measure, DCONF_MEASURE_EBPF);
+	assert_int_equal(dconf_parse("measure = bpf\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 1: measure: must be auto, ebpf or cgroup"));
+	assert_int_equal(dconf_parse("measure_smoothing = 0\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "measure_smoothing"));
+	assert_int_equal(dconf_parse("measure_smoothing = 1.5\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("measure_smoothing = nan\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("measure_smoothing = 0.5x\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("device = a cpus=1-0\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "cpus"));
 	assert_int_equal(dconf_parse("device = a\ndevice = a\n", &c, err, sizeof(err)), -EINVAL);
