@@ -393,10 +393,12 @@ static int cmd_tasks(int argc, char **argv)
 ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
 
 static const char submit_help[] =
-	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--json] [--socket PATH] -- CMD [ARG...]\n\n"
+	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--json] [--socket PATH] [-- CMD [ARG...]]\n\n"
 	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
-	"queue's, or to the model catalog entry named Q. The task is acknowledged only after it\n"
-	"was written to the daemon's state; prints the task id.\n";
+	"queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
+	"entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
+	"`edgeslice profile MODEL --catalog FILE`). The task is acknowledged only after it was\n"
+	"written to the daemon's state; prints the task id.\n";
 
 static int cmd_submit(int argc, char **argv)
 {
@@ -433,15 +435,15 @@ static int cmd_submit(int argc, char **argv)
 	}
 	if (!queue)
 		return cli_usage_error("submit", "--queue: missing");
-	if (optind >= argc)
-		return cli_usage_error("submit", "CMD: missing (put it after --)");
 	req = json_object_new_object();
-	a = json_object_new_array();
 	json_object_object_add(req, "op", json_object_new_string("submit"));
 	json_object_object_add(req, "queue", json_object_new_string(queue));
-	for (int i = optind; i < argc; i++)
-		json_object_array_add(a, json_object_new_string(argv[i]));
-	json_object_object_add(req, "argv", a);
+	if (optind < argc) { /* else the catalog's command for the queue */
+		a = json_object_new_array();
+		for (int i = optind; i < argc; i++)
+			json_object_array_add(a, json_object_new_string(argv[i]));
+		json_object_object_add(req, "argv", a);
+	}
 	if (has_demand) {
 		json_object *d = json_object_new_object();
 		json_object_object_add(d, "cpu", json_object_new_double(cpu));

@@ -1,6 +1,9 @@
 /* cmd_profile.c — `edgeslice profile MODEL --cores 1..N`: whole-model time per core count
  * on this machine, the efficiency indicator (eq. 4) and the CPU/memory demand it selects. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dconf.h"
 #include "infer.h"
 #include "policy.h"
 #include "util.h"
@@ -20,6 +24,7 @@
 static const char usage[] =
 	"Usage: edgeslice profile MODEL [--cores 1..N] [--iterations I] [--input-size N]\n"
 	"                         [--batch B] [--eta E] [--json]\n"
+	"                         [--catalog FILE [--rule knee|literal] [--duration S]]\n"
 	"\n"
 	"Measure MODEL's whole forward pass (edgeslice-infer's kernels, generated weights) on\n"
 	"1..N cores and print the time per core count, the efficiency indicator of eq. (4),\n"
@@ -34,6 +39,12 @@ static const char usage[] =
 	"  --input-size N   input side (default the model's); --batch B images (default 1)\n"
 	"  --eta E          knee threshold in (0, 1] (default 0.75)\n"
 	"  --json           machine-readable output\n"
+	"  --catalog FILE   add or replace MODEL in the daemon's model catalog FILE (created if\n"
+	"                   missing; e.g. /etc/edgeslice/models.json): cpu = the demand of\n"
+	"                   --rule (default knee), memory = peak RSS + 20 %, rounded up to MiB,\n"
+	"                   command = edgeslice-infer MODEL --threads CPU --duration S (default\n"
+	"                   10) — what `edgeslice submit --queue MODEL` runs without a command.\n"
+	"                   The other entries are kept; the file is replaced atomically.\n"
 	"\n"
 	"Cores are OpenBLAS threads; pin with a cpuset (cgroup) for exclusive cores.\n"
 	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
@@ -76,14 +87,101 @@ static int parse_cores_range(const char *s, unsigned *lo, unsigned *hi)
 	return 0;
 }
 
+/* Adds or replaces one entry of a model catalog file, validated before and after with the
+ * daemon's own parser so a bad file is reported, never overwritten or produced. */
+static int catalog_update(const char *path, const char *model, unsigned cpu, uint64_t mem,
+			  unsigned input, unsigned batch, double duration)
+{
+	_cleanup_free_ char *text = NULL, *exe = NULL;
+	_cleanup_(jfree) json_object *root = NULL;
+	struct dconf_model *check = NULL;
+	json_object *arr, *e, *cmd;
+	const char *out;
+	char err[256], buf[64], *slash;
+	size_t n = 0;
+	int r = read_file_at(AT_FDCWD, path, &text, NULL);
+
+	if (r < 0 && r != -ENOENT)
+		return cli_error("profile", "--catalog: %s: %s", path, strerror(-r));
+	if (text) {
+		if (dconf_parse_models(text, &check, &n, err, sizeof(err)) < 0)
+			return cli_error("profile", "--catalog: %s: %s; not changed", path, err);
+		free(check);
+		root = json_tokener_parse(text);
+	} else {
+		root = json_object_new_object();
+		json_object_object_add(root, "models", json_object_new_array());
+	}
+	if (!root || !json_object_object_get_ex(root, "models", &arr))
+		return cli_error("profile", "--catalog: %s: cannot read", path);
+	e = json_object_new_object();
+	json_object_object_add(e, "name", json_object_new_string(model));
+	json_object_object_add(e, "cpu", json_object_new_int((int)cpu));
+	snprintf(buf, sizeof(buf), "%" PRIu64 "M", (mem + (1u << 20) - 1) >> 20);
+	json_object_object_add(e, "memory", json_object_new_string(buf));
+	/* The edgeslice-infer next to this edgeslice: the daemon's PATH may not have it. */
+	exe = realpath("/proc/self/exe", NULL);
+	slash = exe ? strrchr(exe, '/') : NULL;
+	cmd = json_object_new_array();
+	if (slash) {
+		*slash = '\0';
+		snprintf(err, sizeof(err), "%.200s/edgeslice-infer", exe);
+		json_object_array_add(cmd, json_object_new_string(access(err, X_OK) == 0 ? err : "edgeslice-infer"));
+	} else
+		json_object_array_add(cmd, json_object_new_string("edgeslice-infer"));
+	json_object_array_add(cmd, json_object_new_string(model));
+	json_object_array_add(cmd, json_object_new_string("--threads"));
+	snprintf(buf, sizeof(buf), "%u", cpu);
+	json_object_array_add(cmd, json_object_new_string(buf));
+	json_object_array_add(cmd, json_object_new_string("--duration"));
+	snprintf(buf, sizeof(buf), "%g", duration);
+	json_object_array_add(cmd, json_object_new_string(buf));
+	if (input) {
+		json_object_array_add(cmd, json_object_new_string("--input-size"));
+		snprintf(buf, sizeof(buf), "%u", input);
+		json_object_array_add(cmd, json_object_new_string(buf));
+	}
+	if (batch > 1) {
+		json_object_array_add(cmd, json_object_new_string("--batch"));
+		snprintf(buf, sizeof(buf), "%u", batch);
+		json_object_array_add(cmd, json_object_new_string(buf));
+	}
+	json_object_object_add(e, "command", cmd);
+	for (n = 0; n < json_object_array_length(arr); n++) {
+		json_object *x = json_object_array_get_idx(arr, n), *nm;
+		if (json_object_object_get_ex(x, "name", &nm) && !strcmp(json_object_get_string(nm), model))
+			break;
+	}
+	if (n < json_object_array_length(arr))
+		json_object_array_put_idx(arr, n, e);
+	else
+		json_object_array_add(arr, e);
+	out = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (dconf_parse_models(out, &check, &n, err, sizeof(err)) < 0)
+		return cli_error("profile", "--catalog: the new entry is invalid: %s; not changed", err);
+	free(check);
+	_cleanup_free_ char *withnl = NULL;
+	if (asprintf(&withnl, "%s\n", out) < 0)
+		return cli_error("profile", "out of memory");
+	r = write_file_atomic_at(AT_FDCWD, path, withnl, strlen(withnl), 0644);
+	if (r < 0)
+		return cli_error("profile", "--catalog: %s: %s", path, strerror(-r));
+	return ES_EXIT_OK;
+}
+
 static int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "cores", required_argument, NULL, 'c' },  { "iterations", required_argument, NULL, 'n' },
 		{ "input-size", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
 		{ "eta", required_argument, NULL, 'e' },    { "json", no_argument, NULL, 'j' },
+		{ "catalog", required_argument, NULL, 'C' }, { "rule", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },	    {}
 	};
+	const char *catalog = NULL;
+	bool knee = true;
+	double duration = 10;
 	unsigned lo = 1, hi = 0, iters = 5, input = 0, batch = 1, pick_lit = 0, pick_knee = 0;
 	double eta = 0.75, t[MAX_CORES], eff[MAX_CORES];
 	bool json = false;
@@ -122,6 +220,23 @@ static int cmd_profile(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'C':
+			if (!*optarg)
+				return cli_usage_error("profile", "--catalog: must be a file path");
+			catalog = optarg;
+			break;
+		case 'r':
+			if (!strcmp(optarg, "knee"))
+				knee = true;
+			else if (!strcmp(optarg, "literal"))
+				knee = false;
+			else
+				return cli_usage_error("profile", "--rule: must be knee or literal");
+			break;
+		case 'D':
+			if (parse_double(optarg, &duration) < 0 || !(duration > 0 && duration <= 86400))
+				return cli_usage_error("profile", "--duration: must be seconds in (0, 86400]");
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -199,6 +314,17 @@ static int cmd_profile(int argc, char **argv)
 		       (double)ru.ru_maxrss / 1024);
 		printf("demand (knee, eta %.2f): cpu %u, memory %.1f MiB (peak RSS)\n", eta, pick_knee,
 		       (double)ru.ru_maxrss / 1024);
+	}
+	if (catalog) {
+		/* 20 % over the profile's own peak: the task's process differs (binary, threads). */
+		uint64_t mem = (uint64_t)ru.ru_maxrss * 1024 / 5 * 6;
+		unsigned cpu = knee ? pick_knee : pick_lit;
+		r = catalog_update(catalog, m->name, cpu, mem, input, batch, duration);
+		if (r)
+			return r;
+		if (!json)
+			printf("%s: %s: cpu %u, memory %" PRIu64 "M (rule %s)\n", catalog, m->name, cpu,
+			       (mem + (1u << 20) - 1) >> 20, knee ? "knee" : "literal");
 	}
 	return ES_EXIT_OK;
 }

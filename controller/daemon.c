@@ -937,6 +937,10 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	} else
 		return set_err(err, PROTO_E_NO_QUEUE, "queue",
 			       "queue: \"%s\" is not in the model catalog; give a demand", req->queue);
+	if (!req->argv && !(m && m->cmd_argc))
+		return set_err(err, PROTO_E_MISSING_FIELD, "argv",
+			       "argv: missing, and queue \"%s\" has no command in the model catalog",
+			       req->queue);
 	if (q && (fabs(q->cpu - cpu) > 1e-9 || q->mem != mem))
 		return set_err(err, PROTO_E_BAD_VALUE, "demand",
 			       "demand: queue %s has demand %.3g cores, %" PRIu64 " bytes", q->name,
@@ -958,9 +962,14 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	}
 	t->id = d->next_id++;
 	snprintf(t->queue, sizeof(t->queue), "%s", req->queue);
-	t->argv = TAKE_PTR(req->argv);
-	t->argc = req->argc;
-	req->argc = 0;
+	if (req->argv) {
+		t->argv = TAKE_PTR(req->argv);
+		t->argc = req->argc;
+		req->argc = 0;
+	} else if (dconf_model_argv(m, &t->argv, &t->argc) < 0) {
+		task_free(t);
+		return set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
+	}
 	t->cpu = cpu;
 	t->mem = mem;
 	t->state = DTASK_QUEUED;

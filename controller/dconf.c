@@ -11,10 +11,10 @@
 #include "util.h"
 
 const struct dconf_model dconf_default_models[4] = {
-	{"inception-v3", 2, 80ull << 20},
-	{"mobilenet-v2", 1, 330ull << 20},
-	{"resnet-18", 2, 1257ull << 20},
-	{"vgg-19", 3, 1658ull << 20},
+	{.name = "inception-v3", .cpu = 2, .mem = 80ull << 20},
+	{.name = "mobilenet-v2", .cpu = 1, .mem = 330ull << 20},
+	{.name = "resnet-18", .cpu = 2, .mem = 1257ull << 20},
+	{.name = "vgg-19", .cpu = 3, .mem = 1658ull << 20},
 };
 
 static const char *const policies[] = {"rddrf", "drf", "drf-paper", "rr", "random"};
@@ -256,6 +256,31 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 	return 0;
 }
 
+int dconf_model_argv(const struct dconf_model *m, char ***ret, size_t *ret_argc)
+{
+	char **argv;
+	const char *p = m->cmd;
+
+	if (!m->cmd_argc)
+		return -ENOENT;
+	argv = calloc(m->cmd_argc + 1, sizeof(char *));
+	if (!argv)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->cmd_argc; i++) {
+		argv[i] = strdup(p);
+		if (!argv[i]) {
+			for (unsigned j = 0; j < i; j++)
+				free(argv[j]);
+			free(argv);
+			return -ENOMEM;
+		}
+		p += strlen(p) + 1;
+	}
+	*ret = argv;
+	*ret_argc = m->cmd_argc;
+	return 0;
+}
+
 int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n, char *err,
 		       size_t errsz)
 {
@@ -317,6 +342,35 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 					goto out;
 				}
 				mem = true;
+			} else if (!strcmp(k, "command")) {
+				size_t na, used = 0;
+				if (!json_object_is_type(val, json_type_array) ||
+				    (na = json_object_array_length(val)) == 0 || na > DCONF_MAX_CMD_ARGS) {
+					err_at(err, errsz, 0, "models[%zu].command: must be an array of 1-%d strings",
+					       i, DCONF_MAX_CMD_ARGS);
+					goto out;
+				}
+				for (size_t a = 0; a < na; a++) {
+					json_object *s1 = json_object_array_get_idx(val, a);
+					const char *str = json_object_get_string(s1);
+					size_t len;
+					if (!json_object_is_type(s1, json_type_string) ||
+					    (len = strlen(str)) != (size_t)json_object_get_string_len(s1) ||
+					    (a == 0 && len == 0)) {
+						err_at(err, errsz, 0,
+						       "models[%zu].command[%zu]: must be a string without NUL%s", i, a,
+						       a == 0 ? ", not empty" : "");
+						goto out;
+					}
+					if (used + len + 1 > sizeof(m[i].cmd)) {
+						err_at(err, errsz, 0, "models[%zu].command: longer than %d bytes", i,
+						       DCONF_MAX_CMD);
+						goto out;
+					}
+					memcpy(m[i].cmd + used, str, len + 1);
+					used += len + 1;
+				}
+				m[i].cmd_argc = (unsigned)na;
 			} else {
 				err_at(err, errsz, 0, "models[%zu].%.40s: unknown field", i, k);
 				goto out;

@@ -16,11 +16,21 @@ struct dconf_device {
 	uint64_t mem;   /* bytes; 0 = the node's share */
 };
 
+#define DCONF_MAX_CMD 1024 /* bytes of a catalog command, NUL-separated arguments */
+#define DCONF_MAX_CMD_ARGS 64
+
 struct dconf_model {
 	char name[65];
 	double cpu;
 	uint64_t mem;
+	/* The command a submission without one runs ("command": [argv...] in the catalog):
+	 * cmd_argc arguments packed NUL-separated in cmd; cmd_argc 0 = none. Fixed-size so a
+	 * catalog is one flat array (copied, freed with free()). */
+	unsigned cmd_argc;
+	char cmd[DCONF_MAX_CMD];
 };
+/* A freshly allocated NULL-terminated argv of the model's command; -ENOENT without one. */
+int dconf_model_argv(const struct dconf_model *m, char ***ret, size_t *ret_argc);
 
 enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
 /* Where per-task usage comes from: cgroup files only, or those plus the eBPF scheduler probe
@@ -49,7 +59,7 @@ struct dconf {
 void dconf_init(struct dconf *c);
 /* Parses the whole file. On error returns -EINVAL and writes "line N: key: why" to err. */
 int dconf_parse(const char *text, struct dconf *c, char *err, size_t errsz);
-/* {"models":[{"name":"resnet-18","cpu":2,"memory":"1257M"},...]} */
+/* {"models":[{"name":"resnet-18","cpu":2,"memory":"1257M","command":["edgeslice-infer",...]},...]} */
 int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n, char *err,
 		       size_t errsz);
 /* The paper's four models, used when the catalog file is missing. */

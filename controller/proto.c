@@ -252,8 +252,8 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 	if (r->op == PROTO_SUBMIT) {
 		if (!r->queue)
 			return fail(err, PROTO_E_MISSING_FIELD, "queue", "queue: missing");
-		if (!r->argv)
-			return fail(err, PROTO_E_MISSING_FIELD, "argv", "argv: missing");
+		/* argv may be left out: the daemon then runs the catalog command of the queue's
+		 * model, or answers missing-field itself. */
 	}
 	if (r->op == PROTO_CANCEL && !r->task)
 		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing");

@@ -167,7 +167,37 @@ static void test_catalog(void **state)
 	assert_string_equal(m[0].name, "resnet-18");
 	assert_int_equal(m[0].mem, 1257ull << 20);
 	assert_true(m[1].cpu == 0.25);
-	free(m);
+	assert_int_equal(m[0].cmd_argc, 0);
+	{
+		char **argv = NULL;
+		size_t argc = 0;
+		assert_int_equal(dconf_model_argv(&m[0], &argv, &argc), -ENOENT);
+		free(m);
+		m = NULL;
+		assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"r\",\"cpu\":2,\"memory\":\"1G\","
+						    "\"command\":[\"edgeslice-infer\",\"resnet-18\",\"\",\"--threads\",\"2\"]}]}",
+						    &m, &n, err, sizeof(err)), 0);
+		assert_int_equal(m[0].cmd_argc, 5);
+		assert_int_equal(dconf_model_argv(&m[0], &argv, &argc), 0);
+		assert_int_equal(argc, 5);
+		assert_string_equal(argv[0], "edgeslice-infer");
+		assert_string_equal(argv[2], ""); /* empty arguments other than argv[0] are kept */
+		assert_string_equal(argv[4], "2");
+		assert_null(argv[5]);
+		for (size_t i = 0; i < argc; i++)
+			free(argv[i]);
+		free(argv);
+		free(m);
+		m = NULL;
+	}
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "models[0].command: must be an array"));
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":\"ls\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"\"]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "models[0].command[0]"));
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"x\",7]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "models[0].command[1]"));
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"x\\u0000y\"]}]}", &m, &n, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1}]}", &m, &n, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "models[0]"));
 	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"gpu\":1}]}", &m, &n, err, sizeof(err)), -EINVAL);
