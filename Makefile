@@ -11,7 +11,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
 
-PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup
+PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lxgboost -lopenblas -lm -lpthread
 
