@@ -598,7 +598,10 @@ static int header_revision(json_object *o, bool required, int64_t *ret, char *er
 		*ret = 0;
 		return 0;
 	}
-	return get_i64(h, "revision", required, ret, err);
+	r = get_i64(h, "revision", required, ret, err);
+	if (r == 0 && *ret < 0)
+		return perr(err, -EPROTO, "etcd response: negative header revision");
+	return r;
 }
 
 void etcd_kv_done(struct etcd_kv *kv)
@@ -636,6 +639,8 @@ static int parse_kv(json_object *o, struct etcd_kv *ret, char *err)
 	r = r ?: get_i64(o, "mod_revision", true, &kv.mod_revision, err);
 	r = r ?: get_i64(o, "version", false, &kv.version, err);
 	r = r ?: get_i64(o, "lease", false, &kv.lease, err);
+	if (r == 0 && (kv.mod_revision <= 0 || kv.create_revision < 0 || kv.version < 0))
+		r = perr(err, -EPROTO, "etcd response: kv with a revision out of range");
 	if (r < 0) {
 		etcd_kv_done(&kv);
 		return r;

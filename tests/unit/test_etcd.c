@@ -317,6 +317,9 @@ static void test_parse_range(void **state)
 		"{" HDR ",\"more\":\"yes\"}",
 		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"}",
 		"{\"kvs\":[]}",
+		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"0\"}]}",
+		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"3\",\"version\":\"-1\"}]}",
+		"{\"header\":{\"revision\":\"-2\"}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(etcd_parse_range(bad[i], strlen(bad[i]), &untouched, err), -EPROTO);
