@@ -307,6 +307,78 @@ char *etcd_req_txn_cad(const char *key, int64_t expected_mod_revision)
 	return txn(key, expected_mod_revision, op);
 }
 
+static int add_cmp(json_object *arr, const struct etcd_cmp *c)
+{
+	json_object *o = json_object_new_object();
+	const char *target = c->target == ETCD_CMP_CREATE ? "CREATE" : "MOD";
+	int r = o ? 0 : -ENOMEM;
+
+	r = r ?: add_b64(o, "key", c->key, strlen(c->key));
+	r = r ?: add_str(o, "target", target);
+	r = r ?: add_str(o, "result", "EQUAL");
+	r = r ?: add_i64(o, c->target == ETCD_CMP_CREATE ? "create_revision" : "mod_revision",
+			 c->revision);
+	if (r < 0 || json_object_array_add(arr, o) < 0) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_op(json_object *arr, const struct etcd_op *op)
+{
+	json_object *req = NULL, *o = json_object_new_object();
+	const char *name = op->type == ETCD_OP_DELETE ? "request_delete_range" : "request_put";
+
+	if (op->type == ETCD_OP_DELETE) {
+		req = json_object_new_object();
+		if (req && add_b64(req, "key", op->key, strlen(op->key)) < 0) {
+			json_object_put(req);
+			req = NULL;
+		}
+	} else {
+		req = put_obj(op->key, op->value ?: "", op->len, op->lease);
+	}
+	if (!o || !req || json_object_object_add(o, name, req) < 0) {
+		json_object_put(req);
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	if (json_object_array_add(arr, o) < 0) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+char *etcd_req_txn(const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
+		   size_t n_ops)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object *c = json_object_new_array(), *s = json_object_new_array();
+	int r = 0;
+
+	if (!o || !c || !s) {
+		json_object_put(c);
+		json_object_put(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < n_cmps && r == 0; i++)
+		r = add_cmp(c, &cmps[i]);
+	for (size_t i = 0; i < n_ops && r == 0; i++)
+		r = add_op(s, &ops[i]);
+	if (r < 0 || json_object_object_add(o, "compare", c) < 0) {
+		json_object_put(c);
+		json_object_put(s);
+		return NULL;
+	}
+	if (json_object_object_add(o, "success", s) < 0) {
+		json_object_put(s);
+		return NULL;
+	}
+	return to_string(o);
+}
+
 char *etcd_req_lease(const char *field, int64_t v)
 {
 	_cleanup_json_ json_object *o = json_object_new_object();
@@ -753,6 +825,23 @@ int etcd_parse_txn(const char *buf, size_t len, int64_t *ret_revision, char *err
 	free(kvs);
 	*ret_revision = rev;
 	return 0;
+}
+
+int etcd_parse_txn_result(const char *buf, size_t len, int64_t *ret_revision, char *err)
+{
+	_cleanup_json_ json_object *o = NULL;
+	json_object *resps;
+	int64_t rev;
+	bool ok;
+	int r = parse_response(buf, len, &o, err);
+
+	r = r ?: header_revision(o, true, &rev, err);
+	r = r ?: get_bool(o, "succeeded", &ok, err);
+	r = r ?: get_array(o, "responses", &resps, err);
+	if (r < 0)
+		return r;
+	*ret_revision = rev;
+	return ok;
 }
 
 int etcd_parse_lease_grant(const char *buf, size_t len, int64_t *ret_id, int64_t *ret_ttl,
@@ -1399,6 +1488,33 @@ int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision)
 		return fail(e, -EINVAL, "etcd cad: empty key or revision <= 0");
 	body = etcd_req_txn_cad(key, expected_mod_revision);
 	return txn_call(e, body, NULL);
+}
+
+int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
+	     size_t n_ops, int64_t *ret_revision)
+{
+	_cleanup_free_ char *body = NULL;
+	int64_t rev;
+	int r;
+
+	if (n_cmps > ETCD_TXN_MAX || n_ops > ETCD_TXN_MAX)
+		return fail(e, -E2BIG, "etcd txn: more than %d compares or ops", ETCD_TXN_MAX);
+	for (size_t i = 0; i < n_cmps; i++)
+		if (!cmps[i].key || !*cmps[i].key || cmps[i].revision < 0)
+			return fail(e, -EINVAL, "etcd txn: compare %zu: empty key or negative revision", i);
+	for (size_t i = 0; i < n_ops; i++)
+		if (!ops[i].key || !*ops[i].key)
+			return fail(e, -EINVAL, "etcd txn: op %zu: empty key", i);
+	body = etcd_req_txn(cmps, n_cmps, ops, n_ops);
+	r = call(e, "/v3/kv/txn", body, false);
+	if (r < 0)
+		return r;
+	r = parsed(e, etcd_parse_txn_result(BODY, &rev, e->err));
+	if (r < 0)
+		return r;
+	if (ret_revision)
+		*ret_revision = rev;
+	return r;
 }
 
 int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *ret_id, int64_t *ret_ttl)

@@ -77,6 +77,32 @@ int etcd_txn_cas(struct etcd *e, const char *key, int64_t expected_mod_revision,
 /* Deletes key only if its mod_revision is expected_mod_revision: 1 deleted, 0 compare failed. */
 int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision);
 
+/* A general transaction: if every compare holds (key's revision EQUAL to the given one; 0 =
+ * the key does not exist), apply every op atomically. 1 = applied (ret_revision = its
+ * revision), 0 = a compare failed and nothing was written (ret_revision = the store revision it
+ * was judged at). Like a CAS, never resent once it may have reached a server. At most 64
+ * compares and 64 ops (etcd's default --max-txn-ops is 128 in all). */
+enum etcd_cmp_target {
+	ETCD_CMP_MOD,	 /* mod_revision: the key is unchanged since read */
+	ETCD_CMP_CREATE, /* create_revision: the same incarnation of the key (an election) */
+};
+struct etcd_cmp {
+	const char *key;
+	enum etcd_cmp_target target;
+	int64_t revision;
+};
+enum etcd_op_type { ETCD_OP_PUT, ETCD_OP_DELETE };
+struct etcd_op {
+	enum etcd_op_type type;
+	const char *key;
+	const void *value; /* PUT only */
+	size_t len;
+	int64_t lease;
+};
+#define ETCD_TXN_MAX 64
+int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
+	     size_t n_ops, int64_t *ret_revision);
+
 int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *ret_id, int64_t *ret_ttl);
 /* One keepalive round; ret_ttl (may be NULL) = the renewed TTL. -ENOENT if the lease expired
  * or was revoked (its keys are gone). Call every TTL/3 or so. */
@@ -127,6 +153,8 @@ char *etcd_req_delete(const char *key, bool prefix);
 char *etcd_req_txn_cas(const char *key, int64_t expected_mod_revision, const void *val,
 		       size_t len, int64_t lease);
 char *etcd_req_txn_cad(const char *key, int64_t expected_mod_revision);
+char *etcd_req_txn(const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
+		   size_t n_ops);
 char *etcd_req_lease(const char *field, int64_t v); /* {"TTL":"5"} or {"ID":"..."} */
 char *etcd_req_watch(const char *key, bool prefix, int64_t start_revision);
 char *etcd_req_auth(const char *user, const char *password);
@@ -141,6 +169,8 @@ int etcd_parse_delete(const char *buf, size_t len, int64_t *ret_deleted, char *e
 /* 1/0 = succeeded or not; ret_revision = the header revision if succeeded, else the key's
  * mod_revision from the failure branch's range (0 if absent). */
 int etcd_parse_txn(const char *buf, size_t len, int64_t *ret_revision, char *err);
+/* A general txn's answer: 1/0 = succeeded or not, ret_revision = the header revision. */
+int etcd_parse_txn_result(const char *buf, size_t len, int64_t *ret_revision, char *err);
 int etcd_parse_lease_grant(const char *buf, size_t len, int64_t *ret_id, int64_t *ret_ttl,
 			   char *err);
 /* The keepalive stream's first message ({"result":{...}}); -ENOENT when TTL is absent or 0. */

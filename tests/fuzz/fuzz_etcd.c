@@ -73,6 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = etcd_parse_txn(s, size, &a, err);
 		if (r > 1)
 			abort();
+		check_error(r, err);
+		r = etcd_parse_txn_result(s, size, &a, err);
+		if (r > 1)
+			abort();
 		break;
 	case 3:
 		r = etcd_parse_lease_grant(s, size, &a, &b, err);

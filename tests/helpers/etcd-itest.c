@@ -219,7 +219,43 @@ static void test_cas(void)
 	CHECK(etcd_txn_cad(e, key("assign/n1/t1"), kv.mod_revision) == 1, "%s", etcd_last_error(e));
 	etcd_kv_done(&kv);
 	CHECK(etcd_get(e, key("assign/n1/t1"), &kv) == -ENOENT, "key survived cad");
-	printf("ok cas (one winner of two, stale revision refused)\n");
+
+	/* the placer's claim: one txn fenced by the election key's create_revision and the queue
+	 * entry's mod_revision writes both the queue entry and the node's assignment */
+	int64_t lease, ttl, placer, q;
+	OK(etcd_lease_grant(e, 30, &lease, &ttl), e);
+	CHECK(etcd_txn_cas(e, key("placer"), 0, "node-a", 6, lease, &placer) == 1, "%s",
+	      etcd_last_error(e));
+	OK(etcd_put(e, key("queue/t2"), "queued", 6, 0, &q), e);
+	struct etcd_cmp cmps[] = {{key("placer"), ETCD_CMP_CREATE, placer},
+				  {key("queue/t2"), ETCD_CMP_MOD, q}};
+	struct etcd_op ops[] = {{ETCD_OP_PUT, key("queue/t2"), "assigned n1", 11, 0},
+				{ETCD_OP_PUT, key("assign/n1/t2"), "t2", 2, 0}};
+	CHECK(etcd_txn(e, cmps, 2, ops, 2, &rev) == 1, "%s", etcd_last_error(e));
+	expect_value(e, key("queue/t2"), "assigned n1");
+	expect_value(e, key("assign/n1/t2"), "t2");
+	/* the same claim on the now stale queue revision writes nothing */
+	ops[0].value = "assigned n2";
+	ops[1].key = key("assign/n2/t2");
+	CHECK(etcd_txn(e, cmps, 2, ops, 2, &cur) == 0, "stale claim won: %s", etcd_last_error(e));
+	CHECK(cur >= rev, "judged at %" PRId64, cur);
+	CHECK(etcd_get(e, key("assign/n2/t2"), &kv) == -ENOENT, "stale claim wrote an assignment");
+	/* placer failover: the old placer's fence no longer holds after its lease is gone */
+	OK(etcd_lease_revoke(e, lease), e);
+	CHECK(etcd_txn_cas(e, key("placer"), 0, "node-b", 6, 0, &placer) == 1, "%s",
+	      etcd_last_error(e));
+	OK(etcd_put(e, key("queue/t3"), "queued", 6, 0, &q), e);
+	struct etcd_cmp old_fence[] = {{key("placer"), ETCD_CMP_CREATE, cmps[0].revision},
+				       {key("queue/t3"), ETCD_CMP_MOD, q}};
+	ops[0].key = key("queue/t3");
+	CHECK(etcd_txn(e, old_fence, 2, ops, 1, NULL) == 0, "deposed placer's claim won");
+	expect_value(e, key("queue/t3"), "queued");
+	old_fence[0].revision = placer;
+	CHECK(etcd_txn(e, old_fence, 2, ops, 1, NULL) == 1, "%s", etcd_last_error(e));
+	OK(etcd_delete(e, key("queue/"), true, NULL), e);
+	OK(etcd_delete(e, key("assign/"), true, NULL), e);
+	OK(etcd_delete(e, key("placer"), false, NULL), e);
+	printf("ok cas (one winner of two, stale revision refused, fenced multi-key claim)\n");
 	etcd_free(e);
 }
 

@@ -187,6 +187,26 @@ static void test_requests(void **state)
 	json_object_put(o);
 	free(s);
 
+	struct etcd_cmp cmps[] = {{"/p", ETCD_CMP_CREATE, 9}, {"/q/1", ETCD_CMP_MOD, 0}};
+	struct etcd_op ops[] = {{ETCD_OP_PUT, "/q/1", "x", 1, 5}, {ETCD_OP_DELETE, "/a", NULL, 0, 0}};
+	s = etcd_req_txn(cmps, 2, ops, 2);
+	o = parse_ok(s);
+	assert_string_equal(str_at(o, "compare.0.key"), "L3A=");
+	assert_string_equal(str_at(o, "compare.0.target"), "CREATE");
+	assert_string_equal(str_at(o, "compare.0.create_revision"), "9");
+	assert_null(str_at(o, "compare.0.mod_revision"));
+	assert_string_equal(str_at(o, "compare.1.target"), "MOD");
+	assert_string_equal(str_at(o, "compare.1.mod_revision"), "0");
+	assert_string_equal(str_at(o, "success.0.request_put.value"), "eA==");
+	assert_string_equal(str_at(o, "success.0.request_put.lease"), "5");
+	assert_string_equal(str_at(o, "success.1.request_delete_range.key"), "L2E=");
+	assert_null(str_at(o, "failure"));
+	json_object_put(o);
+	free(s);
+	s = etcd_req_txn(NULL, 0, NULL, 0);
+	assert_string_equal(s, "{\"compare\":[],\"success\":[]}");
+	free(s);
+
 	s = etcd_req_lease("TTL", 5);
 	assert_string_equal(s, "{\"TTL\":\"5\"}");
 	free(s);
@@ -357,6 +377,18 @@ static void test_parse_txn_delete(void **state)
 	assert_string_equal(err, "etcd response: missing field \"response_range\"");
 	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"succeeded\":1}"), &rev, err), -EPROTO);
 	assert_int_equal(etcd_parse_txn(S("{\"error\":\"etcdserver: too many operations in txn request\",\"code\":3}"), &rev, err), -EINVAL);
+	assert_int_equal(rev, -1);
+
+	rev = -1;
+	assert_int_equal(etcd_parse_txn_result(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{}},{\"response_put\":{}}]}"), &rev, err), 1);
+	assert_int_equal(rev, 13);
+	rev = -1;
+	assert_int_equal(etcd_parse_txn_result(S("{" HDR "}"), &rev, err), 0);
+	assert_int_equal(rev, 13);
+	rev = -1;
+	assert_int_equal(etcd_parse_txn_result(S("{" HDR ",\"responses\":{}}"), &rev, err), -EPROTO);
+	assert_int_equal(etcd_parse_txn_result(S("{\"succeeded\":true}"), &rev, err), -EPROTO);
+	assert_int_equal(etcd_parse_txn_result(S("{\"error\":\"etcdserver: duplicate key given in txn request\",\"code\":3}"), &rev, err), -EINVAL);
 	assert_int_equal(rev, -1);
 
 	assert_int_equal(etcd_parse_delete(S("{" HDR ",\"deleted\":\"3\"}"), &n, err), 0);
