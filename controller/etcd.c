@@ -537,7 +537,12 @@ static int gateway_error(json_object *o, char *err)
 	} else {
 		return 0; /* e.g. LeaseGrantResponse's own "error" string */
 	}
-	return perr(err, etcd_gateway_errno(code), "etcd: %s (code %d)", msg ?: "error", code);
+	int r = etcd_gateway_errno(code);
+	/* etcd's auth layer answers missing and wrong credentials with InvalidArgument */
+	if (r == -EINVAL && msg &&
+	    (strstr(msg, "user name is empty") || strstr(msg, "authentication failed")))
+		r = -EACCES;
+	return perr(err, r, "etcd: %s (code %d)", msg ?: "error", code);
 }
 
 /* Parses, then maps a gateway error object to -errno. */
@@ -1322,6 +1327,20 @@ static int post_failover(struct etcd *e, const char *path, const char *body, boo
 	return r;
 }
 
+/* The parser's result, with a non-200 answer that is not a gateway error as -EPROTO. */
+static int parsed(struct etcd *e, int r)
+{
+	if (r >= 0 && e->http != 200)
+		return fail(e, -EPROTO, "etcd %s: unexpected HTTP %ld", etcd_endpoint(e), e->http);
+	if (r == -EPROTO && e->http != 200 && e->http != 0) {
+		char why[ETCD_ERR_LEN];
+		snprintf(why, sizeof(why), "%s", e->err);
+		return fail(e, e->http == 404 ? -EOPNOTSUPP : -EPROTO,
+			    "etcd %s: HTTP %ld (%s)", etcd_endpoint(e), e->http, why);
+	}
+	return r;
+}
+
 static int authenticate(struct etcd *e)
 {
 	_cleanup_free_ char *body = etcd_req_auth(e->user, e->password);
@@ -1336,7 +1355,7 @@ static int authenticate(struct etcd *e)
 	r = r ?: post_failover(e, "/v3/auth/authenticate", body, true);
 	if (r < 0)
 		return r;
-	r = etcd_parse_auth(e->resp.data ?: "", e->resp.len, &token, e->err);
+	r = parsed(e, etcd_parse_auth(e->resp.data ?: "", e->resp.len, &token, e->err));
 	if (r < 0)
 		return r;
 	e->token = token;
@@ -1361,20 +1380,6 @@ static int call(struct etcd *e, const char *path, const char *body, bool idempot
 	if (r == 0 && e->http == 401 && e->user && had_token) {
 		r = authenticate(e);
 		r = r ?: post_failover(e, path, body, idempotent);
-	}
-	return r;
-}
-
-/* The parser's result, with a non-200 answer that is not a gateway error as -EPROTO. */
-static int parsed(struct etcd *e, int r)
-{
-	if (r >= 0 && e->http != 200)
-		return fail(e, -EPROTO, "etcd %s: unexpected HTTP %ld", etcd_endpoint(e), e->http);
-	if (r == -EPROTO && e->http != 200 && e->http != 0) {
-		char why[ETCD_ERR_LEN];
-		snprintf(why, sizeof(why), "%s", e->err);
-		return fail(e, e->http == 404 ? -EOPNOTSUPP : -EPROTO,
-			    "etcd %s: HTTP %ld (%s)", etcd_endpoint(e), e->http, why);
 	}
 	return r;
 }
@@ -1585,6 +1590,7 @@ struct etcd_watch {
 	struct etcd_event *q; /* received, not yet delivered */
 	size_t q_head, q_n, q_cap;
 	int dead; /* -errno once the server cancelled the watch */
+	bool reauth, reauthed; /* token refused: log in again, once per refusal */
 	struct curl_slist *hdrs; /* a copy: the client's may be rebuilt while we stream */
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -1607,6 +1613,16 @@ static int queue_push(struct etcd_watch *w, struct etcd_event *ev)
 	return 0;
 }
 
+/* A watch the server refused at creation is "canceled" with the gRPC error as text. */
+static int cancel_errno(const char *reason)
+{
+	if (strstr(reason, "code = Unauthenticated"))
+		return -EACCES;
+	if (strstr(reason, "code = PermissionDenied"))
+		return -EPERM;
+	return -ECANCELED;
+}
+
 static int watch_line(struct etcd_watch *w, const char *p, size_t n)
 {
 	struct etcd_watch_msg m;
@@ -1615,13 +1631,14 @@ static int watch_line(struct etcd_watch *w, const char *p, size_t n)
 	if (r < 0)
 		return r;
 	w->fails = 0;
+	w->reauthed = false;
 	if (m.canceled) {
 		if (m.compact_revision > 0)
 			r = fail(w->e, -ESTALE,
 				 "etcd watch: revision %" PRId64 " compacted (oldest %" PRId64 ")",
 				 w->rev + 1, m.compact_revision);
 		else
-			r = fail(w->e, -ECANCELED, "etcd watch cancelled: %s",
+			r = fail(w->e, cancel_errno(m.cancel_reason), "etcd watch cancelled: %s",
 				 m.cancel_reason[0] ? m.cancel_reason : "no reason given");
 		etcd_watch_msg_done(&m);
 		return r;
@@ -1671,6 +1688,10 @@ static size_t on_watch_body(char *p, size_t size, size_t nmemb, void *userdata)
 		if (w->line.len > 0) {
 			int r = watch_line(w, w->line.data, w->line.len);
 			w->line.len = 0;
+			if (r == -EACCES && w->e->user && !w->reauthed) {
+				w->reauth = true; /* expired token: reconnect after a new login */
+				return 0;
+			}
 			if (r < 0) {
 				w->dead = r;
 				return 0;
@@ -1806,6 +1827,12 @@ static int watch_ended(struct etcd_watch *w, CURLcode c)
 
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &http);
 	watch_detach(w);
+	if (w->reauth) {
+		int r = authenticate(e);
+		w->reauth = false;
+		w->reauthed = true;
+		return r < 0 ? r : 0;
+	}
 	if (w->dead)
 		return w->dead;
 	if (c == CURLE_OK && http != 200 && http != 0) {
@@ -1813,7 +1840,8 @@ static int watch_ended(struct etcd_watch *w, CURLcode c)
 		char why[ETCD_ERR_LEN];
 		int64_t rev;
 		int r = etcd_parse_header(w->line.data ?: "", w->line.len, &rev, why);
-		if (http == 401 && e->user) {
+		if (http == 401 && e->user && !w->reauthed) {
+			w->reauthed = true;
 			r = authenticate(e);
 			return r < 0 ? r : 0;
 		}

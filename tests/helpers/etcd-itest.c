@@ -1,6 +1,7 @@
 /* etcd-itest.c — drives controller/etcd.c against a real etcd cluster for
  * tests/integration/etcd: kv, CAS races between processes, leases, watch, endpoint failover.
- * Usage: etcd-itest ENDPOINT[,ENDPOINT...] wait|kv|cas|lease|watch|watch-kill PID|all */
+ * Usage: etcd-itest ENDPOINT[,ENDPOINT...] wait|kv|cas|lease|watch|watch-kill PID|all
+ *        etcd-itest ENDPOINT wait|tls CA CERT KEY;  etcd-itest ENDPOINT[,...] auth USER PASSWORD */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -34,17 +35,24 @@ static char prefix[64]; /* per run, so reruns on the same cluster do not collide
 		CHECK(_r >= 0, "%s", etcd_last_error(e));                                          \
 	} while (0)
 
-static struct etcd *client(bool reversed)
+/* generous: a 2-core box shared with builds; TLS handshakes count in the connect timeout */
+static struct etcd_options opts = {.timeout_ms = 5000, .connect_timeout_ms = 2000};
+
+static struct etcd *client_with(bool reversed, const struct etcd_options *o)
 {
 	const char *order[ETCD_MAX_ENDPOINTS];
-	struct etcd_options o = {.timeout_ms = 3000, .connect_timeout_ms = 500};
 	struct etcd *e = NULL;
 
 	for (size_t i = 0; i < n_eps; i++)
 		order[i] = eps[reversed ? n_eps - 1 - i : i];
-	int r = etcd_new(order, n_eps, &o, &e);
+	int r = etcd_new(order, n_eps, o, &e);
 	CHECK(r == 0, "etcd_new: %s", strerror(-r));
 	return e;
+}
+
+static struct etcd *client(bool reversed)
+{
+	return client_with(reversed, &opts);
 }
 
 static char *key(const char *fmt, ...)
@@ -445,6 +453,100 @@ static void test_watch_kill(pid_t member)
 	etcd_free(e);
 }
 
+/* https with a private CA and client certificates (etcd --client-cert-auth). */
+static void test_tls(const char *ca, const char *cert, const char *keyf)
+{
+	struct etcd_options o = opts;
+	struct etcd *e, *bad;
+	struct etcd_watch *w = NULL;
+	struct seen s = {0};
+	int64_t id, ttl;
+	int r;
+
+	o.ca_file = ca;
+	o.cert_file = cert;
+	o.key_file = keyf;
+	opts = o; /* the watch test's writer process uses the same credentials */
+	e = client(false);
+	OK(etcd_watch_new(e, key("status/"), true, 0, &w), e);
+	wait_ready(w, e);
+	OK(etcd_put(e, key("tls"), "over https", 10, 0, NULL), e);
+	expect_value(e, key("tls"), "over https");
+	CHECK(etcd_txn_cas(e, key("tls"), 0, "x", 1, 0, NULL) == 0, "%s", etcd_last_error(e));
+	OK(etcd_lease_grant(e, 5, &id, &ttl), e);
+	OK(etcd_lease_keepalive(e, id, &ttl), e);
+	OK(etcd_lease_revoke(e, id), e);
+	writer("t");
+	poll_until(w, &s, 3, e);
+	check_events(&s, "t");
+	etcd_watch_free(w);
+
+	/* no client certificate: the server refuses the handshake */
+	o.cert_file = o.key_file = NULL;
+	bad = client_with(false, &o);
+	r = etcd_put(bad, key("tls"), "x", 1, 0, NULL);
+	CHECK(r < 0, "put without a client certificate succeeded");
+	printf("  without client certificate: %s (%s)\n", strerror(-r), etcd_last_error(bad));
+	etcd_free(bad);
+	/* the system CAs do not know the server */
+	o.ca_file = NULL;
+	o.cert_file = cert;
+	o.key_file = keyf;
+	bad = client_with(false, &o);
+	r = etcd_put(bad, key("tls"), "x", 1, 0, NULL);
+	CHECK(r == -EACCES, "untrusted server: %s", etcd_last_error(bad));
+	etcd_free(bad);
+	expect_value(e, key("tls"), "over https");
+	printf("ok tls (client certificate, private CA; refused without either)\n");
+	etcd_free(e);
+}
+
+/* etcd auth: token login, refusals, and a new login when the short-lived token expired. */
+static void test_auth(const char *user, const char *password)
+{
+	struct etcd_options o = opts;
+	struct etcd *e, *bad;
+	struct etcd_watch *w = NULL, *w2 = NULL;
+	struct seen s = {0}, s2 = {0};
+	int r;
+
+	bad = client(false);
+	r = etcd_put(bad, key("auth"), "x", 1, 0, NULL);
+	CHECK(r == -EACCES, "put without credentials: %s", etcd_last_error(bad));
+	etcd_free(bad);
+	o.user = user;
+	o.password = "wrong";
+	bad = client_with(false, &o);
+	r = etcd_put(bad, key("auth"), "x", 1, 0, NULL);
+	CHECK(r == -EACCES, "wrong password: %s", etcd_last_error(bad));
+	etcd_free(bad);
+
+	o.password = password;
+	opts = o;
+	e = client(false);
+	OK(etcd_put(e, key("auth"), "logged in", 9, 0, NULL), e);
+	expect_value(e, key("auth"), "logged in");
+	OK(etcd_watch_new(e, key("status/"), true, 0, &w), e);
+	wait_ready(w, e);
+	sleep_ms(3000); /* the members run --auth-token-ttl 2: the token expires */
+	OK(etcd_put(e, key("auth"), "again", 5, 0, NULL), e);
+	expect_value(e, key("auth"), "again");
+	sleep_ms(3000);
+	/* a watch opened with an expired token logs in again */
+	OK(etcd_watch_new(e, key("status/"), true, 0, &w2), e);
+	wait_ready(w2, e);
+	writer("a");
+	poll_until(w, &s, 3, e);
+	check_events(&s, "a");
+	poll_until(w2, &s2, 3, e);
+	check_events(&s2, "a");
+	etcd_watch_free(w2);
+	etcd_watch_free(w);
+	OK(etcd_delete(e, key(""), true, NULL), e);
+	printf("ok auth (refused without or with wrong credentials, token renewed after expiry)\n");
+	etcd_free(e);
+}
+
 int main(int argc, char **argv)
 {
 	char *list, *save = NULL;
@@ -460,8 +562,14 @@ int main(int argc, char **argv)
 		eps[n_eps++] = t;
 	snprintf(prefix, sizeof(prefix), "/edgeslice-itest/%d/", (int)getpid());
 	const char *cmd = argv[2];
-	if (!strcmp(cmd, "wait"))
+	if (!strcmp(cmd, "wait")) {
+		if (argc > 5) {
+			opts.ca_file = argv[3];
+			opts.cert_file = argv[4];
+			opts.key_file = argv[5];
+		}
 		test_wait();
+	}
 	else if (!strcmp(cmd, "kv"))
 		test_kv();
 	else if (!strcmp(cmd, "cas"))
@@ -472,6 +580,10 @@ int main(int argc, char **argv)
 		test_watch();
 	else if (!strcmp(cmd, "watch-kill") && argc > 3)
 		test_watch_kill((pid_t)atoi(argv[3]));
+	else if (!strcmp(cmd, "tls") && argc > 5)
+		test_tls(argv[3], argv[4], argv[5]);
+	else if (!strcmp(cmd, "auth") && argc > 4)
+		test_auth(argv[3], argv[4]);
 	else if (!strcmp(cmd, "all")) {
 		test_kv();
 		test_cas();

@@ -433,7 +433,7 @@ static void test_parse_lease_auth(void **state)
 	tok = NULL;
 	assert_int_equal(etcd_parse_auth(S("{" HDR "}"), &tok, err), -EPROTO);
 	assert_int_equal(etcd_parse_auth(S("{" HDR ",\"token\":\"a\\r\\nX-Evil: 1\"}"), &tok, err), -EPROTO);
-	assert_int_equal(etcd_parse_auth(S("{\"error\":\"etcdserver: authentication failed, invalid user ID or password\",\"code\":3}"), &tok, err), -EINVAL);
+	assert_int_equal(etcd_parse_auth(S("{\"error\":\"etcdserver: authentication failed, invalid user ID or password\",\"code\":3}"), &tok, err), -EACCES);
 	assert_null(tok);
 }
 
