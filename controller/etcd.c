@@ -13,7 +13,7 @@
 /* --- base64 ------------------------------------------------------------------------------ */
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *etcd_b64_encode(const void *data, size_t len)
 {
@@ -183,7 +183,8 @@ static char *to_string(json_object *o)
 
 	if (!o)
 		return NULL;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(o,
+					   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	return s ? strdup(s) : NULL;
 }
 
@@ -281,8 +282,8 @@ fail:
 	return NULL;
 }
 
-char *etcd_req_txn_cas(const char *key, int64_t expected_mod_revision, const void *val,
-		       size_t len, int64_t lease)
+char *etcd_req_txn_cas(const char *key, int64_t expected_mod_revision, const void *val, size_t len,
+		       int64_t lease)
 {
 	json_object *put = put_obj(key, val, len, lease), *op = json_object_new_object();
 
@@ -316,8 +317,9 @@ static int add_cmp(json_object *arr, const struct etcd_cmp *c)
 	r = r ?: add_b64(o, "key", c->key, strlen(c->key));
 	r = r ?: add_str(o, "target", target);
 	r = r ?: add_str(o, "result", "EQUAL");
-	r = r ?: add_i64(o, c->target == ETCD_CMP_CREATE ? "create_revision" : "mod_revision",
-			 c->revision);
+	r = r
+		?: add_i64(o, c->target == ETCD_CMP_CREATE ? "create_revision" : "mod_revision",
+			   c->revision);
 	if (r < 0 || json_object_array_add(arr, o) < 0) {
 		json_object_put(o);
 		return -ENOMEM;
@@ -479,8 +481,8 @@ static int parse_json(const char *buf, size_t len, json_object **ret, char *err)
 		json_tokener_free(tok);
 		return perr(err, -EPROTO, "malformed JSON from etcd: %s",
 			    je == json_tokener_continue || je == json_tokener_success
-				    ? "unexpected end of input"
-				    : json_tokener_error_desc(je));
+				? "unexpected end of input"
+				: json_tokener_error_desc(je));
 	}
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
@@ -1228,7 +1230,8 @@ int etcd_new(const char *const *endpoints, size_t n, const struct etcd_options *
 		e->n = i + 1;
 	}
 	e->timeout_ms = opts->timeout_ms ?: 5000;
-	e->connect_timeout_ms = opts->connect_timeout_ms ?: (e->timeout_ms < 1000 ? e->timeout_ms : 1000);
+	e->connect_timeout_ms =
+	    opts->connect_timeout_ms ?: (e->timeout_ms < 1000 ? e->timeout_ms : 1000);
 	if ((r = dup_opt(opts->ca_file, &e->ca_file)) < 0 ||
 	    (r = dup_opt(opts->cert_file, &e->cert_file)) < 0 ||
 	    (r = dup_opt(opts->key_file, &e->key_file)) < 0 ||
@@ -1335,8 +1338,8 @@ static int parsed(struct etcd *e, int r)
 	if (r == -EPROTO && e->http != 200 && e->http != 0) {
 		char why[ETCD_ERR_LEN];
 		snprintf(why, sizeof(why), "%s", e->err);
-		return fail(e, e->http == 404 ? -EOPNOTSUPP : -EPROTO,
-			    "etcd %s: HTTP %ld (%s)", etcd_endpoint(e), e->http, why);
+		return fail(e, e->http == 404 ? -EOPNOTSUPP : -EPROTO, "etcd %s: HTTP %ld (%s)",
+			    etcd_endpoint(e), e->http, why);
 	}
 	return r;
 }
@@ -1506,7 +1509,8 @@ int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const s
 		return fail(e, -E2BIG, "etcd txn: more than %d compares or ops", ETCD_TXN_MAX);
 	for (size_t i = 0; i < n_cmps; i++)
 		if (!cmps[i].key || !*cmps[i].key || cmps[i].revision < 0)
-			return fail(e, -EINVAL, "etcd txn: compare %zu: empty key or negative revision", i);
+			return fail(e, -EINVAL,
+				    "etcd txn: compare %zu: empty key or negative revision", i);
 	for (size_t i = 0; i < n_ops; i++)
 		if (!ops[i].key || !*ops[i].key)
 			return fail(e, -EINVAL, "etcd txn: op %zu: empty key", i);
@@ -1589,8 +1593,8 @@ struct etcd_watch {
 	struct buf line;
 	struct etcd_event *q; /* received, not yet delivered */
 	size_t q_head, q_n, q_cap;
-	int dead; /* -errno once the server cancelled the watch */
-	bool reauth, reauthed; /* token refused: log in again, once per refusal */
+	int dead;		 /* -errno once the server cancelled the watch */
+	bool reauth, reauthed;	 /* token refused: log in again, once per refusal */
 	struct curl_slist *hdrs; /* a copy: the client's may be rebuilt while we stream */
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -1897,8 +1901,8 @@ int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb,
 		if (now >= deadline)
 			break;
 		if (w->attached &&
-		    curl_multi_poll(w->multi, NULL, 0, (int)((deadline - now + 999) / 1000), NULL) !=
-			    CURLM_OK)
+		    curl_multi_poll(w->multi, NULL, 0, (int)((deadline - now + 999) / 1000),
+				    NULL) != CURLM_OK)
 			return fail(w->e, -EIO, "etcd watch: curl_multi_poll failed");
 	}
 	while (w->q_head < w->q_n) {

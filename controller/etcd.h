@@ -13,7 +13,7 @@
  * -EINVAL, Unauthenticated -EACCES, PermissionDenied -EPERM, Unavailable -EAGAIN, ...). The
  * one-line reason is kept for etcd_last_error(). One client is used by one thread at a time. */
 
-#define ETCD_ERR_LEN 256
+#define ETCD_ERR_LEN	   256
 #define ETCD_MAX_ENDPOINTS 16
 /* Largest response or watch message accepted (etcd's default request limit is 1.5 MiB; a
  * range may return many keys). */
@@ -150,8 +150,8 @@ int etcd_prefix_end(const char *prefix, size_t len, char **ret, size_t *ret_len)
 char *etcd_req_range(const char *key, bool prefix);
 char *etcd_req_put(const char *key, const void *val, size_t len, int64_t lease);
 char *etcd_req_delete(const char *key, bool prefix);
-char *etcd_req_txn_cas(const char *key, int64_t expected_mod_revision, const void *val,
-		       size_t len, int64_t lease);
+char *etcd_req_txn_cas(const char *key, int64_t expected_mod_revision, const void *val, size_t len,
+		       int64_t lease);
 char *etcd_req_txn_cad(const char *key, int64_t expected_mod_revision);
 char *etcd_req_txn(const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
 		   size_t n_ops);

@@ -23,7 +23,7 @@ static char prefix[64]; /* per run, so reruns on the same cluster do not collide
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "etcd-itest:%d: check failed: %s: ", __LINE__, #cond);    \
+			fprintf(stderr, "etcd-itest:%d: check failed: %s: ", __LINE__, #cond);     \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \
 			exit(1);                                                                   \
@@ -162,7 +162,7 @@ static int race(const char *k, int64_t expected)
 		pids[i] = fork();
 		CHECK(pids[i] >= 0, "fork");
 		if (pids[i] == 0) {
-			char c, val[16];
+			char c, val[32];
 			struct etcd *e = client(i == 1); /* each on its own member */
 			close(go[1]);
 			if (read(go[0], &c, 1) < 0)
@@ -388,13 +388,16 @@ static void writer(const char *suffix)
 static void check_events(struct seen *s, const char *suffix)
 {
 	CHECK(s->n == 3, "%d events", s->n);
-	CHECK(s->ev[0].type == ETCD_EVENT_PUT && !strcmp(s->ev[0].key, key("status/%s-a", suffix)) &&
-		      !strcmp(s->ev[0].value, "running"),
+	CHECK(s->ev[0].type == ETCD_EVENT_PUT &&
+		  !strcmp(s->ev[0].key, key("status/%s-a", suffix)) &&
+		  !strcmp(s->ev[0].value, "running"),
 	      "event 0: %s=%s", s->ev[0].key, s->ev[0].value);
-	CHECK(s->ev[1].type == ETCD_EVENT_PUT && !strcmp(s->ev[1].key, key("status/%s-b", suffix)) &&
-		      !strcmp(s->ev[1].value, "queued"),
+	CHECK(s->ev[1].type == ETCD_EVENT_PUT &&
+		  !strcmp(s->ev[1].key, key("status/%s-b", suffix)) &&
+		  !strcmp(s->ev[1].value, "queued"),
 	      "event 1: %s=%s", s->ev[1].key, s->ev[1].value);
-	CHECK(s->ev[2].type == ETCD_EVENT_DELETE && !strcmp(s->ev[2].key, key("status/%s-a", suffix)),
+	CHECK(s->ev[2].type == ETCD_EVENT_DELETE &&
+		  !strcmp(s->ev[2].key, key("status/%s-a", suffix)),
 	      "event 2: %s", s->ev[2].key);
 	CHECK(s->ev[0].rev < s->ev[1].rev && s->ev[1].rev < s->ev[2].rev, "revisions out of order");
 }
@@ -552,7 +555,8 @@ int main(int argc, char **argv)
 	char *list, *save = NULL;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: etcd-itest ENDPOINT[,...] wait|kv|cas|lease|watch|watch-kill PID|all\n");
+		fprintf(stderr, "usage: etcd-itest ENDPOINT[,...] "
+				"wait|kv|cas|lease|watch|watch-kill PID|all\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -569,8 +573,7 @@ int main(int argc, char **argv)
 			opts.key_file = argv[5];
 		}
 		test_wait();
-	}
-	else if (!strcmp(cmd, "kv"))
+	} else if (!strcmp(cmd, "kv"))
 		test_kv();
 	else if (!strcmp(cmd, "cas"))
 		test_cas();

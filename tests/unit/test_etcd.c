@@ -67,8 +67,8 @@ static void test_b64(void **state)
 
 	char *d = (char *)0x1;
 	size_t dlen = 7;
-	const char *bad[] = {"Zg", "Zg=", "Zm9", "Z===", "====", "Zg==Zg==", "Zm9v!", "Zm 9",
-			     "Zh==", "Zm9=", "Zm=v", "Zm9v\n", "-_-_"};
+	const char *bad[] = {"Zg",   "Zg=",  "Zm9",  "Z===", "====",   "Zg==Zg==", "Zm9v!",
+			     "Zm 9", "Zh==", "Zm9=", "Zm=v", "Zm9v\n", "-_-_"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(etcd_b64_decode(bad[i], strlen(bad[i]), &d, &dlen), -EINVAL);
 	/* outputs untouched on failure */
@@ -188,7 +188,8 @@ static void test_requests(void **state)
 	free(s);
 
 	struct etcd_cmp cmps[] = {{"/p", ETCD_CMP_CREATE, 9}, {"/q/1", ETCD_CMP_MOD, 0}};
-	struct etcd_op ops[] = {{ETCD_OP_PUT, "/q/1", "x", 1, 5}, {ETCD_OP_DELETE, "/a", NULL, 0, 0}};
+	struct etcd_op ops[] = {{ETCD_OP_PUT, "/q/1", "x", 1, 5},
+				{ETCD_OP_DELETE, "/a", NULL, 0, 0}};
 	s = etcd_req_txn(cmps, 2, ops, 2);
 	o = parse_ok(s);
 	assert_string_equal(str_at(o, "compare.0.key"), "L3A=");
@@ -238,7 +239,9 @@ static void test_requests(void **state)
 
 /* --- response parsers (bodies as etcd 3.4's gateway writes them) -------------------------- */
 
-#define HDR "\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"1366\",\"revision\":\"13\",\"raft_term\":\"2\"}"
+#define HDR                                                                                        \
+	"\"header\":{\"cluster_id\":\"15118495548433857066\",\"member_id\":\"1366\",\"revision\":" \
+	"\"13\",\"raft_term\":\"2\"}"
 
 static void test_parse_errors(void **state)
 {
@@ -249,20 +252,30 @@ static void test_parse_errors(void **state)
 	assert_int_equal(rev, 13);
 	rev = -1;
 	/* gateway errors keep their message and map to errno */
-	assert_int_equal(etcd_parse_header(S("{\"error\":\"etcdserver: requested lease not found\","
-					     "\"message\":\"etcdserver: requested lease not found\",\"code\":5}"),
-					   &rev, err),
+	assert_int_equal(etcd_parse_header(
+			     S("{\"error\":\"etcdserver: requested lease not found\","
+			       "\"message\":\"etcdserver: requested lease not found\",\"code\":5}"),
+			     &rev, err),
 			 -ENOENT);
 	assert_non_null(strstr(err, "requested lease not found"));
 	assert_int_equal(rev, -1);
-	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"message\":\"etcdserver: no leader\",\"code\":14}"), &rev, err), -EAGAIN);
+	assert_int_equal(
+	    etcd_parse_header(
+		S("{\"error\":\"x\",\"message\":\"etcdserver: no leader\",\"code\":14}"), &rev,
+		err),
+	    -EAGAIN);
 	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":3}"), &rev, err), -EINVAL);
 	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":16}"), &rev, err), -EACCES);
-	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":4}"), &rev, err), -ETIMEDOUT);
+	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":4}"), &rev, err),
+			 -ETIMEDOUT);
 	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":11}"), &rev, err), -ERANGE);
 	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":99}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":\"5\"}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_header(S("{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\"}}"), &rev, err), -EAGAIN);
+	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"code\":\"5\"}"), &rev, err),
+			 -EPROTO);
+	assert_int_equal(etcd_parse_header(S("{\"error\":{\"grpc_code\":14,\"http_code\":503,"
+					     "\"message\":\"etcdserver: no leader\"}}"),
+					   &rev, err),
+			 -EAGAIN);
 	assert_non_null(strstr(err, "no leader"));
 	/* malformed */
 	assert_int_equal(etcd_parse_header(S(""), &rev, err), -EPROTO);
@@ -278,18 +291,27 @@ static void test_parse_errors(void **state)
 	assert_int_equal(etcd_parse_header(S("{\"header\":{}}"), &rev, err), -EPROTO);
 	assert_string_equal(err, "etcd response: missing field \"revision\"");
 	assert_int_equal(etcd_parse_header(S("{\"header\":[]}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":\"12x\"}}"), &rev, err), -EPROTO);
+	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":\"12x\"}}"), &rev, err),
+			 -EPROTO);
 	assert_string_equal(err, "etcd response: field \"revision\" is not an int64");
-	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":\"99999999999999999999\"}}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":\"-\"}}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":true}}"), &rev, err), -EPROTO);
+	assert_int_equal(
+	    etcd_parse_header(S("{\"header\":{\"revision\":\"99999999999999999999\"}}"), &rev, err),
+	    -EPROTO);
+	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":\"-\"}}"), &rev, err),
+			 -EPROTO);
+	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":true}}"), &rev, err),
+			 -EPROTO);
 	assert_int_equal(etcd_parse_header(S("{\"header\":{\"revision\":7}}"), &rev, err), 0);
 	assert_int_equal(rev, 7);
 	/* a message quoting input stays one line */
-	assert_int_equal(etcd_parse_header(S("{\"error\":\"x\",\"message\":\"a\\nb\",\"code\":2}"), &rev, err), -EIO);
+	assert_int_equal(
+	    etcd_parse_header(S("{\"error\":\"x\",\"message\":\"a\\nb\",\"code\":2}"), &rev, err),
+	    -EIO);
 	assert_null(strchr(err, '\n'));
 	/* a NUL inside the body is not the end of it */
-	assert_int_equal(etcd_parse_header("{" HDR "}\0junk", sizeof("{" HDR "}\0junk") - 1, &rev, err), -EPROTO);
+	assert_int_equal(
+	    etcd_parse_header("{" HDR "}\0junk", sizeof("{" HDR "}\0junk") - 1, &rev, err),
+	    -EPROTO);
 }
 
 static void test_parse_range(void **state)
@@ -297,7 +319,14 @@ static void test_parse_range(void **state)
 	char err[ETCD_ERR_LEN];
 	struct etcd_kvs r = {.n = 99};
 
-	assert_int_equal(etcd_parse_range(S("{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"2\",\"mod_revision\":\"4\",\"version\":\"2\",\"value\":\"YmFy\",\"lease\":\"4111120443657465613\"},{\"key\":\"Zm9w\",\"mod_revision\":\"5\"}],\"count\":\"2\"}"), &r, err), 0);
+	assert_int_equal(
+	    etcd_parse_range(
+		S("{" HDR
+		  ",\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"2\",\"mod_revision\":\"4\","
+		  "\"version\":\"2\",\"value\":\"YmFy\",\"lease\":\"4111120443657465613\"},{"
+		  "\"key\":\"Zm9w\",\"mod_revision\":\"5\"}],\"count\":\"2\"}"),
+		&r, err),
+	    0);
 	assert_int_equal(r.revision, 13);
 	assert_int_equal(r.n, 2);
 	assert_false(r.more);
@@ -326,31 +355,42 @@ static void test_parse_range(void **state)
 
 	struct etcd_kvs untouched = {.n = 42};
 	const char *bad[] = {
-		"{" HDR ",\"kvs\":{}}",
-		"{" HDR ",\"kvs\":[1]}",
-		"{" HDR ",\"kvs\":[{\"mod_revision\":\"4\"}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\"}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":\"Y\"}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":3}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":\"4\"}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"},{\"key\":\"!\",\"mod_revision\":\"4\"}]}",
-		"{" HDR ",\"more\":\"yes\"}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"}",
-		"{\"kvs\":[]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"0\"}]}",
-		"{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"3\",\"version\":\"-1\"}]}",
-		"{\"header\":{\"revision\":\"-2\"}}",
+	    "{" HDR ",\"kvs\":{}}",
+	    "{" HDR ",\"kvs\":[1]}",
+	    "{" HDR ",\"kvs\":[{\"mod_revision\":\"4\"}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\"}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":\"Y\"}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":3}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":\"4\"}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"},{\"key\":\"!\",\"mod_"
+		    "revision\":\"4\"}]}",
+	    "{" HDR ",\"more\":\"yes\"}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"}",
+	    "{\"kvs\":[]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"0\"}]}",
+	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"3\",\"version\":\"-1\"}]}",
+	    "{\"header\":{\"revision\":\"-2\"}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(etcd_parse_range(bad[i], strlen(bad[i]), &untouched, err), -EPROTO);
+		assert_int_equal(etcd_parse_range(bad[i], strlen(bad[i]), &untouched, err),
+				 -EPROTO);
 		assert_int_equal(untouched.n, 42);
 		assert_null(untouched.kvs);
 		assert_true(err[0] != '\0');
 	}
-	assert_int_equal(etcd_parse_range(S("{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":\"Y\"}]}"), &r, err), -EPROTO);
+	assert_int_equal(
+	    etcd_parse_range(
+		S("{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":\"Y\"}]}"),
+		&r, err),
+	    -EPROTO);
 	assert_string_equal(err, "etcd response: field \"value\" is not base64");
 	/* a binary value keeps its NUL bytes */
-	assert_int_equal(etcd_parse_range(S("{" HDR ",\"kvs\":[{\"key\":\"aw==\",\"mod_revision\":\"4\",\"value\":\"YQBi\"}]}"), &r, err), 0);
+	assert_int_equal(
+	    etcd_parse_range(
+		S("{" HDR
+		  ",\"kvs\":[{\"key\":\"aw==\",\"mod_revision\":\"4\",\"value\":\"YQBi\"}]}"),
+		&r, err),
+	    0);
 	assert_int_equal(r.kvs[0].value_len, 3);
 	assert_memory_equal(r.kvs[0].value, "a\0b", 3);
 	etcd_kvs_done(&r);
@@ -361,34 +401,63 @@ static void test_parse_txn_delete(void **state)
 	char err[ETCD_ERR_LEN];
 	int64_t rev = -1, n = -1;
 
-	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"4\"}}}]}"), &rev, err), 1);
+	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_"
+						  "put\":{\"header\":{\"revision\":\"4\"}}}]}"),
+					&rev, err),
+			 1);
 	assert_int_equal(rev, 13);
 	/* compare failed: the failure branch's range tells the key's current revision */
-	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"13\"},\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"4\",\"mod_revision\":\"11\",\"version\":\"2\"}],\"count\":\"1\"}}]}"), &rev, err), 0);
+	assert_int_equal(
+	    etcd_parse_txn(
+		S("{" HDR ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"13\"},"
+			  "\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"4\",\"mod_revision\":"
+			  "\"11\",\"version\":\"2\"}],\"count\":\"1\"}}]}"),
+		&rev, err),
+	    0);
 	assert_int_equal(rev, 11);
 	rev = -1;
-	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"13\"}}}]}"), &rev, err), 0);
+	assert_int_equal(
+	    etcd_parse_txn(
+		S("{" HDR
+		  ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"13\"}}}]}"),
+		&rev, err),
+	    0);
 	assert_int_equal(rev, 0);
 	rev = -1;
 	assert_int_equal(etcd_parse_txn(S("{" HDR "}"), &rev, err), -EPROTO);
 	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"responses\":[]}"), &rev, err), -EPROTO);
 	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"responses\":[3]}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"responses\":[{\"response_put\":{}}]}"), &rev, err), -EPROTO);
+	assert_int_equal(
+	    etcd_parse_txn(S("{" HDR ",\"responses\":[{\"response_put\":{}}]}"), &rev, err),
+	    -EPROTO);
 	assert_string_equal(err, "etcd response: missing field \"response_range\"");
 	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"succeeded\":1}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_txn(S("{\"error\":\"etcdserver: too many operations in txn request\",\"code\":3}"), &rev, err), -EINVAL);
+	assert_int_equal(
+	    etcd_parse_txn(
+		S("{\"error\":\"etcdserver: too many operations in txn request\",\"code\":3}"),
+		&rev, err),
+	    -EINVAL);
 	assert_int_equal(rev, -1);
 
 	rev = -1;
-	assert_int_equal(etcd_parse_txn_result(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{}},{\"response_put\":{}}]}"), &rev, err), 1);
+	assert_int_equal(
+	    etcd_parse_txn_result(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{"
+					    "}},{\"response_put\":{}}]}"),
+				  &rev, err),
+	    1);
 	assert_int_equal(rev, 13);
 	rev = -1;
 	assert_int_equal(etcd_parse_txn_result(S("{" HDR "}"), &rev, err), 0);
 	assert_int_equal(rev, 13);
 	rev = -1;
-	assert_int_equal(etcd_parse_txn_result(S("{" HDR ",\"responses\":{}}"), &rev, err), -EPROTO);
+	assert_int_equal(etcd_parse_txn_result(S("{" HDR ",\"responses\":{}}"), &rev, err),
+			 -EPROTO);
 	assert_int_equal(etcd_parse_txn_result(S("{\"succeeded\":true}"), &rev, err), -EPROTO);
-	assert_int_equal(etcd_parse_txn_result(S("{\"error\":\"etcdserver: duplicate key given in txn request\",\"code\":3}"), &rev, err), -EINVAL);
+	assert_int_equal(
+	    etcd_parse_txn_result(
+		S("{\"error\":\"etcdserver: duplicate key given in txn request\",\"code\":3}"),
+		&rev, err),
+	    -EINVAL);
 	assert_int_equal(rev, -1);
 
 	assert_int_equal(etcd_parse_delete(S("{" HDR ",\"deleted\":\"3\"}"), &n, err), 0);
@@ -403,37 +472,68 @@ static void test_parse_lease_auth(void **state)
 	char err[ETCD_ERR_LEN], *tok = NULL;
 	int64_t id = -1, ttl = -1;
 
-	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"ID\":\"4111120443657465608\",\"TTL\":\"5\"}"), &id, &ttl, err), 0);
+	assert_int_equal(
+	    etcd_parse_lease_grant(S("{" HDR ",\"ID\":\"4111120443657465608\",\"TTL\":\"5\"}"), &id,
+				   &ttl, err),
+	    0);
 	assert_int_equal(id, 4111120443657465608);
 	assert_int_equal(ttl, 5);
 	id = ttl = -1;
-	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"TTL\":\"5\"}"), &id, &ttl, err), -EPROTO);
+	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"TTL\":\"5\"}"), &id, &ttl, err),
+			 -EPROTO);
 	assert_string_equal(err, "etcd response: missing field \"ID\"");
-	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"ID\":\"1\"}"), &id, &ttl, err), -EPROTO);
-	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"ID\":\"1\",\"TTL\":\"5\",\"error\":\"lease exists\"}"), &id, &ttl, err), -EIO);
-	assert_int_equal(etcd_parse_lease_grant(S("{\"error\":\"etcdserver: too many requests\",\"code\":8}"), &id, &ttl, err), -ENOSPC);
+	assert_int_equal(etcd_parse_lease_grant(S("{" HDR ",\"ID\":\"1\"}"), &id, &ttl, err),
+			 -EPROTO);
+	assert_int_equal(etcd_parse_lease_grant(
+			     S("{" HDR ",\"ID\":\"1\",\"TTL\":\"5\",\"error\":\"lease exists\"}"),
+			     &id, &ttl, err),
+			 -EIO);
+	assert_int_equal(
+	    etcd_parse_lease_grant(S("{\"error\":\"etcdserver: too many requests\",\"code\":8}"),
+				   &id, &ttl, err),
+	    -ENOSPC);
 	assert_int_equal(id, -1);
 
-	assert_int_equal(etcd_parse_lease_keepalive(S("{\"result\":{" HDR ",\"ID\":\"4111120443657465613\",\"TTL\":\"5\"}}\n"), &ttl, err), 0);
+	assert_int_equal(
+	    etcd_parse_lease_keepalive(
+		S("{\"result\":{" HDR ",\"ID\":\"4111120443657465613\",\"TTL\":\"5\"}}\n"), &ttl,
+		err),
+	    0);
 	assert_int_equal(ttl, 5);
 	ttl = -1;
 	/* an expired lease answers without TTL */
-	assert_int_equal(etcd_parse_lease_keepalive(S("{\"result\":{" HDR ",\"ID\":\"123\"}}\n"), &ttl, err), -ENOENT);
+	assert_int_equal(
+	    etcd_parse_lease_keepalive(S("{\"result\":{" HDR ",\"ID\":\"123\"}}\n"), &ttl, err),
+	    -ENOENT);
 	assert_string_equal(err, "etcd: lease 123 expired or revoked");
 	/* only the first message of the stream counts */
-	assert_int_equal(etcd_parse_lease_keepalive(S("{\"result\":{" HDR ",\"ID\":\"1\",\"TTL\":\"3\"}}\ngarbage"), &ttl, err), 0);
+	assert_int_equal(
+	    etcd_parse_lease_keepalive(
+		S("{\"result\":{" HDR ",\"ID\":\"1\",\"TTL\":\"3\"}}\ngarbage"), &ttl, err),
+	    0);
 	assert_int_equal(ttl, 3);
-	assert_int_equal(etcd_parse_lease_keepalive(S("{" HDR ",\"ID\":\"1\",\"TTL\":\"3\"}"), &ttl, err), -EPROTO);
-	assert_int_equal(etcd_parse_lease_keepalive(S("{\"result\":{\"TTL\":\"3\"\n}}"), &ttl, err), -EPROTO);
-	assert_int_equal(etcd_parse_lease_keepalive(S("{\"error\":{\"grpc_code\":5,\"message\":\"etcdserver: requested lease not found\"}}\n"), &ttl, err), -ENOENT);
+	assert_int_equal(
+	    etcd_parse_lease_keepalive(S("{" HDR ",\"ID\":\"1\",\"TTL\":\"3\"}"), &ttl, err),
+	    -EPROTO);
+	assert_int_equal(etcd_parse_lease_keepalive(S("{\"result\":{\"TTL\":\"3\"\n}}"), &ttl, err),
+			 -EPROTO);
+	assert_int_equal(
+	    etcd_parse_lease_keepalive(S("{\"error\":{\"grpc_code\":5,\"message\":\"etcdserver: "
+					 "requested lease not found\"}}\n"),
+				       &ttl, err),
+	    -ENOENT);
 
 	assert_int_equal(etcd_parse_auth(S("{" HDR ",\"token\":\"abc.123\"}"), &tok, err), 0);
 	assert_string_equal(tok, "abc.123");
 	free(tok);
 	tok = NULL;
 	assert_int_equal(etcd_parse_auth(S("{" HDR "}"), &tok, err), -EPROTO);
-	assert_int_equal(etcd_parse_auth(S("{" HDR ",\"token\":\"a\\r\\nX-Evil: 1\"}"), &tok, err), -EPROTO);
-	assert_int_equal(etcd_parse_auth(S("{\"error\":\"etcdserver: authentication failed, invalid user ID or password\",\"code\":3}"), &tok, err), -EACCES);
+	assert_int_equal(etcd_parse_auth(S("{" HDR ",\"token\":\"a\\r\\nX-Evil: 1\"}"), &tok, err),
+			 -EPROTO);
+	assert_int_equal(etcd_parse_auth(S("{\"error\":\"etcdserver: authentication failed, "
+					   "invalid user ID or password\",\"code\":3}"),
+					 &tok, err),
+			 -EACCES);
 	assert_null(tok);
 }
 
@@ -442,14 +542,23 @@ static void test_parse_watch(void **state)
 	char err[ETCD_ERR_LEN];
 	struct etcd_watch_msg m;
 
-	assert_int_equal(etcd_parse_watch_msg(S("{\"result\":{" HDR ",\"created\":true}}"), &m, err), 0);
+	assert_int_equal(
+	    etcd_parse_watch_msg(S("{\"result\":{" HDR ",\"created\":true}}"), &m, err), 0);
 	assert_true(m.created);
 	assert_false(m.canceled);
 	assert_int_equal(m.revision, 13);
 	assert_int_equal(m.n_events, 0);
 	etcd_watch_msg_done(&m);
 
-	assert_int_equal(etcd_parse_watch_msg(S("{\"result\":{" HDR ",\"events\":[{\"kv\":{\"key\":\"dzE=\",\"create_revision\":\"10\",\"mod_revision\":\"11\",\"version\":\"2\",\"value\":\"Yg==\"},\"prev_kv\":{\"key\":\"dzE=\",\"mod_revision\":\"10\",\"value\":\"YQ==\"}},{\"type\":\"DELETE\",\"kv\":{\"key\":\"dzI=\",\"mod_revision\":\"11\"}}]}}"), &m, err), 0);
+	assert_int_equal(
+	    etcd_parse_watch_msg(
+		S("{\"result\":{" HDR
+		  ",\"events\":[{\"kv\":{\"key\":\"dzE=\",\"create_revision\":\"10\",\"mod_"
+		  "revision\":\"11\",\"version\":\"2\",\"value\":\"Yg==\"},\"prev_kv\":{\"key\":"
+		  "\"dzE=\",\"mod_revision\":\"10\",\"value\":\"YQ==\"}},{\"type\":\"DELETE\","
+		  "\"kv\":{\"key\":\"dzI=\",\"mod_revision\":\"11\"}}]}}"),
+		&m, err),
+	    0);
 	assert_false(m.created);
 	assert_int_equal(m.n_events, 2);
 	assert_int_equal(m.events[0].type, ETCD_EVENT_PUT);
@@ -461,29 +570,46 @@ static void test_parse_watch(void **state)
 	assert_int_equal(m.events[1].kv.value_len, 0);
 	etcd_watch_msg_done(&m);
 
-	assert_int_equal(etcd_parse_watch_msg(S("{\"result\":{\"header\":{\"cluster_id\":\"1\",\"raft_term\":\"2\"},\"canceled\":true,\"compact_revision\":\"7\"}}"), &m, err), 0);
+	assert_int_equal(
+	    etcd_parse_watch_msg(S("{\"result\":{\"header\":{\"cluster_id\":\"1\",\"raft_term\":"
+				   "\"2\"},\"canceled\":true,\"compact_revision\":\"7\"}}"),
+				 &m, err),
+	    0);
 	assert_true(m.canceled);
 	assert_int_equal(m.compact_revision, 7);
 	assert_int_equal(m.revision, 0);
 	etcd_watch_msg_done(&m);
-	assert_int_equal(etcd_parse_watch_msg(S("{\"result\":{" HDR ",\"watch_id\":\"-1\",\"created\":true,\"canceled\":true,\"cancel_reason\":\"mvcc: watcher range is empty\"}}"), &m, err), 0);
+	assert_int_equal(
+	    etcd_parse_watch_msg(
+		S("{\"result\":{" HDR ",\"watch_id\":\"-1\",\"created\":true,\"canceled\":true,"
+				      "\"cancel_reason\":\"mvcc: watcher range is empty\"}}"),
+		&m, err),
+	    0);
 	assert_true(m.canceled);
 	assert_string_equal(m.cancel_reason, "mvcc: watcher range is empty");
 	etcd_watch_msg_done(&m);
 
-	assert_int_equal(etcd_parse_watch_msg(S("{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no leader\",\"http_status\":\"Service Unavailable\"}}"), &m, err), -EAGAIN);
+	assert_int_equal(
+	    etcd_parse_watch_msg(
+		S("{\"error\":{\"grpc_code\":14,\"http_code\":503,\"message\":\"etcdserver: no "
+		  "leader\",\"http_status\":\"Service Unavailable\"}}"),
+		&m, err),
+	    -EAGAIN);
 	const char *bad[] = {
-		"{" HDR "}",
-		"{\"result\":[]}",
-		"{\"result\":{\"events\":[{\"type\":\"PATCH\",\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}]}}",
-		"{\"result\":{\"events\":[{\"type\":1,\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}]}}",
-		"{\"result\":{\"events\":[{\"type\":\"PUT\"}]}}",
-		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}, 5]}}",
-		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}},{\"kv\":{\"key\":\"d\",\"mod_revision\":\"1\"}}]}}",
-		"{\"result\":{\"created\":\"true\"}}",
-		"{\"result\":{\"compact_revision\":[]}}",
-		"{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}]}",
-		"{\"result\":{\"created\":true}}}",
+	    "{" HDR "}",
+	    "{\"result\":[]}",
+	    "{\"result\":{\"events\":[{\"type\":\"PATCH\",\"kv\":{\"key\":\"dzE=\",\"mod_"
+	    "revision\":\"1\"}}]}}",
+	    "{\"result\":{\"events\":[{\"type\":1,\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}"
+	    "]}}",
+	    "{\"result\":{\"events\":[{\"type\":\"PUT\"}]}}",
+	    "{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}, 5]}}",
+	    "{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}},{\"kv\":{"
+	    "\"key\":\"d\",\"mod_revision\":\"1\"}}]}}",
+	    "{\"result\":{\"created\":\"true\"}}",
+	    "{\"result\":{\"compact_revision\":[]}}",
+	    "{\"result\":{\"events\":[{\"kv\":{\"key\":\"dzE=\",\"mod_revision\":\"1\"}}]}",
+	    "{\"result\":{\"created\":true}}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(etcd_parse_watch_msg(bad[i], strlen(bad[i]), &m, err), -EPROTO);
@@ -638,7 +764,8 @@ static void test_transport_errors(void **state)
 	fake_stop(&f);
 
 	/* something that is not an etcd gateway */
-	fake_start(&f, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nNot Found\n");
+	fake_start(&f, "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: "
+		       "close\r\n\r\nNot Found\n");
 	e = client(f.port, 0, 2000);
 	assert_int_equal(etcd_put(e, "k", "v", 1, 0, NULL), -EOPNOTSUPP);
 	assert_non_null(strstr(etcd_last_error(e), "HTTP 404"));
@@ -646,7 +773,10 @@ static void test_transport_errors(void **state)
 	fake_stop(&f);
 
 	/* a gateway error answer keeps etcd's message */
-	fake_start(&f, "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n{\"error\":\"etcdserver: requested lease not found\",\"message\":\"etcdserver: requested lease not found\",\"code\":5}");
+	fake_start(
+	    &f,
+	    "HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n{\"error\":\"etcdserver: requested "
+	    "lease not found\",\"message\":\"etcdserver: requested lease not found\",\"code\":5}");
 	e = client(f.port, 0, 2000);
 	assert_int_equal(etcd_put(e, "k", "v", 1, 77, NULL), -ENOENT);
 	assert_non_null(strstr(etcd_last_error(e), "requested lease not found"));
@@ -691,17 +821,17 @@ static void test_watch_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64),
-		cmocka_unit_test(test_prefix_end),
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_parse_range),
-		cmocka_unit_test(test_parse_txn_delete),
-		cmocka_unit_test(test_parse_lease_auth),
-		cmocka_unit_test(test_parse_watch),
-		cmocka_unit_test(test_new_invalid),
-		cmocka_unit_test(test_transport_errors),
-		cmocka_unit_test(test_watch_refused),
+	    cmocka_unit_test(test_b64),
+	    cmocka_unit_test(test_prefix_end),
+	    cmocka_unit_test(test_requests),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_parse_range),
+	    cmocka_unit_test(test_parse_txn_delete),
+	    cmocka_unit_test(test_parse_lease_auth),
+	    cmocka_unit_test(test_parse_watch),
+	    cmocka_unit_test(test_new_invalid),
+	    cmocka_unit_test(test_transport_errors),
+	    cmocka_unit_test(test_watch_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
