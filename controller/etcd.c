@@ -1181,7 +1181,10 @@ void etcd_free(struct etcd *e)
 		explicit_bzero(e->password, strlen(e->password));
 		free(e->password);
 	}
-	free(e->token);
+	if (e->token) {
+		explicit_bzero(e->token, strlen(e->token));
+		free(e->token);
+	}
 	free(e->resp.data);
 	free(e);
 }
@@ -1219,11 +1222,18 @@ int etcd_new(const char *const *endpoints, size_t n, const struct etcd_options *
 	for (size_t i = 0; i < n; i++) {
 		const char *ep = endpoints[i];
 		size_t len;
-		if (!ep || (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)))
+		size_t scheme = 0;
+		if (ep && !strncmp(ep, "http://", 7))
+			scheme = 7;
+		else if (ep && !strncmp(ep, "https://", 8))
+			scheme = 8;
+		if (!scheme || strpbrk(ep, " \t\r\n"))
 			return -EINVAL;
 		len = strlen(ep);
 		while (len > 0 && ep[len - 1] == '/')
 			len--;
+		if (len <= scheme) /* no host */
+			return -EINVAL;
 		e->endpoints[i] = strndup(ep, len);
 		if (!e->endpoints[i])
 			return -ENOMEM;

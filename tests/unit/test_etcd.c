@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etcd.h"
@@ -363,7 +364,7 @@ static void test_parse_range(void **state)
 	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\",\"value\":3}]}",
 	    "{" HDR ",\"kvs\":[{\"key\":\"AA==\",\"mod_revision\":\"4\"}]}",
 	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"},{\"key\":\"!\",\"mod_"
-		    "revision\":\"4\"}]}",
+	    "revision\":\"4\"}]}",
 	    "{" HDR ",\"more\":\"yes\"}",
 	    "{" HDR ",\"kvs\":[{\"key\":\"Zm9v\",\"mod_revision\":\"4\"}",
 	    "{\"kvs\":[]}",
@@ -402,7 +403,7 @@ static void test_parse_txn_delete(void **state)
 	int64_t rev = -1, n = -1;
 
 	assert_int_equal(etcd_parse_txn(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_"
-						  "put\":{\"header\":{\"revision\":\"4\"}}}]}"),
+					  "put\":{\"header\":{\"revision\":\"4\"}}}]}"),
 					&rev, err),
 			 1);
 	assert_int_equal(rev, 13);
@@ -410,8 +411,8 @@ static void test_parse_txn_delete(void **state)
 	assert_int_equal(
 	    etcd_parse_txn(
 		S("{" HDR ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"13\"},"
-			  "\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"4\",\"mod_revision\":"
-			  "\"11\",\"version\":\"2\"}],\"count\":\"1\"}}]}"),
+		  "\"kvs\":[{\"key\":\"Zm9v\",\"create_revision\":\"4\",\"mod_revision\":"
+		  "\"11\",\"version\":\"2\"}],\"count\":\"1\"}}]}"),
 		&rev, err),
 	    0);
 	assert_int_equal(rev, 11);
@@ -442,7 +443,7 @@ static void test_parse_txn_delete(void **state)
 	rev = -1;
 	assert_int_equal(
 	    etcd_parse_txn_result(S("{" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{"
-					    "}},{\"response_put\":{}}]}"),
+				    "}},{\"response_put\":{}}]}"),
 				  &rev, err),
 	    1);
 	assert_int_equal(rev, 13);
@@ -580,10 +581,10 @@ static void test_parse_watch(void **state)
 	assert_int_equal(m.revision, 0);
 	etcd_watch_msg_done(&m);
 	assert_int_equal(
-	    etcd_parse_watch_msg(
-		S("{\"result\":{" HDR ",\"watch_id\":\"-1\",\"created\":true,\"canceled\":true,"
-				      "\"cancel_reason\":\"mvcc: watcher range is empty\"}}"),
-		&m, err),
+	    etcd_parse_watch_msg(S("{\"result\":{" HDR
+				   ",\"watch_id\":\"-1\",\"created\":true,\"canceled\":true,"
+				   "\"cancel_reason\":\"mvcc: watcher range is empty\"}}"),
+				 &m, err),
 	    0);
 	assert_true(m.canceled);
 	assert_string_equal(m.cancel_reason, "mvcc: watcher range is empty");
@@ -624,10 +625,36 @@ static void test_parse_watch(void **state)
 struct fake {
 	int fd;
 	unsigned port;
-	const char *reply; /* NULL: read the request and stay silent */
-	int requests;
+	const char *reply;	     /* NULL: read the request and stay silent */
+	const char *const *segments; /* or: written one by one, 50 ms apart, then close */
+	int requests;		     /* atomic */
+	pthread_mutex_t lock;
+	char last_request[4096]; /* under lock */
 	pthread_t thread;
 };
+
+/* Reads one request: headers, then Content-Length bytes of body. */
+static ssize_t read_request(int c, char *buf, size_t size)
+{
+	size_t n = 0;
+	long body = -1;
+	char *end = NULL;
+
+	while (n + 1 < size) {
+		ssize_t k = read(c, buf + n, size - 1 - n);
+		if (k <= 0)
+			return -1;
+		n += (size_t)k;
+		buf[n] = '\0';
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			char *cl = strcasestr(buf, "Content-Length:");
+			body = cl && cl < end ? atol(cl + 15) : 0;
+		}
+		if (end && (long)(n - (size_t)(end + 4 - buf)) >= body)
+			return (ssize_t)n;
+	}
+	return (ssize_t)n;
+}
 
 static void *fake_main(void *arg)
 {
@@ -638,13 +665,21 @@ static void *fake_main(void *arg)
 		int c = accept(f->fd, NULL, NULL);
 		if (c < 0)
 			return NULL;
-		/* headers then the (small) body: enough to read until it stops arriving */
-		ssize_t n = read(c, buf, sizeof(buf));
-		if (n > 0) {
-			f->requests++;
+		if (read_request(c, buf, sizeof(buf)) > 0) {
+			pthread_mutex_lock(&f->lock);
+			snprintf(f->last_request, sizeof(f->last_request), "%s", buf);
+			pthread_mutex_unlock(&f->lock);
+			__atomic_add_fetch(&f->requests, 1, __ATOMIC_SEQ_CST);
 			if (f->reply) {
 				ssize_t w = write(c, f->reply, strlen(f->reply));
 				(void)w;
+			} else if (f->segments) {
+				for (size_t i = 0; f->segments[i]; i++) {
+					ssize_t w =
+					    write(c, f->segments[i], strlen(f->segments[i]));
+					(void)w;
+					usleep(50 * 1000);
+				}
 			} else {
 				usleep(600 * 1000);
 			}
@@ -653,12 +688,18 @@ static void *fake_main(void *arg)
 	}
 }
 
+static int fake_requests(struct fake *f)
+{
+	return __atomic_load_n(&f->requests, __ATOMIC_SEQ_CST);
+}
+
 static void fake_start(struct fake *f, const char *reply)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 
 	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
 	f->reply = reply;
 	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(f->fd >= 0);
@@ -674,6 +715,13 @@ static void fake_stop(struct fake *f)
 	shutdown(f->fd, SHUT_RDWR);
 	pthread_join(f->thread, NULL);
 	close(f->fd);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* A loopback port nobody listens on. */
@@ -705,11 +753,13 @@ static struct etcd *client(unsigned port1, unsigned port2, unsigned timeout_ms)
 
 static void test_new_invalid(void **state)
 {
-	const char *bad[] = {"127.0.0.1:2379"}, *ok[] = {"http://127.0.0.1:2379"};
+	const char *bad[] = {"127.0.0.1:2379", "http://", "https:///", "http://a b", "ftp://h"};
+	const char *ok[] = {"http://127.0.0.1:2379"};
 	struct etcd_options cert_only = {.cert_file = "/x.pem"};
 	struct etcd *e = (struct etcd *)0x1;
 
-	assert_int_equal(etcd_new(bad, 1, NULL, &e), -EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(etcd_new(&bad[i], 1, NULL, &e), -EINVAL);
 	assert_int_equal(etcd_new(ok, 0, NULL, &e), -EINVAL);
 	assert_int_equal(etcd_new(ok, ETCD_MAX_ENDPOINTS + 1, NULL, &e), -EINVAL);
 	assert_int_equal(etcd_new(ok, 1, &cert_only, &e), -EINVAL);
@@ -789,18 +839,143 @@ static void test_transport_errors(void **state)
 	fake_start(&ok, OK_PUT);
 	e = client(f.port, ok.port, 300);
 	assert_int_equal(etcd_txn_cas(e, "k", 0, "v", 1, 0, NULL), -ETIMEDOUT);
-	assert_int_equal(ok.requests, 0);
+	assert_int_equal(fake_requests(&ok), 0);
 	/* ...but the next request starts at the next endpoint */
 	assert_int_equal(etcd_put(e, "k", "v", 1, 0, NULL), 0);
-	assert_int_equal(ok.requests, 1);
+	assert_int_equal(fake_requests(&ok), 1);
 	etcd_free(e);
 	/* an idempotent request fails over after a timeout */
 	e = client(f.port, ok.port, 300);
 	assert_int_equal(etcd_put(e, "k", "v", 1, 0, NULL), 0);
-	assert_int_equal(ok.requests, 2);
+	assert_int_equal(fake_requests(&ok), 2);
 	etcd_free(e);
 	fake_stop(&ok);
 	fake_stop(&f);
+}
+
+struct got {
+	int n;
+	enum etcd_event_type type[8];
+	char key[8][16], value[8][16];
+	int64_t rev[8];
+};
+
+static int on_event(const struct etcd_event *ev, void *userdata)
+{
+	struct got *g = userdata;
+
+	assert_true(g->n < 8);
+	g->type[g->n] = ev->type;
+	snprintf(g->key[g->n], sizeof(g->key[0]), "%s", ev->kv.key);
+	snprintf(g->value[g->n], sizeof(g->value[0]), "%s", ev->kv.value);
+	g->rev[g->n] = ev->kv.mod_revision;
+	g->n++;
+	return 0;
+}
+
+#define STREAM_HDR "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+
+/* Messages split across writes and several in one write; the stream then ends, the watch
+ * reconnects from the revision after the last event and skips what the replay repeats. */
+static void test_watch_stream(void **state)
+{
+	const char *const segs[] = {
+	    STREAM_HDR,
+	    "{\"result\":{\"header\":{\"revision\":\"10\"},\"created\":true}}\n{\"result\":{\"hea",
+	    "der\":{\"revision\":\"11\"},\"events\":[{\"kv\":{\"key\":\"YQ==\",\"mod_revision\":"
+	    "\"11\","
+	    "\"value\":\"MQ==\"}}]}}\n{\"result\":{\"header\":{\"revision\":\"12\"},\"events\":[{"
+	    "\"type\":"
+	    "\"DELETE\",\"kv\":{\"key\":\"YQ==\",\"mod_revision\":\"12\"}}]}}\n",
+	    NULL,
+	};
+	struct fake f;
+	struct etcd *e;
+	struct etcd_watch *w = NULL;
+	struct got g = {0};
+	uint64_t t0;
+
+	fake_start(&f, NULL);
+	f.segments = segs;
+	e = client(f.port, 0, 2000);
+	assert_int_equal(etcd_watch_new(e, "a", false, 0, &w), 0);
+	for (int i = 0; i < 50 && g.n < 2; i++) {
+		int r = etcd_watch_poll(w, 100, on_event, &g);
+		assert_true(r >= 0);
+	}
+	assert_int_equal(g.n, 2);
+	assert_true(etcd_watch_ready(w));
+	assert_int_equal(g.type[0], ETCD_EVENT_PUT);
+	assert_string_equal(g.key[0], "a");
+	assert_string_equal(g.value[0], "1");
+	assert_int_equal(g.rev[0], 11);
+	assert_int_equal(g.type[1], ETCD_EVENT_DELETE);
+	assert_int_equal(g.rev[1], 12);
+	assert_int_equal(etcd_watch_revision(w), 12);
+	pthread_mutex_lock(&f.lock);
+	assert_non_null(strstr(f.last_request, "POST /v3/watch "));
+	assert_non_null(strstr(f.last_request, "{\"create_request\":{\"key\":\"YQ==\"}}"));
+	pthread_mutex_unlock(&f.lock);
+
+	/* the server replays the same stream after the reconnect: nothing is delivered twice */
+	t0 = now_ms();
+	while (fake_requests(&f) < 2 && now_ms() - t0 < 3000)
+		(void)etcd_watch_poll(w, 100, on_event, &g); /* -ECONNRESET when the stream ends */
+	assert_int_equal(fake_requests(&f), 2);
+	for (int i = 0; i < 5; i++)
+		(void)etcd_watch_poll(w, 100, on_event, &g);
+	assert_int_equal(g.n, 2);
+	pthread_mutex_lock(&f.lock);
+	assert_non_null(strstr(f.last_request, "\"start_revision\":\"13\""));
+	pthread_mutex_unlock(&f.lock);
+	etcd_watch_free(w);
+	etcd_free(e);
+	fake_stop(&f);
+}
+
+static void test_watch_cancel(void **state)
+{
+	const char *const compacted[] = {
+	    STREAM_HDR,
+	    "{\"result\":{\"header\":{\"raft_term\":\"2\"},\"canceled\":true,\"compact_revision\":"
+	    "\"7\"}}\n",
+	    NULL,
+	};
+	const char *const denied[] = {
+	    STREAM_HDR,
+	    "{\"result\":{\"header\":{\"revision\":\"3\"},\"canceled\":true,\"cancel_reason\":"
+	    "\"rpc error: code = PermissionDenied desc = etcdserver: permission denied\"}}\n",
+	    NULL,
+	};
+	const char *const garbage[] = {STREAM_HDR, "{\"result\":{\"created\":tru}}\n", NULL};
+	struct {
+		const char *const *segs;
+		int want;
+	} cases[] = {{compacted, -ESTALE}, {denied, -EPERM}, {garbage, -EPROTO}};
+
+	for (size_t i = 0; i < 3; i++) {
+		struct fake f;
+		struct etcd *e;
+		struct etcd_watch *w = NULL;
+		int r = 0;
+
+		fake_start(&f, NULL);
+		f.segments = cases[i].segs;
+		e = client(f.port, 0, 2000);
+		assert_int_equal(etcd_watch_new(e, "/p/", true, 5, &w), 0);
+		for (int k = 0; k < 50 && r == 0; k++)
+			r = etcd_watch_poll(w, 100, on_event, NULL);
+		assert_int_equal(r, cases[i].want);
+		assert_true(etcd_last_error(e)[0] != '\0');
+		/* the watch stays dead and says so */
+		assert_int_equal(etcd_watch_poll(w, 0, on_event, NULL), cases[i].want);
+		pthread_mutex_lock(&f.lock);
+		assert_non_null(strstr(f.last_request, "\"start_revision\":\"5\""));
+		pthread_mutex_unlock(&f.lock);
+		etcd_watch_free(w);
+		etcd_free(e);
+		fake_stop(&f);
+	}
 }
 
 static void test_watch_refused(void **state)
@@ -831,6 +1006,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_watch),
 	    cmocka_unit_test(test_new_invalid),
 	    cmocka_unit_test(test_transport_errors),
+	    cmocka_unit_test(test_watch_stream),
+	    cmocka_unit_test(test_watch_cancel),
 	    cmocka_unit_test(test_watch_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
