@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1910,9 +1911,11 @@ int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb,
 		uint64_t now = now_usec();
 		if (now >= deadline)
 			break;
+		uint64_t wait_ms = (deadline - now + 999) / 1000;
+		if (wait_ms > INT_MAX)
+			wait_ms = INT_MAX;
 		if (w->attached &&
-		    curl_multi_poll(w->multi, NULL, 0, (int)((deadline - now + 999) / 1000),
-				    NULL) != CURLM_OK)
+		    curl_multi_poll(w->multi, NULL, 0, (int)wait_ms, NULL) != CURLM_OK)
 			return fail(w->e, -EIO, "etcd watch: curl_multi_poll failed");
 	}
 	while (w->q_head < w->q_n) {
