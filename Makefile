@@ -11,7 +11,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
 
-PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup
+PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lxgboost -lopenblas -lm -lpthread
 
@@ -114,6 +114,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # --- tests ------------------------------------------------------------------
+# Integration helpers linked with the library; tests/integration/* build them on demand.
+$(BUILD)/tests/etcd-itest: $(call obj,tests/helpers/etcd-itest.c) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
 unit: $(UNIT_BIN) $(BINS)
 	@tests/run-unit $(UNIT_BIN)
 
