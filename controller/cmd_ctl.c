@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shaper.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/edgeslice/control.sock"
@@ -92,6 +93,14 @@ static int conn_read(struct conn *c, json_object **ret)
 			return -ECONNRESET;
 		c->len += (size_t)n;
 	}
+}
+
+static int request(const char *cmd, const char *sock, json_object *req, json_object **ret);
+
+int cli_ctl_request(const char *cmd, const char *sock, struct json_object *req,
+		    struct json_object **ret)
+{
+	return request(cmd, sock, req, ret);
 }
 
 static int request(const char *cmd, const char *sock, json_object *req, json_object **ret)
@@ -393,21 +402,27 @@ static int cmd_tasks(int argc, char **argv)
 ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
 
 static const char submit_help[] =
-	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--json] [--socket PATH] [-- CMD [ARG...]]\n\n"
+	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
+	"                        [--socket PATH] [-- CMD [ARG...]]\n\n"
 	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
 	"queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
 	"entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
 	"`edgeslice profile MODEL --catalog FILE`). The task is acknowledged only after it was\n"
-	"written to the daemon's state; prints the task id.\n";
+	"written to the daemon's state; prints the task id.\n\n"
+	"  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
+	"                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
+	"                   its class exists before the task starts and goes when it ends\n";
 
 static int cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"queue", required_argument, NULL, 'q'}, {"demand", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, 'j'},        {"socket", required_argument, NULL, 's'},
+		{"upload-rate", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},        {},
 	};
 	const char *queue = NULL, *sock = NULL;
+	uint64_t upload = 0;
 	bool json = false, has_demand = false;
 	double cpu = 0;
 	uint64_t mem = 0;
@@ -427,6 +442,11 @@ static int cmd_submit(int argc, char **argv)
 			has_demand = true;
 			break;
 		}
+		case 'u':
+			if (shaper_parse_rate(optarg, &upload) < 0)
+				return cli_usage_error("submit", "--upload-rate: must be a rate between 8kbit and "
+								 "100gbit (5.85mbit, 700kbit) or a preset (3g, 4g, wifi)");
+			break;
 		case 'j': json = true; break;
 		case 's': sock = optarg; break;
 		case 'h': fputs(submit_help, stdout); return ES_EXIT_OK;
@@ -438,6 +458,8 @@ static int cmd_submit(int argc, char **argv)
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("submit"));
 	json_object_object_add(req, "queue", json_object_new_string(queue));
+	if (upload)
+		json_object_object_add(req, "upload_rate", json_object_new_int64((int64_t)upload));
 	if (optind < argc) { /* else the catalog's command for the queue */
 		a = json_object_new_array();
 		for (int i = optind; i < argc; i++)

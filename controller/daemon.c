@@ -34,8 +34,10 @@
 #include "cg.h"
 #include "dstate.h"
 #include "policy.h"
+#include "probes.h"
 #include "proto.h"
 #include "sampler.h"
+#include "shaper.h"
 #include "util.h"
 
 #define MAX_CLIENTS 256
@@ -49,6 +51,8 @@ struct trt { /* a task's runtime half */
 	int pidfd;
 	sd_event_source *pid_src, *watch_src;
 	bool sampled; /* known to the sampler */
+	uint64_t cgroup_id; /* for the uplink classifier; 0 = unknown */
+	bool shaped;        /* has a class on the uplink */
 	double cpu_used;
 	uint64_t mem_used;
 	bool in_policy, cancel;
@@ -112,6 +116,13 @@ struct daemon {
 	struct sampler *sampler; /* cgroup files, plus the eBPF probe when it loaded */
 	bool bpf;
 	bool node_read_failed;
+	struct shaper *shaper; /* the uplink's per-task shaping; NULL without uplink = */
+	struct unshape {
+		uint64_t cgroup_id, deadline_us;
+	} *unshape;            /* classes of finished tasks, removed once drained */
+	size_t n_unshape;
+	const char *cg_path;   /* absolute path of the task subtree */
+	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
 	bool journal;
 	char last_status[128];
 };
@@ -373,6 +384,153 @@ static void notify_status(struct daemon *d)
 
 static void schedule(struct daemon *d);
 
+/* --- upload shaping ------------------------------------------------------------------- */
+
+/* Gives a task with an upload rate its own class on the uplink, keyed by its cgroup id, before
+ * its first packet (called between cgroup creation and spawn, and on adoption). */
+static int shape_task(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP};
+	char name[128];
+	uint32_t classid;
+	int r;
+
+	if (!t->upload_rate)
+		return 0;
+	if (!d->shaper)
+		return -ENETDOWN;
+	r = dtask_cgroup_name(t, name, sizeof(name));
+	if (r >= 0)
+		r = probe_cgroup_id_at(cg_root_fd(d->root), name, &rt->cgroup_id);
+	if (r < 0)
+		return r;
+	m.cgroup_id = rt->cgroup_id;
+	r = shaper_set_rate(d->shaper, &m, t->upload_rate, &classid);
+	if (r < 0)
+		return r;
+	rt->shaped = true;
+	logm(LOG_DEBUG, "task %" PRIu64 ": uploads shaped by class %x:%x", t->id, classid >> 16,
+	     classid & 0xffff);
+	return 0;
+}
+
+static bool any_shaped(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->rt && ((struct trt *)d->tasks[i]->rt)->shaped)
+			return true;
+	return false;
+}
+
+/* No task class left on the uplink — ours or one an admin made with `edgeslice shape`. */
+static bool uplink_idle(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+
+	if (!shaper_is_active(d->shaper))
+		return false;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].is_task)
+			return false;
+	return true;
+}
+
+/* A finished task's class goes once it has sent what its task queued (at most 2 s later):
+ * deleting a class drops its queue, and with it the task's last bytes or its RST. The last
+ * class out restores the uplink's original root qdisc, so an idle node's uplink is exactly as
+ * it was without edgeslice. Called from the tick and on task exit. */
+static void unshape_drained(struct daemon *d, uint64_t now)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+	bool removed = false;
+
+	if (!d->n_unshape)
+		return;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < d->n_unshape;) {
+		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP, .cgroup_id = d->unshape[i].cgroup_id};
+		bool queued = false;
+		int r;
+		for (size_t k = 0; k < n; k++)
+			if (v[k].is_task && v[k].has_match && v[k].match.kind == SHAPER_MATCH_CGROUP &&
+			    v[k].match.cgroup_id == m.cgroup_id)
+				queued = v[k].qlen > 0 || v[k].backlog > 0;
+		if (queued && now < d->unshape[i].deadline_us) {
+			i++;
+			continue;
+		}
+		r = shaper_unset(d->shaper, &m);
+		if (r < 0 && r != -ENOENT)
+			logm(LOG_WARNING, "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
+			     d->conf.uplink, m.cgroup_id, strerror(-r));
+		d->unshape[i] = d->unshape[--d->n_unshape];
+		removed = true;
+	}
+	if (removed && uplink_idle(d)) {
+		int r = shaper_restore(d->shaper);
+		if (r < 0)
+			logm(LOG_WARNING, "uplink %s: restoring the original qdisc: %s", d->conf.uplink,
+			     strerror(-r));
+	}
+}
+
+static void unshape_task(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct unshape *n;
+
+	if (!rt || !rt->shaped || !d->shaper)
+		return;
+	rt->shaped = false;
+	n = realloc(d->unshape, (d->n_unshape + 1) * sizeof(*n));
+	if (!n) { /* cannot wait for it: remove now */
+		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP, .cgroup_id = rt->cgroup_id};
+		(void)shaper_unset(d->shaper, &m);
+		return;
+	}
+	d->unshape = n;
+	d->unshape[d->n_unshape++] = (struct unshape){rt->cgroup_id, now_usec() + 2000000u};
+	unshape_drained(d, now_usec());
+}
+
+/* After adoption: a class whose cgroup is gone, or is a task cgroup of ours that no live task
+ * owns, is a crash's leftover. Classes an admin set on other cgroups are left alone. */
+static void shaper_sweep(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+
+	if (!d->shaper || !shaper_is_active(d->shaper))
+		return;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool owned = false;
+		if (!v[i].is_task || !v[i].has_match || v[i].match.kind != SHAPER_MATCH_CGROUP)
+			continue;
+		_cleanup_free_ char *path = NULL;
+		int r = shaper_cgroup_path(d->cgroupfs, v[i].match.cgroup_id, &path);
+		for (size_t k = 0; k < d->n_tasks && !owned; k++) {
+			struct trt *rt = d->tasks[k]->rt;
+			owned = rt && rt->shaped && rt->cgroup_id == v[i].match.cgroup_id;
+		}
+		if (r != -ENOENT && !(r >= 0 && !strncmp(path, d->cg_path, strlen(d->cg_path)) &&
+				      !strncmp(path + strlen(d->cg_path), "/task-", 6)))
+			owned = true; /* not ours to remove */
+		if (!owned && shaper_unset(d->shaper, &v[i].match) >= 0)
+			logm(LOG_INFO, "uplink %s: removed the leftover class of cgroup id %" PRIu64,
+			     d->conf.uplink, v[i].match.cgroup_id);
+	}
+	if (uplink_idle(d) && shaper_restore(d->shaper) >= 0)
+		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored", d->conf.uplink);
+}
+
 static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason)
 {
 	struct trt *rt = t->rt;
@@ -393,6 +551,7 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 			logm(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id, strerror(-r));
 		rt->in_policy = false;
 	}
+	unshape_task(d, t);
 	if (rt) {
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);
@@ -547,6 +706,12 @@ static int task_start(struct daemon *d, struct dtask *t)
 	}
 	if (r < 0)
 		return r;
+	r = shape_task(d, t);
+	if (r < 0) {
+		logm(LOG_ERR, "task %" PRIu64 ": uplink %s: cannot shape its uploads: %s", t->id,
+		     d->conf.uplink, strerror(-r));
+		return r;
+	}
 	e.argv = t->argv;
 	e.stdin_fd = e.stdout_fd = e.stderr_fd = -1;
 	e.uid = (uid_t)-1;
@@ -725,6 +890,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 			logm(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
 			     cg_root_missing(d->root));
 	}
+	if (d->shaper)
+		unshape_drained(d, now);
 	r = sampler_tick(d->sampler, now);
 	if (r < 0 && !d->node_read_failed)
 		logm(LOG_WARNING, "measurement: node files: %s", strerror(-r));
@@ -755,6 +922,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 static json_object *task_json(struct daemon *d, const struct dtask *t)
 {
+	char name[128];
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	const struct trt *rt = t->rt;
 	uint64_t now = realtime_us(), wait_end;
@@ -788,12 +956,59 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "start_us", json_object_new_int64((int64_t)t->start_us));
 	json_object_object_add(o, "end_us", json_object_new_int64((int64_t)t->end_us));
 	json_object_object_add(o, "argv", a);
+	if (t->upload_rate)
+		json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
+	if (dtask_state_live(t->state) && t->state != DTASK_QUEUED && d->cg_path &&
+	    dtask_cgroup_name(t, name, sizeof(name)) >= 0) {
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", d->cg_path, name) >= 0)
+			json_object_object_add(o, "cgroup", json_object_new_string(p));
+		else
+			p = NULL;
+	}
 	if (rt && rt->sampled && t->state == DTASK_RUNNING) {
 		struct sampler_task st;
 		json_object *m = NULL;
 		if (sampler_task_get(d->sampler, t->id, &st) >= 0 && sampler_task_json(&st, &m) >= 0)
 			json_object_object_add(o, "measure", m);
 	}
+	return o;
+}
+
+/* The uplink's classes with their counters, each named by the task it shapes. */
+static json_object *uplink_json(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	size_t n = 0;
+
+	json_object_object_add(o, "device", json_object_new_string(d->conf.uplink));
+	json_object_object_add(o, "active", json_object_new_boolean(shaper_is_active(d->shaper)));
+	json_object_object_add(o, "rate", json_object_new_int64((int64_t)shaper_parent_rate(d->shaper)));
+	if (shaper_is_active(d->shaper) && shaper_list(d->shaper, &v, &n) >= 0)
+		for (size_t i = 0; i < n; i++) {
+			json_object *c = json_object_new_object();
+			char id[16];
+			snprintf(id, sizeof(id), "%x:%x", v[i].classid >> 16, v[i].classid & 0xffff);
+			json_object_object_add(c, "class", json_object_new_string(id));
+			json_object_object_add(c, "kind", json_object_new_string(
+								   v[i].is_task ? "task"
+								   : (v[i].classid & 0xffff) == SHAPER_MINOR_PARENT ? "parent"
+													     : "default"));
+			for (size_t k = 0; k < d->n_tasks && v[i].is_task && v[i].has_match; k++) {
+				struct trt *rt = d->tasks[k]->rt;
+				if (rt && rt->shaped && v[i].match.kind == SHAPER_MATCH_CGROUP &&
+				    rt->cgroup_id == v[i].match.cgroup_id)
+					json_object_object_add(c, "task", json_object_new_int64((int64_t)d->tasks[k]->id));
+			}
+			json_object_object_add(c, "rate", json_object_new_int64((int64_t)v[i].rate));
+			json_object_object_add(c, "ceil", json_object_new_int64((int64_t)v[i].ceil));
+			json_object_object_add(c, "bytes", json_object_new_int64((int64_t)v[i].bytes));
+			json_object_object_add(c, "packets", json_object_new_int64((int64_t)v[i].packets));
+			json_object_object_add(c, "drops", json_object_new_int64((int64_t)v[i].drops));
+			json_object_array_add(a, c);
+		}
+	json_object_object_add(o, "classes", a);
 	return o;
 }
 
@@ -937,6 +1152,9 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	} else
 		return set_err(err, PROTO_E_NO_QUEUE, "queue",
 			       "queue: \"%s\" is not in the model catalog; give a demand", req->queue);
+	if (req->upload_rate && !d->shaper)
+		return set_err(err, PROTO_E_BAD_VALUE, "upload_rate",
+			       "upload_rate: this node shapes no uplink (set uplink = IFNAME in edgeslice.conf)");
 	if (!req->argv && !(m && m->cmd_argc))
 		return set_err(err, PROTO_E_MISSING_FIELD, "argv",
 			       "argv: missing, and queue \"%s\" has no command in the model catalog",
@@ -972,6 +1190,7 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	}
 	t->cpu = cpu;
 	t->mem = mem;
+	t->upload_rate = req->upload_rate;
 	t->state = DTASK_QUEUED;
 	t->dev = -1;
 	t->exit_code = -1;
@@ -1087,6 +1306,8 @@ static void handle_line(struct client *c, const char *line, size_t len)
 			json_object_object_add(reply, "policy", json_object_new_string(d->conf.policy));
 			json_object_object_add(reply, "draining", json_object_new_boolean(d->draining));
 			json_object_object_add(reply, "measure", measure_json(d));
+			if (d->shaper)
+				json_object_object_add(reply, "uplink", uplink_json(d));
 			json_object_object_add(reply, "devices", devices_json(d));
 			json_object_object_add(reply, "queues", queues_json(d));
 			json_object_object_add(reply, "tasks", tasks_json(d, true));
@@ -1461,6 +1682,10 @@ static int adopt(struct daemon *d, struct dtask *t)
 	t->state = DTASK_RUNNING;
 	if (!t->start_us)
 		t->start_us = realtime_us();
+	r = shape_task(d, t); /* adopts its class if the uplink kept it */
+	if (r < 0)
+		logm(LOG_WARNING, "task %" PRIu64 ": uplink: cannot shape its uploads again: %s", t->id,
+		     strerror(-r));
 	r = watch_task(d, t);
 	if (r < 0)
 		return r;
@@ -1721,6 +1946,8 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (!cgpath)
 		goto out;
+	d->cg_path = cgpath;
+	snprintf(d->cgroupfs, sizeof(d->cgroupfs), "%s", cgfs);
 	r = cg_root_open(cgfs, cgpath, &d->root);
 	if (r >= 0)
 		r = cg_root_setup(d->root);
@@ -1778,6 +2005,18 @@ int daemon_run(const struct daemon_opts *o)
 		     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 	}
 
+	if (d->conf.uplink[0]) {
+		r = shaper_open(d->conf.uplink, d->conf.uplink_rate, &d->shaper);
+		if (r < 0) {
+			logm(LOG_ERR, "uplink %s: %s", d->conf.uplink,
+			     r == -ENODEV ? "no such interface in this network namespace" : strerror(-r));
+			goto out;
+		}
+		if (shaper_is_active(d->shaper))
+			logm(LOG_NOTICE, "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
+			     d->conf.uplink);
+	}
+
 	if (sd_event_default(&d->ev) < 0)
 		goto out;
 	r = load_state(d);
@@ -1786,6 +2025,7 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 	sweep_stale(d);
+	shaper_sweep(d);
 	r = open_socket(d);
 	if (r < 0) {
 		logm(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
@@ -1825,10 +2065,20 @@ out:
 	free(d->reap);
 	while (d->clients)
 		client_free(d->clients);
+	if (d->shaper) { /* stopping: finished tasks' classes go now */
+		for (size_t i = 0; i < d->n_unshape; i++)
+			d->unshape[i].deadline_us = 0;
+		unshape_drained(d, now_usec());
+	}
+	free(d->unshape);
+	if (d->shaper && any_shaped(d))
+		logm(LOG_INFO, "uplink %s: classes of running tasks kept (a restart adopts them)",
+		     d->conf.uplink);
 	for (size_t i = 0; i < d->n_tasks; i++)
 		task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
+	shaper_free(d->shaper);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
 	sd_event_source_disable_unref(d->listen_src);

@@ -33,6 +33,7 @@ struct dtask {
 	int exit_code;        /* -1 unknown; else wait status code; 128+sig for signals */
 	char reason[48];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
 	uint64_t cpu_usec;    /* CPU time used (cpu.stat usage_usec), known once finished */
+	uint64_t upload_rate; /* bytes/s its uploads are shaped to on the uplink; 0 = not shaped */
 	/* runtime only, not persisted */
 	void *rt;
 };

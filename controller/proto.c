@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shaper.h"
 #include "util.h"
 
 static const char *const op_names[_PROTO_OP_MAX] = {
@@ -96,7 +97,8 @@ void proto_request_done(struct proto_request *r)
 static bool field_allowed(enum proto_op op, const char *k)
 {
 	if (op == PROTO_SUBMIT)
-		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand");
+		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand") ||
+		       !strcmp(k, "upload_rate");
 	if (op == PROTO_CANCEL)
 		return !strcmp(k, "task");
 	return false;
@@ -239,6 +241,21 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			k = parse_demand(val, r, err);
 			if (k < 0)
 				return k;
+		} else if (!strcmp(key, "upload_rate")) {
+			/* bytes/s, or a tc-style rate / preset ("5.85mbit", "4g") */
+			if (json_object_is_type(val, json_type_int)) {
+				int64_t x = json_object_get_int64(val);
+				if (x < (int64_t)SHAPER_RATE_MIN || (uint64_t)x > SHAPER_RATE_MAX)
+					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
+						    "upload_rate: must be 1000..12500000000 bytes/s");
+				r->upload_rate = (uint64_t)x;
+			} else if (json_object_is_type(val, json_type_string)) {
+				if (shaper_parse_rate(json_object_get_string(val), &r->upload_rate) < 0)
+					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
+						    "upload_rate: not a rate between 8kbit and 100gbit (e.g. \"5.85mbit\", \"4g\")");
+			} else
+				return fail(err, PROTO_E_BAD_TYPE, "upload_rate",
+					    "upload_rate: must be bytes/s or a rate string");
 		} else if (!strcmp(key, "task")) {
 			int64_t t;
 			if (!json_object_is_type(val, json_type_int))

@@ -55,6 +55,7 @@ struct proto_request {
 	bool has_demand;
 	double cpu;   /* cores */
 	uint64_t mem; /* bytes */
+	uint64_t upload_rate; /* bytes/s; 0 = not shaped */
 	/* cancel */
 	uint64_t task;
 };

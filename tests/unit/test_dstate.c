@@ -33,6 +33,7 @@ static void test_round_trip(void **state)
 	snprintf(t[1].queue, sizeof(t[1].queue), "vgg-19");
 	snprintf(t[1].reason, sizeof(t[1].reason), "oom-kill");
 	t[1].cpu_usec = 1234567;
+	t[1].upload_rate = 731250;
 	assert_int_equal(dstate_format(t, 2, 9, &text), 0);
 	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
@@ -51,6 +52,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(back[1].exit_code, 137);
 	assert_string_equal(back[1].reason, "oom-kill");
 	assert_int_equal(back[1].cpu_usec, 1234567);
+	assert_int_equal(back[1].upload_rate, 731250);
+	assert_int_equal(back[0].upload_rate, 0); /* absent: not shaped */
 	dstate_free(back, n);
 	free(text);
 }
@@ -92,6 +95,7 @@ static void test_corruption(void **state)
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1}]}", "queue");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"reason\":5") "]}", "reason");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"cpu_usec\":-4") "]}", "cpu_usec");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"upload_rate\":0") "]}", "upload_rate");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
 		   "\"cpu\":1,\"memory\":5,\"state\":\"running\",\"device\":-1,\"submit_us\":1,"
 		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "without a device");
@@ -143,6 +147,17 @@ static void test_config(void **state)
 	assert_int_equal(dconf_parse("measure_smoothing = 1.5\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = nan\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = 0.5x\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("uplink = eth0\nuplink_rate = 100mbit\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.uplink, "eth0");
+	assert_int_equal(c.uplink_rate, 12500000);
+	assert_int_equal(dconf_parse("uplink_rate = auto\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.uplink_rate, 0);
+	assert_string_equal(c.uplink, "");
+	assert_int_equal(dconf_parse("uplink = a/b\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "uplink: must be an interface name"));
+	assert_int_equal(dconf_parse("uplink = abcdefghijklmnopq\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("uplink_rate = 0mbit\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "uplink_rate"));
 	assert_int_equal(dconf_parse("device = a cpus=1-0\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "cpus"));
 	assert_int_equal(dconf_parse("device = a\ndevice = a\n", &c, err, sizeof(err)), -EINVAL);

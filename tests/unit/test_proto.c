@@ -73,6 +73,19 @@ static void test_errors(void **state)
 	assert_non_null(strstr(e.message, "a?b"));
 	assert_int_equal(parse("{\"op\":\"submit\",\"argv\":[\"a\"]}", &r, &e), PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "queue");
+	/* upload_rate: bytes/s or a rate string; out of range or mistyped named */
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"4g\"}", &r, &e), PROTO_OK);
+	assert_int_equal(r.upload_rate, 731250);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":125000}", &r, &e), PROTO_OK);
+	assert_int_equal(r.upload_rate, 125000);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":0}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "upload_rate");
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"fast\"}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "upload_rate");
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"status\",\"upload_rate\":1000}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	/* no argv: the daemon runs the catalog's command for the queue, or refuses itself */
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\"}", &r, &e), PROTO_OK);
 	assert_null(r.argv);
