@@ -253,8 +253,11 @@ static void print_apps(json_object *arr)
 				for (size_t a = 0; a < json_object_array_length(af) && off < sizeof(after); a++)
 					off += (size_t)snprintf(after + off, sizeof(after) - off, "%s%s", a ? "," : " after ",
 								json_object_get_string(json_object_array_get_idx(af, a)));
-			printf("       %-16s task %-6" PRId64 " %-9s %s%s\n", js(t, "name"), ji(t, "task"),
-			       js(t, "state"), *js(t, "reason") && strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", after);
+			char code[32] = "";
+			if (ji(t, "exit_code") > 0)
+				snprintf(code, sizeof(code), " %" PRId64, ji(t, "exit_code"));
+			printf("       %-16s task %-6" PRId64 " %-9s %s%s%s\n", js(t, "name"), ji(t, "task"),
+			       js(t, "state"), strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", code, after);
 		}
 	}
 }
