@@ -67,11 +67,15 @@ static int parse_demand(json_object *d, struct dapp_task *t, size_t i, struct da
 				c = json_object_get_double(v);
 			else if (json_object_is_type(v, json_type_string)) {
 				if (parse_cores(json_object_get_string(v), &c) < 0)
-					return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].demand.cpu: not a core count", i);
+					return fail(err, DAPP_E_BAD_VALUE,
+						    "tasks[%zu].demand.cpu: not a core count", i);
 			} else
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].demand.cpu: must be a number of cores", i);
+				return fail(err, DAPP_E_BAD_TYPE,
+					    "tasks[%zu].demand.cpu: must be a number of cores", i);
 			if (!isfinite(c) || c <= 0 || c > 4096)
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].demand.cpu: must be > 0 and <= 4096 cores", i);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].demand.cpu: must be > 0 and <= 4096 cores",
+					    i);
 			t->cpu = c;
 			have_cpu = true;
 		} else if (!strcmp(k, "memory")) {
@@ -79,17 +83,25 @@ static int parse_demand(json_object *d, struct dapp_task *t, size_t i, struct da
 			if (json_object_is_type(v, json_type_int)) {
 				int64_t x = json_object_get_int64(v);
 				if (x <= 0)
-					return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].demand.memory: must be > 0 bytes", i);
+					return fail(err, DAPP_E_BAD_VALUE,
+						    "tasks[%zu].demand.memory: must be > 0 bytes",
+						    i);
 				m = (uint64_t)x;
 			} else if (json_object_is_type(v, json_type_string)) {
 				if (parse_bytes(json_object_get_string(v), &m) < 0 || m == 0)
-					return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].demand.memory: not a size (e.g. \"1257M\")", i);
+					return fail(
+					    err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].demand.memory: not a size (e.g. \"1257M\")",
+					    i);
 			} else
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].demand.memory: must be bytes or a size string", i);
+				return fail(
+				    err, DAPP_E_BAD_TYPE,
+				    "tasks[%zu].demand.memory: must be bytes or a size string", i);
 			t->mem = m;
 			have_mem = true;
 		} else
-			return fail(err, DAPP_E_UNKNOWN_FIELD, "tasks[%zu].demand.%.32s: unknown field", i, k);
+			return fail(err, DAPP_E_UNKNOWN_FIELD,
+				    "tasks[%zu].demand.%.32s: unknown field", i, k);
 	}
 	if (!have_cpu)
 		return fail(err, DAPP_E_MISSING_FIELD, "tasks[%zu].demand.cpu: missing", i);
@@ -104,10 +116,12 @@ static int parse_argv(json_object *a, struct dapp_task *t, size_t i, struct dapp
 	size_t n;
 
 	if (!json_object_is_type(a, json_type_array))
-		return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].argv: must be an array of strings", i);
+		return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].argv: must be an array of strings",
+			    i);
 	n = json_object_array_length(a);
 	if (n == 0 || n > PROTO_MAX_ARGS)
-		return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv: must have 1-%u strings", i, PROTO_MAX_ARGS);
+		return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv: must have 1-%u strings", i,
+			    PROTO_MAX_ARGS);
 	t->argv = calloc(n + 1, sizeof(char *));
 	if (!t->argv)
 		return fail(err, DAPP_E_NOMEM, "out of memory");
@@ -115,14 +129,19 @@ static int parse_argv(json_object *a, struct dapp_task *t, size_t i, struct dapp
 		json_object *s = json_object_array_get_idx(a, k);
 		const char *v;
 		if (!json_object_is_type(s, json_type_string))
-			return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].argv[%zu]: must be a string", i, k);
+			return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].argv[%zu]: must be a string",
+				    i, k);
 		v = json_object_get_string(s);
 		if ((size_t)json_object_get_string_len(s) != strlen(v))
-			return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv[%zu]: contains NUL", i, k);
+			return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv[%zu]: contains NUL", i,
+				    k);
 		if (strlen(v) > PROTO_MAX_ARG)
-			return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv[%zu]: longer than %u bytes", i, k, PROTO_MAX_ARG);
+			return fail(err, DAPP_E_BAD_VALUE,
+				    "tasks[%zu].argv[%zu]: longer than %u bytes", i, k,
+				    PROTO_MAX_ARG);
 		if (k == 0 && !*v)
-			return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv[0]: must not be empty", i);
+			return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].argv[0]: must not be empty",
+				    i);
 		t->argv[k] = strdup(v);
 		if (!t->argv[k])
 			return fail(err, DAPP_E_NOMEM, "out of memory");
@@ -149,19 +168,25 @@ static int parse_task(json_object *o, struct dapp_task *t, size_t i, struct dapp
 	{
 		if (!strcmp(k, "name")) {
 			if (!json_object_is_type(v, json_type_string))
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].name: must be a string", i);
+				return fail(err, DAPP_E_BAD_TYPE,
+					    "tasks[%zu].name: must be a string", i);
 			if (!task_name_valid(json_object_get_string(v)))
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].name: 1-%d characters of A-Z a-z 0-9 _ . -", i,
-					    DAPP_NAME_MAX - 1);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].name: 1-%d characters of A-Z a-z 0-9 _ . -",
+					    i, DAPP_NAME_MAX - 1);
 			snprintf(t->name, sizeof(t->name), "%s", json_object_get_string(v));
 			have_name = true;
 		} else if (!strcmp(k, "queue") || !strcmp(k, "model")) {
 			if (!json_object_is_type(v, json_type_string))
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].%s: must be a string", i, k);
+				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].%s: must be a string",
+					    i, k);
 			if (have_queue)
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].%s: give either queue or model", i, k);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].%s: give either queue or model", i, k);
 			if (!proto_name_valid(json_object_get_string(v)))
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].%s: 1-64 characters of A-Z a-z 0-9 _ . -", i, k);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].%s: 1-64 characters of A-Z a-z 0-9 _ . -",
+					    i, k);
 			snprintf(t->queue, sizeof(t->queue), "%s", json_object_get_string(v));
 			have_queue = true;
 		} else if (!strcmp(k, "demand")) {
@@ -175,19 +200,26 @@ static int parse_task(json_object *o, struct dapp_task *t, size_t i, struct dapp
 		} else if (!strcmp(k, "compute_s")) {
 			double c;
 			if (!is_number(v))
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].compute_s: must be a number of seconds", i);
+				return fail(err, DAPP_E_BAD_TYPE,
+					    "tasks[%zu].compute_s: must be a number of seconds", i);
 			c = json_object_get_double(v);
 			if (!isfinite(c) || c <= 0 || c > 1e9)
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].compute_s: must be > 0 seconds", i);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].compute_s: must be > 0 seconds", i);
 			t->compute_s = c;
 		} else if (!strcmp(k, "after")) {
 			if (!json_object_is_type(v, json_type_array))
-				return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].after: must be an array of task names", i);
+				return fail(err, DAPP_E_BAD_TYPE,
+					    "tasks[%zu].after: must be an array of task names", i);
 			for (size_t e = 0; e < json_object_array_length(v); e++)
-				if (!json_object_is_type(json_object_array_get_idx(v, e), json_type_string))
-					return fail(err, DAPP_E_BAD_TYPE, "tasks[%zu].after[%zu]: must be a task name", i, e);
+				if (!json_object_is_type(json_object_array_get_idx(v, e),
+							 json_type_string))
+					return fail(err, DAPP_E_BAD_TYPE,
+						    "tasks[%zu].after[%zu]: must be a task name", i,
+						    e);
 		} else
-			return fail(err, DAPP_E_UNKNOWN_FIELD, "tasks[%zu].%.32s: unknown field", i, k);
+			return fail(err, DAPP_E_UNKNOWN_FIELD, "tasks[%zu].%.32s: unknown field", i,
+				    k);
 	}
 	if (!have_name)
 		return fail(err, DAPP_E_MISSING_FIELD, "tasks[%zu].name: missing", i);
@@ -224,7 +256,8 @@ static bool find_cycle(const struct dapp *a, char *buf, size_t size)
 					from--;
 				buf[0] = '\0';
 				for (int k = from; k <= sp && off < size; k++)
-					off += (size_t)snprintf(buf + off, size - off, "%s -> ", a->task[stack[k]].name);
+					off += (size_t)snprintf(buf + off, size - off, "%s -> ",
+								a->task[stack[k]].name);
 				if (off < size)
 					snprintf(buf + off, size - off, "%s", a->task[v].name);
 				return true;
@@ -253,7 +286,8 @@ static int parse_app(json_object *o, struct dapp *a, struct dapp_error *err)
 			if (!json_object_is_type(val, json_type_string))
 				return fail(err, DAPP_E_BAD_TYPE, "name: must be a string");
 			if (!proto_name_valid(json_object_get_string(val)))
-				return fail(err, DAPP_E_BAD_VALUE, "name: 1-64 characters of A-Z a-z 0-9 _ . -");
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "name: 1-64 characters of A-Z a-z 0-9 _ . -");
 			snprintf(a->name, sizeof(a->name), "%s", json_object_get_string(val));
 		} else if (!strcmp(k, "tasks")) {
 			if (!json_object_is_type(val, json_type_array))
@@ -266,7 +300,8 @@ static int parse_app(json_object *o, struct dapp *a, struct dapp_error *err)
 		return fail(err, DAPP_E_MISSING_FIELD, "name: missing");
 	if (!tasks)
 		return fail(err, DAPP_E_MISSING_FIELD, "tasks: missing");
-	if (json_object_array_length(tasks) == 0 || json_object_array_length(tasks) > DAPP_MAX_TASKS)
+	if (json_object_array_length(tasks) == 0 ||
+	    json_object_array_length(tasks) > DAPP_MAX_TASKS)
 		return fail(err, DAPP_E_BAD_VALUE, "tasks: must have 1-%d tasks", DAPP_MAX_TASKS);
 	for (size_t i = 0; i < json_object_array_length(tasks); i++) {
 		a->n = i + 1; /* so that dapp_done frees what this task got */
@@ -275,20 +310,26 @@ static int parse_app(json_object *o, struct dapp *a, struct dapp_error *err)
 			return r;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(a->task[j].name, a->task[i].name))
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].name: duplicate \"%s\" (tasks[%zu])", i,
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].name: duplicate \"%s\" (tasks[%zu])", i,
 					    a->task[i].name, j);
 	}
 	for (size_t i = 0; i < a->n; i++) {
 		json_object *after;
-		if (!json_object_object_get_ex(json_object_array_get_idx(tasks, i), "after", &after))
+		if (!json_object_object_get_ex(json_object_array_get_idx(tasks, i), "after",
+					       &after))
 			continue;
 		for (size_t e = 0; e < json_object_array_length(after); e++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(after, e));
+			const char *name =
+			    json_object_get_string(json_object_array_get_idx(after, e));
 			int p = dapp_find(a, name);
 			if (p < 0)
-				return fail(err, DAPP_E_BAD_VALUE, "tasks[%zu].after[%zu]: unknown task \"%.40s\"", i, e, name);
+				return fail(err, DAPP_E_BAD_VALUE,
+					    "tasks[%zu].after[%zu]: unknown task \"%.40s\"", i, e,
+					    name);
 			if ((size_t)p == i)
-				return fail(err, DAPP_E_BAD_VALUE, "tasks: cycle %s -> %s", name, name);
+				return fail(err, DAPP_E_BAD_VALUE, "tasks: cycle %s -> %s", name,
+					    name);
 			a->task[i].pred |= 1ull << p;
 		}
 	}
@@ -317,7 +358,8 @@ int dapp_parse(const char *text, size_t len, struct dapp *ret, struct dapp_error
 
 	memset(ret, 0, sizeof(*ret));
 	if (len > PROTO_MAX_LINE || memchr(text, '\0', len))
-		return fail(err, DAPP_E_BAD_VALUE, "not a JSON application (too large or NUL byte)");
+		return fail(err, DAPP_E_BAD_VALUE,
+			    "not a JSON application (too large or NUL byte)");
 	tok = json_tokener_new_ex(16);
 	if (!tok)
 		return fail(err, DAPP_E_NOMEM, "out of memory");
@@ -328,7 +370,8 @@ int dapp_parse(const char *text, size_t len, struct dapp *ret, struct dapp_error
 		json_object_put(o);
 		json_tokener_free(tok);
 		return fail(err, DAPP_E_BAD_VALUE, "malformed JSON: %s",
-			    je == json_tokener_continue ? "unexpected end of input" : json_tokener_error_desc(je));
+			    je == json_tokener_continue ? "unexpected end of input"
+							: json_tokener_error_desc(je));
 	}
 	for (size_t end = json_tokener_get_parse_end(tok); end < len; end++)
 		if (!strchr(" \t\r\n", text[end])) {
@@ -360,7 +403,8 @@ int dapp_priority(const struct dapp *a, double ret_phi[], int ret_order[])
 	cl->s[0] = (struct mrs_server){.name = "node", .capacity = 1, .speed = 1};
 	dag->n = a->n;
 	for (size_t i = 0; i < a->n; i++) {
-		dag->node[i] = (struct mrs_node){.work = a->task[i].compute_s, .demand = 1, .task = (int)i};
+		dag->node[i] =
+		    (struct mrs_node){.work = a->task[i].compute_s, .demand = 1, .task = (int)i};
 		dag->pred[i] = a->task[i].pred;
 		for (size_t j = 0; j < a->n; j++)
 			if ((a->task[i].pred >> j) & 1)
@@ -390,7 +434,8 @@ int dapp_step(size_t n, const uint64_t pred[], const enum dapp_tstate st[], cons
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		s[i] = st[i];
-		root[i] = root_in && root_in[i] >= 0 && (size_t)root_in[i] < n ? root_in[i] : (int)i;
+		root[i] =
+		    root_in && root_in[i] >= 0 && (size_t)root_in[i] < n ? root_in[i] : (int)i;
 		if (pred[i] >> n)
 			return -EINVAL;
 	}
@@ -435,5 +480,9 @@ const char *dapp_state(size_t n, const enum dapp_tstate st[])
 		failed |= st[i] == DAPP_T_FAILED;
 		cancelled |= st[i] == DAPP_T_CANCELLED;
 	}
-	return running ? "running" : live ? "waiting" : cancelled ? "cancelled" : failed ? "failed" : "done";
+	return running	   ? "running"
+	       : live	   ? "waiting"
+	       : cancelled ? "cancelled"
+	       : failed	   ? "failed"
+			   : "done";
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define DAPP_MAX_TASKS 32 /* == MRS_MAX_TASKS; predecessor sets are 64-bit masks */
-#define DAPP_NAME_MAX 32  /* task names: 1..31 characters */
+#define DAPP_NAME_MAX  32 /* task names: 1..31 characters */
 
 struct json_object;
 
@@ -20,7 +20,7 @@ struct dapp_task {
 	char **argv;  /* NULL-terminated, or NULL: the catalog's command for the queue */
 	size_t argc;
 	double compute_s; /* estimated run time, the w of eq. 10 (default 1) */
-	uint64_t pred;    /* bit j: task[j] must finish (exit 0) before this one starts */
+	uint64_t pred;	  /* bit j: task[j] must finish (exit 0) before this one starts */
 };
 
 struct dapp {
@@ -56,10 +56,10 @@ int dapp_priority(const struct dapp *a, double ret_phi[], int ret_order[]);
 /* A task's state as the dependency rules see it. */
 enum dapp_tstate {
 	DAPP_T_WAITING, /* predecessors not all done */
-	DAPP_T_QUEUED,  /* queued, starting */
+	DAPP_T_QUEUED,	/* queued, starting */
 	DAPP_T_RUNNING,
-	DAPP_T_OK,        /* exited 0 (or unknown, when adopted) */
-	DAPP_T_FAILED,    /* non-zero exit, start failure, dependency failure */
+	DAPP_T_OK,	  /* exited 0 (or unknown, when adopted) */
+	DAPP_T_FAILED,	  /* non-zero exit, start failure, dependency failure */
 	DAPP_T_CANCELLED, /* counts as a failure for its dependents */
 };
 

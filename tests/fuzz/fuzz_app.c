@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!pred[i])
 			done |= 1ull << i;
 	for (size_t round = 0; round <= a->n; round++) {
-		if (dapp_step(a->n, pred, st, NULL, &failed, NULL, &ready) < 0 || failed || (ready & done))
+		if (dapp_step(a->n, pred, st, NULL, &failed, NULL, &ready) < 0 || failed ||
+		    (ready & done))
 			abort();
 		for (size_t i = 0; i < a->n; i++)
 			if ((ready >> i) & 1)

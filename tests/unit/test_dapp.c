@@ -37,14 +37,17 @@ static void test_parse_ok(void **state)
 	double phi[DAPP_MAX_TASKS];
 	int order[DAPP_MAX_TASKS];
 
-	assert_int_equal(parse("{\"name\":\"traffic\",\"tasks\":["
-			       "{\"name\":\"detect\",\"model\":\"yolo\",\"argv\":[\"/bin/d\",\"-x\"],\"compute_s\":2},"
-			       "{\"name\":\"face\",\"queue\":\"face\",\"demand\":{\"cpu\":\"500m\",\"memory\":\"10M\"},"
-			       "\"argv\":[\"f\"],\"after\":[\"detect\"],\"compute_s\":1},"
-			       "{\"name\":\"vehicle\",\"queue\":\"veh\",\"after\":[\"detect\"],\"compute_s\":3},"
-			       "{\"name\":\"report\",\"queue\":\"rep\",\"after\":[\"face\",\"vehicle\"]}]}",
-			       a, &e),
-			 0);
+	assert_int_equal(
+	    parse("{\"name\":\"traffic\",\"tasks\":["
+		  "{\"name\":\"detect\",\"model\":\"yolo\",\"argv\":[\"/bin/"
+		  "d\",\"-x\"],\"compute_s\":2},"
+		  "{\"name\":\"face\",\"queue\":\"face\",\"demand\":{\"cpu\":\"500m\",\"memory\":"
+		  "\"10M\"},"
+		  "\"argv\":[\"f\"],\"after\":[\"detect\"],\"compute_s\":1},"
+		  "{\"name\":\"vehicle\",\"queue\":\"veh\",\"after\":[\"detect\"],\"compute_s\":3},"
+		  "{\"name\":\"report\",\"queue\":\"rep\",\"after\":[\"face\",\"vehicle\"]}]}",
+		  a, &e),
+	    0);
 	assert_string_equal(a->name, "traffic");
 	assert_int_equal(a->n, 4);
 	assert_string_equal(a->task[0].queue, "yolo");
@@ -74,50 +77,67 @@ static void test_parse_ok(void **state)
 
 static void test_errors(void **state)
 {
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"},{\"name\":\"b\",\"queue\":\"q\"},"
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"},{\"name\":\"b\","
+		     "\"queue\":\"q\"},"
 		     "{\"name\":\"c\",\"queue\":\"q\",\"after\":[\"detect\"]}]}",
 		     DAPP_E_BAD_VALUE, "tasks[2].after[0]: unknown task \"detect\"");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"detect\",\"queue\":\"q\",\"after\":[\"face\"]},"
-		     "{\"name\":\"face\",\"queue\":\"q\",\"after\":[\"detect\"]}]}",
-		     DAPP_E_BAD_VALUE, "tasks: cycle detect -> face -> detect");
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"detect\",\"queue\":\"q\",\"after\":[\"face\"]},"
+	    "{\"name\":\"face\",\"queue\":\"q\",\"after\":[\"detect\"]}]}",
+	    DAPP_E_BAD_VALUE, "tasks: cycle detect -> face -> detect");
 	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"},"
 		     "{\"name\":\"b\",\"queue\":\"q\",\"after\":[\"a\",\"d\"]},"
-		     "{\"name\":\"c\",\"queue\":\"q\",\"after\":[\"b\"]},{\"name\":\"d\",\"queue\":\"q\",\"after\":[\"c\"]}]}",
+		     "{\"name\":\"c\",\"queue\":\"q\",\"after\":[\"b\"]},{\"name\":\"d\",\"queue\":"
+		     "\"q\",\"after\":[\"c\"]}]}",
 		     DAPP_E_BAD_VALUE, "tasks: cycle b -> c -> d -> b");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"after\":[\"a\"]}]}",
-		     DAPP_E_BAD_VALUE, "tasks: cycle a -> a");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"},{\"name\":\"a\",\"queue\":\"r\"}]}",
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"after\":[\"a\"]}]}",
+	    DAPP_E_BAD_VALUE, "tasks: cycle a -> a");
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"},{\"name\":\"a\","
+		     "\"queue\":\"r\"}]}",
 		     DAPP_E_BAD_VALUE, "tasks[1].name: duplicate \"a\" (tasks[0])");
 	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"gpu\":1}]}",
 		     DAPP_E_UNKNOWN_FIELD, "tasks[0].gpu: unknown field");
-	expect_error("{\"name\":\"x\",\"tasks\":[],\"colour\":1}", DAPP_E_UNKNOWN_FIELD, "colour: unknown field");
-	expect_error("{\"name\":\"x\",\"tasks\":[]}", DAPP_E_BAD_VALUE, "tasks: must have 1-32 tasks");
-	expect_error("{\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"}]}", DAPP_E_MISSING_FIELD, "name: missing");
+	expect_error("{\"name\":\"x\",\"tasks\":[],\"colour\":1}", DAPP_E_UNKNOWN_FIELD,
+		     "colour: unknown field");
+	expect_error("{\"name\":\"x\",\"tasks\":[]}", DAPP_E_BAD_VALUE,
+		     "tasks: must have 1-32 tasks");
+	expect_error("{\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"}]}", DAPP_E_MISSING_FIELD,
+		     "name: missing");
 	expect_error("{\"name\":\"x\"}", DAPP_E_MISSING_FIELD, "tasks: missing");
 	expect_error("{\"name\":7,\"tasks\":[]}", DAPP_E_BAD_TYPE, "name: must be a string");
 	expect_error("{\"name\":\"x\",\"tasks\":{}}", DAPP_E_BAD_TYPE, "tasks: must be an array");
-	expect_error("{\"name\":\"x\",\"tasks\":[3]}", DAPP_E_BAD_TYPE, "tasks[0]: must be an object");
+	expect_error("{\"name\":\"x\",\"tasks\":[3]}", DAPP_E_BAD_TYPE,
+		     "tasks[0]: must be an object");
 	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\"}]}", DAPP_E_MISSING_FIELD,
 		     "tasks[0].queue: missing (or model)");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"queue\":\"q\"}]}", DAPP_E_MISSING_FIELD, "tasks[0].name: missing");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"model\":\"m\"}]}",
-		     DAPP_E_BAD_VALUE, "tasks[0].model: give either queue or model");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"after\":\"b\"}]}",
-		     DAPP_E_BAD_TYPE, "tasks[0].after: must be an array of task names");
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"queue\":\"q\"}]}", DAPP_E_MISSING_FIELD,
+		     "tasks[0].name: missing");
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"model\":\"m\"}]}",
+	    DAPP_E_BAD_VALUE, "tasks[0].model: give either queue or model");
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"after\":\"b\"}]}",
+	    DAPP_E_BAD_TYPE, "tasks[0].after: must be an array of task names");
 	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"after\":[1]}]}",
 		     DAPP_E_BAD_TYPE, "tasks[0].after[0]: must be a task name");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"argv\":[\"x\",2]}]}",
-		     DAPP_E_BAD_TYPE, "tasks[0].argv[1]: must be a string");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"demand\":{\"cpu\":0,\"memory\":1}}]}",
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"argv\":[\"x\",2]}]}",
+	    DAPP_E_BAD_TYPE, "tasks[0].argv[1]: must be a string");
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"demand\":{"
+		     "\"cpu\":0,\"memory\":1}}]}",
 		     DAPP_E_BAD_VALUE, "tasks[0].demand.cpu: must be > 0 and <= 4096 cores");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"demand\":{\"cpu\":1}}]}",
-		     DAPP_E_MISSING_FIELD, "tasks[0].demand.memory: missing");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"compute_s\":-1}]}",
-		     DAPP_E_BAD_VALUE, "tasks[0].compute_s: must be > 0 seconds");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"this-name-is-far-too-long-for-a-task\",\"queue\":\"q\"}]}",
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"demand\":{\"cpu\":1}}]}",
+	    DAPP_E_MISSING_FIELD, "tasks[0].demand.memory: missing");
+	expect_error(
+	    "{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"compute_s\":-1}]}",
+	    DAPP_E_BAD_VALUE, "tasks[0].compute_s: must be > 0 seconds");
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"this-name-is-far-too-long-for-a-"
+		     "task\",\"queue\":\"q\"}]}",
 		     DAPP_E_BAD_VALUE, "tasks[0].name: 1-31 characters of A-Z a-z 0-9 _ . -");
-	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"}]} x", DAPP_E_BAD_VALUE,
-		     "malformed JSON: unexpected character");
+	expect_error("{\"name\":\"x\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\"}]} x",
+		     DAPP_E_BAD_VALUE, "malformed JSON: unexpected character");
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -172,7 +192,8 @@ static void test_priority_topological(void **state)
 static void test_failure_diamond(void **state)
 {
 	const uint64_t pred[5] = {0, 1, 1, 2 | 4, 8};
-	enum dapp_tstate st[5] = {DAPP_T_OK, DAPP_T_FAILED, DAPP_T_RUNNING, DAPP_T_WAITING, DAPP_T_WAITING};
+	enum dapp_tstate st[5] = {DAPP_T_OK, DAPP_T_FAILED, DAPP_T_RUNNING, DAPP_T_WAITING,
+				  DAPP_T_WAITING};
 	uint64_t failed, ready;
 	int root[5];
 
@@ -192,7 +213,8 @@ static void test_failure_diamond(void **state)
 	assert_int_equal(failed, 0);
 	assert_int_equal(ready, 1 << 3);
 	/* a cancelled root fails everything below it; root_in carries an earlier blame */
-	enum dapp_tstate st2[5] = {DAPP_T_CANCELLED, DAPP_T_WAITING, DAPP_T_WAITING, DAPP_T_WAITING, DAPP_T_WAITING};
+	enum dapp_tstate st2[5] = {DAPP_T_CANCELLED, DAPP_T_WAITING, DAPP_T_WAITING, DAPP_T_WAITING,
+				   DAPP_T_WAITING};
 	int root_in[5] = {-1, -1, -1, -1, -1};
 	assert_int_equal(dapp_step(5, pred, st2, root_in, &failed, root, &ready), 0);
 	assert_int_equal(failed, 0x1e);
@@ -222,10 +244,10 @@ static void test_failure_diamond(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_priority_topological),
-		cmocka_unit_test(test_failure_diamond),
+	    cmocka_unit_test(test_parse_ok),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_priority_topological),
+	    cmocka_unit_test(test_failure_diamond),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
