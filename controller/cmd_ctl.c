@@ -1,6 +1,7 @@
 /* cmd_ctl.c — the client side of the control socket: `edgeslice status`, `top`, `submit`,
- * `cancel`, `queues`, `devices`, `tasks`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
+ * `cancel`, `queues`, `devices`, `tasks`, `apps`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -16,6 +17,7 @@
 
 #include "cli.h"
 #include "shaper.h"
+#include "dapp.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/edgeslice/control.sock"
@@ -215,8 +217,9 @@ static const char *fmt_opt(bool have, double v, const char *unit, char *buf, siz
 static void print_tasks(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32], f[32];
-	printf("%6s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "QUEUE", "DEVICE",
-	       "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI", "COMMAND");
+	printf("%6s %-20s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "APP", "QUEUE",
+	       "DEVICE", "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI",
+	       "COMMAND");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *argv;
 		const char *cmd = "-";
@@ -226,13 +229,45 @@ static void print_tasks(json_object *arr)
 		bool hrq = jpath(o, &rq, "measure", "bpf", "rq_p99_us", NULL);
 		bool hthr = jpath(o, &thr, "measure", "cpu", "throttled_frac", NULL);
 		bool hpsi = jpath(o, &psi, "measure", "psi", "cpu", "some_avg10", NULL);
-		printf("%6" PRId64 " %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
-		       ji(o, "id"), js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
+		char app[160] = "-"; /* application tasks: APPID:app/task (ids are consecutive, so
+				      * an application's tasks are listed together) */
+		if (ji(o, "app"))
+			snprintf(app, sizeof(app), "%" PRId64 ":%s/%s", ji(o, "app"), js(o, "app_name"),
+				 js(o, "name"));
+		printf("%6" PRId64 " %-20s %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
+		       ji(o, "id"), app, js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
 		       jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
 		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"),
 		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c, sizeof(c)),
 		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)), fmt_opt(hpsi, psi, "%", f, sizeof(f)),
 		       cmd);
+	}
+}
+
+/* Applications, one line each and one indented line per task (name, id, state, reason). */
+static void print_apps(json_object *arr)
+{
+	printf("%6s %-20s %-9s %7s\n", "APP", "NAME", "STATE", "DONE");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *ts, *af;
+		printf("%6" PRId64 " %-20s %-9s %3" PRId64 "/%-3" PRId64 "\n", ji(o, "id"), js(o, "name"),
+		       js(o, "state"), ji(o, "n_done"), ji(o, "n_tasks"));
+		if (!json_object_object_get_ex(o, "tasks", &ts))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(ts); k++) {
+			json_object *t = json_object_array_get_idx(ts, k);
+			char after[256] = "";
+			size_t off = 0;
+			if (json_object_object_get_ex(t, "after", &af))
+				for (size_t a = 0; a < json_object_array_length(af) && off < sizeof(after); a++)
+					off += (size_t)snprintf(after + off, sizeof(after) - off, "%s%s", a ? "," : " after ",
+								json_object_get_string(json_object_array_get_idx(af, a)));
+			char code[32] = "";
+			if (ji(t, "exit_code") > 0)
+				snprintf(code, sizeof(code), " %" PRId64, ji(t, "exit_code"));
+			printf("       %-16s task %-6" PRId64 " %-9s %s%s%s\n", js(t, "name"), ji(t, "task"),
+			       js(t, "state"), strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", code, after);
+		}
 	}
 }
 
@@ -337,6 +372,10 @@ static int show_status(const struct ropts *o, const char *cmd)
 		printf("\n");
 		if (json_object_object_get_ex(rep, "tasks", &v))
 			print_tasks(v);
+		if (json_object_object_get_ex(rep, "apps", &v) && json_object_array_length(v)) {
+			printf("\n");
+			print_apps(v);
+		}
 	}
 	json_object_put(rep);
 	return ES_EXIT_OK;
@@ -401,9 +440,57 @@ static int cmd_tasks(int argc, char **argv)
 }
 ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
 
+static int cmd_apps(int argc, char **argv)
+{
+	return simple(argc, argv, "apps",
+		      "Usage: edgeslice apps [--json] [--socket PATH]\n\nApplications (DAGs submitted "
+		      "with `submit --app`): state (waiting, running, done, failed, cancelled), tasks "
+		      "done, and per task its id, state, reason and predecessors.\n",
+		      print_apps, "apps");
+}
+ES_COMMAND("apps", cmd_apps, "List DAG applications and the state of their tasks");
+
+/* `submit --app FILE`: checked here first, so that errors name the file. */
+static int submit_app(const char *path, const char *sock, bool json)
+{
+	_cleanup_free_ char *text = NULL;
+	struct dapp *a = calloc(1, sizeof(*a));
+	struct dapp_error e;
+	json_object *req, *rep = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!a)
+		return cli_error("submit", "out of memory");
+	r = read_file_at(AT_FDCWD, path, &text, &len);
+	if (r < 0) {
+		free(a);
+		return cli_usage_error("submit", "%s: %s", path, strerror(-r));
+	}
+	r = dapp_parse(text, len, a, &e);
+	dapp_done(a);
+	free(a);
+	if (r < 0)
+		return cli_usage_error("submit", "%s: %s", path, e.message);
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("submit-app"));
+	json_object_object_add(req, "app", json_tokener_parse(text));
+	r = request("submit", sock, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else
+		printf("%" PRId64 "\n", ji(rep, "app"));
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+
 static const char submit_help[] =
 	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
-	"                        [--socket PATH] [-- CMD [ARG...]]\n\n"
+	"                        [--socket PATH] [-- CMD [ARG...]]\n"
+	"       edgeslice submit --app FILE.json [--json] [--socket PATH]\n\n"
 	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
 	"queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
 	"entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
@@ -411,7 +498,11 @@ static const char submit_help[] =
 	"written to the daemon's state; prints the task id.\n\n"
 	"  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
 	"                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
-	"                   its class exists before the task starts and goes when it ends\n";
+	"                   its class exists before the task starts and goes when it ends\n\n"
+	"--app submits a DAG application (docs/DAEMON.md): {\"name\":..., \"tasks\":[{\"name\",\n"
+	"\"queue\" or \"model\", \"demand\", \"argv\", \"after\":[names], \"compute_s\"}]}; a task is\n"
+	"queued once its predecessors exited 0 and fails when one of them failed. Prints the\n"
+	"application id (cancel it with `edgeslice cancel --app ID`).\n";
 
 static int cmd_submit(int argc, char **argv)
 {
@@ -419,9 +510,10 @@ static int cmd_submit(int argc, char **argv)
 		{"queue", required_argument, NULL, 'q'}, {"demand", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, 'j'},        {"socket", required_argument, NULL, 's'},
 		{"upload-rate", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},        {},
+		{"help", no_argument, NULL, 'h'},        {"app", required_argument, NULL, 'a'},
+		{},
 	};
-	const char *queue = NULL, *sock = NULL;
+	const char *queue = NULL, *sock = NULL, *app = NULL;
 	uint64_t upload = 0;
 	bool json = false, has_demand = false;
 	double cpu = 0;
@@ -433,6 +525,7 @@ static int cmd_submit(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'q': queue = optarg; break;
+		case 'a': app = optarg; break;
 		case 'd': {
 			char *comma = strchr(optarg, ',');
 			_cleanup_free_ char *cs = comma ? strndup(optarg, (size_t)(comma - optarg)) : NULL;
@@ -453,8 +546,13 @@ static int cmd_submit(int argc, char **argv)
 		default: return cli_usage_error("submit", "unknown option");
 		}
 	}
+	if (app) {
+		if (queue || has_demand || upload || optind < argc)
+			return cli_usage_error("submit", "--app: the file gives queues, demands and commands");
+		return submit_app(app, sock, json);
+	}
 	if (!queue)
-		return cli_usage_error("submit", "--queue: missing");
+		return cli_usage_error("submit", "--queue: missing (or --app)");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("submit"));
 	json_object_object_add(req, "queue", json_object_new_string(queue));
@@ -489,10 +587,10 @@ static int cmd_cancel(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'}, {},
+		{"help", no_argument, NULL, 'h'}, {"app", no_argument, NULL, 'a'}, {},
 	};
 	const char *sock = NULL;
-	bool json = false;
+	bool json = false, app = false;
 	uint64_t id;
 	json_object *req, *rep = NULL;
 	int c, r;
@@ -500,20 +598,22 @@ static int cmd_cancel(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
+		case 'a': app = true; break;
 		case 'j': json = true; break;
 		case 's': sock = optarg; break;
 		case 'h':
-			printf("Usage: edgeslice cancel [--json] [--socket PATH] ID\n\nRemoves a queued "
-			       "task, or kills a running one (its whole cgroup).\n");
+			printf("Usage: edgeslice cancel [--app] [--json] [--socket PATH] ID\n\nRemoves a queued "
+			       "task, or kills a running one (its whole cgroup). With --app, ID is an\n"
+			       "application: its waiting and queued tasks are removed, its running ones killed.\n");
 			return ES_EXIT_OK;
 		default: return cli_usage_error("cancel", "unknown option");
 		}
 	}
 	if (optind + 1 != argc || parse_u64(argv[optind], &id) < 0 || id == 0 || id > INT64_MAX)
-		return cli_usage_error("cancel", "ID: must be one task id");
+		return cli_usage_error("cancel", "ID: must be one %s id", app ? "application" : "task");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("cancel"));
-	json_object_object_add(req, "task", json_object_new_int64((int64_t)id));
+	json_object_object_add(req, app ? "app" : "task", json_object_new_int64((int64_t)id));
 	r = request("cancel", sock, req, &rep);
 	json_object_put(req);
 	if (r)
