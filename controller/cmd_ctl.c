@@ -450,13 +450,30 @@ static int cmd_apps(int argc, char **argv)
 }
 ES_COMMAND("apps", cmd_apps, "List DAG applications and the state of their tasks");
 
+/* Sends a submit request (consumed) and prints the reply: JSON, or the new id under key. */
+static int submit_send(json_object *req, const char *sock, bool json, const char *key)
+{
+	json_object *rep = NULL;
+	int r = request("submit", sock, req, &rep);
+
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else
+		printf("%" PRId64 "\n", ji(rep, key));
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+
 /* `submit --app FILE`: checked here first, so that errors name the file. */
 static int submit_app(const char *path, const char *sock, bool json)
 {
 	_cleanup_free_ char *text = NULL;
 	struct dapp *a = calloc(1, sizeof(*a));
 	struct dapp_error e;
-	json_object *req, *rep = NULL;
+	json_object *req;
 	size_t len = 0;
 	int r;
 
@@ -475,16 +492,7 @@ static int submit_app(const char *path, const char *sock, bool json)
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("submit-app"));
 	json_object_object_add(req, "app", json_tokener_parse(text));
-	r = request("submit", sock, req, &rep);
-	json_object_put(req);
-	if (r)
-		return r;
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	else
-		printf("%" PRId64 "\n", ji(rep, "app"));
-	json_object_put(rep);
-	return ES_EXIT_OK;
+	return submit_send(req, sock, json, "app");
 }
 
 static const char submit_help[] =
@@ -518,8 +526,8 @@ static int cmd_submit(int argc, char **argv)
 	bool json = false, has_demand = false;
 	double cpu = 0;
 	uint64_t mem = 0;
-	json_object *req, *a, *rep = NULL;
-	int c, r;
+	json_object *req, *a;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
@@ -570,16 +578,7 @@ static int cmd_submit(int argc, char **argv)
 		json_object_object_add(d, "memory", json_object_new_int64((int64_t)mem));
 		json_object_object_add(req, "demand", d);
 	}
-	r = request("submit", sock, req, &rep);
-	json_object_put(req);
-	if (r)
-		return r;
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	else
-		printf("%" PRId64 "\n", ji(rep, "task"));
-	json_object_put(rep);
-	return ES_EXIT_OK;
+	return submit_send(req, sock, json, "task");
 }
 ES_COMMAND("submit", cmd_submit, "Queue a task: submit --queue Q [--demand 2c,1257M] -- CMD");
 
