@@ -608,6 +608,10 @@ static void check_empty(struct daemon *d, struct dtask *t)
 	schedule(d);
 }
 
+/* sd-event's accuracy 0 means its default, 250 ms of allowed coalescing: a 2 ms re-check
+ * would fire up to 250 ms late, on the exit -> next start path. */
+#define RECHECK_ACCURACY_US 100
+
 static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct dtask *t = userdata;
@@ -621,7 +625,7 @@ static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata)
 	if (t->state == DTASK_RUNNING && rt->recheck_us < 64000) {
 		rt->recheck_us *= 2;
 		(void)sd_event_add_time_relative(d->ev, &rt->recheck_src, CLOCK_MONOTONIC,
-						 rt->recheck_us, 0, on_recheck, t);
+						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck, t);
 	}
 	return 0;
 }
@@ -644,7 +648,7 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	if (t->state == DTASK_RUNNING && !rt->recheck_src) {
 		rt->recheck_us = 2000;
 		(void)sd_event_add_time_relative(rt->d->ev, &rt->recheck_src, CLOCK_MONOTONIC,
-						 rt->recheck_us, 0, on_recheck, t);
+						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck, t);
 	}
 	return 0;
 }
