@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -112,8 +113,14 @@ struct daemon {
 	size_t n_clients;
 	bool draining, scheduling;
 	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
-	struct cg_task **reap; /* emptied task cgroups to rmdir off the exit->place path */
-	size_t n_reap;
+	struct reaper {        /* removes emptied task cgroups off the event loop */
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t wake;
+		struct cg_task **q;
+		size_t n, cap;
+		bool stop, running;
+	} reaper;
 	struct sampler *sampler; /* cgroup files, plus the eBPF probe when it loaded */
 	bool bpf;
 	bool node_read_failed;
@@ -540,6 +547,103 @@ static void shaper_sweep(struct daemon *d)
 		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored", d->conf.uplink);
 }
 
+/* --- cgroup removal ------------------------------------------------------------------- */
+
+/* rmdir of a cgroup waits for the kernel: EBUSY for ~20 ms after the exit, and on a busy host
+ * (cgroup_mutex shared with every other cgroup user) single rmdirs were measured at 20-250
+ * ms. Done on the event loop it stalled placements, exits and requests behind it (exit ->
+ * next exec p99 130-250 ms), so one thread does it. It touches only the cg_task handles
+ * handed to it (and the root's directory fd, read-only). */
+static void *reaper_main(void *arg)
+{
+	struct reaper *rp = arg;
+
+	pthread_mutex_lock(&rp->lock);
+	for (;;) {
+		struct cg_task *ct;
+		bool stopping;
+		int r;
+		while (!rp->n && !rp->stop)
+			pthread_cond_wait(&rp->wake, &rp->lock);
+		if (!rp->n)
+			break;
+		ct = rp->q[--rp->n];
+		stopping = rp->stop;
+		pthread_mutex_unlock(&rp->lock);
+		r = cg_task_destroy(ct, stopping ? 200 : 5000);
+		if (r < 0) {
+			/* A start-up sweep removes it once it is empty (sweep_stale). */
+			logm(LOG_WARNING, "cgroup %s: removal: %s", cg_task_name(ct), strerror(-r));
+			cg_task_free(ct);
+		}
+		pthread_mutex_lock(&rp->lock);
+	}
+	pthread_mutex_unlock(&rp->lock);
+	return NULL;
+}
+
+static int reaper_start(struct reaper *rp)
+{
+	sigset_t all, old;
+	int r;
+
+	pthread_mutex_init(&rp->lock, NULL);
+	pthread_cond_init(&rp->wake, NULL);
+	/* The thread inherits a mask blocking every signal: SIGTERM & co. must reach the
+	 * event loop's signalfd, not kill the process through a thread that does not block them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&rp->thread, NULL, reaper_main, rp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r)
+		return -r;
+	rp->running = true;
+	return 0;
+}
+
+/* Drains the queue (200 ms per cgroup at most) and joins. */
+static void reaper_stop(struct reaper *rp)
+{
+	if (!rp->running)
+		return;
+	pthread_mutex_lock(&rp->lock);
+	rp->stop = true;
+	pthread_cond_signal(&rp->wake);
+	pthread_mutex_unlock(&rp->lock);
+	pthread_join(rp->thread, NULL);
+	rp->running = false;
+	free(rp->q);
+	rp->q = NULL;
+	pthread_cond_destroy(&rp->wake);
+	pthread_mutex_destroy(&rp->lock);
+}
+
+static void reaper_push(struct daemon *d, struct cg_task *ct)
+{
+	struct reaper *rp = &d->reaper;
+	bool queued = false;
+
+	if (rp->running) {
+		pthread_mutex_lock(&rp->lock);
+		if (rp->n == rp->cap) {
+			size_t cap = rp->cap ? 2 * rp->cap : 16;
+			struct cg_task **q = realloc(rp->q, cap * sizeof(*q));
+			if (q) {
+				rp->q = q;
+				rp->cap = cap;
+			}
+		}
+		if (rp->n < rp->cap) {
+			rp->q[rp->n++] = ct;
+			queued = true;
+			pthread_cond_signal(&rp->wake);
+		}
+		pthread_mutex_unlock(&rp->lock);
+	}
+	if (!queued && cg_task_destroy(ct, 200) < 0)
+		cg_task_free(ct);
+}
+
 static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason)
 {
 	struct trt *rt = t->rt;
@@ -564,15 +668,8 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	if (rt) {
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);
-		if (rt->cg) {
-			/* rmdir can be EBUSY for ~20 ms while the kernel finishes the exit; do it
-			 * on the next ticks instead of delaying the next placement. */
-			struct cg_task **n = realloc(d->reap, (d->n_reap + 1) * sizeof(*n));
-			if (n) {
-				d->reap = n;
-				d->reap[d->n_reap++] = TAKE_PTR(rt->cg);
-			}
-		}
+		if (rt->cg)
+			reaper_push(d, TAKE_PTR(rt->cg));
 		trt_close(t);
 	}
 	logm(LOG_INFO, "task %" PRIu64 " (%s) %s: %s, exit code %d", t->id, t->queue,
@@ -841,21 +938,6 @@ static void schedule(struct daemon *d)
 			check_empty(d, d->tasks[i]);
 }
 
-static void reap_cgroups(struct daemon *d, unsigned timeout_ms)
-{
-	for (size_t i = 0; i < d->n_reap;) {
-		int r = cg_task_destroy(d->reap[i], timeout_ms);
-		if (r >= 0 || r != -EBUSY) {
-			if (r < 0) {
-				logm(LOG_WARNING, "cgroup %s: removal: %s", cg_task_name(d->reap[i]), strerror(-r));
-				cg_task_free(d->reap[i]);
-			}
-			d->reap[i] = d->reap[--d->n_reap];
-		} else
-			i++;
-	}
-}
-
 /* Empty task-* cgroups no live task owns: left by a crash between recording an exit and
  * the rmdir. Populated ones are left alone (someone else's, or a bug to look at). */
 static void sweep_stale(struct daemon *d)
@@ -893,7 +975,6 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	uint64_t now = now_usec();
 	int r;
 
-	reap_cgroups(d, 0);
 	/* Finished tasks are freed only here, never under a handler that still holds one. */
 	trim_finished(d);
 
@@ -2410,6 +2491,11 @@ int daemon_run(const struct daemon_opts *o)
 
 	if (sd_event_default(&d->ev) < 0)
 		goto out;
+	r = reaper_start(&d->reaper);
+	if (r < 0) {
+		logm(LOG_ERR, "cannot start the cgroup removal thread: %s", strerror(-r));
+		goto out;
+	}
 	r = load_state(d);
 	if (r < 0) {
 		logm(LOG_ERR, "state: %s", strerror(-r));
@@ -2450,10 +2536,7 @@ int daemon_run(const struct daemon_opts *o)
 	(void)persist(d);
 	logm(LOG_INFO, "stopping; %s", any_running(d) ? "running tasks keep running" : "no tasks running");
 out:
-	reap_cgroups(d, 200);
-	for (size_t i = 0; i < d->n_reap; i++)
-		cg_task_free(d->reap[i]);
-	free(d->reap);
+	reaper_stop(&d->reaper);
 	while (d->clients)
 		client_free(d->clients);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
