@@ -33,6 +33,8 @@ struct dtask {
 	int exit_code;        /* -1 unknown; else wait status code; 128+sig for signals */
 	char reason[48];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
 	uint64_t cpu_usec;    /* CPU time used (cpu.stat usage_usec), known once finished */
+	uint64_t fleet_id;    /* fleet mode: the fleet-wide task id it was assigned as; 0 = local.
+	                       * Persisted so an assignment is started once across restarts. */
 	/* runtime only, not persisted */
 	void *rt;
 };

@@ -20,6 +20,7 @@ enum proto_op {
 	PROTO_TASKS,
 	PROTO_EVENTS,
 	PROTO_RELOAD,
+	PROTO_FLEET, /* fleet mode: the whole fleet read from etcd */
 	_PROTO_OP_MAX,
 };
 
