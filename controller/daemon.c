@@ -377,7 +377,8 @@ static void notify_status(struct daemon *d)
 static void fleet_notify(struct daemon *d, const struct dtask *t)
 {
 	struct fleet_update u = {
-		.id = t->fleet_id, .state = dtask_state_name(t->state), .pid = t->pid,
+		.id = t->fleet_id, .state = t->state == DTASK_DONE ? "exited" : dtask_state_name(t->state),
+		.pid = t->pid,
 		.exit_code = t->exit_code, .reason = t->reason, .start_us = t->start_us,
 		.end_us = t->end_us, .queue = t->queue, .cpu = t->cpu, .mem = t->mem,
 		.argv = t->argv, .argc = t->argc, .submit_us = t->submit_us,

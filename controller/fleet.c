@@ -522,12 +522,42 @@ static void flush_pending(struct fleet *f)
 		struct etcd_op ops[2];
 		int r;
 
+		struct etcd_kv st = {0};
+		struct etcd_cmp c;
+		size_t nc = 0;
+		bool lost = false;
+
 		key_id(skey, sizeof(skey), K_STATUS, p->id);
 		key_assign(akey, sizeof(akey), f->node, p->id);
+		/* The placer's verdict "lost" (we were deemed dead) stays: a restarted node that
+		 * finds the task ended must not turn it back into "exited". */
+		r = etcd_get(f->e, skey, &st);
+		if (r >= 0) {
+			json_object *o = json_tokener_parse(st.value);
+			lost = o && !strcmp(jget_s(o, "state"), "lost");
+			json_object_put(o);
+			c = (struct etcd_cmp){skey, ETCD_CMP_MOD, st.mod_revision};
+			nc = 1;
+			etcd_kv_done(&st);
+		} else if (r != -ENOENT) {
+			etcd_failed(f, "task status", r);
+			return;
+		} else {
+			c = (struct etcd_cmp){skey, ETCD_CMP_CREATE, 0};
+			nc = 1;
+		}
 		ops[0] = (struct etcd_op){ETCD_OP_PUT, skey, p->value, strlen(p->value), 0};
 		ops[1] = (struct etcd_op){ETCD_OP_DELETE, akey, NULL, 0, 0};
-		/* Idempotent (no compares), so an unknown outcome is simply written again. */
-		r = etcd_txn(f->e, NULL, 0, ops, p->final ? 2 : 1, NULL);
+		/* Compared on the revision read, so a "lost" written in between is not overwritten;
+		 * a failed compare or an unknown outcome is simply tried again next time. */
+		if (lost)
+			r = etcd_txn(f->e, NULL, 0, &ops[1], 1, NULL);
+		else
+			r = etcd_txn(f->e, &c, nc, ops, p->final ? 2 : 1, NULL);
+		if (r == 0) {
+			i++;
+			continue;
+		}
 		if (r < 0) {
 			etcd_failed(f, "task status", r);
 			return;
