@@ -91,6 +91,7 @@ struct fleet {
 	char policy[16];
 	uint64_t seed;
 	bool overcommit;
+	bool no_placer;
 	unsigned ttl;
 	unsigned period_ms;
 	sd_event_source *timer;
@@ -133,6 +134,8 @@ static void etcd_ok(struct fleet *f)
 		flog(f, LOG_INFO, "fleet: etcd answers again (%s)", etcd_endpoint(f->e));
 	f->etcd_down = false;
 }
+
+static int keepalive_if_due(struct fleet *f);
 
 static uint64_t realtime_us(void)
 {
@@ -338,6 +341,7 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event
 	f->period_ms = p->period_ms ? p->period_ms : 50;
 	f->seed = p->seed;
 	f->overcommit = p->overcommit;
+	f->no_placer = p->no_placer;
 	snprintf(f->policy, sizeof(f->policy), "%s", p->policy ? p->policy : "rddrf");
 	if (p->node && *p->node)
 		snprintf(f->node, sizeof(f->node), "%s", p->node);
@@ -527,6 +531,7 @@ static void flush_pending(struct fleet *f)
 		size_t nc = 0;
 		bool lost = false;
 
+		(void)keepalive_if_due(f);
 		key_id(skey, sizeof(skey), K_STATUS, p->id);
 		key_assign(akey, sizeof(akey), f->node, p->id);
 		/* The placer's verdict "lost" (we were deemed dead) stays: a restarted node that
@@ -596,6 +601,34 @@ static int publish(struct fleet *f)
 	return r;
 }
 
+/* Keepalive every TTL/3. Also called between the requests of a long burst of work (many
+ * assignments, placements or status writes), so that work never costs the lease. -ENOENT
+ * when the lease is gone: the node joins again on the next tick and is no longer placer
+ * (its state is dropped by the timer, not here, as a placer round may be running). */
+static int keepalive_if_due(struct fleet *f)
+{
+	uint64_t now = now_usec();
+	int r;
+
+	if (!f->lease || now - f->last_keepalive_us < (uint64_t)f->ttl * 1000000u / 3)
+		return 0;
+	r = etcd_lease_keepalive(f->e, f->lease, NULL);
+	if (r == -ENOENT) {
+		flog(f, LOG_WARNING, "fleet: lease %" PRId64 " expired; joining again%s", f->lease,
+		     f->placer ? "; no longer the placer" : "");
+		f->lease = 0;
+		f->placer = false;
+		etcd_watch_free(f->w); /* re-read assignments after joining again */
+		f->w = NULL;
+		return r;
+	}
+	if (r < 0)
+		return etcd_failed(f, "lease keepalive", r);
+	etcd_ok(f);
+	f->last_keepalive_us = now;
+	return 0;
+}
+
 /* One assignment of ours: start it unless it was started (or taken back) already. */
 static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 {
@@ -609,7 +642,7 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		flog(f, LOG_ERR, "fleet: %s: bad assignment: %s", kv->key, err);
 		return;
 	}
-	if (f->h.known(f->h.ctx, t.id))
+	if (f->h.known(f->h.ctx, t.id) || keepalive_if_due(f) == -ENOENT)
 		goto out;
 	key_id(skey, sizeof(skey), K_STATUS, t.id);
 	r = etcd_get(f->e, skey, &st);
@@ -699,24 +732,8 @@ static void node_step(struct fleet *f, uint64_t now)
 		     f->node, f->lease, ttl, etcd_endpoint(f->e));
 		f->last_keepalive_us = now;
 		f->last_publish_us = 0;
-	} else if (now - f->last_keepalive_us >= (uint64_t)f->ttl * 1000000u / 3) {
-		r = etcd_lease_keepalive(f->e, f->lease, NULL);
-		if (r == -ENOENT) {
-			flog(f, LOG_WARNING, "fleet: lease %" PRId64 " expired; joining again", f->lease);
-			f->lease = 0;
-			if (f->placer)
-				flog(f, LOG_WARNING, "fleet: no longer the placer (lease lost)");
-			f->placer = false;
-			placer_reset(&f->pl);
-			return;
-		}
-		if (r < 0)
-			etcd_failed(f, "lease keepalive", r);
-		else {
-			etcd_ok(f);
-			f->last_keepalive_us = now;
-		}
-	}
+	} else if (keepalive_if_due(f) == -ENOENT)
+		return;
 	if (!f->last_publish_us || now - f->last_publish_us >= PUBLISH_US) {
 		r = publish(f);
 		if (r < 0)
@@ -1093,6 +1110,10 @@ static void placer_step(struct fleet *f)
 		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
 		char qkey[128], akey[192];
 		json_object *o;
+		if (keepalive_if_due(f) == -ENOENT) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			break;
+		}
 		if (!pt || !d || !pt->spec) {
 			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
 			if (pt)
@@ -1153,7 +1174,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	uint64_t now = now_usec();
 
 	node_step(f, now);
-	if (f->lease && !f->placer && now - f->last_elect_us >= ELECT_US) {
+	if (!f->placer && f->pl.pol)
+		placer_reset(&f->pl);
+	if (f->lease && !f->placer && !f->no_placer && now - f->last_elect_us >= ELECT_US) {
 		f->last_elect_us = now;
 		(void)elect(f);
 	}

@@ -45,6 +45,7 @@ struct fleet_params {
 	uint64_t seed;
 	bool overcommit;      /* placement = measured */
 	unsigned period_ms;   /* fleet timer period (default 50) */
+	bool no_placer;       /* never stand for placer (simulated nodes in bench/fleet_bench.c) */
 };
 
 struct fleet;
