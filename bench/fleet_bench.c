@@ -130,18 +130,25 @@ static int sim_start(void *ctx, const struct fleet_task *t)
 	return 0;
 }
 
+static json_object *empty_devices(void *ctx) { return json_object_new_array(); }
+
 static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms, bool placer)
 {
 	struct dconf_fleet c = {.lease_ttl = 5};
 	sd_event *ev = NULL;
+	const char *ttl = getenv("FLEET_BENCH_TTL");
 	struct sim *sims = calloc(n, sizeof(*sims));
 	int r;
 
 	snprintf(c.endpoints, sizeof(c.endpoints), "%s", eps);
+	if (ttl && atoi(ttl) >= 2)
+		c.lease_ttl = (unsigned)atoi(ttl);
 	if (!sims || sd_event_default(&ev) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++) {
-		struct fleet_host h = {&sims[i], sim_start, sim_known, sim_devices, sim_log};
+		/* the placer process stands for the placer only: no devices of its own */
+		struct fleet_host h = {&sims[i], sim_start, sim_known,
+				       placer ? empty_devices : sim_devices, sim_log};
 		struct fleet_params p = {.conf = &c, .policy = "rddrf", .no_placer = !placer,
 					 .seed = 1};
 		sims[i].ev = ev;
@@ -169,8 +176,6 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		fleet_free(sims[i].f);
 	return r < 0 ? 1 : 0;
 }
-
-static json_object *empty_devices(void *ctx) { return json_object_new_array(); }
 
 static int submit(const char *eps, unsigned count, double rate)
 {
