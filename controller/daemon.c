@@ -919,7 +919,20 @@ static json_object *tasks_json(struct daemon *d, bool live_only)
 
 static void fleet_log(void *ctx, int prio, const char *msg) { logm(prio, "%s", msg); }
 
-static json_object *fleet_devices(void *ctx) { return devices_json(ctx); }
+/* A draining node offers no capacity, so the placer sends it nothing new. */
+static json_object *fleet_devices(void *ctx)
+{
+	struct daemon *d = ctx;
+	json_object *a = devices_json(d);
+
+	for (size_t i = 0; d->draining && a && i < json_object_array_length(a); i++) {
+		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total", json_object_new_double(0));
+		json_object_object_add(json_object_array_get_idx(a, i), "mem_total", json_object_new_int64(0));
+	}
+	return a;
+}
+
+static bool fleet_draining(void *ctx) { return ((struct daemon *)ctx)->draining; }
 
 static bool fleet_known(void *ctx, uint64_t fleet_id)
 {
@@ -991,7 +1004,7 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 
 static int fleet_setup(struct daemon *d)
 {
-	struct fleet_host h = {d, fleet_start, fleet_known, fleet_devices, fleet_log};
+	struct fleet_host h = {d, fleet_start, fleet_known, fleet_devices, fleet_log, fleet_draining};
 	struct fleet_params p = {
 		.conf = &d->conf.fleet, .node = d->conf.fleet.node_name, .policy = d->conf.policy,
 		.seed = d->conf.seed, .overcommit = d->conf.overcommit,

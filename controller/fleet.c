@@ -45,7 +45,7 @@
 
 struct pdev {
 	char node[65], name[65];
-	bool live, seen;
+	bool live, seen, added;
 	double cpu, mem;           /* capacity */
 	double used_cpu, used_mem; /* as the node measured */
 	double alloc_cpu, alloc_mem; /* demands of assignments, from the assign range */
@@ -646,6 +646,29 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		goto out;
 	key_id(skey, sizeof(skey), K_STATUS, t.id);
 	r = etcd_get(f->e, skey, &st);
+	if (r == -ENOENT && f->h.draining && f->h.draining(f->h.ctx)) {
+		/* Hand it back, under the same compares as a start claim. */
+		json_object *o = json_tokener_parse(kv->value);
+		char qkey[128];
+		struct etcd_cmp c[2] = {{kv->key, ETCD_CMP_MOD, kv->mod_revision},
+					{skey, ETCD_CMP_CREATE, 0}};
+		struct etcd_op ops[2];
+		if (!o)
+			goto out;
+		json_object_object_del(o, "device");
+		json_object_object_del(o, "node");
+		json_object_object_add(o, "declined_by", json_object_new_string(f->node));
+		key_id(qkey, sizeof(qkey), K_QUEUE, t.id);
+		ops[0] = (struct etcd_op){ETCD_OP_DELETE, kv->key, NULL, 0, 0};
+		ops[1] = (struct etcd_op){ETCD_OP_PUT, qkey, jstr(o), strlen(jstr(o)), 0};
+		r = etcd_txn(f->e, c, 2, ops, 2, NULL);
+		json_object_put(o);
+		if (r == 1)
+			flog(f, LOG_INFO, "fleet: task %" PRIu64 " handed back to the queue (draining)", t.id);
+		else if (r < 0)
+			etcd_failed(f, "handing back a task", r);
+		goto out;
+	}
 	if (r == -ENOENT) {
 		/* Claim the start: only while the assignment is the one we saw and nobody (the
 		 * placer re-queueing it after deeming us dead) decided otherwise. */
@@ -682,8 +705,20 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 	etcd_ok(f);
 	flog(f, LOG_INFO, "fleet: task %" PRIu64 " (%s) assigned here on %s", t.id, t.queue, t.device);
 	r = f->h.start(f->h.ctx, &t);
-	if (r < 0)
+	if (r < 0) {
 		flog(f, LOG_ERR, "fleet: task %" PRIu64 ": cannot start: %s", t.id, strerror(-r));
+		/* Without a local record nothing reports it: say so, which also ends the
+		 * assignment (else the rescan would try again every time). */
+		if (!f->h.known(f->h.ctx, t.id)) {
+			struct fleet_update u = {
+				.id = t.id, .state = "failed", .device = t.device, .exit_code = -1,
+				.reason = r == -ENODEV ? "no-such-device" : "start-failed",
+				.end_us = realtime_us(), .queue = t.queue, .cpu = t.cpu, .mem = t.mem,
+				.argv = t.argv, .argc = t.argc, .submit_us = t.submit_us,
+			};
+			fleet_task_update(f, &u);
+		}
+	}
 out:
 	etcd_kv_done(&st);
 	fleet_task_done(&t);
@@ -984,15 +1019,20 @@ static void placer_step(struct fleet *f)
 			continue;
 		d = pdev_get(pl, node, name, &di);
 		if (d) {
-			bool is_new = d->cpu == 0 && d->mem == 0;
 			d->cpu = jget_d(o, "cpu");
 			d->mem = (double)jget_i(o, "mem");
 			d->used_cpu = jget_d(o, "cpu_used");
 			d->used_mem = (double)jget_i(o, "mem_used");
 			d->seen = true;
-			if (is_new && policy_add_device(pl->pol, (uint32_t)di,
-							(struct policy_res){d->cpu, d->mem}) < 0)
-				d->cpu = d->mem = 0;
+			/* Capacity as first published; later changes (0 while draining) reach the
+			 * policy through the free capacity below. */
+			if (!d->added && policy_add_device(pl->pol, (uint32_t)di,
+							   (struct policy_res){d->cpu, d->mem}) >= 0)
+				d->added = true;
+			if (!d->added) {
+				json_object_put(o);
+				continue;
+			}
 			if (!d->live)
 				(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
 			d->live = true;

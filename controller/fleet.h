@@ -36,6 +36,8 @@ struct fleet_host {
 	json_object *(*devices)(void *ctx);
 	/* One line for the daemon's log. */
 	void (*log)(void *ctx, int prio, const char *msg);
+	/* Draining for shutdown (may be NULL): new assignments are handed back to the queue. */
+	bool (*draining)(void *ctx);
 };
 
 struct fleet_params {
