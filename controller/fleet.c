@@ -42,6 +42,7 @@
 #define PUBLISH_US 1000000u /* device usage refresh */
 #define ELECT_US 250000u    /* how often a non-placer looks for a free placer key */
 #define RESCAN_US 2000000u  /* full re-read of this node's assignments besides the watch */
+#define SUBMIT_RETRY_US 5000000u /* a submission retries transient etcd errors this long */
 
 struct pdev {
 	char node[65], name[65];
@@ -415,10 +416,29 @@ bool fleet_is_placer(const struct fleet *f) { return f->placer; }
 
 /* --- submit ----------------------------------------------------------------------------- */
 
+/* Errors that a moment later may not be there: no leader during an etcd election, a member
+ * just killed, a request that timed out. */
+static bool transient(int r)
+{
+	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNRESET || r == -ECONNREFUSED ||
+	       r == -EHOSTUNREACH;
+}
+
+/* Whether to try again before the deadline (sleeping a little); a submission rides out an etcd
+ * leader election (about a second) instead of failing. */
+static bool retry(int r, uint64_t deadline)
+{
+	if (!transient(r) || now_usec() >= deadline)
+		return false;
+	usleep(100000);
+	return true;
+}
+
 int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
 		 char *const *argv, size_t argc, uint64_t *ret_id, char *err, size_t errsz)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	uint64_t deadline = now_usec() + SUBMIT_RETRY_US;
 	char key[128];
 	int64_t rev, cur;
 	int r;
@@ -429,8 +449,11 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	/* The revision of a write is unique fleet-wide: it is the task id. */
-	r = etcd_put(f->e, K_SEQ, f->node, strlen(f->node), 0, &rev);
+	/* The revision of a write is unique fleet-wide: it is the task id. A repeated put only
+	 * skips an id. */
+	do
+		r = etcd_put(f->e, K_SEQ, f->node, strlen(f->node), 0, &rev);
+	while (r < 0 && retry(r, deadline));
 	if (r < 0) {
 		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
 		json_object_put(o);
@@ -447,24 +470,31 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
 	json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)realtime_us()));
 	json_object_object_add(o, "submitted_on", json_object_new_string(f->node));
 	key_id(key, sizeof(key), K_QUEUE, (uint64_t)rev);
-	r = etcd_txn_cas(f->e, key, 0, jstr(o), strlen(jstr(o)), 0, &cur);
-	if (r == -ETIMEDOUT || r == -ECONNRESET || r == -EAGAIN) {
-		/* Outcome unknown: the key is ours alone (a fresh revision), so its presence says. */
+	for (;;) {
 		struct etcd_kv kv = {0};
-		if (etcd_get(f->e, key, &kv) >= 0) {
+		r = etcd_txn_cas(f->e, key, 0, jstr(o), strlen(jstr(o)), 0, &cur);
+		if (r >= 0 || !retry(r, deadline))
+			break;
+		/* Outcome unknown: the key is ours alone (a fresh revision), so its presence
+		 * says whether the write applied; absent, writing it again is safe. */
+		do
+			r = etcd_get(f->e, key, &kv);
+		while (r < 0 && r != -ENOENT && retry(r, deadline));
+		if (r >= 0) {
 			etcd_kv_done(&kv);
 			r = 1;
+			break;
 		}
+		if (r != -ENOENT)
+			break;
 	}
 	json_object_put(o);
 	if (r < 0) {
 		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
 		return r;
 	}
-	if (r == 0) {
-		snprintf(err, errsz, "etcd: %s exists", key);
-		return -EEXIST;
-	}
+	/* r == 0: the key exists — only an earlier try of ours (an unknown outcome that did
+	 * apply) can have written it, as its id is a revision nobody else got. */
 	*ret_id = (uint64_t)rev;
 	return 0;
 }
@@ -1297,6 +1327,9 @@ int fleet_status(struct fleet *f, json_object **ret, char *err, size_t errsz)
 	double tcpu = 0, tmem = 0;
 	int r;
 
+	uint64_t deadline = now_usec() + 2000000u;
+
+again:
 	r = etcd_range(f->e, K_NODES, &nodes);
 	if (r >= 0)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
@@ -1308,6 +1341,14 @@ int fleet_status(struct fleet *f, json_object **ret, char *err, size_t errsz)
 		r = etcd_get(f->e, K_PLACER, &pk);
 		if (r == -ENOENT)
 			r = 0;
+	}
+	if (r < 0 && retry(r, deadline)) {
+		etcd_kvs_done(&nodes);
+		etcd_kvs_done(&assign);
+		etcd_kvs_done(&queue);
+		etcd_kvs_done(&status);
+		etcd_kv_done(&pk);
+		goto again;
 	}
 	if (r < 0) {
 		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
