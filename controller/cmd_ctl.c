@@ -272,6 +272,8 @@ static int simple(int argc, char **argv, const char *op, const char *help,
 
 	if (r)
 		return r < 0 ? ES_EXIT_OK : r;
+	if (o.fleet)
+		return cli_usage_error(argv[0], "--fleet: only for status and top");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string(op));
 	r = request(argv[0], o.sock, req, &rep);

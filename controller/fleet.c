@@ -416,12 +416,11 @@ bool fleet_is_placer(const struct fleet *f) { return f->placer; }
 
 /* --- submit ----------------------------------------------------------------------------- */
 
-/* Errors that a moment later may not be there: no leader during an etcd election, a member
- * just killed, a request that timed out. */
+/* Errors that a moment later may not be there: no leader during an etcd election, a request
+ * that timed out or was cut. Every endpoint refusing (etcd down) fails at once instead. */
 static bool transient(int r)
 {
-	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNRESET || r == -ECONNREFUSED ||
-	       r == -EHOSTUNREACH;
+	return r == -EAGAIN || r == -ETIMEDOUT || r == -ECONNRESET;
 }
 
 /* Whether to try again before the deadline (sleeping a little); a submission rides out an etcd
@@ -455,7 +454,7 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
 		r = etcd_put(f->e, K_SEQ, f->node, strlen(f->node), 0, &rev);
 	while (r < 0 && retry(r, deadline));
 	if (r < 0) {
-		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
+		snprintf(err, errsz, "%s", etcd_last_error(f->e));
 		json_object_put(o);
 		json_object_put(a);
 		return r;
@@ -490,7 +489,7 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
 	}
 	json_object_put(o);
 	if (r < 0) {
-		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
+		snprintf(err, errsz, "%s", etcd_last_error(f->e));
 		return r;
 	}
 	/* r == 0: the key exists — only an earlier try of ours (an unknown outcome that did
@@ -842,6 +841,18 @@ static int elect(struct fleet *f)
 	int64_t rev;
 	int r;
 
+	/* A read first: a transaction goes through raft even when its compare fails, and
+	 * every node asks four times a second. */
+	{
+		struct etcd_kv kv = {0};
+		r = etcd_get(f->e, K_PLACER, &kv);
+		if (r >= 0) {
+			etcd_kv_done(&kv);
+			return 0;
+		}
+		if (r != -ENOENT)
+			return etcd_failed(f, "placer election", r);
+	}
 	snprintf(val, sizeof(val), "{\"node\":\"%s\"}", f->node);
 	r = etcd_txn_cas(f->e, K_PLACER, 0, val, strlen(val), f->lease, &rev);
 	if (r == -ETIMEDOUT || r == -ECONNRESET || r == -EAGAIN) {
@@ -1351,7 +1362,7 @@ again:
 		goto again;
 	}
 	if (r < 0) {
-		snprintf(err, errsz, "etcd: %s", etcd_last_error(f->e));
+		snprintf(err, errsz, "%s", etcd_last_error(f->e));
 		goto done;
 	}
 	out = json_object_new_object();
