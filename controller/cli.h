@@ -27,3 +27,11 @@ enum {
 /* "edgeslice <cmd>: <message>" on stderr, one line. Returns ES_EXIT_USAGE / FAILURE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One request to edgesliced's control socket (sock NULL: $EDGESLICE_SOCKET or the default).
+ * 0 with the reply in *ret (caller json_object_put()s it); else the exit status, the error
+ * already printed as "edgeslice <cmd>: ..." (ES_EXIT_UNAVAILABLE when the daemon is not
+ * reachable, ES_EXIT_FAILURE for an error reply). */
+struct json_object;
+int cli_ctl_request(const char *cmd, const char *sock, struct json_object *req,
+		    struct json_object **ret);

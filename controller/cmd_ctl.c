@@ -1,6 +1,7 @@
 /* cmd_ctl.c — the client side of the control socket: `edgeslice status`, `top`, `submit`,
- * `cancel`, `queues`, `devices`, `tasks`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
+ * `cancel`, `queues`, `devices`, `tasks`, `apps`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "shaper.h"
+#include "dapp.h"
 #include "util.h"
 
 #define DEFAULT_SOCKET "/run/edgeslice/control.sock"
@@ -92,6 +95,14 @@ static int conn_read(struct conn *c, json_object **ret)
 			return -ECONNRESET;
 		c->len += (size_t)n;
 	}
+}
+
+static int request(const char *cmd, const char *sock, json_object *req, json_object **ret);
+
+int cli_ctl_request(const char *cmd, const char *sock, struct json_object *req,
+		    struct json_object **ret)
+{
+	return request(cmd, sock, req, ret);
 }
 
 static int request(const char *cmd, const char *sock, json_object *req, json_object **ret)
@@ -206,8 +217,9 @@ static const char *fmt_opt(bool have, double v, const char *unit, char *buf, siz
 static void print_tasks(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32], f[32];
-	printf("%6s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "QUEUE", "DEVICE",
-	       "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI", "COMMAND");
+	printf("%6s %-20s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "APP", "QUEUE",
+	       "DEVICE", "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI",
+	       "COMMAND");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *argv;
 		const char *cmd = "-";
@@ -217,13 +229,45 @@ static void print_tasks(json_object *arr)
 		bool hrq = jpath(o, &rq, "measure", "bpf", "rq_p99_us", NULL);
 		bool hthr = jpath(o, &thr, "measure", "cpu", "throttled_frac", NULL);
 		bool hpsi = jpath(o, &psi, "measure", "psi", "cpu", "some_avg10", NULL);
-		printf("%6" PRId64 " %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
-		       ji(o, "id"), js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
+		char app[160] = "-"; /* application tasks: APPID:app/task (ids are consecutive, so
+				      * an application's tasks are listed together) */
+		if (ji(o, "app"))
+			snprintf(app, sizeof(app), "%" PRId64 ":%s/%s", ji(o, "app"), js(o, "app_name"),
+				 js(o, "name"));
+		printf("%6" PRId64 " %-20s %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
+		       ji(o, "id"), app, js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
 		       jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
 		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"),
 		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c, sizeof(c)),
 		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)), fmt_opt(hpsi, psi, "%", f, sizeof(f)),
 		       cmd);
+	}
+}
+
+/* Applications, one line each and one indented line per task (name, id, state, reason). */
+static void print_apps(json_object *arr)
+{
+	printf("%6s %-20s %-9s %7s\n", "APP", "NAME", "STATE", "DONE");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *ts, *af;
+		printf("%6" PRId64 " %-20s %-9s %3" PRId64 "/%-3" PRId64 "\n", ji(o, "id"), js(o, "name"),
+		       js(o, "state"), ji(o, "n_done"), ji(o, "n_tasks"));
+		if (!json_object_object_get_ex(o, "tasks", &ts))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(ts); k++) {
+			json_object *t = json_object_array_get_idx(ts, k);
+			char after[256] = "";
+			size_t off = 0;
+			if (json_object_object_get_ex(t, "after", &af))
+				for (size_t a = 0; a < json_object_array_length(af) && off < sizeof(after); a++)
+					off += (size_t)snprintf(after + off, sizeof(after) - off, "%s%s", a ? "," : " after ",
+								json_object_get_string(json_object_array_get_idx(af, a)));
+			char code[32] = "";
+			if (ji(t, "exit_code") > 0)
+				snprintf(code, sizeof(code), " %" PRId64, ji(t, "exit_code"));
+			printf("       %-16s task %-6" PRId64 " %-9s %s%s%s\n", js(t, "name"), ji(t, "task"),
+			       js(t, "state"), strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", code, after);
+		}
 	}
 }
 
@@ -350,6 +394,10 @@ static int show_status(const struct ropts *o, const char *cmd)
 		printf("\n");
 		if (json_object_object_get_ex(rep, "tasks", &v))
 			print_tasks(v);
+		if (json_object_object_get_ex(rep, "apps", &v) && json_object_array_length(v)) {
+			printf("\n");
+			print_apps(v);
+		}
 	}
 	json_object_put(rep);
 	return ES_EXIT_OK;
@@ -414,32 +462,100 @@ static int cmd_tasks(int argc, char **argv)
 }
 ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
 
+static int cmd_apps(int argc, char **argv)
+{
+	return simple(argc, argv, "apps",
+		      "Usage: edgeslice apps [--json] [--socket PATH]\n\nApplications (DAGs submitted "
+		      "with `submit --app`): state (waiting, running, done, failed, cancelled), tasks "
+		      "done, and per task its id, state, reason and predecessors.\n",
+		      print_apps, "apps");
+}
+ES_COMMAND("apps", cmd_apps, "List DAG applications and the state of their tasks");
+
+/* Sends a submit request (consumed) and prints the reply: JSON, or the new id under key. */
+static int submit_send(json_object *req, const char *sock, bool json, const char *key)
+{
+	json_object *rep = NULL;
+	int r = request("submit", sock, req, &rep);
+
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
+	else
+		printf("%" PRId64 "\n", ji(rep, key));
+	json_object_put(rep);
+	return ES_EXIT_OK;
+}
+
+/* `submit --app FILE`: checked here first, so that errors name the file. */
+static int submit_app(const char *path, const char *sock, bool json)
+{
+	_cleanup_free_ char *text = NULL;
+	struct dapp *a = calloc(1, sizeof(*a));
+	struct dapp_error e;
+	json_object *req;
+	size_t len = 0;
+	int r;
+
+	if (!a)
+		return cli_error("submit", "out of memory");
+	r = read_file_at(AT_FDCWD, path, &text, &len);
+	if (r < 0) {
+		free(a);
+		return cli_usage_error("submit", "%s: %s", path, strerror(-r));
+	}
+	r = dapp_parse(text, len, a, &e);
+	dapp_done(a);
+	free(a);
+	if (r < 0)
+		return cli_usage_error("submit", "%s: %s", path, e.message);
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("submit-app"));
+	json_object_object_add(req, "app", json_tokener_parse(text));
+	return submit_send(req, sock, json, "app");
+}
+
 static const char submit_help[] =
-	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--json] [--socket PATH] [-- CMD [ARG...]]\n\n"
+	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
+	"                        [--socket PATH] [-- CMD [ARG...]]\n"
+	"       edgeslice submit --app FILE.json [--json] [--socket PATH]\n\n"
 	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
 	"queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
 	"entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
 	"`edgeslice profile MODEL --catalog FILE`). The task is acknowledged only after it was\n"
-	"written to the daemon's state; prints the task id.\n";
+	"written to the daemon's state; prints the task id.\n\n"
+	"  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
+	"                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
+	"                   its class exists before the task starts and goes when it ends\n\n"
+	"--app submits a DAG application (docs/DAEMON.md): {\"name\":..., \"tasks\":[{\"name\",\n"
+	"\"queue\" or \"model\", \"demand\", \"argv\", \"after\":[names], \"compute_s\"}]}; a task is\n"
+	"queued once its predecessors exited 0 and fails when one of them failed. Prints the\n"
+	"application id (cancel it with `edgeslice cancel --app ID`).\n";
 
 static int cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"queue", required_argument, NULL, 'q'}, {"demand", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, 'j'},        {"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},        {},
+		{"upload-rate", required_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},        {"app", required_argument, NULL, 'a'},
+		{},
 	};
-	const char *queue = NULL, *sock = NULL;
+	const char *queue = NULL, *sock = NULL, *app = NULL;
+	uint64_t upload = 0;
 	bool json = false, has_demand = false;
 	double cpu = 0;
 	uint64_t mem = 0;
-	json_object *req, *a, *rep = NULL;
-	int c, r;
+	json_object *req, *a;
+	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'q': queue = optarg; break;
+		case 'a': app = optarg; break;
 		case 'd': {
 			char *comma = strchr(optarg, ',');
 			_cleanup_free_ char *cs = comma ? strndup(optarg, (size_t)(comma - optarg)) : NULL;
@@ -449,17 +565,29 @@ static int cmd_submit(int argc, char **argv)
 			has_demand = true;
 			break;
 		}
+		case 'u':
+			if (shaper_parse_rate(optarg, &upload) < 0)
+				return cli_usage_error("submit", "--upload-rate: must be a rate between 8kbit and "
+								 "100gbit (5.85mbit, 700kbit) or a preset (3g, 4g, wifi)");
+			break;
 		case 'j': json = true; break;
 		case 's': sock = optarg; break;
 		case 'h': fputs(submit_help, stdout); return ES_EXIT_OK;
 		default: return cli_usage_error("submit", "unknown option");
 		}
 	}
+	if (app) {
+		if (queue || has_demand || upload || optind < argc)
+			return cli_usage_error("submit", "--app: the file gives queues, demands and commands");
+		return submit_app(app, sock, json);
+	}
 	if (!queue)
-		return cli_usage_error("submit", "--queue: missing");
+		return cli_usage_error("submit", "--queue: missing (or --app)");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("submit"));
 	json_object_object_add(req, "queue", json_object_new_string(queue));
+	if (upload)
+		json_object_object_add(req, "upload_rate", json_object_new_int64((int64_t)upload));
 	if (optind < argc) { /* else the catalog's command for the queue */
 		a = json_object_new_array();
 		for (int i = optind; i < argc; i++)
@@ -472,16 +600,7 @@ static int cmd_submit(int argc, char **argv)
 		json_object_object_add(d, "memory", json_object_new_int64((int64_t)mem));
 		json_object_object_add(req, "demand", d);
 	}
-	r = request("submit", sock, req, &rep);
-	json_object_put(req);
-	if (r)
-		return r;
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	else
-		printf("%" PRId64 "\n", ji(rep, "task"));
-	json_object_put(rep);
-	return ES_EXIT_OK;
+	return submit_send(req, sock, json, "task");
 }
 ES_COMMAND("submit", cmd_submit, "Queue a task: submit --queue Q [--demand 2c,1257M] -- CMD");
 
@@ -489,10 +608,10 @@ static int cmd_cancel(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'}, {},
+		{"help", no_argument, NULL, 'h'}, {"app", no_argument, NULL, 'a'}, {},
 	};
 	const char *sock = NULL;
-	bool json = false;
+	bool json = false, app = false;
 	uint64_t id;
 	json_object *req, *rep = NULL;
 	int c, r;
@@ -500,20 +619,22 @@ static int cmd_cancel(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
+		case 'a': app = true; break;
 		case 'j': json = true; break;
 		case 's': sock = optarg; break;
 		case 'h':
-			printf("Usage: edgeslice cancel [--json] [--socket PATH] ID\n\nRemoves a queued "
-			       "task, or kills a running one (its whole cgroup).\n");
+			printf("Usage: edgeslice cancel [--app] [--json] [--socket PATH] ID\n\nRemoves a queued "
+			       "task, or kills a running one (its whole cgroup). With --app, ID is an\n"
+			       "application: its waiting and queued tasks are removed, its running ones killed.\n");
 			return ES_EXIT_OK;
 		default: return cli_usage_error("cancel", "unknown option");
 		}
 	}
 	if (optind + 1 != argc || parse_u64(argv[optind], &id) < 0 || id == 0 || id > INT64_MAX)
-		return cli_usage_error("cancel", "ID: must be one task id");
+		return cli_usage_error("cancel", "ID: must be one %s id", app ? "application" : "task");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("cancel"));
-	json_object_object_add(req, "task", json_object_new_int64((int64_t)id));
+	json_object_object_add(req, app ? "app" : "task", json_object_new_int64((int64_t)id));
 	r = request("cancel", sock, req, &rep);
 	json_object_put(req);
 	if (r)

@@ -272,8 +272,39 @@ static int cmd_shape(int argc, char **argv)
 		return cli_usage_error(CMD, "--show: takes no selector");
 	if (json && !do_show)
 		return cli_usage_error(CMD, "--json: only with --show");
-	if (task)
-		return (void)cli_error(CMD, "--task: resolving task '%s' needs edgesliced's socket, which this build does not have; use --cgroup", task), ES_EXIT_UNAVAILABLE;
+	_cleanup_free_ char *task_cgroup = NULL;
+	if (task) {
+		/* The daemon knows the task's cgroup: ask it, then shape that cgroup. */
+		json_object *req, *rep = NULL, *arr, *v;
+		uint64_t want;
+		if (parse_u64(task, &want) < 0 || want == 0)
+			return cli_usage_error(CMD, "--task: '%s' is not a task id", task);
+		req = json_object_new_object();
+		json_object_object_add(req, "op", json_object_new_string("tasks"));
+		r = cli_ctl_request(CMD, NULL, req, &rep);
+		json_object_put(req);
+		if (r)
+			return r;
+		if (json_object_object_get_ex(rep, "tasks", &arr))
+			for (size_t i = 0; i < json_object_array_length(arr) && !task_cgroup; i++) {
+				json_object *t = json_object_array_get_idx(arr, i);
+				if (json_object_object_get_ex(t, "id", &v) &&
+				    (uint64_t)json_object_get_int64(v) == want) {
+					if (!json_object_object_get_ex(t, "cgroup", &v)) {
+						json_object_object_get_ex(t, "state", &v);
+						r = cli_error(CMD, "--task: task %s is %s: it has no cgroup to shape", task,
+							      json_object_get_string(v));
+						json_object_put(rep);
+						return r;
+					}
+					task_cgroup = strdup(json_object_get_string(v));
+				}
+			}
+		json_object_put(rep);
+		if (!task_cgroup)
+			return cli_error(CMD, "--task: no task %s in edgesliced", task);
+		cgroup = task_cgroup;
+	}
 
 	/* Validate every input before touching the device: bad input changes nothing. */
 	if (cgroup) {

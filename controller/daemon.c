@@ -32,11 +32,14 @@
 #include <time.h>
 
 #include "cg.h"
+#include "dapp.h"
 #include "dstate.h"
 #include "fleet.h"
 #include "policy.h"
+#include "probes.h"
 #include "proto.h"
 #include "sampler.h"
+#include "shaper.h"
 #include "util.h"
 
 #define MAX_CLIENTS 256
@@ -50,6 +53,8 @@ struct trt { /* a task's runtime half */
 	int pidfd;
 	sd_event_source *pid_src, *watch_src;
 	bool sampled; /* known to the sampler */
+	uint64_t cgroup_id; /* for the uplink classifier; 0 = unknown */
+	bool shaped;        /* has a class on the uplink */
 	double cpu_used;
 	uint64_t mem_used;
 	bool in_policy, cancel;
@@ -113,9 +118,17 @@ struct daemon {
 	struct sampler *sampler; /* cgroup files, plus the eBPF probe when it loaded */
 	bool bpf;
 	bool node_read_failed;
+	struct shaper *shaper; /* the uplink's per-task shaping; NULL without uplink = */
+	struct unshape {
+		uint64_t cgroup_id, deadline_us;
+	} *unshape;            /* classes of finished tasks, removed once drained */
+	size_t n_unshape;
+	const char *cg_path;   /* absolute path of the task subtree */
+	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
 	bool journal;
 	char last_status[128];
 	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
+	bool loading; /* load_state: applications are settled once all tasks are known */
 };
 
 /* --- logging -------------------------------------------------------------------------- */
@@ -249,13 +262,15 @@ static int persist(struct daemon *d)
 }
 
 /* Drops the oldest finished tasks beyond keep_finished. */
+static bool app_pinned(struct daemon *d, const struct dtask *t);
+
 static void trim_finished(struct daemon *d)
 {
 	size_t fin = 0;
 	for (size_t i = 0; i < d->n_tasks; i++)
 		fin += !dtask_state_live(d->tasks[i]->state);
 	for (size_t i = 0; i < d->n_tasks && fin > d->conf.keep_finished;) {
-		if (!dtask_state_live(d->tasks[i]->state)) {
+		if (!dtask_state_live(d->tasks[i]->state) && !app_pinned(d, d->tasks[i])) {
 			task_free(d->tasks[i]);
 			memmove(&d->tasks[i], &d->tasks[i + 1], (d->n_tasks - i - 1) * sizeof(*d->tasks));
 			d->n_tasks--;
@@ -337,6 +352,10 @@ static void emit(struct daemon *d, const char *what, const struct dtask *t)
 	json_object_object_add(o, "task", json_object_new_int64((int64_t)t->id));
 	json_object_object_add(o, "queue", json_object_new_string(t->queue));
 	json_object_object_add(o, "state", json_object_new_string(dtask_state_name(t->state)));
+	if (t->app) {
+		json_object_object_add(o, "app", json_object_new_int64((int64_t)t->app));
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+	}
 	if (t->dev >= 0 && (size_t)t->dev < d->n_dev)
 		json_object_object_add(o, "device", json_object_new_string(d->dev[t->dev].name));
 	if (t->state == DTASK_DONE || t->state == DTASK_FAILED || t->state == DTASK_CANCELLED) {
@@ -391,6 +410,154 @@ static void fleet_notify(struct daemon *d, const struct dtask *t)
 }
 
 static void schedule(struct daemon *d);
+static void app_settle(struct daemon *d, uint64_t app);
+
+/* --- upload shaping ------------------------------------------------------------------- */
+
+/* Gives a task with an upload rate its own class on the uplink, keyed by its cgroup id, before
+ * its first packet (called between cgroup creation and spawn, and on adoption). */
+static int shape_task(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP};
+	char name[128];
+	uint32_t classid;
+	int r;
+
+	if (!t->upload_rate)
+		return 0;
+	if (!d->shaper)
+		return -ENETDOWN;
+	r = dtask_cgroup_name(t, name, sizeof(name));
+	if (r >= 0)
+		r = probe_cgroup_id_at(cg_root_fd(d->root), name, &rt->cgroup_id);
+	if (r < 0)
+		return r;
+	m.cgroup_id = rt->cgroup_id;
+	r = shaper_set_rate(d->shaper, &m, t->upload_rate, &classid);
+	if (r < 0)
+		return r;
+	rt->shaped = true;
+	logm(LOG_DEBUG, "task %" PRIu64 ": uploads shaped by class %x:%x", t->id, classid >> 16,
+	     classid & 0xffff);
+	return 0;
+}
+
+static bool any_shaped(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->rt && ((struct trt *)d->tasks[i]->rt)->shaped)
+			return true;
+	return false;
+}
+
+/* No task class left on the uplink — ours or one an admin made with `edgeslice shape`. */
+static bool uplink_idle(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+
+	if (!shaper_is_active(d->shaper))
+		return false;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].is_task)
+			return false;
+	return true;
+}
+
+/* A finished task's class goes once it has sent what its task queued (at most 2 s later):
+ * deleting a class drops its queue, and with it the task's last bytes or its RST. The last
+ * class out restores the uplink's original root qdisc, so an idle node's uplink is exactly as
+ * it was without edgeslice. Called from the tick and on task exit. */
+static void unshape_drained(struct daemon *d, uint64_t now)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+	bool removed = false;
+
+	if (!d->n_unshape)
+		return;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < d->n_unshape;) {
+		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP, .cgroup_id = d->unshape[i].cgroup_id};
+		bool queued = false;
+		int r;
+		for (size_t k = 0; k < n; k++)
+			if (v[k].is_task && v[k].has_match && v[k].match.kind == SHAPER_MATCH_CGROUP &&
+			    v[k].match.cgroup_id == m.cgroup_id)
+				queued = v[k].qlen > 0 || v[k].backlog > 0;
+		if (queued && now < d->unshape[i].deadline_us) {
+			i++;
+			continue;
+		}
+		r = shaper_unset(d->shaper, &m);
+		if (r < 0 && r != -ENOENT)
+			logm(LOG_WARNING, "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
+			     d->conf.uplink, m.cgroup_id, strerror(-r));
+		d->unshape[i] = d->unshape[--d->n_unshape];
+		removed = true;
+	}
+	if (removed && uplink_idle(d)) {
+		int r = shaper_restore(d->shaper);
+		if (r < 0)
+			logm(LOG_WARNING, "uplink %s: restoring the original qdisc: %s", d->conf.uplink,
+			     strerror(-r));
+	}
+}
+
+static void unshape_task(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct unshape *n;
+
+	if (!rt || !rt->shaped || !d->shaper)
+		return;
+	rt->shaped = false;
+	n = realloc(d->unshape, (d->n_unshape + 1) * sizeof(*n));
+	if (!n) { /* cannot wait for it: remove now */
+		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP, .cgroup_id = rt->cgroup_id};
+		(void)shaper_unset(d->shaper, &m);
+		return;
+	}
+	d->unshape = n;
+	d->unshape[d->n_unshape++] = (struct unshape){rt->cgroup_id, now_usec() + 2000000u};
+	unshape_drained(d, now_usec());
+}
+
+/* After adoption: a class whose cgroup is gone, or is a task cgroup of ours that no live task
+ * owns, is a crash's leftover. Classes an admin set on other cgroups are left alone. */
+static void shaper_sweep(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	size_t n = 0;
+
+	if (!d->shaper || !shaper_is_active(d->shaper))
+		return;
+	if (shaper_list(d->shaper, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool owned = false;
+		if (!v[i].is_task || !v[i].has_match || v[i].match.kind != SHAPER_MATCH_CGROUP)
+			continue;
+		_cleanup_free_ char *path = NULL;
+		int r = shaper_cgroup_path(d->cgroupfs, v[i].match.cgroup_id, &path);
+		for (size_t k = 0; k < d->n_tasks && !owned; k++) {
+			struct trt *rt = d->tasks[k]->rt;
+			owned = rt && rt->shaped && rt->cgroup_id == v[i].match.cgroup_id;
+		}
+		if (r != -ENOENT && !(r >= 0 && !strncmp(path, d->cg_path, strlen(d->cg_path)) &&
+				      !strncmp(path + strlen(d->cg_path), "/task-", 6)))
+			owned = true; /* not ours to remove */
+		if (!owned && shaper_unset(d->shaper, &v[i].match) >= 0)
+			logm(LOG_INFO, "uplink %s: removed the leftover class of cgroup id %" PRIu64,
+			     d->conf.uplink, v[i].match.cgroup_id);
+	}
+	if (uplink_idle(d) && shaper_restore(d->shaper) >= 0)
+		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored", d->conf.uplink);
+}
 
 static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason)
 {
@@ -412,6 +579,7 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 			logm(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id, strerror(-r));
 		rt->in_policy = false;
 	}
+	unshape_task(d, t);
 	if (rt) {
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);
@@ -434,6 +602,8 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	d->dirty = true;
 	emit(d, "finished", t);
 	fleet_notify(d, t);
+	if (t->app)
+		app_settle(d, t->app); /* queue the successors, or fail them */
 	notify_status(d);
 }
 
@@ -567,6 +737,12 @@ static int task_start(struct daemon *d, struct dtask *t)
 	}
 	if (r < 0)
 		return r;
+	r = shape_task(d, t);
+	if (r < 0) {
+		logm(LOG_ERR, "task %" PRIu64 ": uplink %s: cannot shape its uploads: %s", t->id,
+		     d->conf.uplink, strerror(-r));
+		return r;
+	}
 	e.argv = t->argv;
 	e.stdin_fd = e.stdout_fd = e.stderr_fd = -1;
 	e.uid = (uid_t)-1;
@@ -746,6 +922,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 			logm(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
 			     cg_root_missing(d->root));
 	}
+	if (d->shaper)
+		unshape_drained(d, now);
 	r = sampler_tick(d->sampler, now);
 	if (r < 0 && !d->node_read_failed)
 		logm(LOG_WARNING, "measurement: node files: %s", strerror(-r));
@@ -776,6 +954,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 static json_object *task_json(struct daemon *d, const struct dtask *t)
 {
+	char name[128];
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	const struct trt *rt = t->rt;
 	uint64_t now = realtime_us(), wait_end;
@@ -811,12 +990,69 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "argv", a);
 	if (t->fleet_id)
 		json_object_object_add(o, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
+	if (t->upload_rate)
+		json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
+	if (dtask_state_live(t->state) && t->state != DTASK_QUEUED && d->cg_path &&
+	    dtask_cgroup_name(t, name, sizeof(name)) >= 0) {
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", d->cg_path, name) >= 0)
+			json_object_object_add(o, "cgroup", json_object_new_string(p));
+		else
+			p = NULL;
+	}
+	if (t->app) {
+		json_object *af = json_object_new_array();
+		json_object_object_add(o, "app", json_object_new_int64((int64_t)t->app));
+		json_object_object_add(o, "app_name", json_object_new_string(t->app_name));
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+		for (size_t i = 0; i < t->n_after; i++)
+			json_object_array_add(af, json_object_new_int64((int64_t)t->after[i]));
+		json_object_object_add(o, "after", af);
+		json_object_object_add(o, "priority", json_object_new_double(t->prio));
+	}
 	if (rt && rt->sampled && t->state == DTASK_RUNNING) {
 		struct sampler_task st;
 		json_object *m = NULL;
 		if (sampler_task_get(d->sampler, t->id, &st) >= 0 && sampler_task_json(&st, &m) >= 0)
 			json_object_object_add(o, "measure", m);
 	}
+	return o;
+}
+
+/* The uplink's classes with their counters, each named by the task it shapes. */
+static json_object *uplink_json(struct daemon *d)
+{
+	_cleanup_free_ struct shaper_class *v = NULL;
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	size_t n = 0;
+
+	json_object_object_add(o, "device", json_object_new_string(d->conf.uplink));
+	json_object_object_add(o, "active", json_object_new_boolean(shaper_is_active(d->shaper)));
+	json_object_object_add(o, "rate", json_object_new_int64((int64_t)shaper_parent_rate(d->shaper)));
+	if (shaper_is_active(d->shaper) && shaper_list(d->shaper, &v, &n) >= 0)
+		for (size_t i = 0; i < n; i++) {
+			json_object *c = json_object_new_object();
+			char id[16];
+			snprintf(id, sizeof(id), "%x:%x", v[i].classid >> 16, v[i].classid & 0xffff);
+			json_object_object_add(c, "class", json_object_new_string(id));
+			json_object_object_add(c, "kind", json_object_new_string(
+								   v[i].is_task ? "task"
+								   : (v[i].classid & 0xffff) == SHAPER_MINOR_PARENT ? "parent"
+													     : "default"));
+			for (size_t k = 0; k < d->n_tasks && v[i].is_task && v[i].has_match; k++) {
+				struct trt *rt = d->tasks[k]->rt;
+				if (rt && rt->shaped && v[i].match.kind == SHAPER_MATCH_CGROUP &&
+				    rt->cgroup_id == v[i].match.cgroup_id)
+					json_object_object_add(c, "task", json_object_new_int64((int64_t)d->tasks[k]->id));
+			}
+			json_object_object_add(c, "rate", json_object_new_int64((int64_t)v[i].rate));
+			json_object_object_add(c, "ceil", json_object_new_int64((int64_t)v[i].ceil));
+			json_object_object_add(c, "bytes", json_object_new_int64((int64_t)v[i].bytes));
+			json_object_object_add(c, "packets", json_object_new_int64((int64_t)v[i].packets));
+			json_object_object_add(c, "drops", json_object_new_int64((int64_t)v[i].drops));
+			json_object_array_add(a, c);
+		}
+	json_object_object_add(o, "classes", a);
 	return o;
 }
 
@@ -1059,6 +1295,9 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	} else
 		return set_err(err, PROTO_E_NO_QUEUE, "queue",
 			       "queue: \"%s\" is not in the model catalog; give a demand", req->queue);
+	if (req->upload_rate && !d->shaper)
+		return set_err(err, PROTO_E_BAD_VALUE, "upload_rate",
+			       "upload_rate: this node shapes no uplink (set uplink = IFNAME in edgeslice.conf)");
 	if (!req->argv && !(m && m->cmd_argc))
 		return set_err(err, PROTO_E_MISSING_FIELD, "argv",
 			       "argv: missing, and queue \"%s\" has no command in the model catalog",
@@ -1067,6 +1306,9 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		return set_err(err, PROTO_E_BAD_VALUE, "demand",
 			       "demand: queue %s has demand %.3g cores, %" PRIu64 " bytes", q->name,
 			       q->cpu, q->mem);
+	if (d->fleet && req->upload_rate)
+		return set_err(err, PROTO_E_BAD_VALUE, "upload_rate",
+			       "upload_rate: not supported for fleet submissions");
 	if (d->fleet) { /* fleet mode: queued in etcd; the fleet's placer decides where */
 		char **fargv = req->argv;
 		size_t fargc = req->argc;
@@ -1114,6 +1356,7 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	}
 	t->cpu = cpu;
 	t->mem = mem;
+	t->upload_rate = req->upload_rate;
 	t->state = DTASK_QUEUED;
 	t->dev = -1;
 	t->exit_code = -1;
@@ -1138,6 +1381,9 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	return 0;
 }
 
+static int do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err);
+
 static int do_cancel(struct daemon *d, struct proto_request *req, json_object *reply,
 		     struct proto_error *err)
 {
@@ -1145,14 +1391,19 @@ static int do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 	struct trt *rt;
 	int r;
 
+	if (req->app)
+		return do_cancel_app(d, req, reply, err);
 	if (!t)
 		return set_err(err, PROTO_E_NO_TASK, "task", "task: no task %" PRIu64, req->task);
 	rt = t->rt;
-	if (t->state == DTASK_QUEUED) {
-		(void)policy_cancel(d->pol, t->id);
+	if (t->state == DTASK_QUEUED || t->state == DTASK_WAITING) {
+		if (t->state == DTASK_QUEUED)
+			(void)policy_cancel(d->pol, t->id);
 		t->state = DTASK_CANCELLED;
 		t->end_us = realtime_us();
 		snprintf(t->reason, sizeof(t->reason), "cancelled");
+		if (t->app)
+			app_settle(d, t->app); /* its dependents fail */
 		r = persist(d);
 		if (r < 0)
 			return set_err(err, PROTO_E_INTERNAL, NULL, "state: %s", strerror(-r));
@@ -1167,6 +1418,354 @@ static int do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 			       dtask_state_name(t->state));
 	json_object_object_add(reply, "task", json_object_new_int64((int64_t)t->id));
 	json_object_object_add(reply, "state", json_object_new_string(dtask_state_name(t->state)));
+	return 0;
+}
+
+/* --- applications (DAGs of tasks, controller/dapp.h, docs/DAEMON.md) ---------------------- */
+
+/* The tasks of application `app` in id order (= their order in the submitted document). */
+static size_t app_members(struct daemon *d, uint64_t app, struct dtask *ret[DAPP_MAX_TASKS])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_tasks && n < DAPP_MAX_TASKS; i++)
+		if (d->tasks[i]->app == app)
+			ret[n++] = d->tasks[i];
+	return n;
+}
+
+static enum dapp_tstate app_tstate(const struct dtask *t)
+{
+	switch (t->state) {
+	case DTASK_WAITING: return DAPP_T_WAITING;
+	case DTASK_QUEUED:
+	case DTASK_STARTING: return DAPP_T_QUEUED;
+	case DTASK_RUNNING: return DAPP_T_RUNNING;
+	case DTASK_DONE: return t->exit_code > 0 || !strcmp(t->reason, "oom-kill") ? DAPP_T_FAILED : DAPP_T_OK;
+	case DTASK_CANCELLED: return DAPP_T_CANCELLED;
+	default: return DAPP_T_FAILED;
+	}
+}
+
+/* Finished tasks of an application with live ones are kept: their outcome decides the rest. */
+static bool app_pinned(struct daemon *d, const struct dtask *t)
+{
+	if (!t->app)
+		return false;
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->app == t->app && dtask_state_live(d->tasks[i]->state))
+			return true;
+	return false;
+}
+
+static void app_settle(struct daemon *d, uint64_t app)
+{
+	struct dtask *m[DAPP_MAX_TASKS];
+	enum dapp_tstate st[DAPP_MAX_TASKS];
+	uint64_t pred[DAPP_MAX_TASKS] = {0}, failed, ready;
+	int root[DAPP_MAX_TASKS], ready_idx[DAPP_MAX_TASKS];
+	size_t n = d->loading ? 0 : app_members(d, app, m), nr = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		st[i] = app_tstate(m[i]);
+		for (size_t k = 0; k < m[i]->n_after; k++)
+			for (size_t j = 0; j < n; j++)
+				if (m[j]->id == m[i]->after[k])
+					pred[i] |= 1ull << j;
+	}
+	if (!n || dapp_step(n, pred, st, NULL, &failed, root, &ready) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct dtask *t = m[i], *why = m[root[i]];
+		if ((failed >> i) & 1) {
+			t->state = DTASK_FAILED;
+			t->end_us = realtime_us();
+			if (!strncmp(why->reason, "dependency-failed: ", 19))
+				snprintf(t->reason, sizeof(t->reason), "%s", why->reason);
+			else
+				snprintf(t->reason, sizeof(t->reason), "dependency-failed: %s", why->name);
+			logm(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id, t->app_name, t->name, t->reason);
+			emit(d, "finished", t);
+			d->dirty = true;
+		} else if ((ready >> i) & 1) {
+			size_t k = nr++;
+			/* MRS: among the ready tasks, highest upward rank first (ties: document order) */
+			while (k > 0 && m[ready_idx[k - 1]]->prio < t->prio) {
+				ready_idx[k] = ready_idx[k - 1];
+				k--;
+			}
+			ready_idx[k] = (int)i;
+		}
+	}
+	for (size_t k = 0; k < nr; k++) {
+		struct dtask *t = m[ready_idx[k]];
+		struct dqueue *q;
+		int r = queue_get(d, t->queue, t->cpu, t->mem, &q);
+		/* the policy breaks ties between queues by arrival: keep the rank order there */
+		if (r >= 0)
+			r = policy_enqueue(d->pol, q->policy_id, t->id, mono_s(d) + 1e-6 * (double)k);
+		d->dirty = true;
+		if (r < 0) {
+			logm(LOG_ERR, "task %" PRIu64 " (%s/%s): cannot queue: %s", t->id, t->app_name,
+			     t->name, strerror(-r));
+			t->state = DTASK_FAILED;
+			t->end_us = realtime_us();
+			snprintf(t->reason, sizeof(t->reason), "start-failed");
+			emit(d, "finished", t);
+			app_settle(d, app);
+			return;
+		}
+		t->state = DTASK_QUEUED;
+		emit(d, "queued", t);
+	}
+}
+
+static void apps_settle_all(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->app == d->tasks[i]->id) /* the first task names the application */
+			app_settle(d, d->tasks[i]->id);
+}
+
+static json_object *apps_json(struct daemon *d, bool live_only)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct dtask *m[DAPP_MAX_TASKS];
+		enum dapp_tstate st[DAPP_MAX_TASKS];
+		json_object *o, *ts;
+		uint64_t app = d->tasks[i]->app, start = 0, end = 0;
+		size_t n, done = 0;
+		bool first = true;
+		if (!app)
+			continue;
+		for (size_t j = 0; j < i && first; j++)
+			first = d->tasks[j]->app != app;
+		if (!first)
+			continue;
+		n = app_members(d, app, m);
+		for (size_t k = 0; k < n; k++) {
+			st[k] = app_tstate(m[k]);
+			done += st[k] == DAPP_T_OK;
+			if (m[k]->start_us && (!start || m[k]->start_us < start))
+				start = m[k]->start_us;
+			end = m[k]->end_us > end ? m[k]->end_us : end;
+		}
+		if (live_only && !app_pinned(d, m[0]))
+			continue;
+		o = json_object_new_object();
+		ts = json_object_new_array();
+		json_object_object_add(o, "id", json_object_new_int64((int64_t)app));
+		json_object_object_add(o, "name", json_object_new_string(m[0]->app_name));
+		json_object_object_add(o, "state", json_object_new_string(dapp_state(n, st)));
+		json_object_object_add(o, "n_tasks", json_object_new_int((int)n));
+		json_object_object_add(o, "n_done", json_object_new_int((int)done));
+		json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)m[0]->submit_us));
+		json_object_object_add(o, "start_us", json_object_new_int64((int64_t)start));
+		json_object_object_add(o, "end_us", json_object_new_int64(app_pinned(d, m[0]) ? 0 : (int64_t)end));
+		for (size_t k = 0; k < n; k++) {
+			json_object *t = json_object_new_object(), *af = json_object_new_array();
+			json_object_object_add(t, "name", json_object_new_string(m[k]->name));
+			json_object_object_add(t, "task", json_object_new_int64((int64_t)m[k]->id));
+			json_object_object_add(t, "queue", json_object_new_string(m[k]->queue));
+			json_object_object_add(t, "state", json_object_new_string(dtask_state_name(m[k]->state)));
+			json_object_object_add(t, "reason", json_object_new_string(m[k]->reason));
+			json_object_object_add(t, "exit_code", json_object_new_int(m[k]->exit_code));
+			json_object_object_add(t, "priority", json_object_new_double(m[k]->prio));
+			for (size_t a = 0; a < m[k]->n_after; a++)
+				for (size_t j = 0; j < n; j++)
+					if (m[j]->id == m[k]->after[a])
+						json_object_array_add(af, json_object_new_string(m[j]->name));
+			json_object_object_add(t, "after", af);
+			json_object_array_add(ts, t);
+		}
+		json_object_object_add(o, "tasks", ts);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static int do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err)
+{
+	struct dapp *a = req->dapp;
+	double cpu[DAPP_MAX_TASKS], phi[DAPP_MAX_TASKS];
+	uint64_t mem[DAPP_MAX_TASKS], first = d->next_id;
+	int order[DAPP_MAX_TASKS], r;
+	size_t live = 0, base = d->n_tasks;
+	json_object *ts;
+
+	if (d->draining)
+		return set_err(err, PROTO_E_STATE, NULL, "the daemon is draining for shutdown");
+	for (size_t i = 0; i < d->n_tasks; i++)
+		live += dtask_state_live(d->tasks[i]->state);
+	if (live + a->n > d->conf.max_tasks)
+		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached", d->conf.max_tasks);
+	/* every task is checked like a submit before anything is created */
+	for (size_t i = 0; i < a->n; i++) {
+		const struct dapp_task *at = &a->task[i];
+		struct dqueue *q = queue_find(d, at->queue);
+		const struct dconf_model *m = model_find(d, at->queue);
+		bool fits = false;
+		int same = -1;
+		for (size_t j = 0; j < i && same < 0; j++)
+			if (!strcmp(a->task[j].queue, at->queue))
+				same = (int)j;
+		if (at->has_demand) {
+			cpu[i] = at->cpu;
+			mem[i] = at->mem;
+		} else if (q) {
+			cpu[i] = q->cpu;
+			mem[i] = q->mem;
+		} else if (same >= 0) {
+			cpu[i] = cpu[same];
+			mem[i] = mem[same];
+		} else if (m) {
+			cpu[i] = m->cpu;
+			mem[i] = m->mem;
+		} else
+			return set_err(err, PROTO_E_NO_QUEUE, "app",
+				       "tasks[%zu].queue: \"%s\" is not in the model catalog; give a demand", i,
+				       at->queue);
+		if (!at->argv && !(m && m->cmd_argc))
+			return set_err(err, PROTO_E_MISSING_FIELD, "app",
+				       "tasks[%zu].argv: missing, and \"%s\" has no command in the model catalog",
+				       i, at->queue);
+		if ((q && (fabs(q->cpu - cpu[i]) > 1e-9 || q->mem != mem[i])) ||
+		    (same >= 0 && (fabs(cpu[same] - cpu[i]) > 1e-9 || mem[same] != mem[i])))
+			return set_err(err, PROTO_E_BAD_VALUE, "app",
+				       "tasks[%zu].demand: queue %s has another demand", i, at->queue);
+		for (size_t k = 0; k < d->n_dev; k++)
+			fits |= cpu[i] <= d->dev[k].cpu + 1e-9 && (double)mem[i] <= (double)d->dev[k].mem;
+		if (!fits)
+			return set_err(err, PROTO_E_TOO_BIG, "app",
+				       "tasks[%zu].demand: %.3g cores, %" PRIu64 " bytes exceeds every device", i,
+				       cpu[i], mem[i]);
+	}
+	r = dapp_priority(a, phi, order);
+	for (size_t i = 0; i < a->n && r >= 0; i++) {
+		struct dqueue *q;
+		r = queue_get(d, a->task[i].queue, cpu[i], mem[i], &q);
+	}
+	for (size_t i = 0; i < a->n && r >= 0; i++) {
+		struct dapp_task *at = &a->task[i];
+		struct dtask *t = calloc(1, sizeof(*t));
+		size_t na = 0;
+		if (!t || !trt_new(d, t) || !(t->after = calloc(DAPP_MAX_TASKS, sizeof(*t->after)))) {
+			task_free(t);
+			r = -ENOMEM;
+			break;
+		}
+		t->id = d->next_id++;
+		snprintf(t->queue, sizeof(t->queue), "%s", at->queue);
+		if (at->argv) {
+			t->argv = TAKE_PTR(at->argv);
+			t->argc = at->argc;
+			at->argc = 0;
+		} else if (dconf_model_argv(model_find(d, at->queue), &t->argv, &t->argc) < 0) {
+			task_free(t);
+			r = -ENOMEM;
+			break;
+		}
+		t->cpu = cpu[i];
+		t->mem = mem[i];
+		t->dev = -1;
+		t->exit_code = -1;
+		t->submit_us = realtime_us();
+		t->app = first;
+		snprintf(t->app_name, sizeof(t->app_name), "%s", a->name);
+		snprintf(t->name, sizeof(t->name), "%s", at->name);
+		for (size_t j = 0; j < a->n; j++)
+			if ((at->pred >> j) & 1)
+				t->after[na++] = first + j;
+		t->n_after = na;
+		t->prio = phi[i];
+		t->state = na ? DTASK_WAITING : DTASK_QUEUED;
+		r = task_append(d, t);
+		if (r < 0)
+			task_free(t);
+	}
+	if (r >= 0)
+		r = persist(d); /* acknowledged only once durable, waiting tasks included */
+	if (r < 0) {
+		while (d->n_tasks > base)
+			task_free(d->tasks[--d->n_tasks]);
+		d->next_id = first;
+		(void)persist(d);
+		return set_err(err, PROTO_E_INTERNAL, NULL, "submit-app: %s", strerror(-r));
+	}
+	/* the roots, in MRS priority order */
+	for (size_t k = 0; k < a->n; k++) {
+		struct dtask *t = d->tasks[base + (size_t)order[k]];
+		if (t->state != DTASK_QUEUED)
+			continue;
+		r = policy_enqueue(d->pol, queue_find(d, t->queue)->policy_id, t->id,
+				   mono_s(d) + 1e-6 * (double)k);
+		if (r < 0) {
+			t->state = DTASK_FAILED;
+			t->end_us = realtime_us();
+			snprintf(t->reason, sizeof(t->reason), "start-failed");
+			d->dirty = true;
+			continue;
+		}
+		emit(d, "queued", t);
+	}
+	app_settle(d, first);
+	logm(LOG_INFO, "application %" PRIu64 " (%s): %zu tasks", first, a->name, a->n);
+	json_object_object_add(reply, "app", json_object_new_int64((int64_t)first));
+	json_object_object_add(reply, "name", json_object_new_string(a->name));
+	schedule(d);
+	ts = json_object_new_array();
+	for (size_t i = 0; i < a->n && base + i < d->n_tasks; i++) {
+		json_object *o = json_object_new_object();
+		const struct dtask *t = d->tasks[base + i];
+		json_object_object_add(o, "name", json_object_new_string(t->name));
+		json_object_object_add(o, "task", json_object_new_int64((int64_t)t->id));
+		json_object_object_add(o, "state", json_object_new_string(dtask_state_name(t->state)));
+		json_object_object_add(o, "priority", json_object_new_double(t->prio));
+		json_object_array_add(ts, o);
+	}
+	json_object_object_add(reply, "tasks", ts);
+	return 0;
+}
+
+static int do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err)
+{
+	struct dtask *m[DAPP_MAX_TASKS];
+	size_t n = app_members(d, req->app, m), hit = 0;
+	int r;
+
+	if (!n)
+		return set_err(err, PROTO_E_NO_TASK, "app", "app: no application %" PRIu64, req->app);
+	/* waiting and queued ones first, so that nothing is released while the running die */
+	for (size_t i = 0; i < n; i++)
+		if (m[i]->state == DTASK_WAITING || m[i]->state == DTASK_QUEUED) {
+			if (m[i]->state == DTASK_QUEUED)
+				(void)policy_cancel(d->pol, m[i]->id);
+			m[i]->state = DTASK_CANCELLED;
+			m[i]->end_us = realtime_us();
+			snprintf(m[i]->reason, sizeof(m[i]->reason), "cancelled");
+			emit(d, "finished", m[i]);
+			hit++;
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct trt *rt = m[i]->rt;
+		if (m[i]->state == DTASK_RUNNING && rt && rt->cg) {
+			rt->cancel = true;
+			r = cg_task_kill(rt->cg);
+			if (r < 0)
+				logm(LOG_WARNING, "task %" PRIu64 ": kill: %s", m[i]->id, strerror(-r));
+			hit++;
+		}
+	}
+	if (!hit)
+		return set_err(err, PROTO_E_STATE, "app", "app: %" PRIu64 " has no live task", req->app);
+	r = persist(d);
+	if (r < 0)
+		return set_err(err, PROTO_E_INTERNAL, NULL, "state: %s", strerror(-r));
+	json_object_object_add(reply, "app", json_object_new_int64((int64_t)req->app));
+	json_object_object_add(reply, "cancelled", json_object_new_int((int)hit));
 	return 0;
 }
 
@@ -1225,13 +1824,22 @@ static void handle_line(struct client *c, const char *line, size_t len)
 		case PROTO_CANCEL:
 			r = do_cancel(d, &req, reply, &err);
 			break;
+		case PROTO_SUBMIT_APP:
+			r = do_submit_app(d, &req, reply, &err);
+			break;
+		case PROTO_APPS:
+			json_object_object_add(reply, "apps", apps_json(d, false));
+			break;
 		case PROTO_STATUS:
 			json_object_object_add(reply, "policy", json_object_new_string(d->conf.policy));
 			json_object_object_add(reply, "draining", json_object_new_boolean(d->draining));
 			json_object_object_add(reply, "measure", measure_json(d));
+			if (d->shaper)
+				json_object_object_add(reply, "uplink", uplink_json(d));
 			json_object_object_add(reply, "devices", devices_json(d));
 			json_object_object_add(reply, "queues", queues_json(d));
 			json_object_object_add(reply, "tasks", tasks_json(d, true));
+			json_object_object_add(reply, "apps", apps_json(d, true));
 			break;
 		case PROTO_QUEUES:
 			json_object_object_add(reply, "queues", queues_json(d));
@@ -1578,7 +2186,7 @@ static int adopt(struct daemon *d, struct dtask *t)
 	uint64_t usec = 0;
 	int r;
 
-	if (t->state == DTASK_QUEUED || !dtask_state_live(t->state))
+	if (t->state == DTASK_QUEUED || t->state == DTASK_WAITING || !dtask_state_live(t->state))
 		return 0;
 	if (dtask_cgroup_name(t, name, sizeof(name)) < 0 || t->dev < 0 || (size_t)t->dev >= d->n_dev) {
 		t->state = DTASK_FAILED;
@@ -1622,6 +2230,10 @@ static int adopt(struct daemon *d, struct dtask *t)
 	t->state = DTASK_RUNNING;
 	if (!t->start_us)
 		t->start_us = realtime_us();
+	r = shape_task(d, t); /* adopts its class if the uplink kept it */
+	if (r < 0)
+		logm(LOG_WARNING, "task %" PRIu64 ": uplink: cannot shape its uploads again: %s", t->id,
+		     strerror(-r));
 	r = watch_task(d, t);
 	if (r < 0)
 		return r;
@@ -1666,6 +2278,7 @@ static int load_state(struct daemon *d)
 		}
 	}
 	dstate_free(flat, n);
+	d->loading = true;
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
 		struct dqueue *q;
@@ -1685,6 +2298,8 @@ static int load_state(struct daemon *d)
 				return r;
 		}
 	}
+	d->loading = false;
+	apps_settle_all(d); /* tasks that ended while we were down release their successors */
 	return persist(d);
 }
 
@@ -1882,6 +2497,8 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	if (!cgpath)
 		goto out;
+	d->cg_path = cgpath;
+	snprintf(d->cgroupfs, sizeof(d->cgroupfs), "%s", cgfs);
 	r = cg_root_open(cgfs, cgpath, &d->root);
 	if (r >= 0)
 		r = cg_root_setup(d->root);
@@ -1939,6 +2556,18 @@ int daemon_run(const struct daemon_opts *o)
 		     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 	}
 
+	if (d->conf.uplink[0]) {
+		r = shaper_open(d->conf.uplink, d->conf.uplink_rate, &d->shaper);
+		if (r < 0) {
+			logm(LOG_ERR, "uplink %s: %s", d->conf.uplink,
+			     r == -ENODEV ? "no such interface in this network namespace" : strerror(-r));
+			goto out;
+		}
+		if (shaper_is_active(d->shaper))
+			logm(LOG_NOTICE, "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
+			     d->conf.uplink);
+	}
+
 	if (sd_event_default(&d->ev) < 0)
 		goto out;
 	r = fleet_setup(d); /* before the state: adopted fleet tasks report through it */
@@ -1952,6 +2581,7 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 	sweep_stale(d);
+	shaper_sweep(d);
 	r = open_socket(d);
 	if (r < 0) {
 		logm(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
@@ -1991,11 +2621,21 @@ out:
 	free(d->reap);
 	while (d->clients)
 		client_free(d->clients);
+	if (d->shaper) { /* stopping: finished tasks' classes go now */
+		for (size_t i = 0; i < d->n_unshape; i++)
+			d->unshape[i].deadline_us = 0;
+		unshape_drained(d, now_usec());
+	}
+	free(d->unshape);
+	if (d->shaper && any_shaped(d))
+		logm(LOG_INFO, "uplink %s: classes of running tasks kept (a restart adopts them)",
+		     d->conf.uplink);
 	for (size_t i = 0; i < d->n_tasks; i++)
 		task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
 	fleet_free(d->fleet);
+	shaper_free(d->shaper);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
 	sd_event_source_disable_unref(d->listen_src);

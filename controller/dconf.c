@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "proto.h"
+#include "shaper.h"
 #include "util.h"
 
 const struct dconf_model dconf_default_models[4] = {
@@ -320,6 +321,19 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 					 errsz, line);
 			if (r < 0)
 				return r;
+		} else if (!strcmp(k, "uplink")) {
+			if (strlen(v) >= sizeof(c.uplink) || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, ".."))
+				return err_at(err, errsz, line, "uplink: must be an interface name (1-15 characters)");
+			for (const char *q = v; *q; q++)
+				if (isspace((unsigned char)*q))
+					return err_at(err, errsz, line, "uplink: must be an interface name (1-15 characters)");
+			snprintf(c.uplink, sizeof(c.uplink), "%s", v);
+		} else if (!strcmp(k, "uplink_rate")) {
+			if (!strcmp(v, "auto"))
+				c.uplink_rate = 0;
+			else if (shaper_parse_rate(v, &c.uplink_rate) < 0)
+				return err_at(err, errsz, line,
+					      "uplink_rate: must be auto or a rate between 8kbit and 100gbit (e.g. 100mbit)");
 		} else if (!strcmp(k, "device")) {
 			if (c.n_devices >= DCONF_MAX_DEVICES)
 				return err_at(err, errsz, line, "device: more than %d devices", DCONF_MAX_DEVICES);

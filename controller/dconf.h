@@ -65,6 +65,8 @@ struct dconf {
 	uint64_t node_mem;       /* 0 = MemTotal */
 	unsigned max_tasks;      /* queued + running */
 	unsigned keep_finished;  /* finished tasks kept for `tasks` */
+	char uplink[16];         /* interface whose uploads are shaped per task; "" = none */
+	uint64_t uplink_rate;    /* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;
 	struct dconf_device devices[DCONF_MAX_DEVICES];
 	struct dconf_fleet fleet;

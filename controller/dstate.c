@@ -15,6 +15,7 @@
 static const char *const state_names[_DTASK_STATE_MAX] = {
 	[DTASK_QUEUED] = "queued", [DTASK_STARTING] = "starting",   [DTASK_RUNNING] = "running",
 	[DTASK_DONE] = "done",     [DTASK_CANCELLED] = "cancelled", [DTASK_FAILED] = "failed",
+	[DTASK_WAITING] = "waiting",
 };
 
 const char *dtask_state_name(enum dtask_state s)
@@ -34,7 +35,7 @@ int dtask_state_from_name(const char *s, enum dtask_state *ret)
 
 bool dtask_state_live(enum dtask_state s)
 {
-	return s == DTASK_QUEUED || s == DTASK_STARTING || s == DTASK_RUNNING;
+	return s == DTASK_QUEUED || s == DTASK_STARTING || s == DTASK_RUNNING || s == DTASK_WAITING;
 }
 
 int dtask_cgroup_name(const struct dtask *t, char *buf, size_t size)
@@ -51,6 +52,9 @@ void dtask_free_fields(struct dtask *t)
 	free(t->argv);
 	t->argv = NULL;
 	t->argc = 0;
+	free(t->after);
+	t->after = NULL;
+	t->n_after = 0;
 }
 
 void dstate_free(struct dtask *tasks, size_t n)
@@ -97,6 +101,18 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 		json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
 		if (t->fleet_id)
 			json_object_object_add(e, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
+		if (t->upload_rate)
+			json_object_object_add(e, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
+		if (t->app) { /* optional: plain tasks and older files have none of these */
+			json_object *af = json_object_new_array();
+			json_object_object_add(e, "app", json_object_new_int64((int64_t)t->app));
+			json_object_object_add(e, "app_name", json_object_new_string(t->app_name));
+			json_object_object_add(e, "name", json_object_new_string(t->name));
+			for (size_t k = 0; k < t->n_after; k++)
+				json_object_array_add(af, json_object_new_int64((int64_t)t->after[k]));
+			json_object_object_add(e, "after", af);
+			json_object_object_add(e, "prio", json_object_new_double(t->prio));
+		}
 	}
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -131,6 +147,57 @@ static int get_int(json_object *e, const char *k, int64_t min, int64_t max, int6
 	if (x < min || x > max)
 		return -ERANGE;
 	*ret = x;
+	return 0;
+}
+
+/* Optional application fields: all or none; predecessors are earlier tasks of the same app. */
+static int parse_app_fields(json_object *e, struct dtask *t, char *err, size_t errsz, size_t i)
+{
+	json_object *v;
+	int64_t x;
+	size_t n;
+
+	if (!json_object_object_get_ex(e, "app", &v)) {
+		if (t->state == DTASK_WAITING)
+			return bad(err, errsz, "tasks[%zu]: waiting without an application", i);
+		return 0;
+	}
+	if (get_int(e, "app", 1, (int64_t)t->id, &x) < 0)
+		return bad(err, errsz, "tasks[%zu].app: not an application id <= the task id", i);
+	t->app = (uint64_t)x;
+	if (!json_object_object_get_ex(e, "app_name", &v) || !json_object_is_type(v, json_type_string) ||
+	    !proto_name_valid(json_object_get_string(v)))
+		return bad(err, errsz, "tasks[%zu].app_name: missing or invalid", i);
+	snprintf(t->app_name, sizeof(t->app_name), "%s", json_object_get_string(v));
+	if (!json_object_object_get_ex(e, "name", &v) || !json_object_is_type(v, json_type_string) ||
+	    !proto_name_valid(json_object_get_string(v)) ||
+	    strlen(json_object_get_string(v)) >= sizeof(t->name))
+		return bad(err, errsz, "tasks[%zu].name: missing or invalid", i);
+	snprintf(t->name, sizeof(t->name), "%s", json_object_get_string(v));
+	if (!json_object_object_get_ex(e, "after", &v) || !json_object_is_type(v, json_type_array) ||
+	    (n = json_object_array_length(v)) > 64)
+		return bad(err, errsz, "tasks[%zu].after: missing or invalid", i);
+	t->after = calloc(n ? n : 1, sizeof(*t->after));
+	if (!t->after)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		json_object *a = json_object_array_get_idx(v, k);
+		if (!json_object_is_type(a, json_type_int) || json_object_get_int64(a) < (int64_t)t->app ||
+		    json_object_get_int64(a) >= (int64_t)t->id)
+			return bad(err, errsz, "tasks[%zu].after[%zu]: not an earlier task of application %llu",
+				   i, k, (unsigned long long)t->app);
+		t->after[k] = (uint64_t)json_object_get_int64(a);
+		t->n_after = k + 1;
+	}
+	if (t->state == DTASK_WAITING && !n)
+		return bad(err, errsz, "tasks[%zu]: waiting without predecessors", i);
+	if (json_object_object_get_ex(e, "prio", &v)) {
+		if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+			return bad(err, errsz, "tasks[%zu].prio: not a number", i);
+		t->prio = json_object_get_double(v);
+		if (!isfinite(t->prio))
+			return bad(err, errsz, "tasks[%zu].prio: not finite", i);
+	}
 	return 0;
 }
 
@@ -213,7 +280,12 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 			return bad(err, errsz, "tasks[%zu].fleet_id: not a positive integer", i);
 		t->fleet_id = (uint64_t)x;
 	}
-	return 0;
+	if (json_object_object_get_ex(e, "upload_rate", &v)) { /* optional: only shaped tasks */
+		if (get_int(e, "upload_rate", 1, INT64_MAX, &x) < 0)
+			return bad(err, errsz, "tasks[%zu].upload_rate: not a positive integer", i);
+		t->upload_rate = (uint64_t)x;
+	}
+	return parse_app_fields(e, t, err, errsz, i);
 }
 
 int dstate_parse(const char *text, struct dtask **ret, size_t *ret_n, uint64_t *ret_next_id,

@@ -14,6 +14,7 @@ enum dtask_state {
 	DTASK_DONE,      /* cgroup emptied (exit status in exit_code when we reaped it) */
 	DTASK_CANCELLED, /* cancelled while queued, or killed by cancel */
 	DTASK_FAILED,    /* could not be enforced or started */
+	DTASK_WAITING,   /* application task: predecessors not all done (docs/DAEMON.md) */
 	_DTASK_STATE_MAX,
 };
 
@@ -31,8 +32,16 @@ struct dtask {
 	uint64_t end_us;
 	int64_t pid;          /* 0 when unknown */
 	int exit_code;        /* -1 unknown; else wait status code; 128+sig for signals */
-	char reason[48];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
+	char reason[64];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
 	uint64_t cpu_usec;    /* CPU time used (cpu.stat usage_usec), known once finished */
+	uint64_t upload_rate; /* bytes/s its uploads are shaped to on the uplink; 0 = not shaped */
+	/* application membership (controller/dapp.h); app == 0: a plain task */
+	uint64_t app;         /* the application's id: the id of its first task */
+	char app_name[65];
+	char name[32];        /* task name within the application */
+	uint64_t *after;      /* ids of the predecessors (same application, lower ids) */
+	size_t n_after;
+	double prio;          /* MRS upward rank; ready tasks are queued highest first */
 	uint64_t fleet_id;    /* fleet mode: the fleet-wide task id it was assigned as; 0 = local.
 	                       * Persisted so an assignment is started once across restarts. */
 	/* runtime only, not persisted */
@@ -41,7 +50,7 @@ struct dtask {
 
 const char *dtask_state_name(enum dtask_state s);
 int dtask_state_from_name(const char *s, enum dtask_state *ret);
-bool dtask_state_live(enum dtask_state s); /* queued, starting or running */
+bool dtask_state_live(enum dtask_state s); /* waiting, queued, starting or running */
 /* "task-<queue>-<id>": the task's cgroup directory name. */
 int dtask_cgroup_name(const struct dtask *t, char *buf, size_t size);
 void dtask_free_fields(struct dtask *t);

@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shaper.h"
+#include "dapp.h"
 #include "util.h"
 
 static const char *const op_names[_PROTO_OP_MAX] = {
 	[PROTO_STATUS] = "status", [PROTO_SUBMIT] = "submit",   [PROTO_CANCEL] = "cancel",
 	[PROTO_QUEUES] = "queues", [PROTO_DEVICES] = "devices", [PROTO_TASKS] = "tasks",
-	[PROTO_EVENTS] = "events", [PROTO_RELOAD] = "reload",   [PROTO_FLEET] = "fleet",
+	[PROTO_EVENTS] = "events", [PROTO_RELOAD] = "reload",   [PROTO_SUBMIT_APP] = "submit-app",
+	[PROTO_APPS] = "apps",             [PROTO_FLEET] = "fleet",
 };
 
 static const char *const err_names[_PROTO_E_MAX] = {
@@ -49,7 +52,7 @@ const char *proto_err_name(enum proto_err e)
 
 bool proto_op_mutates(enum proto_op op)
 {
-	return op == PROTO_SUBMIT || op == PROTO_CANCEL || op == PROTO_RELOAD;
+	return op == PROTO_SUBMIT || op == PROTO_CANCEL || op == PROTO_RELOAD || op == PROTO_SUBMIT_APP;
 }
 
 bool proto_name_valid(const char *s)
@@ -89,6 +92,8 @@ void proto_request_done(struct proto_request *r)
 		for (size_t i = 0; i < r->argc; i++)
 			free(r->argv[i]);
 	free(r->argv);
+	dapp_done(r->dapp);
+	free(r->dapp);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -96,9 +101,12 @@ void proto_request_done(struct proto_request *r)
 static bool field_allowed(enum proto_op op, const char *k)
 {
 	if (op == PROTO_SUBMIT)
-		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand");
+		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand") ||
+		       !strcmp(k, "upload_rate");
 	if (op == PROTO_CANCEL)
-		return !strcmp(k, "task");
+		return !strcmp(k, "task") || !strcmp(k, "app");
+	if (op == PROTO_SUBMIT_APP)
+		return !strcmp(k, "app");
 	return false;
 }
 
@@ -190,6 +198,30 @@ static int parse_argv(json_object *a, struct proto_request *r, struct proto_erro
 	return 0;
 }
 
+static int parse_app(json_object *o, struct proto_request *r, struct proto_error *err)
+{
+	static const enum proto_err codes[] = {
+		[DAPP_E_BAD_TYPE] = PROTO_E_BAD_TYPE,
+		[DAPP_E_UNKNOWN_FIELD] = PROTO_E_UNKNOWN_FIELD,
+		[DAPP_E_MISSING_FIELD] = PROTO_E_MISSING_FIELD,
+		[DAPP_E_BAD_VALUE] = PROTO_E_BAD_VALUE,
+		[DAPP_E_NOMEM] = PROTO_E_INTERNAL,
+	};
+	struct dapp_error e;
+	int k;
+
+	r->dapp = calloc(1, sizeof(*r->dapp));
+	if (!r->dapp)
+		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
+	k = dapp_parse_json(o, r->dapp, &e);
+	if (k < 0) {
+		free(r->dapp);
+		r->dapp = NULL;
+		return fail(err, codes[e.code], "app", "%s", e.message);
+	}
+	return 0;
+}
+
 static int parse_object(json_object *o, struct proto_request *r, struct proto_error *err)
 {
 	json_object *v;
@@ -239,6 +271,33 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			k = parse_demand(val, r, err);
 			if (k < 0)
 				return k;
+		} else if (!strcmp(key, "upload_rate")) {
+			/* bytes/s, or a tc-style rate / preset ("5.85mbit", "4g") */
+			if (json_object_is_type(val, json_type_int)) {
+				int64_t x = json_object_get_int64(val);
+				if (x < (int64_t)SHAPER_RATE_MIN || (uint64_t)x > SHAPER_RATE_MAX)
+					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
+						    "upload_rate: must be 1000..12500000000 bytes/s");
+				r->upload_rate = (uint64_t)x;
+			} else if (json_object_is_type(val, json_type_string)) {
+				if (shaper_parse_rate(json_object_get_string(val), &r->upload_rate) < 0)
+					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
+						    "upload_rate: not a rate between 8kbit and 100gbit (e.g. \"5.85mbit\", \"4g\")");
+			} else
+				return fail(err, PROTO_E_BAD_TYPE, "upload_rate",
+					    "upload_rate: must be bytes/s or a rate string");
+		} else if (!strcmp(key, "app") && r->op == PROTO_SUBMIT_APP) {
+			k = parse_app(val, r, err);
+			if (k < 0)
+				return k;
+		} else if (!strcmp(key, "app")) {
+			int64_t t;
+			if (!json_object_is_type(val, json_type_int))
+				return fail(err, PROTO_E_BAD_TYPE, "app", "app: must be an integer");
+			t = json_object_get_int64(val);
+			if (t <= 0 || t == INT64_MAX)
+				return fail(err, PROTO_E_BAD_VALUE, "app", "app: must be an application id >= 1");
+			r->app = (uint64_t)t;
 		} else if (!strcmp(key, "task")) {
 			int64_t t;
 			if (!json_object_is_type(val, json_type_int))
@@ -255,8 +314,12 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 		/* argv may be left out: the daemon then runs the catalog command of the queue's
 		 * model, or answers missing-field itself. */
 	}
-	if (r->op == PROTO_CANCEL && !r->task)
-		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing");
+	if (r->op == PROTO_CANCEL && !r->task && !r->app)
+		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing (or app)");
+	if (r->op == PROTO_CANCEL && r->task && r->app)
+		return fail(err, PROTO_E_BAD_VALUE, "app", "app: give either task or app");
+	if (r->op == PROTO_SUBMIT_APP && !r->dapp)
+		return fail(err, PROTO_E_MISSING_FIELD, "app", "app: missing");
 	return 0;
 }
 
@@ -275,7 +338,7 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *ret,
 			    PROTO_MAX_LINE);
 	if (memchr(buf, '\0', len))
 		return fail(err, PROTO_E_BAD_JSON, NULL, "request contains a NUL byte");
-	tok = json_tokener_new_ex(16); /* our requests nest 2 deep; bound the parser's stack */
+	tok = json_tokener_new_ex(16); /* submit-app nests 5 deep; bound the parser's stack */
 	if (!tok)
 		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);

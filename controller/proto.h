@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct dapp;
+
 #define PROTO_MAX_LINE 65536u /* a longer request line is refused with "too-large" */
 #define PROTO_MAX_ARGS 256u
 #define PROTO_MAX_ARG 4096u
@@ -20,6 +22,8 @@ enum proto_op {
 	PROTO_TASKS,
 	PROTO_EVENTS,
 	PROTO_RELOAD,
+	PROTO_SUBMIT_APP, /* a DAG application (controller/dapp.h) */
+	PROTO_APPS,
 	PROTO_FLEET, /* fleet mode: the whole fleet read from etcd */
 	_PROTO_OP_MAX,
 };
@@ -56,8 +60,12 @@ struct proto_request {
 	bool has_demand;
 	double cpu;   /* cores */
 	uint64_t mem; /* bytes */
-	/* cancel */
+	uint64_t upload_rate; /* bytes/s; 0 = not shaped */
+	/* cancel: one of task, app */
 	uint64_t task;
+	uint64_t app;
+	/* submit-app: malloc'd, validated */
+	struct dapp *dapp;
 };
 
 struct proto_error {

@@ -33,6 +33,7 @@ static void test_round_trip(void **state)
 	snprintf(t[1].queue, sizeof(t[1].queue), "vgg-19");
 	snprintf(t[1].reason, sizeof(t[1].reason), "oom-kill");
 	t[1].cpu_usec = 1234567;
+	t[1].upload_rate = 731250;
 	assert_int_equal(dstate_format(t, 2, 9, &text), 0);
 	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
@@ -51,6 +52,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(back[1].exit_code, 137);
 	assert_string_equal(back[1].reason, "oom-kill");
 	assert_int_equal(back[1].cpu_usec, 1234567);
+	assert_int_equal(back[1].upload_rate, 731250);
+	assert_int_equal(back[0].upload_rate, 0); /* absent: not shaped */
 	dstate_free(back, n);
 	free(text);
 }
@@ -92,12 +95,77 @@ static void test_corruption(void **state)
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1}]}", "queue");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"reason\":5") "]}", "reason");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"cpu_usec\":-4") "]}", "cpu_usec");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"upload_rate\":0") "]}", "upload_rate");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
 		   "\"cpu\":1,\"memory\":5,\"state\":\"running\",\"device\":-1,\"submit_us\":1,"
 		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "without a device");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
 		   "\"cpu\":1,\"memory\":5,\"state\":\"zombie\",\"device\":-1,\"submit_us\":1,"
 		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "state");
+}
+
+/* Application fields: optional (older files and plain tasks lack them), round trip, and a
+ * waiting task must name its application and predecessors. */
+static void test_app_fields(void **state)
+{
+	struct dtask t[2] = {0}, *back = NULL;
+	uint64_t after[1] = {4}, next;
+	size_t n;
+	char *text, err[256];
+
+	t[0] = (struct dtask){.id = 4, .argv = argv_a, .argc = 1, .cpu = 1, .mem = 5, .state = DTASK_DONE,
+			      .dev = 0, .exit_code = 0, .app = 4, .prio = 3.5};
+	t[1] = (struct dtask){.id = 5, .argv = argv_a, .argc = 1, .cpu = 1, .mem = 5, .state = DTASK_WAITING,
+			      .dev = -1, .exit_code = -1, .app = 4, .after = after, .n_after = 1, .prio = 1};
+	for (int i = 0; i < 2; i++) {
+		snprintf(t[i].queue, sizeof(t[i].queue), "q%d", i);
+		snprintf(t[i].app_name, sizeof(t[i].app_name), "traffic");
+	}
+	snprintf(t[0].name, sizeof(t[0].name), "detect");
+	snprintf(t[1].name, sizeof(t[1].name), "face");
+	assert_int_equal(dstate_format(t, 2, 6, &text), 0);
+	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(back[1].state, DTASK_WAITING);
+	assert_true(dtask_state_live(back[1].state));
+	assert_int_equal(back[1].app, 4);
+	assert_string_equal(back[1].app_name, "traffic");
+	assert_string_equal(back[1].name, "face");
+	assert_int_equal(back[1].n_after, 1);
+	assert_int_equal(back[1].after[0], 4);
+	assert_true(back[1].prio == 1.0);
+	assert_int_equal(back[0].n_after, 0);
+	assert_true(back[0].prio == 3.5);
+	dstate_free(back, n);
+	free(text);
+	/* a plain task is written without them, and read back as app 0 */
+	t[0].app = 0;
+	assert_int_equal(dstate_format(t, 1, 6, &text), 0);
+	assert_null(strstr(text, "app"));
+	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
+	assert_int_equal(back[0].app, 0);
+	assert_null(back[0].after);
+	dstate_free(back, n);
+	free(text);
+#define APP(id, st, extra)                                                                         \
+	"{\"id\":" #id ",\"queue\":\"q\",\"argv\":[\"a\"],\"cpu\":1,\"memory\":5,\"state\":\"" st "\","  \
+	"\"device\":-1,\"submit_us\":1,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1" extra "}"
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "waiting", "") "]}", "waiting without an application");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":2") "]}", "app");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":1,\"name\":\"a\",\"after\":[]") "]}",
+		   "app_name");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":1,\"app_name\":\"x\",\"after\":[]") "]}",
+		   "name");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[2]") "]}",
+		   "after[0]");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[]") "]}",
+		   "without predecessors");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1],\"prio\":\"hi\"") "]}",
+		   "prio");
+	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1]") "]}",
+				      &back, &n, &next, err, sizeof(err)), 0);
+	dstate_free(back, n);
+#undef APP
 }
 
 static void test_config(void **state)
@@ -143,6 +211,17 @@ static void test_config(void **state)
 	assert_int_equal(dconf_parse("measure_smoothing = 1.5\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = nan\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = 0.5x\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("uplink = eth0\nuplink_rate = 100mbit\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.uplink, "eth0");
+	assert_int_equal(c.uplink_rate, 12500000);
+	assert_int_equal(dconf_parse("uplink_rate = auto\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.uplink_rate, 0);
+	assert_string_equal(c.uplink, "");
+	assert_int_equal(dconf_parse("uplink = a/b\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "uplink: must be an interface name"));
+	assert_int_equal(dconf_parse("uplink = abcdefghijklmnopq\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("uplink_rate = 0mbit\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "uplink_rate"));
 	assert_int_equal(dconf_parse("device = a cpus=1-0\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "cpus"));
 	assert_int_equal(dconf_parse("device = a\ndevice = a\n", &c, err, sizeof(err)), -EINVAL);
@@ -323,6 +402,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_corruption),
+		cmocka_unit_test(test_app_fields),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_fleet),
 		cmocka_unit_test(test_fleet_id),

@@ -73,6 +73,19 @@ static void test_errors(void **state)
 	assert_non_null(strstr(e.message, "a?b"));
 	assert_int_equal(parse("{\"op\":\"submit\",\"argv\":[\"a\"]}", &r, &e), PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "queue");
+	/* upload_rate: bytes/s or a rate string; out of range or mistyped named */
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"4g\"}", &r, &e), PROTO_OK);
+	assert_int_equal(r.upload_rate, 731250);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":125000}", &r, &e), PROTO_OK);
+	assert_int_equal(r.upload_rate, 125000);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":0}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "upload_rate");
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"fast\"}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "upload_rate");
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"status\",\"upload_rate\":1000}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	/* no argv: the daemon runs the catalog's command for the queue, or refuses itself */
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\"}", &r, &e), PROTO_OK);
 	assert_null(r.argv);
@@ -93,6 +106,42 @@ static void test_errors(void **state)
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":0}", &r, &e), PROTO_E_BAD_VALUE);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_int_equal(parse("{\"op\":\"status\",\"task\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+}
+
+static void test_apps(void **state)
+{
+	struct proto_request r;
+	struct proto_error e;
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"id\":2,\"app\":{\"name\":\"t\",\"tasks\":["
+			       "{\"name\":\"a\",\"queue\":\"q\",\"argv\":[\"x\"]},"
+			       "{\"name\":\"b\",\"model\":\"m\",\"after\":[\"a\"]}]}}", &r, &e), PROTO_OK);
+	assert_int_equal(r.op, PROTO_SUBMIT_APP);
+	assert_true(proto_op_mutates(r.op));
+	assert_non_null(r.dapp);
+	proto_request_done(&r);
+	assert_null(r.dapp);
+	assert_int_equal(parse("{\"op\":\"submit-app\"}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_string_equal(e.field, "app");
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":[]}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":{\"name\":\"t\",\"tasks\":["
+			       "{\"name\":\"a\",\"queue\":\"q\",\"after\":[\"z\"]}]}}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "app");
+	assert_string_equal(e.message, "tasks[0].after[0]: unknown task \"z\"");
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":{\"name\":\"t\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"x\":1}]}}",
+			       &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"queue\":\"q\",\"app\":{\"name\":\"t\"}}", &r, &e),
+			 PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":4}", &r, &e), PROTO_OK);
+	assert_int_equal(r.app, 4);
+	assert_int_equal(r.task, 0);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":4,\"task\":4}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":\"4\"}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_string_equal(e.field, "app");
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":0}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"apps\"}", &r, &e), PROTO_OK);
+	assert_int_equal(r.op, PROTO_APPS);
+	assert_false(proto_op_mutates(r.op));
+	assert_int_equal(parse("{\"op\":\"apps\",\"app\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 }
 
 static void test_limits(void **state)
@@ -164,6 +213,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_submit_ok),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_apps),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_error_reply),
 	};
