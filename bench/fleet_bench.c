@@ -87,9 +87,17 @@ static bool sim_known(void *ctx, uint64_t id)
 static int on_exit_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct run *r = userdata;
-	struct fleet_update u = {.id = r->id, .state = "exited", .device = "d0", .pid = 1,
-				 .exit_code = 0, .reason = "exited", .start_us = r->start_us,
-				 .end_us = rt_us(), .queue = "bench", .cpu = r->cpu, .mem = 1 << 20,
+	struct fleet_update u = {.id = r->id,
+				 .state = "exited",
+				 .device = "d0",
+				 .pid = 1,
+				 .exit_code = 0,
+				 .reason = "exited",
+				 .start_us = r->start_us,
+				 .end_us = rt_us(),
+				 .queue = "bench",
+				 .cpu = r->cpu,
+				 .mem = 1 << 20,
 				 .submit_us = r->submit_us};
 	r->s->cpu_alloc -= r->cpu;
 	r->s->running--;
@@ -104,9 +112,17 @@ static int sim_start(void *ctx, const struct fleet_task *t)
 	struct sim *s = ctx;
 	struct run *r = calloc(1, sizeof(*r));
 	uint64_t *k = realloc(s->known, (s->n_known + 1) * sizeof(*k));
-	struct fleet_update u = {.id = t->id, .state = "running", .device = t->device, .pid = 1,
-				 .exit_code = -1, .reason = "", .queue = t->queue, .cpu = t->cpu,
-				 .mem = t->mem, .argv = t->argv, .argc = t->argc,
+	struct fleet_update u = {.id = t->id,
+				 .state = "running",
+				 .device = t->device,
+				 .pid = 1,
+				 .exit_code = -1,
+				 .reason = "",
+				 .queue = t->queue,
+				 .cpu = t->cpu,
+				 .mem = t->mem,
+				 .argv = t->argv,
+				 .argc = t->argc,
 				 .submit_us = t->submit_us};
 	sd_event_source *src = NULL;
 
@@ -130,7 +146,10 @@ static int sim_start(void *ctx, const struct fleet_task *t)
 	return 0;
 }
 
-static json_object *empty_devices(void *ctx) { return json_object_new_array(); }
+static json_object *empty_devices(void *ctx)
+{
+	return json_object_new_array();
+}
 
 static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms, bool placer)
 {
@@ -147,16 +166,18 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		/* the placer process stands for the placer only: no devices of its own */
-		struct fleet_host h = {&sims[i], sim_start, sim_known,
-				       placer ? empty_devices : sim_devices, sim_log, NULL};
-		struct fleet_params p = {.conf = &c, .policy = "rddrf", .no_placer = !placer,
-					 .seed = 1};
+		struct fleet_host h = {&sims[i],  sim_start,
+				       sim_known, placer ? empty_devices : sim_devices,
+				       sim_log,	  NULL};
+		struct fleet_params p = {
+		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
 		sims[i].ev = ev;
 		sims[i].hold_ms = hold_ms;
 		if (placer)
 			snprintf(sims[i].name, sizeof(sims[i].name), "placer");
 		else
-			snprintf(sims[i].name, sizeof(sims[i].name), "sim-%03u", (unsigned)((first + i) % 1000));
+			snprintf(sims[i].name, sizeof(sims[i].name), "sim-%03u",
+				 (unsigned)((first + i) % 1000));
 		p.node = sims[i].name;
 		r = fleet_new(&p, &h, ev, &sims[i].f);
 		if (r < 0) {
@@ -229,7 +250,8 @@ static int wait_done(const char *eps, unsigned count, double timeout_s)
 	struct etcd *e;
 	uint64_t t0 = now_usec();
 
-	for (char *t = strtok_r(copy, ",", &save); t && n < ETCD_MAX_ENDPOINTS; t = strtok_r(NULL, ",", &save))
+	for (char *t = strtok_r(copy, ",", &save); t && n < ETCD_MAX_ENDPOINTS;
+	     t = strtok_r(NULL, ",", &save))
 		ep[n++] = t;
 	if (etcd_new(ep, n, NULL, &e) < 0)
 		return 1;
@@ -265,12 +287,15 @@ static int wait_done(const char *eps, unsigned count, double timeout_s)
 				sub_first = su < sub_first ? su : sub_first;
 			}
 			qsort(lat, m, sizeof(double), cmp_d);
-			printf("{\"tasks\":%u,\"exited\":%zu,\"lost\":%zu,\"started\":%zu,"
-			       "\"submit_to_start_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"max\":%.2f},"
-			       "\"start_span_s\":%.3f,\"placements_per_s\":%.1f}\n",
-			       count, done, lost, m, pct(lat, m, 50), pct(lat, m, 90), pct(lat, m, 99),
-			       m ? lat[m - 1] : 0, m > 1 ? (double)(last - first) / 1e6 : 0,
-			       m > 1 && last > first ? (double)(m - 1) / ((double)(last - first) / 1e6) : 0);
+			printf(
+			    "{\"tasks\":%u,\"exited\":%zu,\"lost\":%zu,\"started\":%zu,"
+			    "\"submit_to_start_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
+			    "\"max\":%.2f},"
+			    "\"start_span_s\":%.3f,\"placements_per_s\":%.1f}\n",
+			    count, done, lost, m, pct(lat, m, 50), pct(lat, m, 90), pct(lat, m, 99),
+			    m ? lat[m - 1] : 0, m > 1 ? (double)(last - first) / 1e6 : 0,
+			    m > 1 && last > first ? (double)(m - 1) / ((double)(last - first) / 1e6)
+						  : 0);
 			free(lat);
 			etcd_kvs_done(&kvs);
 			etcd_free(e);
@@ -292,6 +317,7 @@ int main(int argc, char **argv)
 		return submit(argv[2], (unsigned)strtoul(argv[3], NULL, 10), atof(argv[4]));
 	if (argc >= 5 && !strcmp(argv[1], "wait"))
 		return wait_done(argv[2], (unsigned)strtoul(argv[3], NULL, 10), atof(argv[4]));
-	fprintf(stderr, "usage: fleet_bench nodes EPS N HOLD_MS FIRST | placer EPS | submit EPS COUNT RATE | wait EPS COUNT TIMEOUT\n");
+	fprintf(stderr, "usage: fleet_bench nodes EPS N HOLD_MS FIRST | placer EPS | submit EPS "
+			"COUNT RATE | wait EPS COUNT TIMEOUT\n");
 	return 2;
 }

@@ -32,23 +32,23 @@
 #include "policy.h"
 #include "util.h"
 
-#define K_NODES FLEET_PREFIX "nodes/"
+#define K_NODES	 FLEET_PREFIX "nodes/"
 #define K_PLACER FLEET_PREFIX "placer"
-#define K_QUEUE FLEET_PREFIX "queue/"
+#define K_QUEUE	 FLEET_PREFIX "queue/"
 #define K_ASSIGN FLEET_PREFIX "assign/"
 #define K_STATUS FLEET_PREFIX "status/"
-#define K_SEQ FLEET_PREFIX "seq"
+#define K_SEQ	 FLEET_PREFIX "seq"
 
-#define PUBLISH_US 1000000u /* device usage refresh */
-#define ELECT_US 250000u    /* how often a non-placer looks for a free placer key */
-#define RESCAN_US 2000000u  /* full re-read of this node's assignments besides the watch */
+#define PUBLISH_US	1000000u /* device usage refresh */
+#define ELECT_US	250000u	 /* how often a non-placer looks for a free placer key */
+#define RESCAN_US	2000000u /* full re-read of this node's assignments besides the watch */
 #define SUBMIT_RETRY_US 5000000u /* a submission retries transient etcd errors this long */
 
 struct pdev {
 	char node[65], name[65];
 	bool live, seen, added;
-	double cpu, mem;           /* capacity */
-	double used_cpu, used_mem; /* as the node measured */
+	double cpu, mem;	     /* capacity */
+	double used_cpu, used_mem;   /* as the node measured */
 	double alloc_cpu, alloc_mem; /* demands of assignments, from the assign range */
 };
 
@@ -166,8 +166,8 @@ static const char *jget_s(json_object *o, const char *k)
 {
 	json_object *v;
 	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : "";
+		   ? json_object_get_string(v)
+		   : "";
 }
 
 /* --- pure helpers ------------------------------------------------------------------------- */
@@ -240,8 +240,9 @@ int fleet_parse_task(const char *json, struct fleet_task *ret, char *err, size_t
 	    json_object_get_int64(v) <= 0)
 		BAD("id: missing or not a positive integer");
 	t.id = (uint64_t)json_object_get_int64(v);
-	if (!json_object_object_get_ex(o, "queue", &v) || !json_object_is_type(v, json_type_string) ||
-	    !*json_object_get_string(v) || strlen(json_object_get_string(v)) >= sizeof(t.queue))
+	if (!json_object_object_get_ex(o, "queue", &v) ||
+	    !json_object_is_type(v, json_type_string) || !*json_object_get_string(v) ||
+	    strlen(json_object_get_string(v)) >= sizeof(t.queue))
 		BAD("queue: missing or invalid");
 	snprintf(t.queue, sizeof(t.queue), "%s", json_object_get_string(v));
 	if (!json_object_object_get_ex(o, "cpu", &v) ||
@@ -411,8 +412,14 @@ void fleet_free(struct fleet *f)
 	free(f);
 }
 
-const char *fleet_node(const struct fleet *f) { return f->node; }
-bool fleet_is_placer(const struct fleet *f) { return f->placer; }
+const char *fleet_node(const struct fleet *f)
+{
+	return f->node;
+}
+bool fleet_is_placer(const struct fleet *f)
+{
+	return f->placer;
+}
 
 /* --- submit ----------------------------------------------------------------------------- */
 
@@ -433,8 +440,8 @@ static bool retry(int r, uint64_t deadline)
 	return true;
 }
 
-int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
-		 char *const *argv, size_t argc, uint64_t *ret_id, char *err, size_t errsz)
+int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, char *const *argv,
+		 size_t argc, uint64_t *ret_id, char *err, size_t errsz)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	uint64_t deadline = now_usec() + SUBMIT_RETRY_US;
@@ -617,9 +624,12 @@ static int publish(struct fleet *f)
 		json_object_object_add(o, "cpu", json_object_new_double(jget_d(d, "cpu_total")));
 		json_object_object_add(o, "mem", json_object_new_int64(jget_i(d, "mem_total")));
 		json_object_object_add(o, "cpus", json_object_new_string(jget_s(d, "cpus")));
-		json_object_object_add(o, "cpu_alloc", json_object_new_double(jget_d(d, "cpu_alloc")));
-		json_object_object_add(o, "mem_alloc", json_object_new_int64(jget_i(d, "mem_alloc")));
-		json_object_object_add(o, "cpu_used", json_object_new_double(jget_d(d, "cpu_used")));
+		json_object_object_add(o, "cpu_alloc",
+				       json_object_new_double(jget_d(d, "cpu_alloc")));
+		json_object_object_add(o, "mem_alloc",
+				       json_object_new_int64(jget_i(d, "mem_alloc")));
+		json_object_object_add(o, "cpu_used",
+				       json_object_new_double(jget_d(d, "cpu_used")));
 		json_object_object_add(o, "mem_used", json_object_new_int64(jget_i(d, "mem_used")));
 		json_object_object_add(o, "running", json_object_new_int64(jget_i(d, "running")));
 		json_object_object_add(o, "time_us", json_object_new_int64((int64_t)realtime_us()));
@@ -693,7 +703,8 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		r = etcd_txn(f->e, c, 2, ops, 2, NULL);
 		json_object_put(o);
 		if (r == 1)
-			flog(f, LOG_INFO, "fleet: task %" PRIu64 " handed back to the queue (draining)", t.id);
+			flog(f, LOG_INFO,
+			     "fleet: task %" PRIu64 " handed back to the queue (draining)", t.id);
 		else if (r < 0)
 			etcd_failed(f, "handing back a task", r);
 		goto out;
@@ -726,13 +737,15 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		json_object *o = json_tokener_parse(st.value);
 		/* "starting" by us with no local record: the claim was written but the spawn,
 		 * which always follows a persisted record, never happened. */
-		bool ours = o && !strcmp(jget_s(o, "state"), "starting") && !strcmp(jget_s(o, "node"), f->node);
+		bool ours = o && !strcmp(jget_s(o, "state"), "starting") &&
+			    !strcmp(jget_s(o, "node"), f->node);
 		json_object_put(o);
 		if (!ours)
 			goto out;
 	}
 	etcd_ok(f);
-	flog(f, LOG_INFO, "fleet: task %" PRIu64 " (%s) assigned here on %s", t.id, t.queue, t.device);
+	flog(f, LOG_INFO, "fleet: task %" PRIu64 " (%s) assigned here on %s", t.id, t.queue,
+	     t.device);
 	r = f->h.start(f->h.ctx, &t);
 	if (r < 0) {
 		flog(f, LOG_ERR, "fleet: task %" PRIu64 ": cannot start: %s", t.id, strerror(-r));
@@ -740,10 +753,18 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		 * assignment (else the rescan would try again every time). */
 		if (!f->h.known(f->h.ctx, t.id)) {
 			struct fleet_update u = {
-				.id = t.id, .state = "failed", .device = t.device, .exit_code = -1,
-				.reason = r == -ENODEV ? "no-such-device" : "start-failed",
-				.end_us = realtime_us(), .queue = t.queue, .cpu = t.cpu, .mem = t.mem,
-				.argv = t.argv, .argc = t.argc, .submit_us = t.submit_us,
+			    .id = t.id,
+			    .state = "failed",
+			    .device = t.device,
+			    .exit_code = -1,
+			    .reason = r == -ENODEV ? "no-such-device" : "start-failed",
+			    .end_us = realtime_us(),
+			    .queue = t.queue,
+			    .cpu = t.cpu,
+			    .mem = t.mem,
+			    .argv = t.argv,
+			    .argc = t.argc,
+			    .submit_us = t.submit_us,
 			};
 			fleet_task_update(f, &u);
 		}
@@ -792,7 +813,8 @@ static void node_step(struct fleet *f, uint64_t now)
 			return;
 		}
 		etcd_ok(f);
-		flog(f, LOG_INFO, "fleet: node %s joined (lease %" PRId64 ", TTL %" PRId64 " s, via %s)",
+		flog(f, LOG_INFO,
+		     "fleet: node %s joined (lease %" PRId64 ", TTL %" PRId64 " s, via %s)",
 		     f->node, f->lease, ttl, etcd_endpoint(f->e));
 		f->last_keepalive_us = now;
 		f->last_publish_us = 0;
@@ -833,7 +855,10 @@ static void node_step(struct fleet *f, uint64_t now)
 
 /* --- placer -------------------------------------------------------------------------------- */
 
-static double pl_now(const struct placer *pl) { return (double)(now_usec() - pl->t0_us) / 1e6; }
+static double pl_now(const struct placer *pl)
+{
+	return (double)(now_usec() - pl->t0_us) / 1e6;
+}
 
 static int elect(struct fleet *f)
 {
@@ -1009,7 +1034,8 @@ static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, c
 		if (s && (!strcmp(state, "starting") || !strcmp(state, "running"))) {
 			json_object_object_add(s, "state", json_object_new_string("lost"));
 			json_object_object_add(s, "reason", json_object_new_string("node-lost"));
-			json_object_object_add(s, "end_us", json_object_new_int64((int64_t)realtime_us()));
+			json_object_object_add(s, "end_us",
+					       json_object_new_int64((int64_t)realtime_us()));
 			o = s;
 			ops[1] = (struct etcd_op){ETCD_OP_PUT, skey, jstr(o), strlen(jstr(o)), 0};
 			r = etcd_txn(f->e, c, 3, ops, 2, NULL);
@@ -1055,7 +1081,8 @@ static void placer_step(struct fleet *f)
 		json_object *o;
 		struct pdev *d;
 		size_t di;
-		if (fleet_parse_device_key(nodes.kvs[i].key, node, sizeof(node), name, sizeof(name)) < 0 ||
+		if (fleet_parse_device_key(nodes.kvs[i].key, node, sizeof(node), name,
+					   sizeof(name)) < 0 ||
 		    !(o = json_tokener_parse(nodes.kvs[i].value)))
 			continue;
 		d = pdev_get(pl, node, name, &di);
@@ -1067,8 +1094,9 @@ static void placer_step(struct fleet *f)
 			d->seen = true;
 			/* Capacity as first published; later changes (0 while draining) reach the
 			 * policy through the free capacity below. */
-			if (!d->added && policy_add_device(pl->pol, (uint32_t)di,
-							   (struct policy_res){d->cpu, d->mem}) >= 0)
+			if (!d->added &&
+			    policy_add_device(pl->pol, (uint32_t)di,
+					      (struct policy_res){d->cpu, d->mem}) >= 0)
 				d->added = true;
 			if (!d->added) {
 				json_object_put(o);
@@ -1108,13 +1136,15 @@ static void placer_step(struct fleet *f)
 			continue;
 		}
 		for (size_t k = 0; k < pl->n_devs; k++)
-			if (!strcmp(pl->devs[k].node, node) && !strcmp(pl->devs[k].name, t.device)) {
+			if (!strcmp(pl->devs[k].node, node) &&
+			    !strcmp(pl->devs[k].name, t.device)) {
 				pl->devs[k].alloc_cpu += t.cpu;
 				pl->devs[k].alloc_mem += (double)t.mem;
 			}
 		pt = ptask_find(pl, id);
 		if (!pt && (pt = ptask_add(pl, id))) {
-			pt->placed = true; /* placed by an earlier placer: on the device counts only */
+			pt->placed =
+			    true; /* placed by an earlier placer: on the device counts only */
 			pt->cpu = t.cpu;
 			pt->mem = t.mem;
 		}
@@ -1152,7 +1182,8 @@ static void placer_step(struct fleet *f)
 			if (r >= 0)
 				r = policy_enqueue(pl->pol, qid, t.id, pl_now(pl));
 			if (r < 0) {
-				/* Fits on no device of the fleet now: it waits (a node may join). */
+				/* Fits on no device of the fleet now: it waits (a node may join).
+				 */
 				ptask_remove(pl, pt);
 				fleet_task_done(&t);
 				continue;
@@ -1182,8 +1213,9 @@ static void placer_step(struct fleet *f)
 		double uc = f->overcommit ? d->used_cpu : fmax(d->alloc_cpu, d->used_cpu);
 		double um = f->overcommit ? d->used_mem : fmax(d->alloc_mem, d->used_mem);
 		if (d->live)
-			(void)policy_set_device_free(pl->pol, (uint32_t)i,
-						     (struct policy_res){fmax(0, d->cpu - uc), fmax(0, d->mem - um)});
+			(void)policy_set_device_free(
+			    pl->pol, (uint32_t)i,
+			    (struct policy_res){fmax(0, d->cpu - uc), fmax(0, d->mem - um)});
 	}
 	/* 5. place: each claim is one fenced transaction */
 	while (f->placer && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
@@ -1209,7 +1241,8 @@ static void placer_step(struct fleet *f)
 		}
 		json_object_object_add(o, "node", json_object_new_string(d->node));
 		json_object_object_add(o, "device", json_object_new_string(d->name));
-		json_object_object_add(o, "assigned_us", json_object_new_int64((int64_t)realtime_us()));
+		json_object_object_add(o, "assigned_us",
+				       json_object_new_int64((int64_t)realtime_us()));
 		key_id(qkey, sizeof(qkey), K_QUEUE, pt->id);
 		key_assign(akey, sizeof(akey), d->node, pt->id);
 		{
@@ -1222,14 +1255,16 @@ static void placer_step(struct fleet *f)
 		json_object_put(o);
 		if (r == 1) {
 			pt->placed = pt->in_policy = true;
-			(void)policy_sample(pl->pol, pt->id, (struct policy_res){pt->cpu, (double)pt->mem});
+			(void)policy_sample(pl->pol, pt->id,
+					    (struct policy_res){pt->cpu, (double)pt->mem});
 			d->alloc_cpu += pt->cpu;
 			d->alloc_mem += (double)pt->mem;
 			(void)policy_set_device_free(
-				pl->pol, pp.dev_id,
-				(struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
-						    fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
-			flog(f, LOG_INFO, "fleet: placed task %" PRIu64 " on %s/%s", pt->id, d->node, d->name);
+			    pl->pol, pp.dev_id,
+			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
+						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
+			flog(f, LOG_INFO, "fleet: placed task %" PRIu64 " on %s/%s", pt->id,
+			     d->node, d->name);
 			continue;
 		}
 		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
@@ -1298,10 +1333,12 @@ static json_object *view_task(json_object *spec, const char *state, const char *
 {
 	json_object *o = json_object_new_object(), *a = NULL;
 	uint64_t now = realtime_us(), submit = (uint64_t)jget_i(spec, "submit_us");
-	uint64_t start = st ? (uint64_t)jget_i(st, "start_us") : 0, end = st ? (uint64_t)jget_i(st, "end_us") : 0;
+	uint64_t start = st ? (uint64_t)jget_i(st, "start_us") : 0,
+		 end = st ? (uint64_t)jget_i(st, "end_us") : 0;
 	char dev[140];
 
-	snprintf(dev, sizeof(dev), "%s%s%s", node ? node : "", node && *node ? "/" : "", device ? device : "");
+	snprintf(dev, sizeof(dev), "%s%s%s", node ? node : "", node && *node ? "/" : "",
+		 device ? device : "");
 	json_object_object_add(o, "id", json_object_new_int64(jget_i(spec, "id")));
 	json_object_object_add(o, "queue", json_object_new_string(jget_s(spec, "queue")));
 	json_object_object_add(o, "state", json_object_new_string(state));
@@ -1311,14 +1348,17 @@ static json_object *view_task(json_object *spec, const char *state, const char *
 	json_object_object_add(o, "mem_alloc", json_object_new_int64(jget_i(spec, "mem")));
 	json_object_object_add(o, "cpu_used", json_object_new_double(0));
 	json_object_object_add(o, "mem_used", json_object_new_int64(0));
-	json_object_object_add(o, "wait_s", json_object_new_double(
-						    submit && (start ? start : now) > submit
-							    ? (double)((start ? start : now) - submit) / 1e6
-							    : 0));
-	json_object_object_add(o, "run_s", json_object_new_double(
-						   start ? (double)((end ? end : now) - start) / 1e6 : 0));
+	json_object_object_add(
+	    o, "wait_s",
+	    json_object_new_double(submit && (start ? start : now) > submit
+				       ? (double)((start ? start : now) - submit) / 1e6
+				       : 0));
+	json_object_object_add(
+	    o, "run_s",
+	    json_object_new_double(start ? (double)((end ? end : now) - start) / 1e6 : 0));
 	json_object_object_add(o, "pid", json_object_new_int64(st ? jget_i(st, "pid") : 0));
-	json_object_object_add(o, "exit_code", json_object_new_int(st ? (int)jget_i(st, "exit_code") : -1));
+	json_object_object_add(o, "exit_code",
+			       json_object_new_int(st ? (int)jget_i(st, "exit_code") : -1));
 	json_object_object_add(o, "reason", json_object_new_string(st ? jget_s(st, "reason") : ""));
 	json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)submit));
 	json_object_object_add(o, "start_us", json_object_new_int64((int64_t)start));
@@ -1374,8 +1414,10 @@ again:
 	{
 		json_object *p = pk.value ? json_tokener_parse(pk.value) : NULL;
 		json_object_object_add(fo, "node", json_object_new_string(f->node));
-		json_object_object_add(fo, "placer", p ? json_object_new_string(jget_s(p, "node")) : NULL);
-		json_object_object_add(fo, "placer_revision", json_object_new_int64(pk.create_revision));
+		json_object_object_add(fo, "placer",
+				       p ? json_object_new_string(jget_s(p, "node")) : NULL);
+		json_object_object_add(fo, "placer_revision",
+				       json_object_new_int64(pk.create_revision));
 		json_object_object_add(fo, "endpoint", json_object_new_string(etcd_endpoint(f->e)));
 		json_object_object_add(fo, "revision", json_object_new_int64(nodes.revision));
 		json_object_put(p);
@@ -1383,11 +1425,14 @@ again:
 	for (size_t i = 0; i < nodes.n; i++) {
 		char node[65], name[65], full[140];
 		json_object *d, *o;
-		if (fleet_parse_device_key(nodes.kvs[i].key, node, sizeof(node), name, sizeof(name)) < 0 ||
+		if (fleet_parse_device_key(nodes.kvs[i].key, node, sizeof(node), name,
+					   sizeof(name)) < 0 ||
 		    !(d = json_tokener_parse(nodes.kvs[i].value)))
 			continue;
 		if (!json_object_array_length(nl) ||
-		    strcmp(json_object_get_string(json_object_array_get_idx(nl, json_object_array_length(nl) - 1)), node))
+		    strcmp(json_object_get_string(
+			       json_object_array_get_idx(nl, json_object_array_length(nl) - 1)),
+			   node))
 			json_object_array_add(nl, json_object_new_string(node));
 		snprintf(full, sizeof(full), "%s/%s", node, name);
 		o = json_object_new_object();
@@ -1398,12 +1443,20 @@ again:
 		json_object_object_add(o, "cpus", json_object_new_string(jget_s(d, "cpus")));
 		json_object_object_add(o, "cpu_total", json_object_new_double(jget_d(d, "cpu")));
 		json_object_object_add(o, "mem_total", json_object_new_int64(jget_i(d, "mem")));
-		json_object_object_add(o, "cpu_alloc", json_object_new_double(jget_d(d, "cpu_alloc")));
-		json_object_object_add(o, "mem_alloc", json_object_new_int64(jget_i(d, "mem_alloc")));
-		json_object_object_add(o, "cpu_used", json_object_new_double(jget_d(d, "cpu_used")));
+		json_object_object_add(o, "cpu_alloc",
+				       json_object_new_double(jget_d(d, "cpu_alloc")));
+		json_object_object_add(o, "mem_alloc",
+				       json_object_new_int64(jget_i(d, "mem_alloc")));
+		json_object_object_add(o, "cpu_used",
+				       json_object_new_double(jget_d(d, "cpu_used")));
 		json_object_object_add(o, "mem_used", json_object_new_int64(jget_i(d, "mem_used")));
-		json_object_object_add(o, "cpu_free", json_object_new_double(fmax(0, jget_d(d, "cpu") - jget_d(d, "cpu_alloc"))));
-		json_object_object_add(o, "mem_free", json_object_new_int64((int64_t)fmax(0, (double)(jget_i(d, "mem") - jget_i(d, "mem_alloc")))));
+		json_object_object_add(
+		    o, "cpu_free",
+		    json_object_new_double(fmax(0, jget_d(d, "cpu") - jget_d(d, "cpu_alloc"))));
+		json_object_object_add(
+		    o, "mem_free",
+		    json_object_new_int64(
+			(int64_t)fmax(0, (double)(jget_i(d, "mem") - jget_i(d, "mem_alloc")))));
 		json_object_object_add(o, "running", json_object_new_int64(jget_i(d, "running")));
 		tcpu += jget_d(d, "cpu");
 		tmem += (double)jget_i(d, "mem");
@@ -1417,7 +1470,8 @@ again:
 		struct vqueue *q;
 		if (!s)
 			continue;
-		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"), (double)jget_i(s, "mem"));
+		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"),
+			   (double)jget_i(s, "mem"));
 		if (q)
 			q->waiting++;
 		json_object_array_add(tasks, view_task(s, "queued", NULL, NULL, NULL));
@@ -1433,7 +1487,8 @@ again:
 		for (size_t k = 0; k < status.n; k++)
 			if (!strcmp(status.kvs[k].key, skey))
 				st = json_tokener_parse(status.kvs[k].value);
-		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"), (double)jget_i(s, "mem"));
+		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"),
+			   (double)jget_i(s, "mem"));
 		if (q) {
 			q->running++;
 			q->ucpu += jget_d(s, "cpu");
@@ -1457,7 +1512,8 @@ again:
 				s = json_tokener_parse(assign.kvs[i].value);
 		if (!s) /* finished: its spec went with the assignment; keep what status has */
 			s = json_object_get(st);
-		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"), (double)jget_i(s, "mem"));
+		q = vq_get(&vq, &nvq, jget_s(s, "queue"), jget_d(s, "cpu"),
+			   (double)jget_i(s, "mem"));
 		if (q && jget_i(st, "start_us") && jget_i(s, "submit_us")) {
 			q->started++;
 			q->wait += (double)(jget_i(st, "start_us") - jget_i(s, "submit_us")) / 1e6;
@@ -1469,7 +1525,8 @@ again:
 	}
 	for (size_t i = 0; i < nvq; i++) {
 		json_object *o = json_object_new_object();
-		double share = fmax(tcpu > 0 ? vq[i].ucpu / tcpu : 0, tmem > 0 ? vq[i].umem / tmem : 0);
+		double share =
+		    fmax(tcpu > 0 ? vq[i].ucpu / tcpu : 0, tmem > 0 ? vq[i].umem / tmem : 0);
 		json_object_object_add(o, "name", json_object_new_string(vq[i].name));
 		json_object_object_add(o, "cpu_demand", json_object_new_double(vq[i].cpu));
 		json_object_object_add(o, "mem_demand", json_object_new_int64((int64_t)vq[i].mem));
@@ -1478,8 +1535,9 @@ again:
 		json_object_object_add(o, "mem_usage", json_object_new_int64((int64_t)vq[i].umem));
 		json_object_object_add(o, "waiting", json_object_new_int((int)vq[i].waiting));
 		json_object_object_add(o, "running", json_object_new_int((int)vq[i].running));
-		json_object_object_add(o, "mean_wait_s",
-				       json_object_new_double(vq[i].started ? vq[i].wait / vq[i].started : 0));
+		json_object_object_add(
+		    o, "mean_wait_s",
+		    json_object_new_double(vq[i].started ? vq[i].wait / vq[i].started : 0));
 		json_object_array_add(qs, o);
 	}
 	json_object_object_add(out, "fleet", fo);

@@ -45,9 +45,9 @@ struct fleet_params {
 	const char *node;   /* node name ("" = hostname) */
 	const char *policy; /* policy name the placer runs (dconf policy) */
 	uint64_t seed;
-	bool overcommit;      /* placement = measured */
-	unsigned period_ms;   /* fleet timer period (default 50) */
-	bool no_placer;       /* never stand for placer (simulated nodes in bench/fleet_bench.c) */
+	bool overcommit;    /* placement = measured */
+	unsigned period_ms; /* fleet timer period (default 50) */
+	bool no_placer;	    /* never stand for placer (simulated nodes in bench/fleet_bench.c) */
 };
 
 struct fleet;
@@ -62,8 +62,8 @@ bool fleet_is_placer(const struct fleet *f);
 
 /* Queues a task in /edgeslice/queue/<id>; ret_id = its fleet-wide id. -errno with a one-line
  * reason in err on failure. */
-int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem,
-		 char *const *argv, size_t argc, uint64_t *ret_id, char *err, size_t errsz);
+int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, char *const *argv,
+		 size_t argc, uint64_t *ret_id, char *err, size_t errsz);
 
 /* A local task that carries a fleet id changed state: published to /edgeslice/status/<id>
  * (retried until it is written; a final state also removes the assignment). */
