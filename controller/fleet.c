@@ -398,10 +398,16 @@ static void placer_reset(struct placer *pl)
 	memset(pl, 0, sizeof(*pl));
 }
 
+static void flush_pending(struct fleet *f);
+
 void fleet_free(struct fleet *f)
 {
 	if (!f)
 		return;
+	/* Task states not yet written (a drained daemon exits right after its last task):
+	 * one more try, else the placer would report them lost once the lease lapses. */
+	if (f->e && f->n_pend)
+		flush_pending(f);
 	sd_event_source_disable_unref(f->timer);
 	etcd_watch_free(f->w);
 	placer_reset(&f->pl);
