@@ -274,6 +274,7 @@ static void print_apps(json_object *arr)
 /* Common option parsing for the read commands: --json, --socket. */
 struct ropts {
 	bool json;
+	bool fleet; /* status --fleet */
 	const char *sock;
 	double interval;
 };
@@ -282,7 +283,8 @@ static int parse_ropts(int argc, char **argv, const char *help, struct ropts *o,
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
-		{"interval", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'}, {},
+		{"interval", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+		{"fleet", no_argument, NULL, 'f'}, {},
 	};
 	int c;
 	optind = 1;
@@ -291,6 +293,7 @@ static int parse_ropts(int argc, char **argv, const char *help, struct ropts *o,
 		switch (c) {
 		case 'j': o->json = true; break;
 		case 's': o->sock = optarg; break;
+		case 'f': o->fleet = true; break;
 		case 'i':
 			if (!top || parse_double(optarg, &o->interval) < 0 || o->interval < 0.1)
 				return cli_usage_error(argv[0], "--interval: must be >= 0.1 seconds");
@@ -313,6 +316,8 @@ static int simple(int argc, char **argv, const char *op, const char *help,
 
 	if (r)
 		return r < 0 ? ES_EXIT_OK : r;
+	if (o.fleet)
+		return cli_usage_error(argv[0], "--fleet: only for status and top");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string(op));
 	r = request(argv[0], o.sock, req, &rep);
@@ -328,12 +333,14 @@ static int simple(int argc, char **argv, const char *op, const char *help,
 }
 
 static const char status_help[] =
-	"Usage: edgeslice status [--json] [--socket PATH]\n\n"
+	"Usage: edgeslice status [--fleet] [--json] [--socket PATH]\n\n"
 	"Live allocations, like systemd-cgtop: per device its capacity, allocated, used and free\n"
 	"cores and memory; per queue its demand, dominant share and waiting/running counts; per\n"
 	"live task its queue, device, state, cores and memory allocated/used, waiting time, and as\n"
 	"measured: run-queue latency p99 (RQ-P99, eBPF only), share of time throttled by cpu.max\n"
 	"(THROT) and CPU pressure (PSI, some avg10). \"-\": not measurable on this node.\n\n"
+	"  --fleet        fleet mode: every node's devices, the fleet's queues and tasks, as the\n"
+	"                 daemon reads them from etcd (devices named NODE/DEVICE)\n"
 	"  --json         the daemon's reply as JSON (see docs/PROTOCOL.md)\n"
 	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
 
@@ -341,14 +348,29 @@ static int show_status(const struct ropts *o, const char *cmd)
 {
 	json_object *req = json_object_new_object(), *rep = NULL, *v;
 	int r;
-	json_object_object_add(req, "op", json_object_new_string("status"));
+	json_object_object_add(req, "op", json_object_new_string(o->fleet ? "fleet" : "status"));
 	r = request(cmd, o->sock, req, &rep);
 	json_object_put(req);
 	if (r)
 		return r;
 	if (o->json)
 		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	else {
+	else if (o->fleet) {
+		json_object *fo = NULL, *nodes = NULL;
+		json_object_object_get_ex(rep, "fleet", &fo);
+		json_object_object_get_ex(fo, "nodes", &nodes);
+		printf("fleet: %zu node(s), placer %s, read by %s from %s\n\n",
+		       nodes ? json_object_array_length(nodes) : 0, js(fo, "placer"), js(fo, "node"),
+		       js(fo, "endpoint"));
+		if (json_object_object_get_ex(rep, "devices", &v))
+			print_devices(v);
+		printf("\n");
+		if (json_object_object_get_ex(rep, "queues", &v))
+			print_queues(v);
+		printf("\n");
+		if (json_object_object_get_ex(rep, "tasks", &v))
+			print_tasks(v);
+	} else {
 		double busy = 0, ncpu = 0, psi = 0;
 		json_object *m = NULL;
 		printf("policy %s%s, measuring with %s", js(rep, "policy"),

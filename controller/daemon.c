@@ -35,6 +35,7 @@
 #include "cg.h"
 #include "dapp.h"
 #include "dstate.h"
+#include "fleet.h"
 #include "policy.h"
 #include "probes.h"
 #include "proto.h"
@@ -133,6 +134,7 @@ struct daemon {
 	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
 	bool journal;
 	char last_status[128];
+	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
 	bool loading; /* load_state: applications are settled once all tasks are known */
 };
 
@@ -396,6 +398,23 @@ static void notify_status(struct daemon *d)
 }
 
 /* --- exit detection -------------------------------------------------------------------- */
+
+/* Fleet mode: a task that came from the fleet reports its state to etcd. */
+static void fleet_notify(struct daemon *d, const struct dtask *t)
+{
+	struct fleet_update u = {
+		.id = t->fleet_id, .state = t->state == DTASK_DONE ? "exited" : dtask_state_name(t->state),
+		.pid = t->pid,
+		.exit_code = t->exit_code, .reason = t->reason, .start_us = t->start_us,
+		.end_us = t->end_us, .queue = t->queue, .cpu = t->cpu, .mem = t->mem,
+		.argv = t->argv, .argc = t->argc, .submit_us = t->submit_us,
+	};
+
+	if (!d->fleet || !t->fleet_id)
+		return;
+	u.device = t->dev >= 0 && (size_t)t->dev < d->n_dev ? d->dev[t->dev].name : "";
+	fleet_task_update(d->fleet, &u);
+}
 
 static void schedule(struct daemon *d);
 static void app_settle(struct daemon *d, uint64_t app);
@@ -679,6 +698,7 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	 * the task "running" without a cgroup, which a restart records as ended. */
 	d->dirty = true;
 	emit(d, "finished", t);
+	fleet_notify(d, t);
 	if (t->app)
 		app_settle(d, t->app); /* queue the successors, or fail them */
 	notify_status(d);
@@ -835,6 +855,7 @@ static int task_start(struct daemon *d, struct dtask *t)
 	t->pid = pid;
 	t->state = DTASK_RUNNING;
 	t->start_us = realtime_us();
+	fleet_notify(d, t);
 	r = watch_task(d, t);
 	if (r < 0)
 		logm(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id, strerror(-r));
@@ -1052,6 +1073,8 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "start_us", json_object_new_int64((int64_t)t->start_us));
 	json_object_object_add(o, "end_us", json_object_new_int64((int64_t)t->end_us));
 	json_object_object_add(o, "argv", a);
+	if (t->fleet_id)
+		json_object_object_add(o, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
 	if (t->upload_rate)
 		json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
 	if (dtask_state_live(t->state) && t->state != DTASK_QUEUED && d->cg_path &&
@@ -1213,6 +1236,105 @@ static json_object *tasks_json(struct daemon *d, bool live_only)
 	return arr;
 }
 
+/* --- fleet mode: what controller/fleet.c calls back ------------------------------------ */
+
+static void fleet_log(void *ctx, int prio, const char *msg) { logm(prio, "%s", msg); }
+
+/* A draining node offers no capacity, so the placer sends it nothing new. */
+static json_object *fleet_devices(void *ctx)
+{
+	struct daemon *d = ctx;
+	json_object *a = devices_json(d);
+
+	for (size_t i = 0; d->draining && a && i < json_object_array_length(a); i++) {
+		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total", json_object_new_double(0));
+		json_object_object_add(json_object_array_get_idx(a, i), "mem_total", json_object_new_int64(0));
+	}
+	return a;
+}
+
+static bool fleet_draining(void *ctx) { return ((struct daemon *)ctx)->draining; }
+
+static bool fleet_known(void *ctx, uint64_t fleet_id)
+{
+	struct daemon *d = ctx;
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->fleet_id == fleet_id)
+			return true;
+	return false;
+}
+
+/* An assignment: the placer chose the device, so the local policy is bypassed, but the rest is
+ * schedule()'s path: record (with fleet_id) persisted as starting, then cgroup and spawn. */
+static int fleet_start(void *ctx, const struct fleet_task *ft)
+{
+	struct daemon *d = ctx;
+	struct dtask *t = calloc(1, sizeof(*t));
+	struct dqueue *q;
+	int r;
+
+	if (!t || !trt_new(d, t)) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->id = d->next_id++;
+	t->fleet_id = ft->id;
+	snprintf(t->queue, sizeof(t->queue), "%s", ft->queue);
+	t->argv = calloc(ft->argc + 1, sizeof(char *));
+	for (size_t i = 0; t->argv && i < ft->argc; i++)
+		if ((t->argv[i] = strdup(ft->argv[i])))
+			t->argc = i + 1;
+	t->cpu = ft->cpu;
+	t->mem = ft->mem;
+	t->dev = -1;
+	for (size_t i = 0; i < d->n_dev; i++)
+		if (!strcmp(d->dev[i].name, ft->device))
+			t->dev = (int)i;
+	t->exit_code = -1;
+	t->submit_us = ft->submit_us ? ft->submit_us : realtime_us();
+	r = !t->argv || t->argc != ft->argc ? -ENOMEM : t->dev < 0 ? -ENODEV : 0;
+	if (r >= 0)
+		r = queue_get(d, t->queue, t->cpu, t->mem, &q);
+	if (r < 0) {
+		task_free(t);
+		return r;
+	}
+	t->state = DTASK_STARTING;
+	r = task_append(d, t);
+	if (r < 0) {
+		task_free(t);
+		return r;
+	}
+	r = persist(d);
+	if (r >= 0)
+		r = task_start(d, t);
+	if (r < 0) {
+		logm(LOG_ERR, "task %" PRIu64 " (fleet %" PRIu64 "): cannot start on %s: %s", t->id,
+		     t->fleet_id, d->dev[t->dev].name, strerror(-r));
+		task_finish(d, t, DTASK_FAILED, "start-failed");
+		(void)persist(d);
+		return r;
+	}
+	d->dirty = true;
+	logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64, t->id,
+	     t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
+	emit(d, "placed", t);
+	schedule(d); /* persists */
+	return 0;
+}
+
+static int fleet_setup(struct daemon *d)
+{
+	struct fleet_host h = {d, fleet_start, fleet_known, fleet_devices, fleet_log, fleet_draining};
+	struct fleet_params p = {
+		.conf = &d->conf.fleet, .node = d->conf.fleet.node_name, .policy = d->conf.policy,
+		.seed = d->conf.seed, .overcommit = d->conf.overcommit,
+	};
+	if (!d->conf.fleet.enabled)
+		return 0;
+	return fleet_new(&p, &h, d->ev, &d->fleet);
+}
+
 /* --- requests ------------------------------------------------------------------------- */
 
 static int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt, ...)
@@ -1269,6 +1391,29 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		return set_err(err, PROTO_E_BAD_VALUE, "demand",
 			       "demand: queue %s has demand %.3g cores, %" PRIu64 " bytes", q->name,
 			       q->cpu, q->mem);
+	if (d->fleet && req->upload_rate)
+		return set_err(err, PROTO_E_BAD_VALUE, "upload_rate",
+			       "upload_rate: not supported for fleet submissions");
+	if (d->fleet) { /* fleet mode: queued in etcd; the fleet's placer decides where */
+		char **fargv = req->argv;
+		size_t fargc = req->argc;
+		uint64_t fid;
+		char e[200];
+		if (!fargv && dconf_model_argv(m, &fargv, &fargc) < 0)
+			return set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
+		r = fleet_submit(d->fleet, req->queue, cpu, mem, fargv, fargc, &fid, e, sizeof(e));
+		if (fargv != req->argv) {
+			for (size_t i = 0; i < fargc; i++)
+				free(fargv[i]);
+			free(fargv);
+		}
+		if (r < 0)
+			return set_err(err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
+		json_object_object_add(reply, "task", json_object_new_int64((int64_t)fid));
+		json_object_object_add(reply, "state", json_object_new_string("queued"));
+		json_object_object_add(reply, "fleet", json_object_new_boolean(1));
+		return 0;
+	}
 	for (size_t i = 0; i < d->n_dev; i++)
 		fits |= cpu <= d->dev[i].cpu + 1e-9 && (double)mem <= (double)d->dev[i].mem;
 	if (!fits)
@@ -1784,6 +1929,24 @@ static void handle_line(struct client *c, const char *line, size_t len)
 		case PROTO_QUEUES:
 			json_object_object_add(reply, "queues", queues_json(d));
 			break;
+		case PROTO_FLEET: {
+			json_object *fs = NULL;
+			char e[200];
+			if (!d->fleet)
+				r = set_err(&err, PROTO_E_STATE, NULL, "fleet mode is off (fleet = etcd)");
+			else if (fleet_status(d->fleet, &fs, e, sizeof(e)) < 0)
+				r = set_err(&err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
+			else {
+				static const char *const keys[] = {"fleet", "devices", "queues", "tasks"};
+				for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+					json_object *v = NULL;
+					if (json_object_object_get_ex(fs, keys[i], &v))
+						json_object_object_add(reply, keys[i], json_object_get(v));
+				}
+			}
+			json_object_put(fs);
+			break;
+		}
 		case PROTO_DEVICES:
 			json_object_object_add(reply, "devices", devices_json(d));
 			break;
@@ -2059,6 +2222,7 @@ static int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	RESTART_IF(c.strict != d->conf.strict, "enforcement");
 	RESTART_IF(c.measure != d->conf.measure, "measure");
 	RESTART_IF(c.smoothing != d->conf.smoothing, "measure_smoothing");
+	RESTART_IF(memcmp(&c.fleet, &d->conf.fleet, sizeof(c.fleet)), "fleet");
 #undef RESTART_IF
 	d->conf.measure_ms = c.measure_ms; /* the tick re-arms with it */
 	d->conf.on_sigterm = c.on_sigterm;
@@ -2343,6 +2507,15 @@ int daemon_run(const struct daemon_opts *o)
 	d->o = *o;
 	d->listen_fd = d->state_fd = -1;
 	d->t0_us = now_usec();
+	/* Blocked before any thread exists (the cgroup removal thread, libcurl's), so that every
+	 * thread inherits the mask and these reach only the event loop's signalfd; one arriving
+	 * during start-up waits for the loop. Tasks get a clean mask in cg_task_spawn. */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	dconf_init(&d->conf);
 	r = read_file_at(AT_FDCWD, o->config, &conftext, NULL);
 	if (r < 0 && r != -ENOENT) {
@@ -2496,6 +2669,11 @@ int daemon_run(const struct daemon_opts *o)
 		logm(LOG_ERR, "cannot start the cgroup removal thread: %s", strerror(-r));
 		goto out;
 	}
+	r = fleet_setup(d); /* before the state: adopted fleet tasks report through it */
+	if (r < 0) {
+		logm(LOG_ERR, "fleet: %s", strerror(-r));
+		goto out;
+	}
 	r = load_state(d);
 	if (r < 0) {
 		logm(LOG_ERR, "state: %s", strerror(-r));
@@ -2508,12 +2686,6 @@ int daemon_run(const struct daemon_opts *o)
 		logm(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
 		goto out;
 	}
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigaddset(&ss, SIGHUP);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, on_accept, d) < 0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGTERM, on_term, d) < 0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGINT, on_term, d) < 0 ||
@@ -2552,6 +2724,7 @@ out:
 		task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
+	fleet_free(d->fleet);
 	shaper_free(d->shaper);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);

@@ -34,7 +34,10 @@ void dconf_init(struct dconf *c)
 	snprintf(c->catalog, sizeof(c->catalog), "/etc/edgeslice/models.json");
 	c->max_tasks = 10000;
 	c->keep_finished = 256;
+	snprintf(c->fleet.endpoints, sizeof(c->fleet.endpoints), "http://127.0.0.1:2379");
+	c->fleet.lease_ttl = 5;
 }
+
 
 static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...) _printf_(4, 5);
 static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
@@ -49,6 +52,43 @@ static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
 	va_end(ap);
 	str_one_line(err);
 	return -EINVAL;
+}
+
+/* "http://h:p,https://h:p": each an http(s) URL with a host, at most DCONF_MAX_ENDPOINTS. */
+static bool endpoints_valid(const char *v)
+{
+	size_t n = 0;
+	const char *p = v;
+
+	if (!*v)
+		return false;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p), skip;
+		if (!strncmp(p, "http://", 7))
+			skip = 7;
+		else if (!strncmp(p, "https://", 8))
+			skip = 8;
+		else
+			return false;
+		if (len <= skip || memchr(p, ' ', len) || ++n > DCONF_MAX_ENDPOINTS)
+			return false;
+		if (!e)
+			break;
+		p = e + 1;
+		if (!*p)
+			return false;
+	}
+	return true;
+}
+
+static int set_path(char *dst, size_t size, const char *v, const char *key, char *err, size_t errsz,
+		    unsigned line)
+{
+	if (v[0] != '/' || strlen(v) >= size)
+		return err_at(err, errsz, line, "%s: must be an absolute path", key);
+	snprintf(dst, size, "%s", v);
+	return 0;
 }
 
 int dconf_cpulist_count(const char *s, unsigned *ret)
@@ -238,6 +278,49 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			if (parse_u64(v, &x) < 0 || x > 100000)
 				return err_at(err, errsz, line, "keep_finished: must be 0..100000");
 			c.keep_finished = (unsigned)x;
+		} else if (!strcmp(k, "fleet")) {
+			if (!strcmp(v, "off"))
+				c.fleet.enabled = false;
+			else if (!strcmp(v, "etcd"))
+				c.fleet.enabled = true;
+			else
+				return err_at(err, errsz, line, "fleet: must be off or etcd");
+		} else if (!strcmp(k, "fleet_endpoints")) {
+			if (strlen(v) >= sizeof(c.fleet.endpoints) || !endpoints_valid(v))
+				return err_at(err, errsz, line,
+					      "fleet_endpoints: must be http:// or https:// URLs, comma-separated (at most %d)",
+					      DCONF_MAX_ENDPOINTS);
+			snprintf(c.fleet.endpoints, sizeof(c.fleet.endpoints), "%s", v);
+		} else if (!strcmp(k, "node_name")) {
+			if (!proto_name_valid(v))
+				return err_at(err, errsz, line, "node_name: 1..64 of A-Z a-z 0-9 _ . -");
+			snprintf(c.fleet.node_name, sizeof(c.fleet.node_name), "%s", v);
+		} else if (!strcmp(k, "fleet_lease_ttl")) {
+			uint64_t x;
+			if (parse_u64(v, &x) < 0 || x < 2 || x > 3600)
+				return err_at(err, errsz, line, "fleet_lease_ttl: must be 2..3600 seconds");
+			c.fleet.lease_ttl = (unsigned)x;
+		} else if (!strcmp(k, "fleet_ca")) {
+			int r = set_path(c.fleet.ca, sizeof(c.fleet.ca), v, k, err, errsz, line);
+			if (r < 0)
+				return r;
+		} else if (!strcmp(k, "fleet_cert")) {
+			int r = set_path(c.fleet.cert, sizeof(c.fleet.cert), v, k, err, errsz, line);
+			if (r < 0)
+				return r;
+		} else if (!strcmp(k, "fleet_key")) {
+			int r = set_path(c.fleet.key, sizeof(c.fleet.key), v, k, err, errsz, line);
+			if (r < 0)
+				return r;
+		} else if (!strcmp(k, "fleet_user")) {
+			if (!*v || strlen(v) >= sizeof(c.fleet.user) || strpbrk(v, " \t:"))
+				return err_at(err, errsz, line, "fleet_user: must be an etcd user name");
+			snprintf(c.fleet.user, sizeof(c.fleet.user), "%s", v);
+		} else if (!strcmp(k, "fleet_password_file")) {
+			int r = set_path(c.fleet.password_file, sizeof(c.fleet.password_file), v, k, err,
+					 errsz, line);
+			if (r < 0)
+				return r;
 		} else if (!strcmp(k, "uplink")) {
 			if (strlen(v) >= sizeof(c.uplink) || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, ".."))
 				return err_at(err, errsz, line, "uplink: must be an interface name (1-15 characters)");
@@ -266,6 +349,10 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			return err_at(err, errsz, line, "%.40s: unknown key", k);
 	}
 	(void)p;
+	if (!c.fleet.cert[0] != !c.fleet.key[0])
+		return err_at(err, errsz, 0, "fleet_cert: fleet_cert and fleet_key go together");
+	if (!c.fleet.user[0] != !c.fleet.password_file[0])
+		return err_at(err, errsz, 0, "fleet_user: fleet_user and fleet_password_file go together");
 	*out = c;
 	return 0;
 }

@@ -37,6 +37,19 @@ enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
  * (auto: the probe if it loads, else files, said once; ebpf: refuse to start without it). */
 enum dconf_measure { DCONF_MEASURE_AUTO, DCONF_MEASURE_EBPF, DCONF_MEASURE_CGROUP };
 
+/* Fleet mode (docs/FLEET.md): off = single node, etcd = share a queue and a placer through
+ * etcd. Endpoints are kept as one comma-separated list (validated: http:// or https://). */
+#define DCONF_MAX_ENDPOINTS 16
+struct dconf_fleet {
+	bool enabled;
+	char endpoints[1024];
+	char node_name[65];  /* "" = the hostname */
+	unsigned lease_ttl;  /* seconds, default 5 */
+	char ca[256], cert[256], key[256]; /* TLS pass-through ("" = none) */
+	char user[65];
+	char password_file[256];
+};
+
 struct dconf {
 	char policy[16];         /* rddrf drf drf-paper rr random */
 	uint64_t seed;
@@ -56,6 +69,7 @@ struct dconf {
 	uint64_t uplink_rate;    /* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;
 	struct dconf_device devices[DCONF_MAX_DEVICES];
+	struct dconf_fleet fleet;
 };
 
 void dconf_init(struct dconf *c);

@@ -99,6 +99,8 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 		json_object_object_add(e, "exit_code", json_object_new_int(t->exit_code));
 		json_object_object_add(e, "reason", json_object_new_string(t->reason));
 		json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
+		if (t->fleet_id)
+			json_object_object_add(e, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
 		if (t->upload_rate)
 			json_object_object_add(e, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
 		if (t->app) { /* optional: plain tasks and older files have none of these */
@@ -272,6 +274,11 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 		if (get_int(e, "cpu_usec", 0, INT64_MAX, &x) < 0)
 			return bad(err, errsz, "tasks[%zu].cpu_usec: not a non-negative integer", i);
 		t->cpu_usec = (uint64_t)x;
+	}
+	if (json_object_object_get_ex(e, "fleet_id", &v)) { /* optional: fleet mode only */
+		if (get_int(e, "fleet_id", 1, INT64_MAX, &x) < 0)
+			return bad(err, errsz, "tasks[%zu].fleet_id: not a positive integer", i);
+		t->fleet_id = (uint64_t)x;
 	}
 	if (json_object_object_get_ex(e, "upload_rate", &v)) { /* optional: only shaped tasks */
 		if (get_int(e, "upload_rate", 1, INT64_MAX, &x) < 0)

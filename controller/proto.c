@@ -18,7 +18,7 @@ static const char *const op_names[_PROTO_OP_MAX] = {
 	[PROTO_STATUS] = "status", [PROTO_SUBMIT] = "submit",   [PROTO_CANCEL] = "cancel",
 	[PROTO_QUEUES] = "queues", [PROTO_DEVICES] = "devices", [PROTO_TASKS] = "tasks",
 	[PROTO_EVENTS] = "events", [PROTO_RELOAD] = "reload",   [PROTO_SUBMIT_APP] = "submit-app",
-	[PROTO_APPS] = "apps",
+	[PROTO_APPS] = "apps",             [PROTO_FLEET] = "fleet",
 };
 
 static const char *const err_names[_PROTO_E_MAX] = {

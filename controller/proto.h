@@ -24,6 +24,7 @@ enum proto_op {
 	PROTO_RELOAD,
 	PROTO_SUBMIT_APP, /* a DAG application (controller/dapp.h) */
 	PROTO_APPS,
+	PROTO_FLEET, /* fleet mode: the whole fleet read from etcd */
 	_PROTO_OP_MAX,
 };
 

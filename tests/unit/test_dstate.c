@@ -233,6 +233,84 @@ static void test_config(void **state)
 	assert_int_equal(dconf_cpulist_count("a", &n), -EINVAL);
 }
 
+static void test_config_fleet(void **state)
+{
+	struct dconf c;
+	char err[256];
+
+	assert_int_equal(dconf_parse("", &c, err, sizeof(err)), 0);
+	assert_false(c.fleet.enabled);
+	assert_int_equal(c.fleet.lease_ttl, 5);
+	assert_string_equal(c.fleet.node_name, "");
+	assert_int_equal(dconf_parse("fleet = etcd\nfleet_endpoints = http://127.0.0.1:2379,https://e2:2379\n"
+				     "node_name = edge-1\nfleet_lease_ttl = 3\nfleet_ca = /etc/ca.pem\n"
+				     "fleet_cert = /etc/c.pem\nfleet_key = /etc/k.pem\n"
+				     "fleet_user = es\nfleet_password_file = /etc/pw\n", &c, err, sizeof(err)), 0);
+	assert_true(c.fleet.enabled);
+	assert_string_equal(c.fleet.endpoints, "http://127.0.0.1:2379,https://e2:2379");
+	assert_string_equal(c.fleet.node_name, "edge-1");
+	assert_int_equal(c.fleet.lease_ttl, 3);
+	assert_string_equal(c.fleet.ca, "/etc/ca.pem");
+	assert_string_equal(c.fleet.cert, "/etc/c.pem");
+	assert_string_equal(c.fleet.key, "/etc/k.pem");
+	assert_string_equal(c.fleet.user, "es");
+	assert_string_equal(c.fleet.password_file, "/etc/pw");
+	assert_int_equal(dconf_parse("fleet = off\n", &c, err, sizeof(err)), 0);
+	assert_false(c.fleet.enabled);
+
+	assert_int_equal(dconf_parse("fleet = zookeeper\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 1: fleet: must be off or etcd"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(dconf_parse("\nfleet_endpoints = 127.0.0.1:2379\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 2: fleet_endpoints"));
+	assert_int_equal(dconf_parse("fleet_endpoints = http://a:1,\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("fleet_endpoints = http://\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("fleet_endpoints =\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("node_name = a/b\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "node_name"));
+	assert_int_equal(dconf_parse("fleet_lease_ttl = 1\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_lease_ttl"));
+	assert_int_equal(dconf_parse("fleet_lease_ttl = 5s\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("fleet_ca = ca.pem\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_ca: must be an absolute path"));
+	assert_int_equal(dconf_parse("fleet_cert = /c.pem\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_cert"));
+	assert_int_equal(dconf_parse("fleet_user = es\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_user"));
+	assert_int_equal(dconf_parse("fleet_user = a b\nfleet_password_file = /p\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("fleet_password_file = p\n", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_password_file"));
+}
+
+static void test_fleet_id(void **state)
+{
+	struct dtask t = {.id = 3, .queue = "q", .cpu = 1, .mem = 1, .state = DTASK_DONE, .dev = 0,
+			  .exit_code = 0, .fleet_id = 1234567};
+	char *argv[] = {"true", NULL}, *text = NULL, err[256];
+	struct dtask *back = NULL;
+	size_t n = 0;
+	uint64_t next = 0;
+
+	t.argv = argv;
+	t.argc = 1;
+	assert_int_equal(dstate_format(&t, 1, 4, &text), 0);
+	assert_non_null(strstr(text, "\"fleet_id\":1234567"));
+	assert_int_equal(dstate_parse(text, &back, &n, &next, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(back[0].fleet_id, 1234567);
+	dstate_free(back, n);
+	free(text);
+	t.fleet_id = 0;
+	assert_int_equal(dstate_format(&t, 1, 4, &text), 0);
+	assert_null(strstr(text, "fleet_id"));
+	free(text);
+	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":2,\"tasks\":[{\"id\":1,\"queue\":\"q\","
+				      "\"argv\":[\"x\"],\"cpu\":1,\"memory\":1,\"state\":\"done\",\"device\":0,"
+				      "\"submit_us\":0,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":0,"
+				      "\"fleet_id\":0}]}", &back, &n, &next, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fleet_id"));
+}
+
 static void test_catalog(void **state)
 {
 	struct dconf_model *m = NULL;
@@ -326,6 +404,8 @@ int main(void)
 		cmocka_unit_test(test_corruption),
 		cmocka_unit_test(test_app_fields),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_fleet),
+		cmocka_unit_test(test_fleet_id),
 		cmocka_unit_test(test_catalog),
 		cmocka_unit_test(test_shipped_files),
 	};

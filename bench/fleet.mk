@@ -1,0 +1,15 @@
+# bench/fleet.mk — `make bench-fleet`: fleet mode against a real 3-member etcd cluster on
+# loopback with 100 simulated nodes publishing usage: submit-to-start latency and placements/s.
+# Writes bench/results/fleet.json; table in docs/BENCHMARKS.md ("## Fleet").
+.PHONY: bench-fleet
+FLEET_BENCH := $(BUILD)/bench/fleet_bench
+
+$(FLEET_BENCH): bench/fleet_bench.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+bench-fleet: $(FLEET_BENCH)
+	@mkdir -p bench/results
+	@BUILD=$(abspath $(BUILD)) bench/fleet-run > bench/results/fleet.json.tmp && \
+		mv bench/results/fleet.json.tmp bench/results/fleet.json
+	@echo "bench-fleet: wrote bench/results/fleet.json"

@@ -1,0 +1,115 @@
+/* test_fleet.c — fleet mode's pure parts: the keyspace's key parsers and the task spec that
+ * travels through queue/ and assign/ (bad specs are refused naming the field). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet.h"
+
+static void test_keys(void **state)
+{
+	char node[65], dev[65];
+	uint64_t id = 0;
+
+	assert_int_equal(fleet_parse_device_key("/edgeslice/nodes/edge-1/devices/d0", node,
+						sizeof(node), dev, sizeof(dev)),
+			 0);
+	assert_string_equal(node, "edge-1");
+	assert_string_equal(dev, "d0");
+	assert_int_equal(fleet_parse_device_key("/edgeslice/nodes/edge-1/devices/", node,
+						sizeof(node), dev, sizeof(dev)),
+			 -EINVAL);
+	assert_int_equal(fleet_parse_device_key("/edgeslice/nodes//devices/d0", node, sizeof(node),
+						dev, sizeof(dev)),
+			 -EINVAL);
+	assert_int_equal(fleet_parse_device_key("/edgeslice/nodes/a/devices/d/x", node,
+						sizeof(node), dev, sizeof(dev)),
+			 -EINVAL);
+	assert_int_equal(
+	    fleet_parse_device_key("/edgeslice/queue/1", node, sizeof(node), dev, sizeof(dev)),
+	    -EINVAL);
+	assert_int_equal(
+	    fleet_parse_device_key("/edgeslice/nodes/a/devices/d0", node, 1, dev, sizeof(dev)),
+	    -EINVAL);
+
+	assert_int_equal(fleet_parse_assign_key("/edgeslice/assign/n2/0000000000000042", node,
+						sizeof(node), &id),
+			 0);
+	assert_string_equal(node, "n2");
+	assert_int_equal(id, 42);
+	assert_int_equal(fleet_parse_assign_key("/edgeslice/assign/n2/0", node, sizeof(node), &id),
+			 -EINVAL);
+	assert_int_equal(fleet_parse_assign_key("/edgeslice/assign/n2/x", node, sizeof(node), &id),
+			 -EINVAL);
+	assert_int_equal(fleet_parse_assign_key("/edgeslice/assign/n2", node, sizeof(node), &id),
+			 -EINVAL);
+	assert_int_equal(fleet_parse_assign_key("/edgeslice/status/1", node, sizeof(node), &id),
+			 -EINVAL);
+}
+
+static void test_task(void **state)
+{
+	struct fleet_task t;
+	char err[128];
+
+	assert_int_equal(
+	    fleet_parse_task("{\"id\":17,\"queue\":\"resnet-18\",\"cpu\":2,\"mem\":1048576,"
+			     "\"argv\":[\"sh\",\"-c\",\"true\"],\"submit_us\":5,\"device\":\"d1\"}",
+			     &t, err, sizeof(err)),
+	    0);
+	assert_int_equal(t.id, 17);
+	assert_string_equal(t.queue, "resnet-18");
+	assert_true(t.cpu == 2);
+	assert_int_equal(t.mem, 1048576);
+	assert_int_equal(t.argc, 3);
+	assert_string_equal(t.argv[2], "true");
+	assert_null(t.argv[3]);
+	assert_string_equal(t.device, "d1");
+	assert_int_equal(t.submit_us, 5);
+	fleet_task_done(&t);
+	/* a queue entry has no device yet */
+	assert_int_equal(
+	    fleet_parse_task("{\"id\":1,\"queue\":\"q\",\"cpu\":0.5,\"mem\":1,\"argv\":[\"x\"]}",
+			     &t, err, sizeof(err)),
+	    0);
+	assert_string_equal(t.device, "");
+	fleet_task_done(&t);
+
+	static const struct {
+		const char *json, *field;
+	} bad[] = {
+	    {"", "JSON"},
+	    {"[1]", "JSON"},
+	    {"{\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"]}", "id"},
+	    {"{\"id\":0,\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"]}", "id"},
+	    {"{\"id\":\"1\",\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"]}", "id"},
+	    {"{\"id\":1,\"queue\":\"\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"]}", "queue"},
+	    {"{\"id\":1,\"queue\":\"q\",\"cpu\":0,\"mem\":1,\"argv\":[\"x\"]}", "cpu"},
+	    {"{\"id\":1,\"queue\":\"q\",\"cpu\":1,\"mem\":-1,\"argv\":[\"x\"]}", "mem"},
+	    {"{\"id\":1,\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[]}", "argv"},
+	    {"{\"id\":1,\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\",2]}", "argv[1]"},
+	    {"{\"id\":1,\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"],\"device\":3}",
+	     "device"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(fleet_parse_task(bad[i].json, &t, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].field))
+			fail_msg("%s: error \"%s\" does not name %s", bad[i].json, err,
+				 bad[i].field);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_task),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
