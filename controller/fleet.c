@@ -3,7 +3,7 @@
  *
  * Keyspace (values JSON; docs/FLEET.md):
  *   /edgeslice/nodes/<node>/devices/<dev>   capacity + usage, under the node lease
- *   /edgeslice/placer                       {"node"}, under the placer's node lease (election)
+ *   /edgeslice/placer                       {"node"}, under the placer's election lease (TTL/2)
  *   /edgeslice/queue/<id>                   a queued task spec
  *   /edgeslice/assign/<node>/<id>           spec + device; written only by the elected placer
  *   /edgeslice/status/<id>                  starting/running/exited/failed/lost, by the node
@@ -97,7 +97,11 @@ struct fleet {
 	unsigned period_ms;
 	sd_event_source *timer;
 	int64_t lease;
-	uint64_t last_keepalive_us, last_publish_us, last_elect_us, last_rescan_us;
+	/* The election key's own, shorter lease (TTL/2, at least etcd's minimum): a dead
+	 * placer's key goes within about half a node TTL, so the next placer is elected within
+	 * one TTL of the kill, although the node's own lease may still have most of its TTL. */
+	int64_t elease, ettl;
+	uint64_t last_keepalive_us, last_ekeepalive_us, last_publish_us, last_elect_us, last_rescan_us;
 	struct etcd_watch *w;
 	bool placer;
 	struct placer pl;
@@ -400,6 +404,8 @@ static void placer_reset(struct placer *pl)
 
 static void flush_pending(struct fleet *f);
 
+static void drop_election_lease(struct fleet *f);
+
 void fleet_free(struct fleet *f)
 {
 	if (!f)
@@ -409,6 +415,8 @@ void fleet_free(struct fleet *f)
 	if (f->e && f->n_pend)
 		flush_pending(f);
 	sd_event_source_disable_unref(f->timer);
+	if (f->e)
+		drop_election_lease(f); /* a stopping placer hands over at once */
 	etcd_watch_free(f->w);
 	placer_reset(&f->pl);
 	for (size_t i = 0; i < f->n_pend; i++)
@@ -650,11 +658,31 @@ static int publish(struct fleet *f)
  * assignments, placements or status writes), so that work never costs the lease. -ENOENT
  * when the lease is gone: the node joins again on the next tick and is no longer placer
  * (its state is dropped by the timer, not here, as a placer round may be running). */
+static void drop_election_lease(struct fleet *f)
+{
+	if (!f->elease)
+		return;
+	(void)etcd_lease_revoke(f->e, f->elease); /* deletes the election key if it is ours */
+	f->elease = 0;
+}
+
 static int keepalive_if_due(struct fleet *f)
 {
 	uint64_t now = now_usec();
 	int r;
 
+	if (f->elease && now - f->last_ekeepalive_us >= (uint64_t)f->ettl * 1000000u / 3) {
+		r = etcd_lease_keepalive(f->e, f->elease, NULL);
+		if (r == -ENOENT) {
+			f->elease = 0;
+			if (f->placer) {
+				flog(f, LOG_WARNING, "fleet: election lease expired; %s is no longer the placer",
+				     f->node);
+				f->placer = false; /* state dropped by the timer, as below */
+			}
+		} else if (r >= 0)
+			f->last_ekeepalive_us = now;
+	}
 	if (!f->lease || now - f->last_keepalive_us < (uint64_t)f->ttl * 1000000u / 3)
 		return 0;
 	r = etcd_lease_keepalive(f->e, f->lease, NULL);
@@ -663,6 +691,7 @@ static int keepalive_if_due(struct fleet *f)
 		     f->placer ? "; no longer the placer" : "");
 		f->lease = 0;
 		f->placer = false;
+		drop_election_lease(f);
 		etcd_watch_free(f->w); /* re-read assignments after joining again */
 		f->w = NULL;
 		return r;
@@ -885,23 +914,37 @@ static int elect(struct fleet *f)
 			return etcd_failed(f, "placer election", r);
 	}
 	snprintf(val, sizeof(val), "{\"node\":\"%s\"}", f->node);
-	r = etcd_txn_cas(f->e, K_PLACER, 0, val, strlen(val), f->lease, &rev);
+	if (!f->elease) {
+		int64_t want = f->ttl / 2 > 1 ? f->ttl / 2 : 1;
+		r = etcd_lease_grant(f->e, want, &f->elease, &f->ettl);
+		if (r < 0) {
+			f->elease = 0;
+			return etcd_failed(f, "placer election lease", r);
+		}
+		if (f->ettl < 1)
+			f->ettl = want;
+		f->last_ekeepalive_us = now_usec();
+	}
+	r = etcd_txn_cas(f->e, K_PLACER, 0, val, strlen(val), f->elease, &rev);
 	if (r == -ETIMEDOUT || r == -ECONNRESET || r == -EAGAIN) {
 		/* Unknown outcome: if the key is ours, we won. */
 		struct etcd_kv kv = {0};
 		if (etcd_get(f->e, K_PLACER, &kv) >= 0) {
-			r = kv.lease == f->lease ? 1 : 0;
+			r = kv.lease == f->elease ? 1 : 0;
 			rev = kv.create_revision;
 			etcd_kv_done(&kv);
 		}
 	}
-	if (r <= 0)
+	if (r <= 0) {
+		drop_election_lease(f); /* lost (or unknown): no lease to keep alive meanwhile */
 		return r < 0 ? etcd_failed(f, "placer election", r) : 0;
+	}
 	placer_reset(&f->pl);
 	struct policy_params pp = {.seed = f->seed, .reconcile_period_s = 10};
 	if (policy_kind_from_name(f->policy, &pp.kind) < 0 || policy_new(&pp, &f->pl.pol) < 0) {
 		flog(f, LOG_ERR, "fleet: placer: cannot create policy %s", f->policy);
 		(void)etcd_txn_cad(f->e, K_PLACER, rev);
+		drop_election_lease(f);
 		return -EINVAL;
 	}
 	f->pl.rev = rev;
@@ -916,6 +959,7 @@ static void step_down(struct fleet *f, const char *why)
 {
 	flog(f, LOG_WARNING, "fleet: %s is no longer the placer: %s", f->node, why);
 	f->placer = false;
+	drop_election_lease(f);
 	placer_reset(&f->pl);
 }
 
