@@ -1250,6 +1250,24 @@ static json_object *fleet_devices(void *ctx)
 		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total", json_object_new_double(0));
 		json_object_object_add(json_object_array_get_idx(a, i), "mem_total", json_object_new_int64(0));
 	}
+	/* Measured use of the fleet tasks running here, by fleet id, for `status --fleet`. */
+	for (size_t i = 0; a && i < json_object_array_length(a) && i < d->n_dev; i++) {
+		json_object *u = json_object_new_object();
+		for (size_t k = 0; k < d->n_tasks; k++) {
+			const struct dtask *t = d->tasks[k];
+			const struct trt *rt = t->rt;
+			char id[24];
+			json_object *v;
+			if (!t->fleet_id || t->dev != (int)i || t->state != DTASK_RUNNING || !rt)
+				continue;
+			v = json_object_new_array();
+			json_object_array_add(v, json_object_new_double(rt->cpu_used));
+			json_object_array_add(v, json_object_new_int64((int64_t)rt->mem_used));
+			snprintf(id, sizeof(id), "%" PRIu64, t->fleet_id);
+			json_object_object_add(u, id, v);
+		}
+		json_object_object_add(json_object_array_get_idx(a, i), "tasks_used", u);
+	}
 	return a;
 }
 

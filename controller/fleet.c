@@ -646,6 +646,12 @@ static int publish(struct fleet *f)
 				       json_object_new_double(jget_d(d, "cpu_used")));
 		json_object_object_add(o, "mem_used", json_object_new_int64(jget_i(d, "mem_used")));
 		json_object_object_add(o, "running", json_object_new_int64(jget_i(d, "running")));
+		{
+			json_object *u;
+			if (json_object_object_get_ex(d, "tasks_used", &u) &&
+			    json_object_is_type(u, json_type_object))
+				json_object_object_add(o, "tasks_used", json_object_get(u));
+		}
 		json_object_object_add(o, "time_us", json_object_new_int64((int64_t)realtime_us()));
 		r = etcd_put(f->e, key, jstr(o), strlen(jstr(o)), f->lease, NULL);
 		json_object_put(o);
@@ -1422,7 +1428,7 @@ int fleet_status(struct fleet *f, json_object **ret, char *err, size_t errsz)
 {
 	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0}, status = {0};
 	struct etcd_kv pk = {0};
-	json_object *out = NULL, *fo, *devs, *qs, *tasks, *nl;
+	json_object *out = NULL, *fo, *devs, *qs, *tasks, *nl, *used = NULL;
 	_cleanup_free_ struct vqueue *vq = NULL;
 	size_t nvq = 0;
 	double tcpu = 0, tmem = 0;
@@ -1461,6 +1467,7 @@ again:
 	qs = json_object_new_array();
 	tasks = json_object_new_array();
 	nl = json_object_new_array();
+	used = json_object_new_object(); /* fleet id -> [cores, bytes] as the nodes measured */
 	{
 		json_object *p = pk.value ? json_tokener_parse(pk.value) : NULL;
 		json_object_object_add(fo, "node", json_object_new_string(f->node));
@@ -1508,6 +1515,14 @@ again:
 		    json_object_new_int64(
 			(int64_t)fmax(0, (double)(jget_i(d, "mem") - jget_i(d, "mem_alloc")))));
 		json_object_object_add(o, "running", json_object_new_int64(jget_i(d, "running")));
+		{
+			json_object *u;
+			if (json_object_object_get_ex(d, "tasks_used", &u) &&
+			    json_object_is_type(u, json_type_object)) {
+				json_object_object_foreach(u, k, v)
+					json_object_object_add(used, k, json_object_get(v));
+			}
+		}
 		tcpu += jget_d(d, "cpu");
 		tmem += (double)jget_i(d, "mem");
 		json_object_array_add(devs, o);
@@ -1568,8 +1583,24 @@ again:
 			q->started++;
 			q->wait += (double)(jget_i(st, "start_us") - jget_i(s, "submit_us")) / 1e6;
 		}
-		json_object_array_add(tasks, view_task(s, jget_s(st, "state"), jget_s(st, "node"),
-						       jget_s(st, "device"), st));
+		{
+			json_object *o = view_task(s, jget_s(st, "state"), jget_s(st, "node"),
+						   jget_s(st, "device"), st), *u;
+			char id[24];
+			snprintf(id, sizeof(id), "%" PRId64, jget_i(st, "id"));
+			/* Measured by the node (published with its devices about once a second). */
+			if (!strcmp(jget_s(st, "state"), "running") &&
+			    json_object_object_get_ex(used, id, &u) &&
+			    json_object_is_type(u, json_type_array) && json_object_array_length(u) == 2) {
+				json_object_object_add(o, "cpu_used",
+						       json_object_new_double(json_object_get_double(
+							   json_object_array_get_idx(u, 0))));
+				json_object_object_add(o, "mem_used",
+						       json_object_new_int64(json_object_get_int64(
+							   json_object_array_get_idx(u, 1))));
+			}
+			json_object_array_add(tasks, o);
+		}
 		json_object_put(s);
 		json_object_put(st);
 	}
@@ -1596,6 +1627,8 @@ again:
 	json_object_object_add(out, "tasks", tasks);
 	*ret = out;
 done:
+	if (used)
+		json_object_put(used);
 	etcd_kvs_done(&nodes);
 	etcd_kvs_done(&assign);
 	etcd_kvs_done(&queue);
