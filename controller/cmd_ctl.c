@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jsonget.h"
 #include "shaper.h"
 #include "dapp.h"
 #include "util.h"
@@ -138,21 +139,9 @@ static int request(const char *cmd, const char *sock, json_object *req, json_obj
 	return 0;
 }
 
-static double jd(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
-}
-static int64_t ji(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-static const char *js(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) && json_object_get_string(v) ? json_object_get_string(v) : "-";
-}
+static double jd(json_object *o, const char *k) { return jsonget_double(o, k, 0); }
+static int64_t ji(json_object *o, const char *k) { return jsonget_int64(o, k, 0); }
+static const char *js(json_object *o, const char *k) { return jsonget_string(o, k, "-"); }
 
 static const char *mib(double bytes, char *buf, size_t n)
 {

@@ -15,6 +15,7 @@
  * so a deposed placer assigns nothing, a task is assigned once, and a task whose node started
  * it (status exists) is never re-queued: it is reported "lost" instead. */
 #include "fleet.h"
+#include "jsonget.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,25 +155,9 @@ static const char *jstr(json_object *o)
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static double jget_d(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
-}
-
-static int64_t jget_i(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-static const char *jget_s(json_object *o, const char *k)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		   ? json_object_get_string(v)
-		   : "";
-}
+static double jget_d(json_object *o, const char *k) { return jsonget_double(o, k, 0); }
+static int64_t jget_i(json_object *o, const char *k) { return jsonget_int64(o, k, 0); }
+static const char *jget_s(json_object *o, const char *k) { return jsonget_string(o, k, ""); }
 
 /* --- pure helpers ------------------------------------------------------------------------- */
 
