@@ -148,6 +148,7 @@ static void logm(int prio, const char *fmt, ...)
 	va_list ap;
 	if (prio > log_max)
 		return;
+	flockfile(stderr); /* one line per message, also from the cgroup removal thread */
 	if (log_prefix)
 		fprintf(stderr, "<%d>", prio);
 	else
@@ -156,6 +157,7 @@ static void logm(int prio, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 static double mono_s(const struct daemon *d) { return (double)(now_usec() - d->t0_us) / 1e6; }
