@@ -168,7 +168,8 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		/* the placer process stands for the placer only: no devices of its own */
 		struct fleet_host h = {&sims[i],  sim_start,
 				       sim_known, placer ? empty_devices : sim_devices,
-				       sim_log,	  NULL};
+				       sim_log,	  NULL,
+				       NULL};
 		struct fleet_params p = {
 		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
 		sims[i].ev = ev;
@@ -202,7 +203,7 @@ static int submit(const char *eps, unsigned count, double rate)
 {
 	struct dconf_fleet c = {.lease_ttl = 5};
 	struct sim s = {.name = "driver"};
-	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, sim_log, NULL};
+	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, sim_log, NULL, NULL};
 	struct fleet_params p = {.conf = &c, .node = "driver", .no_placer = true};
 	char *argv[] = {"bench", NULL}, err[256];
 	uint64_t t0 = now_usec(), id;

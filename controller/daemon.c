@@ -1275,6 +1275,26 @@ static json_object *fleet_devices(void *ctx)
 
 static bool fleet_draining(void *ctx) { return ((struct daemon *)ctx)->draining; }
 
+/* fleet_cancel() reached the node running the task: kill it like a local cancel. */
+static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
+{
+	struct daemon *d = ctx;
+
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct dtask *t = d->tasks[i];
+		struct trt *rt = t->rt;
+		if (t->fleet_id != fleet_id)
+			continue;
+		if (t->state != DTASK_RUNNING || !rt || !rt->cg || rt->cancel)
+			return 0; /* ended, or being killed already */
+		rt->cancel = true;
+		logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet", t->id,
+		     fleet_id);
+		return cg_task_kill(rt->cg);
+	}
+	return -ENOENT;
+}
+
 static bool fleet_known(void *ctx, uint64_t fleet_id)
 {
 	struct daemon *d = ctx;
@@ -1345,7 +1365,8 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 
 static int fleet_setup(struct daemon *d)
 {
-	struct fleet_host h = {d, fleet_start, fleet_known, fleet_devices, fleet_log, fleet_draining};
+	struct fleet_host h = {d,	  fleet_start,	  fleet_known,	 fleet_devices,
+			       fleet_log, fleet_draining, fleet_cancel_local};
 	struct fleet_params p = {
 		.conf = &d->conf.fleet, .node = d->conf.fleet.node_name, .policy = d->conf.policy,
 		.seed = d->conf.seed, .overcommit = d->conf.overcommit,
@@ -1498,6 +1519,21 @@ static int do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 
 	if (req->app)
 		return do_cancel_app(d, req, reply, err);
+	if (req->fleet) {
+		char state[16] = "", e[192] = "";
+		if (!d->fleet)
+			return set_err(err, PROTO_E_BAD_VALUE, "fleet", "fleet: this node is not in fleet mode");
+		r = fleet_cancel(d->fleet, req->task, state, sizeof(state), e, sizeof(e));
+		if (r == -ENOENT)
+			return set_err(err, PROTO_E_NO_TASK, "task", "task: %s", e);
+		if (r == -EALREADY || r == -EAGAIN)
+			return set_err(err, PROTO_E_STATE, "task", "task: %s", e);
+		if (r < 0)
+			return set_err(err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
+		json_object_object_add(reply, "task", json_object_new_int64((int64_t)req->task));
+		json_object_object_add(reply, "state", json_object_new_string(state));
+		return 0;
+	}
 	if (!t)
 		return set_err(err, PROTO_E_NO_TASK, "task", "task: no task %" PRIu64, req->task);
 	rt = t->rt;

@@ -269,6 +269,7 @@ int fleet_parse_task(const char *json, struct fleet_task *ret, char *err, size_t
 		snprintf(t.device, sizeof(t.device), "%s", json_object_get_string(v));
 	}
 	t.submit_us = (uint64_t)jget_i(o, "submit_us");
+	t.cancel = json_object_object_get_ex(o, "cancel", &v) && json_object_get_boolean(v);
 	*ret = t;
 	memset(&t, 0, sizeof(t));
 	r = 0;
@@ -694,6 +695,124 @@ static int keepalive_if_due(struct fleet *f)
 	return 0;
 }
 
+/* Removes a queue entry or an assignment (key, unchanged since mod_rev) and records the task
+ * "cancelled" in status/<id>, carrying the spec so the fleet view keeps it. With
+ * status_absent the status key must not exist yet (nobody claimed the start). 1 done, 0 the
+ * entry moved or the start was claimed meanwhile, -errno. */
+static int cancel_entry(struct fleet *f, const char *key, int64_t mod_rev, uint64_t id,
+			const char *spec, bool status_absent)
+{
+	char skey[128];
+	json_object *o = json_tokener_parse(spec);
+	struct etcd_cmp c[2];
+	struct etcd_op ops[2];
+	int r;
+
+	if (!o)
+		o = json_object_new_object();
+	key_id(skey, sizeof(skey), K_STATUS, id);
+	json_object_object_del(o, "cancel");
+	json_object_object_add(o, "id", json_object_new_int64((int64_t)id));
+	json_object_object_add(o, "state", json_object_new_string("cancelled"));
+	json_object_object_add(o, "reason", json_object_new_string("cancelled"));
+	json_object_object_add(o, "exit_code", json_object_new_int(-1));
+	json_object_object_add(o, "end_us", json_object_new_int64((int64_t)realtime_us()));
+	c[0] = (struct etcd_cmp){key, ETCD_CMP_MOD, mod_rev};
+	c[1] = (struct etcd_cmp){skey, ETCD_CMP_CREATE, 0};
+	ops[0] = (struct etcd_op){ETCD_OP_DELETE, key, NULL, 0, 0};
+	ops[1] = (struct etcd_op){ETCD_OP_PUT, skey, jstr(o), strlen(jstr(o)), 0};
+	r = etcd_txn(f->e, c, status_absent ? 2 : 1, ops, 2, NULL);
+	json_object_put(o);
+	return r;
+}
+
+int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, char *err,
+		 size_t errsz)
+{
+	char qkey[128], skey[128], tail[24];
+	struct etcd_kv kv = {0}, st = {0};
+	struct etcd_kvs as = {0};
+	int r;
+
+	key_id(qkey, sizeof(qkey), K_QUEUE, id);
+	key_id(skey, sizeof(skey), K_STATUS, id);
+	snprintf(tail, sizeof(tail), "/%016" PRIu64, id);
+	r = etcd_get(f->e, qkey, &kv);
+	if (r >= 0) { /* queued */
+		r = cancel_entry(f, qkey, kv.mod_revision, id, kv.value, true);
+		etcd_kv_done(&kv);
+		if (r == 1) {
+			snprintf(ret_state, statesz, "cancelled");
+			return 0;
+		}
+		if (r < 0)
+			goto fail;
+		/* placed meanwhile: look for its assignment */
+	} else if (r != -ENOENT)
+		goto fail;
+	r = etcd_range(f->e, K_ASSIGN, &as);
+	if (r < 0)
+		goto fail;
+	r = -ENOENT; /* no assignment of this id */
+	for (size_t i = 0; i < as.n; i++) {
+		size_t kl = strlen(as.kvs[i].key), tl = strlen(tail);
+		if (kl < tl || strcmp(as.kvs[i].key + kl - tl, tail))
+			continue;
+		r = etcd_get(f->e, skey, &st);
+		if (r == -ENOENT) { /* assigned, start not claimed: never starts */
+			r = cancel_entry(f, as.kvs[i].key, as.kvs[i].mod_revision, id, as.kvs[i].value,
+					 true);
+			if (r == 1)
+				snprintf(ret_state, statesz, "cancelled");
+		} else if (r >= 0) { /* started (or starting): its node kills it */
+			json_object *o = json_tokener_parse(as.kvs[i].value);
+			struct etcd_cmp c = {as.kvs[i].key, ETCD_CMP_MOD, as.kvs[i].mod_revision};
+			struct etcd_op op;
+			etcd_kv_done(&st);
+			if (!o) {
+				r = -EPROTO;
+				break;
+			}
+			json_object_object_add(o, "cancel", json_object_new_boolean(1));
+			op = (struct etcd_op){ETCD_OP_PUT, as.kvs[i].key, jstr(o), strlen(jstr(o)), 0};
+			r = etcd_txn(f->e, &c, 1, &op, 1, NULL);
+			json_object_put(o);
+			if (r == 1)
+				snprintf(ret_state, statesz, "cancelling");
+		}
+		break;
+	}
+	if (r == 1) {
+		etcd_kvs_done(&as);
+		return 0;
+	}
+	if (r == 0) {
+		etcd_kvs_done(&as);
+		snprintf(err, errsz, "task %" PRIu64 " moved while it was being cancelled; try again", id);
+		return -EAGAIN;
+	}
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	etcd_kvs_done(&as);
+	/* neither queued nor assigned: ended, or unknown */
+	r = etcd_get(f->e, skey, &st);
+	if (r >= 0) {
+		json_object *o = json_tokener_parse(st.value);
+		snprintf(err, errsz, "task %" PRIu64 " is %s", id, o ? jget_s(o, "state") : "ended");
+		json_object_put(o);
+		etcd_kv_done(&st);
+		return -EALREADY;
+	}
+	if (r == -ENOENT) {
+		snprintf(err, errsz, "no fleet task %" PRIu64, id);
+		return -ENOENT;
+	}
+fail:
+	etcd_kvs_done(&as);
+	snprintf(err, errsz, "%s", etcd_last_error(f->e));
+	return r < 0 ? r : -EIO;
+}
+
 /* One assignment of ours: start it unless it was started (or taken back) already. */
 static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 {
@@ -706,6 +825,20 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 	if (r < 0) {
 		flog(f, LOG_ERR, "fleet: %s: bad assignment: %s", kv->key, err);
 		return;
+	}
+	if (t.cancel) {
+		if (f->h.known(f->h.ctx, t.id)) {
+			if (f->h.cancel)
+				(void)f->h.cancel(f->h.ctx, t.id);
+		} else {
+			/* Claimed ("starting") but not started here: it never will be. */
+			r = cancel_entry(f, kv->key, kv->mod_revision, t.id, kv->value, false);
+			if (r < 0)
+				etcd_failed(f, "cancelling a task", r);
+			else if (r == 1)
+				flog(f, LOG_INFO, "fleet: task %" PRIu64 " cancelled before its start", t.id);
+		}
+		goto out;
 	}
 	if (f->h.known(f->h.ctx, t.id) || keepalive_if_due(f) == -ENOENT)
 		goto out;

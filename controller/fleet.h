@@ -22,6 +22,7 @@ struct fleet_task {
 	size_t argc;
 	char device[65];
 	uint64_t submit_us;
+	bool cancel; /* the assignment carries a cancel request (fleet_cancel) */
 };
 
 /* What the fleet module needs from the daemon that hosts it. */
@@ -38,6 +39,10 @@ struct fleet_host {
 	void (*log)(void *ctx, int prio, const char *msg);
 	/* Draining for shutdown (may be NULL): new assignments are handed back to the queue. */
 	bool (*draining)(void *ctx);
+	/* Cancel the running local task that carries this fleet id (kill its cgroup; its end
+	 * is reported as "cancelled" through fleet_update). May be NULL; called again on every
+	 * rescan until the task has ended, so it must be idempotent. */
+	int (*cancel)(void *ctx, uint64_t fleet_id);
 };
 
 struct fleet_params {
@@ -98,4 +103,12 @@ int fleet_parse_assign_key(const char *key, char *node, size_t nsz, uint64_t *re
 /* A task spec ({"id","queue","cpu","mem","argv",...}); argv malloc'd, free with
  * fleet_task_done. -EINVAL with the field in err. */
 int fleet_parse_task(const char *json, struct fleet_task *ret, char *err, size_t errsz);
+
+/* Cancels fleet task id from any node. Queued or assigned but not started: removed and
+ * recorded "cancelled" at once (ret_state "cancelled"), fenced against a concurrent placement
+ * or start claim. Started: its assignment is marked and its node kills it (ret_state
+ * "cancelling"; the status turns "cancelled" when it has ended). -ENOENT unknown id,
+ * -EALREADY already ended (its state in err), -EAGAIN it moved meanwhile (try again). */
+int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, char *err,
+		 size_t errsz);
 void fleet_task_done(struct fleet_task *t);

@@ -104,7 +104,7 @@ static bool field_allowed(enum proto_op op, const char *k)
 		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand") ||
 		       !strcmp(k, "upload_rate");
 	if (op == PROTO_CANCEL)
-		return !strcmp(k, "task") || !strcmp(k, "app");
+		return !strcmp(k, "task") || !strcmp(k, "app") || !strcmp(k, "fleet");
 	if (op == PROTO_SUBMIT_APP)
 		return !strcmp(k, "app");
 	return false;
@@ -298,6 +298,10 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			if (t <= 0 || t == INT64_MAX)
 				return fail(err, PROTO_E_BAD_VALUE, "app", "app: must be an application id >= 1");
 			r->app = (uint64_t)t;
+		} else if (!strcmp(key, "fleet")) {
+			if (!json_object_is_type(val, json_type_boolean))
+				return fail(err, PROTO_E_BAD_TYPE, "fleet", "fleet: must be true or false");
+			r->fleet = json_object_get_boolean(val);
 		} else if (!strcmp(key, "task")) {
 			int64_t t;
 			if (!json_object_is_type(val, json_type_int))
@@ -318,6 +322,8 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing (or app)");
 	if (r->op == PROTO_CANCEL && r->task && r->app)
 		return fail(err, PROTO_E_BAD_VALUE, "app", "app: give either task or app");
+	if (r->op == PROTO_CANCEL && r->fleet && !r->task)
+		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing (fleet cancels a fleet task id)");
 	if (r->op == PROTO_SUBMIT_APP && !r->dapp)
 		return fail(err, PROTO_E_MISSING_FIELD, "app", "app: missing");
 	return 0;

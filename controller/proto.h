@@ -64,6 +64,7 @@ struct proto_request {
 	/* cancel: one of task, app */
 	uint64_t task;
 	uint64_t app;
+	bool fleet; /* cancel: task is a fleet-wide id (fleet mode) */
 	/* submit-app: malloc'd, validated */
 	struct dapp *dapp;
 };

@@ -71,6 +71,15 @@ static void test_task(void **state)
 	assert_null(t.argv[3]);
 	assert_string_equal(t.device, "d1");
 	assert_int_equal(t.submit_us, 5);
+	assert_false(t.cancel);
+	fleet_task_done(&t);
+	/* a cancel request rides on the assignment (fleet_cancel) */
+	assert_int_equal(
+	    fleet_parse_task("{\"id\":2,\"queue\":\"q\",\"cpu\":1,\"mem\":1,\"argv\":[\"x\"],"
+			     "\"device\":\"d0\",\"cancel\":true}",
+			     &t, err, sizeof(err)),
+	    0);
+	assert_true(t.cancel);
 	fleet_task_done(&t);
 	/* a queue entry has no device yet */
 	assert_int_equal(

@@ -103,6 +103,15 @@ static void test_errors(void **state)
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1,\"memory\":\"lots\"}}", &r, &e), PROTO_E_BAD_VALUE);
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1,\"memory\":1,\"gpu\":1}}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\"}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":5,\"fleet\":true}", &r, &e), PROTO_OK);
+	assert_true(r.fleet);
+	assert_int_equal(r.task, 5);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"fleet\":true}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_string_equal(e.field, "task");
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":5,\"fleet\":1}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_string_equal(e.field, "fleet");
+	assert_int_equal(parse("{\"op\":\"status\",\"fleet\":true}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":0}", &r, &e), PROTO_E_BAD_VALUE);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_int_equal(parse("{\"op\":\"status\",\"task\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
