@@ -260,6 +260,21 @@ static void print_apps(json_object *arr)
 	}
 }
 
+/* The devices, queues and tasks tables of a status reply (node or fleet view). */
+static void print_tables(json_object *rep)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(rep, "devices", &v))
+		print_devices(v);
+	printf("\n");
+	if (json_object_object_get_ex(rep, "queues", &v))
+		print_queues(v);
+	printf("\n");
+	if (json_object_object_get_ex(rep, "tasks", &v))
+		print_tasks(v);
+}
+
 /* Common option parsing for the read commands: --json, --socket. */
 struct ropts {
 	bool json;
@@ -351,14 +366,7 @@ static int show_status(const struct ropts *o, const char *cmd)
 		printf("fleet: %zu node(s), placer %s, read by %s from %s\n\n",
 		       nodes ? json_object_array_length(nodes) : 0, js(fo, "placer"), js(fo, "node"),
 		       js(fo, "endpoint"));
-		if (json_object_object_get_ex(rep, "devices", &v))
-			print_devices(v);
-		printf("\n");
-		if (json_object_object_get_ex(rep, "queues", &v))
-			print_queues(v);
-		printf("\n");
-		if (json_object_object_get_ex(rep, "tasks", &v))
-			print_tasks(v);
+		print_tables(rep);
 	} else {
 		double busy = 0, ncpu = 0, psi = 0;
 		json_object *m = NULL;
@@ -375,14 +383,7 @@ static int show_status(const struct ropts *o, const char *cmd)
 		if (jpath(rep, &psi, "measure", "node", "psi", "cpu", "some_avg10", NULL))
 			printf(", cpu pressure %.1f%%", psi);
 		printf("\n\n");
-		if (json_object_object_get_ex(rep, "devices", &v))
-			print_devices(v);
-		printf("\n");
-		if (json_object_object_get_ex(rep, "queues", &v))
-			print_queues(v);
-		printf("\n");
-		if (json_object_object_get_ex(rep, "tasks", &v))
-			print_tasks(v);
+		print_tables(rep);
 		if (json_object_object_get_ex(rep, "apps", &v) && json_object_array_length(v)) {
 			printf("\n");
 			print_apps(v);

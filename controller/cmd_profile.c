@@ -254,6 +254,18 @@ static int cmd_profile(int argc, char **argv)
 	}
 	if (lo != 1)
 		return cli_usage_error("profile", "--cores: must start at 1 (eq. 4 divides by T(1))");
+	if (catalog) { /* a bad catalog fails before minutes of measuring, not after */
+		_cleanup_free_ char *text = NULL;
+		struct dconf_model *check = NULL;
+		size_t n = 0;
+		char err[256];
+		r = read_file_at(AT_FDCWD, catalog, &text, NULL);
+		if (r < 0 && r != -ENOENT)
+			return cli_error("profile", "--catalog: %s: %s", catalog, strerror(-r));
+		if (text && dconf_parse_models(text, &check, &n, err, sizeof(err)) < 0)
+			return cli_error("profile", "--catalog: %s: %s; not changed", catalog, err);
+		free(check);
+	}
 	r = infer_model_new(argv[optind], input, batch, &m);
 	if (r == -ENOENT)
 		return cli_usage_error("profile", "MODEL: unknown model \"%s\"", argv[optind]);

@@ -1443,11 +1443,8 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		if (!fargv && dconf_model_argv(m, &fargv, &fargc) < 0)
 			return set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
 		r = fleet_submit(d->fleet, req->queue, cpu, mem, fargv, fargc, &fid, e, sizeof(e));
-		if (fargv != req->argv) {
-			for (size_t i = 0; i < fargc; i++)
-				free(fargv[i]);
-			free(fargv);
-		}
+		if (fargv != req->argv)
+			strv_free(fargv, fargc);
 		if (r < 0)
 			return set_err(err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
 		json_object_object_add(reply, "task", json_object_new_int64((int64_t)fid));

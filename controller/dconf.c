@@ -370,9 +370,7 @@ int dconf_model_argv(const struct dconf_model *m, char ***ret, size_t *ret_argc)
 	for (unsigned i = 0; i < m->cmd_argc; i++) {
 		argv[i] = strdup(p);
 		if (!argv[i]) {
-			for (unsigned j = 0; j < i; j++)
-				free(argv[j]);
-			free(argv);
+			strv_free(argv, i);
 			return -ENOMEM;
 		}
 		p += strlen(p) + 1;

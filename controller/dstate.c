@@ -46,10 +46,7 @@ int dtask_cgroup_name(const struct dtask *t, char *buf, size_t size)
 
 void dtask_free_fields(struct dtask *t)
 {
-	if (t->argv)
-		for (size_t i = 0; i < t->argc; i++)
-			free(t->argv[i]);
-	free(t->argv);
+	strv_free(t->argv, t->argc);
 	t->argv = NULL;
 	t->argc = 0;
 	free(t->after);

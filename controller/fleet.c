@@ -203,10 +203,7 @@ int fleet_parse_assign_key(const char *key, char *node, size_t nsz, uint64_t *re
 
 void fleet_task_done(struct fleet_task *t)
 {
-	if (t->argv)
-		for (size_t i = 0; i < t->argc; i++)
-			free(t->argv[i]);
-	free(t->argv);
+	strv_free(t->argv, t->argc);
 	t->argv = NULL;
 	t->argc = 0;
 }
@@ -610,6 +607,15 @@ static void flush_pending(struct fleet *f)
 
 /* --- node: lease, devices, assignments -------------------------------------------------- */
 
+/* cpu/mem allocated and used, from a device as the daemon or etcd shows it. */
+static void copy_alloc_used(json_object *to, json_object *from)
+{
+	json_object_object_add(to, "cpu_alloc", json_object_new_double(jget_d(from, "cpu_alloc")));
+	json_object_object_add(to, "mem_alloc", json_object_new_int64(jget_i(from, "mem_alloc")));
+	json_object_object_add(to, "cpu_used", json_object_new_double(jget_d(from, "cpu_used")));
+	json_object_object_add(to, "mem_used", json_object_new_int64(jget_i(from, "mem_used")));
+}
+
 static int publish(struct fleet *f)
 {
 	json_object *arr = f->h.devices(f->h.ctx);
@@ -624,13 +630,7 @@ static int publish(struct fleet *f)
 		json_object_object_add(o, "cpu", json_object_new_double(jget_d(d, "cpu_total")));
 		json_object_object_add(o, "mem", json_object_new_int64(jget_i(d, "mem_total")));
 		json_object_object_add(o, "cpus", json_object_new_string(jget_s(d, "cpus")));
-		json_object_object_add(o, "cpu_alloc",
-				       json_object_new_double(jget_d(d, "cpu_alloc")));
-		json_object_object_add(o, "mem_alloc",
-				       json_object_new_int64(jget_i(d, "mem_alloc")));
-		json_object_object_add(o, "cpu_used",
-				       json_object_new_double(jget_d(d, "cpu_used")));
-		json_object_object_add(o, "mem_used", json_object_new_int64(jget_i(d, "mem_used")));
+		copy_alloc_used(o, d);
 		json_object_object_add(o, "running", json_object_new_int64(jget_i(d, "running")));
 		{
 			json_object *u;
@@ -1618,13 +1618,7 @@ again:
 		json_object_object_add(o, "cpus", json_object_new_string(jget_s(d, "cpus")));
 		json_object_object_add(o, "cpu_total", json_object_new_double(jget_d(d, "cpu")));
 		json_object_object_add(o, "mem_total", json_object_new_int64(jget_i(d, "mem")));
-		json_object_object_add(o, "cpu_alloc",
-				       json_object_new_double(jget_d(d, "cpu_alloc")));
-		json_object_object_add(o, "mem_alloc",
-				       json_object_new_int64(jget_i(d, "mem_alloc")));
-		json_object_object_add(o, "cpu_used",
-				       json_object_new_double(jget_d(d, "cpu_used")));
-		json_object_object_add(o, "mem_used", json_object_new_int64(jget_i(d, "mem_used")));
+		copy_alloc_used(o, d);
 		json_object_object_add(
 		    o, "cpu_free",
 		    json_object_new_double(fmax(0, jget_d(d, "cpu") - jget_d(d, "cpu_alloc"))));

@@ -88,10 +88,7 @@ void proto_request_done(struct proto_request *r)
 	if (!r)
 		return;
 	free(r->queue);
-	if (r->argv)
-		for (size_t i = 0; i < r->argc; i++)
-			free(r->argv[i]);
-	free(r->argv);
+	strv_free(r->argv, r->argc);
 	dapp_done(r->dapp);
 	free(r->dapp);
 	memset(r, 0, sizeof(*r));

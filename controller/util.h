@@ -71,6 +71,10 @@ int parse_bytes(const char *s, uint64_t *ret);
 int parse_rate(const char *s, uint64_t *ret_bytes_per_sec);
 
 /* Monotonic time. */
+/* Frees the first n strings of v and v itself (NULL v is fine): the argv arrays of tasks,
+ * requests and catalog commands. */
+void strv_free(char **v, size_t n);
+
 /* Replaces control characters with '?' so a message that quotes input stays one line. */
 void str_one_line(char *s);
 
