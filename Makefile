@@ -12,6 +12,9 @@ BPFTOOL ?= bpftool
 PKG_CONFIG ?= pkg-config
 
 PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl
+# Recursive (=), not simple (:=): on a fresh machine pkg-config and the -dev packages appear
+# only after `deps` ran, so the flags must be resolved when a recipe needs them. The targets
+# that install (check, demo) also build through a sub-make, which resolves them again.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lxgboost -lopenblas -lm -lpthread
 
@@ -24,7 +27,7 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 override CFLAGS := $(OPT) -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP $(SAN_FLAGS) $(EXTRA_CFLAGS)
-override CPPFLAGS := -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
+override CPPFLAGS = -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
 override LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 
 V ?= 0
@@ -62,13 +65,14 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
-.PHONY: print-libs all deps check unit unit-asan integration vm fuzz bench demo install clean format help
+.PHONY: print-libs all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format help
 all: $(BINS)
 
 help:
 	@echo "make            build $(BINS)"
 	@echo "make deps       install the Debian packages in .ci/packages (root)"
 	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + VM suites"
+	@echo "make check-fresh  make demo + make check as the first commands in a fresh Debian 12 root"
 	@echo "make demo       the main job: the node service placing the paper's workload"
 	@echo "make bench      every benchmark; results in bench/results/*.json"
 	@echo "make install    install binaries, units and default config (PREFIX, DESTDIR)"
@@ -134,15 +138,24 @@ integration: $(BINS)
 vm: $(BINS)
 	@BUILD=$(abspath $(BUILD)) tests/run-suite vm tests/vm/suites
 
-# Every stage runs even if an earlier one failed; the last line totals them.
+# Every stage runs even if an earlier one failed; the last line totals them. deps first, then
+# a sub-make: the sub-make reads this file again, after the packages exist.
 check: deps
+	@$(MAKE) --no-print-directory check-stages
+
+check-stages:
 	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
 	export TEST_SUMMARY=$(abspath $(BUILD))/test-summary; rc=0; \
 	$(MAKE) --no-print-directory all || exit 1; \
 	for s in unit unit-asan fuzz integration vm; do \
 		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
-	awk '{p+=$$2; f+=$$3; k+=$$4} END {printf "check: %d passed, %d failed, %d skipped\n", p, f, k}' $(BUILD)/test-summary; \
+	tests/summary $(BUILD)/test-summary || rc=1; \
 	exit $$rc
+
+# The quick start as a newcomer meets it: a fresh Debian 12 root (mmdebstrap), a clone of
+# HEAD, `make demo` then `make check` as the first commands. What CI runs (.ci/run).
+check-fresh:
+	@tests/fresh/run
 
 print-libs:
 	@echo $(PKG_LIBS)
@@ -152,7 +165,8 @@ BENCHES := $(patsubst bench/%.mk,bench-%,$(wildcard bench/*.mk))
 -include $(wildcard bench/*.mk)
 bench: $(BENCHES)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(abspath $(BUILD)) tests/demo
 
 # --- install ----------------------------------------------------------------

@@ -212,8 +212,7 @@ static int cmd_probe(int argc, char **argv)
 				    : cli_error(CMD, "%s", strerror(-r));
 	if (p.use_bpf && sampler_bpf_error(s) < 0)
 		fprintf(stderr, "edgeslice probe: eBPF probe off (%s): measuring from cgroup files only\n",
-			sampler_bpf_error(s) == -EPERM ? "not permitted: needs CAP_BPF and CAP_PERFMON"
-						       : "kernel lacks BTF or BPF support");
+			probe_bpf_error_reason(sampler_bpf_error(s)));
 	size_t n = (size_t)(argc - optind);
 	for (size_t i = 0; i < n; i++) {
 		r = sampler_add_task(s, i, AT_FDCWD, argv[optind + i]);

@@ -1,5 +1,7 @@
 /* probe_bpf.c — loads the CO-RE scheduler probe (bpf/sched.bpf.c), maintains its cgroup
- * filter and reads per-cgroup counters; -EOPNOTSUPP where the kernel cannot run it. */
+ * filter and reads per-cgroup counters; -EOPNOTSUPP only where the kernel lacks a feature it
+ * needs (BTF, bpf(), task storage, tp_btf): any other load or attach error is a program bug
+ * and is returned as it is. */
 #include "probes.h"
 #include "util.h"
 
@@ -37,6 +39,34 @@ void probe_bpf_free(struct probe_bpf *p)
 }
 static void probe_bpf_freep(struct probe_bpf **p) { probe_bpf_free(*p); }
 
+/* The features sched.bpf.c uses: the bpf() syscall with tracing programs and task storage
+ * maps (5.11+). -EOPNOTSUPP when missing, -EPERM when bpf() is refused, 0 when present. */
+static int kernel_can_run(void)
+{
+	int r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL);
+	if (r == 0 || r == -ENOSYS || r == -EOPNOTSUPP)
+		return -EOPNOTSUPP;
+	return r < 0 ? r : 0;
+}
+
+const char *probe_bpf_error_reason(int r)
+{
+	switch (r) {
+	case 0:
+		return "loaded";
+	case -EOPNOTSUPP:
+		return "this kernel has no BTF (/sys/kernel/btf/vmlinux) or lacks bpf() tracing "
+		       "and task storage";
+	case -EPERM:
+		return "not permitted: needs CAP_BPF and CAP_PERFMON (or root)";
+	case -ENOMEM:
+		return "out of memory (locked-memory limit?)";
+	default:
+		return "the program failed to load or attach: an edgeslice bug (EDGESLICE_BPF_DEBUG=1 "
+		       "prints libbpf's reason)";
+	}
+}
+
 int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 {
 	_cleanup_(probe_bpf_freep) struct probe_bpf *p = NULL;
@@ -71,19 +101,18 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 	if (bpf_map__set_max_entries(p->skel->maps.cg_filter, max) < 0 ||
 	    bpf_map__set_max_entries(p->skel->maps.cg_stats, max) < 0)
 		return -EINVAL;
+	/* Ask the kernel for what the program needs before loading it, so that a load error
+	 * afterwards means the program (verifier rejection: -EACCES/-EINVAL), not the kernel. */
+	r = kernel_can_run();
+	if (r < 0)
+		return r;
 	r = sched_bpf__load(p->skel);
-	if (r < 0) {
-		/* Verifier rejection (-EACCES), missing tp_btf or task storage: the kernel
-		 * cannot run it. Only a refused bpf() itself (-EPERM) is about privilege. */
-		if (r == -EPERM)
-			return -EPERM;
-		if (r == -ENOMEM)
-			return r;
-		return -EOPNOTSUPP;
-	}
+	if (r < 0)
+		/* libbpf: -ESRCH/-ENOENT when a tp_btf target is not in the kernel's BTF. */
+		return r == -ESRCH || r == -ENOENT || r == -ENOSYS ? -EOPNOTSUPP : r;
 	r = sched_bpf__attach(p->skel);
 	if (r < 0)
-		return r == -EPERM ? -EPERM : -EOPNOTSUPP;
+		return r == -ENOSYS ? -EOPNOTSUPP : r;
 	*ret = TAKE_PTR(p);
 	return 0;
 }

@@ -158,11 +158,14 @@ struct probe_bpf_opts {
 struct probe_bpf;
 /* Opens, loads and attaches the probe. tp_btf programs and task storage need the kernel's
  * own BTF (a shipped min_core_btf only serves CO-RE relocations), so -EOPNOTSUPP when the
- * kernel has no /sys/kernel/btf/vmlinux, no BPF,
- * or refuses the programs (the caller says so once and runs on cgroup files alone);
- * -EPERM without CAP_BPF/CAP_PERFMON. Nothing is logged (libbpf's printer is silenced
+ * kernel has no /sys/kernel/btf/vmlinux, no bpf(), no task storage or no tp_btf target (the
+ * caller says so once and runs on cgroup files alone); -EPERM without CAP_BPF/CAP_PERFMON;
+ * any other error (a verifier rejection) is returned as it is: a bug, not a kernel's lack. Nothing is logged (libbpf's printer is silenced
  * unless EDGESLICE_BPF_DEBUG is set). */
 int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret);
+/* Why probe_bpf_open() failed, in words: a missing kernel feature (-EOPNOTSUPP), a refusal
+ * (-EPERM), or a program bug (anything else). */
+const char *probe_bpf_error_reason(int r);
 void probe_bpf_free(struct probe_bpf *p);
 int probe_bpf_add_cgroup(struct probe_bpf *p, uint64_t cgid);
 /* Stops accounting and drops the counters. -ENOENT if it was not added. */

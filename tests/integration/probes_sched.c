@@ -294,11 +294,12 @@ int main(void)
 	}
 	r = probe_bpf_open(NULL, &b);
 	if (r == -EOPNOTSUPP) {
-		printf("kernel cannot run the eBPF probe (no BTF/BPF)\n");
+		printf("skip: %s\n", probe_bpf_error_reason(r));
 		return SKIP;
 	}
 	if (r < 0) {
-		printf("probe_bpf_open: %s\n", strerror(-r));
+		/* A verifier or attach error is a failure, not a skip. */
+		printf("probe_bpf_open: %s (%s)\n", probe_bpf_error_reason(r), strerror(-r));
 		return 1;
 	}
 	snprintf(top, sizeof(top), "%s/es-probes-%d", cg2, (int)getpid());
