@@ -5,6 +5,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 BUILD ?= build
 SANITIZE ?= 0
+# The build folder as an absolute path for scripts, as text: $(abspath) would split a checkout
+# path with a space in it. Quote it in recipes.
+BUILD_ABS = $(if $(filter /%,$(BUILD)),$(BUILD),$(CURDIR)/$(BUILD))
 
 CC ?= cc
 CLANG ?= clang
@@ -39,7 +42,8 @@ Q :=
 msg =
 endif
 
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# The target architecture's name as the kernel spells it (x86, arm64); ARCH=arm64 to choose.
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 # --- sources --------------------------------------------------------------
 POLICY_SRC := $(wildcard policy/*.c)
@@ -65,6 +69,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
+
+.PHONY: vmlinux-headers
 .PHONY: print-libs all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format help
 all: $(BINS)
 
@@ -81,13 +87,17 @@ deps:
 	@.ci/install-deps
 
 # --- BPF: clang -> bpftool gen object -> bpftool gen skeleton ----------------
-$(BUILD)/bpf/vmlinux.h:
-	@mkdir -p $(@D)
-	$(call msg,GEN,$@)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# vmlinux.h comes from Debian's kernel packages, one per architecture, committed (regenerate
+# with `make vmlinux-headers`): the build depends on neither the running kernel's BTF (a
+# Raspberry Pi OS kernel has none) nor the build machine. CO-RE adapts at load.
+VMLINUX_H := bpf/vmlinux/$(ARCH)/vmlinux.h
 
-$(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h)
+vmlinux-headers:
+	@bpf/vmlinux/gen
+
+$(BUILD)/bpf/%.tmp.o: bpf/%.bpf.c $(VMLINUX_H) $(wildcard bpf/*.h)
 	@mkdir -p $(@D)
-	$(call msg,BPF,$<)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD)/bpf -Ibpf -c $< -o $@
+	$(call msg,BPF,$<)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf/vmlinux/$(ARCH) -Ibpf -c $< -o $@
 
 $(BUILD)/bpf/%.bpf.o: $(BUILD)/bpf/%.tmp.o
 	$(Q)$(BPFTOOL) gen object $@ $<
@@ -133,10 +143,10 @@ fuzz:
 	@tests/fuzz/run $(BUILD)
 
 integration: $(BINS)
-	@BUILD=$(abspath $(BUILD)) tests/run-suite integration tests/integration
+	@BUILD='$(BUILD_ABS)' tests/run-suite integration tests/integration
 
 vm: $(BINS)
-	@BUILD=$(abspath $(BUILD)) tests/run-suite vm tests/vm/suites
+	@BUILD='$(BUILD_ABS)' tests/run-suite vm tests/vm/suites
 
 # Every stage runs even if an earlier one failed; the last line totals them. deps first, then
 # a sub-make: the sub-make reads this file again, after the packages exist.
@@ -145,7 +155,7 @@ check: deps
 
 check-stages:
 	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
-	export TEST_SUMMARY=$(abspath $(BUILD))/test-summary; rc=0; \
+	export TEST_SUMMARY='$(BUILD_ABS)/test-summary'; rc=0; \
 	$(MAKE) --no-print-directory all || exit 1; \
 	for s in unit unit-asan fuzz integration vm; do \
 		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
@@ -167,7 +177,7 @@ bench: $(BENCHES)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(abspath $(BUILD)) tests/demo
+	@BUILD='$(BUILD_ABS)' tests/demo
 
 # --- install ----------------------------------------------------------------
 install: all

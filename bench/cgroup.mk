@@ -12,4 +12,4 @@ cg-enforce: $(CG_ENFORCE)
 
 # The VM runs the same binary from the build tree (the guest sees the host's root).
 bench-cgroup: $(CG_ENFORCE) $(BINS)
-	@BUILD=$(abspath $(BUILD)) bench/cgroup-bench $(abspath $(CG_ENFORCE)) bench/results/cgroup.json
+	@BUILD='$(BUILD_ABS)' bench/cgroup-bench $(abspath $(CG_ENFORCE)) bench/results/cgroup.json

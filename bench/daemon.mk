@@ -3,4 +3,4 @@
 # status latency with 1,000 tasks (vs 10). Writes bench/results/daemon.json.
 .PHONY: bench-daemon
 bench-daemon: $(BINS)
-	@BUILD=$(abspath $(BUILD)) bench/daemon-run bench/results/daemon.json
+	@BUILD='$(BUILD_ABS)' bench/daemon-run bench/results/daemon.json

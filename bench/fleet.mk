@@ -10,6 +10,6 @@ $(FLEET_BENCH): bench/fleet_bench.c $(LIB)
 
 bench-fleet: $(FLEET_BENCH)
 	@mkdir -p bench/results
-	@BUILD=$(abspath $(BUILD)) bench/fleet-run > bench/results/fleet.json.tmp && \
+	@BUILD='$(BUILD_ABS)' bench/fleet-run > bench/results/fleet.json.tmp && \
 		mv bench/results/fleet.json.tmp bench/results/fleet.json
 	@echo "bench-fleet: wrote bench/results/fleet.json"

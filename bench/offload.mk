@@ -6,4 +6,4 @@ OFFLOAD_MODELS ?= alexnet mobilenet-v2
 OFFLOAD_JOBS ?= 10
 bench-offload: $(BUILD)/edgeslice $(BUILD)/edgeslice-infer
 	@mkdir -p bench/results
-	BUILD=$(abspath $(BUILD)) bench/offload.sh "$(OFFLOAD_JOBS)" $(OFFLOAD_MODELS)
+	BUILD='$(BUILD_ABS)' bench/offload.sh "$(OFFLOAD_JOBS)" $(OFFLOAD_MODELS)

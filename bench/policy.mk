@@ -9,6 +9,6 @@ $(POLICY_BENCH): bench/policy_bench.c $(LIB)
 
 bench-policy: $(POLICY_BENCH) $(BUILD)/edgeslice
 	@mkdir -p bench/results
-	@BUILD=$(abspath $(BUILD)) bench/policy-run > bench/results/policy.json.tmp && \
+	@BUILD='$(BUILD_ABS)' bench/policy-run > bench/results/policy.json.tmp && \
 		mv bench/results/policy.json.tmp bench/results/policy.json
 	@echo "bench-policy: wrote bench/results/policy.json"

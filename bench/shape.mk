@@ -6,4 +6,4 @@ $(BUILD)/tests/es-traffic: tests/helpers/es-traffic.c
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 bench-shape: $(BUILD)/edgeslice $(BUILD)/tests/es-traffic
-	@BUILD=$(abspath $(BUILD)) python3 bench/shape.py bench/results/shape.json
+	@BUILD='$(BUILD_ABS)' python3 bench/shape.py bench/results/shape.json
