@@ -166,6 +166,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 
 # --- tests ------------------------------------------------------------------
 # Integration helpers linked with the library; tests/integration/* build them on demand.
+# The eBPF/cgroup probe test (tests/integration/probes-sched runs it; the VM suites too).
+$(BUILD)/tests/probes-sched: tests/integration/probes_sched.c $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
 $(BUILD)/tests/etcd-itest: $(call obj,tests/helpers/etcd-itest.c) $(LIB)
 	@mkdir -p $(@D)
 	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)

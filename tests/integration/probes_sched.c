@@ -244,10 +244,15 @@ static void test_sampler(int top)
 		CHECK(write_string_at(fd, "cpu.max", "50000 100000") == 0, "cpu.max");
 	pid[0] = burner(fd, 0);
 	struct probe_cpu_stat st0 = {}, st1 = {};
-	uint64_t t0 = now_usec(), t1;
+	uint64_t t0, t1;
+	/* Frozen at both ends of the window: eBPF credits on-CPU time at switch-out, so only
+	 * then do both sources cover exactly the same run time. */
+	CHECK(freeze(fd, true) == 0, "freeze");
+	t0 = now_usec();
 	CHECK(probe_read_cpu_stat_at(fd, ".", &st0) == 0, "cpu.stat");
 	CHECK(sampler_tick(s, t0) == 0, "tick");
 	CHECK(sampler_task_usage(s, 7, &u) == -ENODATA, "usage before two ticks");
+	CHECK(freeze(fd, false) == 0, "thaw");
 	sleep_ms(1000);
 	/* eBPF credits on-CPU time at switch-out; freezing switches the burner out so both
 	 * sources cover the same interval (a spinner may otherwise run for seconds unswitched). */
