@@ -39,22 +39,29 @@ endif
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 # --- sources --------------------------------------------------------------
+# controller/ holds one folder per subsystem (map and dependency order: docs/DESIGN.md).
+# Library code is every controller/*/*.c except the CLI folder and the program entry points.
 POLICY_SRC := $(wildcard policy/*.c)
 PROBES_SRC := $(wildcard probes/*.c)
-CMD_SRC := $(wildcard controller/cmd_*.c)
-MAIN_SRC := controller/edgeslice.c controller/edgesliced.c
-CTL_SRC := $(filter-out $(MAIN_SRC) $(CMD_SRC) $(wildcard controller/main_*.c),$(wildcard controller/*.c))
+CTL_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard controller/*/*.[ch]))))
+override CPPFLAGS += $(addprefix -I,$(CTL_DIRS))
+CLI_DIR := controller/cli
+CMD_SRC := $(filter-out $(CLI_DIR)/edgeslice.c,$(wildcard $(CLI_DIR)/*.c))
+MAIN_SRC := $(CLI_DIR)/edgeslice.c controller/daemon/edgesliced.c
+# Extra programs: controller/<folder>/main_NAME.c -> $(BUILD)/NAME (e.g. edgeslice-infer).
+EXTRA_MAIN := $(wildcard controller/*/main_*.c)
+EXTRA_BIN := $(patsubst main_%.c,$(BUILD)/%,$(notdir $(EXTRA_MAIN)))
+CTL_SRC := $(filter-out $(MAIN_SRC) $(EXTRA_MAIN) $(wildcard $(CLI_DIR)/*.c),$(wildcard controller/*/*.c))
 LIB_SRC := $(POLICY_SRC) $(PROBES_SRC) $(CTL_SRC)
 BPF_SRC := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
-# Extra programs: controller/main_NAME.c -> $(BUILD)/NAME (e.g. edgeslice-infer).
-EXTRA_MAIN := $(wildcard controller/main_*.c)
-EXTRA_BIN := $(patsubst controller/main_%.c,$(BUILD)/%,$(EXTRA_MAIN))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 CMD_OBJ := $(call obj,$(CMD_SRC))
 LIB := $(BUILD)/libedgeslice.a
+# The CLI's objects as an archive too, for unit tests of a command (test_dagsim).
+CLI_LIB := $(BUILD)/libedgeslice-cli.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -62,7 +69,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
-.PHONY: print-libs all deps check unit unit-asan integration vm fuzz bench demo install clean format help
+.PHONY: print-libs print-includes all deps check unit unit-asan integration vm fuzz bench demo install clean format help
 all: $(BINS)
 
 help:
@@ -100,18 +107,25 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/edgeslice: $(call obj,controller/edgeslice.c) $(CMD_OBJ) $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
-
-$(BUILD)/edgesliced: $(call obj,controller/edgesliced.c) $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
-
-$(BUILD)/%: $(BUILD)/obj/controller/main_%.o $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
-
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(CLI_LIB): $(CMD_OBJ)
 	@mkdir -p $(@D)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/edgeslice: $(call obj,$(CLI_DIR)/edgeslice.c) $(CMD_OBJ) $(LIB)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+$(BUILD)/edgesliced: $(call obj,controller/daemon/edgesliced.c) $(LIB)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+define extra_bin
+$(BUILD)/$(patsubst main_%.c,%,$(notdir $(1))): $(call obj,$(1)) $(LIB)
+	$$(call msg,LD,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$< $$(LIB) $$(PKG_LIBS)
+endef
+$(foreach m,$(EXTRA_MAIN),$(eval $(call extra_bin,$(m))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # --- tests ------------------------------------------------------------------
 # Integration helpers linked with the library; tests/integration/* build them on demand.
@@ -146,6 +160,10 @@ check: deps
 
 print-libs:
 	@echo $(PKG_LIBS)
+
+# The include flags tools outside make need (tests/fuzz/run).
+print-includes:
+	@echo -Ipolicy -Iprobes $(addprefix -I,$(CTL_DIRS))
 
 # --- benchmarks and demo ----------------------------------------------------
 BENCHES := $(patsubst bench/%.mk,bench-%,$(wildcard bench/*.mk))

@@ -35,3 +35,7 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 struct json_object;
 int cli_ctl_request(const char *cmd, const char *sock, struct json_object *req,
 		    struct json_object **ret);
+
+/* `edgeslice sim --dag WORKLOAD.json [--policy mrs,pass,ekya] [--rate R] [--seed N] [--json]`
+ * (cmd_sim_dag.c; cmd_sim.c hands --dag over to it). */
+int dag_sim_main(int argc, char **argv);

@@ -37,7 +37,7 @@
 #include <netlink/route/qdisc/htb.h>
 #include <netlink/route/tc.h>
 
-#include "../bpf/shaper.h"
+#include "../../bpf/shaper.h"
 #include "shaper.skel.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /* dagsim.h — DAG workload files (servers, links, applications, retraining configurations,
- * arrivals) for `edgeslice sim --dag`, and the simulator entry point. */
+ * arrivals) for `edgeslice sim --dag` (the command is controller/cli/cmd_sim_dag.c). */
 #pragma once
 
 #include <stddef.h>
@@ -29,6 +29,3 @@ int dagsim_parse_csv(const char *text, double **ret, size_t *ret_n, char *err, s
 
 /* Seeded Poisson arrival times (exponential gaps), starting after the first gap. */
 int dagsim_poisson(double rate, size_t count, uint64_t seed, double **ret);
-
-/* `edgeslice sim --dag WORKLOAD.json [--policy mrs,pass,ekya] [--rate R] [--seed N] [--json]` */
-int dag_sim_main(int argc, char **argv);
