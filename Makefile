@@ -69,7 +69,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
-.PHONY: print-libs print-includes all deps check unit unit-asan integration vm fuzz bench demo install clean format help
+.PHONY: print-libs print-includes all deps check unit unit-asan integration vm fuzz bench demo install clean format format-check lint help
 all: $(BINS)
 
 help:
@@ -79,6 +79,7 @@ help:
 	@echo "make demo       the main job: the node service placing the paper's workload"
 	@echo "make bench      every benchmark; results in bench/results/*.json"
 	@echo "make install    install binaries, units and default config (PREFIX, DESTDIR)"
+	@echo "make lint       layout (tests/check-layout) and formatting (clang-format) checks"
 
 deps:
 	@.ci/install-deps
@@ -186,8 +187,20 @@ install: all
 	@install -d $(DESTDIR)/etc/edgeslice; for f in $(wildcard units/*.conf units/*.json); do \
 		[ -e $(DESTDIR)/etc/edgeslice/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/edgeslice/; done
 
+# Every C source the repository formats with its .clang-format (clang-format 14), except
+# files being edited on another branch right now (formatted when that work lands).
+FORMAT_SKIP := probes/probe_bpf.c tests/vm/cg_enforce.c
+FORMAT_SRC := $(filter-out $(FORMAT_SKIP),$(wildcard */*.c */*.h controller/*/*.c controller/*/*.h tests/*/*.c))
+
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files ok"
+
+# Layout (tests/check-layout: file sizes, include direction) and formatting.
+lint: format-check
+	@tests/check-layout
 
 clean:
 	rm -rf $(BUILD)

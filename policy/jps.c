@@ -254,11 +254,13 @@ int jps_johnson_order(const struct jps_job *jobs, size_t n, size_t *ret_order)
 		}
 		for (size_t w = 1; w < n; w *= 2) {
 			for (size_t lo = 0; lo < n; lo += 2 * w) {
-				size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+				size_t mid = lo + w < n ? lo + w : n,
+				       hi = lo + 2 * w < n ? lo + 2 * w : n;
 				size_t i = lo, j = mid, k = lo;
 				while (i < mid && j < hi)
-					tmp[k++] = jps_johnson_cmp(&jobs[o[j]], &jobs[o[i]]) < 0 ? o[j++]
-												 : o[i++];
+					tmp[k++] = jps_johnson_cmp(&jobs[o[j]], &jobs[o[i]]) < 0
+						       ? o[j++]
+						       : o[i++];
 				while (i < mid)
 					tmp[k++] = o[i++];
 				while (j < hi)
@@ -291,8 +293,14 @@ double jps_makespan(const struct jps_job *jobs, const size_t *order, size_t n)
 typedef uint64_t word_t;
 #define WBITS 64u
 
-static bool bit_get(const word_t *s, size_t i) { return (s[i / WBITS] >> (i % WBITS)) & 1u; }
-static void bit_set(word_t *s, size_t i) { s[i / WBITS] |= (word_t)1 << (i % WBITS); }
+static bool bit_get(const word_t *s, size_t i)
+{
+	return (s[i / WBITS] >> (i % WBITS)) & 1u;
+}
+static void bit_set(word_t *s, size_t i)
+{
+	s[i / WBITS] |= (word_t)1 << (i % WBITS);
+}
 
 static int cut_cmp(const void *pa, const void *pb)
 {
@@ -388,7 +396,7 @@ int jps_chain_from_model(const struct jps_model *m, const struct jps_link *link,
 		}
 	}
 	/* Cloud only: nothing local, upload the input. */
-	cuts[nc] = (struct jps_cut){ .layer = JPS_CUT_CLOUD };
+	cuts[nc] = (struct jps_cut){.layer = JPS_CUT_CLOUD};
 	{
 		word_t *none = calloc(words, sizeof(word_t));
 		if (!none) {
@@ -403,13 +411,13 @@ int jps_chain_from_model(const struct jps_model *m, const struct jps_link *link,
 	}
 	nc++;
 	for (size_t v = 0; v < n; v++) {
-		struct jps_cut c = { .layer = (int32_t)v };
+		struct jps_cut c = {.layer = (int32_t)v};
 		eval_set(m, &anc[v * words], link, &c);
 		if (c.n_local == n)
 			continue; /* same set as local only */
 		cuts[nc++] = c;
 	}
-	cuts[nc] = (struct jps_cut){ .layer = JPS_CUT_LOCAL };
+	cuts[nc] = (struct jps_cut){.layer = JPS_CUT_LOCAL};
 	eval_set(m, all, link, &cuts[nc]);
 	cuts[nc].g = 0;
 	cuts[nc].bytes = 0;
@@ -420,8 +428,9 @@ int jps_chain_from_model(const struct jps_model *m, const struct jps_link *link,
 	{
 		size_t w = 0;
 		for (size_t i = 0; i < nc; i++) {
-			if (w && cuts[w - 1].f == cuts[i].f && cuts[w - 1].n_local == cuts[i].n_local &&
-			    cuts[w - 1].g == cuts[i].g && cuts[i].layer >= 0)
+			if (w && cuts[w - 1].f == cuts[i].f &&
+			    cuts[w - 1].n_local == cuts[i].n_local && cuts[w - 1].g == cuts[i].g &&
+			    cuts[i].layer >= 0)
 				continue;
 			cuts[w++] = cuts[i];
 		}
@@ -454,7 +463,7 @@ int jps_chain_from_arrays(const double *f, const double *g, size_t n, struct jps
 	if (!cuts)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		cuts[i] = (struct jps_cut){ .f = f[i], .g = g[i], .layer = (int32_t)i };
+		cuts[i] = (struct jps_cut){.f = f[i], .g = g[i], .layer = (int32_t)i};
 	ret->n = n;
 	ret->cuts = cuts;
 	return 0;
@@ -481,7 +490,7 @@ int jps_alg2(const struct jps_chain *c, struct jps_bsearch *ret)
 		return -EINVAL;
 	x = c->cuts;
 	if (c->n == 1) {
-		*ret = (struct jps_bsearch){ 0, 0, 0 };
+		*ret = (struct jps_bsearch){0, 0, 0};
 		return 0;
 	}
 	r = c->n - 1;
@@ -493,18 +502,18 @@ int jps_alg2(const struct jps_chain *c, struct jps_bsearch *ret)
 			r = mid;
 	}
 	if (x[l].f < x[l].g) { /* comm-heavy everywhere: no crossing, cut as late as possible */
-		*ret = (struct jps_bsearch){ l, l, 0 };
+		*ret = (struct jps_bsearch){l, l, 0};
 		return 0;
 	}
 	num = x[l].f - x[l].g;
 	den = x[l - 1].g - x[l - 1].f;
 	if (num <= 0 || den <= 0) {
-		*ret = (struct jps_bsearch){ l - 1, l, 0 };
+		*ret = (struct jps_bsearch){l - 1, l, 0};
 		return 0;
 	}
 	q = floor(num / den);
-	*ret = (struct jps_bsearch){ l - 1, l,
-				     q >= (double)JPS_RATIO_MAX ? JPS_RATIO_MAX : (uint32_t)q };
+	*ret = (struct jps_bsearch){l - 1, l,
+				    q >= (double)JPS_RATIO_MAX ? JPS_RATIO_MAX : (uint32_t)q};
 	return 0;
 }
 
@@ -545,18 +554,17 @@ static double blocks_makespan(const struct block *b, size_t nb)
 	return before > best ? before : best;
 }
 
-double jps_mix_makespan(const struct jps_cut *a, size_t n_a, const struct jps_cut *b,
-			size_t n_b)
+double jps_mix_makespan(const struct jps_cut *a, size_t n_a, const struct jps_cut *b, size_t n_b)
 {
-	struct jps_job ja = { a->f, a->g }, jb = { b->f, b->g };
+	struct jps_job ja = {a->f, a->g}, jb = {b->f, b->g};
 	struct block bl[2];
 
 	if (jps_johnson_cmp(&jb, &ja) < 0) {
-		bl[0] = (struct block){ b->f, b->g, n_b };
-		bl[1] = (struct block){ a->f, a->g, n_a };
+		bl[0] = (struct block){b->f, b->g, n_b};
+		bl[1] = (struct block){a->f, a->g, n_a};
 	} else {
-		bl[0] = (struct block){ a->f, a->g, n_a };
-		bl[1] = (struct block){ b->f, b->g, n_b };
+		bl[0] = (struct block){a->f, a->g, n_a};
+		bl[1] = (struct block){b->f, b->g, n_b};
 	}
 	return blocks_makespan(bl, 2);
 }
@@ -616,7 +624,7 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 			    double exact_budget, struct jps_plan *ret)
 {
 	struct jps_bsearch bs;
-	struct jps_chain pc = { 0 };
+	struct jps_chain pc = {0};
 	size_t n_lo, k, *pi = NULL, np = 0;
 	double best, gmin = INFINITY;
 	size_t *order = NULL, *cnt = NULL, *jord = NULL;
@@ -678,8 +686,8 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 		for (size_t i = 0; i < np; i++)
 			for (size_t j = i + 1; j < np; j++)
 				for (size_t m = 1; m < n_jobs; m++) {
-					double t = jps_mix_makespan(&c->cuts[pi[i]], m, &c->cuts[pi[j]],
-								    n_jobs - m);
+					double t = jps_mix_makespan(&c->cuts[pi[i]], m,
+								    &c->cuts[pi[j]], n_jobs - m);
 					if (t < best)
 						TAKE(t, pi[i], m, pi[j], n_jobs - m, "pair-mix");
 				}
@@ -691,14 +699,14 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 		goto fail;
 	}
 	for (size_t i = 0; i < np; i++)
-		cj[i] = (struct jps_job){ pc.cuts[i].f, pc.cuts[i].g };
+		cj[i] = (struct jps_job){pc.cuts[i].f, pc.cuts[i].g};
 	r = jps_johnson_order(cj, np, jord);
 	if (r < 0)
 		goto fail;
 	/* Small instances: every multiset of front cuts, each in Johnson order (optimal for
 	 * a fixed multiset), i.e. the brute-force optimum at a fraction of its cost. */
 	if (multisets(np, n_jobs) * (double)np <= exact_budget) {
-		struct exact x = { .c = &pc, .best = best };
+		struct exact x = {.c = &pc, .best = best};
 		x.bl = calloc(np, sizeof(*x.bl));
 		x.cnt = calloc(np, sizeof(size_t));
 		x.best_cnt = calloc(np, sizeof(size_t));
@@ -708,7 +716,7 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 			goto fail;
 		}
 		for (size_t q = 0; q < np; q++)
-			x.bl[q] = (struct block){ pc.cuts[jord[q]].f, pc.cuts[jord[q]].g, 0 };
+			x.bl[q] = (struct block){pc.cuts[jord[q]].f, pc.cuts[jord[q]].g, 0};
 		exact_rec(&x, 0, n_jobs);
 		if (x.best < best) {
 			best = x.best;
@@ -730,7 +738,7 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 			goto fail;
 		}
 		for (size_t i = 0; i < k; i++)
-			aj[i] = (struct jps_job){ c->cuts[i].f, c->cuts[i].g };
+			aj[i] = (struct jps_job){c->cuts[i].f, c->cuts[i].g};
 		r = jps_johnson_order(aj, k, all);
 		if (r == 0)
 			for (size_t q = 0; q < k; q++)
@@ -746,12 +754,12 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 	free(cj);
 	free(pi);
 	free(pc.cuts);
-	*ret = (struct jps_plan){ .n_jobs = n_jobs,
-				  .order = order,
-				  .makespan = best,
-				  .alg2 = bs,
-				  .paper_makespan = paper,
-				  .method = method };
+	*ret = (struct jps_plan){.n_jobs = n_jobs,
+				 .order = order,
+				 .makespan = best,
+				 .alg2 = bs,
+				 .paper_makespan = paper,
+				 .method = method};
 	return 0;
 fail:
 	free(order);
@@ -790,7 +798,7 @@ double jps_partition_only(const struct jps_chain *c, size_t n_jobs, size_t *ret_
 /* Minimum makespan over all permutations of jobs[0..n) (Heap's algorithm). */
 static double all_orders(struct jps_job *jobs, size_t n)
 {
-	size_t c[16] = { 0 }, i = 1;
+	size_t c[16] = {0}, i = 1;
 	double best = jps_makespan(jobs, NULL, n);
 
 	while (i < n) {
@@ -842,7 +850,7 @@ int jps_brute_force(const struct jps_chain *c, size_t n_jobs, uint64_t max_evals
 		idx[i] = 0;
 	for (;;) {
 		for (size_t i = 0; i < n_jobs; i++)
-			jobs[i] = (struct jps_job){ c->cuts[idx[i]].f, c->cuts[idx[i]].g };
+			jobs[i] = (struct jps_job){c->cuts[idx[i]].f, c->cuts[idx[i]].g};
 		double m = all_orders(jobs, n_jobs);
 		if (m < best)
 			best = m;
@@ -989,7 +997,7 @@ static int merge_lists(struct glist *lists, size_t k, const struct group *gs, st
 			}
 			const struct group *a = &gs[lists[i].ids[pos[i]]],
 					   *b = &gs[lists[best].ids[pos[best]]];
-			struct jps_job ja = { a->f, a->g }, jb = { b->f, b->g };
+			struct jps_job ja = {a->f, a->g}, jb = {b->f, b->g};
 			if (jps_johnson_cmp(&ja, &jb) < 0)
 				best = i;
 		}
@@ -998,19 +1006,18 @@ static int merge_lists(struct glist *lists, size_t k, const struct group *gs, st
 	free(pos);
 	for (size_t i = 0; i < k; i++) {
 		free(lists[i].ids);
-		lists[i] = (struct glist){ 0 };
+		lists[i] = (struct glist){0};
 	}
 	return r;
 }
 
-int jps_alg5(const struct jps_graph *gr, size_t *ret_order, size_t *ret_group,
-	     size_t *ret_n_groups)
+int jps_alg5(const struct jps_graph *gr, size_t *ret_order, size_t *ret_group, size_t *ret_n_groups)
 {
 	size_t n;
 	uint32_t *parent = NULL, *nchild = NULL;
 	size_t *cstart = NULL, *child = NULL, *topo = NULL, *next = NULL;
 	struct group *gs = NULL;
-	struct glist *lists = NULL, *tmp = NULL, top = { 0 };
+	struct glist *lists = NULL, *tmp = NULL, top = {0};
 	int r = check_edges(gr);
 
 	if (r < 0)
@@ -1073,10 +1080,10 @@ int jps_alg5(const struct jps_graph *gr, size_t *ret_order, size_t *ret_group,
 	}
 	for (size_t i = n; i-- > 0;) {
 		size_t v = topo[i], k = cstart[v + 1] - cstart[v];
-		struct glist merged = { 0 };
+		struct glist merged = {0};
 		for (size_t j = 0; j < k; j++) {
 			tmp[j] = lists[child[cstart[v] + j]];
-			lists[child[cstart[v] + j]] = (struct glist){ 0 };
+			lists[child[cstart[v] + j]] = (struct glist){0};
 		}
 		r = merge_lists(tmp, k, gs, &merged);
 		if (r < 0) {
@@ -1084,7 +1091,7 @@ int jps_alg5(const struct jps_graph *gr, size_t *ret_order, size_t *ret_group,
 			goto out;
 		}
 		if (merged.n == 0) {
-			gs[v] = (struct group){ gr->w[v].f, gr->w[v].g, v, v };
+			gs[v] = (struct group){gr->w[v].f, gr->w[v].g, v, v};
 			next[v] = SIZE_MAX;
 			r = glist_push(&merged, v);
 			if (r < 0) {
@@ -1106,7 +1113,7 @@ int jps_alg5(const struct jps_graph *gr, size_t *ret_order, size_t *ret_group,
 		size_t nr = 0;
 		for (size_t v = 0; v < n; v++)
 			if (parent[v] == UINT32_MAX)
-				tmp[nr++] = lists[v], lists[v] = (struct glist){ 0 };
+				tmp[nr++] = lists[v], lists[v] = (struct glist){0};
 		r = merge_lists(tmp, nr, gs, &top);
 		if (r < 0)
 			goto out;
@@ -1171,8 +1178,8 @@ static void topo_dfs(const struct jps_graph *gr, uint32_t *indeg, bool *used, si
 
 int jps_graph_brute_force(const struct jps_graph *gr, double *ret_makespan)
 {
-	uint32_t indeg[10] = { 0 };
-	bool used[10] = { false };
+	uint32_t indeg[10] = {0};
+	bool used[10] = {false};
 	size_t order[10];
 	double best = INFINITY;
 	int r = check_edges(gr);
@@ -1200,7 +1207,7 @@ void jps_hetero_plan_done(struct jps_hetero_plan *p)
 	free(p->order);
 	free(p->node_job);
 	free(p->node_layer);
-	*p = (struct jps_hetero_plan){ 0 };
+	*p = (struct jps_hetero_plan){0};
 }
 
 /* Johnson makespan of whole jobs. */
@@ -1235,7 +1242,7 @@ static int improve_mixed_cuts(const struct jps_chain *chains, struct jps_hetero_
 		size_t po = 0;
 		jps_partition_only(c, 1, &po);
 		alt_cut[j] = po;
-		alt[j] = (struct jps_job){ c->cuts[po].f, c->cuts[po].g };
+		alt[j] = (struct jps_job){c->cuts[po].f, c->cuts[po].g};
 	}
 	r = jobs_makespan(alt, n, order, &t);
 	if (r < 0)
@@ -1260,7 +1267,7 @@ static int improve_mixed_cuts(const struct jps_chain *chains, struct jps_hetero_
 				gmin = c->cuts[k].g;
 				if (k == keep_cut)
 					continue;
-				jw[j] = (struct jps_job){ c->cuts[k].f, c->cuts[k].g };
+				jw[j] = (struct jps_job){c->cuts[k].f, c->cuts[k].g};
 				r = jobs_makespan(jw, n, order, &t);
 				if (r < 0) {
 					jw[j] = keep;
@@ -1302,8 +1309,8 @@ static void mark_ancestors(const struct jps_model *m, uint32_t v, bool *keep)
 int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chain *chains,
 		    const size_t *n_jobs, size_t n_models, struct jps_hetero_plan *ret)
 {
-	struct jps_hetero_plan p = { 0 };
-	struct jps_graph gr = { 0 };
+	struct jps_hetero_plan p = {0};
+	struct jps_graph gr = {0};
 	struct jps_job *jw = NULL;
 	size_t *jorder = NULL, *lorder = NULL, cap_nodes = 0, cap_edges = 0, *first = NULL;
 	bool *keep = NULL;
@@ -1340,9 +1347,9 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 			if (r < 0)
 				goto out;
 			for (size_t k = 0; k < n_jobs[i]; k++, j++) {
-				p.jobs[j] = (struct jps_hetero_job){ (uint32_t)i, hp.order[k] };
+				p.jobs[j] = (struct jps_hetero_job){(uint32_t)i, hp.order[k]};
 				const struct jps_cut *c = &chains[i].cuts[hp.order[k]];
-				jw[j] = (struct jps_job){ c->f, c->g };
+				jw[j] = (struct jps_job){c->f, c->g};
 			}
 			jps_plan_done(&hp);
 		}
@@ -1393,7 +1400,7 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 			node_of[v] = (uint32_t)gr.n;
 			p.node_job[gr.n] = (uint32_t)j;
 			p.node_layer[gr.n] = (int32_t)v;
-			gr.w[gr.n++] = (struct jps_job){ m->layers[v].compute_ms, 0 };
+			gr.w[gr.n++] = (struct jps_job){m->layers[v].compute_ms, 0};
 		}
 		for (size_t v = 0; v < n; v++) {
 			for (uint32_t k = 0; k < m->layers[v].n_inputs; k++) {
@@ -1418,9 +1425,9 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 			/* The input upload is a node of its own with no compute. */
 			p.node_job[gr.n] = (uint32_t)j;
 			p.node_layer[gr.n] = -1;
-			gr.w[gr.n++] = (struct jps_job){
-				0, c->layer == JPS_CUT_CLOUD ? c->g : per_byte * (double)m->input_bytes
-			};
+			gr.w[gr.n++] = (struct jps_job){0, c->layer == JPS_CUT_CLOUD
+							       ? c->g
+							       : per_byte * (double)m->input_bytes};
 		}
 	}
 	first[p.n_jobs] = gr.n;
@@ -1455,7 +1462,7 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 	else
 		p.makespan = p.job_level_makespan;
 	*ret = p;
-	p = (struct jps_hetero_plan){ 0 };
+	p = (struct jps_hetero_plan){0};
 	r = 0;
 out:
 	jps_hetero_plan_done(&p);

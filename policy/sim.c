@@ -34,7 +34,7 @@ struct sdev {
 	double cpu_used, mem_used;
 	double alloc_cpu, alloc_mem; /* demands granted by the policy and not released */
 	double share;		     /* processor-sharing factor this step, <= 1 */
-	double cpu_meas; /* measured CPU at the last tick */
+	double cpu_meas;	     /* measured CPU at the last tick */
 };
 
 static uint64_t mix64(uint64_t z)

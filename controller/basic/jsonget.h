@@ -22,6 +22,6 @@ static inline const char *jsonget_string(json_object *o, const char *k, const ch
 {
 	json_object *v;
 	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : def;
+		   ? json_object_get_string(v)
+		   : def;
 }

@@ -196,8 +196,8 @@ static int split_number(const char *s, double *ret_v, const char **ret_suffix)
 		return -EINVAL;
 	/* strtod accepts hex and inf/nan spellings; only plain decimals are allowed here. */
 	for (const char *p = s; p < end; p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '-' ||
-		      *p == '+'))
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+		      *p == '-' || *p == '+'))
 			return -EINVAL;
 	*ret_v = v;
 	*ret_suffix = end;
@@ -228,9 +228,17 @@ int parse_bytes(const char *s, uint64_t *ret)
 		const char *suffix;
 		double mult;
 	} units[] = {
-		{ "", 1.0 },	 { "B", 1.0 },		{ "k", 1024.0 },	  { "K", 1024.0 },
-		{ "KiB", 1024.0 }, { "M", 1048576.0 }, { "MiB", 1048576.0 }, { "G", 1073741824.0 },
-		{ "GiB", 1073741824.0 }, { "T", 1099511627776.0 }, { "TiB", 1099511627776.0 },
+	    {"", 1.0},
+	    {"B", 1.0},
+	    {"k", 1024.0},
+	    {"K", 1024.0},
+	    {"KiB", 1024.0},
+	    {"M", 1048576.0},
+	    {"MiB", 1048576.0},
+	    {"G", 1073741824.0},
+	    {"GiB", 1073741824.0},
+	    {"T", 1099511627776.0},
+	    {"TiB", 1099511627776.0},
 	};
 	const char *suf;
 	double v;
@@ -256,14 +264,14 @@ int parse_rate(const char *s, uint64_t *ret_bytes_per_sec)
 		const char *suffix;
 		double bytes_per_unit;
 	} units[] = {
-		{ "bit", 1.0 / 8 },   { "kbit", 1e3 / 8 },  { "mbit", 1e6 / 8 }, { "gbit", 1e9 / 8 },
-		{ "bps", 1.0 },	      { "kbps", 1e3 },	     { "mbps", 1e6 },	  { "gbps", 1e9 },
+	    {"bit", 1.0 / 8}, {"kbit", 1e3 / 8}, {"mbit", 1e6 / 8}, {"gbit", 1e9 / 8},
+	    {"bps", 1.0},     {"kbps", 1e3},	 {"mbps", 1e6},	    {"gbps", 1e9},
 	};
 	/* The JPS paper's link presets (ALGORITHMS.md §2), in Mbit/s. */
 	static const struct {
 		const char *name;
 		uint64_t bytes_per_sec;
-	} presets[] = { { "3g", 137500 }, { "4g", 731250 }, { "wifi", 2360000 } };
+	} presets[] = {{"3g", 137500}, {"4g", 731250}, {"wifi", 2360000}};
 	const char *suf;
 	double v;
 	int r;
@@ -296,7 +304,10 @@ uint64_t now_nsec(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t now_usec(void) { return now_nsec() / 1000; }
+uint64_t now_usec(void)
+{
+	return now_nsec() / 1000;
+}
 
 void str_one_line(char *s)
 {

@@ -48,16 +48,22 @@
 
 /* The controllers edgeslice asks for, in the order they are enabled. */
 static const char *const wanted[] = {"cpu", "cpuset", "memory", "io", "pids"};
-enum { CTL_CPU = 1u << 0, CTL_CPUSET = 1u << 1, CTL_MEMORY = 1u << 2, CTL_IO = 1u << 3, CTL_PIDS = 1u << 4 };
+enum {
+	CTL_CPU = 1u << 0,
+	CTL_CPUSET = 1u << 1,
+	CTL_MEMORY = 1u << 2,
+	CTL_IO = 1u << 3,
+	CTL_PIDS = 1u << 4
+};
 
 struct cg_root {
 	int fd;
-	char *path;          /* absolute, as opened */
-	bool is_cgroupfs;    /* false on a fake tree (unit tests) */
-	bool is_top;         /* the hierarchy root: exempt from the no-internal-process rule */
-	unsigned available;  /* bitmask of wanted[] listed in cgroup.controllers */
-	unsigned enabled;    /* bitmask of wanted[] enabled for children */
-	char *missing;       /* space-separated controllers asked for but not enabled */
+	char *path;	    /* absolute, as opened */
+	bool is_cgroupfs;   /* false on a fake tree (unit tests) */
+	bool is_top;	    /* the hierarchy root: exempt from the no-internal-process rule */
+	unsigned available; /* bitmask of wanted[] listed in cgroup.controllers */
+	unsigned enabled;   /* bitmask of wanted[] enabled for children */
+	char *missing;	    /* space-separated controllers asked for but not enabled */
 };
 
 struct cg_task {
@@ -65,23 +71,30 @@ struct cg_task {
 	int fd;
 	char *name;
 	uint64_t id;
-	int events_fd;    /* cgroup.events, kept open for pread */
+	int events_fd;	  /* cgroup.events, kept open for pread */
 	int memevents_fd; /* memory.events, or -1 */
-	int cpustat_fd;   /* cpu.stat, or -1 */
-	int inotify_fd;   /* lazily created by cg_task_watch_fd */
-	bool killed;      /* cgroup.kill was written: see cg_task_spawn_mode */
+	int cpustat_fd;	  /* cpu.stat, or -1 */
+	int inotify_fd;	  /* lazily created by cg_task_watch_fd */
+	bool killed;	  /* cgroup.kill was written: see cg_task_spawn_mode */
 };
 
 static int remove_tree(int parentfd, const char *name, bool is_cgroupfs);
 
-static void cg_root_freep(struct cg_root **p) { cg_root_free(*p); }
-static void cg_task_freep(struct cg_task **p) { cg_task_free(*p); }
+static void cg_root_freep(struct cg_root **p)
+{
+	cg_root_free(*p);
+}
+static void cg_task_freep(struct cg_task **p)
+{
+	cg_task_free(*p);
+}
 
 /* cgroup files are rewritten in place; O_TRUNC keeps fake trees honest and is a no-op
  * on cgroupfs. One write(2), since the kernel parses each write as a whole. */
 static int write_flags(int dirfd, const char *file, const char *s, int flags)
 {
-	_cleanup_close_ int fd = openat(dirfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY | flags, 0644);
+	_cleanup_close_ int fd =
+	    openat(dirfd, file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY | flags, 0644);
 	size_t len = strlen(s);
 	ssize_t n;
 
@@ -276,7 +289,8 @@ static int evacuate_root(struct cg_root *r)
 		int k = read_file_at(r->fd, "cgroup.procs", &procs, NULL);
 		if (k < 0)
 			return k;
-		for (char *p = procs, *save = NULL, *tok; (tok = strtok_r(p, "\n", &save)); p = NULL) {
+		for (char *p = procs, *save = NULL, *tok; (tok = strtok_r(p, "\n", &save));
+		     p = NULL) {
 			uint64_t pid;
 			if (parse_u64(tok, &pid) < 0)
 				continue;
@@ -334,7 +348,8 @@ int cg_root_setup(struct cg_root *r)
 			if (k == -EBUSY) /* processes left in the root: the rule we must keep */
 				return k;
 		}
-		mlen += (size_t)snprintf(missing + mlen, 64 - mlen, "%s%s", mlen ? " " : "", wanted[i]);
+		mlen +=
+		    (size_t)snprintf(missing + mlen, 64 - mlen, "%s%s", mlen ? " " : "", wanted[i]);
 	}
 	return 0;
 }
@@ -383,9 +398,18 @@ bool cg_root_has(const struct cg_root *r, const char *controller)
 	return i >= 0 && (r->enabled & (1u << i));
 }
 
-const char *cg_root_missing(const struct cg_root *r) { return r && r->missing ? r->missing : ""; }
-int cg_root_fd(const struct cg_root *r) { return r ? r->fd : -EINVAL; }
-const char *cg_root_path(const struct cg_root *r) { return r ? r->path : NULL; }
+const char *cg_root_missing(const struct cg_root *r)
+{
+	return r && r->missing ? r->missing : "";
+}
+int cg_root_fd(const struct cg_root *r)
+{
+	return r ? r->fd : -EINVAL;
+}
+const char *cg_root_path(const struct cg_root *r)
+{
+	return r ? r->path : NULL;
+}
 
 void cg_root_free(struct cg_root *r)
 {
@@ -516,7 +540,10 @@ int cg_parse_cpulist(const char *s, unsigned limit, unsigned *ret_count)
 	return 0;
 }
 
-static int check_weight(uint32_t w) { return w == 0 || (w >= 1 && w <= 10000) ? 0 : -ERANGE; }
+static int check_weight(uint32_t w)
+{
+	return w == 0 || (w >= 1 && w <= 10000) ? 0 : -ERANGE;
+}
 
 int cg_limits_check(const struct cg_limits *l, unsigned ncpus, uint64_t mem_total,
 		    const char **ret_field)
@@ -635,7 +662,7 @@ int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const cha
 	} while (0)
 #define WRITE(f, file, s)                                                                          \
 	do {                                                                                       \
-		r = write_ctl(t->root, t->fd, (file), (s));                                                  \
+		r = write_ctl(t->root, t->fd, (file), (s));                                        \
 		if (r < 0) {                                                                       \
 			field = (f);                                                               \
 			goto fail;                                                                 \
@@ -851,8 +878,8 @@ int cg_task_adopt(struct cg_root *r, const char *name, struct cg_task **ret)
 /* --- starting a task ------------------------------------------------------------------- */
 
 struct clone_args_v2 {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
-		set_tid, set_tid_size, cgroup;
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+	    set_tid_size, cgroup;
 };
 
 /* Runs in the child between clone/fork and exec: only async-signal-safe calls. On
@@ -960,10 +987,10 @@ static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_
 		mode = CG_SPAWN_FORK;
 	if (mode != CG_SPAWN_FORK) {
 		struct clone_args_v2 args = {
-			.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
-			.pidfd = (uint64_t)(uintptr_t)&pidfd,
-			.exit_signal = SIGCHLD,
-			.cgroup = (uint64_t)t->fd,
+		    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+		    .pidfd = (uint64_t)(uintptr_t)&pidfd,
+		    .exit_signal = SIGCHLD,
+		    .cgroup = (uint64_t)t->fd,
 		};
 		long r = syscall(SYS_clone3, &args, sizeof(args));
 		if (r == 0) {
@@ -973,12 +1000,11 @@ static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_
 		if (r > 0) {
 			pid = (pid_t)r;
 			*ret_cloned = true;
-		}
-		else if (mode == CG_SPAWN_CLONE3 ||
-			 /* Refusals that mean "this kernel cannot": no clone3 (< 5.3), no
-			  * CLONE_INTO_CGROUP (< 5.7), or not a cgroup2 fd (fake tree). */
-			 !(errno == ENOSYS || errno == E2BIG || errno == EINVAL || errno == EBADF ||
-			   errno == EPERM))
+		} else if (mode == CG_SPAWN_CLONE3 ||
+			   /* Refusals that mean "this kernel cannot": no clone3 (< 5.3), no
+			    * CLONE_INTO_CGROUP (< 5.7), or not a cgroup2 fd (fake tree). */
+			   !(errno == ENOSYS || errno == E2BIG || errno == EINVAL ||
+			     errno == EBADF || errno == EPERM))
 			return negative_errno();
 	}
 	if (pid < 0) {
@@ -1154,7 +1180,8 @@ static int kill_procs(int dirfd)
 		int k = read_file_at(dirfd, "cgroup.procs", &procs, NULL);
 		if (k < 0)
 			return k;
-		for (char *p = procs, *save = NULL, *tok; (tok = strtok_r(p, "\n", &save)); p = NULL) {
+		for (char *p = procs, *save = NULL, *tok; (tok = strtok_r(p, "\n", &save));
+		     p = NULL) {
 			uint64_t pid;
 			if (parse_u64(tok, &pid) < 0 || pid == 0 || pid > INT_MAX)
 				continue;
@@ -1214,7 +1241,8 @@ int cg_task_kill(struct cg_task *t)
 /* rmdir of one cgroup after its children (an adopted container may have nested ones). */
 static int remove_tree(int parentfd, const char *name, bool is_cgroupfs)
 {
-	_cleanup_close_ int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd =
+	    openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	int k;
 
 	if (fd < 0)
@@ -1281,9 +1309,18 @@ int cg_task_destroy(struct cg_task *t, unsigned timeout_ms)
 	return 0;
 }
 
-int cg_task_fd(const struct cg_task *t) { return t ? t->fd : -EINVAL; }
-const char *cg_task_name(const struct cg_task *t) { return t ? t->name : NULL; }
-uint64_t cg_task_id(const struct cg_task *t) { return t ? t->id : 0; }
+int cg_task_fd(const struct cg_task *t)
+{
+	return t ? t->fd : -EINVAL;
+}
+const char *cg_task_name(const struct cg_task *t)
+{
+	return t ? t->name : NULL;
+}
+uint64_t cg_task_id(const struct cg_task *t)
+{
+	return t ? t->id : 0;
+}
 
 void cg_task_free(struct cg_task *t)
 {

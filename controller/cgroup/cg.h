@@ -36,17 +36,17 @@ const char *cg_root_path(const struct cg_root *r);
 void cg_root_free(struct cg_root *r);
 
 struct cg_limits {
-	double cpu_cores;          /* cpu.max quota = cores * period; 0 = "max" */
-	uint64_t cpu_period_us;    /* default 100000 */
-	uint32_t cpu_weight;       /* 1..10000; 0 = leave */
-	char cpuset_cpus[256];     /* "" = leave */
-	char cpuset_mems[64];      /* "" = leave */
-	uint64_t memory_max;       /* bytes; CG_UNLIMITED = "max" */
-	uint64_t memory_high;      /* bytes; CG_UNLIMITED = "max" */
-	uint64_t memory_swap_max;  /* bytes; CG_UNLIMITED = "max" */
-	uint64_t pids_max;         /* CG_UNLIMITED = "max" */
-	uint32_t io_weight;        /* 1..10000; 0 = leave */
-	bool cpuset_exclusive;     /* make cpuset_cpus exclusive (cpuset.cpus.partition=root) */
+	double cpu_cores;	  /* cpu.max quota = cores * period; 0 = "max" */
+	uint64_t cpu_period_us;	  /* default 100000 */
+	uint32_t cpu_weight;	  /* 1..10000; 0 = leave */
+	char cpuset_cpus[256];	  /* "" = leave */
+	char cpuset_mems[64];	  /* "" = leave */
+	uint64_t memory_max;	  /* bytes; CG_UNLIMITED = "max" */
+	uint64_t memory_high;	  /* bytes; CG_UNLIMITED = "max" */
+	uint64_t memory_swap_max; /* bytes; CG_UNLIMITED = "max" */
+	uint64_t pids_max;	  /* CG_UNLIMITED = "max" */
+	uint32_t io_weight;	  /* 1..10000; 0 = leave */
+	bool cpuset_exclusive;	  /* make cpuset_cpus exclusive (cpuset.cpus.partition=root) */
 };
 void cg_limits_init(struct cg_limits *l); /* everything unlimited / left alone */
 /* Validates against the node (ncpus, memory bytes): -EINVAL / -ERANGE with *ret_field
@@ -81,10 +81,10 @@ int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const cha
 
 struct cg_exec {
 	char *const *argv;
-	char *const *envp; /* NULL = inherit */
-	const char *cwd;   /* NULL = inherit */
+	char *const *envp;		    /* NULL = inherit */
+	const char *cwd;		    /* NULL = inherit */
 	int stdin_fd, stdout_fd, stderr_fd; /* -1 = /dev/null */
-	uid_t uid;         /* (uid_t)-1 = keep */
+	uid_t uid;			    /* (uid_t)-1 = keep */
 	gid_t gid;
 };
 /* Starts argv inside the task's cgroup atomically: clone3(CLONE_INTO_CGROUP|CLONE_PIDFD),
@@ -116,4 +116,4 @@ int cg_task_destroy(struct cg_task *t, unsigned timeout_ms);
 int cg_task_fd(const struct cg_task *t);
 const char *cg_task_name(const struct cg_task *t);
 uint64_t cg_task_id(const struct cg_task *t); /* cgroup id (inode), for BPF maps */
-void cg_task_free(struct cg_task *t);           /* closes fds, leaves the cgroup */
+void cg_task_free(struct cg_task *t);	      /* closes fds, leaves the cgroup */

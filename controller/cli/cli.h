@@ -7,14 +7,13 @@
 struct es_command {
 	const char *name;
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns exit code */
-	const char *summary;               /* one line for `edgeslice --help` */
+	const char *summary;		   /* one line for `edgeslice --help` */
 };
 
 #define ES_COMMAND(_name, _fn, _summary)                                                           \
-	static const struct es_command __es_cmd_##_fn                                               \
-		__attribute__((used, section("es_commands"), aligned(sizeof(void *)))) = {           \
-			.name = (_name), .run = (_fn), .summary = (_summary)                         \
-		}
+	static const struct es_command __es_cmd_##_fn                                              \
+	    __attribute__((used, section("es_commands"), aligned(sizeof(void *)))) = {             \
+		.name = (_name), .run = (_fn), .summary = (_summary)}
 
 /* Exit codes (sysexits-like, documented in docs/CLI.md). */
 enum {

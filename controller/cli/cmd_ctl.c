@@ -1,5 +1,6 @@
 /* cmd_ctl.c — the client side of the control socket: `edgeslice status`, `top`, `submit`,
- * `cancel`, `queues`, `devices`, `tasks`, `apps`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md). */
+ * `cancel`, `queues`, `devices`, `tasks`, `apps`, `events` (see docs/PROTOCOL.md, docs/DAEMON.md).
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -118,7 +119,8 @@ static int request(const char *cmd, const char *sock, json_object *req, json_obj
 		cli_error(cmd, "%s: %s (is edgesliced running?)", socket_path(sock), strerror(-r));
 		return ES_EXIT_UNAVAILABLE;
 	}
-	if (asprintf(&line, "%s\n", s) < 0 || write(c.fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+	if (asprintf(&line, "%s\n", s) < 0 ||
+	    write(c.fd, line, strlen(line)) != (ssize_t)strlen(line)) {
 		close(c.fd);
 		return cli_error(cmd, "send: %m");
 	}
@@ -139,9 +141,18 @@ static int request(const char *cmd, const char *sock, json_object *req, json_obj
 	return 0;
 }
 
-static double jd(json_object *o, const char *k) { return jsonget_double(o, k, 0); }
-static int64_t ji(json_object *o, const char *k) { return jsonget_int64(o, k, 0); }
-static const char *js(json_object *o, const char *k) { return jsonget_string(o, k, "-"); }
+static double jd(json_object *o, const char *k)
+{
+	return jsonget_double(o, k, 0);
+}
+static int64_t ji(json_object *o, const char *k)
+{
+	return jsonget_int64(o, k, 0);
+}
+static const char *js(json_object *o, const char *k)
+{
+	return jsonget_string(o, k, "-");
+}
 
 static const char *mib(double bytes, char *buf, size_t n)
 {
@@ -152,29 +163,31 @@ static const char *mib(double bytes, char *buf, size_t n)
 static void print_devices(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32];
-	printf("%-10s %-8s %8s %8s %8s %8s %9s %9s %9s %9s %4s\n", "DEVICE", "CPUS", "CORES", "ALLOC",
-	       "USED", "FREE", "MEM", "MEMALLOC", "MEMUSED", "MEMFREE", "RUN");
+	printf("%-10s %-8s %8s %8s %8s %8s %9s %9s %9s %9s %4s\n", "DEVICE", "CPUS", "CORES",
+	       "ALLOC", "USED", "FREE", "MEM", "MEMALLOC", "MEMUSED", "MEMFREE", "RUN");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
-		printf("%-10s %-8s %8.2f %8.2f %8.2f %8.2f %9s %9s %9s %9s %4" PRId64 "\n", js(o, "name"),
-		       *js(o, "cpus") ? js(o, "cpus") : "all", jd(o, "cpu_total"), jd(o, "cpu_alloc"),
-		       jd(o, "cpu_used"), jd(o, "cpu_free"), mib(jd(o, "mem_total"), a, sizeof(a)),
-		       mib(jd(o, "mem_alloc"), b, sizeof(b)), mib(jd(o, "mem_used"), c, sizeof(c)),
-		       mib(jd(o, "mem_free"), e, sizeof(e)), ji(o, "running"));
+		printf("%-10s %-8s %8.2f %8.2f %8.2f %8.2f %9s %9s %9s %9s %4" PRId64 "\n",
+		       js(o, "name"), *js(o, "cpus") ? js(o, "cpus") : "all", jd(o, "cpu_total"),
+		       jd(o, "cpu_alloc"), jd(o, "cpu_used"), jd(o, "cpu_free"),
+		       mib(jd(o, "mem_total"), a, sizeof(a)), mib(jd(o, "mem_alloc"), b, sizeof(b)),
+		       mib(jd(o, "mem_used"), c, sizeof(c)), mib(jd(o, "mem_free"), e, sizeof(e)),
+		       ji(o, "running"));
 	}
 }
 
 static void print_queues(json_object *arr)
 {
 	char a[32], b[32];
-	printf("%-16s %6s %8s %6s %9s %7s %7s %9s %9s\n", "QUEUE", "CORES", "MEM", "SHARE", "CPU-USE",
-	       "MEMUSE", "WAITING", "RUNNING", "MEANWAIT");
+	printf("%-16s %6s %8s %6s %9s %7s %7s %9s %9s\n", "QUEUE", "CORES", "MEM", "SHARE",
+	       "CPU-USE", "MEMUSE", "WAITING", "RUNNING", "MEANWAIT");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
-		printf("%-16s %6.2f %8s %6.3f %9.2f %7s %7" PRId64 " %9" PRId64 " %8.2fs\n", js(o, "name"),
-		       jd(o, "cpu_demand"), mib(jd(o, "mem_demand"), a, sizeof(a)), jd(o, "dominant_share"),
-		       jd(o, "cpu_usage"), mib(jd(o, "mem_usage"), b, sizeof(b)), ji(o, "waiting"),
-		       ji(o, "running"), jd(o, "mean_wait_s"));
+		printf("%-16s %6.2f %8s %6.3f %9.2f %7s %7" PRId64 " %9" PRId64 " %8.2fs\n",
+		       js(o, "name"), jd(o, "cpu_demand"), mib(jd(o, "mem_demand"), a, sizeof(a)),
+		       jd(o, "dominant_share"), jd(o, "cpu_usage"),
+		       mib(jd(o, "mem_usage"), b, sizeof(b)), ji(o, "waiting"), ji(o, "running"),
+		       jd(o, "mean_wait_s"));
 	}
 }
 
@@ -188,7 +201,8 @@ static bool jpath(json_object *o, double *ret, ...)
 		if (!json_object_object_get_ex(o, k, &o))
 			o = NULL;
 	va_end(ap);
-	if (!o || !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
+	if (!o ||
+	    !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
 		return false;
 	*ret = json_object_get_double(o);
 	return true;
@@ -206,9 +220,9 @@ static const char *fmt_opt(bool have, double v, const char *unit, char *buf, siz
 static void print_tasks(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32], f[32];
-	printf("%6s %-20s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "APP", "QUEUE",
-	       "DEVICE", "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99", "THROT", "PSI",
-	       "COMMAND");
+	printf("%6s %-20s %-16s %-10s %-9s %6s %6s %8s %8s %8s %8s %6s %6s %s\n", "ID", "APP",
+	       "QUEUE", "DEVICE", "STATE", "CORES", "USED", "MEM", "MEMUSED", "WAIT", "RQ-P99",
+	       "THROT", "PSI", "COMMAND");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *argv;
 		const char *cmd = "-";
@@ -221,15 +235,17 @@ static void print_tasks(json_object *arr)
 		char app[160] = "-"; /* application tasks: APPID:app/task (ids are consecutive, so
 				      * an application's tasks are listed together) */
 		if (ji(o, "app"))
-			snprintf(app, sizeof(app), "%" PRId64 ":%s/%s", ji(o, "app"), js(o, "app_name"),
-				 js(o, "name"));
-		printf("%6" PRId64 " %-20s %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
-		       ji(o, "id"), app, js(o, "queue"), js(o, "device"), js(o, "state"), jd(o, "cpu_alloc"),
-		       jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
+			snprintf(app, sizeof(app), "%" PRId64 ":%s/%s", ji(o, "app"),
+				 js(o, "app_name"), js(o, "name"));
+		printf("%6" PRId64
+		       " %-20s %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
+		       ji(o, "id"), app, js(o, "queue"), js(o, "device"), js(o, "state"),
+		       jd(o, "cpu_alloc"), jd(o, "cpu_used"), mib(jd(o, "mem_alloc"), a, sizeof(a)),
 		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"),
-		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c, sizeof(c)),
-		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)), fmt_opt(hpsi, psi, "%", f, sizeof(f)),
-		       cmd);
+		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c,
+			       sizeof(c)),
+		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)),
+		       fmt_opt(hpsi, psi, "%", f, sizeof(f)), cmd);
 	}
 }
 
@@ -239,8 +255,8 @@ static void print_apps(json_object *arr)
 	printf("%6s %-20s %-9s %7s\n", "APP", "NAME", "STATE", "DONE");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *ts, *af;
-		printf("%6" PRId64 " %-20s %-9s %3" PRId64 "/%-3" PRId64 "\n", ji(o, "id"), js(o, "name"),
-		       js(o, "state"), ji(o, "n_done"), ji(o, "n_tasks"));
+		printf("%6" PRId64 " %-20s %-9s %3" PRId64 "/%-3" PRId64 "\n", ji(o, "id"),
+		       js(o, "name"), js(o, "state"), ji(o, "n_done"), ji(o, "n_tasks"));
 		if (!json_object_object_get_ex(o, "tasks", &ts))
 			continue;
 		for (size_t k = 0; k < json_object_array_length(ts); k++) {
@@ -248,14 +264,19 @@ static void print_apps(json_object *arr)
 			char after[256] = "";
 			size_t off = 0;
 			if (json_object_object_get_ex(t, "after", &af))
-				for (size_t a = 0; a < json_object_array_length(af) && off < sizeof(after); a++)
-					off += (size_t)snprintf(after + off, sizeof(after) - off, "%s%s", a ? "," : " after ",
-								json_object_get_string(json_object_array_get_idx(af, a)));
+				for (size_t a = 0;
+				     a < json_object_array_length(af) && off < sizeof(after); a++)
+					off +=
+					    (size_t)snprintf(after + off, sizeof(after) - off,
+							     "%s%s", a ? "," : " after ",
+							     json_object_get_string(
+								 json_object_array_get_idx(af, a)));
 			char code[32] = "";
 			if (ji(t, "exit_code") > 0)
 				snprintf(code, sizeof(code), " %" PRId64, ji(t, "exit_code"));
-			printf("       %-16s task %-6" PRId64 " %-9s %s%s%s\n", js(t, "name"), ji(t, "task"),
-			       js(t, "state"), strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", code, after);
+			printf("       %-16s task %-6" PRId64 " %-9s %s%s%s\n", js(t, "name"),
+			       ji(t, "task"), js(t, "state"),
+			       strcmp(js(t, "reason"), "-") ? js(t, "reason") : "", code, after);
 		}
 	}
 }
@@ -286,24 +307,34 @@ struct ropts {
 static int parse_ropts(int argc, char **argv, const char *help, struct ropts *o, bool top)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
-		{"interval", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
-		{"fleet", no_argument, NULL, 'f'}, {},
+	    {"json", no_argument, NULL, 'j'},		{"socket", required_argument, NULL, 's'},
+	    {"interval", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+	    {"fleet", no_argument, NULL, 'f'},		{},
 	};
 	int c;
 	optind = 1;
 	o->interval = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
-		case 'j': o->json = true; break;
-		case 's': o->sock = optarg; break;
-		case 'f': o->fleet = true; break;
+		case 'j':
+			o->json = true;
+			break;
+		case 's':
+			o->sock = optarg;
+			break;
+		case 'f':
+			o->fleet = true;
+			break;
 		case 'i':
 			if (!top || parse_double(optarg, &o->interval) < 0 || o->interval < 0.1)
-				return cli_usage_error(argv[0], "--interval: must be >= 0.1 seconds");
+				return cli_usage_error(argv[0],
+						       "--interval: must be >= 0.1 seconds");
 			break;
-		case 'h': fputs(help, stdout); return -1;
-		default: return cli_usage_error(argv[0], "unknown option");
+		case 'h':
+			fputs(help, stdout);
+			return -1;
+		default:
+			return cli_usage_error(argv[0], "unknown option");
 		}
 	}
 	if (optind < argc)
@@ -337,16 +368,16 @@ static int simple(int argc, char **argv, const char *op, const char *help,
 }
 
 static const char status_help[] =
-	"Usage: edgeslice status [--fleet] [--json] [--socket PATH]\n\n"
-	"Live allocations, like systemd-cgtop: per device its capacity, allocated, used and free\n"
-	"cores and memory; per queue its demand, dominant share and waiting/running counts; per\n"
-	"live task its queue, device, state, cores and memory allocated/used, waiting time, and as\n"
-	"measured: run-queue latency p99 (RQ-P99, eBPF only), share of time throttled by cpu.max\n"
-	"(THROT) and CPU pressure (PSI, some avg10). \"-\": not measurable on this node.\n\n"
-	"  --fleet        fleet mode: every node's devices, the fleet's queues and tasks, as the\n"
-	"                 daemon reads them from etcd (devices named NODE/DEVICE)\n"
-	"  --json         the daemon's reply as JSON (see docs/PROTOCOL.md)\n"
-	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
+    "Usage: edgeslice status [--fleet] [--json] [--socket PATH]\n\n"
+    "Live allocations, like systemd-cgtop: per device its capacity, allocated, used and free\n"
+    "cores and memory; per queue its demand, dominant share and waiting/running counts; per\n"
+    "live task its queue, device, state, cores and memory allocated/used, waiting time, and as\n"
+    "measured: run-queue latency p99 (RQ-P99, eBPF only), share of time throttled by cpu.max\n"
+    "(THROT) and CPU pressure (PSI, some avg10). \"-\": not measurable on this node.\n\n"
+    "  --fleet        fleet mode: every node's devices, the fleet's queues and tasks, as the\n"
+    "                 daemon reads them from etcd (devices named NODE/DEVICE)\n"
+    "  --json         the daemon's reply as JSON (see docs/PROTOCOL.md)\n"
+    "  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
 
 static int show_status(const struct ropts *o, const char *cmd)
 {
@@ -364,17 +395,20 @@ static int show_status(const struct ropts *o, const char *cmd)
 		json_object_object_get_ex(rep, "fleet", &fo);
 		json_object_object_get_ex(fo, "nodes", &nodes);
 		printf("fleet: %zu node(s), placer %s, read by %s from %s\n\n",
-		       nodes ? json_object_array_length(nodes) : 0, js(fo, "placer"), js(fo, "node"),
-		       js(fo, "endpoint"));
+		       nodes ? json_object_array_length(nodes) : 0, js(fo, "placer"),
+		       js(fo, "node"), js(fo, "endpoint"));
 		print_tables(rep);
 	} else {
 		double busy = 0, ncpu = 0, psi = 0;
 		json_object *m = NULL;
 		printf("policy %s%s, measuring with %s", js(rep, "policy"),
 		       json_object_object_get_ex(rep, "draining", &v) && json_object_get_boolean(v)
-			       ? " (draining)" : "",
-		       json_object_object_get_ex(rep, "measure", &m) && !strcmp(js(m, "source"), "ebpf")
-			       ? "eBPF + cgroup files" : "cgroup files");
+			   ? " (draining)"
+			   : "",
+		       json_object_object_get_ex(rep, "measure", &m) &&
+			       !strcmp(js(m, "source"), "ebpf")
+			   ? "eBPF + cgroup files"
+			   : "cgroup files");
 		if (m && strcmp(js(m, "ebpf_error"), "-"))
 			printf(" (eBPF: %s)", js(m, "ebpf_error"));
 		if (jpath(rep, &busy, "measure", "node", "cores_busy", NULL) &&
@@ -427,10 +461,11 @@ ES_COMMAND("top", cmd_top, "Refresh `status` continuously");
 
 static int cmd_queues(int argc, char **argv)
 {
-	return simple(argc, argv, "queues",
-		      "Usage: edgeslice queues [--json] [--socket PATH]\n\nQueues with their demand, "
-		      "dominant share, waiting and running counts and mean waiting time.\n",
-		      print_queues, "queues");
+	return simple(
+	    argc, argv, "queues",
+	    "Usage: edgeslice queues [--json] [--socket PATH]\n\nQueues with their demand, "
+	    "dominant share, waiting and running counts and mean waiting time.\n",
+	    print_queues, "queues");
 }
 ES_COMMAND("queues", cmd_queues, "List queues and their dominant shares");
 
@@ -454,11 +489,12 @@ ES_COMMAND("tasks", cmd_tasks, "List tasks, including recently finished ones");
 
 static int cmd_apps(int argc, char **argv)
 {
-	return simple(argc, argv, "apps",
-		      "Usage: edgeslice apps [--json] [--socket PATH]\n\nApplications (DAGs submitted "
-		      "with `submit --app`): state (waiting, running, done, failed, cancelled), tasks "
-		      "done, and per task its id, state, reason and predecessors.\n",
-		      print_apps, "apps");
+	return simple(
+	    argc, argv, "apps",
+	    "Usage: edgeslice apps [--json] [--socket PATH]\n\nApplications (DAGs submitted "
+	    "with `submit --app`): state (waiting, running, done, failed, cancelled), tasks "
+	    "done, and per task its id, state, reason and predecessors.\n",
+	    print_apps, "apps");
 }
 ES_COMMAND("apps", cmd_apps, "List DAG applications and the state of their tasks");
 
@@ -508,30 +544,33 @@ static int submit_app(const char *path, const char *sock, bool json)
 }
 
 static const char submit_help[] =
-	"Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
-	"                        [--socket PATH] [-- CMD [ARG...]]\n"
-	"       edgeslice submit --app FILE.json [--json] [--socket PATH]\n\n"
-	"Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
-	"queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
-	"entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
-	"`edgeslice profile MODEL --catalog FILE`). The task is acknowledged only after it was\n"
-	"written to the daemon's state; prints the task id.\n\n"
-	"  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
-	"                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
-	"                   its class exists before the task starts and goes when it ends\n\n"
-	"--app submits a DAG application (docs/DAEMON.md): {\"name\":..., \"tasks\":[{\"name\",\n"
-	"\"queue\" or \"model\", \"demand\", \"argv\", \"after\":[names], \"compute_s\"}]}; a task is\n"
-	"queued once its predecessors exited 0 and fails when one of them failed. Prints the\n"
-	"application id (cancel it with `edgeslice cancel --app ID`).\n";
+    "Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
+    "                        [--socket PATH] [-- CMD [ARG...]]\n"
+    "       edgeslice submit --app FILE.json [--json] [--socket PATH]\n\n"
+    "Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
+    "queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
+    "entry's command (e.g. edgeslice-infer MODEL --threads N --duration S, written by\n"
+    "`edgeslice profile MODEL --catalog FILE`). The task is acknowledged only after it was\n"
+    "written to the daemon's state; prints the task id.\n\n"
+    "  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
+    "                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
+    "                   its class exists before the task starts and goes when it ends\n\n"
+    "--app submits a DAG application (docs/DAEMON.md): {\"name\":..., \"tasks\":[{\"name\",\n"
+    "\"queue\" or \"model\", \"demand\", \"argv\", \"after\":[names], \"compute_s\"}]}; a task is\n"
+    "queued once its predecessors exited 0 and fails when one of them failed. Prints the\n"
+    "application id (cancel it with `edgeslice cancel --app ID`).\n";
 
 static int cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"queue", required_argument, NULL, 'q'}, {"demand", required_argument, NULL, 'd'},
-		{"json", no_argument, NULL, 'j'},        {"socket", required_argument, NULL, 's'},
-		{"upload-rate", required_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},        {"app", required_argument, NULL, 'a'},
-		{},
+	    {"queue", required_argument, NULL, 'q'},
+	    {"demand", required_argument, NULL, 'd'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"upload-rate", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"app", required_argument, NULL, 'a'},
+	    {},
 	};
 	const char *queue = NULL, *sock = NULL, *app = NULL;
 	uint64_t upload = 0;
@@ -544,31 +583,47 @@ static int cmd_submit(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) >= 0) {
 		switch (c) {
-		case 'q': queue = optarg; break;
-		case 'a': app = optarg; break;
+		case 'q':
+			queue = optarg;
+			break;
+		case 'a':
+			app = optarg;
+			break;
 		case 'd': {
 			char *comma = strchr(optarg, ',');
-			_cleanup_free_ char *cs = comma ? strndup(optarg, (size_t)(comma - optarg)) : NULL;
+			_cleanup_free_ char *cs =
+			    comma ? strndup(optarg, (size_t)(comma - optarg)) : NULL;
 			if (!comma || parse_cores(cs, &cpu) < 0 || cpu <= 0 ||
 			    parse_bytes(comma + 1, &mem) < 0 || mem == 0)
-				return cli_usage_error("submit", "--demand: must be CORES,MEMORY (e.g. 2c,1257M)");
+				return cli_usage_error(
+				    "submit", "--demand: must be CORES,MEMORY (e.g. 2c,1257M)");
 			has_demand = true;
 			break;
 		}
 		case 'u':
 			if (shaper_parse_rate(optarg, &upload) < 0)
-				return cli_usage_error("submit", "--upload-rate: must be a rate between 8kbit and "
-								 "100gbit (5.85mbit, 700kbit) or a preset (3g, 4g, wifi)");
+				return cli_usage_error(
+				    "submit",
+				    "--upload-rate: must be a rate between 8kbit and "
+				    "100gbit (5.85mbit, 700kbit) or a preset (3g, 4g, wifi)");
 			break;
-		case 'j': json = true; break;
-		case 's': sock = optarg; break;
-		case 'h': fputs(submit_help, stdout); return ES_EXIT_OK;
-		default: return cli_usage_error("submit", "unknown option");
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'h':
+			fputs(submit_help, stdout);
+			return ES_EXIT_OK;
+		default:
+			return cli_usage_error("submit", "unknown option");
 		}
 	}
 	if (app) {
 		if (queue || has_demand || upload || optind < argc)
-			return cli_usage_error("submit", "--app: the file gives queues, demands and commands");
+			return cli_usage_error(
+			    "submit", "--app: the file gives queues, demands and commands");
 		return submit_app(app, sock, json);
 	}
 	if (!queue)
@@ -597,9 +652,9 @@ ES_COMMAND("submit", cmd_submit, "Queue a task: submit --queue Q [--demand 2c,12
 static int cmd_cancel(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"socket", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'}, {"app", no_argument, NULL, 'a'},
-		{"fleet", no_argument, NULL, 'f'}, {},
+	    {"json", no_argument, NULL, 'j'},  {"socket", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},  {"app", no_argument, NULL, 'a'},
+	    {"fleet", no_argument, NULL, 'f'}, {},
 	};
 	const char *sock = NULL;
 	bool json = false, app = false, fleet = false;
@@ -610,26 +665,43 @@ static int cmd_cancel(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
-		case 'a': app = true; break;
-		case 'f': fleet = true; break;
-		case 'j': json = true; break;
-		case 's': sock = optarg; break;
+		case 'a':
+			app = true;
+			break;
+		case 'f':
+			fleet = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			sock = optarg;
+			break;
 		case 'h':
-			printf("Usage: edgeslice cancel [--app | --fleet] [--json] [--socket PATH] ID\n\nRemoves a queued "
-			       "task, or kills a running one (its whole cgroup). With --app, ID is an\n"
-			       "application: its waiting and queued tasks are removed, its running ones killed.\n"
-			       "With --fleet (fleet mode, any node), ID is a fleet task id: queued or assigned\n"
-			       "but not started, it is removed at once (\"cancelled\"); started, its node kills\n"
-			       "it (\"cancelling\"; `status --fleet` shows \"cancelled\" once it has ended).\n");
+			printf("Usage: edgeslice cancel [--app | --fleet] [--json] [--socket PATH] "
+			       "ID\n\nRemoves a queued "
+			       "task, or kills a running one (its whole cgroup). With --app, ID is "
+			       "an\n"
+			       "application: its waiting and queued tasks are removed, its running "
+			       "ones killed.\n"
+			       "With --fleet (fleet mode, any node), ID is a fleet task id: queued "
+			       "or assigned\n"
+			       "but not started, it is removed at once (\"cancelled\"); started, "
+			       "its node kills\n"
+			       "it (\"cancelling\"; `status --fleet` shows \"cancelled\" once it "
+			       "has ended).\n");
 			return ES_EXIT_OK;
-		default: return cli_usage_error("cancel", "unknown option");
+		default:
+			return cli_usage_error("cancel", "unknown option");
 		}
 	}
 	if (app && fleet)
 		return cli_usage_error("cancel", "--app and --fleet: give only one");
 	if (optind + 1 != argc || parse_u64(argv[optind], &id) < 0 || id == 0 || id > INT64_MAX)
 		return cli_usage_error("cancel", "ID: must be one %s id",
-				       app ? "application" : fleet ? "fleet task" : "task");
+				       app     ? "application"
+				       : fleet ? "fleet task"
+					       : "task");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("cancel"));
 	json_object_object_add(req, app ? "app" : "task", json_object_new_int64((int64_t)id));
@@ -649,14 +721,14 @@ static int cmd_cancel(int argc, char **argv)
 ES_COMMAND("cancel", cmd_cancel, "Cancel a queued or running task");
 
 static const char reload_help[] =
-	"Usage: edgeslice reload [--json] [--socket PATH]\n\n"
-	"Makes edgesliced re-read edgeslice.conf and the model catalog (like SIGHUP). Keys that\n"
-	"can change under running tasks (measure_interval_ms, placement, on_sigterm, group,\n"
-	"catalog, max_tasks, keep_finished) take effect at once; the others (policy, seed, device,\n"
-	"node_cores, node_memory, enforcement, measure, measure_smoothing) are listed as needing a\n"
-	"restart and keep their running values. A file with an error changes nothing.\n\n"
-	"  --json         the daemon's reply as JSON\n"
-	"  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
+    "Usage: edgeslice reload [--json] [--socket PATH]\n\n"
+    "Makes edgesliced re-read edgeslice.conf and the model catalog (like SIGHUP). Keys that\n"
+    "can change under running tasks (measure_interval_ms, placement, on_sigterm, group,\n"
+    "catalog, max_tasks, keep_finished) take effect at once; the others (policy, seed, device,\n"
+    "node_cores, node_memory, enforcement, measure, measure_smoothing) are listed as needing a\n"
+    "restart and keep their running values. A file with an error changes nothing.\n\n"
+    "  --json         the daemon's reply as JSON\n"
+    "  --socket PATH  control socket (default $EDGESLICE_SOCKET or " DEFAULT_SOCKET ")\n";
 
 static int cmd_reload(int argc, char **argv)
 {
@@ -676,10 +748,12 @@ static int cmd_reload(int argc, char **argv)
 		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
 	else {
 		printf("reloaded: %" PRId64 " models in the catalog\n", ji(rep, "models"));
-		if (json_object_object_get_ex(rep, "restart_required", &a) && json_object_array_length(a)) {
+		if (json_object_object_get_ex(rep, "restart_required", &a) &&
+		    json_object_array_length(a)) {
 			printf("changed, but only a restart applies them:");
 			for (size_t i = 0; i < json_object_array_length(a); i++)
-				printf(" %s", json_object_get_string(json_object_array_get_idx(a, i)));
+				printf(" %s",
+				       json_object_get_string(json_object_array_get_idx(a, i)));
 			printf("\n");
 		}
 	}
@@ -694,15 +768,17 @@ static int cmd_events(int argc, char **argv)
 	struct conn c;
 	json_object *rep;
 	static const char req[] = "{\"op\":\"events\"}\n";
-	int r = parse_ropts(argc, argv,
-			    "Usage: edgeslice events [--json] [--socket PATH]\n\nFollows placements "
-			    "and exits as they happen (one line each) until interrupted.\n",
-			    &o, false);
+	int r =
+	    parse_ropts(argc, argv,
+			"Usage: edgeslice events [--json] [--socket PATH]\n\nFollows placements "
+			"and exits as they happen (one line each) until interrupted.\n",
+			&o, false);
 	if (r)
 		return r < 0 ? ES_EXIT_OK : r;
 	r = conn_open(socket_path(o.sock), &c);
 	if (r < 0) {
-		cli_error("events", "%s: %s (is edgesliced running?)", socket_path(o.sock), strerror(-r));
+		cli_error("events", "%s: %s (is edgesliced running?)", socket_path(o.sock),
+			  strerror(-r));
 		return ES_EXIT_UNAVAILABLE;
 	}
 	if (write(c.fd, req, sizeof(req) - 1) != sizeof(req) - 1)
@@ -711,7 +787,8 @@ static int cmd_events(int argc, char **argv)
 		r = conn_read(&c, &rep);
 		if (r < 0) {
 			close(c.fd);
-			return r == -ECONNRESET ? ES_EXIT_OK : cli_error("events", "%s", strerror(-r));
+			return r == -ECONNRESET ? ES_EXIT_OK
+						: cli_error("events", "%s", strerror(-r));
 		}
 		if (first) {
 			json_object_put(rep);
@@ -720,8 +797,9 @@ static int cmd_events(int argc, char **argv)
 		if (o.json)
 			printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN));
 		else
-			printf("%-9s task %-6" PRId64 " %-16s %-10s %s %s\n", js(rep, "event"), ji(rep, "task"),
-			       js(rep, "queue"), js(rep, "device"), js(rep, "state"), js(rep, "reason"));
+			printf("%-9s task %-6" PRId64 " %-16s %-10s %s %s\n", js(rep, "event"),
+			       ji(rep, "task"), js(rep, "queue"), js(rep, "device"),
+			       js(rep, "state"), js(rep, "reason"));
 		fflush(stdout);
 		json_object_put(rep);
 	}

@@ -25,28 +25,28 @@
 #include "shaper.h"
 
 static const char usage[] =
-	"Usage: edgeslice experiment offload --model M --jobs N --preset 3g|4g|wifi\n"
-	"                                    --plan lo|co|po|jps [--rtt MS] [--input-size N]\n"
-	"                                    [--threads T] [--timeout S] [--json]\n"
-	"\n"
-	"Runs the offloading experiment of the JPS paper on this machine: creates a device\n"
-	"and a server network namespace joined by a veth pair, shapes the device's upload to\n"
-	"the preset rate with edgeslice's shaper (HTB class matched on the device address),\n"
-	"starts `edgeslice-infer --serve` in the server namespace, runs a batch of N jobs of\n"
-	"model M with the cuts and order of the plan (lo local only, co cloud only, po\n"
-	"partition only, jps joint partition and pipeline), and reports the measured makespan\n"
-	"next to the planner's prediction. Everything it creates is removed on exit.\n"
-	"\n"
-	"  --model M        alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet\n"
-	"  --jobs N         jobs in the batch (1..10000)\n"
-	"  --preset P       3g, 4g, wifi (1.1, 5.85, 18.88 Mbit/s) or a rate (5.85mbit)\n"
-	"  --plan P         lo, co, po or jps\n"
-	"  --rtt MS         per-upload round trip w0 for the planner (default: measured)\n"
-	"  --input-size N   input side (default the model's); --threads T BLAS threads (1)\n"
-	"  --timeout S      per-operation network timeout (default 60)\n"
-	"  --json           machine-readable output\n"
-	"\n"
-	"Needs root (namespaces, veth, tc). Exit: 0 ok, 1 failure, 2 usage, 69 unavailable.\n";
+    "Usage: edgeslice experiment offload --model M --jobs N --preset 3g|4g|wifi\n"
+    "                                    --plan lo|co|po|jps [--rtt MS] [--input-size N]\n"
+    "                                    [--threads T] [--timeout S] [--json]\n"
+    "\n"
+    "Runs the offloading experiment of the JPS paper on this machine: creates a device\n"
+    "and a server network namespace joined by a veth pair, shapes the device's upload to\n"
+    "the preset rate with edgeslice's shaper (HTB class matched on the device address),\n"
+    "starts `edgeslice-infer --serve` in the server namespace, runs a batch of N jobs of\n"
+    "model M with the cuts and order of the plan (lo local only, co cloud only, po\n"
+    "partition only, jps joint partition and pipeline), and reports the measured makespan\n"
+    "next to the planner's prediction. Everything it creates is removed on exit.\n"
+    "\n"
+    "  --model M        alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet\n"
+    "  --jobs N         jobs in the batch (1..10000)\n"
+    "  --preset P       3g, 4g, wifi (1.1, 5.85, 18.88 Mbit/s) or a rate (5.85mbit)\n"
+    "  --plan P         lo, co, po or jps\n"
+    "  --rtt MS         per-upload round trip w0 for the planner (default: measured)\n"
+    "  --input-size N   input side (default the model's); --threads T BLAS threads (1)\n"
+    "  --timeout S      per-operation network timeout (default 60)\n"
+    "  --json           machine-readable output\n"
+    "\n"
+    "Needs root (namespaces, veth, tc). Exit: 0 ok, 1 failure, 2 usage, 69 unavailable.\n";
 
 struct exp_env {
 	char ns_dev[32], ns_srv[32], if_dev[IFNAMSIZ], if_srv[IFNAMSIZ];
@@ -78,7 +78,7 @@ static int run(const char *const argv[])
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
-#define RUN(...) run((const char *const[]){ __VA_ARGS__, NULL })
+#define RUN(...) run((const char *const[]){__VA_ARGS__, NULL})
 
 static void env_teardown(struct exp_env *e)
 {
@@ -131,8 +131,8 @@ static int env_setup(struct exp_env *e, char *err, size_t errlen)
 	e->ns_created[0] = true;
 	STEP("ip netns add (server)", "ip", "netns", "add", e->ns_srv);
 	e->ns_created[1] = true;
-	STEP("veth creation", "ip", "link", "add", e->if_dev, "netns", e->ns_dev, "type", "veth", "peer",
-	     "name", e->if_srv, "netns", e->ns_srv);
+	STEP("veth creation", "ip", "link", "add", e->if_dev, "netns", e->ns_dev, "type", "veth",
+	     "peer", "name", e->if_srv, "netns", e->ns_srv);
 	STEP("address (device)", "ip", "-n", e->ns_dev, "addr", "add", cidr_dev, "dev", e->if_dev);
 	STEP("address (server)", "ip", "-n", e->ns_srv, "addr", "add", cidr_srv, "dev", e->if_srv);
 	STEP("link up", "ip", "-n", e->ns_dev, "link", "set", e->if_dev, "up");
@@ -170,7 +170,8 @@ static int start_server(struct exp_env *e, const char *model, unsigned input, un
 	*strrchr(self, '/') = 0;
 	snprintf(bin, sizeof(bin), "%s/edgeslice-infer", self);
 	if (access(bin, X_OK) < 0) {
-		snprintf(err, errlen, "edgeslice-infer not found next to edgeslice (build it: make)");
+		snprintf(err, errlen,
+			 "edgeslice-infer not found next to edgeslice (build it: make)");
 		return -ENOENT;
 	}
 	snprintf(in, sizeof(in), "%u", input);
@@ -182,8 +183,10 @@ static int start_server(struct exp_env *e, const char *model, unsigned input, un
 		return -errno;
 	if (e->server == 0) {
 		dup2(pfd[1], 1);
-		const char *argv[] = { "ip",   "netns", "exec",	    e->ns_srv, bin,	 model, "--serve", "0",
-				       "--once", "--threads", th, input ? "--input-size" : NULL, in, NULL };
+		const char *argv[] = {
+		    "ip",      "netns", "exec",	  e->ns_srv,   bin, model,
+		    "--serve", "0",	"--once", "--threads", th,  input ? "--input-size" : NULL,
+		    in,	       NULL};
 		execvp("ip", (char *const *)argv);
 		_exit(127);
 	}
@@ -203,8 +206,14 @@ static int start_server(struct exp_env *e, const char *model, unsigned input, un
 	return 0;
 }
 
-static void modelfree(struct infer_model **m) { infer_model_free(*m); }
-static void jmodelfree(struct jps_model **m) { jps_model_free(*m); }
+static void modelfree(struct infer_model **m)
+{
+	infer_model_free(*m);
+}
+static void jmodelfree(struct jps_model **m)
+{
+	jps_model_free(*m);
+}
 static void jfree(json_object **o)
 {
 	if (*o)
@@ -219,14 +228,17 @@ static int dcmp(const void *a, const void *b)
 
 static int cmd_experiment(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "model", required_argument, NULL, 'm' },  { "jobs", required_argument, NULL, 'n' },
-		{ "preset", required_argument, NULL, 'p' }, { "plan", required_argument, NULL, 'P' },
-		{ "rtt", required_argument, NULL, 'r' },    { "input-size", required_argument, NULL, 'i' },
-		{ "threads", required_argument, NULL, 't' }, { "timeout", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+					     {"jobs", required_argument, NULL, 'n'},
+					     {"preset", required_argument, NULL, 'p'},
+					     {"plan", required_argument, NULL, 'P'},
+					     {"rtt", required_argument, NULL, 'r'},
+					     {"input-size", required_argument, NULL, 'i'},
+					     {"threads", required_argument, NULL, 't'},
+					     {"timeout", required_argument, NULL, 'T'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	const char *model = NULL, *plan = NULL, *preset = NULL;
 	unsigned jobs = 0, input = 0, threads = 1, timeout = 60;
 	uint64_t rate = 0, v;
@@ -239,7 +251,8 @@ static int cmd_experiment(int argc, char **argv)
 			fputs(usage, stdout);
 			return ES_EXIT_OK;
 		}
-		return cli_usage_error("experiment", "the only experiment is 'offload' (see --help)");
+		return cli_usage_error("experiment",
+				       "the only experiment is 'offload' (see --help)");
 	}
 	argc--, argv++;
 	optind = 1;
@@ -251,37 +264,46 @@ static int cmd_experiment(int argc, char **argv)
 			break;
 		case 'n':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 10000)
-				return cli_usage_error("experiment", "--jobs: must be an integer in 1..10000");
+				return cli_usage_error("experiment",
+						       "--jobs: must be an integer in 1..10000");
 			jobs = (unsigned)v;
 			break;
 		case 'p':
 			if (parse_rate(optarg, &rate) < 0)
-				return cli_usage_error("experiment", "--preset: must be 3g, 4g, wifi or a rate like 5.85mbit");
+				return cli_usage_error(
+				    "experiment",
+				    "--preset: must be 3g, 4g, wifi or a rate like 5.85mbit");
 			preset = optarg;
 			break;
 		case 'P':
 			if (strcmp(optarg, "lo") && strcmp(optarg, "co") && strcmp(optarg, "po") &&
 			    strcmp(optarg, "jps"))
-				return cli_usage_error("experiment", "--plan: must be lo, co, po or jps");
+				return cli_usage_error("experiment",
+						       "--plan: must be lo, co, po or jps");
 			plan = optarg;
 			break;
 		case 'r':
-			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 || rtt > 1e5)
-				return cli_usage_error("experiment", "--rtt: must be a number of milliseconds >= 0");
+			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 ||
+			    rtt > 1e5)
+				return cli_usage_error(
+				    "experiment", "--rtt: must be a number of milliseconds >= 0");
 			break;
 		case 'i':
 			if (parse_u64(optarg, &v) < 0 || v < 16 || v > 2048)
-				return cli_usage_error("experiment", "--input-size: must be an integer in 16..2048");
+				return cli_usage_error(
+				    "experiment", "--input-size: must be an integer in 16..2048");
 			input = (unsigned)v;
 			break;
 		case 't':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
-				return cli_usage_error("experiment", "--threads: must be an integer in 1..256");
+				return cli_usage_error("experiment",
+						       "--threads: must be an integer in 1..256");
 			threads = (unsigned)v;
 			break;
 		case 'T':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
-				return cli_usage_error("experiment", "--timeout: must be an integer in 1..3600");
+				return cli_usage_error("experiment",
+						       "--timeout: must be an integer in 1..3600");
 			timeout = (unsigned)v;
 			break;
 		case 'j':
@@ -291,7 +313,8 @@ static int cmd_experiment(int argc, char **argv)
 			fputs(usage, stdout);
 			return ES_EXIT_OK;
 		default:
-			return cli_usage_error("experiment", "unknown or incomplete option '%s' (see --help)",
+			return cli_usage_error("experiment",
+					       "unknown or incomplete option '%s' (see --help)",
 					       argv[optind - 1]);
 		}
 	}
@@ -310,8 +333,8 @@ static int cmd_experiment(int argc, char **argv)
 	_cleanup_free_ int32_t *cuts = NULL;
 	_cleanup_free_ struct infer_job_result *res = NULL;
 	_cleanup_free_ double *ms = NULL;
-	struct exp_env e = { .orig_ns = -1 };
-	struct jps_chain ch = { 0 };
+	struct exp_env e = {.orig_ns = -1};
+	struct jps_chain ch = {0};
 	struct jps_link link;
 	double predicted = NAN, lo_pred, measured = 0, e2e = 0, rtt_measured = 0;
 	char err[256] = "";
@@ -319,7 +342,9 @@ static int cmd_experiment(int argc, char **argv)
 	size_t failed = 0;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "edgeslice experiment: offload: needs root (network namespaces, veth, tc)\n");
+		fprintf(
+		    stderr,
+		    "edgeslice experiment: offload: needs root (network namespaces, veth, tc)\n");
 		return ES_EXIT_UNAVAILABLE;
 	}
 	r = infer_model_new(model, input, 1, &m);
@@ -370,8 +395,8 @@ static int cmd_experiment(int argc, char **argv)
 		if (r == 0)
 			r = shaper_set_rate(e.shaper, &sm, rate, &classid);
 		if (r < 0) {
-			cli_error("experiment", "offload: shaping %s to %s failed: %s", e.if_dev, preset,
-				  strerror(-r));
+			cli_error("experiment", "offload: shaping %s to %s failed: %s", e.if_dev,
+				  preset, strerror(-r));
 			goto out;
 		}
 		r = start_server(&e, model, input, threads, &port, err, sizeof(err));
@@ -382,7 +407,8 @@ static int cmd_experiment(int argc, char **argv)
 		snprintf(hp, sizeof(hp), "%s", e.addr_srv);
 		r = infer_connect(hp, port, timeout * 1000, &fd);
 		if (r < 0) {
-			cli_error("experiment", "offload: cannot connect to the server: %s", strerror(-r));
+			cli_error("experiment", "offload: cannot connect to the server: %s",
+				  strerror(-r));
 			goto out;
 		}
 		/* w0: a tiny frame's round trip through the shaped link (the paper measures it) */
@@ -393,13 +419,16 @@ static int cmd_experiment(int argc, char **argv)
 				int32_t one = last;
 				struct infer_job_result jr;
 				double mk;
-				r = infer_run_batch(m, fd, &one, 1, &jr, &mk, &failed, err, sizeof(err));
+				r = infer_run_batch(m, fd, &one, 1, &jr, &mk, &failed, err,
+						    sizeof(err));
 				if (r < 0) {
 					cli_error("experiment", "offload: rtt probe: %s", err);
 					goto out;
 				}
-				/* w0: what the upload took beyond the frame's transmit time at the rate */
-				t[i] = jr.upload_ms - jr.local_ms - (double)jr.bytes / ((double)rate / 1000.0);
+				/* w0: what the upload took beyond the frame's transmit time at the
+				 * rate */
+				t[i] = jr.upload_ms - jr.local_ms -
+				       (double)jr.bytes / ((double)rate / 1000.0);
 			}
 			qsort(t, 5, sizeof(double), dcmp);
 			rtt_measured = t[2] > 0 ? t[2] : 0;
@@ -450,38 +479,51 @@ static int cmd_experiment(int argc, char **argv)
 		_cleanup_(jfree) json_object *o = json_object_new_object();
 		json_object_object_add(o, "model", json_object_new_string(model));
 		json_object_object_add(o, "preset", json_object_new_string(preset));
-		json_object_object_add(o, "rate_bytes_per_sec", json_object_new_int64((int64_t)rate));
+		json_object_object_add(o, "rate_bytes_per_sec",
+				       json_object_new_int64((int64_t)rate));
 		json_object_object_add(o, "plan", json_object_new_string(plan));
 		json_object_object_add(o, "jobs", json_object_new_int((int)jobs));
 		json_object_object_add(o, "rtt_ms", json_object_new_double(rtt));
 		json_object_object_add(o, "measured_ms", json_object_new_double(measured));
 		json_object_object_add(o, "end_to_end_ms", json_object_new_double(e2e));
 		json_object_object_add(o, "predicted_ms", json_object_new_double(predicted));
-		json_object_object_add(o, "local_only_predicted_ms", json_object_new_double(lo_pred));
-		json_object_object_add(o, "prediction_error_pct",
-				       json_object_new_double(100 * (measured - predicted) / predicted));
+		json_object_object_add(o, "local_only_predicted_ms",
+				       json_object_new_double(lo_pred));
+		json_object_object_add(
+		    o, "prediction_error_pct",
+		    json_object_new_double(100 * (measured - predicted) / predicted));
 		{
 			json_object *cu = json_object_new_array();
 			for (unsigned i = 0; i < jobs; i++) {
 				json_object *j = json_object_new_object();
-				json_object_object_add(j, "cut", json_object_new_string(
-					cuts[i] == JPS_CUT_LOCAL ? "(local-only)"
-					: cuts[i] < 0		? "(cloud-only)"
-								: m->layers[cuts[i]].name));
-				json_object_object_add(j, "local_ms", json_object_new_double(res[i].local_ms));
-				json_object_object_add(j, "upload_done_ms", json_object_new_double(res[i].upload_ms));
-				json_object_object_add(j, "done_ms", json_object_new_double(res[i].done_ms));
-				json_object_object_add(j, "server_ms", json_object_new_double(res[i].server_ms));
-				json_object_object_add(j, "upload_bytes", json_object_new_int64((int64_t)res[i].bytes));
+				json_object_object_add(
+				    j, "cut",
+				    json_object_new_string(cuts[i] == JPS_CUT_LOCAL ? "(local-only)"
+							   : cuts[i] < 0
+							       ? "(cloud-only)"
+							       : m->layers[cuts[i]].name));
+				json_object_object_add(j, "local_ms",
+						       json_object_new_double(res[i].local_ms));
+				json_object_object_add(j, "upload_done_ms",
+						       json_object_new_double(res[i].upload_ms));
+				json_object_object_add(j, "done_ms",
+						       json_object_new_double(res[i].done_ms));
+				json_object_object_add(j, "server_ms",
+						       json_object_new_double(res[i].server_ms));
+				json_object_object_add(
+				    j, "upload_bytes",
+				    json_object_new_int64((int64_t)res[i].bytes));
 				json_object_array_add(cu, j);
 			}
 			json_object_object_add(o, "results", cu);
 		}
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	} else {
-		printf("%s, %u jobs, %s (%.2f Mbit/s), plan %s, w0 %.2f ms%s\n", model, jobs, preset,
-		       (double)rate * 8 / 1e6, plan, rtt, rtt_measured > 0 ? " (measured)" : "");
-		printf("measured makespan %.1f ms, predicted %.1f ms (error %+.1f%%); local-only predicted %.1f ms\n",
+		printf("%s, %u jobs, %s (%.2f Mbit/s), plan %s, w0 %.2f ms%s\n", model, jobs,
+		       preset, (double)rate * 8 / 1e6, plan, rtt,
+		       rtt_measured > 0 ? " (measured)" : "");
+		printf("measured makespan %.1f ms, predicted %.1f ms (error %+.1f%%); local-only "
+		       "predicted %.1f ms\n",
 		       measured, predicted, 100 * (measured - predicted) / predicted, lo_pred);
 		printf("end to end (last reply, includes the server's compute): %.1f ms\n", e2e);
 	}

@@ -15,34 +15,35 @@
 
 static void help(void)
 {
-	printf("Usage: edgeslice probe [OPTIONS] CGROUP...\n"
-	       "\n"
-	       "Measure cgroup v2 directories the way edgesliced does for RD-DRF: cores used\n"
-	       "(cpu.stat), memory (memory.current, memory.peak), time throttled by cpu.max,\n"
-	       "pressure (PSI some avg10) and, where the kernel has BTF, run-queue latency p99\n"
-	       "and on-CPU time from the eBPF scheduler probe. Each CGROUP is a directory in a\n"
-	       "cgroup2 mount, e.g. /sys/fs/cgroup/edgeslice/task-1.\n"
-	       "\n"
-	       "Rates need two readings, so the first report comes after one interval.\n"
-	       "\n"
-	       "Options:\n"
-	       "  -i, --interval SEC   seconds between readings (default 1; 0.05..3600)\n"
-	       "  -n, --count N        reports to print, then exit (default 1)\n"
-	       "  -a, --alpha A        EWMA weight of the newest interval, (0,1] (default 1:\n"
-	       "                       unsmoothed)\n"
-	       "      --no-bpf         cgroup files only (do not load the eBPF probe)\n"
-	       "      --proc DIR       procfs root for the node line (default /proc)\n"
-	       "      --json           one JSON object per report: {\"node\":{...},\"tasks\":[...]}\n"
-	       "  -h, --help           this help\n"
-	       "\n"
-	       "Columns: CORES from cpu.stat; BPF cores from the eBPF probe (credited at context\n"
-	       "switch, so a task that never switches out shows less over short intervals);\n"
-	       "RQ.P99 run-queue latency p99; THR share of wall time throttled; PSI some avg10 in\n"
-	       "percent for cpu/memory/io. \"-\" means the kernel does not provide it here (no\n"
-	       "memory controller, PSI off, no BTF). Missing kernel features are explained once on\n"
-	       "stderr.\n"
-	       "\n"
-	       "Exit status: 0 ok, 1 a cgroup could not be read, 2 usage error, 69 no procfs.\n");
+	printf(
+	    "Usage: edgeslice probe [OPTIONS] CGROUP...\n"
+	    "\n"
+	    "Measure cgroup v2 directories the way edgesliced does for RD-DRF: cores used\n"
+	    "(cpu.stat), memory (memory.current, memory.peak), time throttled by cpu.max,\n"
+	    "pressure (PSI some avg10) and, where the kernel has BTF, run-queue latency p99\n"
+	    "and on-CPU time from the eBPF scheduler probe. Each CGROUP is a directory in a\n"
+	    "cgroup2 mount, e.g. /sys/fs/cgroup/edgeslice/task-1.\n"
+	    "\n"
+	    "Rates need two readings, so the first report comes after one interval.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -i, --interval SEC   seconds between readings (default 1; 0.05..3600)\n"
+	    "  -n, --count N        reports to print, then exit (default 1)\n"
+	    "  -a, --alpha A        EWMA weight of the newest interval, (0,1] (default 1:\n"
+	    "                       unsmoothed)\n"
+	    "      --no-bpf         cgroup files only (do not load the eBPF probe)\n"
+	    "      --proc DIR       procfs root for the node line (default /proc)\n"
+	    "      --json           one JSON object per report: {\"node\":{...},\"tasks\":[...]}\n"
+	    "  -h, --help           this help\n"
+	    "\n"
+	    "Columns: CORES from cpu.stat; BPF cores from the eBPF probe (credited at context\n"
+	    "switch, so a task that never switches out shows less over short intervals);\n"
+	    "RQ.P99 run-queue latency p99; THR share of wall time throttled; PSI some avg10 in\n"
+	    "percent for cpu/memory/io. \"-\" means the kernel does not provide it here (no\n"
+	    "memory controller, PSI off, no BTF). Missing kernel features are explained once on\n"
+	    "stderr.\n"
+	    "\n"
+	    "Exit status: 0 ok, 1 a cgroup could not be read, 2 usage error, 69 no procfs.\n");
 }
 
 static void fmt_bytes(char *buf, size_t size, bool have, uint64_t v)
@@ -82,8 +83,8 @@ static void fmt_psi(char *buf, size_t size, bool have, const struct probe_psi *p
 static void print_text(struct sampler *s, char **paths, size_t n)
 {
 	struct sampler_node nd;
-	printf("%-40s %6s %6s %8s %8s %8s %5s %5s %5s %5s\n", "CGROUP", "CORES", "BPF", "MEM", "PEAK", "RQ.P99",
-	       "THR", "P.CPU", "P.MEM", "P.IO");
+	printf("%-40s %6s %6s %8s %8s %8s %5s %5s %5s %5s\n", "CGROUP", "CORES", "BPF", "MEM",
+	       "PEAK", "RQ.P99", "THR", "P.CPU", "P.MEM", "P.IO");
 	for (size_t i = 0; i < n; i++) {
 		struct sampler_task t;
 		char mem[16], peak[16], rq[16], pc[16], pm[16], pi[16], bpf[16], thr[16];
@@ -103,8 +104,11 @@ static void print_text(struct sampler *s, char **paths, size_t n)
 			snprintf(thr, sizeof(thr), "%.0f%%", t.throttled_frac * 100);
 		else
 			snprintf(thr, sizeof(thr), "-");
-		printf("%-40s %6.2f %6s %8s %8s %8s %5s %5s %5s %5s%s\n", paths[i], t.cores, bpf, mem, peak, rq, thr,
-		       pc, pm, pi, t.gone ? "  (gone)" : t.stale ? "  (stale)" : "");
+		printf("%-40s %6.2f %6s %8s %8s %8s %5s %5s %5s %5s%s\n", paths[i], t.cores, bpf,
+		       mem, peak, rq, thr, pc, pm, pi,
+		       t.gone	 ? "  (gone)"
+		       : t.stale ? "  (stale)"
+				 : "");
 	}
 	if (sampler_node_get(s, &nd) == 0) {
 		char avail[16], pc[16], pm[16], pi[16];
@@ -112,14 +116,16 @@ static void print_text(struct sampler *s, char **paths, size_t n)
 		fmt_psi(pc, sizeof(pc), nd.have & PROBE_HAVE_PSI_CPU, &nd.psi_cpu);
 		fmt_psi(pm, sizeof(pm), nd.have & PROBE_HAVE_PSI_MEM, &nd.psi_mem);
 		fmt_psi(pi, sizeof(pi), nd.have & PROBE_HAVE_PSI_IO, &nd.psi_io);
-		printf("node: %u CPUs, %.2f busy, MemAvailable %s, PSI some avg10 cpu %s memory %s io %s\n", nd.ncpus,
-		       nd.cores_busy, avail, pc, pm, pi);
+		printf("node: %u CPUs, %.2f busy, MemAvailable %s, PSI some avg10 cpu %s memory %s "
+		       "io %s\n",
+		       nd.ncpus, nd.cores_busy, avail, pc, pm, pi);
 	}
 }
 
 static int print_json(struct sampler *s, size_t n)
 {
-	struct json_object *o = json_object_new_object(), *tasks = json_object_new_array(), *x = NULL;
+	struct json_object *o = json_object_new_object(), *tasks = json_object_new_array(),
+			   *x = NULL;
 	struct sampler_node nd;
 	int r = -ENOMEM;
 
@@ -148,7 +154,7 @@ out:
 
 static void sleep_s(double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+	struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -156,11 +162,10 @@ static void sleep_s(double s)
 static int cmd_probe(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "interval", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
-		{ "alpha", required_argument, NULL, 'a' },    { "no-bpf", no_argument, NULL, 'B' },
-		{ "proc", required_argument, NULL, 'P' },     { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },           {}
-	};
+	    {"interval", required_argument, NULL, 'i'}, {"count", required_argument, NULL, 'n'},
+	    {"alpha", required_argument, NULL, 'a'},	{"no-bpf", no_argument, NULL, 'B'},
+	    {"proc", required_argument, NULL, 'P'},	{"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},		{}};
 	struct sampler_params p;
 	struct sampler *s = NULL;
 	double interval = 1.0;
@@ -175,8 +180,10 @@ static int cmd_probe(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "i:n:a:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
-			if (parse_double(optarg, &interval) < 0 || !(interval >= 0.05 && interval <= 3600))
-				return cli_usage_error(CMD, "--interval: must be seconds between 0.05 and 3600");
+			if (parse_double(optarg, &interval) < 0 ||
+			    !(interval >= 0.05 && interval <= 3600))
+				return cli_usage_error(
+				    CMD, "--interval: must be seconds between 0.05 and 3600");
 			break;
 		case 'n':
 			if (parse_u64(optarg, &count) < 0 || count == 0 || count > 1000000)
@@ -208,18 +215,22 @@ static int cmd_probe(int argc, char **argv)
 
 	r = sampler_new(&p, &s);
 	if (r < 0)
-		return r == -ENOENT ? (cli_error(CMD, "%s: %s", p.proc_root, strerror(-r)), ES_EXIT_UNAVAILABLE)
+		return r == -ENOENT ? (cli_error(CMD, "%s: %s", p.proc_root, strerror(-r)),
+				       ES_EXIT_UNAVAILABLE)
 				    : cli_error(CMD, "%s", strerror(-r));
 	if (p.use_bpf && sampler_bpf_error(s) < 0)
-		fprintf(stderr, "edgeslice probe: eBPF probe off (%s): measuring from cgroup files only\n",
-			sampler_bpf_error(s) == -EPERM ? "not permitted: needs CAP_BPF and CAP_PERFMON"
-						       : "kernel lacks BTF or BPF support");
+		fprintf(stderr,
+			"edgeslice probe: eBPF probe off (%s): measuring from cgroup files only\n",
+			sampler_bpf_error(s) == -EPERM
+			    ? "not permitted: needs CAP_BPF and CAP_PERFMON"
+			    : "kernel lacks BTF or BPF support");
 	size_t n = (size_t)(argc - optind);
 	for (size_t i = 0; i < n; i++) {
 		r = sampler_add_task(s, i, AT_FDCWD, argv[optind + i]);
 		if (r < 0) {
 			rc = cli_error(CMD, "%s: %s", argv[optind + i],
-				       r == -ENOENT ? "not a cgroup v2 directory (no cpu.stat)" : strerror(-r));
+				       r == -ENOENT ? "not a cgroup v2 directory (no cpu.stat)"
+						    : strerror(-r));
 			goto out;
 		}
 	}
@@ -249,4 +260,5 @@ out:
 	sampler_free(s);
 	return rc;
 }
-ES_COMMAND("probe", cmd_probe, "Measure cgroups like the daemon does (cores, memory, run-queue p99, PSI)");
+ES_COMMAND("probe", cmd_probe,
+	   "Measure cgroups like the daemon does (cores, memory, run-queue p99, PSI)");

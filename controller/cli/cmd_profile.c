@@ -22,32 +22,32 @@
 #define MAX_CORES 256
 
 static const char usage[] =
-	"Usage: edgeslice profile MODEL [--cores 1..N] [--iterations I] [--input-size N]\n"
-	"                         [--batch B] [--eta E] [--json]\n"
-	"                         [--catalog FILE [--rule knee|literal] [--duration S]]\n"
-	"\n"
-	"Measure MODEL's whole forward pass (edgeslice-infer's kernels, generated weights) on\n"
-	"1..N cores and print the time per core count, the efficiency indicator of eq. (4),\n"
-	"Efficiency(c) = T(1) / (T(c) * c), and the demand each rule selects: the literal\n"
-	"rule (highest efficiency, ties to fewer cores) and the knee rule (largest c with\n"
-	"Efficiency(c) >= eta). Memory demand is the measured peak resident set. This is how\n"
-	"the model catalog's demands are produced for a device.\n"
-	"\n"
-	"  MODEL            alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet\n"
-	"  --cores 1..N     core counts to measure (default 1..online CPUs); 'N' alone = 1..N\n"
-	"  --iterations I   timed passes per core count, median reported (default 5)\n"
-	"  --input-size N   input side (default the model's); --batch B images (default 1)\n"
-	"  --eta E          knee threshold in (0, 1] (default 0.75)\n"
-	"  --json           machine-readable output\n"
-	"  --catalog FILE   add or replace MODEL in the daemon's model catalog FILE (created if\n"
-	"                   missing; e.g. /etc/edgeslice/models.json): cpu = the demand of\n"
-	"                   --rule (default knee), memory = peak RSS + 20 %, rounded up to MiB,\n"
-	"                   command = edgeslice-infer MODEL --threads CPU --duration S (default\n"
-	"                   10) — what `edgeslice submit --queue MODEL` runs without a command.\n"
-	"                   The other entries are kept; the file is replaced atomically.\n"
-	"\n"
-	"Cores are OpenBLAS threads; pin with a cpuset (cgroup) for exclusive cores.\n"
-	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
+    "Usage: edgeslice profile MODEL [--cores 1..N] [--iterations I] [--input-size N]\n"
+    "                         [--batch B] [--eta E] [--json]\n"
+    "                         [--catalog FILE [--rule knee|literal] [--duration S]]\n"
+    "\n"
+    "Measure MODEL's whole forward pass (edgeslice-infer's kernels, generated weights) on\n"
+    "1..N cores and print the time per core count, the efficiency indicator of eq. (4),\n"
+    "Efficiency(c) = T(1) / (T(c) * c), and the demand each rule selects: the literal\n"
+    "rule (highest efficiency, ties to fewer cores) and the knee rule (largest c with\n"
+    "Efficiency(c) >= eta). Memory demand is the measured peak resident set. This is how\n"
+    "the model catalog's demands are produced for a device.\n"
+    "\n"
+    "  MODEL            alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet\n"
+    "  --cores 1..N     core counts to measure (default 1..online CPUs); 'N' alone = 1..N\n"
+    "  --iterations I   timed passes per core count, median reported (default 5)\n"
+    "  --input-size N   input side (default the model's); --batch B images (default 1)\n"
+    "  --eta E          knee threshold in (0, 1] (default 0.75)\n"
+    "  --json           machine-readable output\n"
+    "  --catalog FILE   add or replace MODEL in the daemon's model catalog FILE (created if\n"
+    "                   missing; e.g. /etc/edgeslice/models.json): cpu = the demand of\n"
+    "                   --rule (default knee), memory = peak RSS + 20 %, rounded up to MiB,\n"
+    "                   command = edgeslice-infer MODEL --threads CPU --duration S (default\n"
+    "                   10) — what `edgeslice submit --queue MODEL` runs without a command.\n"
+    "                   The other entries are kept; the file is replaced atomically.\n"
+    "\n"
+    "Cores are OpenBLAS threads; pin with a cpuset (cgroup) for exclusive cores.\n"
+    "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 static int dcmp(const void *a, const void *b)
 {
@@ -55,7 +55,10 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void modelfree(struct infer_model **m) { infer_model_free(*m); }
+static void modelfree(struct infer_model **m)
+{
+	infer_model_free(*m);
+}
 static void jfree(json_object **o)
 {
 	if (*o)
@@ -126,7 +129,8 @@ static int catalog_update(const char *path, const char *model, unsigned cpu, uin
 	if (slash) {
 		*slash = '\0';
 		snprintf(err, sizeof(err), "%.200s/edgeslice-infer", exe);
-		json_object_array_add(cmd, json_object_new_string(access(err, X_OK) == 0 ? err : "edgeslice-infer"));
+		json_object_array_add(
+		    cmd, json_object_new_string(access(err, X_OK) == 0 ? err : "edgeslice-infer"));
 	} else
 		json_object_array_add(cmd, json_object_new_string("edgeslice-infer"));
 	json_object_array_add(cmd, json_object_new_string(model));
@@ -149,16 +153,19 @@ static int catalog_update(const char *path, const char *model, unsigned cpu, uin
 	json_object_object_add(e, "command", cmd);
 	for (n = 0; n < json_object_array_length(arr); n++) {
 		json_object *x = json_object_array_get_idx(arr, n), *nm;
-		if (json_object_object_get_ex(x, "name", &nm) && !strcmp(json_object_get_string(nm), model))
+		if (json_object_object_get_ex(x, "name", &nm) &&
+		    !strcmp(json_object_get_string(nm), model))
 			break;
 	}
 	if (n < json_object_array_length(arr))
 		json_object_array_put_idx(arr, n, e);
 	else
 		json_object_array_add(arr, e);
-	out = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	out = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (dconf_parse_models(out, &check, &n, err, sizeof(err)) < 0)
-		return cli_error("profile", "--catalog: the new entry is invalid: %s; not changed", err);
+		return cli_error("profile", "--catalog: the new entry is invalid: %s; not changed",
+				 err);
 	free(check);
 	_cleanup_free_ char *withnl = NULL;
 	if (asprintf(&withnl, "%s\n", out) < 0)
@@ -171,14 +178,17 @@ static int catalog_update(const char *path, const char *model, unsigned cpu, uin
 
 static int cmd_profile(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "cores", required_argument, NULL, 'c' },  { "iterations", required_argument, NULL, 'n' },
-		{ "input-size", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
-		{ "eta", required_argument, NULL, 'e' },    { "json", no_argument, NULL, 'j' },
-		{ "catalog", required_argument, NULL, 'C' }, { "rule", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },	    {}
-	};
+	static const struct option opts[] = {{"cores", required_argument, NULL, 'c'},
+					     {"iterations", required_argument, NULL, 'n'},
+					     {"input-size", required_argument, NULL, 'i'},
+					     {"batch", required_argument, NULL, 'b'},
+					     {"eta", required_argument, NULL, 'e'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"catalog", required_argument, NULL, 'C'},
+					     {"rule", required_argument, NULL, 'r'},
+					     {"duration", required_argument, NULL, 'D'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	const char *catalog = NULL;
 	bool knee = true;
 	double duration = 10;
@@ -196,27 +206,33 @@ static int cmd_profile(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (parse_cores_range(optarg, &lo, &hi) < 0)
-				return cli_usage_error("profile", "--cores: must be N or LO..HI with 1 <= LO <= HI <= %d",
-						       MAX_CORES);
+				return cli_usage_error(
+				    "profile",
+				    "--cores: must be N or LO..HI with 1 <= LO <= HI <= %d",
+				    MAX_CORES);
 			break;
 		case 'n':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 1000)
-				return cli_usage_error("profile", "--iterations: must be an integer in 1..1000");
+				return cli_usage_error(
+				    "profile", "--iterations: must be an integer in 1..1000");
 			iters = (unsigned)v;
 			break;
 		case 'i':
 			if (parse_u64(optarg, &v) < 0 || v < 16 || v > 2048)
-				return cli_usage_error("profile", "--input-size: must be an integer in 16..2048");
+				return cli_usage_error(
+				    "profile", "--input-size: must be an integer in 16..2048");
 			input = (unsigned)v;
 			break;
 		case 'b':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
-				return cli_usage_error("profile", "--batch: must be an integer in 1..256");
+				return cli_usage_error("profile",
+						       "--batch: must be an integer in 1..256");
 			batch = (unsigned)v;
 			break;
 		case 'e':
 			if (parse_double(optarg, &eta) < 0 || !(eta > 0 && eta <= 1))
-				return cli_usage_error("profile", "--eta: must be a number in (0, 1]");
+				return cli_usage_error("profile",
+						       "--eta: must be a number in (0, 1]");
 			break;
 		case 'j':
 			json = true;
@@ -232,17 +248,21 @@ static int cmd_profile(int argc, char **argv)
 			else if (!strcmp(optarg, "literal"))
 				knee = false;
 			else
-				return cli_usage_error("profile", "--rule: must be knee or literal");
+				return cli_usage_error("profile",
+						       "--rule: must be knee or literal");
 			break;
 		case 'D':
-			if (parse_double(optarg, &duration) < 0 || !(duration > 0 && duration <= 86400))
-				return cli_usage_error("profile", "--duration: must be seconds in (0, 86400]");
+			if (parse_double(optarg, &duration) < 0 ||
+			    !(duration > 0 && duration <= 86400))
+				return cli_usage_error("profile",
+						       "--duration: must be seconds in (0, 86400]");
 			break;
 		case 'h':
 			fputs(usage, stdout);
 			return ES_EXIT_OK;
 		default:
-			return cli_usage_error("profile", "unknown or incomplete option '%s' (see --help)",
+			return cli_usage_error("profile",
+					       "unknown or incomplete option '%s' (see --help)",
 					       argv[optind - 1]);
 		}
 	}
@@ -253,7 +273,8 @@ static int cmd_profile(int argc, char **argv)
 		hi = n > 0 && n <= MAX_CORES ? (unsigned)n : 1;
 	}
 	if (lo != 1)
-		return cli_usage_error("profile", "--cores: must start at 1 (eq. 4 divides by T(1))");
+		return cli_usage_error("profile",
+				       "--cores: must start at 1 (eq. 4 divides by T(1))");
 	if (catalog) { /* a bad catalog fails before minutes of measuring, not after */
 		_cleanup_free_ char *text = NULL;
 		struct dconf_model *check = NULL;
@@ -313,31 +334,36 @@ static int cmd_profile(int argc, char **argv)
 		json_object_object_add(o, "eta", json_object_new_double(eta));
 		json_object_object_add(o, "cores_literal", json_object_new_int((int)pick_lit));
 		json_object_object_add(o, "cores_knee", json_object_new_int((int)pick_knee));
-		json_object_object_add(o, "mem_peak_bytes", json_object_new_int64((int64_t)ru.ru_maxrss * 1024));
-		json_object_object_add(o, "weight_bytes", json_object_new_int64((int64_t)infer_weight_bytes(m)));
+		json_object_object_add(o, "mem_peak_bytes",
+				       json_object_new_int64((int64_t)ru.ru_maxrss * 1024));
+		json_object_object_add(o, "weight_bytes",
+				       json_object_new_int64((int64_t)infer_weight_bytes(m)));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
 	} else {
-		printf("%s: %u x 3x%ux%u, median of %u passes per core count\n", m->name, batch, m->in.h,
-		       m->in.w, iters);
+		printf("%s: %u x 3x%ux%u, median of %u passes per core count\n", m->name, batch,
+		       m->in.h, m->in.w, iters);
 		printf("%6s %10s %8s %11s\n", "cores", "time ms", "speedup", "efficiency");
 		for (unsigned k = 1; k <= hi; k++)
-			printf("%6u %10.2f %8.2f %11.3f\n", k, t[k - 1], t[0] / t[k - 1], eff[k - 1]);
+			printf("%6u %10.2f %8.2f %11.3f\n", k, t[k - 1], t[0] / t[k - 1],
+			       eff[k - 1]);
 		printf("demand (literal eq. 4): cpu %u, memory %.1f MiB (peak RSS)\n", pick_lit,
 		       (double)ru.ru_maxrss / 1024);
-		printf("demand (knee, eta %.2f): cpu %u, memory %.1f MiB (peak RSS)\n", eta, pick_knee,
-		       (double)ru.ru_maxrss / 1024);
+		printf("demand (knee, eta %.2f): cpu %u, memory %.1f MiB (peak RSS)\n", eta,
+		       pick_knee, (double)ru.ru_maxrss / 1024);
 	}
 	if (catalog) {
-		/* 20 % over the profile's own peak: the task's process differs (binary, threads). */
+		/* 20 % over the profile's own peak: the task's process differs (binary, threads).
+		 */
 		uint64_t mem = (uint64_t)ru.ru_maxrss * 1024 / 5 * 6;
 		unsigned cpu = knee ? pick_knee : pick_lit;
 		r = catalog_update(catalog, m->name, cpu, mem, input, batch, duration);
 		if (r)
 			return r;
 		if (!json)
-			printf("%s: %s: cpu %u, memory %" PRIu64 "M (rule %s)\n", catalog, m->name, cpu,
-			       (mem + (1u << 20) - 1) >> 20, knee ? "knee" : "literal");
+			printf("%s: %s: cpu %u, memory %" PRIu64 "M (rule %s)\n", catalog, m->name,
+			       cpu, (mem + (1u << 20) - 1) >> 20, knee ? "knee" : "literal");
 	}
 	return ES_EXIT_OK;
 }
-ES_COMMAND("profile", cmd_profile, "Measure a model per core count and derive its CPU/memory demand");
+ES_COMMAND("profile", cmd_profile,
+	   "Measure a model per core count and derive its CPU/memory demand");

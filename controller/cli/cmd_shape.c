@@ -22,49 +22,53 @@
 
 static void help(void)
 {
-	printf("Usage:\n"
-	       "  edgeslice shape DEV --rate R|--preset NAME [--cgroup PATH|--ingress IF|--source ADDR]\n"
-	       "  edgeslice shape DEV --clear [--cgroup PATH|--ingress IF|--source ADDR]\n"
-	       "  edgeslice shape DEV --show [--json]\n"
-	       "\n"
-	       "Shape upload bandwidth on network device DEV (the uplink) with an HTB tree and a BPF\n"
-	       "classifier. Each shaped task gets its own class whose rate is also its ceiling; all\n"
-	       "other traffic goes to a default class. State lives in the kernel, so the command\n"
-	       "works the same with or without edgesliced running. Run it in the network namespace\n"
-	       "of DEV (e.g. with nsenter --net=...).\n"
-	       "\n"
-	       "Rates (R) are tc-style: 700kbit, 5.85mbit, 1gbit (bits/s), 2mbps (bytes/s), between\n"
-	       "8kbit and 100gbit; or a preset name. Presets: 3g = 1.1mbit, 4g = 5.85mbit,\n"
-	       "wifi = 18.88mbit.\n"
-	       "\n"
-	       "Options:\n"
-	       "  --rate R          Shape the selected task (or, without a selector, the whole\n"
-	       "                    device: the parent class) to R\n"
-	       "  --preset NAME     Same as --rate with a preset: 3g, 4g, wifi\n"
-	       "  --cgroup PATH     Select the task by its cgroup v2 directory (absolute, or relative\n"
-	       "                    to the cgroup2 mount); matches sockets created inside it\n"
-	       "  --task ID         Select an edgesliced task (needs the daemon's socket)\n"
-	       "  --ingress IF      Select traffic forwarded in from interface IF (a task's own\n"
-	       "                    network namespace behind a veth)\n"
-	       "  --source ADDR     Select forwarded traffic by IPv4/IPv6 source address\n"
-	       "  --link-rate R     Parent rate when first installing (default: the link speed the\n"
-	       "                    driver reports, else 10gbit)\n"
-	       "  --clear           Remove the selected task's class; without a selector remove\n"
-	       "                    all shaping and restore DEV's previous root qdisc exactly\n"
-	       "  --show            Show the classes: rate, ceil, bytes, packets, drops\n"
-	       "  --json            With --show: print JSON\n"
-	       "  -h --help         Show this help\n"
-	       "\n"
-	       "A root qdisc with handle e5: is edgeslice's; one found at start (a crashed daemon's\n"
-	       "leftovers) is adopted, and --clear restores what was there before it.\n"
-	       "\n"
-	       "Exit status: 0 success, 1 failure, 2 usage error, 69 daemon needed but not available.\n"
-	       "See docs/SHAPER.md.\n");
+	printf(
+	    "Usage:\n"
+	    "  edgeslice shape DEV --rate R|--preset NAME [--cgroup PATH|--ingress IF|--source "
+	    "ADDR]\n"
+	    "  edgeslice shape DEV --clear [--cgroup PATH|--ingress IF|--source ADDR]\n"
+	    "  edgeslice shape DEV --show [--json]\n"
+	    "\n"
+	    "Shape upload bandwidth on network device DEV (the uplink) with an HTB tree and a BPF\n"
+	    "classifier. Each shaped task gets its own class whose rate is also its ceiling; all\n"
+	    "other traffic goes to a default class. State lives in the kernel, so the command\n"
+	    "works the same with or without edgesliced running. Run it in the network namespace\n"
+	    "of DEV (e.g. with nsenter --net=...).\n"
+	    "\n"
+	    "Rates (R) are tc-style: 700kbit, 5.85mbit, 1gbit (bits/s), 2mbps (bytes/s), between\n"
+	    "8kbit and 100gbit; or a preset name. Presets: 3g = 1.1mbit, 4g = 5.85mbit,\n"
+	    "wifi = 18.88mbit.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --rate R          Shape the selected task (or, without a selector, the whole\n"
+	    "                    device: the parent class) to R\n"
+	    "  --preset NAME     Same as --rate with a preset: 3g, 4g, wifi\n"
+	    "  --cgroup PATH     Select the task by its cgroup v2 directory (absolute, or "
+	    "relative\n"
+	    "                    to the cgroup2 mount); matches sockets created inside it\n"
+	    "  --task ID         Select an edgesliced task (needs the daemon's socket)\n"
+	    "  --ingress IF      Select traffic forwarded in from interface IF (a task's own\n"
+	    "                    network namespace behind a veth)\n"
+	    "  --source ADDR     Select forwarded traffic by IPv4/IPv6 source address\n"
+	    "  --link-rate R     Parent rate when first installing (default: the link speed the\n"
+	    "                    driver reports, else 10gbit)\n"
+	    "  --clear           Remove the selected task's class; without a selector remove\n"
+	    "                    all shaping and restore DEV's previous root qdisc exactly\n"
+	    "  --show            Show the classes: rate, ceil, bytes, packets, drops\n"
+	    "  --json            With --show: print JSON\n"
+	    "  -h --help         Show this help\n"
+	    "\n"
+	    "A root qdisc with handle e5: is edgeslice's; one found at start (a crashed daemon's\n"
+	    "leftovers) is adopted, and --clear restores what was there before it.\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure, 2 usage error, 69 daemon needed but not "
+	    "available.\n"
+	    "See docs/SHAPER.md.\n");
 }
 
 static const char *cgroup2_mount(void)
 {
-	static const char *candidates[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	static const char *candidates[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
 	struct statfs sfs;
 
 	for (size_t i = 0; i < ELEMENTSOF(candidates); i++)
@@ -91,7 +95,8 @@ static void describe_match(const struct shaper_class *c, char *buf, size_t size,
 		if (mnt && shaper_cgroup_path(mnt, c->match.cgroup_id, &path) == 0)
 			snprintf(buf, size, "cgroup %s", path);
 		else
-			snprintf(buf, size, "cgroup id %llu", (unsigned long long)c->match.cgroup_id);
+			snprintf(buf, size, "cgroup id %llu",
+				 (unsigned long long)c->match.cgroup_id);
 		break;
 	case SHAPER_MATCH_IFINDEX:
 		snprintf(buf, size, "ingress %s",
@@ -123,43 +128,64 @@ static int show(struct shaper *s, const char *dev, bool json)
 		for (size_t i = 0; i < n; i++) {
 			json_object *c = json_object_new_object();
 			char id[16];
-			snprintf(id, sizeof(id), "%x:%x", TC_H_MAJ(v[i].classid) >> 16, TC_H_MIN(v[i].classid));
+			snprintf(id, sizeof(id), "%x:%x", TC_H_MAJ(v[i].classid) >> 16,
+				 TC_H_MIN(v[i].classid));
 			json_object_object_add(c, "classid", json_object_new_string(id));
-			json_object_object_add(c, "kind", json_object_new_string(
-				v[i].is_task ? "task" : TC_H_MIN(v[i].classid) == 1 ? "parent" : "default"));
+			json_object_object_add(c, "kind",
+					       json_object_new_string(v[i].is_task ? "task"
+								      : TC_H_MIN(v[i].classid) == 1
+									  ? "parent"
+									  : "default"));
 			if (v[i].is_task && v[i].has_match) {
 				_cleanup_free_ char *path = NULL;
 				char addr[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
 				switch (v[i].match.kind) {
 				case SHAPER_MATCH_CGROUP:
-					json_object_object_add(c, "cgroup_id", json_object_new_uint64(v[i].match.cgroup_id));
-					if (mnt && shaper_cgroup_path(mnt, v[i].match.cgroup_id, &path) == 0)
-						json_object_object_add(c, "cgroup", json_object_new_string(path));
+					json_object_object_add(
+					    c, "cgroup_id",
+					    json_object_new_uint64(v[i].match.cgroup_id));
+					if (mnt && shaper_cgroup_path(mnt, v[i].match.cgroup_id,
+								      &path) == 0)
+						json_object_object_add(
+						    c, "cgroup", json_object_new_string(path));
 					break;
 				case SHAPER_MATCH_IFINDEX:
-					json_object_object_add(c, "ingress", json_object_new_string(
-						if_indextoname(v[i].match.ifindex, ifname) ? ifname : "?"));
+					json_object_object_add(
+					    c, "ingress",
+					    json_object_new_string(
+						if_indextoname(v[i].match.ifindex, ifname) ? ifname
+											   : "?"));
 					break;
 				case SHAPER_MATCH_SOURCE:
-					inet_ntop(v[i].match.family, v[i].match.addr, addr, sizeof(addr));
-					json_object_object_add(c, "source", json_object_new_string(addr));
+					inet_ntop(v[i].match.family, v[i].match.addr, addr,
+						  sizeof(addr));
+					json_object_object_add(c, "source",
+							       json_object_new_string(addr));
 					break;
 				}
 			}
-			json_object_object_add(c, "rate_bytes_per_s", json_object_new_uint64(v[i].rate));
-			json_object_object_add(c, "ceil_bytes_per_s", json_object_new_uint64(v[i].ceil));
-			json_object_object_add(c, "burst_bytes", json_object_new_uint64(v[i].burst));
-			json_object_object_add(c, "quantum_bytes", json_object_new_uint64(v[i].quantum));
+			json_object_object_add(c, "rate_bytes_per_s",
+					       json_object_new_uint64(v[i].rate));
+			json_object_object_add(c, "ceil_bytes_per_s",
+					       json_object_new_uint64(v[i].ceil));
+			json_object_object_add(c, "burst_bytes",
+					       json_object_new_uint64(v[i].burst));
+			json_object_object_add(c, "quantum_bytes",
+					       json_object_new_uint64(v[i].quantum));
 			json_object_object_add(c, "bytes", json_object_new_uint64(v[i].bytes));
 			json_object_object_add(c, "packets", json_object_new_uint64(v[i].packets));
 			json_object_object_add(c, "drops", json_object_new_uint64(v[i].drops));
-			json_object_object_add(c, "overlimits", json_object_new_uint64(v[i].overlimits));
-			json_object_object_add(c, "backlog_bytes", json_object_new_uint64(v[i].backlog));
-			json_object_object_add(c, "sampled_monotonic_ns", json_object_new_uint64(v[i].sampled_ns));
+			json_object_object_add(c, "overlimits",
+					       json_object_new_uint64(v[i].overlimits));
+			json_object_object_add(c, "backlog_bytes",
+					       json_object_new_uint64(v[i].backlog));
+			json_object_object_add(c, "sampled_monotonic_ns",
+					       json_object_new_uint64(v[i].sampled_ns));
 			json_object_array_add(a, c);
 		}
 		json_object_object_add(o, "classes", a);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 		return ES_EXIT_OK;
 	}
@@ -174,7 +200,8 @@ static int show(struct shaper *s, const char *dev, bool json)
 	       "PACKETS", "DROPS");
 	for (size_t i = 0; i < n; i++) {
 		char id[16];
-		snprintf(id, sizeof(id), "%x:%x", TC_H_MAJ(v[i].classid) >> 16, TC_H_MIN(v[i].classid));
+		snprintf(id, sizeof(id), "%x:%x", TC_H_MAJ(v[i].classid) >> 16,
+			 TC_H_MIN(v[i].classid));
 		shaper_format_rate(v[i].rate, rate, sizeof(rate));
 		shaper_format_rate(v[i].ceil, ceil_s, sizeof(ceil_s));
 		describe_match(&v[i], match, sizeof(match), mnt);
@@ -190,29 +217,42 @@ static int rate_arg(const char *opt, const char *val, uint64_t *ret)
 	int r = shaper_parse_rate(val, ret);
 
 	if (r == -ERANGE)
-		return cli_usage_error(CMD, "%s: '%s' is out of range (8kbit to 100gbit)", opt, val);
+		return cli_usage_error(CMD, "%s: '%s' is out of range (8kbit to 100gbit)", opt,
+				       val);
 	if (r < 0)
-		return cli_usage_error(CMD, "%s: '%s' is not a rate (e.g. 5.85mbit, 700kbit) or preset (3g, 4g, wifi)", opt, val);
+		return cli_usage_error(
+		    CMD, "%s: '%s' is not a rate (e.g. 5.85mbit, 700kbit) or preset (3g, 4g, wifi)",
+		    opt, val);
 	return 0;
 }
 
 static int cmd_shape(int argc, char **argv)
 {
-	enum { OPT_RATE = 256, OPT_PRESET, OPT_CGROUP, OPT_TASK, OPT_INGRESS, OPT_SOURCE,
-	       OPT_LINK_RATE, OPT_CLEAR, OPT_SHOW, OPT_JSON };
+	enum {
+		OPT_RATE = 256,
+		OPT_PRESET,
+		OPT_CGROUP,
+		OPT_TASK,
+		OPT_INGRESS,
+		OPT_SOURCE,
+		OPT_LINK_RATE,
+		OPT_CLEAR,
+		OPT_SHOW,
+		OPT_JSON
+	};
 	static const struct option opts[] = {
-		{ "rate", required_argument, NULL, OPT_RATE },
-		{ "preset", required_argument, NULL, OPT_PRESET },
-		{ "cgroup", required_argument, NULL, OPT_CGROUP },
-		{ "task", required_argument, NULL, OPT_TASK },
-		{ "ingress", required_argument, NULL, OPT_INGRESS },
-		{ "source", required_argument, NULL, OPT_SOURCE },
-		{ "link-rate", required_argument, NULL, OPT_LINK_RATE },
-		{ "clear", no_argument, NULL, OPT_CLEAR },
-		{ "show", no_argument, NULL, OPT_SHOW },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"rate", required_argument, NULL, OPT_RATE},
+	    {"preset", required_argument, NULL, OPT_PRESET},
+	    {"cgroup", required_argument, NULL, OPT_CGROUP},
+	    {"task", required_argument, NULL, OPT_TASK},
+	    {"ingress", required_argument, NULL, OPT_INGRESS},
+	    {"source", required_argument, NULL, OPT_SOURCE},
+	    {"link-rate", required_argument, NULL, OPT_LINK_RATE},
+	    {"clear", no_argument, NULL, OPT_CLEAR},
+	    {"show", no_argument, NULL, OPT_SHOW},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *rate_s = NULL, *cgroup = NULL, *task = NULL, *ingress = NULL, *source = NULL;
 	const char *dev, *rate_opt = NULL;
@@ -237,22 +277,43 @@ static int cmd_shape(int argc, char **argv)
 			rate_s = optarg;
 			rate_opt = c == OPT_RATE ? "--rate" : "--preset";
 			if (c == OPT_PRESET && shaper_preset(optarg, &rate) < 0)
-				return cli_usage_error(CMD, "--preset: unknown preset '%s' (3g, 4g, wifi)", optarg);
+				return cli_usage_error(
+				    CMD, "--preset: unknown preset '%s' (3g, 4g, wifi)", optarg);
 			if (c == OPT_RATE && (r = rate_arg("--rate", optarg, &rate)) != 0)
 				return r;
 			modes++;
 			break;
-		case OPT_CGROUP: cgroup = optarg; selectors++; break;
-		case OPT_TASK: task = optarg; selectors++; break;
-		case OPT_INGRESS: ingress = optarg; selectors++; break;
-		case OPT_SOURCE: source = optarg; selectors++; break;
+		case OPT_CGROUP:
+			cgroup = optarg;
+			selectors++;
+			break;
+		case OPT_TASK:
+			task = optarg;
+			selectors++;
+			break;
+		case OPT_INGRESS:
+			ingress = optarg;
+			selectors++;
+			break;
+		case OPT_SOURCE:
+			source = optarg;
+			selectors++;
+			break;
 		case OPT_LINK_RATE:
 			if ((r = rate_arg("--link-rate", optarg, &link_rate)) != 0)
 				return r;
 			break;
-		case OPT_CLEAR: clear = true; modes++; break;
-		case OPT_SHOW: do_show = true; modes++; break;
-		case OPT_JSON: json = true; break;
+		case OPT_CLEAR:
+			clear = true;
+			modes++;
+			break;
+		case OPT_SHOW:
+			do_show = true;
+			modes++;
+			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case ':':
 			return cli_usage_error(CMD, "%s: needs an argument", argv[optind - 1]);
 		default:
@@ -267,7 +328,8 @@ static int cmd_shape(int argc, char **argv)
 	if (modes != 1)
 		return cli_usage_error(CMD, "give exactly one of --rate/--preset, --clear, --show");
 	if (selectors > 1)
-		return cli_usage_error(CMD, "give at most one of --cgroup, --task, --ingress, --source");
+		return cli_usage_error(CMD,
+				       "give at most one of --cgroup, --task, --ingress, --source");
 	if (do_show && selectors)
 		return cli_usage_error(CMD, "--show: takes no selector");
 	if (json && !do_show)
@@ -292,8 +354,10 @@ static int cmd_shape(int argc, char **argv)
 				    (uint64_t)json_object_get_int64(v) == want) {
 					if (!json_object_object_get_ex(t, "cgroup", &v)) {
 						json_object_object_get_ex(t, "state", &v);
-						r = cli_error(CMD, "--task: task %s is %s: it has no cgroup to shape", task,
-							      json_object_get_string(v));
+						r = cli_error(CMD,
+							      "--task: task %s is %s: it has no "
+							      "cgroup to shape",
+							      task, json_object_get_string(v));
 						json_object_put(rep);
 						return r;
 					}
@@ -312,7 +376,9 @@ static int cmd_shape(int argc, char **argv)
 		const char *mnt = cgroup2_mount();
 		if (cgroup[0] != '/') {
 			if (!mnt)
-				return cli_error(CMD, "--cgroup: no cgroup2 mount found for relative path '%s'", cgroup);
+				return cli_error(
+				    CMD, "--cgroup: no cgroup2 mount found for relative path '%s'",
+				    cgroup);
 			if (asprintf(&abs, "%s/%s", mnt, cgroup) < 0)
 				return cli_error(CMD, "out of memory");
 		}
@@ -321,7 +387,8 @@ static int cmd_shape(int argc, char **argv)
 		if (r == -ENOENT)
 			return cli_usage_error(CMD, "--cgroup: '%s': no such cgroup", cgroup);
 		if (r == -ENOTDIR || r == -EMEDIUMTYPE)
-			return cli_usage_error(CMD, "--cgroup: '%s': not a cgroup v2 directory", cgroup);
+			return cli_usage_error(CMD, "--cgroup: '%s': not a cgroup v2 directory",
+					       cgroup);
 		if (r < 0)
 			return cli_error(CMD, "--cgroup: '%s': %s", cgroup, strerror(-r));
 	} else if (ingress) {
@@ -331,7 +398,8 @@ static int cmd_shape(int argc, char **argv)
 			return cli_usage_error(CMD, "--ingress: '%s': no such device", ingress);
 	} else if (source) {
 		if (shaper_match_source(source, &m) < 0)
-			return cli_usage_error(CMD, "--source: '%s' is not an IPv4 or IPv6 address", source);
+			return cli_usage_error(CMD, "--source: '%s' is not an IPv4 or IPv6 address",
+					       source);
 	}
 
 	libbpf_set_print(NULL);
@@ -345,31 +413,44 @@ static int cmd_shape(int argc, char **argv)
 		ret = show(s, dev, json);
 	} else if (clear && !selectors) {
 		r = shaper_restore(s);
-		ret = r < 0 ? cli_error(CMD, "%s: cannot restore the previous root qdisc: %s", dev, strerror(-r))
+		ret = r < 0 ? cli_error(CMD, "%s: cannot restore the previous root qdisc: %s", dev,
+					strerror(-r))
 			    : ES_EXIT_OK;
 	} else if (clear) {
 		r = shaper_unset(s, &m);
 		ret = r == -ENOENT ? cli_error(CMD, "%s: the selected traffic is not shaped", dev)
-		      : r < 0	   ? cli_error(CMD, "%s: cannot remove the class: %s", dev, strerror(-r))
-				   : ES_EXIT_OK;
+		      : r < 0 ? cli_error(CMD, "%s: cannot remove the class: %s", dev, strerror(-r))
+			      : ES_EXIT_OK;
 	} else if (!selectors) {
 		r = shaper_setup(s, rate);
-		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' is below a task class's rate", rate_opt, rate_s)
-		      : r == -EBUSY ? cli_error(CMD, "%s: has a configured classful root qdisc (%s) that could not be restored exactly; not replacing it", dev, shaper_root_kind(s))
+		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' is below a task class's rate",
+						     rate_opt, rate_s)
+		      : r == -EBUSY
+			  ? cli_error(CMD,
+				      "%s: has a configured classful root qdisc (%s) that could "
+				      "not be restored exactly; not replacing it",
+				      dev, shaper_root_kind(s))
 		      : r < 0 ? cli_error(CMD, "%s: cannot install shaping: %s", dev, strerror(-r))
 			      : ES_EXIT_OK;
 	} else {
 		uint32_t classid;
 		char pr[32];
 		r = shaper_set_rate(s, &m, rate, &classid);
-		shaper_format_rate(shaper_is_active(s) ? shaper_parent_rate(s) : link_rate, pr, sizeof(pr));
-		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' exceeds the parent rate of %s", rate_opt, rate_s, dev)
-		      : r == -EBUSY ? cli_error(CMD, "%s: has a configured classful root qdisc (%s) that could not be restored exactly; not replacing it", dev, shaper_root_kind(s))
+		shaper_format_rate(shaper_is_active(s) ? shaper_parent_rate(s) : link_rate, pr,
+				   sizeof(pr));
+		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' exceeds the parent rate of %s",
+						     rate_opt, rate_s, dev)
+		      : r == -EBUSY
+			  ? cli_error(CMD,
+				      "%s: has a configured classful root qdisc (%s) that could "
+				      "not be restored exactly; not replacing it",
+				      dev, shaper_root_kind(s))
 		      : r == -ENOSPC ? cli_error(CMD, "%s: no free class id left", dev)
-		      : r < 0 ? cli_error(CMD, "%s: cannot shape: %s", dev, strerror(-r))
-			      : ES_EXIT_OK;
+		      : r < 0	     ? cli_error(CMD, "%s: cannot shape: %s", dev, strerror(-r))
+				     : ES_EXIT_OK;
 		if (r == 0)
-			printf("%s: class %x:%x at %s\n", dev, SHAPER_MAJOR, TC_H_MIN(classid), rate_s);
+			printf("%s: class %x:%x at %s\n", dev, SHAPER_MAJOR, TC_H_MIN(classid),
+			       rate_s);
 	}
 	shaper_free(s);
 	return ret;

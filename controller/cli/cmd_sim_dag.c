@@ -14,39 +14,42 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: edgeslice sim --dag WORKLOAD.json [--policy mrs,pass,ekya] [--rate R]\n"
-		"                     [--seed N] [--count N] [--json]\n\n"
-		"Simulate DAG applications with model retraining on heterogeneous edge servers and\n"
-		"compare schedulers on the same arrivals:\n"
-		"  mrs   online multi-request scheduling with SRS retraining decisions (eq. 11)\n"
-		"  pass  PASS-like priority list scheduling, retrain every model each pass_period\n"
-		"  ekya  Ekya-like greedy: retrain every model whenever its best configuration helps\n\n"
-		"Options:\n"
-		"  --dag FILE     workload (format in docs/MRS.md; example docs/examples/lifelogging.json)\n"
-		"  --policy LIST  comma-separated policies (default mrs,pass,ekya)\n"
-		"  --rate R       Poisson arrivals per second, overriding the file (and its csv)\n"
-		"  --seed N       seed of the Poisson arrivals (default: the file's, else 1)\n"
-		"  --count N      number of requests generated (default: the file's, else 200)\n"
-		"  --json         machine-readable output\n\n"
-		"Reports per policy: mean and p95 request completion time (s), mean inference accuracy,\n"
-		"mean objective (completion + theta * sum(1 - accuracy)) and the number of retrainings.\n"
-		"Exit status: 0 ok, 1 simulation failure, 2 usage or workload error.\n");
+	fprintf(
+	    f, "Usage: edgeslice sim --dag WORKLOAD.json [--policy mrs,pass,ekya] [--rate R]\n"
+	       "                     [--seed N] [--count N] [--json]\n\n"
+	       "Simulate DAG applications with model retraining on heterogeneous edge servers and\n"
+	       "compare schedulers on the same arrivals:\n"
+	       "  mrs   online multi-request scheduling with SRS retraining decisions (eq. 11)\n"
+	       "  pass  PASS-like priority list scheduling, retrain every model each pass_period\n"
+	       "  ekya  Ekya-like greedy: retrain every model whenever its best configuration "
+	       "helps\n\n"
+	       "Options:\n"
+	       "  --dag FILE     workload (format in docs/MRS.md; example "
+	       "docs/examples/lifelogging.json)\n"
+	       "  --policy LIST  comma-separated policies (default mrs,pass,ekya)\n"
+	       "  --rate R       Poisson arrivals per second, overriding the file (and its csv)\n"
+	       "  --seed N       seed of the Poisson arrivals (default: the file's, else 1)\n"
+	       "  --count N      number of requests generated (default: the file's, else 200)\n"
+	       "  --json         machine-readable output\n\n"
+	       "Reports per policy: mean and p95 request completion time (s), mean inference "
+	       "accuracy,\n"
+	       "mean objective (completion + theta * sum(1 - accuracy)) and the number of "
+	       "retrainings.\n"
+	       "Exit status: 0 ok, 1 simulation failure, 2 usage or workload error.\n");
 }
 
 int dag_sim_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "dag", required_argument, NULL, 'd' },   { "policy", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },  { "seed", required_argument, NULL, 's' },
-		{ "count", required_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },        {}
-	};
+	    {"dag", required_argument, NULL, 'd'},   {"policy", required_argument, NULL, 'p'},
+	    {"rate", required_argument, NULL, 'r'},  {"seed", required_argument, NULL, 's'},
+	    {"count", required_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},	     {}};
 	const char *file = NULL, *pol = "mrs,pass,ekya";
 	double rate = 0;
 	uint64_t seed = 0, count = 0;
 	bool json = false, have_seed = false;
-	bool want[_MRS_POLICY_MAX] = { 0 };
+	bool want[_MRS_POLICY_MAX] = {0};
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ struct dagsim_workload *w = NULL;
 	_cleanup_free_ double *arr = NULL;
@@ -66,16 +69,20 @@ int dag_sim_main(int argc, char **argv)
 			break;
 		case 'r':
 			if (parse_double(optarg, &rate) < 0 || !(rate > 0) || rate > 1e6)
-				return cli_usage_error("sim", "--rate: must be a positive number of arrivals per second");
+				return cli_usage_error(
+				    "sim",
+				    "--rate: must be a positive number of arrivals per second");
 			break;
 		case 's':
 			if (parse_u64(optarg, &seed) < 0)
-				return cli_usage_error("sim", "--seed: must be a non-negative integer");
+				return cli_usage_error("sim",
+						       "--seed: must be a non-negative integer");
 			have_seed = true;
 			break;
 		case 'n':
 			if (parse_u64(optarg, &count) < 0 || count == 0 || count > 1000000)
-				return cli_usage_error("sim", "--count: must be an integer in 1..1000000");
+				return cli_usage_error("sim",
+						       "--count: must be an integer in 1..1000000");
 			break;
 		case 'j':
 			json = true;
@@ -100,7 +107,8 @@ int dag_sim_main(int argc, char **argv)
 		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			enum mrs_policy p;
 			if (mrs_policy_from_name(t, &p) < 0)
-				return cli_usage_error("sim", "--policy: unknown policy '%s' (mrs, pass, ekya)", t);
+				return cli_usage_error(
+				    "sim", "--policy: unknown policy '%s' (mrs, pass, ekya)", t);
 			want[p] = any = true;
 		}
 		if (!any)
@@ -148,8 +156,8 @@ int dag_sim_main(int argc, char **argv)
 	}
 
 	if (json)
-		printf("{\"workload\":\"%s\",\"requests\":%zu,\"theta\":%g,\"policies\":[", file, n_arr,
-		       w->wl.theta);
+		printf("{\"workload\":\"%s\",\"requests\":%zu,\"theta\":%g,\"policies\":[", file,
+		       n_arr, w->wl.theta);
 	else
 		printf("%-6s %10s %10s %9s %10s %10s\n", "POLICY", "MEAN_S", "P95_S", "ACCURACY",
 		       "OBJECTIVE", "RETRAINS");
@@ -160,16 +168,21 @@ int dag_sim_main(int argc, char **argv)
 			continue;
 		r = mrs_simulate(&w->wl, (enum mrs_policy)p, arr, n_arr, false, &res);
 		if (r < 0)
-			return cli_error("sim", "%s: %s", mrs_policy_name((enum mrs_policy)p), strerror(-r));
+			return cli_error("sim", "%s: %s", mrs_policy_name((enum mrs_policy)p),
+					 strerror(-r));
 		if (json)
-			printf("%s{\"policy\":\"%s\",\"mean_completion_s\":%.6f,\"p95_completion_s\":%.6f,"
-			       "\"mean_accuracy\":%.6f,\"mean_objective\":%.6f,\"retrainings\":%zu}",
-			       first ? "" : ",", mrs_policy_name((enum mrs_policy)p), res.mean_completion,
-			       res.p95_completion, res.mean_accuracy, res.mean_objective, res.retrainings);
+			printf(
+			    "%s{\"policy\":\"%s\",\"mean_completion_s\":%.6f,\"p95_completion_s\":%"
+			    ".6f,"
+			    "\"mean_accuracy\":%.6f,\"mean_objective\":%.6f,\"retrainings\":%zu}",
+			    first ? "" : ",", mrs_policy_name((enum mrs_policy)p),
+			    res.mean_completion, res.p95_completion, res.mean_accuracy,
+			    res.mean_objective, res.retrainings);
 		else
-			printf("%-6s %10.3f %10.3f %9.4f %10.3f %10zu\n", mrs_policy_name((enum mrs_policy)p),
-			       res.mean_completion, res.p95_completion, res.mean_accuracy,
-			       res.mean_objective, res.retrainings);
+			printf("%-6s %10.3f %10.3f %9.4f %10.3f %10zu\n",
+			       mrs_policy_name((enum mrs_policy)p), res.mean_completion,
+			       res.p95_completion, res.mean_accuracy, res.mean_objective,
+			       res.retrainings);
 		first = false;
 	}
 	if (json)

@@ -44,7 +44,7 @@
 #include "util.h"
 
 #define MAX_CLIENTS 256
-#define MAX_OUTBUF (8u << 20) /* a client that does not read this much is dropped */
+#define MAX_OUTBUF  (8u << 20) /* a client that does not read this much is dropped */
 
 struct daemon;
 
@@ -53,9 +53,9 @@ struct trt { /* a task's runtime half */
 	struct cg_task *cg;
 	int pidfd;
 	sd_event_source *pid_src, *watch_src;
-	bool sampled; /* known to the sampler */
+	bool sampled;	    /* known to the sampler */
 	uint64_t cgroup_id; /* for the uplink classifier; 0 = unknown */
-	bool shaped;        /* has a class on the uplink */
+	bool shaped;	    /* has a class on the uplink */
 	double cpu_used;
 	uint64_t mem_used;
 	bool in_policy, cancel;
@@ -113,8 +113,8 @@ struct daemon {
 	struct client *clients;
 	size_t n_clients;
 	bool draining, scheduling;
-	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
-	struct reaper {        /* removes emptied task cgroups off the event loop */
+	bool dirty;	/* in-memory state newer than state.json (only where a crash is harmless) */
+	struct reaper { /* removes emptied task cgroups off the event loop */
 		pthread_t thread;
 		pthread_mutex_t lock;
 		pthread_cond_t wake;
@@ -128,14 +128,14 @@ struct daemon {
 	struct shaper *shaper; /* the uplink's per-task shaping; NULL without uplink = */
 	struct unshape {
 		uint64_t cgroup_id, deadline_us;
-	} *unshape;            /* classes of finished tasks, removed once drained */
+	} * unshape; /* classes of finished tasks, removed once drained */
 	size_t n_unshape;
-	const char *cg_path;   /* absolute path of the task subtree */
+	const char *cg_path;	 /* absolute path of the task subtree */
 	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
 	bool journal;
 	char last_status[128];
 	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
-	bool loading; /* load_state: applications are settled once all tasks are known */
+	bool loading;	     /* load_state: applications are settled once all tasks are known */
 };
 
 /* --- logging -------------------------------------------------------------------------- */
@@ -160,7 +160,10 @@ static void logm(int prio, const char *fmt, ...)
 	funlockfile(stderr);
 }
 
-static double mono_s(const struct daemon *d) { return (double)(now_usec() - d->t0_us) / 1e6; }
+static double mono_s(const struct daemon *d)
+{
+	return (double)(now_usec() - d->t0_us) / 1e6;
+}
 
 static uint64_t realtime_us(void)
 {
@@ -281,7 +284,8 @@ static void trim_finished(struct daemon *d)
 	for (size_t i = 0; i < d->n_tasks && fin > d->conf.keep_finished;) {
 		if (!dtask_state_live(d->tasks[i]->state) && !app_pinned(d, d->tasks[i])) {
 			task_free(d->tasks[i]);
-			memmove(&d->tasks[i], &d->tasks[i + 1], (d->n_tasks - i - 1) * sizeof(*d->tasks));
+			memmove(&d->tasks[i], &d->tasks[i + 1],
+				(d->n_tasks - i - 1) * sizeof(*d->tasks));
 			d->n_tasks--;
 			fin--;
 		} else
@@ -338,7 +342,8 @@ static int queue_get(struct daemon *d, const char *name, double cpu, uint64_t me
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->cpu = cpu;
 	q->mem = mem;
-	r = policy_add_queue(d->pol, name, (struct policy_res){cpu, (double)mem}, 1.0, &q->policy_id);
+	r = policy_add_queue(d->pol, name, (struct policy_res){cpu, (double)mem}, 1.0,
+			     &q->policy_id);
 	if (r < 0)
 		return r;
 	d->n_queues++;
@@ -405,11 +410,19 @@ static void notify_status(struct daemon *d)
 static void fleet_notify(struct daemon *d, const struct dtask *t)
 {
 	struct fleet_update u = {
-		.id = t->fleet_id, .state = t->state == DTASK_DONE ? "exited" : dtask_state_name(t->state),
-		.pid = t->pid,
-		.exit_code = t->exit_code, .reason = t->reason, .start_us = t->start_us,
-		.end_us = t->end_us, .queue = t->queue, .cpu = t->cpu, .mem = t->mem,
-		.argv = t->argv, .argc = t->argc, .submit_us = t->submit_us,
+	    .id = t->fleet_id,
+	    .state = t->state == DTASK_DONE ? "exited" : dtask_state_name(t->state),
+	    .pid = t->pid,
+	    .exit_code = t->exit_code,
+	    .reason = t->reason,
+	    .start_us = t->start_us,
+	    .end_us = t->end_us,
+	    .queue = t->queue,
+	    .cpu = t->cpu,
+	    .mem = t->mem,
+	    .argv = t->argv,
+	    .argc = t->argc,
+	    .submit_us = t->submit_us,
 	};
 
 	if (!d->fleet || !t->fleet_id)
@@ -491,11 +504,13 @@ static void unshape_drained(struct daemon *d, uint64_t now)
 	if (shaper_list(d->shaper, &v, &n) < 0)
 		n = 0;
 	for (size_t i = 0; i < d->n_unshape;) {
-		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP, .cgroup_id = d->unshape[i].cgroup_id};
+		struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP,
+					 .cgroup_id = d->unshape[i].cgroup_id};
 		bool queued = false;
 		int r;
 		for (size_t k = 0; k < n; k++)
-			if (v[k].is_task && v[k].has_match && v[k].match.kind == SHAPER_MATCH_CGROUP &&
+			if (v[k].is_task && v[k].has_match &&
+			    v[k].match.kind == SHAPER_MATCH_CGROUP &&
 			    v[k].match.cgroup_id == m.cgroup_id)
 				queued = v[k].qlen > 0 || v[k].backlog > 0;
 		if (queued && now < d->unshape[i].deadline_us) {
@@ -504,7 +519,8 @@ static void unshape_drained(struct daemon *d, uint64_t now)
 		}
 		r = shaper_unset(d->shaper, &m);
 		if (r < 0 && r != -ENOENT)
-			logm(LOG_WARNING, "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
+			logm(LOG_WARNING,
+			     "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
 			     d->conf.uplink, m.cgroup_id, strerror(-r));
 		d->unshape[i] = d->unshape[--d->n_unshape];
 		removed = true;
@@ -512,8 +528,8 @@ static void unshape_drained(struct daemon *d, uint64_t now)
 	if (removed && uplink_idle(d)) {
 		int r = shaper_restore(d->shaper);
 		if (r < 0)
-			logm(LOG_WARNING, "uplink %s: restoring the original qdisc: %s", d->conf.uplink,
-			     strerror(-r));
+			logm(LOG_WARNING, "uplink %s: restoring the original qdisc: %s",
+			     d->conf.uplink, strerror(-r));
 	}
 }
 
@@ -561,11 +577,13 @@ static void shaper_sweep(struct daemon *d)
 				      !strncmp(path + strlen(d->cg_path), "/task-", 6)))
 			owned = true; /* not ours to remove */
 		if (!owned && shaper_unset(d->shaper, &v[i].match) >= 0)
-			logm(LOG_INFO, "uplink %s: removed the leftover class of cgroup id %" PRIu64,
+			logm(LOG_INFO,
+			     "uplink %s: removed the leftover class of cgroup id %" PRIu64,
 			     d->conf.uplink, v[i].match.cgroup_id);
 	}
 	if (uplink_idle(d) && shaper_restore(d->shaper) >= 0)
-		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored", d->conf.uplink);
+		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored",
+		     d->conf.uplink);
 }
 
 /* --- cgroup removal ------------------------------------------------------------------- */
@@ -682,7 +700,8 @@ static void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	if (rt && rt->in_policy) {
 		r = policy_release(d->pol, t->id, mono_s(d));
 		if (r < 0)
-			logm(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id, strerror(-r));
+			logm(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id,
+			     strerror(-r));
 		rt->in_policy = false;
 	}
 	unshape_task(d, t);
@@ -723,7 +742,8 @@ static void check_empty(struct daemon *d, struct dtask *t)
 	}
 	/* Without a pidfd (adopted after a restart) the task is not our child: PID 1 reaped
 	 * it and its exit status is unknown (-1). */
-	task_finish(d, t, DTASK_DONE, rt->pidfd < 0 && t->exit_code < 0 ? "exited-adopted" : "exited");
+	task_finish(d, t, DTASK_DONE,
+		    rt->pidfd < 0 && t->exit_code < 0 ? "exited-adopted" : "exited");
 	schedule(d);
 }
 
@@ -744,7 +764,8 @@ static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata)
 	if (t->state == DTASK_RUNNING && rt->recheck_us < 64000) {
 		rt->recheck_us *= 2;
 		(void)sd_event_add_time_relative(d->ev, &rt->recheck_src, CLOCK_MONOTONIC,
-						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck, t);
+						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck,
+						 t);
 	}
 	return 0;
 }
@@ -767,7 +788,8 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	if (t->state == DTASK_RUNNING && !rt->recheck_src) {
 		rt->recheck_us = 2000;
 		(void)sd_event_add_time_relative(rt->d->ev, &rt->recheck_src, CLOCK_MONOTONIC,
-						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck, t);
+						 rt->recheck_us, RECHECK_ACCURACY_US, on_recheck,
+						 t);
 	}
 	return 0;
 }
@@ -860,7 +882,8 @@ static int task_start(struct daemon *d, struct dtask *t)
 	fleet_notify(d, t);
 	r = watch_task(d, t);
 	if (r < 0)
-		logm(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id, strerror(-r));
+		logm(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id,
+		     strerror(-r));
 	return 0;
 }
 
@@ -874,7 +897,8 @@ static void update_devices(struct daemon *d)
 		for (size_t k = 0; k < d->n_tasks; k++) {
 			struct dtask *t = d->tasks[k];
 			struct trt *rt = t->rt;
-			if (t->dev != (int)i || (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
+			if (t->dev != (int)i ||
+			    (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
 				continue;
 			if (rt && rt->in_policy && d->conf.overcommit) {
 				cpu += rt->cpu_used;
@@ -884,9 +908,10 @@ static void update_devices(struct daemon *d)
 				mem += fmax((double)t->mem, rt ? (double)rt->mem_used : 0);
 			}
 		}
-		(void)policy_set_device_free(d->pol, (uint32_t)i,
-					     (struct policy_res){fmax(0, d->dev[i].cpu - cpu),
-								 fmax(0, (double)d->dev[i].mem - mem)});
+		(void)policy_set_device_free(
+		    d->pol, (uint32_t)i,
+		    (struct policy_res){fmax(0, d->dev[i].cpu - cpu),
+					fmax(0, (double)d->dev[i].mem - mem)});
 	}
 }
 
@@ -900,7 +925,8 @@ static void sample_policy(struct daemon *d, struct dtask *t)
 	if (d->conf.overcommit)
 		u = (struct policy_res){rt->cpu_used, (double)rt->mem_used};
 	else
-		u = (struct policy_res){fmax(t->cpu, rt->cpu_used), fmax((double)t->mem, (double)rt->mem_used)};
+		u = (struct policy_res){fmax(t->cpu, rt->cpu_used),
+					fmax((double)t->mem, (double)rt->mem_used)};
 	(void)policy_sample(d->pol, t->id, u);
 }
 
@@ -936,8 +962,8 @@ static void schedule(struct daemon *d)
 		if (r >= 0)
 			r = task_start(d, t);
 		if (r < 0) {
-			logm(LOG_ERR, "task %" PRIu64 " (%s): cannot start on %s: %s", t->id, t->queue,
-			     d->dev[t->dev].name, strerror(-r));
+			logm(LOG_ERR, "task %" PRIu64 " (%s): cannot start on %s: %s", t->id,
+			     t->queue, d->dev[t->dev].name, strerror(-r));
 			task_finish(d, t, DTASK_FAILED, "start-failed");
 			continue;
 		}
@@ -965,7 +991,8 @@ static void schedule(struct daemon *d)
  * the rmdir. Populated ones are left alone (someone else's, or a bug to look at). */
 static void sweep_stale(struct daemon *d)
 {
-	_cleanup_close_ int fd = openat(cg_root_fd(d->root), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(cg_root_fd(d->root), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dir = fd >= 0 ? fdopendir(TAKE_FD(fd)) : NULL;
 	struct dirent *de;
 
@@ -984,7 +1011,8 @@ static void sweep_stale(struct daemon *d)
 				!strcmp(name, de->d_name);
 		if (owned || cg_task_adopt(d->root, de->d_name, &ct) < 0)
 			continue;
-		if (cg_task_read_events(ct, &ev) >= 0 && !ev.populated && cg_task_destroy(ct, 500) >= 0)
+		if (cg_task_read_events(ct, &ev) >= 0 && !ev.populated &&
+		    cg_task_destroy(ct, 500) >= 0)
 			logm(LOG_INFO, "removed stale cgroup %s", de->d_name);
 		else
 			cg_task_free(ct);
@@ -1005,7 +1033,8 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	 * (seen with cpuset): retry for the first minute rather than run without it. */
 	if (cg_root_missing(d->root)[0] && now - d->t0_us < 60000000u) {
 		_cleanup_free_ char *before = strdup(cg_root_missing(d->root));
-		if (cg_root_setup(d->root) >= 0 && before && strcmp(before, cg_root_missing(d->root)))
+		if (cg_root_setup(d->root) >= 0 && before &&
+		    strcmp(before, cg_root_missing(d->root)))
 			logm(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
 			     cg_root_missing(d->root));
 	}
@@ -1051,22 +1080,27 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)t->id));
 	json_object_object_add(o, "queue", json_object_new_string(t->queue));
 	json_object_object_add(o, "state", json_object_new_string(dtask_state_name(t->state)));
-	json_object_object_add(o, "device", t->dev >= 0 && (size_t)t->dev < d->n_dev
-						    ? json_object_new_string(d->dev[t->dev].name)
-						    : NULL);
+	json_object_object_add(o, "device",
+			       t->dev >= 0 && (size_t)t->dev < d->n_dev
+				   ? json_object_new_string(d->dev[t->dev].name)
+				   : NULL);
 	json_object_object_add(o, "cpu_alloc", json_object_new_double(t->cpu));
 	json_object_object_add(o, "mem_alloc", json_object_new_int64((int64_t)t->mem));
-	json_object_object_add(o, "cpu_used",
-			       json_object_new_double(rt && t->state == DTASK_RUNNING ? rt->cpu_used : 0));
-	json_object_object_add(o, "mem_used", json_object_new_int64(
-						      rt && t->state == DTASK_RUNNING ? (int64_t)rt->mem_used : 0));
+	json_object_object_add(
+	    o, "cpu_used",
+	    json_object_new_double(rt && t->state == DTASK_RUNNING ? rt->cpu_used : 0));
+	json_object_object_add(
+	    o, "mem_used",
+	    json_object_new_int64(rt && t->state == DTASK_RUNNING ? (int64_t)rt->mem_used : 0));
 	wait_end = t->start_us ? t->start_us : (dtask_state_live(t->state) ? now : t->end_us);
-	json_object_object_add(o, "wait_s", json_object_new_double(
-						    wait_end > t->submit_us ? (double)(wait_end - t->submit_us) / 1e6 : 0));
-	json_object_object_add(o, "run_s",
-			       json_object_new_double(t->start_us ? (double)((t->end_us ? t->end_us : now) -
-									    t->start_us) / 1e6
-								 : 0));
+	json_object_object_add(o, "wait_s",
+			       json_object_new_double(wait_end > t->submit_us
+							  ? (double)(wait_end - t->submit_us) / 1e6
+							  : 0));
+	json_object_object_add(
+	    o, "run_s",
+	    json_object_new_double(
+		t->start_us ? (double)((t->end_us ? t->end_us : now) - t->start_us) / 1e6 : 0));
 	json_object_object_add(o, "pid", json_object_new_int64(t->pid));
 	json_object_object_add(o, "exit_code", json_object_new_int(t->exit_code));
 	json_object_object_add(o, "reason", json_object_new_string(t->reason));
@@ -1078,7 +1112,8 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	if (t->fleet_id)
 		json_object_object_add(o, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
 	if (t->upload_rate)
-		json_object_object_add(o, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
+		json_object_object_add(o, "upload_rate",
+				       json_object_new_int64((int64_t)t->upload_rate));
 	if (dtask_state_live(t->state) && t->state != DTASK_QUEUED && d->cg_path &&
 	    dtask_cgroup_name(t, name, sizeof(name)) >= 0) {
 		_cleanup_free_ char *p = NULL;
@@ -1100,7 +1135,8 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	if (rt && rt->sampled && t->state == DTASK_RUNNING) {
 		struct sampler_task st;
 		json_object *m = NULL;
-		if (sampler_task_get(d->sampler, t->id, &st) >= 0 && sampler_task_json(&st, &m) >= 0)
+		if (sampler_task_get(d->sampler, t->id, &st) >= 0 &&
+		    sampler_task_json(&st, &m) >= 0)
 			json_object_object_add(o, "measure", m);
 	}
 	return o;
@@ -1115,28 +1151,39 @@ static json_object *uplink_json(struct daemon *d)
 
 	json_object_object_add(o, "device", json_object_new_string(d->conf.uplink));
 	json_object_object_add(o, "active", json_object_new_boolean(shaper_is_active(d->shaper)));
-	json_object_object_add(o, "rate", json_object_new_int64((int64_t)shaper_parent_rate(d->shaper)));
+	json_object_object_add(o, "rate",
+			       json_object_new_int64((int64_t)shaper_parent_rate(d->shaper)));
 	if (shaper_is_active(d->shaper) && shaper_list(d->shaper, &v, &n) >= 0)
 		for (size_t i = 0; i < n; i++) {
 			json_object *c = json_object_new_object();
 			char id[16];
-			snprintf(id, sizeof(id), "%x:%x", v[i].classid >> 16, v[i].classid & 0xffff);
+			snprintf(id, sizeof(id), "%x:%x", v[i].classid >> 16,
+				 v[i].classid & 0xffff);
 			json_object_object_add(c, "class", json_object_new_string(id));
-			json_object_object_add(c, "kind", json_object_new_string(
-								   v[i].is_task ? "task"
-								   : (v[i].classid & 0xffff) == SHAPER_MINOR_PARENT ? "parent"
-													     : "default"));
+			json_object_object_add(
+			    c, "kind",
+			    json_object_new_string(v[i].is_task ? "task"
+						   : (v[i].classid & 0xffff) == SHAPER_MINOR_PARENT
+						       ? "parent"
+						       : "default"));
 			for (size_t k = 0; k < d->n_tasks && v[i].is_task && v[i].has_match; k++) {
 				struct trt *rt = d->tasks[k]->rt;
 				if (rt && rt->shaped && v[i].match.kind == SHAPER_MATCH_CGROUP &&
 				    rt->cgroup_id == v[i].match.cgroup_id)
-					json_object_object_add(c, "task", json_object_new_int64((int64_t)d->tasks[k]->id));
+					json_object_object_add(
+					    c, "task",
+					    json_object_new_int64((int64_t)d->tasks[k]->id));
 			}
-			json_object_object_add(c, "rate", json_object_new_int64((int64_t)v[i].rate));
-			json_object_object_add(c, "ceil", json_object_new_int64((int64_t)v[i].ceil));
-			json_object_object_add(c, "bytes", json_object_new_int64((int64_t)v[i].bytes));
-			json_object_object_add(c, "packets", json_object_new_int64((int64_t)v[i].packets));
-			json_object_object_add(c, "drops", json_object_new_int64((int64_t)v[i].drops));
+			json_object_object_add(c, "rate",
+					       json_object_new_int64((int64_t)v[i].rate));
+			json_object_object_add(c, "ceil",
+					       json_object_new_int64((int64_t)v[i].ceil));
+			json_object_object_add(c, "bytes",
+					       json_object_new_int64((int64_t)v[i].bytes));
+			json_object_object_add(c, "packets",
+					       json_object_new_int64((int64_t)v[i].packets));
+			json_object_object_add(c, "drops",
+					       json_object_new_int64((int64_t)v[i].drops));
 			json_object_array_add(a, c);
 		}
 	json_object_object_add(o, "classes", a);
@@ -1152,9 +1199,10 @@ static json_object *measure_json(struct daemon *d)
 
 	json_object_object_add(o, "source", json_object_new_string(d->bpf ? "ebpf" : "cgroup"));
 	if (!d->bpf && d->conf.measure != DCONF_MEASURE_CGROUP && r < 0)
-		json_object_object_add(o, "ebpf_error", json_object_new_string(
-								r == -EOPNOTSUPP ? "no BTF or BPF in this kernel"
-										 : strerror(-r)));
+		json_object_object_add(o, "ebpf_error",
+				       json_object_new_string(r == -EOPNOTSUPP
+								  ? "no BTF or BPF in this kernel"
+								  : strerror(-r)));
 	json_object_object_add(o, "interval_ms", json_object_new_int(d->conf.measure_ms));
 	if (sampler_node_get(d->sampler, &sn) >= 0 && sampler_node_json(&sn, &n) >= 0)
 		json_object_object_add(o, "node", n);
@@ -1171,7 +1219,8 @@ static json_object *devices_json(struct daemon *d)
 		for (size_t k = 0; k < d->n_tasks; k++) {
 			const struct dtask *t = d->tasks[k];
 			const struct trt *rt = t->rt;
-			if (t->dev != (int)i || (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
+			if (t->dev != (int)i ||
+			    (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
 				continue;
 			run++;
 			ac += t->cpu;
@@ -1185,14 +1234,17 @@ static json_object *devices_json(struct daemon *d)
 		json_object_object_add(o, "kind", json_object_new_string(d->devs.ops->kind));
 		json_object_object_add(o, "cpus", json_object_new_string(d->dev[i].cpus));
 		json_object_object_add(o, "cpu_total", json_object_new_double(d->dev[i].cpu));
-		json_object_object_add(o, "mem_total", json_object_new_int64((int64_t)d->dev[i].mem));
+		json_object_object_add(o, "mem_total",
+				       json_object_new_int64((int64_t)d->dev[i].mem));
 		json_object_object_add(o, "cpu_alloc", json_object_new_double(ac));
 		json_object_object_add(o, "mem_alloc", json_object_new_int64((int64_t)am));
 		json_object_object_add(o, "cpu_used", json_object_new_double(uc));
 		json_object_object_add(o, "mem_used", json_object_new_int64((int64_t)um));
-		json_object_object_add(o, "cpu_free", json_object_new_double(fmax(0, d->dev[i].cpu - ac)));
-		json_object_object_add(o, "mem_free",
-				       json_object_new_int64((int64_t)fmax(0, (double)d->dev[i].mem - am)));
+		json_object_object_add(o, "cpu_free",
+				       json_object_new_double(fmax(0, d->dev[i].cpu - ac)));
+		json_object_object_add(
+		    o, "mem_free",
+		    json_object_new_int64((int64_t)fmax(0, (double)d->dev[i].mem - am)));
 		json_object_object_add(o, "running", json_object_new_int((int)run));
 		json_object_array_add(arr, o);
 	}
@@ -1217,13 +1269,17 @@ static json_object *queues_json(struct daemon *d)
 		(void)policy_queue_info(d->pol, d->queues[i].policy_id, &qi);
 		json_object_object_add(o, "name", json_object_new_string(d->queues[i].name));
 		json_object_object_add(o, "cpu_demand", json_object_new_double(d->queues[i].cpu));
-		json_object_object_add(o, "mem_demand", json_object_new_int64((int64_t)d->queues[i].mem));
-		json_object_object_add(o, "dominant_share", json_object_new_double(qi.dominant_share));
+		json_object_object_add(o, "mem_demand",
+				       json_object_new_int64((int64_t)d->queues[i].mem));
+		json_object_object_add(o, "dominant_share",
+				       json_object_new_double(qi.dominant_share));
 		json_object_object_add(o, "cpu_usage", json_object_new_double(qi.usage.cpu));
-		json_object_object_add(o, "mem_usage", json_object_new_int64((int64_t)qi.usage.mem));
+		json_object_object_add(o, "mem_usage",
+				       json_object_new_int64((int64_t)qi.usage.mem));
 		json_object_object_add(o, "waiting", json_object_new_int((int)qi.waiting));
 		json_object_object_add(o, "running", json_object_new_int((int)qi.running));
-		json_object_object_add(o, "mean_wait_s", json_object_new_double(done ? wait / done : 0));
+		json_object_object_add(o, "mean_wait_s",
+				       json_object_new_double(done ? wait / done : 0));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -1240,7 +1296,10 @@ static json_object *tasks_json(struct daemon *d, bool live_only)
 
 /* --- fleet mode: what controller/fleet.c calls back ------------------------------------ */
 
-static void fleet_log(void *ctx, int prio, const char *msg) { logm(prio, "%s", msg); }
+static void fleet_log(void *ctx, int prio, const char *msg)
+{
+	logm(prio, "%s", msg);
+}
 
 /* A draining node offers no capacity, so the placer sends it nothing new. */
 static json_object *fleet_devices(void *ctx)
@@ -1249,8 +1308,10 @@ static json_object *fleet_devices(void *ctx)
 	json_object *a = devices_json(d);
 
 	for (size_t i = 0; d->draining && a && i < json_object_array_length(a); i++) {
-		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total", json_object_new_double(0));
-		json_object_object_add(json_object_array_get_idx(a, i), "mem_total", json_object_new_int64(0));
+		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total",
+				       json_object_new_double(0));
+		json_object_object_add(json_object_array_get_idx(a, i), "mem_total",
+				       json_object_new_int64(0));
 	}
 	/* Measured use of the fleet tasks running here, by fleet id, for `status --fleet`. */
 	for (size_t i = 0; a && i < json_object_array_length(a) && i < d->n_dev; i++) {
@@ -1273,7 +1334,10 @@ static json_object *fleet_devices(void *ctx)
 	return a;
 }
 
-static bool fleet_draining(void *ctx) { return ((struct daemon *)ctx)->draining; }
+static bool fleet_draining(void *ctx)
+{
+	return ((struct daemon *)ctx)->draining;
+}
 
 /* fleet_cancel() reached the node running the task: kill it like a local cancel. */
 static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
@@ -1288,8 +1352,8 @@ static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
 		if (t->state != DTASK_RUNNING || !rt || !rt->cg || rt->cancel)
 			return 0; /* ended, or being killed already */
 		rt->cancel = true;
-		logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet", t->id,
-		     fleet_id);
+		logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet",
+		     t->id, fleet_id);
 		return cg_task_kill(rt->cg);
 	}
 	return -ENOENT;
@@ -1356,8 +1420,8 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 		return r;
 	}
 	d->dirty = true;
-	logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64, t->id,
-	     t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
+	logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64,
+	     t->id, t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
 	emit(d, "placed", t);
 	schedule(d); /* persists */
 	return 0;
@@ -1365,11 +1429,14 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 
 static int fleet_setup(struct daemon *d)
 {
-	struct fleet_host h = {d,	  fleet_start,	  fleet_known,	 fleet_devices,
+	struct fleet_host h = {d,	  fleet_start,	  fleet_known,	     fleet_devices,
 			       fleet_log, fleet_draining, fleet_cancel_local};
 	struct fleet_params p = {
-		.conf = &d->conf.fleet, .node = d->conf.fleet.node_name, .policy = d->conf.policy,
-		.seed = d->conf.seed, .overcommit = d->conf.overcommit,
+	    .conf = &d->conf.fleet,
+	    .node = d->conf.fleet.node_name,
+	    .policy = d->conf.policy,
+	    .seed = d->conf.seed,
+	    .overcommit = d->conf.overcommit,
 	};
 	if (!d->conf.fleet.enabled)
 		return 0;
@@ -1378,9 +1445,10 @@ static int fleet_setup(struct daemon *d)
 
 /* --- requests ------------------------------------------------------------------------- */
 
-static int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt, ...)
-	_printf_(4, 5);
-static int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt, ...)
+static int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
+		   ...) _printf_(4, 5);
+static int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
+		   ...)
 {
 	va_list ap;
 	e->code = code;
@@ -1408,7 +1476,8 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	for (size_t i = 0; i < d->n_tasks; i++)
 		live += dtask_state_live(d->tasks[i]->state);
 	if (live >= d->conf.max_tasks)
-		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached", d->conf.max_tasks);
+		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
+			       d->conf.max_tasks);
 	if (req->has_demand) {
 		cpu = req->cpu;
 		mem = req->mem;
@@ -1420,14 +1489,17 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		mem = m->mem;
 	} else
 		return set_err(err, PROTO_E_NO_QUEUE, "queue",
-			       "queue: \"%s\" is not in the model catalog; give a demand", req->queue);
+			       "queue: \"%s\" is not in the model catalog; give a demand",
+			       req->queue);
 	if (req->upload_rate && !d->shaper)
 		return set_err(err, PROTO_E_BAD_VALUE, "upload_rate",
-			       "upload_rate: this node shapes no uplink (set uplink = IFNAME in edgeslice.conf)");
+			       "upload_rate: this node shapes no uplink (set uplink = IFNAME in "
+			       "edgeslice.conf)");
 	if (!req->argv && !(m && m->cmd_argc))
-		return set_err(err, PROTO_E_MISSING_FIELD, "argv",
-			       "argv: missing, and queue \"%s\" has no command in the model catalog",
-			       req->queue);
+		return set_err(
+		    err, PROTO_E_MISSING_FIELD, "argv",
+		    "argv: missing, and queue \"%s\" has no command in the model catalog",
+		    req->queue);
 	if (q && (fabs(q->cpu - cpu) > 1e-9 || q->mem != mem))
 		return set_err(err, PROTO_E_BAD_VALUE, "demand",
 			       "demand: queue %s has demand %.3g cores, %" PRIu64 " bytes", q->name,
@@ -1456,7 +1528,8 @@ static int do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		fits |= cpu <= d->dev[i].cpu + 1e-9 && (double)mem <= (double)d->dev[i].mem;
 	if (!fits)
 		return set_err(err, PROTO_E_TOO_BIG, "demand",
-			       "demand: %.3g cores, %" PRIu64 " bytes exceeds every device", cpu, mem);
+			       "demand: %.3g cores, %" PRIu64 " bytes exceeds every device", cpu,
+			       mem);
 	if (!q) {
 		r = queue_get(d, req->queue, cpu, mem, &q);
 		if (r < 0)
@@ -1519,7 +1592,8 @@ static int do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 	if (req->fleet) {
 		char state[16] = "", e[192] = "";
 		if (!d->fleet)
-			return set_err(err, PROTO_E_BAD_VALUE, "fleet", "fleet: this node is not in fleet mode");
+			return set_err(err, PROTO_E_BAD_VALUE, "fleet",
+				       "fleet: this node is not in fleet mode");
 		r = fleet_cancel(d->fleet, req->task, state, sizeof(state), e, sizeof(e));
 		if (r == -ENOENT)
 			return set_err(err, PROTO_E_NO_TASK, "task", "task: %s", e);
@@ -1574,13 +1648,20 @@ static size_t app_members(struct daemon *d, uint64_t app, struct dtask *ret[DAPP
 static enum dapp_tstate app_tstate(const struct dtask *t)
 {
 	switch (t->state) {
-	case DTASK_WAITING: return DAPP_T_WAITING;
+	case DTASK_WAITING:
+		return DAPP_T_WAITING;
 	case DTASK_QUEUED:
-	case DTASK_STARTING: return DAPP_T_QUEUED;
-	case DTASK_RUNNING: return DAPP_T_RUNNING;
-	case DTASK_DONE: return t->exit_code > 0 || !strcmp(t->reason, "oom-kill") ? DAPP_T_FAILED : DAPP_T_OK;
-	case DTASK_CANCELLED: return DAPP_T_CANCELLED;
-	default: return DAPP_T_FAILED;
+	case DTASK_STARTING:
+		return DAPP_T_QUEUED;
+	case DTASK_RUNNING:
+		return DAPP_T_RUNNING;
+	case DTASK_DONE:
+		return t->exit_code > 0 || !strcmp(t->reason, "oom-kill") ? DAPP_T_FAILED
+									  : DAPP_T_OK;
+	case DTASK_CANCELLED:
+		return DAPP_T_CANCELLED;
+	default:
+		return DAPP_T_FAILED;
 	}
 }
 
@@ -1620,13 +1701,16 @@ static void app_settle(struct daemon *d, uint64_t app)
 			if (!strncmp(why->reason, "dependency-failed: ", 19))
 				snprintf(t->reason, sizeof(t->reason), "%s", why->reason);
 			else
-				snprintf(t->reason, sizeof(t->reason), "dependency-failed: %s", why->name);
-			logm(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id, t->app_name, t->name, t->reason);
+				snprintf(t->reason, sizeof(t->reason), "dependency-failed: %s",
+					 why->name);
+			logm(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id, t->app_name,
+			     t->name, t->reason);
 			emit(d, "finished", t);
 			d->dirty = true;
 		} else if ((ready >> i) & 1) {
 			size_t k = nr++;
-			/* MRS: among the ready tasks, highest upward rank first (ties: document order) */
+			/* MRS: among the ready tasks, highest upward rank first (ties: document
+			 * order) */
 			while (k > 0 && m[ready_idx[k - 1]]->prio < t->prio) {
 				ready_idx[k] = ready_idx[k - 1];
 				k--;
@@ -1640,11 +1724,12 @@ static void app_settle(struct daemon *d, uint64_t app)
 		int r = queue_get(d, t->queue, t->cpu, t->mem, &q);
 		/* the policy breaks ties between queues by arrival: keep the rank order there */
 		if (r >= 0)
-			r = policy_enqueue(d->pol, q->policy_id, t->id, mono_s(d) + 1e-6 * (double)k);
+			r = policy_enqueue(d->pol, q->policy_id, t->id,
+					   mono_s(d) + 1e-6 * (double)k);
 		d->dirty = true;
 		if (r < 0) {
-			logm(LOG_ERR, "task %" PRIu64 " (%s/%s): cannot queue: %s", t->id, t->app_name,
-			     t->name, strerror(-r));
+			logm(LOG_ERR, "task %" PRIu64 " (%s/%s): cannot queue: %s", t->id,
+			     t->app_name, t->name, strerror(-r));
 			t->state = DTASK_FAILED;
 			t->end_us = realtime_us();
 			snprintf(t->reason, sizeof(t->reason), "start-failed");
@@ -1698,22 +1783,27 @@ static json_object *apps_json(struct daemon *d, bool live_only)
 		json_object_object_add(o, "state", json_object_new_string(dapp_state(n, st)));
 		json_object_object_add(o, "n_tasks", json_object_new_int((int)n));
 		json_object_object_add(o, "n_done", json_object_new_int((int)done));
-		json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)m[0]->submit_us));
+		json_object_object_add(o, "submit_us",
+				       json_object_new_int64((int64_t)m[0]->submit_us));
 		json_object_object_add(o, "start_us", json_object_new_int64((int64_t)start));
-		json_object_object_add(o, "end_us", json_object_new_int64(app_pinned(d, m[0]) ? 0 : (int64_t)end));
+		json_object_object_add(
+		    o, "end_us", json_object_new_int64(app_pinned(d, m[0]) ? 0 : (int64_t)end));
 		for (size_t k = 0; k < n; k++) {
 			json_object *t = json_object_new_object(), *af = json_object_new_array();
 			json_object_object_add(t, "name", json_object_new_string(m[k]->name));
 			json_object_object_add(t, "task", json_object_new_int64((int64_t)m[k]->id));
 			json_object_object_add(t, "queue", json_object_new_string(m[k]->queue));
-			json_object_object_add(t, "state", json_object_new_string(dtask_state_name(m[k]->state)));
+			json_object_object_add(
+			    t, "state", json_object_new_string(dtask_state_name(m[k]->state)));
 			json_object_object_add(t, "reason", json_object_new_string(m[k]->reason));
-			json_object_object_add(t, "exit_code", json_object_new_int(m[k]->exit_code));
+			json_object_object_add(t, "exit_code",
+					       json_object_new_int(m[k]->exit_code));
 			json_object_object_add(t, "priority", json_object_new_double(m[k]->prio));
 			for (size_t a = 0; a < m[k]->n_after; a++)
 				for (size_t j = 0; j < n; j++)
 					if (m[j]->id == m[k]->after[a])
-						json_object_array_add(af, json_object_new_string(m[j]->name));
+						json_object_array_add(
+						    af, json_object_new_string(m[j]->name));
 			json_object_object_add(t, "after", af);
 			json_object_array_add(ts, t);
 		}
@@ -1738,7 +1828,8 @@ static int do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 	for (size_t i = 0; i < d->n_tasks; i++)
 		live += dtask_state_live(d->tasks[i]->state);
 	if (live + a->n > d->conf.max_tasks)
-		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached", d->conf.max_tasks);
+		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
+			       d->conf.max_tasks);
 	/* every task is checked like a submit before anything is created */
 	for (size_t i = 0; i < a->n; i++) {
 		const struct dapp_task *at = &a->task[i];
@@ -1762,23 +1853,28 @@ static int do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 			cpu[i] = m->cpu;
 			mem[i] = m->mem;
 		} else
-			return set_err(err, PROTO_E_NO_QUEUE, "app",
-				       "tasks[%zu].queue: \"%s\" is not in the model catalog; give a demand", i,
-				       at->queue);
+			return set_err(
+			    err, PROTO_E_NO_QUEUE, "app",
+			    "tasks[%zu].queue: \"%s\" is not in the model catalog; give a demand",
+			    i, at->queue);
 		if (!at->argv && !(m && m->cmd_argc))
 			return set_err(err, PROTO_E_MISSING_FIELD, "app",
-				       "tasks[%zu].argv: missing, and \"%s\" has no command in the model catalog",
+				       "tasks[%zu].argv: missing, and \"%s\" has no command in the "
+				       "model catalog",
 				       i, at->queue);
 		if ((q && (fabs(q->cpu - cpu[i]) > 1e-9 || q->mem != mem[i])) ||
 		    (same >= 0 && (fabs(cpu[same] - cpu[i]) > 1e-9 || mem[same] != mem[i])))
 			return set_err(err, PROTO_E_BAD_VALUE, "app",
-				       "tasks[%zu].demand: queue %s has another demand", i, at->queue);
+				       "tasks[%zu].demand: queue %s has another demand", i,
+				       at->queue);
 		for (size_t k = 0; k < d->n_dev; k++)
-			fits |= cpu[i] <= d->dev[k].cpu + 1e-9 && (double)mem[i] <= (double)d->dev[k].mem;
+			fits |= cpu[i] <= d->dev[k].cpu + 1e-9 &&
+				(double)mem[i] <= (double)d->dev[k].mem;
 		if (!fits)
 			return set_err(err, PROTO_E_TOO_BIG, "app",
-				       "tasks[%zu].demand: %.3g cores, %" PRIu64 " bytes exceeds every device", i,
-				       cpu[i], mem[i]);
+				       "tasks[%zu].demand: %.3g cores, %" PRIu64
+				       " bytes exceeds every device",
+				       i, cpu[i], mem[i]);
 	}
 	r = dapp_priority(a, phi, order);
 	for (size_t i = 0; i < a->n && r >= 0; i++) {
@@ -1789,7 +1885,8 @@ static int do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 		struct dapp_task *at = &a->task[i];
 		struct dtask *t = calloc(1, sizeof(*t));
 		size_t na = 0;
-		if (!t || !trt_new(d, t) || !(t->after = calloc(DAPP_MAX_TASKS, sizeof(*t->after)))) {
+		if (!t || !trt_new(d, t) ||
+		    !(t->after = calloc(DAPP_MAX_TASKS, sizeof(*t->after)))) {
 			task_free(t);
 			r = -ENOMEM;
 			break;
@@ -1859,7 +1956,8 @@ static int do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 		const struct dtask *t = d->tasks[base + i];
 		json_object_object_add(o, "name", json_object_new_string(t->name));
 		json_object_object_add(o, "task", json_object_new_int64((int64_t)t->id));
-		json_object_object_add(o, "state", json_object_new_string(dtask_state_name(t->state)));
+		json_object_object_add(o, "state",
+				       json_object_new_string(dtask_state_name(t->state)));
 		json_object_object_add(o, "priority", json_object_new_double(t->prio));
 		json_object_array_add(ts, o);
 	}
@@ -1875,7 +1973,8 @@ static int do_cancel_app(struct daemon *d, struct proto_request *req, json_objec
 	int r;
 
 	if (!n)
-		return set_err(err, PROTO_E_NO_TASK, "app", "app: no application %" PRIu64, req->app);
+		return set_err(err, PROTO_E_NO_TASK, "app", "app: no application %" PRIu64,
+			       req->app);
 	/* waiting and queued ones first, so that nothing is released while the running die */
 	for (size_t i = 0; i < n; i++)
 		if (m[i]->state == DTASK_WAITING || m[i]->state == DTASK_QUEUED) {
@@ -1893,12 +1992,14 @@ static int do_cancel_app(struct daemon *d, struct proto_request *req, json_objec
 			rt->cancel = true;
 			r = cg_task_kill(rt->cg);
 			if (r < 0)
-				logm(LOG_WARNING, "task %" PRIu64 ": kill: %s", m[i]->id, strerror(-r));
+				logm(LOG_WARNING, "task %" PRIu64 ": kill: %s", m[i]->id,
+				     strerror(-r));
 			hit++;
 		}
 	}
 	if (!hit)
-		return set_err(err, PROTO_E_STATE, "app", "app: %" PRIu64 " has no live task", req->app);
+		return set_err(err, PROTO_E_STATE, "app", "app: %" PRIu64 " has no live task",
+			       req->app);
 	r = persist(d);
 	if (r < 0)
 		return set_err(err, PROTO_E_INTERNAL, NULL, "state: %s", strerror(-r));
@@ -1948,8 +2049,8 @@ static void handle_line(struct client *c, const char *line, size_t len)
 
 	r = proto_parse_request(line, len, &req, &err);
 	if (r >= 0 && !c->authorized)
-		r = set_err(&err, PROTO_E_PERMISSION, NULL,
-			    "%s needs root or group %s", proto_op_name(req.op), d->conf.group);
+		r = set_err(&err, PROTO_E_PERMISSION, NULL, "%s needs root or group %s",
+			    proto_op_name(req.op), d->conf.group);
 	reply = json_object_new_object();
 	if (r >= 0 && reply) {
 		if (req.has_id)
@@ -1969,8 +2070,10 @@ static void handle_line(struct client *c, const char *line, size_t len)
 			json_object_object_add(reply, "apps", apps_json(d, false));
 			break;
 		case PROTO_STATUS:
-			json_object_object_add(reply, "policy", json_object_new_string(d->conf.policy));
-			json_object_object_add(reply, "draining", json_object_new_boolean(d->draining));
+			json_object_object_add(reply, "policy",
+					       json_object_new_string(d->conf.policy));
+			json_object_object_add(reply, "draining",
+					       json_object_new_boolean(d->draining));
 			json_object_object_add(reply, "measure", measure_json(d));
 			if (d->shaper)
 				json_object_object_add(reply, "uplink", uplink_json(d));
@@ -1986,15 +2089,18 @@ static void handle_line(struct client *c, const char *line, size_t len)
 			json_object *fs = NULL;
 			char e[200];
 			if (!d->fleet)
-				r = set_err(&err, PROTO_E_STATE, NULL, "fleet mode is off (fleet = etcd)");
+				r = set_err(&err, PROTO_E_STATE, NULL,
+					    "fleet mode is off (fleet = etcd)");
 			else if (fleet_status(d->fleet, &fs, e, sizeof(e)) < 0)
 				r = set_err(&err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
 			else {
-				static const char *const keys[] = {"fleet", "devices", "queues", "tasks"};
+				static const char *const keys[] = {"fleet", "devices", "queues",
+								   "tasks"};
 				for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 					json_object *v = NULL;
 					if (json_object_object_get_ex(fs, keys[i], &v))
-						json_object_object_add(reply, keys[i], json_object_get(v));
+						json_object_object_add(reply, keys[i],
+								       json_object_get(v));
 				}
 			}
 			json_object_put(fs);
@@ -2014,14 +2120,18 @@ static void handle_line(struct client *c, const char *line, size_t len)
 			char e[256], restart[256];
 			r = reload(d, restart, sizeof(restart), e, sizeof(e));
 			if (r < 0)
-				set_err(&err, PROTO_E_BAD_VALUE, r == -EBADMSG ? "config" : "catalog", "%s", e);
+				set_err(&err, PROTO_E_BAD_VALUE,
+					r == -EBADMSG ? "config" : "catalog", "%s", e);
 			else {
 				json_object *a = json_object_new_array();
 				for (char *k = restart, *sp; *k; k = sp ? sp + 1 : k + strlen(k)) {
 					sp = strchr(k, ' ');
-					json_object_array_add(a, json_object_new_string_len(k, sp ? (int)(sp - k) : (int)strlen(k)));
+					json_object_array_add(
+					    a, json_object_new_string_len(k, sp ? (int)(sp - k)
+										: (int)strlen(k)));
 				}
-				json_object_object_add(reply, "models", json_object_new_int((int)d->n_models));
+				json_object_object_add(reply, "models",
+						       json_object_new_int((int)d->n_models));
 				json_object_object_add(reply, "restart_required", a);
 			}
 			break;
@@ -2031,7 +2141,8 @@ static void handle_line(struct client *c, const char *line, size_t len)
 		}
 	}
 	if (r >= 0 && reply) {
-		if (asprintf(&out, "%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)) < 0)
+		if (asprintf(&out, "%s\n",
+			     json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)) < 0)
 			out = NULL;
 	} else {
 		if (!reply)
@@ -2065,7 +2176,7 @@ static void client_free(struct client *c)
 static void client_update(struct client *c)
 {
 	(void)sd_event_source_set_io_events(c->src, (c->closing ? 0 : EPOLLIN) |
-							    (c->out_len ? EPOLLOUT : 0));
+							(c->out_len ? EPOLLOUT : 0));
 	if (c->closing && !c->out_len)
 		client_free(c);
 }
@@ -2151,7 +2262,8 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			out = proto_format_error(NULL, &e);
 			if (out)
 				client_send(c, out);
-			/* No way to find the next request boundary reliably: close after replying. */
+			/* No way to find the next request boundary reliably: close after replying.
+			 */
 			c->closing = true;
 			c->in_len = 0;
 		}
@@ -2170,8 +2282,8 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	if (cfd < 0)
 		return 0;
 	if (d->n_clients >= MAX_CLIENTS) {
-		static const char msg[] =
-			"{\"ok\":false,\"error\":{\"code\":\"limit\",\"message\":\"too many clients\"}}\n";
+		static const char msg[] = "{\"ok\":false,\"error\":{\"code\":\"limit\",\"message\":"
+					  "\"too many clients\"}}\n";
 		(void)send(cfd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(cfd);
 		return 0;
@@ -2268,7 +2380,7 @@ static int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	RESTART_IF(strcmp(c.policy, d->conf.policy), "policy");
 	RESTART_IF(c.seed != d->conf.seed, "seed");
 	RESTART_IF(c.n_devices != d->conf.n_devices ||
-			   memcmp(c.devices, d->conf.devices, c.n_devices * sizeof(c.devices[0])),
+		       memcmp(c.devices, d->conf.devices, c.n_devices * sizeof(c.devices[0])),
 		   "device");
 	RESTART_IF(c.node_cpu != d->conf.node_cpu, "node_cores");
 	RESTART_IF(c.node_mem != d->conf.node_mem, "node_memory");
@@ -2292,10 +2404,11 @@ static int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 			if (d->own_socket) /* socket activation: SocketGroup= in the .socket unit */
 				(void)chown(d->sock_path, 0, d->group);
 		} else
-			logm(LOG_WARNING, "group %s does not exist: only root may use the socket", d->conf.group);
+			logm(LOG_WARNING, "group %s does not exist: only root may use the socket",
+			     d->conf.group);
 	}
-	logm(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config, d->n_models,
-	     restart[0] ? "; needs a restart to change: " : "", restart);
+	logm(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config,
+	     d->n_models, restart[0] ? "; needs a restart to change: " : "", restart);
 	schedule(d); /* placement = measured/reserved may have changed what fits */
 	return 0;
 }
@@ -2326,7 +2439,8 @@ static int adopt(struct daemon *d, struct dtask *t)
 
 	if (t->state == DTASK_QUEUED || t->state == DTASK_WAITING || !dtask_state_live(t->state))
 		return 0;
-	if (dtask_cgroup_name(t, name, sizeof(name)) < 0 || t->dev < 0 || (size_t)t->dev >= d->n_dev) {
+	if (dtask_cgroup_name(t, name, sizeof(name)) < 0 || t->dev < 0 ||
+	    (size_t)t->dev >= d->n_dev) {
 		t->state = DTASK_FAILED;
 		snprintf(t->reason, sizeof(t->reason), "lost");
 		return 0;
@@ -2344,7 +2458,8 @@ static int adopt(struct daemon *d, struct dtask *t)
 		t->state = DTASK_DONE;
 		t->end_us = realtime_us();
 		snprintf(t->reason, sizeof(t->reason), "vanished-while-down");
-		logm(LOG_WARNING, "task %" PRIu64 ": cgroup %s vanished while we were down", t->id, name);
+		logm(LOG_WARNING, "task %" PRIu64 ": cgroup %s vanished while we were down", t->id,
+		     name);
 		return 0;
 	}
 	if (r < 0)
@@ -2370,8 +2485,8 @@ static int adopt(struct daemon *d, struct dtask *t)
 		t->start_us = realtime_us();
 	r = shape_task(d, t); /* adopts its class if the uplink kept it */
 	if (r < 0)
-		logm(LOG_WARNING, "task %" PRIu64 ": uplink: cannot shape its uploads again: %s", t->id,
-		     strerror(-r));
+		logm(LOG_WARNING, "task %" PRIu64 ": uplink: cannot shape its uploads again: %s",
+		     t->id, strerror(-r));
 	r = watch_task(d, t);
 	if (r < 0)
 		return r;
@@ -2536,7 +2651,8 @@ static bool cpuset_offered(struct cg_root *root)
 	_cleanup_free_ char *c = NULL;
 	if (read_file_at(cg_root_fd(root), "cgroup.controllers", &c, NULL) < 0)
 		return false;
-	for (char *save = NULL, *tok = strtok_r(c, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+	for (char *save = NULL, *tok = strtok_r(c, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save))
 		if (!strcmp(tok, "cpuset"))
 			return true;
 	return false;
@@ -2588,7 +2704,8 @@ int daemon_run(const struct daemon_opts *o)
 		d->group = gr->gr_gid;
 		d->have_group = true;
 	} else
-		logm(LOG_WARNING, "group %s does not exist: only root may use the socket", d->conf.group);
+		logm(LOG_WARNING, "group %s does not exist: only root may use the socket",
+		     d->conf.group);
 	if (node_capacity(d) < 0) {
 		logm(LOG_ERR, "cannot read the node's memory size");
 		return 1;
@@ -2638,7 +2755,8 @@ int daemon_run(const struct daemon_opts *o)
 	} else {
 		r = cg_root_discover(cgfs, "/proc/self/cgroup", &cgpath);
 		if (r < 0) {
-			logm(LOG_ERR, "cannot find our own cgroup below %s: %s", cgfs, strerror(-r));
+			logm(LOG_ERR, "cannot find our own cgroup below %s: %s", cgfs,
+			     strerror(-r));
 			goto out;
 		}
 	}
@@ -2650,21 +2768,23 @@ int daemon_run(const struct daemon_opts *o)
 	if (r >= 0)
 		r = cg_root_setup(d->root);
 	if (r < 0) {
-		logm(LOG_ERR, "cgroup subtree %s: %s (run with Delegate=yes or --cgroup-root)", cgpath,
-		     strerror(-r));
+		logm(LOG_ERR, "cgroup subtree %s: %s (run with Delegate=yes or --cgroup-root)",
+		     cgpath, strerror(-r));
 		goto out;
 	}
 	if (strstr(cg_root_missing(d->root), "cpuset") && cpuset_offered(d->root)) {
 		/* Say why, once: cg_root_setup records only that it is missing. */
 		r = write_string_at(cg_root_fd(d->root), "cgroup.subtree_control", "+cpuset");
-		logm(LOG_WARNING, "cpuset: enabling in %s: %s", cgpath, r < 0 ? strerror(-r) : "ok now");
+		logm(LOG_WARNING, "cpuset: enabling in %s: %s", cgpath,
+		     r < 0 ? strerror(-r) : "ok now");
 		if (r >= 0)
 			(void)cg_root_setup(d->root);
 	}
 	if (cg_root_missing(d->root)[0]) {
-		if (d->conf.strict && (!cg_root_has(d->root, "cpu") || !cg_root_has(d->root, "memory"))) {
-			logm(LOG_ERR, "controllers missing in %s: %s (enforcement = strict)", cgpath,
-			     cg_root_missing(d->root));
+		if (d->conf.strict &&
+		    (!cg_root_has(d->root, "cpu") || !cg_root_has(d->root, "memory"))) {
+			logm(LOG_ERR, "controllers missing in %s: %s (enforcement = strict)",
+			     cgpath, cg_root_missing(d->root));
 			goto out;
 		}
 		logm(LOG_WARNING, "controllers missing in %s: %s; their limits are not enforced",
@@ -2699,7 +2819,8 @@ int daemon_run(const struct daemon_opts *o)
 			     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 			goto out;
 		}
-		logm(LOG_NOTICE, "eBPF scheduler probe unavailable (%s); measuring with cgroup files only",
+		logm(LOG_NOTICE,
+		     "eBPF scheduler probe unavailable (%s); measuring with cgroup files only",
 		     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 	}
 
@@ -2707,11 +2828,13 @@ int daemon_run(const struct daemon_opts *o)
 		r = shaper_open(d->conf.uplink, d->conf.uplink_rate, &d->shaper);
 		if (r < 0) {
 			logm(LOG_ERR, "uplink %s: %s", d->conf.uplink,
-			     r == -ENODEV ? "no such interface in this network namespace" : strerror(-r));
+			     r == -ENODEV ? "no such interface in this network namespace"
+					  : strerror(-r));
 			goto out;
 		}
 		if (shaper_is_active(d->shaper))
-			logm(LOG_NOTICE, "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
+			logm(LOG_NOTICE,
+			     "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
 			     d->conf.uplink);
 	}
 
@@ -2744,7 +2867,8 @@ int daemon_run(const struct daemon_opts *o)
 	    sd_event_add_signal(d->ev, NULL, SIGINT, on_term, d) < 0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGHUP, on_hup, d) < 0 ||
 	    sd_event_add_time_relative(d->ev, &d->tick_src, CLOCK_MONOTONIC,
-				       (uint64_t)d->conf.measure_ms * 1000u, 1000, on_tick, d) < 0 ||
+				       (uint64_t)d->conf.measure_ms * 1000u, 1000, on_tick,
+				       d) < 0 ||
 	    sd_event_add_time_relative(d->ev, &drain_src, CLOCK_MONOTONIC, 200000, 10000,
 				       on_drain_check, d) < 0)
 		goto out;
@@ -2753,13 +2877,15 @@ int daemon_run(const struct daemon_opts *o)
 	(void)sd_event_set_watchdog(d->ev, true);
 	schedule(d);
 	logm(LOG_INFO, "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
-	     d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files", cgpath, d->own_socket ? d->sock_path : "(socket activation)");
+	     d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files", cgpath,
+	     d->own_socket ? d->sock_path : "(socket activation)");
 	(void)sd_notify(0, "READY=1");
 	notify_status(d);
 	r = sd_event_loop(d->ev);
 	ret = r < 0 ? 1 : 0;
 	(void)persist(d);
-	logm(LOG_INFO, "stopping; %s", any_running(d) ? "running tasks keep running" : "no tasks running");
+	logm(LOG_INFO, "stopping; %s",
+	     any_running(d) ? "running tasks keep running" : "no tasks running");
 out:
 	reaper_stop(&d->reaper);
 	while (d->clients)

@@ -9,10 +9,10 @@
 #include "dconf.h"
 
 struct daemon_opts {
-	const char *config;      /* default /etc/edgeslice/edgeslice.conf (missing = defaults) */
-	const char *state_dir;   /* default /var/lib/edgeslice */
+	const char *config;	 /* default /etc/edgeslice/edgeslice.conf (missing = defaults) */
+	const char *state_dir;	 /* default /var/lib/edgeslice */
 	const char *runtime_dir; /* default /run/edgeslice (control.sock) */
-	const char *cgroupfs;    /* cgroup2 mount, default /sys/fs/cgroup (or .../unified) */
+	const char *cgroupfs;	 /* cgroup2 mount, default /sys/fs/cgroup (or .../unified) */
 	const char *cgroup_root; /* delegated subtree; default: our own cgroup (Delegate=yes) */
 };
 
@@ -24,9 +24,9 @@ int daemon_run(const struct daemon_opts *o);
 struct devset_device {
 	char name[65];
 	char cpus[256]; /* cpuset for tasks placed here ("" = no pinning) */
-	double cpu;     /* capacity, cores */
-	uint64_t mem;   /* capacity, bytes */
-	bool local;     /* tasks run on this host (cgroup enforcement applies) */
+	double cpu;	/* capacity, cores */
+	uint64_t mem;	/* capacity, bytes */
+	bool local;	/* tasks run on this host (cgroup enforcement applies) */
 };
 struct devset_ops {
 	const char *kind;

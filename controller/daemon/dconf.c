@@ -12,10 +12,10 @@
 #include "util.h"
 
 const struct dconf_model dconf_default_models[4] = {
-	{.name = "inception-v3", .cpu = 2, .mem = 80ull << 20},
-	{.name = "mobilenet-v2", .cpu = 1, .mem = 330ull << 20},
-	{.name = "resnet-18", .cpu = 2, .mem = 1257ull << 20},
-	{.name = "vgg-19", .cpu = 3, .mem = 1658ull << 20},
+    {.name = "inception-v3", .cpu = 2, .mem = 80ull << 20},
+    {.name = "mobilenet-v2", .cpu = 1, .mem = 330ull << 20},
+    {.name = "resnet-18", .cpu = 2, .mem = 1257ull << 20},
+    {.name = "vgg-19", .cpu = 3, .mem = 1658ull << 20},
 };
 
 static const char *const policies[] = {"rddrf", "drf", "drf-paper", "rr", "random"};
@@ -38,7 +38,6 @@ void dconf_init(struct dconf *c)
 	c->fleet.lease_ttl = 5;
 }
 
-
 static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...) _printf_(4, 5);
 static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
 {
@@ -54,7 +53,7 @@ static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* "http://h:p,https://h:p": each an http(s) URL with a host, at most DCONF_MAX_ENDPOINTS. */
+/* "http://h:p,https://h:p": each an http(s) URL with a host, at most FLEET_MAX_ENDPOINTS. */
 static bool endpoints_valid(const char *v)
 {
 	size_t n = 0;
@@ -71,7 +70,7 @@ static bool endpoints_valid(const char *v)
 			skip = 8;
 		else
 			return false;
-		if (len <= skip || memchr(p, ' ', len) || ++n > DCONF_MAX_ENDPOINTS)
+		if (len <= skip || memchr(p, ' ', len) || ++n > FLEET_MAX_ENDPOINTS)
 			return false;
 		if (!e)
 			break;
@@ -148,26 +147,29 @@ static int parse_device(char *v, struct dconf_device *d, char *err, size_t errsz
 	while ((tok = strtok_r(NULL, " \t", &save))) {
 		char *eq = strchr(tok, '=');
 		if (!eq)
-			return err_at(err, errsz, line, "device %s: expected key=value, got \"%.40s\"",
-				      d->name, tok);
+			return err_at(err, errsz, line,
+				      "device %s: expected key=value, got \"%.40s\"", d->name, tok);
 		*eq++ = '\0';
 		if (!strcmp(tok, "cpus")) {
 			unsigned n;
 			if (dconf_cpulist_count(eq, &n) < 0 || strlen(eq) >= sizeof(d->cpus))
-				return err_at(err, errsz, line, "device %s: cpus: not a CPU list (e.g. 0-1,3)",
+				return err_at(err, errsz, line,
+					      "device %s: cpus: not a CPU list (e.g. 0-1,3)",
 					      d->name);
 			snprintf(d->cpus, sizeof(d->cpus), "%s", eq);
 			if (d->cpu == 0)
 				d->cpu = n;
 		} else if (!strcmp(tok, "cores")) {
 			if (parse_cores(eq, &d->cpu) < 0 || d->cpu <= 0)
-				return err_at(err, errsz, line, "device %s: cores: not a core count", d->name);
+				return err_at(err, errsz, line,
+					      "device %s: cores: not a core count", d->name);
 		} else if (!strcmp(tok, "memory")) {
 			if (parse_bytes(eq, &d->mem) < 0 || d->mem == 0)
-				return err_at(err, errsz, line, "device %s: memory: not a size (e.g. 2G)",
-					      d->name);
+				return err_at(err, errsz, line,
+					      "device %s: memory: not a size (e.g. 2G)", d->name);
 		} else
-			return err_at(err, errsz, line, "device %s: %.40s: unknown key (cpus, cores, memory)",
+			return err_at(err, errsz, line,
+				      "device %s: %.40s: unknown key (cpus, cores, memory)",
 				      d->name, tok);
 	}
 	return 0;
@@ -205,16 +207,20 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			for (size_t i = 0; i < ELEMENTSOF(policies); i++)
 				ok |= !strcmp(v, policies[i]);
 			if (!ok)
-				return err_at(err, errsz, line,
-					      "policy: unknown \"%.20s\" (rddrf, drf, drf-paper, rr, random)", v);
+				return err_at(
+				    err, errsz, line,
+				    "policy: unknown \"%.20s\" (rddrf, drf, drf-paper, rr, random)",
+				    v);
 			snprintf(c.policy, sizeof(c.policy), "%s", v);
 		} else if (!strcmp(k, "seed")) {
 			if (parse_u64(v, &c.seed) < 0)
-				return err_at(err, errsz, line, "seed: must be a non-negative integer");
+				return err_at(err, errsz, line,
+					      "seed: must be a non-negative integer");
 		} else if (!strcmp(k, "measure_interval_ms")) {
 			uint64_t x;
 			if (parse_u64(v, &x) < 0 || x < 10 || x > 60000)
-				return err_at(err, errsz, line, "measure_interval_ms: must be 10..60000");
+				return err_at(err, errsz, line,
+					      "measure_interval_ms: must be 10..60000");
 			c.measure_ms = (unsigned)x;
 		} else if (!strcmp(k, "measure")) {
 			if (!strcmp(v, "auto"))
@@ -224,14 +230,16 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			else if (!strcmp(v, "cgroup"))
 				c.measure = DCONF_MEASURE_CGROUP;
 			else
-				return err_at(err, errsz, line, "measure: must be auto, ebpf or cgroup");
+				return err_at(err, errsz, line,
+					      "measure: must be auto, ebpf or cgroup");
 		} else if (!strcmp(k, "measure_smoothing")) {
 			char *end;
 			double x;
 			errno = 0;
 			x = strtod(v, &end);
 			if (errno || end == v || *end || !(x > 0 && x <= 1))
-				return err_at(err, errsz, line, "measure_smoothing: must be in (0, 1]");
+				return err_at(err, errsz, line,
+					      "measure_smoothing: must be in (0, 1]");
 			c.smoothing = x;
 		} else if (!strcmp(k, "on_sigterm")) {
 			if (!strcmp(v, "leave"))
@@ -239,35 +247,43 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 			else if (!strcmp(v, "drain"))
 				c.on_sigterm = DCONF_SIGTERM_DRAIN;
 			else
-				return err_at(err, errsz, line, "on_sigterm: must be leave or drain");
+				return err_at(err, errsz, line,
+					      "on_sigterm: must be leave or drain");
 		} else if (!strcmp(k, "enforcement")) {
 			if (!strcmp(v, "strict"))
 				c.strict = true;
 			else if (!strcmp(v, "best-effort"))
 				c.strict = false;
 			else
-				return err_at(err, errsz, line, "enforcement: must be strict or best-effort");
+				return err_at(err, errsz, line,
+					      "enforcement: must be strict or best-effort");
 		} else if (!strcmp(k, "placement")) {
 			if (!strcmp(v, "reserved"))
 				c.overcommit = false;
 			else if (!strcmp(v, "measured"))
 				c.overcommit = true;
 			else
-				return err_at(err, errsz, line, "placement: must be reserved or measured");
+				return err_at(err, errsz, line,
+					      "placement: must be reserved or measured");
 		} else if (!strcmp(k, "group")) {
 			if (!*v || strlen(v) >= sizeof(c.group))
 				return err_at(err, errsz, line, "group: must be a group name");
 			snprintf(c.group, sizeof(c.group), "%s", v);
 		} else if (!strcmp(k, "catalog")) {
 			if (v[0] != '/' || strlen(v) >= sizeof(c.catalog))
-				return err_at(err, errsz, line, "catalog: must be an absolute path");
+				return err_at(err, errsz, line,
+					      "catalog: must be an absolute path");
 			snprintf(c.catalog, sizeof(c.catalog), "%s", v);
 		} else if (!strcmp(k, "node_cores")) {
-			if (strcmp(v, "auto") && (parse_cores(v, &c.node_cpu) < 0 || c.node_cpu <= 0))
-				return err_at(err, errsz, line, "node_cores: must be auto or a core count");
+			if (strcmp(v, "auto") &&
+			    (parse_cores(v, &c.node_cpu) < 0 || c.node_cpu <= 0))
+				return err_at(err, errsz, line,
+					      "node_cores: must be auto or a core count");
 		} else if (!strcmp(k, "node_memory")) {
-			if (strcmp(v, "auto") && (parse_bytes(v, &c.node_mem) < 0 || c.node_mem == 0))
-				return err_at(err, errsz, line, "node_memory: must be auto or a size");
+			if (strcmp(v, "auto") &&
+			    (parse_bytes(v, &c.node_mem) < 0 || c.node_mem == 0))
+				return err_at(err, errsz, line,
+					      "node_memory: must be auto or a size");
 		} else if (!strcmp(k, "max_tasks")) {
 			uint64_t x;
 			if (parse_u64(v, &x) < 0 || x < 1 || x > 1000000)
@@ -288,24 +304,28 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 		} else if (!strcmp(k, "fleet_endpoints")) {
 			if (strlen(v) >= sizeof(c.fleet.endpoints) || !endpoints_valid(v))
 				return err_at(err, errsz, line,
-					      "fleet_endpoints: must be http:// or https:// URLs, comma-separated (at most %d)",
-					      DCONF_MAX_ENDPOINTS);
+					      "fleet_endpoints: must be http:// or https:// URLs, "
+					      "comma-separated (at most %d)",
+					      FLEET_MAX_ENDPOINTS);
 			snprintf(c.fleet.endpoints, sizeof(c.fleet.endpoints), "%s", v);
 		} else if (!strcmp(k, "node_name")) {
 			if (!proto_name_valid(v))
-				return err_at(err, errsz, line, "node_name: 1..64 of A-Z a-z 0-9 _ . -");
+				return err_at(err, errsz, line,
+					      "node_name: 1..64 of A-Z a-z 0-9 _ . -");
 			snprintf(c.fleet.node_name, sizeof(c.fleet.node_name), "%s", v);
 		} else if (!strcmp(k, "fleet_lease_ttl")) {
 			uint64_t x;
 			if (parse_u64(v, &x) < 0 || x < 2 || x > 3600)
-				return err_at(err, errsz, line, "fleet_lease_ttl: must be 2..3600 seconds");
+				return err_at(err, errsz, line,
+					      "fleet_lease_ttl: must be 2..3600 seconds");
 			c.fleet.lease_ttl = (unsigned)x;
 		} else if (!strcmp(k, "fleet_ca")) {
 			int r = set_path(c.fleet.ca, sizeof(c.fleet.ca), v, k, err, errsz, line);
 			if (r < 0)
 				return r;
 		} else if (!strcmp(k, "fleet_cert")) {
-			int r = set_path(c.fleet.cert, sizeof(c.fleet.cert), v, k, err, errsz, line);
+			int r =
+			    set_path(c.fleet.cert, sizeof(c.fleet.cert), v, k, err, errsz, line);
 			if (r < 0)
 				return r;
 		} else if (!strcmp(k, "fleet_key")) {
@@ -314,29 +334,37 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 				return r;
 		} else if (!strcmp(k, "fleet_user")) {
 			if (!*v || strlen(v) >= sizeof(c.fleet.user) || strpbrk(v, " \t:"))
-				return err_at(err, errsz, line, "fleet_user: must be an etcd user name");
+				return err_at(err, errsz, line,
+					      "fleet_user: must be an etcd user name");
 			snprintf(c.fleet.user, sizeof(c.fleet.user), "%s", v);
 		} else if (!strcmp(k, "fleet_password_file")) {
-			int r = set_path(c.fleet.password_file, sizeof(c.fleet.password_file), v, k, err,
-					 errsz, line);
+			int r = set_path(c.fleet.password_file, sizeof(c.fleet.password_file), v, k,
+					 err, errsz, line);
 			if (r < 0)
 				return r;
 		} else if (!strcmp(k, "uplink")) {
-			if (strlen(v) >= sizeof(c.uplink) || strchr(v, '/') || !strcmp(v, ".") || !strcmp(v, ".."))
-				return err_at(err, errsz, line, "uplink: must be an interface name (1-15 characters)");
+			if (strlen(v) >= sizeof(c.uplink) || strchr(v, '/') || !strcmp(v, ".") ||
+			    !strcmp(v, ".."))
+				return err_at(
+				    err, errsz, line,
+				    "uplink: must be an interface name (1-15 characters)");
 			for (const char *q = v; *q; q++)
 				if (isspace((unsigned char)*q))
-					return err_at(err, errsz, line, "uplink: must be an interface name (1-15 characters)");
+					return err_at(
+					    err, errsz, line,
+					    "uplink: must be an interface name (1-15 characters)");
 			snprintf(c.uplink, sizeof(c.uplink), "%s", v);
 		} else if (!strcmp(k, "uplink_rate")) {
 			if (!strcmp(v, "auto"))
 				c.uplink_rate = 0;
 			else if (shaper_parse_rate(v, &c.uplink_rate) < 0)
 				return err_at(err, errsz, line,
-					      "uplink_rate: must be auto or a rate between 8kbit and 100gbit (e.g. 100mbit)");
+					      "uplink_rate: must be auto or a rate between 8kbit "
+					      "and 100gbit (e.g. 100mbit)");
 		} else if (!strcmp(k, "device")) {
 			if (c.n_devices >= DCONF_MAX_DEVICES)
-				return err_at(err, errsz, line, "device: more than %d devices", DCONF_MAX_DEVICES);
+				return err_at(err, errsz, line, "device: more than %d devices",
+					      DCONF_MAX_DEVICES);
 			int r = parse_device(v, &c.devices[c.n_devices], err, errsz, line);
 			if (r < 0)
 				return r;
@@ -352,7 +380,8 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 	if (!c.fleet.cert[0] != !c.fleet.key[0])
 		return err_at(err, errsz, 0, "fleet_cert: fleet_cert and fleet_key go together");
 	if (!c.fleet.user[0] != !c.fleet.password_file[0])
-		return err_at(err, errsz, 0, "fleet_user: fleet_user and fleet_password_file go together");
+		return err_at(err, errsz, 0,
+			      "fleet_user: fleet_user and fleet_password_file go together");
 	*out = c;
 	return 0;
 }
@@ -418,14 +447,17 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 			if (!strcmp(k, "name")) {
 				if (!json_object_is_type(val, json_type_string) ||
 				    !proto_name_valid(json_object_get_string(val))) {
-					err_at(err, errsz, 0, "models[%zu].name: 1-64 of A-Z a-z 0-9 _ . -", i);
+					err_at(err, errsz, 0,
+					       "models[%zu].name: 1-64 of A-Z a-z 0-9 _ . -", i);
 					goto out;
 				}
-				snprintf(m[i].name, sizeof(m[i].name), "%s", json_object_get_string(val));
+				snprintf(m[i].name, sizeof(m[i].name), "%s",
+					 json_object_get_string(val));
 			} else if (!strcmp(k, "cpu")) {
 				if (!json_object_is_type(val, json_type_int) &&
 				    !json_object_is_type(val, json_type_double)) {
-					err_at(err, errsz, 0, "models[%zu].cpu: must be a number", i);
+					err_at(err, errsz, 0, "models[%zu].cpu: must be a number",
+					       i);
 					goto out;
 				}
 				m[i].cpu = json_object_get_double(val);
@@ -436,17 +468,23 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 				cpu = true;
 			} else if (!strcmp(k, "memory")) {
 				if (!json_object_is_type(val, json_type_string) ||
-				    parse_bytes(json_object_get_string(val), &m[i].mem) < 0 || !m[i].mem) {
-					err_at(err, errsz, 0, "models[%zu].memory: must be a size like \"80M\"", i);
+				    parse_bytes(json_object_get_string(val), &m[i].mem) < 0 ||
+				    !m[i].mem) {
+					err_at(err, errsz, 0,
+					       "models[%zu].memory: must be a size like \"80M\"",
+					       i);
 					goto out;
 				}
 				mem = true;
 			} else if (!strcmp(k, "command")) {
 				size_t na, used = 0;
 				if (!json_object_is_type(val, json_type_array) ||
-				    (na = json_object_array_length(val)) == 0 || na > DCONF_MAX_CMD_ARGS) {
-					err_at(err, errsz, 0, "models[%zu].command: must be an array of 1-%d strings",
-					       i, DCONF_MAX_CMD_ARGS);
+				    (na = json_object_array_length(val)) == 0 ||
+				    na > DCONF_MAX_CMD_ARGS) {
+					err_at(
+					    err, errsz, 0,
+					    "models[%zu].command: must be an array of 1-%d strings",
+					    i, DCONF_MAX_CMD_ARGS);
 					goto out;
 				}
 				for (size_t a = 0; a < na; a++) {
@@ -454,16 +492,19 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 					const char *str = json_object_get_string(s1);
 					size_t len;
 					if (!json_object_is_type(s1, json_type_string) ||
-					    (len = strlen(str)) != (size_t)json_object_get_string_len(s1) ||
+					    (len = strlen(str)) !=
+						(size_t)json_object_get_string_len(s1) ||
 					    (a == 0 && len == 0)) {
 						err_at(err, errsz, 0,
-						       "models[%zu].command[%zu]: must be a string without NUL%s", i, a,
-						       a == 0 ? ", not empty" : "");
+						       "models[%zu].command[%zu]: must be a string "
+						       "without NUL%s",
+						       i, a, a == 0 ? ", not empty" : "");
 						goto out;
 					}
 					if (used + len + 1 > sizeof(m[i].cmd)) {
-						err_at(err, errsz, 0, "models[%zu].command: longer than %d bytes", i,
-						       DCONF_MAX_CMD);
+						err_at(err, errsz, 0,
+						       "models[%zu].command: longer than %d bytes",
+						       i, DCONF_MAX_CMD);
 						goto out;
 					}
 					memcpy(m[i].cmd + used, str, len + 1);
@@ -482,7 +523,8 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(m[j].name, m[i].name)) {
-				err_at(err, errsz, 0, "models[%zu].name: duplicate \"%s\"", i, m[i].name);
+				err_at(err, errsz, 0, "models[%zu].name: duplicate \"%s\"", i,
+				       m[i].name);
 				goto out;
 			}
 	}

@@ -6,17 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fleet.h"
+
 #define DCONF_MAX_DEVICES 64
-#define DCONF_MAX_MODELS 256
+#define DCONF_MAX_MODELS  256
 
 struct dconf_device {
 	char name[65];
 	char cpus[256]; /* cpuset list, "" = all of the node */
-	double cpu;     /* cores; 0 = from cpus or the node */
-	uint64_t mem;   /* bytes; 0 = the node's share */
+	double cpu;	/* cores; 0 = from cpus or the node */
+	uint64_t mem;	/* bytes; 0 = the node's share */
 };
 
-#define DCONF_MAX_CMD 1024 /* bytes of a catalog command, NUL-separated arguments */
+#define DCONF_MAX_CMD	   1024 /* bytes of a catalog command, NUL-separated arguments */
 #define DCONF_MAX_CMD_ARGS 64
 
 struct dconf_model {
@@ -37,45 +39,33 @@ enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
  * (auto: the probe if it loads, else files, said once; ebpf: refuse to start without it). */
 enum dconf_measure { DCONF_MEASURE_AUTO, DCONF_MEASURE_EBPF, DCONF_MEASURE_CGROUP };
 
-/* Fleet mode (docs/FLEET.md): off = single node, etcd = share a queue and a placer through
- * etcd. Endpoints are kept as one comma-separated list (validated: http:// or https://). */
-#define DCONF_MAX_ENDPOINTS 16
-struct dconf_fleet {
-	bool enabled;
-	char endpoints[1024];
-	char node_name[65];  /* "" = the hostname */
-	unsigned lease_ttl;  /* seconds, default 5 */
-	char ca[256], cert[256], key[256]; /* TLS pass-through ("" = none) */
-	char user[65];
-	char password_file[256];
-};
-
 struct dconf {
-	char policy[16];         /* rddrf drf drf-paper rr random */
+	char policy[16]; /* rddrf drf drf-paper rr random */
 	uint64_t seed;
-	unsigned measure_ms;     /* measurement tick, default 100 (10 Hz) */
+	unsigned measure_ms; /* measurement tick, default 100 (10 Hz) */
 	enum dconf_measure measure;
-	double smoothing;        /* EWMA weight of the newest interval, (0,1]; default 0.5 */
+	double smoothing; /* EWMA weight of the newest interval, (0,1]; default 0.5 */
 	enum dconf_sigterm on_sigterm;
-	bool strict;             /* enforcement = strict: refuse to run without cpu/memory */
-	bool overcommit;         /* placement on measured use only (pure RD-DRF) */
-	char group[33];          /* control socket group */
-	char catalog[256];       /* model catalog path */
-	double node_cpu;         /* 0 = online CPUs */
-	uint64_t node_mem;       /* 0 = MemTotal */
-	unsigned max_tasks;      /* queued + running */
-	unsigned keep_finished;  /* finished tasks kept for `tasks` */
-	char uplink[16];         /* interface whose uploads are shaped per task; "" = none */
-	uint64_t uplink_rate;    /* bytes/s of the HTB parent; 0 = the link's speed */
+	bool strict;		/* enforcement = strict: refuse to run without cpu/memory */
+	bool overcommit;	/* placement on measured use only (pure RD-DRF) */
+	char group[33];		/* control socket group */
+	char catalog[256];	/* model catalog path */
+	double node_cpu;	/* 0 = online CPUs */
+	uint64_t node_mem;	/* 0 = MemTotal */
+	unsigned max_tasks;	/* queued + running */
+	unsigned keep_finished; /* finished tasks kept for `tasks` */
+	char uplink[16];	/* interface whose uploads are shaped per task; "" = none */
+	uint64_t uplink_rate;	/* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;
 	struct dconf_device devices[DCONF_MAX_DEVICES];
-	struct dconf_fleet fleet;
+	struct fleet_conf fleet; /* fleet mode (fleet.h) */
 };
 
 void dconf_init(struct dconf *c);
 /* Parses the whole file. On error returns -EINVAL and writes "line N: key: why" to err. */
 int dconf_parse(const char *text, struct dconf *c, char *err, size_t errsz);
-/* {"models":[{"name":"resnet-18","cpu":2,"memory":"1257M","command":["edgeslice-infer",...]},...]} */
+/* {"models":[{"name":"resnet-18","cpu":2,"memory":"1257M","command":["edgeslice-infer",...]},...]}
+ */
 int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n, char *err,
 		       size_t errsz);
 /* The paper's four models, used when the catalog file is missing. */

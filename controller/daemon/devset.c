@@ -11,7 +11,10 @@ struct local {
 	struct devset_device dev[DCONF_MAX_DEVICES];
 };
 
-static size_t local_count(void *ctx) { return ((struct local *)ctx)->n; }
+static size_t local_count(void *ctx)
+{
+	return ((struct local *)ctx)->n;
+}
 
 static int local_get(void *ctx, size_t i, struct devset_device *ret)
 {
@@ -22,10 +25,16 @@ static int local_get(void *ctx, size_t i, struct devset_device *ret)
 	return 0;
 }
 
-static void local_free(void *ctx) { free(ctx); }
+static void local_free(void *ctx)
+{
+	free(ctx);
+}
 
 static const struct devset_ops local_ops = {
-	.kind = "local", .count = local_count, .get = local_get, .free = local_free,
+    .kind = "local",
+    .count = local_count,
+    .get = local_get,
+    .free = local_free,
 };
 
 int devset_local_new(const struct dconf *c, double node_cpu, uint64_t node_mem, struct devset *ret)
@@ -49,7 +58,8 @@ int devset_local_new(const struct dconf *c, double node_cpu, uint64_t node_mem, 
 			struct devset_device *d = &l->dev[i];
 			snprintf(d->name, sizeof(d->name), "%s", c->devices[i].name);
 			snprintf(d->cpus, sizeof(d->cpus), "%s", c->devices[i].cpus);
-			d->cpu = c->devices[i].cpu > 0 ? c->devices[i].cpu : node_cpu / (double)l->n;
+			d->cpu =
+			    c->devices[i].cpu > 0 ? c->devices[i].cpu : node_cpu / (double)l->n;
 			d->mem = c->devices[i].mem;
 			d->local = true;
 			cpu_sum += d->cpu;
@@ -60,7 +70,8 @@ int devset_local_new(const struct dconf *c, double node_cpu, uint64_t node_mem, 
 		/* Devices without a memory size share what the others leave of the node. */
 		for (size_t i = 0; i < l->n; i++)
 			if (!l->dev[i].mem)
-				l->dev[i].mem = node_mem > mem_sum ? (node_mem - mem_sum) / unset_mem : 0;
+				l->dev[i].mem =
+				    node_mem > mem_sum ? (node_mem - mem_sum) / unset_mem : 0;
 		if (cpu_sum > node_cpu + 1e-9 || mem_sum > node_mem) {
 			free(l);
 			return -ERANGE; /* the partitions promise more than the node has */

@@ -13,9 +13,9 @@
 #include "util.h"
 
 static const char *const state_names[_DTASK_STATE_MAX] = {
-	[DTASK_QUEUED] = "queued", [DTASK_STARTING] = "starting",   [DTASK_RUNNING] = "running",
-	[DTASK_DONE] = "done",     [DTASK_CANCELLED] = "cancelled", [DTASK_FAILED] = "failed",
-	[DTASK_WAITING] = "waiting",
+    [DTASK_QUEUED] = "queued",	 [DTASK_STARTING] = "starting",	  [DTASK_RUNNING] = "running",
+    [DTASK_DONE] = "done",	 [DTASK_CANCELLED] = "cancelled", [DTASK_FAILED] = "failed",
+    [DTASK_WAITING] = "waiting",
 };
 
 const char *dtask_state_name(enum dtask_state s)
@@ -87,9 +87,11 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 		json_object_object_add(e, "argv", a);
 		json_object_object_add(e, "cpu", json_object_new_double(t->cpu));
 		json_object_object_add(e, "memory", json_object_new_int64((int64_t)t->mem));
-		json_object_object_add(e, "state", json_object_new_string(dtask_state_name(t->state)));
+		json_object_object_add(e, "state",
+				       json_object_new_string(dtask_state_name(t->state)));
 		json_object_object_add(e, "device", json_object_new_int(t->dev));
-		json_object_object_add(e, "submit_us", json_object_new_int64((int64_t)t->submit_us));
+		json_object_object_add(e, "submit_us",
+				       json_object_new_int64((int64_t)t->submit_us));
 		json_object_object_add(e, "start_us", json_object_new_int64((int64_t)t->start_us));
 		json_object_object_add(e, "end_us", json_object_new_int64((int64_t)t->end_us));
 		json_object_object_add(e, "pid", json_object_new_int64(t->pid));
@@ -97,16 +99,19 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 		json_object_object_add(e, "reason", json_object_new_string(t->reason));
 		json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
 		if (t->fleet_id)
-			json_object_object_add(e, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
+			json_object_object_add(e, "fleet_id",
+					       json_object_new_int64((int64_t)t->fleet_id));
 		if (t->upload_rate)
-			json_object_object_add(e, "upload_rate", json_object_new_int64((int64_t)t->upload_rate));
+			json_object_object_add(e, "upload_rate",
+					       json_object_new_int64((int64_t)t->upload_rate));
 		if (t->app) { /* optional: plain tasks and older files have none of these */
 			json_object *af = json_object_new_array();
 			json_object_object_add(e, "app", json_object_new_int64((int64_t)t->app));
 			json_object_object_add(e, "app_name", json_object_new_string(t->app_name));
 			json_object_object_add(e, "name", json_object_new_string(t->name));
 			for (size_t k = 0; k < t->n_after; k++)
-				json_object_array_add(af, json_object_new_int64((int64_t)t->after[k]));
+				json_object_array_add(af,
+						      json_object_new_int64((int64_t)t->after[k]));
 			json_object_object_add(e, "after", af);
 			json_object_object_add(e, "prio", json_object_new_double(t->prio));
 		}
@@ -162,26 +167,30 @@ static int parse_app_fields(json_object *e, struct dtask *t, char *err, size_t e
 	if (get_int(e, "app", 1, (int64_t)t->id, &x) < 0)
 		return bad(err, errsz, "tasks[%zu].app: not an application id <= the task id", i);
 	t->app = (uint64_t)x;
-	if (!json_object_object_get_ex(e, "app_name", &v) || !json_object_is_type(v, json_type_string) ||
+	if (!json_object_object_get_ex(e, "app_name", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
 	    !proto_name_valid(json_object_get_string(v)))
 		return bad(err, errsz, "tasks[%zu].app_name: missing or invalid", i);
 	snprintf(t->app_name, sizeof(t->app_name), "%s", json_object_get_string(v));
-	if (!json_object_object_get_ex(e, "name", &v) || !json_object_is_type(v, json_type_string) ||
+	if (!json_object_object_get_ex(e, "name", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
 	    !proto_name_valid(json_object_get_string(v)) ||
 	    strlen(json_object_get_string(v)) >= sizeof(t->name))
 		return bad(err, errsz, "tasks[%zu].name: missing or invalid", i);
 	snprintf(t->name, sizeof(t->name), "%s", json_object_get_string(v));
-	if (!json_object_object_get_ex(e, "after", &v) || !json_object_is_type(v, json_type_array) ||
-	    (n = json_object_array_length(v)) > 64)
+	if (!json_object_object_get_ex(e, "after", &v) ||
+	    !json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) > 64)
 		return bad(err, errsz, "tasks[%zu].after: missing or invalid", i);
 	t->after = calloc(n ? n : 1, sizeof(*t->after));
 	if (!t->after)
 		return -ENOMEM;
 	for (size_t k = 0; k < n; k++) {
 		json_object *a = json_object_array_get_idx(v, k);
-		if (!json_object_is_type(a, json_type_int) || json_object_get_int64(a) < (int64_t)t->app ||
+		if (!json_object_is_type(a, json_type_int) ||
+		    json_object_get_int64(a) < (int64_t)t->app ||
 		    json_object_get_int64(a) >= (int64_t)t->id)
-			return bad(err, errsz, "tasks[%zu].after[%zu]: not an earlier task of application %llu",
+			return bad(err, errsz,
+				   "tasks[%zu].after[%zu]: not an earlier task of application %llu",
 				   i, k, (unsigned long long)t->app);
 		t->after[k] = (uint64_t)json_object_get_int64(a);
 		t->n_after = k + 1;
@@ -189,7 +198,8 @@ static int parse_app_fields(json_object *e, struct dtask *t, char *err, size_t e
 	if (t->state == DTASK_WAITING && !n)
 		return bad(err, errsz, "tasks[%zu]: waiting without predecessors", i);
 	if (json_object_object_get_ex(e, "prio", &v)) {
-		if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		if (!json_object_is_type(v, json_type_double) &&
+		    !json_object_is_type(v, json_type_int))
 			return bad(err, errsz, "tasks[%zu].prio: not a number", i);
 		t->prio = json_object_get_double(v);
 		if (!isfinite(t->prio))
@@ -211,7 +221,8 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 	if (get_int(e, "id", 1, INT64_MAX - 1, &x) < 0)
 		return bad(err, errsz, "tasks[%zu].id: missing or not a positive integer", i);
 	t->id = (uint64_t)x;
-	if (!json_object_object_get_ex(e, "queue", &v) || !json_object_is_type(v, json_type_string) ||
+	if (!json_object_object_get_ex(e, "queue", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
 	    !proto_name_valid(json_object_get_string(v)))
 		return bad(err, errsz, "tasks[%zu].queue: missing or invalid", i);
 	snprintf(t->queue, sizeof(t->queue), "%s", json_object_get_string(v));
@@ -239,14 +250,16 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 	if (get_int(e, "memory", 1, INT64_MAX, &x) < 0)
 		return bad(err, errsz, "tasks[%zu].memory: missing or invalid", i);
 	t->mem = (uint64_t)x;
-	if (!json_object_object_get_ex(e, "state", &v) || !json_object_is_type(v, json_type_string) ||
+	if (!json_object_object_get_ex(e, "state", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
 	    dtask_state_from_name(json_object_get_string(v), &t->state) < 0)
 		return bad(err, errsz, "tasks[%zu].state: missing or unknown", i);
 	if (get_int(e, "device", -1, 4095, &x) < 0)
 		return bad(err, errsz, "tasks[%zu].device: missing or invalid", i);
 	t->dev = (int)x;
 	if ((t->state == DTASK_STARTING || t->state == DTASK_RUNNING) && t->dev < 0)
-		return bad(err, errsz, "tasks[%zu]: %s without a device", i, dtask_state_name(t->state));
+		return bad(err, errsz, "tasks[%zu]: %s without a device", i,
+			   dtask_state_name(t->state));
 	if (get_int(e, "submit_us", 0, INT64_MAX, &x) < 0)
 		return bad(err, errsz, "tasks[%zu].submit_us: missing or invalid", i);
 	t->submit_us = (uint64_t)x;
@@ -269,7 +282,8 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 	}
 	if (json_object_object_get_ex(e, "cpu_usec", &v)) { /* optional: older files lack it */
 		if (get_int(e, "cpu_usec", 0, INT64_MAX, &x) < 0)
-			return bad(err, errsz, "tasks[%zu].cpu_usec: not a non-negative integer", i);
+			return bad(err, errsz, "tasks[%zu].cpu_usec: not a non-negative integer",
+				   i);
 		t->cpu_usec = (uint64_t)x;
 	}
 	if (json_object_object_get_ex(e, "fleet_id", &v)) { /* optional: fleet mode only */
@@ -306,7 +320,8 @@ int dstate_parse(const char *text, struct dtask **ret, size_t *ret_n, uint64_t *
 		r = bad(err, errsz, "next_id: missing or invalid");
 		goto out;
 	}
-	if (!json_object_object_get_ex(o, "tasks", &arr) || !json_object_is_type(arr, json_type_array)) {
+	if (!json_object_object_get_ex(o, "tasks", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
 		r = bad(err, errsz, "tasks: missing or not an array");
 		goto out;
 	}

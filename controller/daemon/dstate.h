@@ -8,13 +8,13 @@
 #include <sys/types.h>
 
 enum dtask_state {
-	DTASK_QUEUED,    /* accepted, waiting for a placement */
-	DTASK_STARTING,  /* placed; cgroup may exist; spawn may or may not have happened */
-	DTASK_RUNNING,   /* spawned inside its cgroup */
-	DTASK_DONE,      /* cgroup emptied (exit status in exit_code when we reaped it) */
+	DTASK_QUEUED,	 /* accepted, waiting for a placement */
+	DTASK_STARTING,	 /* placed; cgroup may exist; spawn may or may not have happened */
+	DTASK_RUNNING,	 /* spawned inside its cgroup */
+	DTASK_DONE,	 /* cgroup emptied (exit status in exit_code when we reaped it) */
 	DTASK_CANCELLED, /* cancelled while queued, or killed by cancel */
-	DTASK_FAILED,    /* could not be enforced or started */
-	DTASK_WAITING,   /* application task: predecessors not all done (docs/DAEMON.md) */
+	DTASK_FAILED,	 /* could not be enforced or started */
+	DTASK_WAITING,	 /* application task: predecessors not all done (docs/DAEMON.md) */
 	_DTASK_STATE_MAX,
 };
 
@@ -26,24 +26,24 @@ struct dtask {
 	double cpu;   /* demand, cores */
 	uint64_t mem; /* demand, bytes */
 	enum dtask_state state;
-	int dev;              /* device index, -1 when not placed */
-	uint64_t submit_us;   /* CLOCK_REALTIME usec (survives restarts) */
+	int dev;	    /* device index, -1 when not placed */
+	uint64_t submit_us; /* CLOCK_REALTIME usec (survives restarts) */
 	uint64_t start_us;
 	uint64_t end_us;
-	int64_t pid;          /* 0 when unknown */
-	int exit_code;        /* -1 unknown; else wait status code; 128+sig for signals */
+	int64_t pid;	      /* 0 when unknown */
+	int exit_code;	      /* -1 unknown; else wait status code; 128+sig for signals */
 	char reason[64];      /* why FAILED/DONE ("exited", "oom-kill", "lost", ...) */
 	uint64_t cpu_usec;    /* CPU time used (cpu.stat usage_usec), known once finished */
 	uint64_t upload_rate; /* bytes/s its uploads are shaped to on the uplink; 0 = not shaped */
 	/* application membership (controller/dapp.h); app == 0: a plain task */
-	uint64_t app;         /* the application's id: the id of its first task */
+	uint64_t app; /* the application's id: the id of its first task */
 	char app_name[65];
-	char name[32];        /* task name within the application */
-	uint64_t *after;      /* ids of the predecessors (same application, lower ids) */
+	char name[32];	 /* task name within the application */
+	uint64_t *after; /* ids of the predecessors (same application, lower ids) */
 	size_t n_after;
-	double prio;          /* MRS upward rank; ready tasks are queued highest first */
-	uint64_t fleet_id;    /* fleet mode: the fleet-wide task id it was assigned as; 0 = local.
-	                       * Persisted so an assignment is started once across restarts. */
+	double prio;	   /* MRS upward rank; ready tasks are queued highest first */
+	uint64_t fleet_id; /* fleet mode: the fleet-wide task id it was assigned as; 0 = local.
+			    * Persisted so an assignment is started once across restarts. */
 	/* runtime only, not persisted */
 	void *rt;
 };

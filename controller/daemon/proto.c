@@ -15,29 +15,29 @@
 #include "util.h"
 
 static const char *const op_names[_PROTO_OP_MAX] = {
-	[PROTO_STATUS] = "status", [PROTO_SUBMIT] = "submit",   [PROTO_CANCEL] = "cancel",
-	[PROTO_QUEUES] = "queues", [PROTO_DEVICES] = "devices", [PROTO_TASKS] = "tasks",
-	[PROTO_EVENTS] = "events", [PROTO_RELOAD] = "reload",   [PROTO_SUBMIT_APP] = "submit-app",
-	[PROTO_APPS] = "apps",             [PROTO_FLEET] = "fleet",
+    [PROTO_STATUS] = "status", [PROTO_SUBMIT] = "submit",   [PROTO_CANCEL] = "cancel",
+    [PROTO_QUEUES] = "queues", [PROTO_DEVICES] = "devices", [PROTO_TASKS] = "tasks",
+    [PROTO_EVENTS] = "events", [PROTO_RELOAD] = "reload",   [PROTO_SUBMIT_APP] = "submit-app",
+    [PROTO_APPS] = "apps",     [PROTO_FLEET] = "fleet",
 };
 
 static const char *const err_names[_PROTO_E_MAX] = {
-	[PROTO_OK] = "ok",
-	[PROTO_E_TOO_LARGE] = "too-large",
-	[PROTO_E_BAD_JSON] = "bad-json",
-	[PROTO_E_NOT_OBJECT] = "not-object",
-	[PROTO_E_UNKNOWN_OP] = "unknown-op",
-	[PROTO_E_UNKNOWN_FIELD] = "unknown-field",
-	[PROTO_E_BAD_TYPE] = "bad-type",
-	[PROTO_E_MISSING_FIELD] = "missing-field",
-	[PROTO_E_BAD_VALUE] = "bad-value",
-	[PROTO_E_PERMISSION] = "permission-denied",
-	[PROTO_E_NO_QUEUE] = "no-such-queue",
-	[PROTO_E_NO_TASK] = "no-such-task",
-	[PROTO_E_TOO_BIG] = "demand-too-big",
-	[PROTO_E_STATE] = "wrong-state",
-	[PROTO_E_LIMIT] = "limit",
-	[PROTO_E_INTERNAL] = "internal",
+    [PROTO_OK] = "ok",
+    [PROTO_E_TOO_LARGE] = "too-large",
+    [PROTO_E_BAD_JSON] = "bad-json",
+    [PROTO_E_NOT_OBJECT] = "not-object",
+    [PROTO_E_UNKNOWN_OP] = "unknown-op",
+    [PROTO_E_UNKNOWN_FIELD] = "unknown-field",
+    [PROTO_E_BAD_TYPE] = "bad-type",
+    [PROTO_E_MISSING_FIELD] = "missing-field",
+    [PROTO_E_BAD_VALUE] = "bad-value",
+    [PROTO_E_PERMISSION] = "permission-denied",
+    [PROTO_E_NO_QUEUE] = "no-such-queue",
+    [PROTO_E_NO_TASK] = "no-such-task",
+    [PROTO_E_TOO_BIG] = "demand-too-big",
+    [PROTO_E_STATE] = "wrong-state",
+    [PROTO_E_LIMIT] = "limit",
+    [PROTO_E_INTERNAL] = "internal",
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -52,7 +52,8 @@ const char *proto_err_name(enum proto_err e)
 
 bool proto_op_mutates(enum proto_op op)
 {
-	return op == PROTO_SUBMIT || op == PROTO_CANCEL || op == PROTO_RELOAD || op == PROTO_SUBMIT_APP;
+	return op == PROTO_SUBMIT || op == PROTO_CANCEL || op == PROTO_RELOAD ||
+	       op == PROTO_SUBMIT_APP;
 }
 
 bool proto_name_valid(const char *s)
@@ -62,15 +63,16 @@ bool proto_name_valid(const char *s)
 	if (n == 0 || n > PROTO_MAX_NAME || s[0] == '.' || s[0] == '-')
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == '.' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
 			return false;
 	return true;
 }
 
-static int fail(struct proto_error *err, enum proto_err code, const char *field, const char *fmt, ...)
-	_printf_(4, 5);
-static int fail(struct proto_error *err, enum proto_err code, const char *field, const char *fmt, ...)
+static int fail(struct proto_error *err, enum proto_err code, const char *field, const char *fmt,
+		...) _printf_(4, 5);
+static int fail(struct proto_error *err, enum proto_err code, const char *field, const char *fmt,
+		...)
 {
 	va_list ap;
 
@@ -117,7 +119,8 @@ static int parse_demand(json_object *d, struct proto_request *r, struct proto_er
 	{
 		if (!strcmp(k, "cpu")) {
 			double c;
-			if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
+			if (json_object_is_type(v, json_type_int) ||
+			    json_object_is_type(v, json_type_double))
 				c = json_object_get_double(v);
 			else if (json_object_is_type(v, json_type_string)) {
 				if (parse_cores(json_object_get_string(v), &c) < 0)
@@ -149,7 +152,8 @@ static int parse_demand(json_object *d, struct proto_request *r, struct proto_er
 			r->mem = m;
 			have_mem = true;
 		} else
-			return fail(err, PROTO_E_UNKNOWN_FIELD, "demand", "demand.%.40s: unknown field", k);
+			return fail(err, PROTO_E_UNKNOWN_FIELD, "demand",
+				    "demand.%.40s: unknown field", k);
 	}
 	if (!have_cpu)
 		return fail(err, PROTO_E_MISSING_FIELD, "demand.cpu", "demand.cpu: missing");
@@ -178,13 +182,14 @@ static int parse_argv(json_object *a, struct proto_request *r, struct proto_erro
 		json_object *s = json_object_array_get_idx(a, i);
 		const char *v;
 		if (!json_object_is_type(s, json_type_string))
-			return fail(err, PROTO_E_BAD_TYPE, "argv", "argv[%zu]: must be a string", i);
+			return fail(err, PROTO_E_BAD_TYPE, "argv", "argv[%zu]: must be a string",
+				    i);
 		v = json_object_get_string(s);
 		if ((size_t)json_object_get_string_len(s) != strlen(v))
 			return fail(err, PROTO_E_BAD_VALUE, "argv", "argv[%zu]: contains NUL", i);
 		if (strlen(v) > PROTO_MAX_ARG)
-			return fail(err, PROTO_E_BAD_VALUE, "argv", "argv[%zu]: longer than %u bytes",
-				    i, PROTO_MAX_ARG);
+			return fail(err, PROTO_E_BAD_VALUE, "argv",
+				    "argv[%zu]: longer than %u bytes", i, PROTO_MAX_ARG);
 		if (i == 0 && v[0] == '\0')
 			return fail(err, PROTO_E_BAD_VALUE, "argv", "argv[0]: must not be empty");
 		r->argv[i] = strdup(v);
@@ -198,11 +203,11 @@ static int parse_argv(json_object *a, struct proto_request *r, struct proto_erro
 static int parse_app(json_object *o, struct proto_request *r, struct proto_error *err)
 {
 	static const enum proto_err codes[] = {
-		[DAPP_E_BAD_TYPE] = PROTO_E_BAD_TYPE,
-		[DAPP_E_UNKNOWN_FIELD] = PROTO_E_UNKNOWN_FIELD,
-		[DAPP_E_MISSING_FIELD] = PROTO_E_MISSING_FIELD,
-		[DAPP_E_BAD_VALUE] = PROTO_E_BAD_VALUE,
-		[DAPP_E_NOMEM] = PROTO_E_INTERNAL,
+	    [DAPP_E_BAD_TYPE] = PROTO_E_BAD_TYPE,
+	    [DAPP_E_UNKNOWN_FIELD] = PROTO_E_UNKNOWN_FIELD,
+	    [DAPP_E_MISSING_FIELD] = PROTO_E_MISSING_FIELD,
+	    [DAPP_E_BAD_VALUE] = PROTO_E_BAD_VALUE,
+	    [DAPP_E_NOMEM] = PROTO_E_INTERNAL,
 	};
 	struct dapp_error e;
 	int k;
@@ -253,7 +258,8 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 				    key, op_names[r->op]);
 		if (!strcmp(key, "queue")) {
 			if (!json_object_is_type(val, json_type_string))
-				return fail(err, PROTO_E_BAD_TYPE, "queue", "queue: must be a string");
+				return fail(err, PROTO_E_BAD_TYPE, "queue",
+					    "queue: must be a string");
 			if (!proto_name_valid(json_object_get_string(val)))
 				return fail(err, PROTO_E_BAD_VALUE, "queue",
 					    "queue: 1-64 characters of A-Z a-z 0-9 _ . -");
@@ -273,13 +279,16 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			if (json_object_is_type(val, json_type_int)) {
 				int64_t x = json_object_get_int64(val);
 				if (x < (int64_t)SHAPER_RATE_MIN || (uint64_t)x > SHAPER_RATE_MAX)
-					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
-						    "upload_rate: must be 1000..12500000000 bytes/s");
+					return fail(
+					    err, PROTO_E_BAD_VALUE, "upload_rate",
+					    "upload_rate: must be 1000..12500000000 bytes/s");
 				r->upload_rate = (uint64_t)x;
 			} else if (json_object_is_type(val, json_type_string)) {
-				if (shaper_parse_rate(json_object_get_string(val), &r->upload_rate) < 0)
+				if (shaper_parse_rate(json_object_get_string(val),
+						      &r->upload_rate) < 0)
 					return fail(err, PROTO_E_BAD_VALUE, "upload_rate",
-						    "upload_rate: not a rate between 8kbit and 100gbit (e.g. \"5.85mbit\", \"4g\")");
+						    "upload_rate: not a rate between 8kbit and "
+						    "100gbit (e.g. \"5.85mbit\", \"4g\")");
 			} else
 				return fail(err, PROTO_E_BAD_TYPE, "upload_rate",
 					    "upload_rate: must be bytes/s or a rate string");
@@ -290,22 +299,27 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 		} else if (!strcmp(key, "app")) {
 			int64_t t;
 			if (!json_object_is_type(val, json_type_int))
-				return fail(err, PROTO_E_BAD_TYPE, "app", "app: must be an integer");
+				return fail(err, PROTO_E_BAD_TYPE, "app",
+					    "app: must be an integer");
 			t = json_object_get_int64(val);
 			if (t <= 0 || t == INT64_MAX)
-				return fail(err, PROTO_E_BAD_VALUE, "app", "app: must be an application id >= 1");
+				return fail(err, PROTO_E_BAD_VALUE, "app",
+					    "app: must be an application id >= 1");
 			r->app = (uint64_t)t;
 		} else if (!strcmp(key, "fleet")) {
 			if (!json_object_is_type(val, json_type_boolean))
-				return fail(err, PROTO_E_BAD_TYPE, "fleet", "fleet: must be true or false");
+				return fail(err, PROTO_E_BAD_TYPE, "fleet",
+					    "fleet: must be true or false");
 			r->fleet = json_object_get_boolean(val);
 		} else if (!strcmp(key, "task")) {
 			int64_t t;
 			if (!json_object_is_type(val, json_type_int))
-				return fail(err, PROTO_E_BAD_TYPE, "task", "task: must be an integer");
+				return fail(err, PROTO_E_BAD_TYPE, "task",
+					    "task: must be an integer");
 			t = json_object_get_int64(val);
 			if (t <= 0 || t == INT64_MAX)
-				return fail(err, PROTO_E_BAD_VALUE, "task", "task: must be a task id >= 1");
+				return fail(err, PROTO_E_BAD_VALUE, "task",
+					    "task: must be a task id >= 1");
 			r->task = (uint64_t)t;
 		}
 	}
@@ -320,7 +334,8 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 	if (r->op == PROTO_CANCEL && r->task && r->app)
 		return fail(err, PROTO_E_BAD_VALUE, "app", "app: give either task or app");
 	if (r->op == PROTO_CANCEL && r->fleet && !r->task)
-		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing (fleet cancels a fleet task id)");
+		return fail(err, PROTO_E_MISSING_FIELD, "task",
+			    "task: missing (fleet cancels a fleet task id)");
 	if (r->op == PROTO_SUBMIT_APP && !r->dapp)
 		return fail(err, PROTO_E_MISSING_FIELD, "app", "app: missing");
 	return 0;

@@ -10,7 +10,7 @@ struct dapp;
 
 #define PROTO_MAX_LINE 65536u /* a longer request line is refused with "too-large" */
 #define PROTO_MAX_ARGS 256u
-#define PROTO_MAX_ARG 4096u
+#define PROTO_MAX_ARG  4096u
 #define PROTO_MAX_NAME 64u
 
 enum proto_op {
@@ -43,8 +43,8 @@ enum proto_err {
 	PROTO_E_NO_QUEUE,      /* "no-such-queue": unknown queue and no demand given */
 	PROTO_E_NO_TASK,       /* "no-such-task" */
 	PROTO_E_TOO_BIG,       /* "demand-too-big": exceeds every device's capacity */
-	PROTO_E_STATE,         /* "wrong-state": e.g. cancel of a finished task */
-	PROTO_E_LIMIT,         /* "limit": too many tasks/clients */
+	PROTO_E_STATE,	       /* "wrong-state": e.g. cancel of a finished task */
+	PROTO_E_LIMIT,	       /* "limit": too many tasks/clients */
 	PROTO_E_INTERNAL,      /* "internal": the daemon failed (state write etc.) */
 	_PROTO_E_MAX,
 };
@@ -58,8 +58,8 @@ struct proto_request {
 	char **argv; /* NULL-terminated */
 	size_t argc;
 	bool has_demand;
-	double cpu;   /* cores */
-	uint64_t mem; /* bytes */
+	double cpu;	      /* cores */
+	uint64_t mem;	      /* bytes */
 	uint64_t upload_rate; /* bytes/s; 0 = not shaped */
 	/* cancel: one of task, app */
 	uint64_t task;

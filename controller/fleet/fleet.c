@@ -102,7 +102,8 @@ struct fleet {
 	 * placer's key goes within about half a node TTL, so the next placer is elected within
 	 * one TTL of the kill, although the node's own lease may still have most of its TTL. */
 	int64_t elease, ettl;
-	uint64_t last_keepalive_us, last_ekeepalive_us, last_publish_us, last_elect_us, last_rescan_us;
+	uint64_t last_keepalive_us, last_ekeepalive_us, last_publish_us, last_elect_us,
+	    last_rescan_us;
 	struct etcd_watch *w;
 	bool placer;
 	struct placer pl;
@@ -155,9 +156,18 @@ static const char *jstr(json_object *o)
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 }
 
-static double jget_d(json_object *o, const char *k) { return jsonget_double(o, k, 0); }
-static int64_t jget_i(json_object *o, const char *k) { return jsonget_int64(o, k, 0); }
-static const char *jget_s(json_object *o, const char *k) { return jsonget_string(o, k, ""); }
+static double jget_d(json_object *o, const char *k)
+{
+	return jsonget_double(o, k, 0);
+}
+static int64_t jget_i(json_object *o, const char *k)
+{
+	return jsonget_int64(o, k, 0);
+}
+static const char *jget_s(json_object *o, const char *k)
+{
+	return jsonget_string(o, k, "");
+}
 
 /* --- pure helpers ------------------------------------------------------------------------- */
 
@@ -295,7 +305,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static int split_endpoints(const char *list, char ***ret, size_t *ret_n)
 {
-	char **v = calloc(DCONF_MAX_ENDPOINTS, sizeof(char *));
+	char **v = calloc(FLEET_MAX_ENDPOINTS, sizeof(char *));
 	_cleanup_free_ char *copy = strdup(list);
 	size_t n = 0;
 	char *save = NULL;
@@ -304,7 +314,7 @@ static int split_endpoints(const char *list, char ***ret, size_t *ret_n)
 		free(v);
 		return -ENOMEM;
 	}
-	for (char *tok = strtok_r(copy, ",", &save); tok && n < DCONF_MAX_ENDPOINTS;
+	for (char *tok = strtok_r(copy, ",", &save); tok && n < FLEET_MAX_ENDPOINTS;
 	     tok = strtok_r(NULL, ",", &save))
 		if (!(v[n++] = strdup(tok)))
 			break;
@@ -668,7 +678,8 @@ static int keepalive_if_due(struct fleet *f)
 		if (r == -ENOENT) {
 			f->elease = 0;
 			if (f->placer) {
-				flog(f, LOG_WARNING, "fleet: election lease expired; %s is no longer the placer",
+				flog(f, LOG_WARNING,
+				     "fleet: election lease expired; %s is no longer the placer",
 				     f->node);
 				f->placer = false; /* state dropped by the timer, as below */
 			}
@@ -760,8 +771,8 @@ int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, 
 			continue;
 		r = etcd_get(f->e, skey, &st);
 		if (r == -ENOENT) { /* assigned, start not claimed: never starts */
-			r = cancel_entry(f, as.kvs[i].key, as.kvs[i].mod_revision, id, as.kvs[i].value,
-					 true);
+			r = cancel_entry(f, as.kvs[i].key, as.kvs[i].mod_revision, id,
+					 as.kvs[i].value, true);
 			if (r == 1)
 				snprintf(ret_state, statesz, "cancelled");
 		} else if (r >= 0) { /* started (or starting): its node kills it */
@@ -774,7 +785,8 @@ int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, 
 				break;
 			}
 			json_object_object_add(o, "cancel", json_object_new_boolean(1));
-			op = (struct etcd_op){ETCD_OP_PUT, as.kvs[i].key, jstr(o), strlen(jstr(o)), 0};
+			op = (struct etcd_op){ETCD_OP_PUT, as.kvs[i].key, jstr(o), strlen(jstr(o)),
+					      0};
 			r = etcd_txn(f->e, &c, 1, &op, 1, NULL);
 			json_object_put(o);
 			if (r == 1)
@@ -788,7 +800,8 @@ int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, 
 	}
 	if (r == 0) {
 		etcd_kvs_done(&as);
-		snprintf(err, errsz, "task %" PRIu64 " moved while it was being cancelled; try again", id);
+		snprintf(err, errsz,
+			 "task %" PRIu64 " moved while it was being cancelled; try again", id);
 		return -EAGAIN;
 	}
 	if (r < 0 && r != -ENOENT)
@@ -798,7 +811,8 @@ int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, 
 	r = etcd_get(f->e, skey, &st);
 	if (r >= 0) {
 		json_object *o = json_tokener_parse(st.value);
-		snprintf(err, errsz, "task %" PRIu64 " is %s", id, o ? jget_s(o, "state") : "ended");
+		snprintf(err, errsz, "task %" PRIu64 " is %s", id,
+			 o ? jget_s(o, "state") : "ended");
 		json_object_put(o);
 		etcd_kv_done(&st);
 		return -EALREADY;
@@ -836,7 +850,8 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 			if (r < 0)
 				etcd_failed(f, "cancelling a task", r);
 			else if (r == 1)
-				flog(f, LOG_INFO, "fleet: task %" PRIu64 " cancelled before its start", t.id);
+				flog(f, LOG_INFO,
+				     "fleet: task %" PRIu64 " cancelled before its start", t.id);
 		}
 		goto out;
 	}
@@ -1632,7 +1647,7 @@ again:
 			if (json_object_object_get_ex(d, "tasks_used", &u) &&
 			    json_object_is_type(u, json_type_object)) {
 				json_object_object_foreach(u, k, v)
-					json_object_object_add(used, k, json_object_get(v));
+				    json_object_object_add(used, k, json_object_get(v));
 			}
 		}
 		tcpu += jget_d(d, "cpu");
@@ -1697,16 +1712,19 @@ again:
 		}
 		{
 			json_object *o = view_task(s, jget_s(st, "state"), jget_s(st, "node"),
-						   jget_s(st, "device"), st), *u;
+						   jget_s(st, "device"), st),
+				    *u;
 			char id[24];
 			snprintf(id, sizeof(id), "%" PRId64, jget_i(st, "id"));
 			/* Measured by the node (published with its devices about once a second). */
 			if (!strcmp(jget_s(st, "state"), "running") &&
 			    json_object_object_get_ex(used, id, &u) &&
-			    json_object_is_type(u, json_type_array) && json_object_array_length(u) == 2) {
-				json_object_object_add(o, "cpu_used",
-						       json_object_new_double(json_object_get_double(
-							   json_object_array_get_idx(u, 0))));
+			    json_object_is_type(u, json_type_array) &&
+			    json_object_array_length(u) == 2) {
+				json_object_object_add(
+				    o, "cpu_used",
+				    json_object_new_double(
+					json_object_get_double(json_object_array_get_idx(u, 0))));
 				json_object_object_add(o, "mem_used",
 						       json_object_new_int64(json_object_get_int64(
 							   json_object_array_get_idx(u, 1))));

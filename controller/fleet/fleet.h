@@ -8,9 +8,21 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "dconf.h"
-
 #define FLEET_PREFIX "/edgeslice/"
+
+/* Fleet mode (docs/FLEET.md): off = single node, etcd = share a queue and a placer through
+ * etcd. Set from edgeslice.conf by dconf.c; endpoints are kept as one comma-separated list
+ * (validated: http:// or https://). */
+#define FLEET_MAX_ENDPOINTS 16
+struct fleet_conf {
+	bool enabled;
+	char endpoints[1024];
+	char node_name[65];		   /* "" = the hostname */
+	unsigned lease_ttl;		   /* seconds, default 5 */
+	char ca[256], cert[256], key[256]; /* TLS pass-through ("" = none) */
+	char user[65];
+	char password_file[256];
+};
 
 /* An assignment as a node receives it: run task id of queue on its device. */
 struct fleet_task {
@@ -46,7 +58,7 @@ struct fleet_host {
 };
 
 struct fleet_params {
-	const struct dconf_fleet *conf;
+	const struct fleet_conf *conf;
 	const char *node;   /* node name ("" = hostname) */
 	const char *policy; /* policy name the placer runs (dconf policy) */
 	uint64_t seed;

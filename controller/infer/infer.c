@@ -57,18 +57,28 @@ static uint32_t push(struct gb *b, struct infer_layer *l)
 }
 
 static uint32_t conv_hw(struct gb *b, const char *name, uint32_t in, uint32_t cout, uint32_t kh,
-			uint32_t kw, uint32_t s, uint32_t ph, uint32_t pw, uint32_t groups, bool relu)
+			uint32_t kw, uint32_t s, uint32_t ph, uint32_t pw, uint32_t groups,
+			bool relu)
 {
-	struct infer_layer l = { .op = INFER_CONV, .in = { in }, .n_in = 1, .cout = cout, .kh = kh,
-				 .kw = kw, .sh = s, .sw = s, .ph = ph, .pw = pw, .groups = groups,
-				 .relu = relu };
+	struct infer_layer l = {.op = INFER_CONV,
+				.in = {in},
+				.n_in = 1,
+				.cout = cout,
+				.kh = kh,
+				.kw = kw,
+				.sh = s,
+				.sw = s,
+				.ph = ph,
+				.pw = pw,
+				.groups = groups,
+				.relu = relu};
 	struct infer_shape i;
 	if (b->err)
 		return 0;
 	i = shape_of(b, in);
 	snprintf(l.name, sizeof(l.name), "%s", name);
-	l.out = (struct infer_shape){ cout, pool_dim(i.h, kh, s, ph, false, &b->err),
-				      pool_dim(i.w, kw, s, pw, false, &b->err) };
+	l.out = (struct infer_shape){cout, pool_dim(i.h, kh, s, ph, false, &b->err),
+				     pool_dim(i.w, kw, s, pw, false, &b->err)};
 	if (i.c % groups || cout % groups) {
 		b->err = -EINVAL;
 		return 0;
@@ -87,41 +97,49 @@ static uint32_t conv(struct gb *b, const char *name, uint32_t in, uint32_t cout,
 static uint32_t pool(struct gb *b, const char *name, enum infer_op op, uint32_t in, uint32_t k,
 		     uint32_t s, uint32_t p, bool ceil_mode)
 {
-	struct infer_layer l = { .op = op, .in = { in }, .n_in = 1, .kh = k, .kw = k, .sh = s,
-				 .sw = s, .ph = p, .pw = p, .ceil_mode = ceil_mode };
+	struct infer_layer l = {.op = op,
+				.in = {in},
+				.n_in = 1,
+				.kh = k,
+				.kw = k,
+				.sh = s,
+				.sw = s,
+				.ph = p,
+				.pw = p,
+				.ceil_mode = ceil_mode};
 	struct infer_shape i;
 	if (b->err)
 		return 0;
 	i = shape_of(b, in);
 	snprintf(l.name, sizeof(l.name), "%s", name);
-	l.out = (struct infer_shape){ i.c, pool_dim(i.h, k, s, p, ceil_mode, &b->err),
-				      pool_dim(i.w, k, s, p, ceil_mode, &b->err) };
+	l.out = (struct infer_shape){i.c, pool_dim(i.h, k, s, p, ceil_mode, &b->err),
+				     pool_dim(i.w, k, s, p, ceil_mode, &b->err)};
 	l.flops = (double)l.out.c * l.out.h * l.out.w * k * k;
 	return push(b, &l);
 }
 
 static uint32_t gap(struct gb *b, const char *name, uint32_t in)
 {
-	struct infer_layer l = { .op = INFER_GAP, .in = { in }, .n_in = 1 };
+	struct infer_layer l = {.op = INFER_GAP, .in = {in}, .n_in = 1};
 	struct infer_shape i;
 	if (b->err)
 		return 0;
 	i = shape_of(b, in);
 	snprintf(l.name, sizeof(l.name), "%s", name);
-	l.out = (struct infer_shape){ i.c, 1, 1 };
+	l.out = (struct infer_shape){i.c, 1, 1};
 	l.flops = (double)i.c * i.h * i.w;
 	return push(b, &l);
 }
 
 static uint32_t fc(struct gb *b, const char *name, uint32_t in, uint32_t out, bool relu)
 {
-	struct infer_layer l = { .op = INFER_FC, .in = { in }, .n_in = 1, .cout = out, .relu = relu };
+	struct infer_layer l = {.op = INFER_FC, .in = {in}, .n_in = 1, .cout = out, .relu = relu};
 	struct infer_shape i;
 	if (b->err)
 		return 0;
 	i = shape_of(b, in);
 	snprintf(l.name, sizeof(l.name), "%s", name);
-	l.out = (struct infer_shape){ out, 1, 1 };
+	l.out = (struct infer_shape){out, 1, 1};
 	l.n_weight = (size_t)out * i.c * i.h * i.w;
 	l.flops = 2.0 * (double)l.n_weight;
 	return push(b, &l);
@@ -129,7 +147,7 @@ static uint32_t fc(struct gb *b, const char *name, uint32_t in, uint32_t out, bo
 
 static uint32_t add2(struct gb *b, const char *name, uint32_t x, uint32_t y, bool relu)
 {
-	struct infer_layer l = { .op = INFER_ADD, .in = { x, y }, .n_in = 2, .relu = relu };
+	struct infer_layer l = {.op = INFER_ADD, .in = {x, y}, .n_in = 2, .relu = relu};
 	if (b->err)
 		return 0;
 	snprintf(l.name, sizeof(l.name), "%s", name);
@@ -147,7 +165,7 @@ static uint32_t add2(struct gb *b, const char *name, uint32_t x, uint32_t y, boo
 
 static uint32_t concat(struct gb *b, const char *name, const uint32_t *in, uint32_t n)
 {
-	struct infer_layer l = { .op = INFER_CONCAT, .n_in = n };
+	struct infer_layer l = {.op = INFER_CONCAT, .n_in = n};
 	if (b->err)
 		return 0;
 	snprintf(l.name, sizeof(l.name), "%s", name);
@@ -185,8 +203,8 @@ static void build_alexnet(struct gb *b)
 
 static void build_vgg19(struct gb *b)
 {
-	static const uint32_t cfg[] = { 64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512,
-					512, 512, 0, 512, 512, 512, 512, 0 };
+	static const uint32_t cfg[] = {64,  64,	 0,   128, 128, 0,   256, 256, 256, 256, 0,
+				       512, 512, 512, 512, 0,	512, 512, 512, 512, 0};
 	char nm[48];
 	uint32_t x = INFER_INPUT, ci = 1, pi = 1;
 	for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++)
@@ -199,9 +217,9 @@ static void build_vgg19(struct gb *b)
 
 static void build_mobilenet_v2(struct gb *b)
 {
-	static const uint32_t cfg[][4] = { { 1, 16, 1, 1 },  { 6, 24, 2, 2 },  { 6, 32, 3, 2 },
-					   { 6, 64, 4, 2 },  { 6, 96, 3, 1 },  { 6, 160, 3, 2 },
-					   { 6, 320, 1, 1 } };
+	static const uint32_t cfg[][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2},
+					  {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
+					  {6, 320, 1, 1}};
 	char nm[48];
 	uint32_t x = conv(b, "conv0", INFER_INPUT, 32, 3, 2, 1);
 	unsigned blk = 1;
@@ -225,7 +243,7 @@ static void build_mobilenet_v2(struct gb *b)
 
 static void build_resnet18(struct gb *b)
 {
-	static const uint32_t widths[4] = { 64, 128, 256, 512 };
+	static const uint32_t widths[4] = {64, 128, 256, 512};
 	char nm[48];
 	uint32_t x = conv(b, "conv1", INFER_INPUT, 64, 7, 2, 3);
 
@@ -235,10 +253,11 @@ static void build_resnet18(struct gb *b)
 			uint32_t s = (st > 0 && blk == 0) ? 2 : 1, c = widths[st], y, sc = x;
 			uint32_t cin = b->err ? c : shape_of(b, x).c;
 			y = conv(b, NM("layer%u.%u.conv1", st + 1, blk), x, c, 3, s, 1);
-			y = conv_hw(b, NM("layer%u.%u.conv2", st + 1, blk), y, c, 3, 3, 1, 1, 1, 1, false);
+			y = conv_hw(b, NM("layer%u.%u.conv2", st + 1, blk), y, c, 3, 3, 1, 1, 1, 1,
+				    false);
 			if (s != 1 || cin != c)
-				sc = conv_hw(b, NM("layer%u.%u.downsample", st + 1, blk), x, c, 1, 1, s, 0, 0,
-					     1, false);
+				sc = conv_hw(b, NM("layer%u.%u.downsample", st + 1, blk), x, c, 1,
+					     1, s, 0, 0, 1, false);
 			x = add2(b, NM("layer%u.%u.add", st + 1, blk), sc, y, true);
 		}
 	x = gap(b, "avgpool", x);
@@ -390,33 +409,32 @@ static const struct {
 	uint32_t default_size;
 	void (*build)(struct gb *b);
 } models[] = {
-	{ "alexnet", 224, build_alexnet },	   { "mobilenet-v2", 224, build_mobilenet_v2 },
-	{ "resnet-18", 224, build_resnet18 },	   { "vgg-19", 224, build_vgg19 },
-	{ "inception-v3", 299, build_inception_v3 }, { "googlenet", 224, build_googlenet },
+    {"alexnet", 224, build_alexnet},	       {"mobilenet-v2", 224, build_mobilenet_v2},
+    {"resnet-18", 224, build_resnet18},	       {"vgg-19", 224, build_vgg19},
+    {"inception-v3", 299, build_inception_v3}, {"googlenet", 224, build_googlenet},
 };
 
 const char *const *infer_model_names(void)
 {
-	static const char *const names[] = { "alexnet",	     "mobilenet-v2", "resnet-18", "vgg-19",
-					     "inception-v3", "googlenet",    NULL };
+	static const char *const names[] = {"alexnet",	    "mobilenet-v2", "resnet-18", "vgg-19",
+					    "inception-v3", "googlenet",    NULL};
 	return names;
 }
 
-int infer_model_new(const char *name, uint32_t input_size, uint32_t batch,
-		    struct infer_model **ret)
+int infer_model_new(const char *name, uint32_t input_size, uint32_t batch, struct infer_model **ret)
 {
 	if (!name || !ret || batch == 0 || batch > 1024 || input_size > 4096)
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-		struct gb b = { 0 };
+		struct gb b = {0};
 		if (strcmp(models[i].name, name) != 0)
 			continue;
 		b.m = calloc(1, sizeof(*b.m));
 		if (!b.m)
 			return -ENOMEM;
 		snprintf(b.m->name, sizeof(b.m->name), "%s", name);
-		b.m->in = (struct infer_shape){ 3, input_size ? input_size : models[i].default_size,
-						input_size ? input_size : models[i].default_size };
+		b.m->in = (struct infer_shape){3, input_size ? input_size : models[i].default_size,
+					       input_size ? input_size : models[i].default_size};
 		b.m->batch = batch;
 		models[i].build(&b);
 		/* a layer whose output vanished is an input too small for the model */
@@ -458,7 +476,10 @@ int infer_find_layer(const struct infer_model *m, const char *name, uint32_t *re
 	return -ENOENT;
 }
 
-static size_t elems(struct infer_shape s) { return (size_t)s.c * s.h * s.w; }
+static size_t elems(struct infer_shape s)
+{
+	return (size_t)s.c * s.h * s.w;
+}
 
 uint64_t infer_output_bytes(const struct infer_model *m, uint32_t layer)
 {
@@ -469,9 +490,10 @@ size_t infer_weight_bytes(const struct infer_model *m)
 {
 	size_t t = 0;
 	for (size_t i = 0; i < m->n; i++)
-		t += (m->layers[i].n_weight + (m->layers[i].op == INFER_CONV || m->layers[i].op == INFER_FC
-						       ? m->layers[i].cout
-						       : 0)) *
+		t += (m->layers[i].n_weight +
+		      (m->layers[i].op == INFER_CONV || m->layers[i].op == INFER_FC
+			   ? m->layers[i].cout
+			   : 0)) *
 		     sizeof(float);
 	return t;
 }
@@ -525,8 +547,10 @@ int infer_model_alloc(struct infer_model *m, uint64_t seed)
 				l->bias[k] = 0.01f * frand(&s);
 		}
 		if (l->op == INFER_CONV && l->groups != in.c) {
-			bool direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && !l->ph && !l->pw;
-			size_t need = (size_t)(in.c / l->groups) * l->kh * l->kw * l->out.h * l->out.w;
+			bool direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
+				      !l->ph && !l->pw;
+			size_t need =
+			    (size_t)(in.c / l->groups) * l->kh * l->kw * l->out.h * l->out.w;
 			if (!direct && need > m->scratch_len)
 				m->scratch_len = need;
 		}
@@ -572,13 +596,13 @@ static void *pf_main(void *a)
 	return NULL;
 }
 
-static void parallel_for(size_t n, size_t work_per_item, void (*fn)(void *ctx, size_t lo, size_t hi),
-			 void *ctx)
+static void parallel_for(size_t n, size_t work_per_item,
+			 void (*fn)(void *ctx, size_t lo, size_t hi), void *ctx)
 {
 	unsigned t = __atomic_load_n(&direct_threads, __ATOMIC_RELAXED);
 	pthread_t th[64];
 	struct pf_part part[64];
-	bool started[64] = { false };
+	bool started[64] = {false};
 
 	if (t > n)
 		t = (unsigned)n;
@@ -587,7 +611,7 @@ static void parallel_for(size_t n, size_t work_per_item, void (*fn)(void *ctx, s
 		return;
 	}
 	for (unsigned i = 0; i < t; i++)
-		part[i] = (struct pf_part){ fn, ctx, n * i / t, n * (i + 1) / t };
+		part[i] = (struct pf_part){fn, ctx, n * i / t, n * (i + 1) / t};
 	for (unsigned i = 1; i < t; i++)
 		started[i] = pthread_create(&th[i], NULL, pf_main, &part[i]) == 0;
 	fn(ctx, part[0].lo, part[0].hi);
@@ -595,7 +619,8 @@ static void parallel_for(size_t n, size_t work_per_item, void (*fn)(void *ctx, s
 		if (started[i])
 			pthread_join(th[i], NULL);
 		else
-			fn(ctx, part[i].lo, part[i].hi); /* could not start one: do its share here */
+			fn(ctx, part[i].lo,
+			   part[i].hi); /* could not start one: do its share here */
 	}
 }
 
@@ -634,9 +659,10 @@ static void im2col_part(void *arg, size_t lo, size_t hi)
 					}
 					for (size_t xx = 0; xx < ow; xx++) {
 						long ix = (long)(xx * l->sw + kx) - (long)l->pw;
-						col[p++] = (ix < 0 || ix >= (long)a->in.w)
-								   ? 0.0f
-								   : xc[(size_t)iy * a->in.w + (size_t)ix];
+						col[p++] =
+						    (ix < 0 || ix >= (long)a->in.w)
+							? 0.0f
+							: xc[(size_t)iy * a->in.w + (size_t)ix];
 					}
 				}
 			}
@@ -645,7 +671,7 @@ static void im2col_part(void *arg, size_t lo, size_t hi)
 static void im2col(const float *x, struct infer_shape in, uint32_t c0, uint32_t cn,
 		   const struct infer_layer *l, float *col)
 {
-	struct im2col_ctx a = { x, in, c0, l, col };
+	struct im2col_ctx a = {x, in, c0, l, col};
 	parallel_for(cn, (size_t)l->kh * l->kw * l->out.h * l->out.w, im2col_part, &a);
 }
 
@@ -671,7 +697,7 @@ static void bias_part(void *arg, size_t lo, size_t hi)
 
 static void bias_relu(float *y, size_t channels, size_t plane, const float *bias, bool relu)
 {
-	struct bias_ctx a = { y, plane, bias, relu };
+	struct bias_ctx a = {y, plane, bias, relu};
 	parallel_for(channels, plane, bias_part, &a);
 }
 
@@ -702,7 +728,8 @@ static void dw_part(void *arg, size_t lo, size_t hi)
 					for (uint32_t kx = 0; kx < l->kw; kx++) {
 						long ix = (long)(ox * l->sw + kx) - (long)l->pw;
 						if (ix >= 0 && ix < (long)in.w)
-							acc += xc[iy * in.w + ix] * wc[ky * l->kw + kx];
+							acc += xc[iy * in.w + ix] *
+							       wc[ky * l->kw + kx];
 					}
 				}
 				yc[(size_t)oy * l->out.w + ox] = acc;
@@ -720,12 +747,13 @@ static void run_conv(struct infer_model *m, struct infer_layer *l)
 		const float *x = x0 + n * elems(in);
 		float *y = l->act + n * elems(l->out);
 		if (l->groups == in.c && l->groups == l->cout && l->groups > 1) {
-			struct dw_ctx a = { x, y, in, l };
+			struct dw_ctx a = {x, y, in, l};
 			parallel_for(in.c, plane * l->kh * l->kw, dw_part, &a);
 		} else {
 			uint32_t cg = in.c / l->groups, og = l->cout / l->groups;
 			size_t k = (size_t)cg * l->kh * l->kw;
-			bool direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && !l->ph && !l->pw;
+			bool direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 &&
+				      !l->ph && !l->pw;
 			for (uint32_t g = 0; g < l->groups; g++) {
 				const float *col;
 				if (direct) {
@@ -734,9 +762,10 @@ static void run_conv(struct infer_model *m, struct infer_layer *l)
 					im2col(x, in, g * cg, cg, l, m->scratch);
 					col = m->scratch;
 				}
-				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og, (int)plane, (int)k,
-					    1.0f, l->weight + (size_t)g * og * k, (int)k, col, (int)plane, 0.0f,
-					    y + (size_t)g * og * plane, (int)plane);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)og,
+					    (int)plane, (int)k, 1.0f,
+					    l->weight + (size_t)g * og * k, (int)k, col, (int)plane,
+					    0.0f, y + (size_t)g * og * plane, (int)plane);
 			}
 		}
 		bias_relu(y, l->cout, plane, l->bias, l->relu);
@@ -770,7 +799,8 @@ static void pool_part(void *arg, size_t lo, size_t hi)
 				long cx1 = x1 < (long)(in.w + l->pw) ? x1 : (long)(in.w + l->pw);
 				float acc = max ? -INFINITY : 0.0f;
 				for (long iy = y0 < 0 ? 0 : y0; iy < y1 && iy < (long)in.h; iy++)
-					for (long ix = x0w < 0 ? 0 : x0w; ix < x1 && ix < (long)in.w; ix++) {
+					for (long ix = x0w < 0 ? 0 : x0w;
+					     ix < x1 && ix < (long)in.w; ix++) {
 						float v = x[iy * in.w + ix];
 						if (max)
 							acc = v > acc ? v : acc;
@@ -787,9 +817,10 @@ static void pool_part(void *arg, size_t lo, size_t hi)
 static void run_pool(struct infer_model *m, struct infer_layer *l)
 {
 	struct infer_shape in = l->in[0] == INFER_INPUT ? m->in : m->layers[l->in[0]].out;
-	struct pool_ctx a = { m, l, in, src_of(m, l->in[0]) };
+	struct pool_ctx a = {m, l, in, src_of(m, l->in[0])};
 	/* planes are contiguous across the batch: image n's channel c is plane n*C + c */
-	parallel_for((size_t)m->batch * in.c, (size_t)l->out.h * l->out.w * l->kh * l->kw, pool_part, &a);
+	parallel_for((size_t)m->batch * in.c, (size_t)l->out.h * l->out.w * l->kh * l->kw,
+		     pool_part, &a);
 }
 
 static void run_gap(struct infer_model *m, struct infer_layer *l)
@@ -811,8 +842,9 @@ static void run_fc(struct infer_model *m, struct infer_layer *l)
 {
 	struct infer_shape in = l->in[0] == INFER_INPUT ? m->in : m->layers[l->in[0]].out;
 	size_t nin = elems(in);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->batch, (int)l->cout, (int)nin, 1.0f,
-		    src_of(m, l->in[0]), (int)nin, l->weight, (int)nin, 0.0f, l->act, (int)l->cout);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->batch, (int)l->cout, (int)nin,
+		    1.0f, src_of(m, l->in[0]), (int)nin, l->weight, (int)nin, 0.0f, l->act,
+		    (int)l->cout);
 	for (uint32_t n = 0; n < m->batch; n++)
 		bias_relu(l->act + (size_t)n * l->cout, l->cout, 1, l->bias, l->relu);
 }

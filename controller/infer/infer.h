@@ -8,11 +8,11 @@
 
 #include "jps.h"
 
-#define INFER_INPUT UINT32_MAX
+#define INFER_INPUT  UINT32_MAX
 #define INFER_MAX_IN 6
 
 enum infer_op {
-	INFER_CONV,    /* conv (+ fused BN/ReLU); groups == cin is depthwise */
+	INFER_CONV, /* conv (+ fused BN/ReLU); groups == cin is depthwise */
 	INFER_MAXPOOL,
 	INFER_AVGPOOL, /* count_include_pad, as torchvision's Inception pools */
 	INFER_GAP,     /* global average pool to 1x1 */
@@ -45,9 +45,9 @@ struct infer_model {
 	uint32_t batch;
 	size_t n;
 	struct infer_layer *layers;
-	float *input;        /* batch x in */
-	float *scratch;      /* im2col buffer */
-	size_t scratch_len;  /* floats */
+	float *input;	    /* batch x in */
+	float *scratch;	    /* im2col buffer */
+	size_t scratch_len; /* floats */
 	bool allocated;
 };
 

@@ -22,7 +22,7 @@ void infer_frame_done(struct infer_frame *f)
 	if (!f)
 		return;
 	free(f->buf);
-	*f = (struct infer_frame){ 0 };
+	*f = (struct infer_frame){0};
 }
 
 static size_t tensor_elems(const struct infer_tensor_desc *d)
@@ -69,20 +69,20 @@ static int frame_build(const struct infer_frame_header *h, const struct infer_te
 	off += h->msg_len;
 	uint32_t crc = infer_crc32c(0, buf, off);
 	memcpy(buf + off, &crc, 4);
-	*ret = (struct infer_frame){ buf, len, crc };
+	*ret = (struct infer_frame){buf, len, crc};
 	return 0;
 }
 
 int infer_frame_request(const struct infer_model *m, uint32_t job, int32_t cut,
 			struct infer_frame *ret)
 {
-	struct infer_frame_header h = { .magic = INFER_FRAME_MAGIC,
-					.version = INFER_FRAME_VERSION,
-					.type = INFER_FRAME_REQUEST,
-					.job = job,
-					.cut = cut < 0 ? -1 : cut,
-					.input_size = m->in.h,
-					.batch = m->batch };
+	struct infer_frame_header h = {.magic = INFER_FRAME_MAGIC,
+				       .version = INFER_FRAME_VERSION,
+				       .type = INFER_FRAME_REQUEST,
+				       .job = job,
+				       .cut = cut < 0 ? -1 : cut,
+				       .input_size = m->in.h,
+				       .batch = m->batch};
 	struct infer_tensor_desc d[INFER_FRAME_MAX_TENSORS];
 	const float *data[INFER_FRAME_MAX_TENSORS];
 	uint32_t fr[INFER_FRAME_MAX_TENSORS * 8];
@@ -123,7 +123,7 @@ int infer_frame_request(const struct infer_model *m, uint32_t job, int32_t cut,
 	for (size_t i = 0; i < nf; i++) {
 		int32_t layer = fr[i] == INFER_INPUT ? -1 : (int32_t)fr[i];
 		struct infer_shape s = shape_of_layer(m, layer);
-		d[i] = (struct infer_tensor_desc){ layer, m->batch, s.c, s.h, s.w, 0 };
+		d[i] = (struct infer_tensor_desc){layer, m->batch, s.c, s.h, s.w, 0};
 		data[i] = layer < 0 ? m->input : m->layers[layer].act;
 	}
 	r = frame_build(&h, d, data, NULL, ret);
@@ -131,8 +131,8 @@ int infer_frame_request(const struct infer_model *m, uint32_t job, int32_t cut,
 }
 
 /* Total length a frame announces, from its header and descriptors; -EBADMSG if absurd. */
-static int frame_expected_len(const struct infer_frame_header *h,
-			      const struct infer_tensor_desc *d, size_t *ret)
+static int frame_expected_len(const struct infer_frame_header *h, const struct infer_tensor_desc *d,
+			      size_t *ret)
 {
 	size_t len = sizeof(*h) + (size_t)h->n_tensors * sizeof(*d) + h->msg_len + 4;
 	for (uint32_t i = 0; i < h->n_tensors; i++) {
@@ -267,11 +267,11 @@ int infer_frame_read(int fd, uint8_t **ret_buf, size_t *ret_len)
 
 static int send_error(int fd, uint32_t job, const char *msg)
 {
-	struct infer_frame_header h = { .magic = INFER_FRAME_MAGIC,
-					.version = INFER_FRAME_VERSION,
-					.type = INFER_FRAME_ERROR,
-					.job = job,
-					.msg_len = (uint32_t)strlen(msg) };
+	struct infer_frame_header h = {.magic = INFER_FRAME_MAGIC,
+				       .version = INFER_FRAME_VERSION,
+				       .type = INFER_FRAME_ERROR,
+				       .job = job,
+				       .msg_len = (uint32_t)strlen(msg)};
 	struct infer_frame f;
 	int r = frame_build(&h, NULL, NULL, msg, &f);
 	if (r < 0)
@@ -301,14 +301,15 @@ static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
 		struct infer_model *nm;
 		r = infer_model_new(name, h->input_size, h->batch, &nm);
 		if (r < 0) {
-			snprintf(err, errlen, "cannot build model \"%s\" (input %u, batch %u): %s", name,
-				 h->input_size, h->batch, strerror(-r));
+			snprintf(err, errlen, "cannot build model \"%s\" (input %u, batch %u): %s",
+				 name, h->input_size, h->batch, strerror(-r));
 			return r;
 		}
 		r = infer_model_alloc(nm, seed);
 		if (r < 0) {
 			infer_model_free(nm);
-			snprintf(err, errlen, "cannot allocate model \"%s\": %s", name, strerror(-r));
+			snprintf(err, errlen, "cannot allocate model \"%s\": %s", name,
+				 strerror(-r));
 			return r;
 		}
 		infer_model_free(*cache);
@@ -336,10 +337,10 @@ static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
 	for (size_t i = 0; i < nf; i++) {
 		int32_t want = fr[i] == INFER_INPUT ? -1 : (int32_t)fr[i];
 		struct infer_shape s = shape_of_layer(m, want);
-		if (d[i].layer != want || d[i].batch != m->batch || d[i].c != s.c || d[i].h != s.h ||
-		    d[i].w != s.w) {
-			snprintf(err, errlen, "tensor %zu: expected layer %d shape %ux%ux%ux%u", i, want,
-				 m->batch, s.c, s.h, s.w);
+		if (d[i].layer != want || d[i].batch != m->batch || d[i].c != s.c ||
+		    d[i].h != s.h || d[i].w != s.w) {
+			snprintf(err, errlen, "tensor %zu: expected layer %d shape %ux%ux%ux%u", i,
+				 want, m->batch, s.c, s.h, s.w);
 			free(local);
 			return -EINVAL;
 		}
@@ -356,19 +357,19 @@ static int serve_one(const uint8_t *buf, const struct infer_frame_header *h,
 			snprintf(err, errlen, "forward pass failed: %s", strerror(-r));
 			return r;
 		}
-		struct infer_frame_header rh = { .magic = INFER_FRAME_MAGIC,
-						 .version = INFER_FRAME_VERSION,
-						 .type = INFER_FRAME_REPLY,
-						 .job = h->job,
-						 .cut = h->cut,
-						 .input_size = h->input_size,
-						 .batch = h->batch,
-						 .n_tensors = 1,
-						 .server_us = (uint32_t)((now_nsec() - t0) / 1000),
-						 .recv_ns = recv_ns };
+		struct infer_frame_header rh = {.magic = INFER_FRAME_MAGIC,
+						.version = INFER_FRAME_VERSION,
+						.type = INFER_FRAME_REPLY,
+						.job = h->job,
+						.cut = h->cut,
+						.input_size = h->input_size,
+						.batch = h->batch,
+						.n_tensors = 1,
+						.server_us = (uint32_t)((now_nsec() - t0) / 1000),
+						.recv_ns = recv_ns};
 		uint32_t rcrc;
 		struct infer_shape o = m->layers[m->n - 1].out;
-		struct infer_tensor_desc od = { (int32_t)m->n - 1, m->batch, o.c, o.h, o.w, 0 };
+		struct infer_tensor_desc od = {(int32_t)m->n - 1, m->batch, o.c, o.h, o.w, 0};
 		const float *od_data = m->layers[m->n - 1].act;
 		memcpy(&rcrc, buf + off + h->msg_len, 4);
 		rh.echo_crc = rcrc;
@@ -399,7 +400,7 @@ static void *reader_thread(void *arg)
 {
 	struct rx_queue *q = arg;
 	for (;;) {
-		struct rx_item it = { 0 };
+		struct rx_item it = {0};
 		it.err = infer_frame_read(q->fd, &it.buf, &it.len);
 		it.recv_ns = now_nsec();
 		pthread_mutex_lock(&q->mu);
@@ -421,7 +422,7 @@ static void *reader_thread(void *arg)
 
 int infer_serve_conn(int fd, struct infer_model **cache, unsigned threads, uint64_t seed)
 {
-	struct rx_queue q = { .fd = fd };
+	struct rx_queue q = {.fd = fd};
 	pthread_t th;
 	int ret = 0;
 
@@ -435,7 +436,7 @@ int infer_serve_conn(int fd, struct infer_model **cache, unsigned threads, uint6
 	for (;;) {
 		struct rx_item it;
 		struct infer_frame_header h;
-		struct infer_frame reply = { 0 };
+		struct infer_frame reply = {0};
 		char err[256] = "";
 		int r;
 
@@ -463,7 +464,8 @@ int infer_serve_conn(int fd, struct infer_model **cache, unsigned threads, uint6
 			ret = -EPROTO;
 			break;
 		}
-		r = serve_one(it.buf, &h, cache, threads, seed, it.recv_ns, &reply, err, sizeof(err));
+		r = serve_one(it.buf, &h, cache, threads, seed, it.recv_ns, &reply, err,
+			      sizeof(err));
 		free(it.buf);
 		if (r < 0) {
 			send_error(fd, h.job, err[0] ? err : strerror(-r));
@@ -495,8 +497,8 @@ int infer_serve_conn(int fd, struct infer_model **cache, unsigned threads, uint6
 
 int infer_listen(const char *addr, uint16_t port, int *ret_fd, uint16_t *ret_port)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port),
-				   .sin6_addr = in6addr_any };
+	struct sockaddr_in6 sa = {
+	    .sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = in6addr_any};
 	socklen_t sl = sizeof(sa);
 	int one = 1, zero = 0;
 	_cleanup_close_ int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -528,7 +530,7 @@ int infer_listen(const char *addr, uint16_t port, int *ret_fd, uint16_t *ret_por
 
 int infer_connect(const char *host, uint16_t port, unsigned timeout_ms, int *ret_fd)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
 	char ps[8];
 	int r, last = -ECONNREFUSED;
 
@@ -537,11 +539,12 @@ int infer_connect(const char *host, uint16_t port, unsigned timeout_ms, int *ret
 	if (r != 0)
 		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	for (struct addrinfo *a = ai; a; a = a->ai_next) {
-		_cleanup_close_ int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		_cleanup_close_ int fd =
+		    socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		struct pollfd p;
 		int soerr = 0, one = 1;
 		socklen_t sl = sizeof(soerr);
-		struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+		struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 
 		if (fd < 0) {
 			last = -errno;
@@ -551,7 +554,7 @@ int infer_connect(const char *host, uint16_t port, unsigned timeout_ms, int *ret
 			last = -errno;
 			continue;
 		}
-		p = (struct pollfd){ fd, POLLOUT, 0 };
+		p = (struct pollfd){fd, POLLOUT, 0};
 		r = poll(&p, 1, (int)timeout_ms);
 		if (r <= 0) {
 			last = r == 0 ? -ETIMEDOUT : -errno;
@@ -608,7 +611,10 @@ struct pipe {
 	struct infer_job_result *res;
 };
 
-static double since(const struct pipe *p) { return (double)(now_nsec() - p->t0) / 1e6; }
+static double since(const struct pipe *p)
+{
+	return (double)(now_nsec() - p->t0) / 1e6;
+}
 
 /* Records the first failure and wakes everyone (a blocked read/send via shutdown). */
 static void pipe_fail(struct pipe *p, int err, size_t job, const char *msg)
@@ -629,9 +635,9 @@ static void pipe_fail(struct pipe *p, int err, size_t job, const char *msg)
 static const char *net_error(int r)
 {
 	return r == -ECONNRESET || r == -EPIPE ? "server closed the connection"
-	       : r == -ETIMEDOUT		 ? "timed out waiting for the server"
-	       : r == -EBADMSG			 ? "corrupt reply frame"
-						 : NULL;
+	       : r == -ETIMEDOUT	       ? "timed out waiting for the server"
+	       : r == -EBADMSG		       ? "corrupt reply frame"
+					       : NULL;
 }
 
 static void *compute_thread(void *arg)
@@ -642,7 +648,7 @@ static void *compute_thread(void *arg)
 	if (!run)
 		pipe_fail(p, -ENOMEM, 0, NULL);
 	for (size_t i = 0; run && i < p->n; i++) {
-		struct slot s = { .job = i };
+		struct slot s = {.job = i};
 		int32_t cut = p->cuts[i];
 		uint64_t a;
 		int r;
@@ -719,7 +725,8 @@ static void *receive_thread(void *arg)
 		memcpy(&h, rb, sizeof(h));
 		if (h.type == INFER_FRAME_ERROR) {
 			size_t ml = h.msg_len < 150 ? h.msg_len : 150;
-			snprintf(msg, sizeof(msg), "server: %.*s", (int)ml, (const char *)rb + rl - 4 - h.msg_len);
+			snprintf(msg, sizeof(msg), "server: %.*s", (int)ml,
+				 (const char *)rb + rl - 4 - h.msg_len);
 			pipe_fail(p, -EPROTO, job, msg);
 			return NULL;
 		}
@@ -729,7 +736,8 @@ static void *receive_thread(void *arg)
 			return NULL;
 		}
 		if (h.echo_crc != p->res[job].crc) {
-			snprintf(msg, sizeof(msg), "server received a different tensor (crc %08x, sent %08x)",
+			snprintf(msg, sizeof(msg),
+				 "server received a different tensor (crc %08x, sent %08x)",
 				 h.echo_crc, p->res[job].crc);
 			pipe_fail(p, -EBADMSG, job, msg);
 			return NULL;
@@ -738,7 +746,8 @@ static void *receive_thread(void *arg)
 			p->res[job].upload_ms = (double)(h.recv_ns - p->t0) / 1e6;
 		p->res[job].server_ms = h.server_us / 1000.0;
 		if (h.n_tensors >= 1)
-			memcpy(&p->res[job].out0, rb + sizeof(h) + h.n_tensors * sizeof(struct infer_tensor_desc),
+			memcpy(&p->res[job].out0,
+			       rb + sizeof(h) + h.n_tensors * sizeof(struct infer_tensor_desc),
 			       sizeof(float));
 		pthread_mutex_lock(&p->mu);
 		p->res[job].done_ms = since(p);
@@ -753,7 +762,7 @@ int infer_run_batch(struct infer_model *m, int fd, const int32_t *cuts, size_t n
 		    struct infer_job_result *res, double *ret_makespan_ms, size_t *ret_failed_job,
 		    char *err, size_t errlen)
 {
-	struct pipe p = { .m = m, .cuts = cuts, .n = n_jobs, .res = res, .fd = fd };
+	struct pipe p = {.m = m, .cuts = cuts, .n = n_jobs, .res = res, .fd = fd};
 	pthread_t tc, tr;
 	bool have_rx = false;
 	double makespan = 0;

@@ -11,15 +11,15 @@
 /* Frame layout (little-endian, docs/INFER.md):
  *   header (64 bytes) | n_tensors x descriptor (24 bytes) | payloads | message | crc32c
  * The CRC covers everything before it. */
-#define INFER_FRAME_MAGIC 0x31465345u /* "ESF1" */
-#define INFER_FRAME_VERSION 1
+#define INFER_FRAME_MAGIC	0x31465345u /* "ESF1" */
+#define INFER_FRAME_VERSION	1
 #define INFER_FRAME_MAX_TENSORS 16
-#define INFER_FRAME_MAX_BYTES (1ull << 31)
+#define INFER_FRAME_MAX_BYTES	(1ull << 31)
 
 enum infer_frame_type {
 	INFER_FRAME_REQUEST = 1, /* device -> server: frontier tensors of job `job` cut at `cut` */
-	INFER_FRAME_REPLY = 2,   /* server -> device: the model output; echoes the request CRC */
-	INFER_FRAME_ERROR = 3,   /* server -> device: message in the payload */
+	INFER_FRAME_REPLY = 2,	 /* server -> device: the model output; echoes the request CRC */
+	INFER_FRAME_ERROR = 3,	 /* server -> device: message in the payload */
 };
 
 struct infer_frame_header {
@@ -80,14 +80,14 @@ int infer_connect(const char *host, uint16_t port, unsigned timeout_ms, int *ret
 /* One job of a batch: where it is cut (layer index, or JPS_CUT_CLOUD / JPS_CUT_LOCAL). */
 struct infer_job_result {
 	int32_t cut;
-	double local_ms;     /* device compute */
-	double done_ms;      /* completion since the batch started (reply received) */
-	uint64_t bytes;      /* uploaded frame size */
-	uint32_t crc;        /* CRC of the request the device sent (== server's echo) */
-	double upload_ms;    /* when the server had the whole request, since the batch started
-			      * (same-host clocks; 0 for local jobs) */
-	double server_ms;    /* server compute for this job */
-	float out0;          /* first logit of the result (same on device-only and offload) */
+	double local_ms;  /* device compute */
+	double done_ms;	  /* completion since the batch started (reply received) */
+	uint64_t bytes;	  /* uploaded frame size */
+	uint32_t crc;	  /* CRC of the request the device sent (== server's echo) */
+	double upload_ms; /* when the server had the whole request, since the batch started
+			   * (same-host clocks; 0 for local jobs) */
+	double server_ms; /* server compute for this job */
+	float out0;	  /* first logit of the result (same on device-only and offload) */
 };
 
 /* Runs jobs in the given order as a two-stage pipeline: a compute thread runs job i's

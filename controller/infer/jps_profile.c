@@ -23,7 +23,10 @@ static void tokfree(json_tokener **t)
 	if (*t)
 		json_tokener_free(*t);
 }
-static void modelfree(struct jps_model **m) { jps_model_free(*m); }
+static void modelfree(struct jps_model **m)
+{
+	jps_model_free(*m);
+}
 
 _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -41,7 +44,8 @@ _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 static int get_number(json_object *o, double *ret)
 {
 	double v;
-	if (!o || !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
+	if (!o ||
+	    !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
 		return -EINVAL;
 	v = json_object_get_double(o);
 	if (!isfinite(v) || v < 0)
@@ -83,11 +87,11 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 		return -ENOMEM;
 	root = json_tokener_parse_ex(tok, json, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success)
-		return fail(err, errlen, "profile: invalid JSON: %s",
-			    json_tokener_error_desc(json_tokener_get_error(tok) ==
-							    json_tokener_continue
-						    ? json_tokener_error_parse_eof
-						    : json_tokener_get_error(tok)));
+		return fail(
+		    err, errlen, "profile: invalid JSON: %s",
+		    json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_continue
+						? json_tokener_error_parse_eof
+						: json_tokener_get_error(tok)));
 	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
 		if (!isspace((unsigned char)json[i]))
 			return fail(err, errlen, "profile: trailing data after the JSON object");
@@ -111,8 +115,8 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 		return fail(err, errlen, "layers: must not be empty");
 	if (n > JPS_MAX_LAYERS)
 		return fail(err, errlen, "layers: more than %u layers", JPS_MAX_LAYERS);
-	r = jps_model_new(json_object_get_string(jname), jsrc ? json_object_get_string(jsrc) : "unknown",
-			  input_bytes, &m);
+	r = jps_model_new(json_object_get_string(jname),
+			  jsrc ? json_object_get_string(jsrc) : "unknown", input_bytes, &m);
 	if (r < 0)
 		return r;
 	/* Pass 1: names and numbers, so inputs may refer forwards. */
@@ -122,19 +126,24 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 		uint64_t ob;
 		if (!json_object_is_type(l, json_type_object))
 			return fail(err, errlen, "layers[%zu]: must be an object", i);
-		if (!json_object_object_get_ex(l, "name", &x) || !json_object_is_type(x, json_type_string) ||
-		    !json_object_get_string_len(x))
-			return fail(err, errlen, "layers[%zu].name: missing or not a non-empty string", i);
+		if (!json_object_object_get_ex(l, "name", &x) ||
+		    !json_object_is_type(x, json_type_string) || !json_object_get_string_len(x))
+			return fail(err, errlen,
+				    "layers[%zu].name: missing or not a non-empty string", i);
 		if (strcmp(json_object_get_string(x), "input") == 0)
-			return fail(err, errlen, "layers[%zu].name: \"input\" is reserved for the model input", i);
+			return fail(err, errlen,
+				    "layers[%zu].name: \"input\" is reserved for the model input",
+				    i);
 		if (!json_object_object_get_ex(l, "compute_ms", &x))
 			return fail(err, errlen, "layers[%zu].compute_ms: missing", i);
 		if (get_number(x, &ms) < 0)
-			return fail(err, errlen, "layers[%zu].compute_ms: must be a finite number >= 0", i);
+			return fail(err, errlen,
+				    "layers[%zu].compute_ms: must be a finite number >= 0", i);
 		if (!json_object_object_get_ex(l, "output_bytes", &x))
 			return fail(err, errlen, "layers[%zu].output_bytes: missing", i);
 		if (get_u64(x, &ob) < 0)
-			return fail(err, errlen, "layers[%zu].output_bytes: must be a non-negative integer", i);
+			return fail(err, errlen,
+				    "layers[%zu].output_bytes: must be a non-negative integer", i);
 		json_object_object_get_ex(l, "name", &x);
 		r = jps_model_add_layer(m, json_object_get_string(x), ms, ob, NULL, 0, NULL);
 		if (r < 0)
@@ -148,8 +157,8 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 
 		for (size_t w = 0; w < i; w++)
 			if (strcmp(m->layers[w].name, ly->name) == 0)
-				return fail(err, errlen, "layers[%zu].name: duplicate layer \"%s\"", i,
-					    ly->name);
+				return fail(err, errlen, "layers[%zu].name: duplicate layer \"%s\"",
+					    i, ly->name);
 		if (!json_object_object_get_ex(l, "inputs", &x)) {
 			/* Default: a chain. */
 			ly->inputs = malloc(sizeof(uint32_t));
@@ -160,10 +169,12 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 			continue;
 		}
 		if (!json_object_is_type(x, json_type_array))
-			return fail(err, errlen, "layers[%zu].inputs: must be an array of layer names", i);
+			return fail(err, errlen,
+				    "layers[%zu].inputs: must be an array of layer names", i);
 		k = json_object_array_length(x);
 		if (k == 0)
-			return fail(err, errlen, "layers[%zu].inputs: must not be empty (use [\"input\"])", i);
+			return fail(err, errlen,
+				    "layers[%zu].inputs: must not be empty (use [\"input\"])", i);
 		if (k > 64)
 			return fail(err, errlen, "layers[%zu].inputs: more than 64 inputs", i);
 		ly->inputs = calloc(k, sizeof(uint32_t));
@@ -173,15 +184,19 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 			json_object *s = json_object_array_get_idx(x, e);
 			uint32_t idx;
 			if (!json_object_is_type(s, json_type_string))
-				return fail(err, errlen, "layers[%zu].inputs[%zu]: must be a string", i, e);
+				return fail(err, errlen,
+					    "layers[%zu].inputs[%zu]: must be a string", i, e);
 			if (strcmp(json_object_get_string(s), "input") == 0)
 				idx = JPS_INPUT;
 			else if (jps_model_find_layer(m, json_object_get_string(s), &idx) < 0)
-				return fail(err, errlen, "layers[%zu].inputs[%zu]: unknown layer \"%s\"", i, e,
+				return fail(err, errlen,
+					    "layers[%zu].inputs[%zu]: unknown layer \"%s\"", i, e,
 					    json_object_get_string(s));
 			else if (idx == i)
-				return fail(err, errlen, "layers[%zu].inputs[%zu]: layer \"%s\" feeds itself (cycle)",
-					    i, e, ly->name);
+				return fail(
+				    err, errlen,
+				    "layers[%zu].inputs[%zu]: layer \"%s\" feeds itself (cycle)", i,
+				    e, ly->name);
 			ly->inputs[e] = idx;
 			ly->n_inputs = (uint32_t)(e + 1);
 		}
@@ -213,12 +228,14 @@ int jps_profile_load(const char *spec, struct jps_model **ret, char *err, size_t
 	if (!strchr(spec, '/') && !(sl > 5 && strcmp(spec + sl - 5, ".json") == 0)) {
 		r = jps_builtin_model(spec, 0, ret);
 		if (r == -ENOENT) {
-			/* The workload's other graphs (vgg-19, inception-v3), FLOP-estimated the same way. */
+			/* The workload's other graphs (vgg-19, inception-v3), FLOP-estimated the
+			 * same way. */
 			struct infer_model *im;
 			char src[64];
 			r = infer_model_new(spec, 0, 1, &im);
 			if (r == 0) {
-				snprintf(src, sizeof(src), "flop-estimate@%.3ggflops", JPS_EST_GFLOPS);
+				snprintf(src, sizeof(src), "flop-estimate@%.3ggflops",
+					 JPS_EST_GFLOPS);
 				r = infer_to_jps(im, NULL, src, ret);
 				infer_model_free(im);
 				if (r < 0)
@@ -227,7 +244,9 @@ int jps_profile_load(const char *spec, struct jps_model **ret, char *err, size_t
 			}
 		}
 		if (r == -ENOENT)
-			fail(err, errlen, "unknown model \"%s\" (built-in: alexnet, mobilenet-v2, googlenet, resnet-18, vgg-19, inception-v3; or a .json file)",
+			fail(err, errlen,
+			     "unknown model \"%s\" (built-in: alexnet, mobilenet-v2, googlenet, "
+			     "resnet-18, vgg-19, inception-v3; or a .json file)",
 			     spec);
 		else if (r < 0)
 			fail(err, errlen, "%s: %s", spec, strerror(-r));
@@ -275,15 +294,18 @@ int jps_profile_format(const struct jps_model *m, char **ret_json)
 		}
 		json_object_object_add(o, "name", json_object_new_string(l->name));
 		json_object_object_add(o, "compute_ms", json_object_new_double(l->compute_ms));
-		json_object_object_add(o, "output_bytes", json_object_new_int64((int64_t)l->out_bytes));
+		json_object_object_add(o, "output_bytes",
+				       json_object_new_int64((int64_t)l->out_bytes));
 		for (uint32_t k = 0; k < l->n_inputs; k++)
-			json_object_array_add(in, json_object_new_string(l->inputs[k] == JPS_INPUT
-										 ? "input"
-										 : m->layers[l->inputs[k]].name));
+			json_object_array_add(
+			    in, json_object_new_string(l->inputs[k] == JPS_INPUT
+							   ? "input"
+							   : m->layers[l->inputs[k]].name));
 		json_object_object_add(o, "inputs", in);
 		json_object_array_add(layers, o);
 	}
-	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!s)
 		return -ENOMEM;
 	if (asprintf(&out, "%s\n", s) < 0)

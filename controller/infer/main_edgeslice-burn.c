@@ -63,9 +63,9 @@ static void *spin(void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"cores", required_argument, NULL, 'c'}, {"memory", required_argument, NULL, 'm'},
-		{"seconds", required_argument, NULL, 's'}, {"stamp", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'}, {},
+	    {"cores", required_argument, NULL, 'c'},   {"memory", required_argument, NULL, 'm'},
+	    {"seconds", required_argument, NULL, 's'}, {"stamp", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},	       {},
 	};
 	pthread_t th[256];
 	char *mem = NULL;
@@ -81,13 +81,15 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			if (parse_cores(optarg, &cores) < 0 || cores <= 0 || cores > 256) {
-				fprintf(stderr, "edgeslice-burn: --cores: must be > 0 and <= 256\n");
+				fprintf(stderr,
+					"edgeslice-burn: --cores: must be > 0 and <= 256\n");
 				return 2;
 			}
 			break;
 		case 'm':
 			if (parse_bytes(optarg, &memory) < 0) {
-				fprintf(stderr, "edgeslice-burn: --memory: not a size (e.g. 330M)\n");
+				fprintf(stderr,
+					"edgeslice-burn: --memory: not a size (e.g. 330M)\n");
 				return 2;
 			}
 			break;
@@ -100,17 +102,22 @@ int main(int argc, char **argv)
 		case 'S':
 			break;
 		case 'h':
-			printf("Usage: edgeslice-burn [--cores N] [--memory SIZE] [--seconds S] [--stamp FILE]\n\n"
-			       "Keeps N cores busy (default 1; fractions are duty cycles) with SIZE of\n"
-			       "resident memory (default 0) for S seconds (default 1), then exits 0.\n"
-			       "--stamp appends \"start NS\" and \"end NS\" (CLOCK_REALTIME) lines to FILE.\n");
+			printf(
+			    "Usage: edgeslice-burn [--cores N] [--memory SIZE] [--seconds S] "
+			    "[--stamp FILE]\n\n"
+			    "Keeps N cores busy (default 1; fractions are duty cycles) with SIZE "
+			    "of\n"
+			    "resident memory (default 0) for S seconds (default 1), then exits 0.\n"
+			    "--stamp appends \"start NS\" and \"end NS\" (CLOCK_REALTIME) lines to "
+			    "FILE.\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (memory) {
-		mem = mmap(NULL, memory, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		mem =
+		    mmap(NULL, memory, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (mem == MAP_FAILED) {
 			fprintf(stderr, "edgeslice-burn: %s\n", strerror(errno));
 			return 1;

@@ -19,42 +19,42 @@
 #include "util.h"
 
 static const char usage[] =
-	"Usage: edgeslice-infer MODEL [--input-size N] [--batch B] [--threads T]\n"
-	"                       [--iterations I] [--warmup W] [--profile FILE] [--list-layers]\n"
-	"       edgeslice-infer MODEL --duration S [--threads T] [--batch B]\n"
-	"       edgeslice-infer MODEL --jobs N [--until LAYER | --plan lo|co|po|jps\n"
-	"                       --bandwidth RATE [--rtt MS] [--plan-profile FILE]]\n"
-	"                       [--offload HOST:PORT] [--timeout S]\n"
-	"       edgeslice-infer [MODEL] --serve PORT [--bind ADDR] [--threads T] [--once]\n"
-	"\n"
-	"Runs the forward pass of a CNN with generated weights, layer by layer: convolutions\n"
-	"as im2col + OpenBLAS sgemm, depthwise convolutions, pooling, fully connected layers.\n"
-	"MODEL: alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet.\n"
-	"\n"
-	"  --input-size N      square input side (default 224; 299 for inception-v3)\n"
-	"  --batch B           images per job (default 1)\n"
-	"  --threads T         BLAS threads (default 1)\n"
-	"  --iterations I      timed passes (default 1); --warmup W untimed passes (default 1)\n"
-	"  --profile FILE      write the planner's layer profile (median per-layer time of the\n"
-	"                      timed passes, output bytes, DAG edges; JSON, docs/JPS.md); - = stdout\n"
-	"  --list-layers       print every layer with its output shape, bytes and FLOPs\n"
-	"  --duration S        run passes for S seconds (a long-running task), print images/s\n"
-	"  --seed S            weight/input seed (default 1)\n"
-	"  --json              machine-readable output\n"
-	"\n"
-	"Offloading (docs/INFER.md): a batch of --jobs N runs as a two-stage pipeline: the\n"
-	"device computes job i's local part while job i-1's tensor uploads.\n"
-	"  --until LAYER       cut every job after LAYER (its ancestors run locally)\n"
-	"  --plan P            cuts and order from the planner: lo, co, po or jps, for the link\n"
-	"                      given by --bandwidth RATE (3g, 4g, wifi, 5.85mbit...) and --rtt MS,\n"
-	"                      on --plan-profile FILE or a profile measured now\n"
-	"  --offload HOST:PORT the server finishing the jobs\n"
-	"  --timeout S         connect/send/receive timeout in seconds (default 30)\n"
-	"  --serve PORT        receive tensors, finish the remaining layers, reply; --once\n"
-	"                      serves one connection then exits (port 0 picks one, printed);\n"
-	"                      MODEL (with --input-size/--batch) is built before listening\n"
-	"\n"
-	"Exit status: 0 ok, 1 failure (one line on stderr), 2 usage error.\n";
+    "Usage: edgeslice-infer MODEL [--input-size N] [--batch B] [--threads T]\n"
+    "                       [--iterations I] [--warmup W] [--profile FILE] [--list-layers]\n"
+    "       edgeslice-infer MODEL --duration S [--threads T] [--batch B]\n"
+    "       edgeslice-infer MODEL --jobs N [--until LAYER | --plan lo|co|po|jps\n"
+    "                       --bandwidth RATE [--rtt MS] [--plan-profile FILE]]\n"
+    "                       [--offload HOST:PORT] [--timeout S]\n"
+    "       edgeslice-infer [MODEL] --serve PORT [--bind ADDR] [--threads T] [--once]\n"
+    "\n"
+    "Runs the forward pass of a CNN with generated weights, layer by layer: convolutions\n"
+    "as im2col + OpenBLAS sgemm, depthwise convolutions, pooling, fully connected layers.\n"
+    "MODEL: alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet.\n"
+    "\n"
+    "  --input-size N      square input side (default 224; 299 for inception-v3)\n"
+    "  --batch B           images per job (default 1)\n"
+    "  --threads T         BLAS threads (default 1)\n"
+    "  --iterations I      timed passes (default 1); --warmup W untimed passes (default 1)\n"
+    "  --profile FILE      write the planner's layer profile (median per-layer time of the\n"
+    "                      timed passes, output bytes, DAG edges; JSON, docs/JPS.md); - = stdout\n"
+    "  --list-layers       print every layer with its output shape, bytes and FLOPs\n"
+    "  --duration S        run passes for S seconds (a long-running task), print images/s\n"
+    "  --seed S            weight/input seed (default 1)\n"
+    "  --json              machine-readable output\n"
+    "\n"
+    "Offloading (docs/INFER.md): a batch of --jobs N runs as a two-stage pipeline: the\n"
+    "device computes job i's local part while job i-1's tensor uploads.\n"
+    "  --until LAYER       cut every job after LAYER (its ancestors run locally)\n"
+    "  --plan P            cuts and order from the planner: lo, co, po or jps, for the link\n"
+    "                      given by --bandwidth RATE (3g, 4g, wifi, 5.85mbit...) and --rtt MS,\n"
+    "                      on --plan-profile FILE or a profile measured now\n"
+    "  --offload HOST:PORT the server finishing the jobs\n"
+    "  --timeout S         connect/send/receive timeout in seconds (default 30)\n"
+    "  --serve PORT        receive tensors, finish the remaining layers, reply; --once\n"
+    "                      serves one connection then exits (port 0 picks one, printed);\n"
+    "                      MODEL (with --input-size/--batch) is built before listening\n"
+    "\n"
+    "Exit status: 0 ok, 1 failure (one line on stderr), 2 usage error.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -86,8 +86,14 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void modelfree(struct infer_model **m) { infer_model_free(*m); }
-static void jmodelfree(struct jps_model **m) { jps_model_free(*m); }
+static void modelfree(struct infer_model **m)
+{
+	infer_model_free(*m);
+}
+static void jmodelfree(struct jps_model **m)
+{
+	jps_model_free(*m);
+}
 static void jfree(json_object **o)
 {
 	if (*o)
@@ -162,7 +168,8 @@ static int serve(uint16_t port, const char *bind_addr, unsigned threads, bool on
 		}
 		r = infer_serve_conn(cfd, &cache, threads, seed);
 		if (r < 0)
-			fprintf(stderr, "edgeslice-infer: --serve: connection ended: %s\n", strerror(-r));
+			fprintf(stderr, "edgeslice-infer: --serve: connection ended: %s\n",
+				strerror(-r));
 		if (once)
 			break;
 	}
@@ -191,25 +198,34 @@ static int parse_hostport(const char *s, char *host, size_t hl, uint16_t *port)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "input-size", required_argument, NULL, 'i' }, { "batch", required_argument, NULL, 'b' },
-		{ "threads", required_argument, NULL, 't' },	{ "iterations", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, 'w' },	{ "profile", required_argument, NULL, 'p' },
-		{ "list-layers", no_argument, NULL, 'L' },	{ "seed", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },		{ "until", required_argument, NULL, 'u' },
-		{ "plan", required_argument, NULL, 'P' },	{ "bandwidth", required_argument, NULL, 'B' },
-		{ "rtt", required_argument, NULL, 'r' },	{ "plan-profile", required_argument, NULL, 'F' },
-		{ "offload", required_argument, NULL, 'o' },	{ "timeout", required_argument, NULL, 'T' },
-		{ "serve", required_argument, NULL, 'S' },	{ "bind", required_argument, NULL, 'A' },
-		{ "once", no_argument, NULL, '1' },		{ "jobs", required_argument, NULL, 'J' },
-		{ "duration", required_argument, NULL, 'D' },	{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = {{"input-size", required_argument, NULL, 'i'},
+					     {"batch", required_argument, NULL, 'b'},
+					     {"threads", required_argument, NULL, 't'},
+					     {"iterations", required_argument, NULL, 'n'},
+					     {"warmup", required_argument, NULL, 'w'},
+					     {"profile", required_argument, NULL, 'p'},
+					     {"list-layers", no_argument, NULL, 'L'},
+					     {"seed", required_argument, NULL, 's'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"until", required_argument, NULL, 'u'},
+					     {"plan", required_argument, NULL, 'P'},
+					     {"bandwidth", required_argument, NULL, 'B'},
+					     {"rtt", required_argument, NULL, 'r'},
+					     {"plan-profile", required_argument, NULL, 'F'},
+					     {"offload", required_argument, NULL, 'o'},
+					     {"timeout", required_argument, NULL, 'T'},
+					     {"serve", required_argument, NULL, 'S'},
+					     {"bind", required_argument, NULL, 'A'},
+					     {"once", no_argument, NULL, '1'},
+					     {"jobs", required_argument, NULL, 'J'},
+					     {"duration", required_argument, NULL, 'D'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	uint64_t v, seed = 1, rate = 0;
 	unsigned input = 0, batch = 1, threads = 1, iters = 1, warmup = 1, jobs = 0, timeout = 30;
 	double duration = 0;
-	const char *profile = NULL, *until = NULL, *plan = NULL, *plan_profile = NULL, *offload = NULL,
-		   *bind_addr = NULL;
+	const char *profile = NULL, *until = NULL, *plan = NULL, *plan_profile = NULL,
+		   *offload = NULL, *bind_addr = NULL;
 	bool json = false, list = false, once = false, serving = false;
 	uint16_t serve_port = 0;
 	double rtt = 0;
@@ -220,9 +236,9 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 #define U32(var, lo, hi, what)                                                                     \
 	do {                                                                                       \
-		if (parse_u64(optarg, &v) < 0 || v + 1 < (uint64_t)(lo) + 1 || v > (hi))         \
-			return usage_error("--%s: must be an integer in %u..%u", what, (unsigned)(lo), \
-					   (unsigned)(hi));                                        \
+		if (parse_u64(optarg, &v) < 0 || v + 1 < (uint64_t)(lo) + 1 || v > (hi))           \
+			return usage_error("--%s: must be an integer in %u..%u", what,             \
+					   (unsigned)(lo), (unsigned)(hi));                        \
 		var = (unsigned)v;                                                                 \
 	} while (0)
 		switch (c) {
@@ -248,8 +264,8 @@ int main(int argc, char **argv)
 			U32(timeout, 1, 3600, "timeout");
 			break;
 		case 'D':
-			if (parse_double(optarg, &duration) < 0 || !isfinite(duration) || duration <= 0 ||
-			    duration > 1e7)
+			if (parse_double(optarg, &duration) < 0 || !isfinite(duration) ||
+			    duration <= 0 || duration > 1e7)
 				return usage_error("--duration: must be a number of seconds > 0");
 			break;
 		case 'S':
@@ -282,10 +298,12 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			if (parse_rate(optarg, &rate) < 0)
-				return usage_error("--bandwidth: must be 3g, 4g, wifi or a rate like 5.85mbit");
+				return usage_error(
+				    "--bandwidth: must be 3g, 4g, wifi or a rate like 5.85mbit");
 			break;
 		case 'r':
-			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 || rtt > 1e6)
+			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 ||
+			    rtt > 1e6)
 				return usage_error("--rtt: must be a number of milliseconds >= 0");
 			break;
 		case 'F':
@@ -309,9 +327,10 @@ int main(int argc, char **argv)
 	}
 	if (serving) {
 		if (optind < argc - 1)
-			return usage_error("--serve: at most one MODEL to preload (requests name theirs)");
-		return serve(serve_port, bind_addr, threads, once, seed, optind < argc ? argv[optind] : NULL,
-			     input, batch);
+			return usage_error(
+			    "--serve: at most one MODEL to preload (requests name theirs)");
+		return serve(serve_port, bind_addr, threads, once, seed,
+			     optind < argc ? argv[optind] : NULL, input, batch);
 	}
 	if (optind != argc - 1)
 		return usage_error("MODEL: exactly one model required");
@@ -323,22 +342,27 @@ int main(int argc, char **argv)
 		jobs = 1;
 	r = infer_model_new(argv[optind], input, batch, &m);
 	if (r == -ENOENT)
-		return usage_error("MODEL: unknown model \"%s\" (alexnet, mobilenet-v2, resnet-18, vgg-19, inception-v3, googlenet)",
+		return usage_error("MODEL: unknown model \"%s\" (alexnet, mobilenet-v2, resnet-18, "
+				   "vgg-19, inception-v3, googlenet)",
 				   argv[optind]);
 	if (r < 0)
 		return usage_error("--input-size: %u is too small for %s", input, argv[optind]);
 	if (list) {
-		printf("%-28s %-8s %-16s %12s %12s  inputs\n", "layer", "op", "output", "bytes", "MFLOP");
+		printf("%-28s %-8s %-16s %12s %12s  inputs\n", "layer", "op", "output", "bytes",
+		       "MFLOP");
 		for (size_t i = 0; i < m->n; i++) {
-			static const char *ops[] = { "conv", "maxpool", "avgpool", "gap", "fc", "add", "concat" };
+			static const char *ops[] = {"conv", "maxpool", "avgpool", "gap",
+						    "fc",   "add",     "concat"};
 			const struct infer_layer *l = &m->layers[i];
 			char shp[32];
 			snprintf(shp, sizeof(shp), "%ux%ux%u", l->out.c, l->out.h, l->out.w);
 			printf("%-28s %-8s %-16s %12llu %12.1f ", l->name,
 			       l->op == INFER_CONV && l->groups > 1 ? "dwconv" : ops[l->op], shp,
-			       (unsigned long long)infer_output_bytes(m, (uint32_t)i), l->flops / 1e6);
+			       (unsigned long long)infer_output_bytes(m, (uint32_t)i),
+			       l->flops / 1e6);
 			for (uint32_t k = 0; k < l->n_in; k++)
-				printf(" %s", l->in[k] == INFER_INPUT ? "input" : m->layers[l->in[k]].name);
+				printf(" %s", l->in[k] == INFER_INPUT ? "input"
+								      : m->layers[l->in[k]].name);
 			printf("\n");
 		}
 		return 0;
@@ -360,12 +384,15 @@ int main(int argc, char **argv)
 		}
 		double el = (double)(now_nsec() - t0) / 1e9;
 		if (json)
-			printf("{\"model\": \"%s\", \"threads\": %u, \"batch\": %u, \"passes\": %llu, "
-			       "\"seconds\": %.3f, \"images_per_sec\": %.3f}\n",
-			       m->name, threads, batch, (unsigned long long)passes, el, passes * batch / el);
+			printf(
+			    "{\"model\": \"%s\", \"threads\": %u, \"batch\": %u, \"passes\": %llu, "
+			    "\"seconds\": %.3f, \"images_per_sec\": %.3f}\n",
+			    m->name, threads, batch, (unsigned long long)passes, el,
+			    passes * batch / el);
 		else
-			printf("%s: %llu passes in %.2f s, %.2f images/s (%u threads, batch %u)\n", m->name,
-			       (unsigned long long)passes, el, passes * batch / el, threads, batch);
+			printf("%s: %llu passes in %.2f s, %.2f images/s (%u threads, batch %u)\n",
+			       m->name, (unsigned long long)passes, el, passes * batch / el,
+			       threads, batch);
 		return 0;
 	}
 	if (!jobs) {
@@ -381,7 +408,8 @@ int main(int argc, char **argv)
 			_cleanup_(jmodelfree) struct jps_model *jm = NULL;
 			_cleanup_free_ char *js = NULL;
 			char src[96];
-			snprintf(src, sizeof(src), "measured: edgeslice-infer, %u threads, batch %u, median of %u",
+			snprintf(src, sizeof(src),
+				 "measured: edgeslice-infer, %u threads, batch %u, median of %u",
 				 threads, batch, iters);
 			r = infer_to_jps(m, ms, src, &jm);
 			if (r == 0)
@@ -390,19 +418,23 @@ int main(int argc, char **argv)
 				return fail("--profile: %s", strerror(-r));
 			if (strcmp(profile, "-") == 0)
 				fputs(js, stdout);
-			else if ((r = write_file_atomic_at(AT_FDCWD, profile, js, strlen(js), 0644)) < 0)
+			else if ((r = write_file_atomic_at(AT_FDCWD, profile, js, strlen(js),
+							   0644)) < 0)
 				return fail("--profile: %s: %s", profile, strerror(-r));
 		}
 		if (profile && strcmp(profile, "-") == 0)
 			return 0;
 		if (json) {
-			printf("{\"model\": \"%s\", \"input_size\": %u, \"batch\": %u, \"threads\": %u, "
+			printf("{\"model\": \"%s\", \"input_size\": %u, \"batch\": %u, "
+			       "\"threads\": %u, "
 			       "\"iterations\": %u, \"median_ms\": %.3f, \"weight_bytes\": %zu, "
 			       "\"activation_bytes\": %zu, \"output0\": %g}\n",
-			       m->name, m->in.h, batch, threads, iters, total, infer_weight_bytes(m),
-			       infer_activation_bytes(m), m->layers[m->n - 1].act[0]);
+			       m->name, m->in.h, batch, threads, iters, total,
+			       infer_weight_bytes(m), infer_activation_bytes(m),
+			       m->layers[m->n - 1].act[0]);
 		} else {
-			printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u), weights %.1f MB, activations %.1f MB\n",
+			printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u), "
+			       "weights %.1f MB, activations %.1f MB\n",
 			       m->name, batch, m->in.h, m->in.w, threads, total, iters,
 			       infer_weight_bytes(m) / 1e6, infer_activation_bytes(m) / 1e6);
 		}
@@ -425,7 +457,8 @@ int main(int argc, char **argv)
 			if (strcmp(until, "input") == 0 || strcmp(until, "none") == 0)
 				li = INFER_INPUT;
 			else if (infer_find_layer(m, until, &li) < 0)
-				return usage_error("--until: unknown layer \"%s\" (see --list-layers)", until);
+				return usage_error(
+				    "--until: unknown layer \"%s\" (see --list-layers)", until);
 			for (unsigned i = 0; i < jobs; i++)
 				cuts[i] = li == INFER_INPUT ? JPS_CUT_CLOUD
 					  : li == m->n - 1  ? JPS_CUT_LOCAL
@@ -439,8 +472,8 @@ int main(int argc, char **argv)
 				if (r < 0)
 					return fail("--plan-profile: %s", err);
 				if (jm->n_layers != m->n)
-					return fail("--plan-profile: %s has %zu layers, %s has %zu", plan_profile,
-						    jm->n_layers, m->name, m->n);
+					return fail("--plan-profile: %s has %zu layers, %s has %zu",
+						    plan_profile, jm->n_layers, m->name, m->n);
 			} else {
 				_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
 				double total;
@@ -486,8 +519,10 @@ int main(int argc, char **argv)
 		}
 		for (unsigned i = 0; i < jobs; i++)
 			if (cuts[i] != JPS_CUT_LOCAL && !offload)
-				return usage_error("--offload: required when jobs are cut (job %u is cut %s)", i,
-						   cuts[i] < 0 ? "before the first layer" : m->layers[cuts[i]].name);
+				return usage_error(
+				    "--offload: required when jobs are cut (job %u is cut %s)", i,
+				    cuts[i] < 0 ? "before the first layer"
+						: m->layers[cuts[i]].name);
 		if (offload) {
 			char host[256];
 			uint16_t port;
@@ -495,16 +530,19 @@ int main(int argc, char **argv)
 				return usage_error("--offload: must be HOST:PORT");
 			r = infer_connect(host, port, timeout * 1000, &fd);
 			if (r < 0)
-				return fail("--offload: cannot connect to %s: %s", offload, strerror(-r));
+				return fail("--offload: cannot connect to %s: %s", offload,
+					    strerror(-r));
 		}
 		r = infer_run_batch(m, fd, cuts, jobs, res, &makespan, &failed, err, sizeof(err));
 		if (r < 0)
 			return fail("offload: job %zu of %u: %s", failed, jobs, err);
-		/* what the planner predicts: last upload arrival (same host) or local compute end */
+		/* what the planner predicts: last upload arrival (same host) or local compute end
+		 */
 		double two_stage = 0;
 		for (unsigned i = 0; i < jobs; i++) {
-			double end = res[i].cut == JPS_CUT_LOCAL || res[i].upload_ms <= 0 ? res[i].done_ms
-											   : res[i].upload_ms;
+			double end = res[i].cut == JPS_CUT_LOCAL || res[i].upload_ms <= 0
+					 ? res[i].done_ms
+					 : res[i].upload_ms;
 			if (end > two_stage)
 				two_stage = end;
 		}
@@ -513,37 +551,56 @@ int main(int argc, char **argv)
 			json_object *ja = json_object_new_array();
 			json_object_object_add(o, "model", json_object_new_string(m->name));
 			json_object_object_add(o, "jobs", json_object_new_int(jobs));
-			json_object_object_add(o, "plan", json_object_new_string(plan ? plan : until ? "until" : "lo"));
+			json_object_object_add(o, "plan",
+					       json_object_new_string(plan    ? plan
+								      : until ? "until"
+									      : "lo"));
 			json_object_object_add(o, "makespan_ms", json_object_new_double(makespan));
-			json_object_object_add(o, "two_stage_makespan_ms", json_object_new_double(two_stage));
+			json_object_object_add(o, "two_stage_makespan_ms",
+					       json_object_new_double(two_stage));
 			if (!isnan(predicted))
-				json_object_object_add(o, "predicted_ms", json_object_new_double(predicted));
+				json_object_object_add(o, "predicted_ms",
+						       json_object_new_double(predicted));
 			for (unsigned i = 0; i < jobs; i++) {
 				json_object *e = json_object_new_object();
-				json_object_object_add(e, "cut", json_object_new_string(
+				json_object_object_add(
+				    e, "cut",
+				    json_object_new_string(
 					res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
 					: res[i].cut < 0	    ? "(cloud-only)"
 								    : m->layers[res[i].cut].name));
-				json_object_object_add(e, "local_ms", json_object_new_double(res[i].local_ms));
-				json_object_object_add(e, "upload_done_ms", json_object_new_double(res[i].upload_ms));
-				json_object_object_add(e, "done_ms", json_object_new_double(res[i].done_ms));
-				json_object_object_add(e, "server_ms", json_object_new_double(res[i].server_ms));
-				json_object_object_add(e, "upload_bytes", json_object_new_int64((int64_t)res[i].bytes));
-				json_object_object_add(e, "crc32c", json_object_new_int64(res[i].crc));
-				json_object_object_add(e, "output0", json_object_new_double(res[i].out0));
+				json_object_object_add(e, "local_ms",
+						       json_object_new_double(res[i].local_ms));
+				json_object_object_add(e, "upload_done_ms",
+						       json_object_new_double(res[i].upload_ms));
+				json_object_object_add(e, "done_ms",
+						       json_object_new_double(res[i].done_ms));
+				json_object_object_add(e, "server_ms",
+						       json_object_new_double(res[i].server_ms));
+				json_object_object_add(
+				    e, "upload_bytes",
+				    json_object_new_int64((int64_t)res[i].bytes));
+				json_object_object_add(e, "crc32c",
+						       json_object_new_int64(res[i].crc));
+				json_object_object_add(e, "output0",
+						       json_object_new_double(res[i].out0));
 				json_object_array_add(ja, e);
 			}
 			json_object_object_add(o, "results", ja);
 			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		} else {
 			for (unsigned i = 0; i < jobs; i++)
-				printf("job %u: cut %-20s local %8.2f ms, done at %9.2f ms, %8llu B, crc %08x\n", i,
+				printf("job %u: cut %-20s local %8.2f ms, done at %9.2f ms, %8llu "
+				       "B, crc %08x\n",
+				       i,
 				       res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
-				       : res[i].cut < 0	    ? "(cloud-only)"
-							    : m->layers[res[i].cut].name,
-				       res[i].local_ms, res[i].done_ms, (unsigned long long)res[i].bytes, res[i].crc);
-			printf("makespan %.2f ms (last reply), %.2f ms (last upload arrival / local end)", makespan,
-			       two_stage);
+				       : res[i].cut < 0		   ? "(cloud-only)"
+								   : m->layers[res[i].cut].name,
+				       res[i].local_ms, res[i].done_ms,
+				       (unsigned long long)res[i].bytes, res[i].crc);
+			printf("makespan %.2f ms (last reply), %.2f ms (last upload arrival / "
+			       "local end)",
+			       makespan, two_stage);
 			if (!isnan(predicted))
 				printf(" (planner predicted %.2f ms)", predicted);
 			printf("\n");

@@ -41,11 +41,11 @@
 #include "shaper.skel.h"
 #include "util.h"
 
-#define L2_HEADER 14u          /* Ethernet header HTB and the counters include */
-#define BURST_USEC 2000u       /* bucket depth in time: TSO autosizing + wake-up slack */
-#define R2Q 10u                /* quantum = rate / r2q, as HTB's default */
-#define QUANTUM_MAX 200000u    /* above this HTB warns "quantum is big" */
-#define FILTER_PRIO 1u
+#define L2_HEADER     14u     /* Ethernet header HTB and the counters include */
+#define BURST_USEC    2000u   /* bucket depth in time: TSO autosizing + wake-up slack */
+#define R2Q	      10u     /* quantum = rate / r2q, as HTB's default */
+#define QUANTUM_MAX   200000u /* above this HTB warns "quantum is big" */
+#define FILTER_PRIO   1u
 #define FILTER_HANDLE 1u
 
 /* ---- pure helpers ---------------------------------------------------------------------- */
@@ -54,9 +54,9 @@ static const struct {
 	const char *name;
 	uint64_t rate; /* bytes/s */
 } presets[] = {
-	{ "3g", 137500 },   /* 1.1 Mbit/s */
-	{ "4g", 731250 },   /* 5.85 Mbit/s */
-	{ "wifi", 2360000 }, /* 18.88 Mbit/s */
+    {"3g", 137500},    /* 1.1 Mbit/s */
+    {"4g", 731250},    /* 5.85 Mbit/s */
+    {"wifi", 2360000}, /* 18.88 Mbit/s */
 };
 
 int shaper_preset(const char *name, uint64_t *ret_rate)
@@ -178,7 +178,7 @@ int shaper_cgroup_id(const char *path, uint64_t *ret_id)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	} h = {.fh.handle_bytes = sizeof(uint64_t)};
 	struct statfs sfs;
 	struct stat st;
 	int mnt_id;
@@ -207,7 +207,7 @@ int shaper_cgroup_path(const char *mount_path, uint64_t id, char **ret_path)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} h = { .fh.handle_bytes = sizeof(uint64_t), .fh.handle_type = 0xfe /* FILEID_KERNFS */ };
+	} h = {.fh.handle_bytes = sizeof(uint64_t), .fh.handle_type = 0xfe /* FILEID_KERNFS */};
 	_cleanup_close_ int mfd = -1, fd = -1;
 	char proc[64], buf[4096];
 	ssize_t n;
@@ -230,7 +230,7 @@ int shaper_cgroup_path(const char *mount_path, uint64_t id, char **ret_path)
 
 int shaper_match_source(const char *addr, struct shaper_match *ret)
 {
-	struct shaper_match m = { .kind = SHAPER_MATCH_SOURCE };
+	struct shaper_match m = {.kind = SHAPER_MATCH_SOURCE};
 
 	if (!addr)
 		return -EINVAL;
@@ -250,25 +250,42 @@ int shaper_match_source(const char *addr, struct shaper_match *ret)
 static int nl_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
-	case 0: return 0;
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_OBJ_NOTFOUND: return -ENOENT;
-	case NLE_NODEV: return -ENODEV;
-	case NLE_INVAL: return -EINVAL;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_PERM: return -EPERM;
-	case NLE_NOACCESS: return -EACCES;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
-	case NLE_AGAIN: return -EAGAIN;
-	case NLE_MSGSIZE: return -EMSGSIZE;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
+	case 0:
+		return 0;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_OBJ_NOTFOUND:
+		return -ENOENT;
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NOACCESS:
+		return -EACCES;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_MSGSIZE:
+		return -EMSGSIZE;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
 	case NLE_MSG_TOOSHORT:
 	case NLE_MSG_TRUNC:
-	case NLE_PARSE_ERR: return -EBADMSG;
-	default: return -EIO;
+	case NLE_PARSE_ERR:
+		return -EBADMSG;
+	default:
+		return -EIO;
 	}
 }
 
@@ -306,7 +323,8 @@ static int dump_cb(struct nl_msg *msg, void *arg)
 	struct tcmsg *tcm = nlmsg_data(nlh);
 	struct nlattr *tb[TCA_MAX + 1];
 
-	if (nlmsg_parse(nlh, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 || tcm->tcm_ifindex != ri->ifindex)
+	if (nlmsg_parse(nlh, sizeof(*tcm), tb, TCA_MAX, NULL) < 0 ||
+	    tcm->tcm_ifindex != ri->ifindex)
 		return NL_OK;
 	if (nlh->nlmsg_type == RTM_NEWTCLASS) {
 		if (ri->found && TC_H_MAJ(tcm->tcm_handle) == TC_H_MAJ(ri->handle))
@@ -338,7 +356,7 @@ static int dump_cb(struct nl_msg *msg, void *arg)
 
 static int dump(struct nl_sock *nl, int type, int ifindex, struct root_info *ri)
 {
-	struct tcmsg tcm = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex };
+	struct tcmsg tcm = {.tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex};
 	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
 	int r;
 
@@ -355,7 +373,7 @@ static int dump(struct nl_sock *nl, int type, int ifindex, struct root_info *ri)
 /* The root qdisc as raw netlink (kind + TCA_OPTIONS bytes), and what hangs below it. */
 static int read_root(struct shaper *s, struct root_info *ret)
 {
-	struct root_info ri = { .ifindex = s->ifindex };
+	struct root_info ri = {.ifindex = s->ifindex};
 	int r;
 
 	r = dump(s->nl, RTM_GETQDISC, s->ifindex, &ri);
@@ -373,8 +391,10 @@ static int read_root(struct shaper *s, struct root_info *ret)
 static int tc_msg(int type, int flags, int ifindex, uint32_t parent, uint32_t handle,
 		  struct nl_msg **ret)
 {
-	struct tcmsg tcm = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex,
-			     .tcm_parent = parent, .tcm_handle = handle };
+	struct tcmsg tcm = {.tcm_family = AF_UNSPEC,
+			    .tcm_ifindex = ifindex,
+			    .tcm_parent = parent,
+			    .tcm_handle = handle};
 	struct nl_msg *m = nlmsg_alloc_simple(type, flags);
 
 	if (!m)
@@ -405,7 +425,8 @@ static int put_back(struct shaper *s, const struct shaper_saved *sv)
 		if (r < 0)
 			return r;
 		if (nla_put_string(m, TCA_KIND, sv->kind) < 0 ||
-		    (sv->opts_len && nla_put(m, (int)sv->opts_type, (int)sv->opts_len, sv->opts) < 0)) {
+		    (sv->opts_len &&
+		     nla_put(m, (int)sv->opts_type, (int)sv->opts_len, sv->opts) < 0)) {
 			nlmsg_free(m);
 			return -EMSGSIZE;
 		}
@@ -418,7 +439,7 @@ static int put_back(struct shaper *s, const struct shaper_saved *sv)
 
 static void close_maps(struct shaper *s)
 {
-	int *fds[] = { &s->fd_cgroup, &s->fd_ifindex, &s->fd_source, &s->fd_saved };
+	int *fds[] = {&s->fd_cgroup, &s->fd_ifindex, &s->fd_source, &s->fd_saved};
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -453,7 +474,8 @@ static void filter_hook(const struct shaper *s, struct bpf_tc_hook *hook)
 static int adopt_maps(struct shaper *s)
 {
 	struct bpf_tc_hook hook;
-	struct bpf_tc_opts opts = { .sz = sizeof(opts), .handle = FILTER_HANDLE, .priority = FILTER_PRIO };
+	struct bpf_tc_opts opts = {
+	    .sz = sizeof(opts), .handle = FILTER_HANDLE, .priority = FILTER_PRIO};
 	struct bpf_prog_info info = {};
 	uint32_t ids[16], len = sizeof(info);
 	_cleanup_close_ int pfd = -1;
@@ -507,7 +529,7 @@ static int put_filter(struct shaper *s, int prog_fd)
 	if (r < 0)
 		return r;
 	((struct tcmsg *)nlmsg_data(nlmsg_hdr(m)))->tcm_info =
-		TC_H_MAKE(FILTER_PRIO << 16, htons(ETH_P_ALL));
+	    TC_H_MAKE(FILTER_PRIO << 16, htons(ETH_P_ALL));
 	if (nla_put_string(m, TCA_KIND, "bpf") < 0 || !(opts = nla_nest_start(m, TCA_OPTIONS)) ||
 	    nla_put_u32(m, TCA_BPF_FD, (uint32_t)prog_fd) < 0 ||
 	    nla_put_string(m, TCA_BPF_NAME, "edgeslice_shaper") < 0 ||
@@ -547,7 +569,8 @@ static int attach_filter(struct shaper *s, const struct shaper_saved *sv)
 	s->fd_ifindex = fcntl(bpf_map__fd(skel->maps.ifindex_class), F_DUPFD_CLOEXEC, 3);
 	s->fd_source = fcntl(bpf_map__fd(skel->maps.source_class), F_DUPFD_CLOEXEC, 3);
 	s->fd_saved = fcntl(bpf_map__fd(skel->maps.saved_root), F_DUPFD_CLOEXEC, 3);
-	r = (s->fd_cgroup < 0 || s->fd_ifindex < 0 || s->fd_source < 0 || s->fd_saved < 0) ? -EMFILE : 0;
+	r = (s->fd_cgroup < 0 || s->fd_ifindex < 0 || s->fd_source < 0 || s->fd_saved < 0) ? -EMFILE
+											   : 0;
 out:
 	shaper_bpf__destroy(skel); /* the attached filter keeps program and maps alive */
 	return r;
@@ -568,7 +591,7 @@ static int match_map(struct shaper *s, const struct shaper_match *m, int *ret_fd
 		*ret_fd = s->fd_ifindex;
 		break;
 	case SHAPER_MATCH_SOURCE: {
-		struct shaper_src_key k = { .family = (uint32_t)m->family };
+		struct shaper_src_key k = {.family = (uint32_t)m->family};
 		if (m->family != AF_INET && m->family != AF_INET6)
 			return -EAFNOSUPPORT;
 		memcpy(k.addr, m->addr, m->family == AF_INET ? 4 : 16);
@@ -602,7 +625,7 @@ static int lookup_match(struct shaper *s, const struct shaper_match *m, uint32_t
 
 static uint64_t link_speed(const char *ifname)
 {
-	struct ethtool_cmd ecmd = { .cmd = ETHTOOL_GSET };
+	struct ethtool_cmd ecmd = {.cmd = ETHTOOL_GSET};
 	struct ifreq ifr = {};
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint32_t mbit;
@@ -704,10 +727,22 @@ void shaper_free(struct shaper *s)
 	free(s);
 }
 
-bool shaper_is_active(const struct shaper *s) { return s->active; }
-const char *shaper_root_kind(const struct shaper *s) { return s->root.found ? s->root.kind : ""; }
-uint64_t shaper_parent_rate(const struct shaper *s) { return s->parent_rate; }
-int shaper_ifindex(const struct shaper *s) { return s->ifindex; }
+bool shaper_is_active(const struct shaper *s)
+{
+	return s->active;
+}
+const char *shaper_root_kind(const struct shaper *s)
+{
+	return s->root.found ? s->root.kind : "";
+}
+uint64_t shaper_parent_rate(const struct shaper *s)
+{
+	return s->parent_rate;
+}
+int shaper_ifindex(const struct shaper *s)
+{
+	return s->ifindex;
+}
 
 /* ---- classes ------------------------------------------------------------------------- */
 
@@ -934,7 +969,8 @@ static int update_default(struct shaper *s)
 		if (l.v[i].is_task)
 			sum += l.v[i].rate;
 	free(l.v);
-	return put_class(s, SHAPER_CLASSID(SHAPER_MINOR_DEFAULT), SHAPER_CLASSID(SHAPER_MINOR_PARENT),
+	return put_class(s, SHAPER_CLASSID(SHAPER_MINOR_DEFAULT),
+			 SHAPER_CLASSID(SHAPER_MINOR_PARENT),
 			 shaper_default_rate(s->parent_rate, sum), s->parent_rate, false);
 }
 
@@ -976,7 +1012,7 @@ uint32_t shaper_gso_cap(uint64_t slowest_rate, uint32_t mtu, uint32_t orig)
 
 static int set_gso_max_size(struct shaper *s, uint32_t size)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = s->ifindex };
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = s->ifindex};
 	struct nl_msg *m;
 	int r;
 
@@ -1028,7 +1064,7 @@ static int update_gso(struct shaper *s)
  * prio, mq... have built-in classes that come back with the options). */
 static bool root_restorable(const struct root_info *ri)
 {
-	static const char *const user_classes[] = { "htb", "hfsc", "drr", "qfq", "cbq", "atm" };
+	static const char *const user_classes[] = {"htb", "hfsc", "drr", "qfq", "cbq", "atm"};
 
 	if (ri->children || ri->opts_too_big)
 		return false;
@@ -1040,7 +1076,7 @@ static bool root_restorable(const struct root_info *ri)
 
 int shaper_setup(struct shaper *s, uint64_t parent_rate)
 {
-	struct shaper_saved sv = { .magic = SHAPER_SAVED_MAGIC };
+	struct shaper_saved sv = {.magic = SHAPER_SAVED_MAGIC};
 	struct rtnl_qdisc *q = NULL;
 	bool fresh = false;
 	int r;
@@ -1106,8 +1142,9 @@ int shaper_setup(struct shaper *s, uint64_t parent_rate)
 		s->parent_rate = parent_rate;
 
 	if (fresh || parent_rate) {
-		r = put_class(s, SHAPER_CLASSID(SHAPER_MINOR_PARENT), TC_H_MAKE(SHAPER_MAJOR << 16, 0),
-			      s->parent_rate, s->parent_rate, false);
+		r = put_class(s, SHAPER_CLASSID(SHAPER_MINOR_PARENT),
+			      TC_H_MAKE(SHAPER_MAJOR << 16, 0), s->parent_rate, s->parent_rate,
+			      false);
 		if (r >= 0 && fresh)
 			r = put_class(s, SHAPER_CLASSID(SHAPER_MINOR_DEFAULT),
 				      SHAPER_CLASSID(SHAPER_MINOR_PARENT),
@@ -1193,8 +1230,9 @@ int shaper_set_rate(struct shaper *s, const struct shaper_match *m, uint64_t rat
 			r = shaper_alloc_minor(used, l.n, &minor);
 			if (r < 0)
 				goto fail;
-			r = put_class_flags(s, SHAPER_CLASSID(minor), SHAPER_CLASSID(SHAPER_MINOR_PARENT),
-					    rate, rate, false, true);
+			r = put_class_flags(s, SHAPER_CLASSID(minor),
+					    SHAPER_CLASSID(SHAPER_MINOR_PARENT), rate, rate, false,
+					    true);
 			if (r == -EEXIST && attempt < 8)
 				continue;
 			if (r < 0)
@@ -1293,7 +1331,8 @@ static void fill_match(struct shaper *s, struct shaper_class *v, size_t n)
 	bool first;
 
 	if (s->fd_cgroup >= 0)
-		for (first = true; bpf_map_get_next_key(s->fd_cgroup, first ? NULL : &ck, &cnext) == 0;
+		for (first = true;
+		     bpf_map_get_next_key(s->fd_cgroup, first ? NULL : &ck, &cnext) == 0;
 		     first = false, ck = cnext)
 			if (bpf_map_lookup_elem(s->fd_cgroup, &cnext, &classid) == 0)
 				for (size_t i = 0; i < n; i++)
@@ -1303,7 +1342,8 @@ static void fill_match(struct shaper *s, struct shaper_class *v, size_t n)
 						v[i].match.cgroup_id = cnext;
 					}
 	if (s->fd_ifindex >= 0)
-		for (first = true; bpf_map_get_next_key(s->fd_ifindex, first ? NULL : &ik, &inext) == 0;
+		for (first = true;
+		     bpf_map_get_next_key(s->fd_ifindex, first ? NULL : &ik, &inext) == 0;
 		     first = false, ik = inext)
 			if (bpf_map_lookup_elem(s->fd_ifindex, &inext, &classid) == 0)
 				for (size_t i = 0; i < n; i++)
@@ -1313,7 +1353,8 @@ static void fill_match(struct shaper *s, struct shaper_class *v, size_t n)
 						v[i].match.ifindex = inext;
 					}
 	if (s->fd_source >= 0)
-		for (first = true; bpf_map_get_next_key(s->fd_source, first ? NULL : &sk, &snext) == 0;
+		for (first = true;
+		     bpf_map_get_next_key(s->fd_source, first ? NULL : &sk, &snext) == 0;
 		     first = false, sk = snext)
 			if (bpf_map_lookup_elem(s->fd_source, &snext, &classid) == 0)
 				for (size_t i = 0; i < n; i++)
@@ -1327,7 +1368,8 @@ static void fill_match(struct shaper *s, struct shaper_class *v, size_t n)
 
 static int cmp_class(const void *a, const void *b)
 {
-	uint32_t x = ((const struct shaper_class *)a)->classid, y = ((const struct shaper_class *)b)->classid;
+	uint32_t x = ((const struct shaper_class *)a)->classid,
+		 y = ((const struct shaper_class *)b)->classid;
 	return x < y ? -1 : x > y;
 }
 

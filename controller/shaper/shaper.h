@@ -7,17 +7,17 @@
 #include <stdint.h>
 
 /* Rates are bytes per second everywhere in this module (as in libnl and the kernel). */
-#define SHAPER_RATE_MIN 1000ull          /* 8 kbit/s */
-#define SHAPER_RATE_MAX 12500000000ull   /* 100 Gbit/s */
-#define SHAPER_LINK_RATE_FALLBACK 1250000000ull /* 10 Gbit/s when the driver reports no speed */
+#define SHAPER_RATE_MIN		  1000ull	 /* 8 kbit/s */
+#define SHAPER_RATE_MAX		  12500000000ull /* 100 Gbit/s */
+#define SHAPER_LINK_RATE_FALLBACK 1250000000ull	 /* 10 Gbit/s when the driver reports no speed */
 
 /* Our root qdisc is always handle e5: — the marker by which a restarted daemon or the CLI
  * recognises edgeslice's own shaping (including a crashed daemon's leftovers). */
-#define SHAPER_MAJOR 0xe5u
-#define SHAPER_MINOR_PARENT 1u  /* e5:1  the link (or configured) rate, parent of all */
-#define SHAPER_MINOR_DEFAULT 2u /* e5:2  unclassified traffic */
-#define SHAPER_MINOR_FIRST 0x10u /* e5:10 .. e5:fff0 one per shaped task */
-#define SHAPER_MINOR_LAST 0xfff0u
+#define SHAPER_MAJOR	      0xe5u
+#define SHAPER_MINOR_PARENT   1u    /* e5:1  the link (or configured) rate, parent of all */
+#define SHAPER_MINOR_DEFAULT  2u    /* e5:2  unclassified traffic */
+#define SHAPER_MINOR_FIRST    0x10u /* e5:10 .. e5:fff0 one per shaped task */
+#define SHAPER_MINOR_LAST     0xfff0u
 #define SHAPER_CLASSID(minor) ((SHAPER_MAJOR << 16) | (uint32_t)(minor))
 
 /* "3g", "4g", "wifi" (1.1, 5.85, 18.88 Mbit/s) -> bytes/s; -ENOENT for other names. */
@@ -30,7 +30,7 @@ void shaper_format_rate(uint64_t rate, char *buf, size_t size);
 
 /* HTB/fq_codel parameters for one class (formulas and reasons in docs/SHAPER.md). */
 struct shaper_sizing {
-	uint32_t burst;       /* bytes: rate * 2 ms + three L2 frames */
+	uint32_t burst;	      /* bytes: rate * 2 ms + three L2 frames */
 	uint32_t cburst;      /* bytes: same as burst (ceil == rate for task classes) */
 	uint32_t quantum;     /* bytes: rate / 10 clamped to [L2 frame, 200000] */
 	uint32_t target_us;   /* fq_codel target: max(5 ms, 1.5 L2 frames' transmit time) */
@@ -61,10 +61,11 @@ struct shaper_match {
 	enum shaper_match_kind kind;
 	uint64_t cgroup_id;
 	uint32_t ifindex;
-	int family;      /* AF_INET / AF_INET6 */
+	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];
 };
-/* "/sys/fs/cgroup/unified/x" -> cgroup id; -ENOENT missing, -ENOTDIR/-EMEDIUMTYPE not a cgroup2 dir. */
+/* "/sys/fs/cgroup/unified/x" -> cgroup id; -ENOENT missing, -ENOTDIR/-EMEDIUMTYPE not a cgroup2
+ * dir. */
 int shaper_cgroup_id(const char *path, uint64_t *ret_id);
 /* Inverse, for display: the cgroup's path through any mount of cgroup2 (mount_path). */
 int shaper_cgroup_path(const char *mount_path, uint64_t id, char **ret_path);

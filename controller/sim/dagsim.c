@@ -19,7 +19,7 @@
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 static int fail(char *err, size_t len, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(char *err, size_t len, const char *path, const char *fmt, ...)
 {
@@ -130,7 +130,7 @@ static double curve_at(const double (*pt)[2], size_t n, double x)
 	for (size_t k = 1; k < n; k++)
 		if (x <= pt[k][0])
 			return pt[k - 1][1] + (pt[k][1] - pt[k - 1][1]) * (x - pt[k - 1][0]) /
-						      (pt[k][0] - pt[k - 1][0]);
+						  (pt[k][0] - pt[k - 1][0]);
 	return pt[n - 1][1];
 }
 
@@ -164,11 +164,13 @@ static int parse_task(struct ctx *c, json_object *o, const char *path, struct mr
 			return fail(c->err, c->len, p, "must be [samples, accuracy]");
 		for (int m = 0; m < 2; m++) {
 			json_object *x = json_object_array_get_idx(pt, (size_t)m);
-			if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int))
+			if (!json_object_is_type(x, json_type_double) &&
+			    !json_object_is_type(x, json_type_int))
 				return fail(c->err, c->len, p, "must be [samples, accuracy]");
 			curve[k][m] = json_object_get_double(x);
 		}
-		if (!isfinite(curve[k][0]) || curve[k][0] < 0 || !(curve[k][1] >= 0 && curve[k][1] <= 1) ||
+		if (!isfinite(curve[k][0]) || curve[k][0] < 0 ||
+		    !(curve[k][1] >= 0 && curve[k][1] <= 1) ||
 		    (k && curve[k][0] <= curve[k - 1][0]))
 			return fail(c->err, c->len, p, "samples must increase, accuracy in [0,1]");
 	}
@@ -186,8 +188,10 @@ static int parse_task(struct ctx *c, json_object *o, const char *path, struct mr
 			return fail(c->err, c->len, p, "must be an object");
 		if ((r = get_num(c, u, "samples", p, true, 0, 0, 1e15, 2, &cfg->samples)) < 0 ||
 		    (r = get_num(c, u, "work", p, true, 0, 0, 1e12, 0, &cfg->work)) < 0 ||
-		    (r = get_num(c, u, "resources", p, true, 0, 1e-6, 1e6, 0, &cfg->resources)) < 0 ||
-		    (r = get_num(c, u, "accuracy", p, n_curve == 0, -1, 0, 1, 0, &cfg->accuracy)) < 0)
+		    (r = get_num(c, u, "resources", p, true, 0, 1e-6, 1e6, 0, &cfg->resources)) <
+			0 ||
+		    (r = get_num(c, u, "accuracy", p, n_curve == 0, -1, 0, 1, 0, &cfg->accuracy)) <
+			0)
 			return r;
 		if (cfg->accuracy < 0)
 			cfg->accuracy = curve_at((const double(*)[2])curve, n_curve, cfg->samples);
@@ -217,7 +221,8 @@ static int parse_app(struct ctx *c, json_object *o, const char *path, struct mrs
 			return r;
 		for (size_t k = 0; k < i; k++)
 			if (strcmp(a->task[k].name, a->task[i].name) == 0)
-				return fail(c->err, c->len, p, "duplicate task name \"%s\"", a->task[i].name);
+				return fail(c->err, c->len, p, "duplicate task name \"%s\"",
+					    a->task[i].name);
 	}
 	if ((r = get_array(c, o, "edges", path, false, MRS_MAX_EDGES, &arr, &n)) < 0)
 		return r;
@@ -225,14 +230,19 @@ static int parse_app(struct ctx *c, json_object *o, const char *path, struct mrs
 	for (size_t e = 0; e < n; e++) {
 		json_object *ed = json_object_array_get_idx(arr, e), *x, *y;
 		snprintf(p, sizeof(p), "%s.edges[%zu]", path, e);
-		if (!json_object_is_type(ed, json_type_array) || json_object_array_length(ed) != 2 ||
-		    !json_object_is_type((x = json_object_array_get_idx(ed, 0)), json_type_string) ||
-		    !json_object_is_type((y = json_object_array_get_idx(ed, 1)), json_type_string) ||
+		if (!json_object_is_type(ed, json_type_array) ||
+		    json_object_array_length(ed) != 2 ||
+		    !json_object_is_type((x = json_object_array_get_idx(ed, 0)),
+					 json_type_string) ||
+		    !json_object_is_type((y = json_object_array_get_idx(ed, 1)),
+					 json_type_string) ||
 		    strlen(json_object_get_string(x)) >= MRS_NAME_MAX ||
 		    strlen(json_object_get_string(y)) >= MRS_NAME_MAX)
 			return fail(c->err, c->len, p, "must be [\"from\", \"to\"] task names");
-		memcpy(a->edge[e].from, json_object_get_string(x), strlen(json_object_get_string(x)) + 1);
-		memcpy(a->edge[e].to, json_object_get_string(y), strlen(json_object_get_string(y)) + 1);
+		memcpy(a->edge[e].from, json_object_get_string(x),
+		       strlen(json_object_get_string(x)) + 1);
+		memcpy(a->edge[e].to, json_object_get_string(y),
+		       strlen(json_object_get_string(y)) + 1);
 	}
 	struct mrs_dag d;
 	r = mrs_dag_build(a, cl, &d, &bad);
@@ -246,8 +256,8 @@ static int parse_app(struct ctx *c, json_object *o, const char *path, struct mrs
 		return fail(c->err, c->len, p, "cycle through task \"%s\"", bad ? bad : "?");
 	case -E2BIG:
 		snprintf(p, sizeof(p), "%s.tasks", path);
-		return fail(c->err, c->len, p, "task \"%s\" demands more than any server's capacity",
-			    bad ? bad : "?");
+		return fail(c->err, c->len, p,
+			    "task \"%s\" demands more than any server's capacity", bad ? bad : "?");
 	default:
 		snprintf(p, sizeof(p), "%s.tasks", path);
 		return fail(c->err, c->len, p, "task \"%s\" has invalid values", bad ? bad : "?");
@@ -268,9 +278,12 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 		return fail(c->err, c->len, "workload", "must be a JSON object");
 	if ((r = get_num(c, root, "theta", "", false, 3, 0, 1e6, 0, &wl->theta)) < 0 ||
 	    (r = get_num(c, root, "a_min", "", false, 0, 0, 1, 0, &wl->a_min)) < 0 ||
-	    (r = get_num(c, root, "pass_period", "", false, 60, 1e-3, 1e9, 0, &wl->pass_period)) < 0 ||
-	    (r = get_num(c, root, "default_link_rate", "", false, 12.5e6, 1, 1e13, 1, &def_rate)) < 0 ||
-	    (r = get_num(c, root, "source_rate", "", false, 12.5e6, 1, 1e13, 1, &cl->source_rate)) < 0)
+	    (r = get_num(c, root, "pass_period", "", false, 60, 1e-3, 1e9, 0, &wl->pass_period)) <
+		0 ||
+	    (r = get_num(c, root, "default_link_rate", "", false, 12.5e6, 1, 1e13, 1, &def_rate)) <
+		0 ||
+	    (r = get_num(c, root, "source_rate", "", false, 12.5e6, 1, 1e13, 1, &cl->source_rate)) <
+		0)
 		return r;
 	if ((r = get_array(c, root, "servers", "", true, MRS_MAX_SERVERS, &arr, &n)) < 0)
 		return r;
@@ -281,23 +294,28 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 		if (!json_object_is_type(s, json_type_object))
 			return fail(c->err, c->len, p, "must be an object");
 		if ((r = get_name(c, s, p, cl->s[j].name)) < 0 ||
-		    (r = get_num(c, s, "capacity", p, true, 0, 1e-6, 1e6, 0, &cl->s[j].capacity)) < 0 ||
+		    (r = get_num(c, s, "capacity", p, true, 0, 1e-6, 1e6, 0, &cl->s[j].capacity)) <
+			0 ||
 		    (r = get_num(c, s, "speed", p, false, 1, 1e-9, 1e9, 0, &cl->s[j].speed)) < 0)
 			return r;
 		for (size_t k = 0; k < j; k++)
 			if (!strcmp(cl->s[k].name, cl->s[j].name))
-				return fail(c->err, c->len, p, "duplicate server name \"%s\"", cl->s[j].name);
+				return fail(c->err, c->len, p, "duplicate server name \"%s\"",
+					    cl->s[j].name);
 		for (size_t k = 0; k < n; k++)
 			cl->link[j][k] = cl->link[k][j] = def_rate;
 	}
-	if ((r = get_array(c, root, "links", "", false, MRS_MAX_SERVERS * MRS_MAX_SERVERS, &arr, &n)) < 0)
+	if ((r = get_array(c, root, "links", "", false, MRS_MAX_SERVERS * MRS_MAX_SERVERS, &arr,
+			   &n)) < 0)
 		return r;
 	for (size_t e = 0; e < n; e++) {
 		json_object *l = json_object_array_get_idx(arr, e), *f, *t;
 		int a, b;
 		snprintf(p, sizeof(p), "links[%zu]", e);
-		if (!json_object_is_type(l, json_type_object) || !json_object_object_get_ex(l, "from", &f) ||
-		    !json_object_object_get_ex(l, "to", &t) || !json_object_is_type(f, json_type_string) ||
+		if (!json_object_is_type(l, json_type_object) ||
+		    !json_object_object_get_ex(l, "from", &f) ||
+		    !json_object_object_get_ex(l, "to", &t) ||
+		    !json_object_is_type(f, json_type_string) ||
 		    !json_object_is_type(t, json_type_string))
 			return fail(c->err, c->len, p, "must be {\"from\", \"to\", \"rate\"}");
 		a = server_index(cl, json_object_get_string(f));
@@ -317,7 +335,8 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 		if ((r = parse_app(c, json_object_array_get_idx(arr, a), p, &wl->app[a], cl)) < 0)
 			return r;
 	}
-	if (!json_object_object_get_ex(root, "arrivals", &v) || !json_object_is_type(v, json_type_object))
+	if (!json_object_object_get_ex(root, "arrivals", &v) ||
+	    !json_object_is_type(v, json_type_object))
 		return fail(c->err, c->len, "arrivals", "missing or not an object");
 	if ((r = get_num(c, v, "rate", "arrivals", false, 0, 0, 1e6, 0, &w->arrivals.rate)) < 0 ||
 	    (r = get_num(c, v, "count", "arrivals", false, 200, 1, 1e6, 0, &x)) < 0)
@@ -329,7 +348,8 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 	json_object *csv;
 	if (json_object_object_get_ex(v, "csv", &csv)) {
 		const char *s = json_object_get_string(csv);
-		if (!json_object_is_type(csv, json_type_string) || !*s || strlen(s) >= sizeof(w->arrivals.csv))
+		if (!json_object_is_type(csv, json_type_string) || !*s ||
+		    strlen(s) >= sizeof(w->arrivals.csv))
 			return fail(c->err, c->len, "arrivals.csv", "must be a file name");
 		memcpy(w->arrivals.csv, s, strlen(s) + 1);
 	} else if (w->arrivals.rate <= 0) {
@@ -338,12 +358,13 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 	return 0;
 }
 
-int dagsim_parse(const char *json, size_t len, struct dagsim_workload *ret, char *err, size_t err_len)
+int dagsim_parse(const char *json, size_t len, struct dagsim_workload *ret, char *err,
+		 size_t err_len)
 {
 	struct json_tokener *tok;
 	json_object *root;
 	struct dagsim_workload *w;
-	struct ctx c = { err, err_len };
+	struct ctx c = {err, err_len};
 	int r;
 
 	if (len > INT32_MAX)
@@ -398,10 +419,12 @@ int dagsim_parse_csv(const char *text, double **ret, size_t *ret_n, char *err, s
 		if (parse_double(buf, &d) < 0 || d < 0) {
 			if (line == 1 && n == 0)
 				continue; /* header */
-			return fail(err, err_len, "arrivals.csv", "line %zu: not a timestamp", line);
+			return fail(err, err_len, "arrivals.csv", "line %zu: not a timestamp",
+				    line);
 		}
 		if (n && d < v[n - 1])
-			return fail(err, err_len, "arrivals.csv", "line %zu: timestamps must not decrease", line);
+			return fail(err, err_len, "arrivals.csv",
+				    "line %zu: timestamps must not decrease", line);
 		if (n == cap) {
 			size_t nc = cap ? cap * 2 : 64;
 			double *nv = realloc(v, nc * sizeof(double));
@@ -436,7 +459,8 @@ int dagsim_poisson(double rate, size_t count, uint64_t seed, double **ret)
 	if (!v)
 		return -ENOMEM;
 	for (size_t k = 0; k < count; k++) {
-		double u = ((double)(splitmix64(&seed) >> 11) + 1.0) / 9007199254740993.0; /* (0,1] */
+		double u =
+		    ((double)(splitmix64(&seed) >> 11) + 1.0) / 9007199254740993.0; /* (0,1] */
 		t += -log(u) / rate;
 		v[k] = t;
 	}

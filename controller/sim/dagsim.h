@@ -8,8 +8,8 @@
 #include "mrs.h"
 
 struct dagsim_arrivals {
-	double rate;    /* Poisson arrivals per second (0: use csv) */
-	size_t count;   /* number of requests generated */
+	double rate;  /* Poisson arrivals per second (0: use csv) */
+	size_t count; /* number of requests generated */
 	uint64_t seed;
 	char csv[4096]; /* CSV of timestamps (seconds), relative to the workload file */
 };
