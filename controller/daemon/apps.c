@@ -35,7 +35,7 @@ static enum dapp_tstate app_tstate(const struct dtask *t)
 }
 
 /* Finished tasks of an application with live ones are kept: their outcome decides the rest. */
-bool app_pinned(struct daemon *d, const struct dtask *t)
+bool daemon_app_pinned(struct daemon *d, const struct dtask *t)
 {
 	if (!t->app)
 		return false;
@@ -45,7 +45,7 @@ bool app_pinned(struct daemon *d, const struct dtask *t)
 	return false;
 }
 
-void app_settle(struct daemon *d, uint64_t app)
+void daemon_app_settle(struct daemon *d, uint64_t app)
 {
 	struct dtask *m[DAPP_MAX_TASKS];
 	enum dapp_tstate st[DAPP_MAX_TASKS];
@@ -66,15 +66,15 @@ void app_settle(struct daemon *d, uint64_t app)
 		struct dtask *t = m[i], *why = m[root[i]];
 		if ((failed >> i) & 1) {
 			t->state = DTASK_FAILED;
-			t->end_us = realtime_us();
+			t->end_us = daemon_realtime_us();
 			if (!strncmp(why->reason, "dependency-failed: ", 19))
 				snprintf(t->reason, sizeof(t->reason), "%s", why->reason);
 			else
 				snprintf(t->reason, sizeof(t->reason), "dependency-failed: %s",
 					 why->name);
-			logm(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id, t->app_name,
-			     t->name, t->reason);
-			emit(d, "finished", t);
+			daemon_log(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id,
+				   t->app_name, t->name, t->reason);
+			daemon_emit(d, "finished", t);
 			d->dirty = true;
 		} else if ((ready >> i) & 1) {
 			size_t k = nr++;
@@ -90,35 +90,35 @@ void app_settle(struct daemon *d, uint64_t app)
 	for (size_t k = 0; k < nr; k++) {
 		struct dtask *t = m[ready_idx[k]];
 		struct dqueue *q;
-		int r = queue_get(d, t->queue, t->cpu, t->mem, &q);
+		int r = daemon_queue_get(d, t->queue, t->cpu, t->mem, &q);
 		/* the policy breaks ties between queues by arrival: keep the rank order there */
 		if (r >= 0)
 			r = policy_enqueue(d->pol, q->policy_id, t->id,
-					   mono_s(d) + 1e-6 * (double)k);
+					   daemon_mono_s(d) + 1e-6 * (double)k);
 		d->dirty = true;
 		if (r < 0) {
-			logm(LOG_ERR, "task %" PRIu64 " (%s/%s): cannot queue: %s", t->id,
-			     t->app_name, t->name, strerror(-r));
+			daemon_log(LOG_ERR, "task %" PRIu64 " (%s/%s): cannot queue: %s", t->id,
+				   t->app_name, t->name, strerror(-r));
 			t->state = DTASK_FAILED;
-			t->end_us = realtime_us();
+			t->end_us = daemon_realtime_us();
 			snprintf(t->reason, sizeof(t->reason), "start-failed");
-			emit(d, "finished", t);
-			app_settle(d, app);
+			daemon_emit(d, "finished", t);
+			daemon_app_settle(d, app);
 			return;
 		}
 		t->state = DTASK_QUEUED;
-		emit(d, "queued", t);
+		daemon_emit(d, "queued", t);
 	}
 }
 
-void apps_settle_all(struct daemon *d)
+void daemon_apps_settle_all(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_tasks; i++)
 		if (d->tasks[i]->app == d->tasks[i]->id) /* the first task names the application */
-			app_settle(d, d->tasks[i]->id);
+			daemon_app_settle(d, d->tasks[i]->id);
 }
 
-json_object *apps_json(struct daemon *d, bool live_only)
+json_object *daemon_apps_json(struct daemon *d, bool live_only)
 {
 	json_object *arr = json_object_new_array();
 
@@ -143,7 +143,7 @@ json_object *apps_json(struct daemon *d, bool live_only)
 				start = m[k]->start_us;
 			end = m[k]->end_us > end ? m[k]->end_us : end;
 		}
-		if (live_only && !app_pinned(d, m[0]))
+		if (live_only && !daemon_app_pinned(d, m[0]))
 			continue;
 		o = json_object_new_object();
 		ts = json_object_new_array();
@@ -156,7 +156,8 @@ json_object *apps_json(struct daemon *d, bool live_only)
 				       json_object_new_int64((int64_t)m[0]->submit_us));
 		json_object_object_add(o, "start_us", json_object_new_int64((int64_t)start));
 		json_object_object_add(
-		    o, "end_us", json_object_new_int64(app_pinned(d, m[0]) ? 0 : (int64_t)end));
+		    o, "end_us",
+		    json_object_new_int64(daemon_app_pinned(d, m[0]) ? 0 : (int64_t)end));
 		for (size_t k = 0; k < n; k++) {
 			json_object *t = json_object_new_object(), *af = json_object_new_array();
 			json_object_object_add(t, "name", json_object_new_string(m[k]->name));
@@ -182,8 +183,8 @@ json_object *apps_json(struct daemon *d, bool live_only)
 	return arr;
 }
 
-int do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
-		  struct proto_error *err)
+int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err)
 {
 	struct dapp *a = req->dapp;
 	double cpu[DAPP_MAX_TASKS], phi[DAPP_MAX_TASKS];
@@ -193,17 +194,18 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 	json_object *ts;
 
 	if (d->draining)
-		return set_err(err, PROTO_E_STATE, NULL, "the daemon is draining for shutdown");
+		return daemon_set_err(err, PROTO_E_STATE, NULL,
+				      "the daemon is draining for shutdown");
 	for (size_t i = 0; i < d->n_tasks; i++)
 		live += dtask_state_live(d->tasks[i]->state);
 	if (live + a->n > d->conf.max_tasks)
-		return set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
-			       d->conf.max_tasks);
+		return daemon_set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
+				      d->conf.max_tasks);
 	/* every task is checked like a submit before anything is created */
 	for (size_t i = 0; i < a->n; i++) {
 		const struct dapp_task *at = &a->task[i];
-		struct dqueue *q = queue_find(d, at->queue);
-		const struct dconf_model *m = model_find(d, at->queue);
+		struct dqueue *q = daemon_queue_find(d, at->queue);
+		const struct dconf_model *m = daemon_model_find(d, at->queue);
 		bool fits = false;
 		int same = -1;
 		for (size_t j = 0; j < i && same < 0; j++)
@@ -222,41 +224,42 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 			cpu[i] = m->cpu;
 			mem[i] = m->mem;
 		} else
-			return set_err(
+			return daemon_set_err(
 			    err, PROTO_E_NO_QUEUE, "app",
 			    "tasks[%zu].queue: \"%s\" is not in the model catalog; give a demand",
 			    i, at->queue);
 		if (!at->argv && !(m && m->cmd_argc))
-			return set_err(err, PROTO_E_MISSING_FIELD, "app",
-				       "tasks[%zu].argv: missing, and \"%s\" has no command in the "
-				       "model catalog",
-				       i, at->queue);
+			return daemon_set_err(
+			    err, PROTO_E_MISSING_FIELD, "app",
+			    "tasks[%zu].argv: missing, and \"%s\" has no command in the "
+			    "model catalog",
+			    i, at->queue);
 		if ((q && (fabs(q->cpu - cpu[i]) > 1e-9 || q->mem != mem[i])) ||
 		    (same >= 0 && (fabs(cpu[same] - cpu[i]) > 1e-9 || mem[same] != mem[i])))
-			return set_err(err, PROTO_E_BAD_VALUE, "app",
-				       "tasks[%zu].demand: queue %s has another demand", i,
-				       at->queue);
+			return daemon_set_err(err, PROTO_E_BAD_VALUE, "app",
+					      "tasks[%zu].demand: queue %s has another demand", i,
+					      at->queue);
 		for (size_t k = 0; k < d->n_dev; k++)
 			fits |= cpu[i] <= d->dev[k].cpu + 1e-9 &&
 				(double)mem[i] <= (double)d->dev[k].mem;
 		if (!fits)
-			return set_err(err, PROTO_E_TOO_BIG, "app",
-				       "tasks[%zu].demand: %.3g cores, %" PRIu64
-				       " bytes exceeds every device",
-				       i, cpu[i], mem[i]);
+			return daemon_set_err(err, PROTO_E_TOO_BIG, "app",
+					      "tasks[%zu].demand: %.3g cores, %" PRIu64
+					      " bytes exceeds every device",
+					      i, cpu[i], mem[i]);
 	}
 	r = dapp_priority(a, phi, order);
 	for (size_t i = 0; i < a->n && r >= 0; i++) {
 		struct dqueue *q;
-		r = queue_get(d, a->task[i].queue, cpu[i], mem[i], &q);
+		r = daemon_queue_get(d, a->task[i].queue, cpu[i], mem[i], &q);
 	}
 	for (size_t i = 0; i < a->n && r >= 0; i++) {
 		struct dapp_task *at = &a->task[i];
 		struct dtask *t = calloc(1, sizeof(*t));
 		size_t na = 0;
-		if (!t || !trt_new(d, t) ||
+		if (!t || !daemon_trt_new(d, t) ||
 		    !(t->after = calloc(DAPP_MAX_TASKS, sizeof(*t->after)))) {
-			task_free(t);
+			daemon_task_free(t);
 			r = -ENOMEM;
 			break;
 		}
@@ -266,8 +269,9 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 			t->argv = TAKE_PTR(at->argv);
 			t->argc = at->argc;
 			at->argc = 0;
-		} else if (dconf_model_argv(model_find(d, at->queue), &t->argv, &t->argc) < 0) {
-			task_free(t);
+		} else if (dconf_model_argv(daemon_model_find(d, at->queue), &t->argv, &t->argc) <
+			   0) {
+			daemon_task_free(t);
 			r = -ENOMEM;
 			break;
 		}
@@ -275,7 +279,7 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 		t->mem = mem[i];
 		t->dev = -1;
 		t->exit_code = -1;
-		t->submit_us = realtime_us();
+		t->submit_us = daemon_realtime_us();
 		t->app = first;
 		snprintf(t->app_name, sizeof(t->app_name), "%s", a->name);
 		snprintf(t->name, sizeof(t->name), "%s", at->name);
@@ -285,40 +289,40 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 		t->n_after = na;
 		t->prio = phi[i];
 		t->state = na ? DTASK_WAITING : DTASK_QUEUED;
-		r = task_append(d, t);
+		r = daemon_task_append(d, t);
 		if (r < 0)
-			task_free(t);
+			daemon_task_free(t);
 	}
 	if (r >= 0)
-		r = persist(d); /* acknowledged only once durable, waiting tasks included */
+		r = daemon_persist(d); /* acknowledged only once durable, waiting tasks included */
 	if (r < 0) {
 		while (d->n_tasks > base)
-			task_free(d->tasks[--d->n_tasks]);
+			daemon_task_free(d->tasks[--d->n_tasks]);
 		d->next_id = first;
-		(void)persist(d);
-		return set_err(err, PROTO_E_INTERNAL, NULL, "submit-app: %s", strerror(-r));
+		(void)daemon_persist(d);
+		return daemon_set_err(err, PROTO_E_INTERNAL, NULL, "submit-app: %s", strerror(-r));
 	}
 	/* the roots, in MRS priority order */
 	for (size_t k = 0; k < a->n; k++) {
 		struct dtask *t = d->tasks[base + (size_t)order[k]];
 		if (t->state != DTASK_QUEUED)
 			continue;
-		r = policy_enqueue(d->pol, queue_find(d, t->queue)->policy_id, t->id,
-				   mono_s(d) + 1e-6 * (double)k);
+		r = policy_enqueue(d->pol, daemon_queue_find(d, t->queue)->policy_id, t->id,
+				   daemon_mono_s(d) + 1e-6 * (double)k);
 		if (r < 0) {
 			t->state = DTASK_FAILED;
-			t->end_us = realtime_us();
+			t->end_us = daemon_realtime_us();
 			snprintf(t->reason, sizeof(t->reason), "start-failed");
 			d->dirty = true;
 			continue;
 		}
-		emit(d, "queued", t);
+		daemon_emit(d, "queued", t);
 	}
-	app_settle(d, first);
-	logm(LOG_INFO, "application %" PRIu64 " (%s): %zu tasks", first, a->name, a->n);
+	daemon_app_settle(d, first);
+	daemon_log(LOG_INFO, "application %" PRIu64 " (%s): %zu tasks", first, a->name, a->n);
 	json_object_object_add(reply, "app", json_object_new_int64((int64_t)first));
 	json_object_object_add(reply, "name", json_object_new_string(a->name));
-	schedule(d);
+	daemon_schedule(d);
 	ts = json_object_new_array();
 	for (size_t i = 0; i < a->n && base + i < d->n_tasks; i++) {
 		json_object *o = json_object_new_object();
@@ -334,25 +338,25 @@ int do_submit_app(struct daemon *d, struct proto_request *req, json_object *repl
 	return 0;
 }
 
-int do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
-		  struct proto_error *err)
+int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err)
 {
 	struct dtask *m[DAPP_MAX_TASKS];
 	size_t n = app_members(d, req->app, m), hit = 0;
 	int r;
 
 	if (!n)
-		return set_err(err, PROTO_E_NO_TASK, "app", "app: no application %" PRIu64,
-			       req->app);
+		return daemon_set_err(err, PROTO_E_NO_TASK, "app", "app: no application %" PRIu64,
+				      req->app);
 	/* waiting and queued ones first, so that nothing is released while the running die */
 	for (size_t i = 0; i < n; i++)
 		if (m[i]->state == DTASK_WAITING || m[i]->state == DTASK_QUEUED) {
 			if (m[i]->state == DTASK_QUEUED)
 				(void)policy_cancel(d->pol, m[i]->id);
 			m[i]->state = DTASK_CANCELLED;
-			m[i]->end_us = realtime_us();
+			m[i]->end_us = daemon_realtime_us();
 			snprintf(m[i]->reason, sizeof(m[i]->reason), "cancelled");
-			emit(d, "finished", m[i]);
+			daemon_emit(d, "finished", m[i]);
 			hit++;
 		}
 	for (size_t i = 0; i < n; i++) {
@@ -361,17 +365,17 @@ int do_cancel_app(struct daemon *d, struct proto_request *req, json_object *repl
 			rt->cancel = true;
 			r = cg_task_kill(rt->cg);
 			if (r < 0)
-				logm(LOG_WARNING, "task %" PRIu64 ": kill: %s", m[i]->id,
-				     strerror(-r));
+				daemon_log(LOG_WARNING, "task %" PRIu64 ": kill: %s", m[i]->id,
+					   strerror(-r));
 			hit++;
 		}
 	}
 	if (!hit)
-		return set_err(err, PROTO_E_STATE, "app", "app: %" PRIu64 " has no live task",
-			       req->app);
-	r = persist(d);
+		return daemon_set_err(err, PROTO_E_STATE, "app",
+				      "app: %" PRIu64 " has no live task", req->app);
+	r = daemon_persist(d);
 	if (r < 0)
-		return set_err(err, PROTO_E_INTERNAL, NULL, "state: %s", strerror(-r));
+		return daemon_set_err(err, PROTO_E_INTERNAL, NULL, "state: %s", strerror(-r));
 	json_object_object_add(reply, "app", json_object_new_int64((int64_t)req->app));
 	json_object_object_add(reply, "cancelled", json_object_new_int((int)hit));
 	return 0;

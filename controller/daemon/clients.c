@@ -4,7 +4,7 @@
 
 /* --- clients -------------------------------------------------------------------------- */
 
-void client_free(struct client *c)
+void daemon_client_free(struct client *c)
 {
 	struct daemon *d = c->d;
 	for (struct client **p = &d->clients; *p; p = &(*p)->next)
@@ -25,10 +25,10 @@ static void client_update(struct client *c)
 	(void)sd_event_source_set_io_events(c->src, (c->closing ? 0 : EPOLLIN) |
 							(c->out_len ? EPOLLOUT : 0));
 	if (c->closing && !c->out_len)
-		client_free(c);
+		daemon_client_free(c);
 }
 
-void client_send(struct client *c, const char *line)
+void daemon_client_send(struct client *c, const char *line)
 {
 	size_t n = strlen(line);
 
@@ -64,7 +64,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	if (revents & EPOLLOUT && c->out_len) {
 		ssize_t n = send(fd, c->out, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			client_free(c);
+			daemon_client_free(c);
 			return 0;
 		}
 		if (n > 0) {
@@ -79,7 +79,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 			size_t nc = c->in_cap ? c->in_cap * 2 : 8192;
 			char *b = realloc(c->in, nc);
 			if (!b) {
-				client_free(c);
+				daemon_client_free(c);
 				return 0;
 			}
 			c->in = b;
@@ -97,7 +97,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		c->in_len += (size_t)n;
 		while (!c->closing && (nl = memchr(c->in, '\n', c->in_len))) {
 			size_t len = (size_t)(nl - c->in);
-			handle_line(c, c->in, len);
+			daemon_handle_line(c, c->in, len);
 			memmove(c->in, nl + 1, c->in_len - len - 1);
 			c->in_len -= len + 1;
 		}
@@ -108,7 +108,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 				 PROTO_MAX_LINE);
 			out = proto_format_error(NULL, &e);
 			if (out)
-				client_send(c, out);
+				daemon_client_send(c, out);
 			/* No way to find the next request boundary reliably: close after replying.
 			 */
 			c->closing = true;
@@ -119,7 +119,7 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct daemon *d = userdata;
 	struct client *c;
@@ -144,7 +144,7 @@ int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	c->fd = cfd;
 	len = sizeof(c->cred);
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == 0)
-		c->authorized = peer_in_group(d, &c->cred);
+		c->authorized = daemon_peer_in_group(d, &c->cred);
 	if (sd_event_add_io(d->ev, &c->src, cfd, EPOLLIN, on_client, c) < 0) {
 		close(cfd);
 		free(c);

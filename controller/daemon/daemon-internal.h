@@ -130,65 +130,67 @@ struct daemon {
 
 /* --- shared between the files of this folder ---------------------------------- */
 
-extern bool log_prefix;
-extern int log_max;
+extern bool daemon_log_prefix;
+extern int daemon_log_max;
 
-void logm(int prio, const char *fmt, ...) _printf_(2, 3);
-double mono_s(const struct daemon *d);
-uint64_t realtime_us(void);
-int measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu, uint64_t *ret_mem);
-void measure_start(struct daemon *d, struct dtask *t);
-struct dtask *task_find(struct daemon *d, uint64_t id);
-struct trt *trt_new(struct daemon *d, struct dtask *t);
-void trt_close(struct dtask *t);
-void task_free(struct dtask *t);
-int persist(struct daemon *d);
-void trim_finished(struct daemon *d);
-int task_append(struct daemon *d, struct dtask *t);
-struct dqueue *queue_find(struct daemon *d, const char *name);
-const struct dconf_model *model_find(struct daemon *d, const char *name);
-int queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem, struct dqueue **ret);
-void emit(struct daemon *d, const char *what, const struct dtask *t);
-void notify_status(struct daemon *d);
+void daemon_log(int prio, const char *fmt, ...) _printf_(2, 3);
+double daemon_mono_s(const struct daemon *d);
+uint64_t daemon_realtime_us(void);
+int daemon_measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu,
+			uint64_t *ret_mem);
+void daemon_measure_start(struct daemon *d, struct dtask *t);
+struct dtask *daemon_task_find(struct daemon *d, uint64_t id);
+struct trt *daemon_trt_new(struct daemon *d, struct dtask *t);
+void daemon_trt_close(struct dtask *t);
+void daemon_task_free(struct dtask *t);
+int daemon_persist(struct daemon *d);
+void daemon_trim_finished(struct daemon *d);
+int daemon_task_append(struct daemon *d, struct dtask *t);
+struct dqueue *daemon_queue_find(struct daemon *d, const char *name);
+const struct dconf_model *daemon_model_find(struct daemon *d, const char *name);
+int daemon_queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem,
+		     struct dqueue **ret);
+void daemon_emit(struct daemon *d, const char *what, const struct dtask *t);
+void daemon_notify_status(struct daemon *d);
 void fleet_notify(struct daemon *d, const struct dtask *t);
-int shape_task(struct daemon *d, struct dtask *t);
-bool any_shaped(struct daemon *d);
-void unshape_drained(struct daemon *d, uint64_t now);
-void unshape_task(struct daemon *d, struct dtask *t);
+int daemon_shape_task(struct daemon *d, struct dtask *t);
+bool daemon_any_shaped(struct daemon *d);
+void daemon_unshape_drained(struct daemon *d, uint64_t now);
+void daemon_unshape_task(struct daemon *d, struct dtask *t);
 void shaper_sweep(struct daemon *d);
-int reaper_start(struct reaper *rp);
-void reaper_stop(struct reaper *rp);
-void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason);
-void check_empty(struct daemon *d, struct dtask *t);
-int watch_task(struct daemon *d, struct dtask *t);
-int task_start(struct daemon *d, struct dtask *t);
-void schedule(struct daemon *d);
-void sweep_stale(struct daemon *d);
-int on_tick(sd_event_source *s, uint64_t usec, void *userdata);
-json_object *uplink_json(struct daemon *d);
-json_object *measure_json(struct daemon *d);
-json_object *devices_json(struct daemon *d);
-json_object *queues_json(struct daemon *d);
-json_object *tasks_json(struct daemon *d, bool live_only);
+int daemon_reaper_start(struct reaper *rp);
+void daemon_reaper_stop(struct reaper *rp);
+void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason);
+void daemon_check_empty(struct daemon *d, struct dtask *t);
+int daemon_watch_task(struct daemon *d, struct dtask *t);
+int daemon_task_start(struct daemon *d, struct dtask *t);
+void daemon_schedule(struct daemon *d);
+void daemon_sweep_stale(struct daemon *d);
+int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata);
+json_object *daemon_uplink_json(struct daemon *d);
+json_object *daemon_measure_json(struct daemon *d);
+json_object *daemon_devices_json(struct daemon *d);
+json_object *daemon_queues_json(struct daemon *d);
+json_object *daemon_tasks_json(struct daemon *d, bool live_only);
 int fleet_setup(struct daemon *d);
-int set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt, ...)
-    _printf_(4, 5);
-int do_submit(struct daemon *d, struct proto_request *req, json_object *reply,
-	      struct proto_error *err);
-int do_cancel(struct daemon *d, struct proto_request *req, json_object *reply,
-	      struct proto_error *err);
-bool app_pinned(struct daemon *d, const struct dtask *t);
-void app_settle(struct daemon *d, uint64_t app);
-void apps_settle_all(struct daemon *d);
-json_object *apps_json(struct daemon *d, bool live_only);
-int do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
-		  struct proto_error *err);
-int do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
-		  struct proto_error *err);
-bool peer_in_group(struct daemon *d, const struct ucred *cr);
-void handle_line(struct client *c, const char *line, size_t len);
-void client_free(struct client *c);
-void client_send(struct client *c, const char *line);
-int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-int load_catalog(struct daemon *d, const char *path, char *err, size_t errsz);
-int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);
+int daemon_set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
+		   ...) _printf_(4, 5);
+int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *reply,
+		     struct proto_error *err);
+int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *reply,
+		     struct proto_error *err);
+bool daemon_app_pinned(struct daemon *d, const struct dtask *t);
+void daemon_app_settle(struct daemon *d, uint64_t app);
+void daemon_apps_settle_all(struct daemon *d);
+json_object *daemon_apps_json(struct daemon *d, bool live_only);
+int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err);
+int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err);
+bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr);
+void daemon_handle_line(struct client *c, const char *line, size_t len);
+void daemon_client_free(struct client *c);
+void daemon_client_send(struct client *c, const char *line);
+int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int daemon_load_catalog(struct daemon *d, const char *path, char *err, size_t errsz);
+int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);

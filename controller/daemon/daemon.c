@@ -14,7 +14,7 @@
 
 /* --- startup, adoption, shutdown -------------------------------------------------------- */
 
-int load_catalog(struct daemon *d, const char *path, char *err, size_t errsz)
+int daemon_load_catalog(struct daemon *d, const char *path, char *err, size_t errsz)
 {
 	_cleanup_free_ char *text = NULL;
 	struct dconf_model *m = NULL;
@@ -49,7 +49,7 @@ int load_catalog(struct daemon *d, const char *path, char *err, size_t errsz)
  * probes (policy, seed, device, node_cores/memory, enforcement, measure, measure_smoothing)
  * keep their running values and are named in `restart` (space-separated). A bad file changes
  * nothing: -EBADMSG (config) or the catalog's error, reason in err. */
-int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
+int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
 {
 	_cleanup_free_ char *text = NULL;
 	struct dconf c;
@@ -60,18 +60,18 @@ int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
 	restart[0] = '\0';
 	if (r < 0 && r != -ENOENT) {
 		snprintf(err, errsz, "%.200s: %s", d->o.config, strerror(-r));
-		logm(LOG_ERR, "reload: %s; nothing changed", err);
+		daemon_log(LOG_ERR, "reload: %s; nothing changed", err);
 		return -EBADMSG;
 	}
 	dconf_init(&c);
 	if (text && dconf_parse(text, &c, e, sizeof(e)) < 0) {
 		snprintf(err, errsz, "%.100s: %.150s", d->o.config, e);
-		logm(LOG_ERR, "reload: %s; nothing changed", err);
+		daemon_log(LOG_ERR, "reload: %s; nothing changed", err);
 		return -EBADMSG;
 	}
-	r = load_catalog(d, c.catalog, err, errsz);
+	r = daemon_load_catalog(d, c.catalog, err, errsz);
 	if (r < 0) {
-		logm(LOG_ERR, "reload: catalog %s; nothing changed", err);
+		daemon_log(LOG_ERR, "reload: catalog %s; nothing changed", err);
 		return r;
 	}
 #define RESTART_IF(cond, key)                                                                      \
@@ -107,12 +107,13 @@ int reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
 			if (d->own_socket) /* socket activation: SocketGroup= in the .socket unit */
 				(void)chown(d->sock_path, 0, d->group);
 		} else
-			logm(LOG_WARNING, "group %s does not exist: only root may use the socket",
-			     d->conf.group);
+			daemon_log(LOG_WARNING,
+				   "group %s does not exist: only root may use the socket",
+				   d->conf.group);
 	}
-	logm(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config,
-	     d->n_models, restart[0] ? "; needs a restart to change: " : "", restart);
-	schedule(d); /* placement = measured/reserved may have changed what fits */
+	daemon_log(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config,
+		   d->n_models, restart[0] ? "; needs a restart to change: " : "", restart);
+	daemon_schedule(d); /* placement = measured/reserved may have changed what fits */
 	return 0;
 }
 
@@ -159,10 +160,10 @@ static int adopt(struct daemon *d, struct dtask *t)
 		/* We remove a cgroup only after its task ended, just before recording that; or
 		 * someone stopped edgeslice-tasks.service. Either way it is not running. */
 		t->state = DTASK_DONE;
-		t->end_us = realtime_us();
+		t->end_us = daemon_realtime_us();
 		snprintf(t->reason, sizeof(t->reason), "vanished-while-down");
-		logm(LOG_WARNING, "task %" PRIu64 ": cgroup %s vanished while we were down", t->id,
-		     name);
+		daemon_log(LOG_WARNING, "task %" PRIu64 ": cgroup %s vanished while we were down",
+			   t->id, name);
 		return 0;
 	}
 	if (r < 0)
@@ -180,20 +181,22 @@ static int adopt(struct daemon *d, struct dtask *t)
 			return 0;
 		}
 		t->state = DTASK_RUNNING; /* finished while we were down */
-		task_finish(d, t, DTASK_DONE, "exited-while-down");
+		daemon_task_finish(d, t, DTASK_DONE, "exited-while-down");
 		return 0;
 	}
 	t->state = DTASK_RUNNING;
 	if (!t->start_us)
-		t->start_us = realtime_us();
-	r = shape_task(d, t); /* adopts its class if the uplink kept it */
+		t->start_us = daemon_realtime_us();
+	r = daemon_shape_task(d, t); /* adopts its class if the uplink kept it */
 	if (r < 0)
-		logm(LOG_WARNING, "task %" PRIu64 ": uplink: cannot shape its uploads again: %s",
-		     t->id, strerror(-r));
-	r = watch_task(d, t);
+		daemon_log(LOG_WARNING,
+			   "task %" PRIu64 ": uplink: cannot shape its uploads again: %s", t->id,
+			   strerror(-r));
+	r = daemon_watch_task(d, t);
 	if (r < 0)
 		return r;
-	logm(LOG_INFO, "task %" PRIu64 " (%s) adopted on %s", t->id, t->queue, d->dev[t->dev].name);
+	daemon_log(LOG_INFO, "task %" PRIu64 " (%s) adopted on %s", t->id, t->queue,
+		   d->dev[t->dev].name);
 	return 0;
 }
 
@@ -214,13 +217,14 @@ static int load_state(struct daemon *d)
 	if (r < 0) {
 		/* Keep the evidence and refuse to start: silently dropping accepted tasks is
 		 * worse than not running. */
-		logm(LOG_ERR, "state.json: corrupt (%s); moved aside to state.json.corrupt", err);
+		daemon_log(LOG_ERR, "state.json: corrupt (%s); moved aside to state.json.corrupt",
+			   err);
 		(void)renameat(d->state_fd, "state.json", d->state_fd, "state.json.corrupt");
 		return -EBADMSG;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct dtask *t = malloc(sizeof(*t));
-		if (!t || task_append(d, t) < 0) {
+		if (!t || daemon_task_append(d, t) < 0) {
 			free(t);
 			dstate_free(flat, n);
 			return -ENOMEM;
@@ -228,7 +232,7 @@ static int load_state(struct daemon *d)
 		*t = flat[i];
 		memset(&flat[i], 0, sizeof(flat[i]));
 		t->rt = NULL;
-		if (!trt_new(d, t)) {
+		if (!daemon_trt_new(d, t)) {
 			dstate_free(flat, n);
 			return -ENOMEM;
 		}
@@ -240,23 +244,25 @@ static int load_state(struct daemon *d)
 		struct dqueue *q;
 		if (!dtask_state_live(t->state))
 			continue;
-		r = queue_get(d, t->queue, t->cpu, t->mem, &q);
+		r = daemon_queue_get(d, t->queue, t->cpu, t->mem, &q);
 		if (r < 0)
 			return r;
 		r = adopt(d, t);
 		if (r < 0) {
-			logm(LOG_ERR, "task %" PRIu64 ": cannot adopt: %s", t->id, strerror(-r));
+			daemon_log(LOG_ERR, "task %" PRIu64 ": cannot adopt: %s", t->id,
+				   strerror(-r));
 			return r;
 		}
 		if (t->state == DTASK_QUEUED) {
-			r = policy_enqueue(d->pol, q->policy_id, t->id, mono_s(d));
+			r = policy_enqueue(d->pol, q->policy_id, t->id, daemon_mono_s(d));
 			if (r < 0)
 				return r;
 		}
 	}
 	d->loading = false;
-	apps_settle_all(d); /* tasks that ended while we were down release their successors */
-	return persist(d);
+	daemon_apps_settle_all(
+	    d); /* tasks that ended while we were down release their successors */
+	return daemon_persist(d);
 }
 
 static int open_socket(struct daemon *d)
@@ -310,8 +316,9 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	}
 	/* drain: no new placements; exit when the running tasks are done. */
 	d->draining = true;
-	logm(LOG_INFO, "draining: waiting for running tasks (send SIGTERM again to leave them)");
-	notify_status(d);
+	daemon_log(LOG_INFO,
+		   "draining: waiting for running tasks (send SIGTERM again to leave them)");
+	daemon_notify_status(d);
 	return 0;
 }
 
@@ -319,7 +326,7 @@ static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *u
 {
 	struct daemon *d = userdata;
 	char err[256], restart[256];
-	(void)reload(d, restart, sizeof(restart), err, sizeof(err));
+	(void)daemon_reload(d, restart, sizeof(restart), err, sizeof(err));
 	return 0;
 }
 
@@ -373,9 +380,9 @@ int daemon_run(const struct daemon_opts *o)
 	int r, ret = 1;
 	sigset_t ss;
 
-	log_prefix = getenv("JOURNAL_STREAM") != NULL;
+	daemon_log_prefix = getenv("JOURNAL_STREAM") != NULL;
 	if (getenv("EDGESLICED_DEBUG"))
-		log_max = LOG_DEBUG;
+		daemon_log_max = LOG_DEBUG;
 	d->o = *o;
 	d->listen_fd = d->state_fd = -1;
 	d->t0_us = now_usec();
@@ -391,15 +398,15 @@ int daemon_run(const struct daemon_opts *o)
 	dconf_init(&d->conf);
 	r = read_file_at(AT_FDCWD, o->config, &conftext, NULL);
 	if (r < 0 && r != -ENOENT) {
-		logm(LOG_ERR, "%s: %s", o->config, strerror(-r));
+		daemon_log(LOG_ERR, "%s: %s", o->config, strerror(-r));
 		return 1;
 	}
 	if (conftext && dconf_parse(conftext, &d->conf, err, sizeof(err)) < 0) {
-		logm(LOG_ERR, "%s: %s", o->config, err);
+		daemon_log(LOG_ERR, "%s: %s", o->config, err);
 		return 1;
 	}
-	if (load_catalog(d, d->conf.catalog, err, sizeof(err)) < 0) {
-		logm(LOG_ERR, "catalog %s", err);
+	if (daemon_load_catalog(d, d->conf.catalog, err, sizeof(err)) < 0) {
+		daemon_log(LOG_ERR, "catalog %s", err);
 		return 1;
 	}
 	gr = getgrnam(d->conf.group);
@@ -407,16 +414,17 @@ int daemon_run(const struct daemon_opts *o)
 		d->group = gr->gr_gid;
 		d->have_group = true;
 	} else
-		logm(LOG_WARNING, "group %s does not exist: only root may use the socket",
-		     d->conf.group);
+		daemon_log(LOG_WARNING, "group %s does not exist: only root may use the socket",
+			   d->conf.group);
 	if (node_capacity(d) < 0) {
-		logm(LOG_ERR, "cannot read the node's memory size");
+		daemon_log(LOG_ERR, "cannot read the node's memory size");
 		return 1;
 	}
 	r = devset_local_new(&d->conf, d->node_cpu, d->node_mem, &d->devs);
 	if (r < 0) {
-		logm(LOG_ERR, "device partitions exceed the node (%.3g cores, %" PRIu64 " bytes)",
-		     d->node_cpu, d->node_mem);
+		daemon_log(LOG_ERR,
+			   "device partitions exceed the node (%.3g cores, %" PRIu64 " bytes)",
+			   d->node_cpu, d->node_mem);
 		return 1;
 	}
 	d->n_dev = d->devs.ops->count(d->devs.ctx);
@@ -434,7 +442,7 @@ int daemon_run(const struct daemon_opts *o)
 		r = policy_add_device(d->pol, (uint32_t)i,
 				      (struct policy_res){d->dev[i].cpu, (double)d->dev[i].mem});
 		if (r < 0) {
-			logm(LOG_ERR, "device %s: %s", d->dev[i].name, strerror(-r));
+			daemon_log(LOG_ERR, "device %s: %s", d->dev[i].name, strerror(-r));
 			goto out;
 		}
 	}
@@ -442,7 +450,7 @@ int daemon_run(const struct daemon_opts *o)
 	/* cgroup subtree */
 	r = pick_cgroupfs(o->cgroupfs, cgfs, sizeof(cgfs));
 	if (r < 0) {
-		logm(LOG_ERR, "no cgroup2 hierarchy mounted");
+		daemon_log(LOG_ERR, "no cgroup2 hierarchy mounted");
 		goto out;
 	}
 	if (o->cgroup_root) {
@@ -452,14 +460,14 @@ int daemon_run(const struct daemon_opts *o)
 			goto out;
 		}
 		if (mkdir(cgpath, 0755) < 0 && errno != EEXIST) {
-			logm(LOG_ERR, "%s: %m", cgpath);
+			daemon_log(LOG_ERR, "%s: %m", cgpath);
 			goto out;
 		}
 	} else {
 		r = cg_root_discover(cgfs, "/proc/self/cgroup", &cgpath);
 		if (r < 0) {
-			logm(LOG_ERR, "cannot find our own cgroup below %s: %s", cgfs,
-			     strerror(-r));
+			daemon_log(LOG_ERR, "cannot find our own cgroup below %s: %s", cgfs,
+				   strerror(-r));
 			goto out;
 		}
 	}
@@ -471,37 +479,39 @@ int daemon_run(const struct daemon_opts *o)
 	if (r >= 0)
 		r = cg_root_setup(d->root);
 	if (r < 0) {
-		logm(LOG_ERR, "cgroup subtree %s: %s (run with Delegate=yes or --cgroup-root)",
-		     cgpath, strerror(-r));
+		daemon_log(LOG_ERR,
+			   "cgroup subtree %s: %s (run with Delegate=yes or --cgroup-root)", cgpath,
+			   strerror(-r));
 		goto out;
 	}
 	if (strstr(cg_root_missing(d->root), "cpuset") && cpuset_offered(d->root)) {
 		/* Say why, once: cg_root_setup records only that it is missing. */
 		r = write_string_at(cg_root_fd(d->root), "cgroup.subtree_control", "+cpuset");
-		logm(LOG_WARNING, "cpuset: enabling in %s: %s", cgpath,
-		     r < 0 ? strerror(-r) : "ok now");
+		daemon_log(LOG_WARNING, "cpuset: enabling in %s: %s", cgpath,
+			   r < 0 ? strerror(-r) : "ok now");
 		if (r >= 0)
 			(void)cg_root_setup(d->root);
 	}
 	if (cg_root_missing(d->root)[0]) {
 		if (d->conf.strict &&
 		    (!cg_root_has(d->root, "cpu") || !cg_root_has(d->root, "memory"))) {
-			logm(LOG_ERR, "controllers missing in %s: %s (enforcement = strict)",
-			     cgpath, cg_root_missing(d->root));
+			daemon_log(LOG_ERR, "controllers missing in %s: %s (enforcement = strict)",
+				   cgpath, cg_root_missing(d->root));
 			goto out;
 		}
-		logm(LOG_WARNING, "controllers missing in %s: %s; their limits are not enforced",
-		     cgpath, cg_root_missing(d->root));
+		daemon_log(LOG_WARNING,
+			   "controllers missing in %s: %s; their limits are not enforced", cgpath,
+			   cg_root_missing(d->root));
 	}
 
 	/* state */
 	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
-		logm(LOG_ERR, "%s: %m", o->state_dir);
+		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
 		goto out;
 	}
 	d->state_fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->state_fd < 0) {
-		logm(LOG_ERR, "%s: %m", o->state_dir);
+		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
 		goto out;
 	}
 
@@ -511,66 +521,71 @@ int daemon_run(const struct daemon_opts *o)
 	sp.use_bpf = d->conf.measure != DCONF_MEASURE_CGROUP;
 	r = sampler_new(&sp, &d->sampler);
 	if (r < 0) {
-		logm(LOG_ERR, "measurement: cannot read the node's /proc files: %s", strerror(-r));
+		daemon_log(LOG_ERR, "measurement: cannot read the node's /proc files: %s",
+			   strerror(-r));
 		goto out;
 	}
 	r = sampler_bpf_error(d->sampler);
 	d->bpf = sp.use_bpf && r == 0;
 	if (sp.use_bpf && r < 0) {
 		if (d->conf.measure == DCONF_MEASURE_EBPF) {
-			logm(LOG_ERR, "measure = ebpf: the eBPF scheduler probe cannot run: %s",
-			     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
+			daemon_log(
+			    LOG_ERR, "measure = ebpf: the eBPF scheduler probe cannot run: %s",
+			    r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 			goto out;
 		}
-		logm(LOG_NOTICE,
-		     "eBPF scheduler probe unavailable (%s); measuring with cgroup files only",
-		     r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
+		daemon_log(
+		    LOG_NOTICE,
+		    "eBPF scheduler probe unavailable (%s); measuring with cgroup files only",
+		    r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
 	}
 
 	if (d->conf.uplink[0]) {
 		r = shaper_open(d->conf.uplink, d->conf.uplink_rate, &d->shaper);
 		if (r < 0) {
-			logm(LOG_ERR, "uplink %s: %s", d->conf.uplink,
-			     r == -ENODEV ? "no such interface in this network namespace"
-					  : strerror(-r));
+			daemon_log(LOG_ERR, "uplink %s: %s", d->conf.uplink,
+				   r == -ENODEV ? "no such interface in this network namespace"
+						: strerror(-r));
 			goto out;
 		}
 		if (shaper_is_active(d->shaper))
-			logm(LOG_NOTICE,
-			     "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
-			     d->conf.uplink);
+			daemon_log(
+			    LOG_NOTICE,
+			    "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
+			    d->conf.uplink);
 	}
 
 	if (sd_event_default(&d->ev) < 0)
 		goto out;
-	r = reaper_start(&d->reaper);
+	r = daemon_reaper_start(&d->reaper);
 	if (r < 0) {
-		logm(LOG_ERR, "cannot start the cgroup removal thread: %s", strerror(-r));
+		daemon_log(LOG_ERR, "cannot start the cgroup removal thread: %s", strerror(-r));
 		goto out;
 	}
 	r = fleet_setup(d); /* before the state: adopted fleet tasks report through it */
 	if (r < 0) {
-		logm(LOG_ERR, "fleet: %s", strerror(-r));
+		daemon_log(LOG_ERR, "fleet: %s", strerror(-r));
 		goto out;
 	}
 	r = load_state(d);
 	if (r < 0) {
-		logm(LOG_ERR, "state: %s", strerror(-r));
+		daemon_log(LOG_ERR, "state: %s", strerror(-r));
 		goto out;
 	}
-	sweep_stale(d);
+	daemon_sweep_stale(d);
 	shaper_sweep(d);
 	r = open_socket(d);
 	if (r < 0) {
-		logm(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
+		daemon_log(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
 		goto out;
 	}
-	if (sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, on_accept, d) < 0 ||
+	if (sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, daemon_on_accept, d) <
+		0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGTERM, on_term, d) < 0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGINT, on_term, d) < 0 ||
 	    sd_event_add_signal(d->ev, NULL, SIGHUP, on_hup, d) < 0 ||
 	    sd_event_add_time_relative(d->ev, &d->tick_src, CLOCK_MONOTONIC,
-				       (uint64_t)d->conf.measure_ms * 1000u, 1000, on_tick,
+				       (uint64_t)d->conf.measure_ms * 1000u, 1000, daemon_on_tick,
 				       d) < 0 ||
 	    sd_event_add_time_relative(d->ev, &drain_src, CLOCK_MONOTONIC, 200000, 10000,
 				       on_drain_check, d) < 0)
@@ -578,32 +593,34 @@ int daemon_run(const struct daemon_opts *o)
 	(void)sd_event_source_set_enabled(d->tick_src, SD_EVENT_ON);
 	(void)sd_event_source_set_enabled(drain_src, SD_EVENT_ON);
 	(void)sd_event_set_watchdog(d->ev, true);
-	schedule(d);
-	logm(LOG_INFO, "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
-	     d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files", cgpath,
-	     d->own_socket ? d->sock_path : "(socket activation)");
+	daemon_schedule(d);
+	daemon_log(LOG_INFO,
+		   "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
+		   d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files",
+		   cgpath, d->own_socket ? d->sock_path : "(socket activation)");
 	(void)sd_notify(0, "READY=1");
-	notify_status(d);
+	daemon_notify_status(d);
 	r = sd_event_loop(d->ev);
 	ret = r < 0 ? 1 : 0;
-	(void)persist(d);
-	logm(LOG_INFO, "stopping; %s",
-	     any_running(d) ? "running tasks keep running" : "no tasks running");
+	(void)daemon_persist(d);
+	daemon_log(LOG_INFO, "stopping; %s",
+		   any_running(d) ? "running tasks keep running" : "no tasks running");
 out:
-	reaper_stop(&d->reaper);
+	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
-		client_free(d->clients);
+		daemon_client_free(d->clients);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
 			d->unshape[i].deadline_us = 0;
-		unshape_drained(d, now_usec());
+		daemon_unshape_drained(d, now_usec());
 	}
 	free(d->unshape);
-	if (d->shaper && any_shaped(d))
-		logm(LOG_INFO, "uplink %s: classes of running tasks kept (a restart adopts them)",
-		     d->conf.uplink);
+	if (d->shaper && daemon_any_shaped(d))
+		daemon_log(LOG_INFO,
+			   "uplink %s: classes of running tasks kept (a restart adopts them)",
+			   d->conf.uplink);
 	for (size_t i = 0; i < d->n_tasks; i++)
-		task_free(d->tasks[i]);
+		daemon_task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
 	fleet_free(d->fleet);

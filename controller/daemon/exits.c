@@ -28,7 +28,8 @@ static void *reaper_main(void *arg)
 		r = cg_task_destroy(ct, stopping ? 200 : 5000);
 		if (r < 0) {
 			/* A start-up sweep removes it once it is empty (sweep_stale). */
-			logm(LOG_WARNING, "cgroup %s: removal: %s", cg_task_name(ct), strerror(-r));
+			daemon_log(LOG_WARNING, "cgroup %s: removal: %s", cg_task_name(ct),
+				   strerror(-r));
 			cg_task_free(ct);
 		}
 		pthread_mutex_lock(&rp->lock);
@@ -37,7 +38,7 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-int reaper_start(struct reaper *rp)
+int daemon_reaper_start(struct reaper *rp)
 {
 	sigset_t all, old;
 	int r;
@@ -57,7 +58,7 @@ int reaper_start(struct reaper *rp)
 }
 
 /* Drains the queue (200 ms per cgroup at most) and joins. */
-void reaper_stop(struct reaper *rp)
+void daemon_reaper_stop(struct reaper *rp)
 {
 	if (!rp->running)
 		return;
@@ -99,7 +100,7 @@ static void reaper_push(struct daemon *d, struct cg_task *ct)
 		cg_task_free(ct);
 }
 
-void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason)
+void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason)
 {
 	struct trt *rt = t->rt;
 	struct cg_events ev = {0};
@@ -111,37 +112,37 @@ void task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const c
 	if (rt && rt->cg)
 		(void)cg_task_read_cpu_usec(rt->cg, &t->cpu_usec);
 	t->state = rt && rt->cancel ? DTASK_CANCELLED : st;
-	t->end_us = realtime_us();
+	t->end_us = daemon_realtime_us();
 	snprintf(t->reason, sizeof(t->reason), "%s", rt && rt->cancel ? "cancelled" : reason);
 	if (rt && rt->in_policy) {
-		r = policy_release(d->pol, t->id, mono_s(d));
+		r = policy_release(d->pol, t->id, daemon_mono_s(d));
 		if (r < 0)
-			logm(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id,
-			     strerror(-r));
+			daemon_log(LOG_WARNING, "task %" PRIu64 ": policy release: %s", t->id,
+				   strerror(-r));
 		rt->in_policy = false;
 	}
-	unshape_task(d, t);
+	daemon_unshape_task(d, t);
 	if (rt) {
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);
 		if (rt->cg)
 			reaper_push(d, TAKE_PTR(rt->cg));
-		trt_close(t);
+		daemon_trt_close(t);
 	}
-	logm(LOG_INFO, "task %" PRIu64 " (%s) %s: %s, exit code %d", t->id, t->queue,
-	     dtask_state_name(t->state), t->reason, t->exit_code);
-	/* Written by the caller's next persist (schedule() always ends with one), so that an
+	daemon_log(LOG_INFO, "task %" PRIu64 " (%s) %s: %s, exit code %d", t->id, t->queue,
+		   dtask_state_name(t->state), t->reason, t->exit_code);
+	/* Written by the caller's next persist (daemon_schedule() always ends with one), so that an
 	 * exit and the placement it makes room for cost one fsync. A crash before it leaves
 	 * the task "running" without a cgroup, which a restart records as ended. */
 	d->dirty = true;
-	emit(d, "finished", t);
+	daemon_emit(d, "finished", t);
 	fleet_notify(d, t);
 	if (t->app)
-		app_settle(d, t->app); /* queue the successors, or fail them */
-	notify_status(d);
+		daemon_app_settle(d, t->app); /* queue the successors, or fail them */
+	daemon_notify_status(d);
 }
 
-void check_empty(struct daemon *d, struct dtask *t)
+void daemon_check_empty(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	struct cg_events ev;
@@ -158,9 +159,9 @@ void check_empty(struct daemon *d, struct dtask *t)
 	}
 	/* Without a pidfd (adopted after a restart) the task is not our child: PID 1 reaped
 	 * it and its exit status is unknown (-1). */
-	task_finish(d, t, DTASK_DONE,
-		    rt->pidfd < 0 && t->exit_code < 0 ? "exited-adopted" : "exited");
-	schedule(d);
+	daemon_task_finish(d, t, DTASK_DONE,
+			   rt->pidfd < 0 && t->exit_code < 0 ? "exited-adopted" : "exited");
+	daemon_schedule(d);
 }
 
 /* sd-event's accuracy 0 means its default, 250 ms of allowed coalescing: a 2 ms re-check
@@ -175,7 +176,7 @@ static int on_recheck(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = rt->d;
 
 	rt->recheck_src = sd_event_source_disable_unref(rt->recheck_src);
-	check_empty(d, t);
+	daemon_check_empty(d, t);
 	/* Back off 2, 4, ... 64 ms; past that the tick looks every measure_interval_ms. */
 	if (t->state == DTASK_RUNNING && rt->recheck_us < 64000) {
 		rt->recheck_us *= 2;
@@ -198,7 +199,7 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	close(rt->pidfd);
 	rt->pidfd = -1;
 	rt->main_exited = true;
-	check_empty(rt->d, t);
+	daemon_check_empty(rt->d, t);
 	/* The cgroup.events inotify can lag (kernfs notifies from a work queue): when the
 	 * main process is gone but the cgroup is not yet seen empty, look again shortly. */
 	if (t->state == DTASK_RUNNING && !rt->recheck_src) {
@@ -218,11 +219,11 @@ static int on_cg_event(sd_event_source *s, int fd, uint32_t revents, void *userd
 	/* Drain the inotify queue; the state itself is read from cgroup.events. */
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	check_empty(((struct trt *)t->rt)->d, t);
+	daemon_check_empty(((struct trt *)t->rt)->d, t);
 	return 0;
 }
 
-int watch_task(struct daemon *d, struct dtask *t)
+int daemon_watch_task(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	int wfd = cg_task_watch_fd(rt->cg), r;
@@ -237,6 +238,6 @@ int watch_task(struct daemon *d, struct dtask *t)
 		if (r < 0)
 			return r;
 	}
-	measure_start(d, t);
+	daemon_measure_start(d, t);
 	return 0;
 }

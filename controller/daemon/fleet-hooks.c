@@ -6,14 +6,14 @@
 
 static void fleet_log(void *ctx, int prio, const char *msg)
 {
-	logm(prio, "%s", msg);
+	daemon_log(prio, "%s", msg);
 }
 
 /* A draining node offers no capacity, so the placer sends it nothing new. */
 static json_object *fleet_devices(void *ctx)
 {
 	struct daemon *d = ctx;
-	json_object *a = devices_json(d);
+	json_object *a = daemon_devices_json(d);
 
 	for (size_t i = 0; d->draining && a && i < json_object_array_length(a); i++) {
 		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total",
@@ -60,8 +60,9 @@ static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
 		if (t->state != DTASK_RUNNING || !rt || !rt->cg || rt->cancel)
 			return 0; /* ended, or being killed already */
 		rt->cancel = true;
-		logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet",
-		     t->id, fleet_id);
+		daemon_log(LOG_INFO,
+			   "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet",
+			   t->id, fleet_id);
 		return cg_task_kill(rt->cg);
 	}
 	return -ENOENT;
@@ -77,7 +78,7 @@ static bool fleet_known(void *ctx, uint64_t fleet_id)
 }
 
 /* An assignment: the placer chose the device, so the local policy is bypassed, but the rest is
- * schedule()'s path: record (with fleet_id) persisted as starting, then cgroup and spawn. */
+ * daemon_schedule()'s path: record (with fleet_id) persisted as starting, then cgroup and spawn. */
 static int fleet_start(void *ctx, const struct fleet_task *ft)
 {
 	struct daemon *d = ctx;
@@ -85,7 +86,7 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 	struct dqueue *q;
 	int r;
 
-	if (!t || !trt_new(d, t)) {
+	if (!t || !daemon_trt_new(d, t)) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -103,35 +104,35 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 		if (!strcmp(d->dev[i].name, ft->device))
 			t->dev = (int)i;
 	t->exit_code = -1;
-	t->submit_us = ft->submit_us ? ft->submit_us : realtime_us();
+	t->submit_us = ft->submit_us ? ft->submit_us : daemon_realtime_us();
 	r = !t->argv || t->argc != ft->argc ? -ENOMEM : t->dev < 0 ? -ENODEV : 0;
 	if (r >= 0)
-		r = queue_get(d, t->queue, t->cpu, t->mem, &q);
+		r = daemon_queue_get(d, t->queue, t->cpu, t->mem, &q);
 	if (r < 0) {
-		task_free(t);
+		daemon_task_free(t);
 		return r;
 	}
 	t->state = DTASK_STARTING;
-	r = task_append(d, t);
+	r = daemon_task_append(d, t);
 	if (r < 0) {
-		task_free(t);
+		daemon_task_free(t);
 		return r;
 	}
-	r = persist(d);
+	r = daemon_persist(d);
 	if (r >= 0)
-		r = task_start(d, t);
+		r = daemon_task_start(d, t);
 	if (r < 0) {
-		logm(LOG_ERR, "task %" PRIu64 " (fleet %" PRIu64 "): cannot start on %s: %s", t->id,
-		     t->fleet_id, d->dev[t->dev].name, strerror(-r));
-		task_finish(d, t, DTASK_FAILED, "start-failed");
-		(void)persist(d);
+		daemon_log(LOG_ERR, "task %" PRIu64 " (fleet %" PRIu64 "): cannot start on %s: %s",
+			   t->id, t->fleet_id, d->dev[t->dev].name, strerror(-r));
+		daemon_task_finish(d, t, DTASK_FAILED, "start-failed");
+		(void)daemon_persist(d);
 		return r;
 	}
 	d->dirty = true;
-	logm(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64,
-	     t->id, t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
-	emit(d, "placed", t);
-	schedule(d); /* persists */
+	daemon_log(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64,
+		   t->id, t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
+	daemon_emit(d, "placed", t);
+	daemon_schedule(d); /* persists */
 	return 0;
 }
 

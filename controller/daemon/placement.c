@@ -15,7 +15,7 @@ static void fill_limits(struct daemon *d, const struct dtask *t, struct cg_limit
 		snprintf(l->cpuset_cpus, sizeof(l->cpuset_cpus), "%s", d->dev[t->dev].cpus);
 }
 
-int task_start(struct daemon *d, struct dtask *t)
+int daemon_task_start(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	struct cg_limits l;
@@ -39,10 +39,10 @@ int task_start(struct daemon *d, struct dtask *t)
 	}
 	if (r < 0)
 		return r;
-	r = shape_task(d, t);
+	r = daemon_shape_task(d, t);
 	if (r < 0) {
-		logm(LOG_ERR, "task %" PRIu64 ": uplink %s: cannot shape its uploads: %s", t->id,
-		     d->conf.uplink, strerror(-r));
+		daemon_log(LOG_ERR, "task %" PRIu64 ": uplink %s: cannot shape its uploads: %s",
+			   t->id, d->conf.uplink, strerror(-r));
 		return r;
 	}
 	e.argv = t->argv;
@@ -55,12 +55,12 @@ int task_start(struct daemon *d, struct dtask *t)
 	rt->pidfd = pidfd;
 	t->pid = pid;
 	t->state = DTASK_RUNNING;
-	t->start_us = realtime_us();
+	t->start_us = daemon_realtime_us();
 	fleet_notify(d, t);
-	r = watch_task(d, t);
+	r = daemon_watch_task(d, t);
 	if (r < 0)
-		logm(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id,
-		     strerror(-r));
+		daemon_log(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id,
+			   strerror(-r));
 	return 0;
 }
 
@@ -107,7 +107,7 @@ static void sample_policy(struct daemon *d, struct dtask *t)
 	(void)policy_sample(d->pol, t->id, u);
 }
 
-void schedule(struct daemon *d)
+void daemon_schedule(struct daemon *d)
 {
 	struct policy_placement p;
 	int r;
@@ -116,17 +116,17 @@ void schedule(struct daemon *d)
 		return;
 	if (d->draining) {
 		if (d->dirty)
-			(void)persist(d);
+			(void)daemon_persist(d);
 		return;
 	}
 	d->scheduling = true;
 	update_devices(d);
-	while ((r = policy_next(d->pol, mono_s(d), &p)) == 0) {
-		struct dtask *t = task_find(d, p.inst_id);
+	while ((r = policy_next(d->pol, daemon_mono_s(d), &p)) == 0) {
+		struct dtask *t = daemon_task_find(d, p.inst_id);
 		struct trt *rt;
 		if (!t || t->state != DTASK_QUEUED) {
-			logm(LOG_ERR, "policy placed unknown task %" PRIu64, p.inst_id);
-			(void)policy_release(d->pol, p.inst_id, mono_s(d));
+			daemon_log(LOG_ERR, "policy placed unknown task %" PRIu64, p.inst_id);
+			(void)policy_release(d->pol, p.inst_id, daemon_mono_s(d));
 			continue;
 		}
 		rt = t->rt;
@@ -135,38 +135,38 @@ void schedule(struct daemon *d)
 		t->state = DTASK_STARTING;
 		/* Persist the placement before anything exists in the cgroup tree, so a crash
 		 * in between is recognisable on restart. */
-		r = persist(d);
+		r = daemon_persist(d);
 		if (r >= 0)
-			r = task_start(d, t);
+			r = daemon_task_start(d, t);
 		if (r < 0) {
-			logm(LOG_ERR, "task %" PRIu64 " (%s): cannot start on %s: %s", t->id,
-			     t->queue, d->dev[t->dev].name, strerror(-r));
-			task_finish(d, t, DTASK_FAILED, "start-failed");
+			daemon_log(LOG_ERR, "task %" PRIu64 " (%s): cannot start on %s: %s", t->id,
+				   t->queue, d->dev[t->dev].name, strerror(-r));
+			daemon_task_finish(d, t, DTASK_FAILED, "start-failed");
 			continue;
 		}
 		sample_policy(d, t);
 		/* pid and start time: not needed for recovery ("starting" + a cgroup that used
 		 * CPU is adopted), so they ride on the next write instead of delaying this loop. */
 		d->dirty = true;
-		logm(LOG_INFO, "task %" PRIu64 " (%s) placed on %s, pid %" PRId64, t->id, t->queue,
-		     d->dev[t->dev].name, t->pid);
-		emit(d, "placed", t);
+		daemon_log(LOG_INFO, "task %" PRIu64 " (%s) placed on %s, pid %" PRId64, t->id,
+			   t->queue, d->dev[t->dev].name, t->pid);
+		daemon_emit(d, "placed", t);
 		update_devices(d);
 	}
 	d->scheduling = false;
 	if (d->dirty)
-		(void)persist(d);
-	notify_status(d);
+		(void)daemon_persist(d);
+	daemon_notify_status(d);
 	/* The task may have exited before its watch was armed. */
 	for (size_t i = 0; i < d->n_tasks; i++)
 		if (d->tasks[i]->state == DTASK_RUNNING && d->tasks[i]->rt &&
 		    !((struct trt *)d->tasks[i]->rt)->watch_src)
-			check_empty(d, d->tasks[i]);
+			daemon_check_empty(d, d->tasks[i]);
 }
 
 /* Empty task-* cgroups no live task owns: left by a crash between recording an exit and
  * the rmdir. Populated ones are left alone (someone else's, or a bug to look at). */
-void sweep_stale(struct daemon *d)
+void daemon_sweep_stale(struct daemon *d)
 {
 	_cleanup_close_ int fd =
 	    openat(cg_root_fd(d->root), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -190,21 +190,21 @@ void sweep_stale(struct daemon *d)
 			continue;
 		if (cg_task_read_events(ct, &ev) >= 0 && !ev.populated &&
 		    cg_task_destroy(ct, 500) >= 0)
-			logm(LOG_INFO, "removed stale cgroup %s", de->d_name);
+			daemon_log(LOG_INFO, "removed stale cgroup %s", de->d_name);
 		else
 			cg_task_free(ct);
 	}
 	closedir(dir);
 }
 
-int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 	uint64_t now = now_usec();
 	int r;
 
 	/* Finished tasks are freed only here, never under a handler that still holds one. */
-	trim_finished(d);
+	daemon_trim_finished(d);
 
 	/* systemd may enable a delegated controller on the parent slice only after our start
 	 * (seen with cpuset): retry for the first minute rather than run without it. */
@@ -212,14 +212,14 @@ int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 		_cleanup_free_ char *before = strdup(cg_root_missing(d->root));
 		if (cg_root_setup(d->root) >= 0 && before &&
 		    strcmp(before, cg_root_missing(d->root)))
-			logm(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
-			     cg_root_missing(d->root));
+			daemon_log(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
+				   cg_root_missing(d->root));
 	}
 	if (d->shaper)
-		unshape_drained(d, now);
+		daemon_unshape_drained(d, now);
 	r = sampler_tick(d->sampler, now);
 	if (r < 0 && !d->node_read_failed)
-		logm(LOG_WARNING, "measurement: node files: %s", strerror(-r));
+		daemon_log(LOG_WARNING, "measurement: node files: %s", strerror(-r));
 	d->node_read_failed = r < 0;
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
@@ -229,16 +229,16 @@ int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 		if (t->state != DTASK_RUNNING || !rt)
 			continue;
 		if (rt->main_exited) {
-			check_empty(d, t); /* descendants left, or a lagging notification */
+			daemon_check_empty(d, t); /* descendants left, or a lagging notification */
 			continue;
 		}
-		if (measure_task(d, t, &cpu, &mem) >= 0) {
+		if (daemon_measure_task(d, t, &cpu, &mem) >= 0) {
 			rt->cpu_used = cpu;
 			rt->mem_used = mem;
 			sample_policy(d, t);
 		}
 	}
-	schedule(d);
+	daemon_schedule(d);
 	(void)sd_event_source_set_time_relative(s, (uint64_t)d->conf.measure_ms * 1000u);
 	return 0;
 }

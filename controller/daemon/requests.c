@@ -2,7 +2,7 @@
  * dispatch of its verb. */
 #include "daemon-internal.h"
 
-bool peer_in_group(struct daemon *d, const struct ucred *cr)
+bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr)
 {
 	char path[64], line[512];
 	_cleanup_fclose_ FILE *f = NULL;
@@ -29,7 +29,7 @@ bool peer_in_group(struct daemon *d, const struct ucred *cr)
 	return false;
 }
 
-void handle_line(struct client *c, const char *line, size_t len)
+void daemon_handle_line(struct client *c, const char *line, size_t len)
 {
 	struct daemon *d = c->d;
 	struct proto_request req = {0};
@@ -40,8 +40,8 @@ void handle_line(struct client *c, const char *line, size_t len)
 
 	r = proto_parse_request(line, len, &req, &err);
 	if (r >= 0 && !c->authorized)
-		r = set_err(&err, PROTO_E_PERMISSION, NULL, "%s needs root or group %s",
-			    proto_op_name(req.op), d->conf.group);
+		r = daemon_set_err(&err, PROTO_E_PERMISSION, NULL, "%s needs root or group %s",
+				   proto_op_name(req.op), d->conf.group);
 	reply = json_object_new_object();
 	if (r >= 0 && reply) {
 		if (req.has_id)
@@ -49,41 +49,41 @@ void handle_line(struct client *c, const char *line, size_t len)
 		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 		switch (req.op) {
 		case PROTO_SUBMIT:
-			r = do_submit(d, &req, reply, &err);
+			r = daemon_do_submit(d, &req, reply, &err);
 			break;
 		case PROTO_CANCEL:
-			r = do_cancel(d, &req, reply, &err);
+			r = daemon_do_cancel(d, &req, reply, &err);
 			break;
 		case PROTO_SUBMIT_APP:
-			r = do_submit_app(d, &req, reply, &err);
+			r = daemon_do_submit_app(d, &req, reply, &err);
 			break;
 		case PROTO_APPS:
-			json_object_object_add(reply, "apps", apps_json(d, false));
+			json_object_object_add(reply, "apps", daemon_apps_json(d, false));
 			break;
 		case PROTO_STATUS:
 			json_object_object_add(reply, "policy",
 					       json_object_new_string(d->conf.policy));
 			json_object_object_add(reply, "draining",
 					       json_object_new_boolean(d->draining));
-			json_object_object_add(reply, "measure", measure_json(d));
+			json_object_object_add(reply, "measure", daemon_measure_json(d));
 			if (d->shaper)
-				json_object_object_add(reply, "uplink", uplink_json(d));
-			json_object_object_add(reply, "devices", devices_json(d));
-			json_object_object_add(reply, "queues", queues_json(d));
-			json_object_object_add(reply, "tasks", tasks_json(d, true));
-			json_object_object_add(reply, "apps", apps_json(d, true));
+				json_object_object_add(reply, "uplink", daemon_uplink_json(d));
+			json_object_object_add(reply, "devices", daemon_devices_json(d));
+			json_object_object_add(reply, "queues", daemon_queues_json(d));
+			json_object_object_add(reply, "tasks", daemon_tasks_json(d, true));
+			json_object_object_add(reply, "apps", daemon_apps_json(d, true));
 			break;
 		case PROTO_QUEUES:
-			json_object_object_add(reply, "queues", queues_json(d));
+			json_object_object_add(reply, "queues", daemon_queues_json(d));
 			break;
 		case PROTO_FLEET: {
 			json_object *fs = NULL;
 			char e[200];
 			if (!d->fleet)
-				r = set_err(&err, PROTO_E_STATE, NULL,
-					    "fleet mode is off (fleet = etcd)");
+				r = daemon_set_err(&err, PROTO_E_STATE, NULL,
+						   "fleet mode is off (fleet = etcd)");
 			else if (fleet_status(d->fleet, &fs, e, sizeof(e)) < 0)
-				r = set_err(&err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
+				r = daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
 			else {
 				static const char *const keys[] = {"fleet", "devices", "queues",
 								   "tasks"};
@@ -98,10 +98,10 @@ void handle_line(struct client *c, const char *line, size_t len)
 			break;
 		}
 		case PROTO_DEVICES:
-			json_object_object_add(reply, "devices", devices_json(d));
+			json_object_object_add(reply, "devices", daemon_devices_json(d));
 			break;
 		case PROTO_TASKS:
-			json_object_object_add(reply, "tasks", tasks_json(d, false));
+			json_object_object_add(reply, "tasks", daemon_tasks_json(d, false));
 			break;
 		case PROTO_EVENTS:
 			c->events = true;
@@ -109,10 +109,10 @@ void handle_line(struct client *c, const char *line, size_t len)
 			break;
 		case PROTO_RELOAD: {
 			char e[256], restart[256];
-			r = reload(d, restart, sizeof(restart), e, sizeof(e));
+			r = daemon_reload(d, restart, sizeof(restart), e, sizeof(e));
 			if (r < 0)
-				set_err(&err, PROTO_E_BAD_VALUE,
-					r == -EBADMSG ? "config" : "catalog", "%s", e);
+				daemon_set_err(&err, PROTO_E_BAD_VALUE,
+					       r == -EBADMSG ? "config" : "catalog", "%s", e);
 			else {
 				json_object *a = json_object_new_array();
 				for (char *k = restart, *sp; *k; k = sp ? sp + 1 : k + strlen(k)) {
@@ -128,7 +128,7 @@ void handle_line(struct client *c, const char *line, size_t len)
 			break;
 		}
 		default:
-			r = set_err(&err, PROTO_E_UNKNOWN_OP, "op", "op: unknown");
+			r = daemon_set_err(&err, PROTO_E_UNKNOWN_OP, "op", "op: unknown");
 		}
 	}
 	if (r >= 0 && reply) {
@@ -137,11 +137,11 @@ void handle_line(struct client *c, const char *line, size_t len)
 			out = NULL;
 	} else {
 		if (!reply)
-			set_err(&err, PROTO_E_INTERNAL, NULL, "out of memory");
+			daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "out of memory");
 		out = proto_format_error(&req, &err);
 	}
 	json_object_put(reply);
 	proto_request_done(&req);
 	if (out)
-		client_send(c, out);
+		daemon_client_send(c, out);
 }

@@ -4,15 +4,15 @@
 
 /* --- logging -------------------------------------------------------------------------- */
 
-bool log_prefix;
-int log_max = LOG_INFO;
-void logm(int prio, const char *fmt, ...)
+bool daemon_log_prefix;
+int daemon_log_max = LOG_INFO;
+void daemon_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
-	if (prio > log_max)
+	if (prio > daemon_log_max)
 		return;
 	flockfile(stderr); /* one line per message, also from the cgroup removal thread */
-	if (log_prefix)
+	if (daemon_log_prefix)
 		fprintf(stderr, "<%d>", prio);
 	else
 		fputs("edgesliced: ", stderr);
@@ -23,12 +23,12 @@ void logm(int prio, const char *fmt, ...)
 	funlockfile(stderr);
 }
 
-double mono_s(const struct daemon *d)
+double daemon_mono_s(const struct daemon *d)
 {
 	return (double)(now_usec() - d->t0_us) / 1e6;
 }
 
-uint64_t realtime_us(void)
+uint64_t daemon_realtime_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -40,7 +40,7 @@ uint64_t realtime_us(void)
 /* Usage of a running task as of the last sampler tick: the EWMA of cpu.stat's usage rate and
  * memory.current. -ENODATA until two good reads exist or when the reading went stale; the
  * previous value is kept then (the policy charges at least the demand anyway). */
-int measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu, uint64_t *ret_mem)
+int daemon_measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu, uint64_t *ret_mem)
 {
 	struct sampler_task st;
 	int r = sampler_task_get(d->sampler, t->id, &st);
@@ -54,20 +54,20 @@ int measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu, uint6
 	return 0;
 }
 
-void measure_start(struct daemon *d, struct dtask *t)
+void daemon_measure_start(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	int r = sampler_add_task(d->sampler, t->id, cg_task_fd(rt->cg), ".");
 
 	if (r < 0 && r != -EEXIST)
-		logm(LOG_WARNING, "task %" PRIu64 ": not measured: %s", t->id, strerror(-r));
+		daemon_log(LOG_WARNING, "task %" PRIu64 ": not measured: %s", t->id, strerror(-r));
 	else
 		rt->sampled = true;
 }
 
 /* --- tasks, queues, persistence ------------------------------------------------------- */
 
-struct dtask *task_find(struct daemon *d, uint64_t id)
+struct dtask *daemon_task_find(struct daemon *d, uint64_t id)
 {
 	for (size_t i = 0; i < d->n_tasks; i++)
 		if (d->tasks[i]->id == id)
@@ -75,7 +75,7 @@ struct dtask *task_find(struct daemon *d, uint64_t id)
 	return NULL;
 }
 
-struct trt *trt_new(struct daemon *d, struct dtask *t)
+struct trt *daemon_trt_new(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -86,7 +86,7 @@ struct trt *trt_new(struct daemon *d, struct dtask *t)
 	return rt;
 }
 
-void trt_close(struct dtask *t)
+void daemon_trt_close(struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	if (!rt)
@@ -105,17 +105,17 @@ void trt_close(struct dtask *t)
 	rt->cg = NULL;
 }
 
-void task_free(struct dtask *t)
+void daemon_task_free(struct dtask *t)
 {
 	if (!t)
 		return;
-	trt_close(t);
+	daemon_trt_close(t);
 	free(t->rt);
 	dtask_free_fields(t);
 	free(t);
 }
 
-int persist(struct daemon *d)
+int daemon_persist(struct daemon *d)
 {
 	_cleanup_free_ struct dtask *flat = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -132,20 +132,20 @@ int persist(struct daemon *d)
 	d->dirty = false;
 	r = write_file_atomic_at(d->state_fd, "state.json", text, strlen(text), 0600);
 	if (r < 0)
-		logm(LOG_ERR, "state.json: write failed: %s", strerror(-r));
+		daemon_log(LOG_ERR, "state.json: write failed: %s", strerror(-r));
 	return r;
 }
 
 /* Drops the oldest finished tasks beyond keep_finished. */
 
-void trim_finished(struct daemon *d)
+void daemon_trim_finished(struct daemon *d)
 {
 	size_t fin = 0;
 	for (size_t i = 0; i < d->n_tasks; i++)
 		fin += !dtask_state_live(d->tasks[i]->state);
 	for (size_t i = 0; i < d->n_tasks && fin > d->conf.keep_finished;) {
-		if (!dtask_state_live(d->tasks[i]->state) && !app_pinned(d, d->tasks[i])) {
-			task_free(d->tasks[i]);
+		if (!dtask_state_live(d->tasks[i]->state) && !daemon_app_pinned(d, d->tasks[i])) {
+			daemon_task_free(d->tasks[i]);
 			memmove(&d->tasks[i], &d->tasks[i + 1],
 				(d->n_tasks - i - 1) * sizeof(*d->tasks));
 			d->n_tasks--;
@@ -155,7 +155,7 @@ void trim_finished(struct daemon *d)
 	}
 }
 
-int task_append(struct daemon *d, struct dtask *t)
+int daemon_task_append(struct daemon *d, struct dtask *t)
 {
 	if (d->n_tasks == d->cap_tasks) {
 		size_t nc = d->cap_tasks ? d->cap_tasks * 2 : 64;
@@ -169,7 +169,7 @@ int task_append(struct daemon *d, struct dtask *t)
 	return 0;
 }
 
-struct dqueue *queue_find(struct daemon *d, const char *name)
+struct dqueue *daemon_queue_find(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_queues; i++)
 		if (!strcmp(d->queues[i].name, name))
@@ -177,7 +177,7 @@ struct dqueue *queue_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
-const struct dconf_model *model_find(struct daemon *d, const char *name)
+const struct dconf_model *daemon_model_find(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_models; i++)
 		if (!strcmp(d->models[i].name, name))
@@ -185,9 +185,10 @@ const struct dconf_model *model_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
-int queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem, struct dqueue **ret)
+int daemon_queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem,
+		     struct dqueue **ret)
 {
-	struct dqueue *q = queue_find(d, name), *n;
+	struct dqueue *q = daemon_queue_find(d, name), *n;
 	int r;
 
 	if (q) {
@@ -214,7 +215,7 @@ int queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem, stru
 
 /* --- events to subscribers ------------------------------------------------------------ */
 
-void emit(struct daemon *d, const char *what, const struct dtask *t)
+void daemon_emit(struct daemon *d, const char *what, const struct dtask *t)
 {
 	json_object *o = json_object_new_object();
 	_cleanup_free_ char *line = NULL;
@@ -235,7 +236,7 @@ void emit(struct daemon *d, const char *what, const struct dtask *t)
 		json_object_object_add(o, "exit_code", json_object_new_int(t->exit_code));
 		json_object_object_add(o, "reason", json_object_new_string(t->reason));
 	}
-	json_object_object_add(o, "time_us", json_object_new_int64((int64_t)realtime_us()));
+	json_object_object_add(o, "time_us", json_object_new_int64((int64_t)daemon_realtime_us()));
 	if (asprintf(&line, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) < 0)
 		line = NULL;
 	json_object_put(o);
@@ -243,10 +244,10 @@ void emit(struct daemon *d, const char *what, const struct dtask *t)
 		return;
 	for (struct client *c = d->clients; c; c = c->next)
 		if (c->events && !c->closing)
-			client_send(c, line);
+			daemon_client_send(c, line);
 }
 
-void notify_status(struct daemon *d)
+void daemon_notify_status(struct daemon *d)
 {
 	unsigned q = 0, run = 0;
 	char buf[128];

@@ -6,7 +6,7 @@
 
 /* Gives a task with an upload rate its own class on the uplink, keyed by its cgroup id, before
  * its first packet (called between cgroup creation and spawn, and on adoption). */
-int shape_task(struct daemon *d, struct dtask *t)
+int daemon_shape_task(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	struct shaper_match m = {.kind = SHAPER_MATCH_CGROUP};
@@ -28,12 +28,12 @@ int shape_task(struct daemon *d, struct dtask *t)
 	if (r < 0)
 		return r;
 	rt->shaped = true;
-	logm(LOG_DEBUG, "task %" PRIu64 ": uploads shaped by class %x:%x", t->id, classid >> 16,
-	     classid & 0xffff);
+	daemon_log(LOG_DEBUG, "task %" PRIu64 ": uploads shaped by class %x:%x", t->id,
+		   classid >> 16, classid & 0xffff);
 	return 0;
 }
 
-bool any_shaped(struct daemon *d)
+bool daemon_any_shaped(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_tasks; i++)
 		if (d->tasks[i]->rt && ((struct trt *)d->tasks[i]->rt)->shaped)
@@ -61,7 +61,7 @@ static bool uplink_idle(struct daemon *d)
  * deleting a class drops its queue, and with it the task's last bytes or its RST. The last
  * class out restores the uplink's original root qdisc, so an idle node's uplink is exactly as
  * it was without edgeslice. Called from the tick and on task exit. */
-void unshape_drained(struct daemon *d, uint64_t now)
+void daemon_unshape_drained(struct daemon *d, uint64_t now)
 {
 	_cleanup_free_ struct shaper_class *v = NULL;
 	size_t n = 0;
@@ -87,21 +87,21 @@ void unshape_drained(struct daemon *d, uint64_t now)
 		}
 		r = shaper_unset(d->shaper, &m);
 		if (r < 0 && r != -ENOENT)
-			logm(LOG_WARNING,
-			     "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
-			     d->conf.uplink, m.cgroup_id, strerror(-r));
+			daemon_log(LOG_WARNING,
+				   "uplink %s: removing the class of cgroup id %" PRIu64 ": %s",
+				   d->conf.uplink, m.cgroup_id, strerror(-r));
 		d->unshape[i] = d->unshape[--d->n_unshape];
 		removed = true;
 	}
 	if (removed && uplink_idle(d)) {
 		int r = shaper_restore(d->shaper);
 		if (r < 0)
-			logm(LOG_WARNING, "uplink %s: restoring the original qdisc: %s",
-			     d->conf.uplink, strerror(-r));
+			daemon_log(LOG_WARNING, "uplink %s: restoring the original qdisc: %s",
+				   d->conf.uplink, strerror(-r));
 	}
 }
 
-void unshape_task(struct daemon *d, struct dtask *t)
+void daemon_unshape_task(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	struct unshape *n;
@@ -117,7 +117,7 @@ void unshape_task(struct daemon *d, struct dtask *t)
 	}
 	d->unshape = n;
 	d->unshape[d->n_unshape++] = (struct unshape){rt->cgroup_id, now_usec() + 2000000u};
-	unshape_drained(d, now_usec());
+	daemon_unshape_drained(d, now_usec());
 }
 
 /* After adoption: a class whose cgroup is gone, or is a task cgroup of ours that no live task
@@ -145,11 +145,11 @@ void shaper_sweep(struct daemon *d)
 				      !strncmp(path + strlen(d->cg_path), "/task-", 6)))
 			owned = true; /* not ours to remove */
 		if (!owned && shaper_unset(d->shaper, &v[i].match) >= 0)
-			logm(LOG_INFO,
-			     "uplink %s: removed the leftover class of cgroup id %" PRIu64,
-			     d->conf.uplink, v[i].match.cgroup_id);
+			daemon_log(LOG_INFO,
+				   "uplink %s: removed the leftover class of cgroup id %" PRIu64,
+				   d->conf.uplink, v[i].match.cgroup_id);
 	}
 	if (uplink_idle(d) && shaper_restore(d->shaper) >= 0)
-		logm(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored",
-		     d->conf.uplink);
+		daemon_log(LOG_INFO, "uplink %s: no shaped task left; original qdisc restored",
+			   d->conf.uplink);
 }

@@ -9,7 +9,7 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	char name[128];
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	const struct trt *rt = t->rt;
-	uint64_t now = realtime_us(), wait_end;
+	uint64_t now = daemon_realtime_us(), wait_end;
 
 	for (size_t i = 0; i < t->argc; i++)
 		json_object_array_add(a, json_object_new_string(t->argv[i]));
@@ -79,7 +79,7 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 }
 
 /* The uplink's classes with their counters, each named by the task it shapes. */
-json_object *uplink_json(struct daemon *d)
+json_object *daemon_uplink_json(struct daemon *d)
 {
 	_cleanup_free_ struct shaper_class *v = NULL;
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -127,7 +127,7 @@ json_object *uplink_json(struct daemon *d)
 }
 
 /* The node as measured, and by what. */
-json_object *measure_json(struct daemon *d)
+json_object *daemon_measure_json(struct daemon *d)
 {
 	json_object *o = json_object_new_object(), *n = NULL;
 	struct sampler_node sn;
@@ -145,7 +145,7 @@ json_object *measure_json(struct daemon *d)
 	return o;
 }
 
-json_object *devices_json(struct daemon *d)
+json_object *daemon_devices_json(struct daemon *d)
 {
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->n_dev; i++) {
@@ -187,7 +187,7 @@ json_object *devices_json(struct daemon *d)
 	return arr;
 }
 
-json_object *queues_json(struct daemon *d)
+json_object *daemon_queues_json(struct daemon *d)
 {
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->n_queues; i++) {
@@ -221,7 +221,7 @@ json_object *queues_json(struct daemon *d)
 	return arr;
 }
 
-json_object *tasks_json(struct daemon *d, bool live_only)
+json_object *daemon_tasks_json(struct daemon *d, bool live_only)
 {
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->n_tasks; i++)
