@@ -78,9 +78,9 @@ int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int write_string_at(int dirfd, const char *path, const char *s)
+int write_string_flags_at(int dirfd, const char *path, const char *s, int flags)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY | flags, 0644);
 	size_t len = strlen(s);
 	ssize_t n;
 
@@ -92,6 +92,11 @@ int write_string_at(int dirfd, const char *path, const char *s)
 	if ((size_t)n != len)
 		return -EIO;
 	return 0;
+}
+
+int write_string_at(int dirfd, const char *path, const char *s)
+{
+	return write_string_flags_at(dirfd, path, s, 0);
 }
 
 int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t len, mode_t mode)

@@ -62,6 +62,8 @@ int read_file_at(int dirfd, const char *path, char **ret, size_t *ret_len);
 int pread_all(int fd, char *buf, size_t size, size_t *ret_len);
 /* Writes the whole string with one write(2) (cgroup files need that). */
 int write_string_at(int dirfd, const char *path, const char *s);
+/* The same with extra open(2) flags (O_TRUNC, O_CREAT: created 0644). */
+int write_string_flags_at(int dirfd, const char *path, const char *s, int flags);
 /* Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int write_file_atomic_at(int dirfd, const char *path, const char *data, size_t len, mode_t mode);
 
