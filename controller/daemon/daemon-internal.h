@@ -103,8 +103,9 @@ struct daemon {
 	struct client *clients;
 	size_t n_clients;
 	bool draining, scheduling;
-	bool dirty;	/* in-memory state newer than state.json (only where a crash is harmless) */
-	struct reaper { /* removes emptied task cgroups off the event loop */
+	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
+	bool persist_failed; /* the last state.json write failed (logged once) */
+	struct reaper {	     /* removes emptied task cgroups off the event loop */
 		pthread_t thread;
 		pthread_mutex_t lock;
 		pthread_cond_t wake;

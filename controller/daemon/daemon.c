@@ -124,10 +124,11 @@ static int node_capacity(struct daemon *d)
 
 	d->node_cpu = d->conf.node_cpu > 0 ? d->conf.node_cpu : (double)(n > 0 ? n : 1);
 	d->node_mem = d->conf.node_mem;
-	if (!d->node_mem && read_file_at(AT_FDCWD, "/proc/meminfo", &mi, NULL) >= 0) {
-		char *p = strstr(mi, "MemTotal:");
-		if (p)
-			d->node_mem = strtoull(p + 9, NULL, 10) * 1024u;
+	if (!d->node_mem) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/meminfo", d->o.proc ? d->o.proc : "/proc");
+		if (read_file_at(AT_FDCWD, path, &mi, NULL) >= 0)
+			(void)probe_parse_meminfo(mi, "MemTotal", &d->node_mem);
 	}
 	return d->node_mem ? 0 : -ENODATA;
 }
@@ -340,20 +341,27 @@ static int on_drain_check(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_source_set_time_relative(s, 200000);
 }
 
-static int pick_cgroupfs(const char *want, char *buf, size_t size)
+/* The cgroup2 mount: want (--cgroupfs), else <sys>/fs/cgroup, else <sys>/fs/cgroup/unified. */
+static int pick_cgroupfs(const char *sys, const char *want, char *buf, size_t size)
 {
+	char path[PATH_MAX];
 	struct statfs sf;
+
 	if (want) {
 		snprintf(buf, size, "%s", want);
 		return 0;
 	}
-	if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == 0x63677270)
-		snprintf(buf, size, "/sys/fs/cgroup");
-	else if (statfs("/sys/fs/cgroup/unified", &sf) == 0 && sf.f_type == 0x63677270)
-		snprintf(buf, size, "/sys/fs/cgroup/unified"); /* hybrid hosts */
-	else
-		return -ENOMEDIUM;
-	return 0;
+	snprintf(path, sizeof(path), "%s/fs/cgroup", sys);
+	if (statfs(path, &sf) == 0 && sf.f_type == 0x63677270) {
+		snprintf(buf, size, "%s", path);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/fs/cgroup/unified", sys); /* hybrid hosts */
+	if (statfs(path, &sf) == 0 && sf.f_type == 0x63677270) {
+		snprintf(buf, size, "%s", path);
+		return 0;
+	}
+	return -ENOMEDIUM;
 }
 
 static bool cpuset_offered(struct cg_root *root)
@@ -368,46 +376,29 @@ static bool cpuset_offered(struct cg_root *root)
 	return false;
 }
 
-int daemon_run(const struct daemon_opts *o)
+/* Configuration, model catalog, socket group, node capacity and the device set. */
+static int setup_config(struct daemon *d)
 {
-	struct daemon dd = {0}, *d = &dd;
-	_cleanup_free_ char *conftext = NULL, *cgpath = NULL;
-	char err[256], cgfs[PATH_MAX];
-	struct policy_params pp = {0};
-	struct sampler_params sp;
-	sd_event_source *drain_src = NULL;
+	const struct daemon_opts *o = &d->o;
+	_cleanup_free_ char *conftext = NULL;
+	char err[256];
 	struct group *gr;
-	int r, ret = 1;
-	sigset_t ss;
+	int r;
 
-	daemon_log_prefix = getenv("JOURNAL_STREAM") != NULL;
-	if (getenv("EDGESLICED_DEBUG"))
-		daemon_log_max = LOG_DEBUG;
-	d->o = *o;
-	d->listen_fd = d->state_fd = -1;
-	d->t0_us = now_usec();
-	/* Blocked before any thread exists (the cgroup removal thread, libcurl's), so that every
-	 * thread inherits the mask and these reach only the event loop's signalfd; one arriving
-	 * during start-up waits for the loop. Tasks get a clean mask in cg_task_spawn. */
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigaddset(&ss, SIGHUP);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	dconf_init(&d->conf);
 	r = read_file_at(AT_FDCWD, o->config, &conftext, NULL);
 	if (r < 0 && r != -ENOENT) {
 		daemon_log(LOG_ERR, "%s: %s", o->config, strerror(-r));
-		return 1;
+		return r;
 	}
 	if (conftext && dconf_parse(conftext, &d->conf, err, sizeof(err)) < 0) {
 		daemon_log(LOG_ERR, "%s: %s", o->config, err);
-		return 1;
+		return -EINVAL;
 	}
-	if (daemon_load_catalog(d, d->conf.catalog, err, sizeof(err)) < 0) {
+	r = daemon_load_catalog(d, d->conf.catalog, err, sizeof(err));
+	if (r < 0) {
 		daemon_log(LOG_ERR, "catalog %s", err);
-		return 1;
+		return r;
 	}
 	gr = getgrnam(d->conf.group);
 	if (gr) {
@@ -416,63 +407,95 @@ int daemon_run(const struct daemon_opts *o)
 	} else
 		daemon_log(LOG_WARNING, "group %s does not exist: only root may use the socket",
 			   d->conf.group);
-	if (node_capacity(d) < 0) {
+	r = node_capacity(d);
+	if (r < 0) {
 		daemon_log(LOG_ERR, "cannot read the node's memory size");
-		return 1;
+		return r;
 	}
 	r = devset_local_new(&d->conf, d->node_cpu, d->node_mem, &d->devs);
 	if (r < 0) {
 		daemon_log(LOG_ERR,
 			   "device partitions exceed the node (%.3g cores, %" PRIu64 " bytes)",
 			   d->node_cpu, d->node_mem);
-		return 1;
+		return r;
 	}
+	return 0;
+}
+
+/* The placement policy over the device set. */
+static int setup_policy(struct daemon *d)
+{
+	struct policy_params pp = {0};
+	int r;
+
 	d->n_dev = d->devs.ops->count(d->devs.ctx);
 	d->dev = calloc(d->n_dev, sizeof(*d->dev));
-	if (!d->dev)
-		goto out;
-	if (policy_kind_from_name(d->conf.policy, &pp.kind) < 0)
-		goto out;
+	if (!d->dev) {
+		daemon_log(LOG_ERR, "devices: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = policy_kind_from_name(d->conf.policy, &pp.kind);
+	if (r < 0) {
+		daemon_log(LOG_ERR, "policy %s: %s", d->conf.policy, strerror(-r));
+		return r;
+	}
 	pp.seed = d->conf.seed;
 	pp.reconcile_period_s = 10;
-	if (policy_new(&pp, &d->pol) < 0)
-		goto out;
+	r = policy_new(&pp, &d->pol);
+	if (r < 0) {
+		daemon_log(LOG_ERR, "policy %s: %s", d->conf.policy, strerror(-r));
+		return r;
+	}
 	for (size_t i = 0; i < d->n_dev; i++) {
 		(void)d->devs.ops->get(d->devs.ctx, i, &d->dev[i]);
 		r = policy_add_device(d->pol, (uint32_t)i,
 				      (struct policy_res){d->dev[i].cpu, (double)d->dev[i].mem});
 		if (r < 0) {
 			daemon_log(LOG_ERR, "device %s: %s", d->dev[i].name, strerror(-r));
-			goto out;
+			return r;
 		}
 	}
+	return 0;
+}
 
-	/* cgroup subtree */
-	r = pick_cgroupfs(o->cgroupfs, cgfs, sizeof(cgfs));
+/* The delegated cgroup subtree tasks run in; ret_path is its absolute path. */
+static int setup_cgroup(struct daemon *d, char **ret_path)
+{
+	const struct daemon_opts *o = &d->o;
+	_cleanup_free_ char *cgpath = NULL;
+	char cgfs[PATH_MAX], self[PATH_MAX];
+	int r;
+
+	r = pick_cgroupfs(o->sys ? o->sys : "/sys", o->cgroupfs, cgfs, sizeof(cgfs));
 	if (r < 0) {
 		daemon_log(LOG_ERR, "no cgroup2 hierarchy mounted");
-		goto out;
+		return r;
 	}
 	if (o->cgroup_root) {
 		/* A path inside the hierarchy, e.g. /system.slice/edgeslice-tasks.service. */
 		if (asprintf(&cgpath, "%s%s", cgfs, o->cgroup_root) < 0) {
 			cgpath = NULL;
-			goto out;
+			daemon_log(LOG_ERR, "cgroup root: %s", strerror(ENOMEM));
+			return -ENOMEM;
 		}
 		if (mkdir(cgpath, 0755) < 0 && errno != EEXIST) {
-			daemon_log(LOG_ERR, "%s: %m", cgpath);
-			goto out;
+			r = negative_errno();
+			daemon_log(LOG_ERR, "%s: %s", cgpath, strerror(-r));
+			return r;
 		}
 	} else {
-		r = cg_root_discover(cgfs, "/proc/self/cgroup", &cgpath);
+		snprintf(self, sizeof(self), "%s/self/cgroup", o->proc ? o->proc : "/proc");
+		r = cg_root_discover(cgfs, self, &cgpath);
 		if (r < 0) {
 			daemon_log(LOG_ERR, "cannot find our own cgroup below %s: %s", cgfs,
 				   strerror(-r));
-			goto out;
+			return r;
 		}
 	}
-	if (!cgpath)
-		goto out;
+	if (!cgpath) {
+		daemon_log(LOG_ERR, "cannot find our own cgroup below %s", cgfs);
+		return -ENOENT;
+	}
 	d->cg_path = cgpath;
 	snprintf(d->cgroupfs, sizeof(d->cgroupfs), "%s", cgfs);
 	r = cg_root_open(cgfs, cgpath, &d->root);
@@ -482,7 +505,7 @@ int daemon_run(const struct daemon_opts *o)
 		daemon_log(LOG_ERR,
 			   "cgroup subtree %s: %s (run with Delegate=yes or --cgroup-root)", cgpath,
 			   strerror(-r));
-		goto out;
+		return r;
 	}
 	if (strstr(cg_root_missing(d->root), "cpuset") && cpuset_offered(d->root)) {
 		/* Say why, once: cg_root_setup records only that it is missing. */
@@ -497,25 +520,22 @@ int daemon_run(const struct daemon_opts *o)
 		    (!cg_root_has(d->root, "cpu") || !cg_root_has(d->root, "memory"))) {
 			daemon_log(LOG_ERR, "controllers missing in %s: %s (enforcement = strict)",
 				   cgpath, cg_root_missing(d->root));
-			goto out;
+			return -EOPNOTSUPP;
 		}
 		daemon_log(LOG_WARNING,
 			   "controllers missing in %s: %s; their limits are not enforced", cgpath,
 			   cg_root_missing(d->root));
 	}
+	*ret_path = TAKE_PTR(cgpath);
+	return 0;
+}
 
-	/* state */
-	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
-		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
-		goto out;
-	}
-	d->state_fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->state_fd < 0) {
-		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
-		goto out;
-	}
+/* Measurement (before the state, which re-adopts running tasks into it) and the uplink. */
+static int setup_measurement(struct daemon *d)
+{
+	struct sampler_params sp;
+	int r;
 
-	/* measurement: before the state, which re-adopts running tasks into it */
 	sampler_params_init(&sp);
 	sp.alpha = d->conf.smoothing;
 	sp.use_bpf = d->conf.measure != DCONF_MEASURE_CGROUP;
@@ -523,7 +543,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0) {
 		daemon_log(LOG_ERR, "measurement: cannot read the node's /proc files: %s",
 			   strerror(-r));
-		goto out;
+		return r;
 	}
 	r = sampler_bpf_error(d->sampler);
 	d->bpf = sp.use_bpf && r == 0;
@@ -532,7 +552,7 @@ int daemon_run(const struct daemon_opts *o)
 			daemon_log(
 			    LOG_ERR, "measure = ebpf: the eBPF scheduler probe cannot run: %s",
 			    r == -EOPNOTSUPP ? "no BTF or BPF in this kernel" : strerror(-r));
-			goto out;
+			return r;
 		}
 		daemon_log(
 		    LOG_NOTICE,
@@ -546,7 +566,7 @@ int daemon_run(const struct daemon_opts *o)
 			daemon_log(LOG_ERR, "uplink %s: %s", d->conf.uplink,
 				   r == -ENODEV ? "no such interface in this network namespace"
 						: strerror(-r));
-			goto out;
+			return r;
 		}
 		if (shaper_is_active(d->shaper))
 			daemon_log(
@@ -554,58 +574,62 @@ int daemon_run(const struct daemon_opts *o)
 			    "uplink %s: edgeslice's shaping found (a previous run's); adopting it",
 			    d->conf.uplink);
 	}
+	return 0;
+}
 
-	if (sd_event_default(&d->ev) < 0)
-		goto out;
+/* The event loop and what runs on it: removal thread, fleet, state, socket, signals, timers. */
+static int setup_loop(struct daemon *d, sd_event_source **drain_src)
+{
+	int r;
+
+	r = sd_event_default(&d->ev);
+	if (r < 0) {
+		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
+		return r;
+	}
 	r = daemon_reaper_start(&d->reaper);
 	if (r < 0) {
 		daemon_log(LOG_ERR, "cannot start the cgroup removal thread: %s", strerror(-r));
-		goto out;
+		return r;
 	}
 	r = fleet_setup(d); /* before the state: adopted fleet tasks report through it */
 	if (r < 0) {
 		daemon_log(LOG_ERR, "fleet: %s", strerror(-r));
-		goto out;
+		return r;
 	}
 	r = load_state(d);
 	if (r < 0) {
 		daemon_log(LOG_ERR, "state: %s", strerror(-r));
-		goto out;
+		return r;
 	}
 	daemon_sweep_stale(d);
 	shaper_sweep(d);
 	r = open_socket(d);
 	if (r < 0) {
-		daemon_log(LOG_ERR, "control socket in %s: %s", o->runtime_dir, strerror(-r));
-		goto out;
+		daemon_log(LOG_ERR, "control socket in %s: %s", d->o.runtime_dir, strerror(-r));
+		return r;
 	}
-	if (sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, daemon_on_accept, d) <
-		0 ||
-	    sd_event_add_signal(d->ev, NULL, SIGTERM, on_term, d) < 0 ||
-	    sd_event_add_signal(d->ev, NULL, SIGINT, on_term, d) < 0 ||
-	    sd_event_add_signal(d->ev, NULL, SIGHUP, on_hup, d) < 0 ||
-	    sd_event_add_time_relative(d->ev, &d->tick_src, CLOCK_MONOTONIC,
-				       (uint64_t)d->conf.measure_ms * 1000u, 1000, daemon_on_tick,
-				       d) < 0 ||
-	    sd_event_add_time_relative(d->ev, &drain_src, CLOCK_MONOTONIC, 200000, 10000,
-				       on_drain_check, d) < 0)
-		goto out;
+	if ((r = sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, daemon_on_accept,
+				 d)) < 0 ||
+	    (r = sd_event_add_signal(d->ev, NULL, SIGTERM, on_term, d)) < 0 ||
+	    (r = sd_event_add_signal(d->ev, NULL, SIGINT, on_term, d)) < 0 ||
+	    (r = sd_event_add_signal(d->ev, NULL, SIGHUP, on_hup, d)) < 0 ||
+	    (r = sd_event_add_time_relative(d->ev, &d->tick_src, CLOCK_MONOTONIC,
+					    (uint64_t)d->conf.measure_ms * 1000u, 1000,
+					    daemon_on_tick, d)) < 0 ||
+	    (r = sd_event_add_time_relative(d->ev, drain_src, CLOCK_MONOTONIC, 200000, 10000,
+					    on_drain_check, d)) < 0) {
+		daemon_log(LOG_ERR, "event sources: %s", strerror(-r));
+		return r;
+	}
 	(void)sd_event_source_set_enabled(d->tick_src, SD_EVENT_ON);
-	(void)sd_event_source_set_enabled(drain_src, SD_EVENT_ON);
+	(void)sd_event_source_set_enabled(*drain_src, SD_EVENT_ON);
 	(void)sd_event_set_watchdog(d->ev, true);
-	daemon_schedule(d);
-	daemon_log(LOG_INFO,
-		   "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
-		   d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files",
-		   cgpath, d->own_socket ? d->sock_path : "(socket activation)");
-	(void)sd_notify(0, "READY=1");
-	daemon_notify_status(d);
-	r = sd_event_loop(d->ev);
-	ret = r < 0 ? 1 : 0;
-	(void)daemon_persist(d);
-	daemon_log(LOG_INFO, "stopping; %s",
-		   any_running(d) ? "running tasks keep running" : "no tasks running");
-out:
+	return 0;
+}
+
+static void teardown(struct daemon *d, sd_event_source *drain_src)
+{
 	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
 		daemon_client_free(d->clients);
@@ -642,5 +666,64 @@ out:
 	free(d->dev);
 	free(d->queues);
 	free(d->models);
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon dd = {0}, *d = &dd;
+	_cleanup_free_ char *cgpath = NULL;
+	sd_event_source *drain_src = NULL;
+	int r, ret = 1;
+	sigset_t ss;
+
+	daemon_log_prefix = getenv("JOURNAL_STREAM") != NULL;
+	if (getenv("EDGESLICED_DEBUG"))
+		daemon_log_max = LOG_DEBUG;
+	d->o = *o;
+	d->listen_fd = d->state_fd = -1;
+	d->t0_us = now_usec();
+	/* Blocked before any thread exists (the cgroup removal thread, libcurl's), so that every
+	 * thread inherits the mask and these reach only the event loop's signalfd; one arriving
+	 * during start-up waits for the loop. Tasks get a clean mask in cg_task_spawn. */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (setup_config(d) < 0)
+		return 1;
+	if (setup_policy(d) < 0 || setup_cgroup(d, &cgpath) < 0)
+		goto out;
+
+	/* state */
+	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
+		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
+		goto out;
+	}
+	d->state_fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->state_fd < 0) {
+		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
+		goto out;
+	}
+
+	if (setup_measurement(d) < 0 || setup_loop(d, &drain_src) < 0)
+		goto out;
+	daemon_schedule(d);
+	daemon_log(LOG_INFO,
+		   "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",
+		   d->conf.policy, d->n_dev, d->bpf ? "eBPF + cgroup files" : "cgroup files",
+		   cgpath, d->own_socket ? d->sock_path : "(socket activation)");
+	(void)sd_notify(0, "READY=1");
+	daemon_notify_status(d);
+	r = sd_event_loop(d->ev);
+	if (r < 0)
+		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
+	ret = r < 0 ? 1 : 0;
+	(void)daemon_persist(d);
+	daemon_log(LOG_INFO, "stopping; %s",
+		   any_running(d) ? "running tasks keep running" : "no tasks running");
+out:
+	teardown(d, drain_src);
 	return ret;
 }

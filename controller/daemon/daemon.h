@@ -14,6 +14,8 @@ struct daemon_opts {
 	const char *runtime_dir; /* default /run/edgeslice (control.sock) */
 	const char *cgroupfs;	 /* cgroup2 mount, default /sys/fs/cgroup (or .../unified) */
 	const char *cgroup_root; /* delegated subtree; default: our own cgroup (Delegate=yes) */
+	const char *proc;	 /* procfs root, default /proc (a fake tree in tests) */
+	const char *sys;	 /* sysfs root, default /sys (cgroupfs is looked for below it) */
 };
 
 /* Runs until SIGTERM/SIGINT; returns an exit status. */

@@ -129,15 +129,23 @@ int daemon_persist(struct daemon *d)
 	r = dstate_format(flat, d->n_tasks, d->next_id, &text);
 	if (r < 0)
 		return r;
-	d->dirty = false;
 	r = write_file_atomic_at(d->state_fd, "state.json", text, strlen(text), 0600);
-	if (r < 0)
-		daemon_log(LOG_ERR, "state.json: write failed: %s", strerror(-r));
-	return r;
+	if (r < 0) {
+		/* dirty stays set, so the next placement pass writes it again; said once */
+		if (!d->persist_failed)
+			daemon_log(LOG_ERR, "state.json: write failed: %s", strerror(-r));
+		d->persist_failed = true;
+		d->dirty = true;
+		return r;
+	}
+	if (d->persist_failed)
+		daemon_log(LOG_INFO, "state.json: written again");
+	d->persist_failed = false;
+	d->dirty = false;
+	return 0;
 }
 
 /* Drops the oldest finished tasks beyond keep_finished. */
-
 void daemon_trim_finished(struct daemon *d)
 {
 	size_t fin = 0;
