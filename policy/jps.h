@@ -146,6 +146,14 @@ double jps_local_only(const struct jps_chain *c, size_t n_jobs);
 double jps_cloud_only(const struct jps_chain *c, size_t n_jobs);
 double jps_partition_only(const struct jps_chain *c, size_t n_jobs, size_t *ret_cut);
 
+/* The named plans of the experiment and the reference workload: "lo" local only, "co" cloud
+ * only, "po" partition only (one best cut for every job), "jps" (jps_plan_homogeneous). */
+bool jps_plan_name_valid(const char *plan);
+/* Writes each of n_jobs jobs' cut layer, in run order, for the named plan over c, and its
+ * predicted makespan. -EINVAL for an unknown plan, -errno from the planner. */
+int jps_plan_cuts(const struct jps_chain *c, const char *plan, size_t n_jobs, int32_t *cuts,
+		  double *ret_makespan);
+
 /* Brute force: every multiset of cuts for n jobs x every order (n <= 8; refuses more
  * than max_evals evaluations with -E2BIG). */
 int jps_brute_force(const struct jps_chain *c, size_t n_jobs, uint64_t max_evals,

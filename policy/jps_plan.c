@@ -347,3 +347,40 @@ int jps_brute_force(const struct jps_chain *c, size_t n_jobs, uint64_t max_evals
 	*ret_makespan = best;
 	return 0;
 }
+
+bool jps_plan_name_valid(const char *plan)
+{
+	return !strcmp(plan, "lo") || !strcmp(plan, "co") || !strcmp(plan, "po") ||
+	       !strcmp(plan, "jps");
+}
+
+int jps_plan_cuts(const struct jps_chain *c, const char *plan, size_t n_jobs, int32_t *cuts,
+		  double *ret_makespan)
+{
+	double predicted;
+	size_t ci = 0;
+
+	if (!jps_plan_name_valid(plan))
+		return -EINVAL;
+	if (!strcmp(plan, "jps")) {
+		struct jps_plan p;
+		int r = jps_plan_homogeneous(c, n_jobs, &p);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n_jobs; i++)
+			cuts[i] = c->cuts[p.order[i]].layer;
+		*ret_makespan = p.makespan;
+		jps_plan_done(&p);
+		return 0;
+	}
+	if (!strcmp(plan, "lo"))
+		ci = c->n - 1, predicted = jps_local_only(c, n_jobs);
+	else if (!strcmp(plan, "co"))
+		ci = 0, predicted = jps_cloud_only(c, n_jobs);
+	else
+		predicted = jps_partition_only(c, n_jobs, &ci);
+	for (size_t i = 0; i < n_jobs; i++)
+		cuts[i] = c->cuts[ci].layer;
+	*ret_makespan = predicted;
+	return 0;
+}

@@ -276,8 +276,7 @@ static int cmd_experiment(int argc, char **argv)
 			preset = optarg;
 			break;
 		case 'P':
-			if (strcmp(optarg, "lo") && strcmp(optarg, "co") && strcmp(optarg, "po") &&
-			    strcmp(optarg, "jps"))
+			if (!jps_plan_name_valid(optarg))
 				return cli_usage_error("experiment",
 						       "--plan: must be lo, co, po or jps");
 			plan = optarg;
@@ -442,26 +441,9 @@ static int cmd_experiment(int argc, char **argv)
 		goto out;
 	}
 	lo_pred = jps_local_only(&ch, jobs);
-	if (!strcmp(plan, "jps")) {
-		struct jps_plan p;
-		if ((r = jps_plan_homogeneous(&ch, jobs, &p)) < 0) {
-			cli_error("experiment", "planner: %s", strerror(-r));
-			goto out;
-		}
-		for (unsigned i = 0; i < jobs; i++)
-			cuts[i] = ch.cuts[p.order[i]].layer;
-		predicted = p.makespan;
-		jps_plan_done(&p);
-	} else {
-		size_t ci = 0;
-		if (!strcmp(plan, "lo"))
-			ci = ch.n - 1, predicted = lo_pred;
-		else if (!strcmp(plan, "co"))
-			ci = 0, predicted = jps_cloud_only(&ch, jobs);
-		else
-			predicted = jps_partition_only(&ch, jobs, &ci);
-		for (unsigned i = 0; i < jobs; i++)
-			cuts[i] = ch.cuts[ci].layer;
+	if ((r = jps_plan_cuts(&ch, plan, jobs, cuts, &predicted)) < 0) {
+		cli_error("experiment", "planner: %s", strerror(-r));
+		goto out;
 	}
 	r = infer_run_batch(m, fd, cuts, jobs, res, &e2e, &failed, err, sizeof(err));
 	if (r < 0) {

@@ -291,8 +291,7 @@ int main(int argc, char **argv)
 			until = optarg;
 			break;
 		case 'P':
-			if (strcmp(optarg, "lo") && strcmp(optarg, "co") && strcmp(optarg, "po") &&
-			    strcmp(optarg, "jps"))
+			if (!jps_plan_name_valid(optarg))
 				return usage_error("--plan: must be lo, co, po or jps");
 			plan = optarg;
 			break;
@@ -491,28 +490,10 @@ int main(int argc, char **argv)
 			jps_link_init(&link, rate, rtt);
 			if ((r = jps_chain_from_model(jm, &link, &ch)) < 0)
 				return fail("planner: %s", strerror(-r));
-			if (!strcmp(plan, "jps")) {
-				struct jps_plan p;
-				if ((r = jps_plan_homogeneous(&ch, jobs, &p)) < 0) {
-					jps_chain_done(&ch);
-					return fail("planner: %s", strerror(-r));
-				}
-				for (unsigned i = 0; i < jobs; i++)
-					cuts[i] = ch.cuts[p.order[i]].layer;
-				predicted = p.makespan;
-				jps_plan_done(&p);
-			} else {
-				size_t ci = 0;
-				if (!strcmp(plan, "lo"))
-					ci = ch.n - 1, predicted = jps_local_only(&ch, jobs);
-				else if (!strcmp(plan, "co"))
-					ci = 0, predicted = jps_cloud_only(&ch, jobs);
-				else
-					predicted = jps_partition_only(&ch, jobs, &ci);
-				for (unsigned i = 0; i < jobs; i++)
-					cuts[i] = ch.cuts[ci].layer;
-			}
+			r = jps_plan_cuts(&ch, plan, jobs, cuts, &predicted);
 			jps_chain_done(&ch);
+			if (r < 0)
+				return fail("planner: %s", strerror(-r));
 		} else {
 			for (unsigned i = 0; i < jobs; i++)
 				cuts[i] = JPS_CUT_LOCAL;
