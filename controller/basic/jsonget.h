@@ -1,10 +1,20 @@
-/* jsonget.h — lenient field readers for JSON the program itself produced (daemon replies,
- * etcd values it wrote): a missing or mistyped field reads as the default. Input from
- * outside is validated by the strict parsers (proto.c, dconf.c, dstate.c), not by these. */
+/* jsonget.h — JSON helpers. Lenient field readers for JSON the program itself produced
+ * (daemon replies, etcd values it wrote): a missing or mistyped field reads as the default.
+ * Input from outside goes through json_parse_strict and the strict parsers built on it
+ * (proto.c, dapp.c, etcd-response.c, workload.c, ...), not through these readers. */
 #pragma once
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* Parses exactly one JSON document from text[0..len) (len <= INT_MAX) with at most depth
+ * nesting levels and the tokener flags (e.g. JSON_TOKENER_STRICT); only characters of
+ * trailing_ws may follow it (NULL: anything may). 0 with *ret; -ENOMEM; -EINVAL malformed
+ * (*ret_jerr the tokener's error: json_tokener_continue = truncated, json_tokener_success
+ * for a bare null); -EBADMSG trailing data. *ret_end (may be NULL): where the document ends. */
+int json_parse_strict(const char *text, size_t len, int depth, int flags, const char *trailing_ws,
+		      json_object **ret, enum json_tokener_error *ret_jerr, size_t *ret_end);
 
 static inline double jsonget_double(json_object *o, const char *k, double def)
 {

@@ -321,6 +321,25 @@ void str_one_line(char *s)
 			*s = '?';
 }
 
+int verrf(char *buf, size_t size, int r, const char *fmt, va_list ap)
+{
+	if (buf && size) {
+		vsnprintf(buf, size, fmt, ap);
+		str_one_line(buf);
+	}
+	return r;
+}
+
+int errf(char *buf, size_t size, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = verrf(buf, size, r, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 void strv_free(char **v, size_t n)
 {
 	if (!v)

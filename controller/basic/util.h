@@ -2,6 +2,8 @@
  * Functions return 0 or -errno; ret_* outputs are written only on success. */
 #pragma once
 
+#include <stdarg.h>
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,6 +87,10 @@ void strv_free(char **v, size_t n);
 
 /* Replaces control characters with '?' so a message that quotes input stays one line. */
 void str_one_line(char *s);
+/* The error reporting every parser shares: formats one line into buf (control characters
+ * replaced as str_one_line does) and returns r. buf NULL or size 0: only returns r. */
+int errf(char *buf, size_t size, int r, const char *fmt, ...) _printf_(4, 5);
+int verrf(char *buf, size_t size, int r, const char *fmt, va_list ap) _printf_(4, 0);
 
 uint64_t now_usec(void);
 uint64_t now_nsec(void);

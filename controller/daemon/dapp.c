@@ -12,6 +12,7 @@
 
 #include "mrs.h"
 #include "proto.h"
+#include "jsonget.h"
 #include "util.h"
 
 static int fail(struct dapp_error *err, enum dapp_err code, const char *fmt, ...) _printf_(3, 4);
@@ -19,12 +20,14 @@ static int fail(struct dapp_error *err, enum dapp_err code, const char *fmt, ...
 {
 	va_list ap;
 
+	int r;
+
 	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	r = verrf(err->message, sizeof(err->message), code == DAPP_E_NOMEM ? -ENOMEM : -EINVAL, fmt,
+		  ap);
 	va_end(ap);
-	str_one_line(err->message);
-	return code == DAPP_E_NOMEM ? -ENOMEM : -EINVAL;
+	return r;
 }
 
 void dapp_done(struct dapp *a)
@@ -352,7 +355,7 @@ int dapp_parse_json(struct json_object *o, struct dapp *ret, struct dapp_error *
 
 int dapp_parse(const char *text, size_t len, struct dapp *ret, struct dapp_error *err)
 {
-	json_tokener *tok;
+	enum json_tokener_error je;
 	json_object *o;
 	int r;
 
@@ -360,26 +363,15 @@ int dapp_parse(const char *text, size_t len, struct dapp *ret, struct dapp_error
 	if (len > PROTO_MAX_LINE || memchr(text, '\0', len))
 		return fail(err, DAPP_E_BAD_VALUE,
 			    "not a JSON application (too large or NUL byte)");
-	tok = json_tokener_new_ex(16);
-	if (!tok)
+	r = json_parse_strict(text, len, 16, JSON_TOKENER_STRICT, " \t\r\n", &o, &je, NULL);
+	if (r == -ENOMEM)
 		return fail(err, DAPP_E_NOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, text, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		json_object_put(o);
-		json_tokener_free(tok);
+	if (r == -EBADMSG)
+		return fail(err, DAPP_E_BAD_VALUE, "malformed JSON: trailing data");
+	if (r < 0)
 		return fail(err, DAPP_E_BAD_VALUE, "malformed JSON: %s",
 			    je == json_tokener_continue ? "unexpected end of input"
 							: json_tokener_error_desc(je));
-	}
-	for (size_t end = json_tokener_get_parse_end(tok); end < len; end++)
-		if (!strchr(" \t\r\n", text[end])) {
-			json_object_put(o);
-			json_tokener_free(tok);
-			return fail(err, DAPP_E_BAD_VALUE, "malformed JSON: trailing data");
-		}
-	json_tokener_free(tok);
 	r = dapp_parse_json(o, ret, err);
 	json_object_put(o);
 	return r;

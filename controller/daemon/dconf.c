@@ -47,7 +47,7 @@ static int err_at(char *err, size_t errsz, unsigned line, const char *fmt, ...)
 	if (n < 0 || (size_t)n >= errsz)
 		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(err + n, errsz - (size_t)n, fmt, ap);
+	(void)verrf(err + n, errsz - (size_t)n, 0, fmt, ap);
 	va_end(ap);
 	str_one_line(err);
 	return -EINVAL;

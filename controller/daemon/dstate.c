@@ -132,11 +132,12 @@ static int bad(char *err, size_t errsz, const char *fmt, ...) _printf_(3, 4);
 static int bad(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
+
 	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
+	r = verrf(err, errsz, -EINVAL, fmt, ap);
 	va_end(ap);
-	str_one_line(err);
-	return -EINVAL;
+	return r;
 }
 
 static int get_int(json_object *e, const char *k, int64_t min, int64_t max, int64_t *ret)

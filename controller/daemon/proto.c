@@ -12,6 +12,7 @@
 
 #include "shaper.h"
 #include "dapp.h"
+#include "jsonget.h"
 #include "util.h"
 
 static const char *const op_names[_PROTO_OP_MAX] = {
@@ -76,13 +77,14 @@ static int fail(struct proto_error *err, enum proto_err code, const char *field,
 {
 	va_list ap;
 
+	int r;
+
 	err->code = code;
 	err->field = field;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	r = verrf(err->message, sizeof(err->message), -EINVAL, fmt, ap);
 	va_end(ap);
-	str_one_line(err->message);
-	return -EINVAL;
+	return r;
 }
 
 void proto_request_done(struct proto_request *r)
@@ -345,9 +347,8 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *ret,
 			struct proto_error *err)
 {
 	struct proto_request r = {0};
-	json_tokener *tok;
+	enum json_tokener_error je;
 	json_object *o;
-	size_t end;
 	int k;
 
 	memset(err, 0, sizeof(*err));
@@ -356,26 +357,16 @@ int proto_parse_request(const char *buf, size_t len, struct proto_request *ret,
 			    PROTO_MAX_LINE);
 	if (memchr(buf, '\0', len))
 		return fail(err, PROTO_E_BAD_JSON, NULL, "request contains a NUL byte");
-	tok = json_tokener_new_ex(16); /* submit-app nests 5 deep; bound the parser's stack */
-	if (!tok)
+	/* submit-app nests 5 deep: depth 16 bounds the parser's stack */
+	k = json_parse_strict(buf, len, 16, JSON_TOKENER_STRICT, " \t\r", &o, &je, NULL);
+	if (k == -ENOMEM)
 		return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		json_object_put(o);
-		json_tokener_free(tok);
+	if (k == -EBADMSG)
+		return fail(err, PROTO_E_BAD_JSON, NULL, "malformed JSON: trailing data");
+	if (k < 0)
 		return fail(err, PROTO_E_BAD_JSON, NULL, "malformed JSON: %s",
 			    je == json_tokener_continue ? "unexpected end of input"
 							: json_tokener_error_desc(je));
-	}
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	for (; end < len; end++)
-		if (buf[end] != ' ' && buf[end] != '\t' && buf[end] != '\r') {
-			json_object_put(o);
-			return fail(err, PROTO_E_BAD_JSON, NULL, "malformed JSON: trailing data");
-		}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return fail(err, PROTO_E_NOT_OBJECT, NULL, "request must be a JSON object");

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include "jsonget.h"
 #include "util.h"
 
 /* --- transport --------------------------------------------------------------------------- */

@@ -9,9 +9,8 @@ _printf_(3, 4) static int perr(char *err, int r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, ETCD_ERR_LEN, fmt, ap);
+	r = verrf(err, ETCD_ERR_LEN, r, fmt, ap);
 	va_end(ap);
-	str_one_line(err);
 	return r;
 }
 
@@ -53,33 +52,22 @@ int etcd_gateway_errno(int code)
 
 static int parse_json(const char *buf, size_t len, json_object **ret, char *err)
 {
-	json_tokener *tok;
+	enum json_tokener_error je;
 	json_object *o;
-	size_t end;
+	int r;
 
 	if (len > ETCD_MAX_BODY)
 		return perr(err, -EMSGSIZE, "etcd response longer than %u bytes", ETCD_MAX_BODY);
-	tok = json_tokener_new_ex(32);
-	if (!tok)
+	r = json_parse_strict(buf, len, 32, JSON_TOKENER_STRICT, " \t\r\n", &o, &je, NULL);
+	if (r == -ENOMEM)
 		return perr(err, -ENOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	o = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		enum json_tokener_error je = json_tokener_get_error(tok);
-		json_object_put(o);
-		json_tokener_free(tok);
+	if (r == -EBADMSG)
+		return perr(err, -EPROTO, "malformed JSON from etcd: trailing data");
+	if (r < 0)
 		return perr(err, -EPROTO, "malformed JSON from etcd: %s",
 			    je == json_tokener_continue || je == json_tokener_success
 				? "unexpected end of input"
 				: json_tokener_error_desc(je));
-	}
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	for (; end < len; end++)
-		if (buf[end] != ' ' && buf[end] != '\t' && buf[end] != '\r' && buf[end] != '\n') {
-			json_object_put(o);
-			return perr(err, -EPROTO, "malformed JSON from etcd: trailing data");
-		}
 	if (!json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return perr(err, -EPROTO, "etcd response is not a JSON object");

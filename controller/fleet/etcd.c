@@ -37,9 +37,8 @@ int etcd_fail(struct etcd *e, int r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(e->err, sizeof(e->err), fmt, ap);
+	r = verrf(e->err, sizeof(e->err), r, fmt, ap);
 	va_end(ap);
-	str_one_line(e->err);
 	return r;
 }
 

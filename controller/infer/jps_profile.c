@@ -11,17 +11,13 @@
 
 #include "infer.h"
 #include "jps_profile.h"
+#include "jsonget.h"
 #include "util.h"
 
 static void jfree(json_object **o)
 {
 	if (*o)
 		json_object_put(*o);
-}
-static void tokfree(json_tokener **t)
-{
-	if (*t)
-		json_tokener_free(*t);
 }
 static void modelfree(struct jps_model **m)
 {
@@ -31,13 +27,12 @@ static void modelfree(struct jps_model **m)
 _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-		str_one_line(err);
-	}
-	return -EINVAL;
+	int r;
+
+	va_start(ap, fmt);
+	r = verrf(err, errlen, -EINVAL, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Non-negative finite number (int or double). */
@@ -70,7 +65,7 @@ static int get_u64(json_object *o, uint64_t *ret)
 int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char *err,
 		      size_t errlen)
 {
-	_cleanup_(tokfree) json_tokener *tok = NULL;
+	enum json_tokener_error je;
 	_cleanup_(jfree) json_object *root = NULL;
 	_cleanup_(modelfree) struct jps_model *m = NULL;
 	json_object *jname, *jsrc = NULL, *jin, *jlayers;
@@ -82,19 +77,15 @@ int jps_profile_parse(const char *json, size_t len, struct jps_model **ret, char
 		return -EINVAL;
 	if (len > INT32_MAX)
 		return fail(err, errlen, "profile: too large");
-	tok = json_tokener_new_ex(32);
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success)
-		return fail(
-		    err, errlen, "profile: invalid JSON: %s",
-		    json_tokener_error_desc(json_tokener_get_error(tok) == json_tokener_continue
-						? json_tokener_error_parse_eof
-						: json_tokener_get_error(tok)));
-	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-		if (!isspace((unsigned char)json[i]))
-			return fail(err, errlen, "profile: trailing data after the JSON object");
+	r = json_parse_strict(json, len, 32, 0, " \t\n\v\f\r", &root, &je, NULL);
+	if (r == -ENOMEM)
+		return r;
+	if (r == -EBADMSG)
+		return fail(err, errlen, "profile: trailing data after the JSON object");
+	if (r < 0)
+		return fail(err, errlen, "profile: invalid JSON: %s",
+			    json_tokener_error_desc(
+				je == json_tokener_continue ? json_tokener_error_parse_eof : je));
 	if (!json_object_is_type(root, json_type_object))
 		return fail(err, errlen, "profile: must be a JSON object");
 	if (!json_object_object_get_ex(root, "model", &jname) ||

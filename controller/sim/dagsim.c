@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dagsim.h"
+#include "jsonget.h"
 #include "util.h"
 
 /* Field paths in messages are bounded; a truncated path in an error message is acceptable. */
@@ -27,13 +28,11 @@ static int fail(char *err, size_t len, const char *path, const char *fmt, ...)
 	int n = snprintf(err, len, "%s: ", path);
 	if (n >= 0 && (size_t)n < len) {
 		va_start(ap, fmt);
-		vsnprintf(err + n, len - (size_t)n, fmt, ap);
+		(void)verrf(err + n, len - (size_t)n, 0, fmt, ap);
 		va_end(ap);
 	}
 	/* values from the file are quoted back: keep the message on one line */
-	for (char *q = err; *q; q++)
-		if ((unsigned char)*q < 0x20)
-			*q = '?';
+	str_one_line(err);
 	return -EINVAL;
 }
 
@@ -361,7 +360,7 @@ static int parse_root(struct ctx *c, json_object *root, struct dagsim_workload *
 int dagsim_parse(const char *json, size_t len, struct dagsim_workload *ret, char *err,
 		 size_t err_len)
 {
-	struct json_tokener *tok;
+	enum json_tokener_error je;
 	json_object *root;
 	struct dagsim_workload *w;
 	struct ctx c = {err, err_len};
@@ -369,18 +368,12 @@ int dagsim_parse(const char *json, size_t len, struct dagsim_workload *ret, char
 
 	if (len > INT32_MAX)
 		return fail(err, err_len, "workload", "too large");
-	tok = json_tokener_new();
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-		r = fail(err, err_len, "workload", "invalid JSON: %s",
-			 json_tokener_error_desc(json_tokener_get_error(tok)));
-		json_object_put(root);
-		json_tokener_free(tok);
+	r = json_parse_strict(json, len, JSON_TOKENER_DEFAULT_DEPTH, 0, NULL, &root, &je, NULL);
+	if (r == -ENOMEM)
 		return r;
-	}
-	json_tokener_free(tok);
+	if (r < 0)
+		return fail(err, err_len, "workload", "invalid JSON: %s",
+			    json_tokener_error_desc(je));
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		json_object_put(root);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "util.h"
 
 #define MAX_DEVICES   65536
@@ -24,12 +25,10 @@ struct ctx {
 _printf_(3, 4) static int fail(struct ctx *c, int r, const char *fmt, ...)
 {
 	va_list ap;
-	if (c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errlen, fmt, ap);
-		va_end(ap);
-		str_one_line(c->err);
-	}
+
+	va_start(ap, fmt);
+	r = verrf(c->err, c->errlen, r, fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -404,7 +403,7 @@ int workload_parse(const char *json, size_t len, struct sim_workload **ret, char
 	static const char *const keys[] = {"name", "devices", "queues", "sim", NULL};
 	static const char *const skeys[] = {"dt_s", "tick_s", "horizon_s", NULL};
 	struct ctx c = {err, errlen};
-	json_tokener *tok;
+	size_t end;
 	json_object *root, *v, *sim;
 	struct sim_workload *w;
 	enum json_tokener_error jerr;
@@ -416,30 +415,18 @@ int workload_parse(const char *json, size_t len, struct sim_workload **ret, char
 		return -EINVAL;
 	if (len > INT32_MAX)
 		return fail(&c, -E2BIG, "workload: too large");
-	tok = json_tokener_new_ex(64);
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	jerr = json_tokener_get_error(tok);
-	if (root && jerr == json_tokener_success && json_tokener_get_parse_end(tok) < len) {
-		/* trailing bytes after the document: only whitespace is allowed */
-		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (!strchr(" \t\r\n", json[i])) {
-				jerr = json_tokener_error_parse_unexpected;
-				break;
-			}
-	}
-	if (!root || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			r = fail(&c, -EINVAL, "workload: truncated JSON");
-		else
-			r = fail(&c, -EINVAL, "workload: invalid JSON at byte %zu: %s",
-				 json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
-		json_object_put(root);
-		json_tokener_free(tok);
+	/* trailing bytes after the document: only whitespace is allowed */
+	r = json_parse_strict(json, len, 64, 0, " \t\r\n", &root, &jerr, &end);
+	if (r == -ENOMEM)
 		return r;
+	if (r == -EBADMSG)
+		jerr = json_tokener_error_parse_unexpected;
+	if (r < 0) {
+		if (jerr == json_tokener_continue)
+			return fail(&c, -EINVAL, "workload: truncated JSON");
+		return fail(&c, -EINVAL, "workload: invalid JSON at byte %zu: %s", end,
+			    json_tokener_error_desc(jerr));
 	}
-	json_tokener_free(tok);
 
 	w = calloc(1, sizeof(*w));
 	if (!w) {
