@@ -225,33 +225,21 @@ static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, c
 	etcd_kv_done(&st);
 }
 
-static void placer_step(struct fleet *f)
+/* 1. devices: every published one is live; the rest are dead. */
+static void read_devices(struct fleet *f, const struct etcd_kvs *nodes)
 {
 	struct placer *pl = &f->pl;
-	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0};
-	struct policy_placement pp;
-	int r;
 
-	r = etcd_range(f->e, K_NODES, &nodes);
-	if (r >= 0)
-		r = etcd_range(f->e, K_ASSIGN, &assign);
-	if (r >= 0)
-		r = etcd_range(f->e, K_QUEUE, &queue);
-	if (r < 0) {
-		fleet_etcd_failed(f, "placer read", r);
-		goto out;
-	}
-	/* 1. devices: every published one is live; the rest are dead */
 	for (size_t i = 0; i < pl->n_devs; i++)
 		pl->devs[i].seen = false;
-	for (size_t i = 0; i < nodes.n; i++) {
+	for (size_t i = 0; i < nodes->n; i++) {
 		char node[65], name[65];
 		json_object *o;
 		struct pdev *d;
 		size_t di;
-		if (fleet_parse_device_key(nodes.kvs[i].key, node, sizeof(node), name,
+		if (fleet_parse_device_key(nodes->kvs[i].key, node, sizeof(node), name,
 					   sizeof(name)) < 0 ||
-		    !(o = json_tokener_parse(nodes.kvs[i].value)))
+		    !(o = json_tokener_parse(nodes->kvs[i].value)))
 			continue;
 		d = pdev_get(pl, node, name, &di);
 		if (d) {
@@ -283,23 +271,29 @@ static void placer_step(struct fleet *f)
 			(void)policy_set_device_live(pl->pol, (uint32_t)i, false);
 		}
 	}
-	/* 2. assignments: count them on their devices; a dead node's are handled */
+}
+
+/* 2. assignments: count them on their devices; a dead node's are handled. */
+static void read_assignments(struct fleet *f, const struct etcd_kvs *assign)
+{
+	struct placer *pl = &f->pl;
+
 	for (size_t i = 0; i < pl->n_tasks; i++)
 		pl->tasks[i].seen = false;
-	for (size_t i = 0; i < assign.n; i++) {
+	for (size_t i = 0; i < assign->n; i++) {
 		char node[65];
 		uint64_t id;
 		bool live = false;
 		struct fleet_task t = {0};
 		char err[64];
 		struct ptask *pt;
-		if (fleet_parse_assign_key(assign.kvs[i].key, node, sizeof(node), &id) < 0 ||
-		    fleet_parse_task(assign.kvs[i].value, &t, err, sizeof(err)) < 0)
+		if (fleet_parse_assign_key(assign->kvs[i].key, node, sizeof(node), &id) < 0 ||
+		    fleet_parse_task(assign->kvs[i].value, &t, err, sizeof(err)) < 0)
 			continue;
 		for (size_t k = 0; k < pl->n_devs && !live; k++)
 			live = pl->devs[k].live && !strcmp(pl->devs[k].node, node);
 		if (!live) {
-			node_gone(f, &assign.kvs[i], id, node);
+			node_gone(f, &assign->kvs[i], id, node);
 			fleet_task_done(&t);
 			continue;
 		}
@@ -322,15 +316,23 @@ static void placer_step(struct fleet *f)
 		}
 		fleet_task_done(&t);
 	}
-	/* 3. queue entries: new ones enter the policy in id (= submission) order */
-	for (size_t i = 0; i < queue.n; i++) {
+}
+
+/* 3. queue entries: new ones enter the policy in id (= submission) order; tasks neither
+ * assigned nor queued any more leave it. */
+static void read_queue(struct fleet *f, const struct etcd_kvs *queue)
+{
+	struct placer *pl = &f->pl;
+	int r;
+
+	for (size_t i = 0; i < queue->n; i++) {
 		struct fleet_task t = {0};
 		char err[64];
 		struct ptask *pt;
 		uint32_t qid;
-		if (fleet_parse_task(queue.kvs[i].value, &t, err, sizeof(err)) < 0) {
-			fleet_flog(f, LOG_ERR, "fleet: %s: dropped: %s", queue.kvs[i].key, err);
-			(void)etcd_txn_cad(f->e, queue.kvs[i].key, queue.kvs[i].mod_revision);
+		if (fleet_parse_task(queue->kvs[i].value, &t, err, sizeof(err)) < 0) {
+			fleet_flog(f, LOG_ERR, "fleet: %s: dropped: %s", queue->kvs[i].key, err);
+			(void)etcd_txn_cad(f->e, queue->kvs[i].key, queue->kvs[i].mod_revision);
 			continue;
 		}
 		pt = ptask_find(pl, t.id);
@@ -358,8 +360,8 @@ static void placer_step(struct fleet *f)
 			}
 		}
 		free(pt->spec);
-		pt->spec = strdup(queue.kvs[i].value);
-		pt->mod_rev = queue.kvs[i].mod_revision;
+		pt->spec = strdup(queue->kvs[i].value);
+		pt->mod_rev = queue->kvs[i].mod_revision;
 		pt->seen = true;
 		fleet_task_done(&t);
 	}
@@ -375,7 +377,13 @@ static void placer_step(struct fleet *f)
 			(void)policy_cancel(pl->pol, pt->id);
 		ptask_remove(pl, pt);
 	}
-	/* 4. free capacity as the node does it: total minus max(reserved, measured) */
+}
+
+/* 4. free capacity as the node does it: total minus max(reserved, measured). */
+static void set_free(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+
 	for (size_t i = 0; i < pl->n_devs; i++) {
 		struct pdev *d = &pl->devs[i];
 		double uc = f->overcommit ? d->used_cpu : fmax(d->alloc_cpu, d->used_cpu);
@@ -385,7 +393,15 @@ static void placer_step(struct fleet *f)
 			    pl->pol, (uint32_t)i,
 			    (struct policy_res){fmax(0, d->cpu - uc), fmax(0, d->mem - um)});
 	}
-	/* 5. place: each claim is one fenced transaction */
+}
+
+/* 5. place: each claim is one fenced transaction. */
+static void place(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+	struct policy_placement pp;
+	int r;
+
 	while (f->placer && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
 		struct ptask *pt = ptask_find(pl, pp.inst_id);
 		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
@@ -446,6 +462,27 @@ static void placer_step(struct fleet *f)
 		if (!still_placer(f))
 			break;
 	}
+}
+
+static void placer_step(struct fleet *f)
+{
+	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0};
+	int r;
+
+	r = etcd_range(f->e, K_NODES, &nodes);
+	if (r >= 0)
+		r = etcd_range(f->e, K_ASSIGN, &assign);
+	if (r >= 0)
+		r = etcd_range(f->e, K_QUEUE, &queue);
+	if (r < 0) {
+		fleet_etcd_failed(f, "placer read", r);
+		goto out;
+	}
+	read_devices(f, &nodes);
+	read_assignments(f, &assign);
+	read_queue(f, &queue);
+	set_free(f);
+	place(f);
 	fleet_etcd_ok(f);
 out:
 	etcd_kvs_done(&nodes);
