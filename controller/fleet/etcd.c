@@ -394,91 +394,152 @@ static int call(struct etcd *e, const char *path, const char *body, bool idempot
 
 #define BODY (e->resp.data ?: ""), e->resp.len
 
+/* What a verb's answer carries; each parser fills the fields its verb has. */
+struct answer {
+	int64_t revision, n, id, ttl;
+	struct etcd_kvs kvs;
+};
+typedef int (*parse_fn)(const char *buf, size_t len, struct answer *a, char *err);
+
+static int p_header(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_header(buf, len, &a->revision, err);
+}
+static int p_range(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_range(buf, len, &a->kvs, err);
+}
+static int p_delete(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_delete(buf, len, &a->n, err);
+}
+static int p_txn(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_txn(buf, len, &a->revision, err);
+}
+static int p_txn_result(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_txn_result(buf, len, &a->revision, err);
+}
+static int p_lease_grant(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_lease_grant(buf, len, &a->id, &a->ttl, err);
+}
+static int p_lease_keepalive(const char *buf, size_t len, struct answer *a, char *err)
+{
+	return etcd_parse_lease_keepalive(buf, len, &a->ttl, err);
+}
+
+enum verb { PUT, RANGE, DELETE, TXN, TXN_OPS, LEASE_GRANT, LEASE_KEEPALIVE, LEASE_REVOKE };
+static const struct verb_info {
+	const char *path;
+	bool idempotent; /* may be sent to the next endpoint after a failure */
+	parse_fn parse;
+} verbs[] = {
+    [PUT] = {"/v3/kv/put", true, p_header},
+    [RANGE] = {"/v3/kv/range", true, p_range},
+    [DELETE] = {"/v3/kv/deleterange", true, p_delete},
+    [TXN] = {"/v3/kv/txn", false, p_txn},
+    [TXN_OPS] = {"/v3/kv/txn", false, p_txn_result},
+    /* a grant repeated elsewhere at worst leaves an unused lease that expires */
+    [LEASE_GRANT] = {"/v3/lease/grant", true, p_lease_grant},
+    /* one request on the bidirectional stream: the gateway answers and closes it */
+    [LEASE_KEEPALIVE] = {"/v3/lease/keepalive", true, p_lease_keepalive},
+    [LEASE_REVOKE] = {"/v3/lease/revoke", true, p_header},
+};
+
+/* The one path of every verb: the request built by etcd-request.c (NULL = out of memory) is
+ * sent with auth and failover, and the answer parsed into a. On failure a holds nothing. */
+static int roundtrip(struct etcd *e, enum verb v, const char *body, struct answer *a)
+{
+	int r = call(e, verbs[v].path, body, verbs[v].idempotent);
+
+	if (r >= 0)
+		r = parsed(e, verbs[v].parse(BODY, a, e->err));
+	if (r < 0)
+		etcd_kvs_done(&a->kvs);
+	return r;
+}
+
 int etcd_put(struct etcd *e, const char *key, const void *val, size_t len, int64_t lease,
 	     int64_t *ret_revision)
 {
-	_cleanup_free_ char *body = etcd_req_put(key, val, len, lease);
-	int64_t rev;
+	_cleanup_free_ char *body = NULL;
+	struct answer a = {0};
 	int r;
 
 	if (!*key)
 		return etcd_fail(e, -EINVAL, "etcd put: empty key");
-	r = call(e, "/v3/kv/put", body, true);
-	if (r < 0)
-		return r;
-	r = parsed(e, etcd_parse_header(BODY, &rev, e->err));
+	body = etcd_req_put(key, val, len, lease);
+	r = roundtrip(e, PUT, body, &a);
 	if (r < 0)
 		return r;
 	if (ret_revision)
-		*ret_revision = rev;
+		*ret_revision = a.revision;
 	return 0;
 }
 
 int etcd_range(struct etcd *e, const char *prefix, struct etcd_kvs *ret)
 {
 	_cleanup_free_ char *body = etcd_req_range(prefix, true);
-	int r = call(e, "/v3/kv/range", body, true);
+	struct answer a = {0};
+	int r = roundtrip(e, RANGE, body, &a);
 
 	if (r < 0)
 		return r;
-	return parsed(e, etcd_parse_range(BODY, ret, e->err));
+	*ret = a.kvs;
+	return r;
 }
 
 int etcd_get(struct etcd *e, const char *key, struct etcd_kv *ret)
 {
-	_cleanup_free_ char *body = etcd_req_range(key, false);
-	struct etcd_kvs res;
+	_cleanup_free_ char *body = NULL;
+	struct answer a = {0};
 	int r;
 
 	if (!*key)
 		return etcd_fail(e, -EINVAL, "etcd get: empty key");
-	r = call(e, "/v3/kv/range", body, true);
+	body = etcd_req_range(key, false);
+	r = roundtrip(e, RANGE, body, &a);
 	if (r < 0)
 		return r;
-	r = parsed(e, etcd_parse_range(BODY, &res, e->err));
-	if (r < 0)
-		return r;
-	if (res.n != 1) {
-		etcd_kvs_done(&res);
+	if (a.kvs.n != 1) {
+		etcd_kvs_done(&a.kvs);
 		return etcd_fail(e, -ENOENT, "etcd get: no key \"%s\"", key);
 	}
-	*ret = res.kvs[0];
-	memset(&res.kvs[0], 0, sizeof(res.kvs[0]));
-	etcd_kvs_done(&res);
+	*ret = a.kvs.kvs[0];
+	memset(&a.kvs.kvs[0], 0, sizeof(a.kvs.kvs[0]));
+	etcd_kvs_done(&a.kvs);
 	return 0;
 }
 
 int etcd_delete(struct etcd *e, const char *key, bool prefix, int64_t *ret_deleted)
 {
-	_cleanup_free_ char *body = etcd_req_delete(key, prefix);
-	int64_t n;
+	_cleanup_free_ char *body = NULL;
+	struct answer a = {0};
 	int r;
 
 	if (!*key && !prefix)
 		return etcd_fail(e, -EINVAL, "etcd delete: empty key");
-	r = call(e, "/v3/kv/deleterange", body, true);
-	if (r < 0)
-		return r;
-	r = parsed(e, etcd_parse_delete(BODY, &n, e->err));
+	body = etcd_req_delete(key, prefix);
+	r = roundtrip(e, DELETE, body, &a);
 	if (r < 0)
 		return r;
 	if (ret_deleted)
-		*ret_deleted = n;
+		*ret_deleted = a.n;
 	return 0;
 }
 
-static int txn_call(struct etcd *e, const char *body, int64_t *ret_revision)
+/* A transaction's answer: 1 applied, 0 not, with the store's revision. */
+static int txn_roundtrip(struct etcd *e, enum verb v, const char *body, int64_t *ret_revision)
 {
-	int64_t rev;
-	int r = call(e, "/v3/kv/txn", body, false);
+	struct answer a = {0};
+	int r = roundtrip(e, v, body, &a);
 
 	if (r < 0)
 		return r;
-	r = parsed(e, etcd_parse_txn(BODY, &rev, e->err));
-	if (r < 0)
-		return r;
 	if (ret_revision)
-		*ret_revision = rev;
+		*ret_revision = a.revision;
 	return r;
 }
 
@@ -490,7 +551,7 @@ int etcd_txn_cas(struct etcd *e, const char *key, int64_t expected_mod_revision,
 	if (!*key || expected_mod_revision < 0)
 		return etcd_fail(e, -EINVAL, "etcd cas: empty key or negative revision");
 	body = etcd_req_txn_cas(key, expected_mod_revision, val, len, lease);
-	return txn_call(e, body, ret_revision);
+	return txn_roundtrip(e, TXN, body, ret_revision);
 }
 
 int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision)
@@ -500,15 +561,13 @@ int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision)
 	if (!*key || expected_mod_revision <= 0)
 		return etcd_fail(e, -EINVAL, "etcd cad: empty key or revision <= 0");
 	body = etcd_req_txn_cad(key, expected_mod_revision);
-	return txn_call(e, body, NULL);
+	return txn_roundtrip(e, TXN, body, NULL);
 }
 
 int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
 	     size_t n_ops, int64_t *ret_revision)
 {
 	_cleanup_free_ char *body = NULL;
-	int64_t rev;
-	int r;
 
 	if (n_cmps > ETCD_TXN_MAX || n_ops > ETCD_TXN_MAX)
 		return etcd_fail(e, -E2BIG, "etcd txn: more than %d compares or ops", ETCD_TXN_MAX);
@@ -520,63 +579,44 @@ int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const s
 		if (!ops[i].key || !*ops[i].key)
 			return etcd_fail(e, -EINVAL, "etcd txn: op %zu: empty key", i);
 	body = etcd_req_txn(cmps, n_cmps, ops, n_ops);
-	r = call(e, "/v3/kv/txn", body, false);
-	if (r < 0)
-		return r;
-	r = parsed(e, etcd_parse_txn_result(BODY, &rev, e->err));
-	if (r < 0)
-		return r;
-	if (ret_revision)
-		*ret_revision = rev;
-	return r;
+	return txn_roundtrip(e, TXN_OPS, body, ret_revision);
 }
 
 int etcd_lease_grant(struct etcd *e, int64_t ttl_s, int64_t *ret_id, int64_t *ret_ttl)
 {
 	_cleanup_free_ char *body = NULL;
-	int64_t id, ttl;
+	struct answer a = {0};
 	int r;
 
 	if (ttl_s <= 0)
 		return etcd_fail(e, -EINVAL, "etcd lease grant: TTL must be > 0");
 	body = etcd_req_lease("TTL", ttl_s);
-	/* a grant repeated elsewhere at worst leaves an unused lease that expires */
-	r = call(e, "/v3/lease/grant", body, true);
+	r = roundtrip(e, LEASE_GRANT, body, &a);
 	if (r < 0)
 		return r;
-	r = parsed(e, etcd_parse_lease_grant(BODY, &id, &ttl, e->err));
-	if (r < 0)
-		return r;
-	*ret_id = id;
+	*ret_id = a.id;
 	if (ret_ttl)
-		*ret_ttl = ttl;
+		*ret_ttl = a.ttl;
 	return 0;
 }
 
 int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ret_ttl)
 {
 	_cleanup_free_ char *body = etcd_req_lease("ID", id);
-	int64_t ttl;
-	/* one request on the bidirectional stream: the gateway answers and closes it */
-	int r = call(e, "/v3/lease/keepalive", body, true);
+	struct answer a = {0};
+	int r = roundtrip(e, LEASE_KEEPALIVE, body, &a);
 
 	if (r < 0)
 		return r;
-	r = parsed(e, etcd_parse_lease_keepalive(BODY, &ttl, e->err));
-	if (r < 0)
-		return r;
 	if (ret_ttl)
-		*ret_ttl = ttl;
+		*ret_ttl = a.ttl;
 	return 0;
 }
 
 int etcd_lease_revoke(struct etcd *e, int64_t id)
 {
 	_cleanup_free_ char *body = etcd_req_lease("ID", id);
-	int64_t rev;
-	int r = call(e, "/v3/lease/revoke", body, true);
+	struct answer a = {0};
 
-	if (r < 0)
-		return r;
-	return parsed(e, etcd_parse_header(BODY, &rev, e->err));
+	return roundtrip(e, LEASE_REVOKE, body, &a);
 }
