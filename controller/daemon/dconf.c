@@ -175,12 +175,194 @@ static int parse_device(char *v, struct dconf_device *d, char *err, size_t errsz
 	return 0;
 }
 
+/* The node service's own keys. 0 set, -EINVAL (err says why), 1 not one of these keys. */
+static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size_t errsz,
+			unsigned line)
+{
+	if (!strcmp(k, "policy")) {
+		bool ok = false;
+		for (size_t i = 0; i < ELEMENTSOF(policies); i++)
+			ok |= !strcmp(v, policies[i]);
+		if (!ok)
+			return err_at(
+			    err, errsz, line,
+			    "policy: unknown \"%.20s\" (rddrf, drf, drf-paper, rr, random)", v);
+		snprintf(c->policy, sizeof(c->policy), "%s", v);
+	} else if (!strcmp(k, "seed")) {
+		if (parse_u64(v, &c->seed) < 0)
+			return err_at(err, errsz, line, "seed: must be a non-negative integer");
+	} else if (!strcmp(k, "measure_interval_ms")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x < 10 || x > 60000)
+			return err_at(err, errsz, line, "measure_interval_ms: must be 10..60000");
+		c->measure_ms = (unsigned)x;
+	} else if (!strcmp(k, "measure")) {
+		if (!strcmp(v, "auto"))
+			c->measure = DCONF_MEASURE_AUTO;
+		else if (!strcmp(v, "ebpf"))
+			c->measure = DCONF_MEASURE_EBPF;
+		else if (!strcmp(v, "cgroup"))
+			c->measure = DCONF_MEASURE_CGROUP;
+		else
+			return err_at(err, errsz, line, "measure: must be auto, ebpf or cgroup");
+	} else if (!strcmp(k, "measure_smoothing")) {
+		char *end;
+		double x;
+		errno = 0;
+		x = strtod(v, &end);
+		if (errno || end == v || *end || !(x > 0 && x <= 1))
+			return err_at(err, errsz, line, "measure_smoothing: must be in (0, 1]");
+		c->smoothing = x;
+	} else if (!strcmp(k, "on_sigterm")) {
+		if (!strcmp(v, "leave"))
+			c->on_sigterm = DCONF_SIGTERM_LEAVE;
+		else if (!strcmp(v, "drain"))
+			c->on_sigterm = DCONF_SIGTERM_DRAIN;
+		else
+			return err_at(err, errsz, line, "on_sigterm: must be leave or drain");
+	} else if (!strcmp(k, "enforcement")) {
+		if (!strcmp(v, "strict"))
+			c->strict = true;
+		else if (!strcmp(v, "best-effort"))
+			c->strict = false;
+		else
+			return err_at(err, errsz, line,
+				      "enforcement: must be strict or best-effort");
+	} else if (!strcmp(k, "placement")) {
+		if (!strcmp(v, "reserved"))
+			c->overcommit = false;
+		else if (!strcmp(v, "measured"))
+			c->overcommit = true;
+		else
+			return err_at(err, errsz, line, "placement: must be reserved or measured");
+	} else if (!strcmp(k, "group")) {
+		if (!*v || strlen(v) >= sizeof(c->group))
+			return err_at(err, errsz, line, "group: must be a group name");
+		snprintf(c->group, sizeof(c->group), "%s", v);
+	} else if (!strcmp(k, "catalog")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->catalog))
+			return err_at(err, errsz, line, "catalog: must be an absolute path");
+		snprintf(c->catalog, sizeof(c->catalog), "%s", v);
+	} else if (!strcmp(k, "node_cores")) {
+		if (strcmp(v, "auto") && (parse_cores(v, &c->node_cpu) < 0 || c->node_cpu <= 0))
+			return err_at(err, errsz, line, "node_cores: must be auto or a core count");
+	} else if (!strcmp(k, "node_memory")) {
+		if (strcmp(v, "auto") && (parse_bytes(v, &c->node_mem) < 0 || c->node_mem == 0))
+			return err_at(err, errsz, line, "node_memory: must be auto or a size");
+	} else if (!strcmp(k, "max_tasks")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x < 1 || x > 1000000)
+			return err_at(err, errsz, line, "max_tasks: must be 1..1000000");
+		c->max_tasks = (unsigned)x;
+	} else if (!strcmp(k, "keep_finished")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x > 100000)
+			return err_at(err, errsz, line, "keep_finished: must be 0..100000");
+		c->keep_finished = (unsigned)x;
+	} else
+		return 1;
+	return 0;
+}
+
+/* Fleet mode's keys (docs/FLEET.md); returns like set_node_key. */
+static int set_fleet_key(struct dconf *c, const char *k, char *v, char *err, size_t errsz,
+			 unsigned line)
+{
+	if (!strcmp(k, "fleet")) {
+		if (!strcmp(v, "off"))
+			c->fleet.enabled = false;
+		else if (!strcmp(v, "etcd"))
+			c->fleet.enabled = true;
+		else
+			return err_at(err, errsz, line, "fleet: must be off or etcd");
+	} else if (!strcmp(k, "fleet_endpoints")) {
+		if (strlen(v) >= sizeof(c->fleet.endpoints) || !endpoints_valid(v))
+			return err_at(err, errsz, line,
+				      "fleet_endpoints: must be http:// or https:// URLs, "
+				      "comma-separated (at most %d)",
+				      FLEET_MAX_ENDPOINTS);
+		snprintf(c->fleet.endpoints, sizeof(c->fleet.endpoints), "%s", v);
+	} else if (!strcmp(k, "node_name")) {
+		if (!proto_name_valid(v))
+			return err_at(err, errsz, line, "node_name: 1..64 of A-Z a-z 0-9 _ . -");
+		snprintf(c->fleet.node_name, sizeof(c->fleet.node_name), "%s", v);
+	} else if (!strcmp(k, "fleet_lease_ttl")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x < 2 || x > 3600)
+			return err_at(err, errsz, line, "fleet_lease_ttl: must be 2..3600 seconds");
+		c->fleet.lease_ttl = (unsigned)x;
+	} else if (!strcmp(k, "fleet_ca")) {
+		int r = set_path(c->fleet.ca, sizeof(c->fleet.ca), v, k, err, errsz, line);
+		if (r < 0)
+			return r;
+	} else if (!strcmp(k, "fleet_cert")) {
+		int r = set_path(c->fleet.cert, sizeof(c->fleet.cert), v, k, err, errsz, line);
+		if (r < 0)
+			return r;
+	} else if (!strcmp(k, "fleet_key")) {
+		int r = set_path(c->fleet.key, sizeof(c->fleet.key), v, k, err, errsz, line);
+		if (r < 0)
+			return r;
+	} else if (!strcmp(k, "fleet_user")) {
+		if (!*v || strlen(v) >= sizeof(c->fleet.user) || strpbrk(v, " \t:"))
+			return err_at(err, errsz, line, "fleet_user: must be an etcd user name");
+		snprintf(c->fleet.user, sizeof(c->fleet.user), "%s", v);
+	} else if (!strcmp(k, "fleet_password_file")) {
+		int r = set_path(c->fleet.password_file, sizeof(c->fleet.password_file), v, k, err,
+				 errsz, line);
+		if (r < 0)
+			return r;
+	} else
+		return 1;
+	return 0;
+}
+
+/* The uplink and device partition keys; returns like set_node_key. */
+static int set_uplink_key(struct dconf *c, const char *k, char *v, char *err, size_t errsz,
+			  unsigned line)
+{
+	if (!strcmp(k, "uplink")) {
+		if (strlen(v) >= sizeof(c->uplink) || strchr(v, '/') || !strcmp(v, ".") ||
+		    !strcmp(v, ".."))
+			return err_at(err, errsz, line,
+				      "uplink: must be an interface name (1-15 characters)");
+		for (const char *q = v; *q; q++)
+			if (isspace((unsigned char)*q))
+				return err_at(
+				    err, errsz, line,
+				    "uplink: must be an interface name (1-15 characters)");
+		snprintf(c->uplink, sizeof(c->uplink), "%s", v);
+	} else if (!strcmp(k, "uplink_rate")) {
+		if (!strcmp(v, "auto"))
+			c->uplink_rate = 0;
+		else if (shaper_parse_rate(v, &c->uplink_rate) < 0)
+			return err_at(err, errsz, line,
+				      "uplink_rate: must be auto or a rate between 8kbit "
+				      "and 100gbit (e.g. 100mbit)");
+	} else if (!strcmp(k, "device")) {
+		if (c->n_devices >= DCONF_MAX_DEVICES)
+			return err_at(err, errsz, line, "device: more than %d devices",
+				      DCONF_MAX_DEVICES);
+		int r = parse_device(v, &c->devices[c->n_devices], err, errsz, line);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < c->n_devices; i++)
+			if (!strcmp(c->devices[i].name, c->devices[c->n_devices].name))
+				return err_at(err, errsz, line, "device %s: defined twice",
+					      c->devices[i].name);
+		c->n_devices++;
+	} else
+		return 1;
+	return 0;
+}
+
 int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 {
 	struct dconf c;
 	_cleanup_free_ char *copy = strdup(text ? text : "");
 	char *save = NULL, *ln;
 	unsigned line = 0;
+	int r;
 	const char *p;
 
 	if (!copy)
@@ -202,179 +384,15 @@ int dconf_parse(const char *text, struct dconf *out, char *err, size_t errsz)
 		*eq = '\0';
 		k = strip(k);
 		v = strip(eq + 1);
-		if (!strcmp(k, "policy")) {
-			bool ok = false;
-			for (size_t i = 0; i < ELEMENTSOF(policies); i++)
-				ok |= !strcmp(v, policies[i]);
-			if (!ok)
-				return err_at(
-				    err, errsz, line,
-				    "policy: unknown \"%.20s\" (rddrf, drf, drf-paper, rr, random)",
-				    v);
-			snprintf(c.policy, sizeof(c.policy), "%s", v);
-		} else if (!strcmp(k, "seed")) {
-			if (parse_u64(v, &c.seed) < 0)
-				return err_at(err, errsz, line,
-					      "seed: must be a non-negative integer");
-		} else if (!strcmp(k, "measure_interval_ms")) {
-			uint64_t x;
-			if (parse_u64(v, &x) < 0 || x < 10 || x > 60000)
-				return err_at(err, errsz, line,
-					      "measure_interval_ms: must be 10..60000");
-			c.measure_ms = (unsigned)x;
-		} else if (!strcmp(k, "measure")) {
-			if (!strcmp(v, "auto"))
-				c.measure = DCONF_MEASURE_AUTO;
-			else if (!strcmp(v, "ebpf"))
-				c.measure = DCONF_MEASURE_EBPF;
-			else if (!strcmp(v, "cgroup"))
-				c.measure = DCONF_MEASURE_CGROUP;
-			else
-				return err_at(err, errsz, line,
-					      "measure: must be auto, ebpf or cgroup");
-		} else if (!strcmp(k, "measure_smoothing")) {
-			char *end;
-			double x;
-			errno = 0;
-			x = strtod(v, &end);
-			if (errno || end == v || *end || !(x > 0 && x <= 1))
-				return err_at(err, errsz, line,
-					      "measure_smoothing: must be in (0, 1]");
-			c.smoothing = x;
-		} else if (!strcmp(k, "on_sigterm")) {
-			if (!strcmp(v, "leave"))
-				c.on_sigterm = DCONF_SIGTERM_LEAVE;
-			else if (!strcmp(v, "drain"))
-				c.on_sigterm = DCONF_SIGTERM_DRAIN;
-			else
-				return err_at(err, errsz, line,
-					      "on_sigterm: must be leave or drain");
-		} else if (!strcmp(k, "enforcement")) {
-			if (!strcmp(v, "strict"))
-				c.strict = true;
-			else if (!strcmp(v, "best-effort"))
-				c.strict = false;
-			else
-				return err_at(err, errsz, line,
-					      "enforcement: must be strict or best-effort");
-		} else if (!strcmp(k, "placement")) {
-			if (!strcmp(v, "reserved"))
-				c.overcommit = false;
-			else if (!strcmp(v, "measured"))
-				c.overcommit = true;
-			else
-				return err_at(err, errsz, line,
-					      "placement: must be reserved or measured");
-		} else if (!strcmp(k, "group")) {
-			if (!*v || strlen(v) >= sizeof(c.group))
-				return err_at(err, errsz, line, "group: must be a group name");
-			snprintf(c.group, sizeof(c.group), "%s", v);
-		} else if (!strcmp(k, "catalog")) {
-			if (v[0] != '/' || strlen(v) >= sizeof(c.catalog))
-				return err_at(err, errsz, line,
-					      "catalog: must be an absolute path");
-			snprintf(c.catalog, sizeof(c.catalog), "%s", v);
-		} else if (!strcmp(k, "node_cores")) {
-			if (strcmp(v, "auto") &&
-			    (parse_cores(v, &c.node_cpu) < 0 || c.node_cpu <= 0))
-				return err_at(err, errsz, line,
-					      "node_cores: must be auto or a core count");
-		} else if (!strcmp(k, "node_memory")) {
-			if (strcmp(v, "auto") &&
-			    (parse_bytes(v, &c.node_mem) < 0 || c.node_mem == 0))
-				return err_at(err, errsz, line,
-					      "node_memory: must be auto or a size");
-		} else if (!strcmp(k, "max_tasks")) {
-			uint64_t x;
-			if (parse_u64(v, &x) < 0 || x < 1 || x > 1000000)
-				return err_at(err, errsz, line, "max_tasks: must be 1..1000000");
-			c.max_tasks = (unsigned)x;
-		} else if (!strcmp(k, "keep_finished")) {
-			uint64_t x;
-			if (parse_u64(v, &x) < 0 || x > 100000)
-				return err_at(err, errsz, line, "keep_finished: must be 0..100000");
-			c.keep_finished = (unsigned)x;
-		} else if (!strcmp(k, "fleet")) {
-			if (!strcmp(v, "off"))
-				c.fleet.enabled = false;
-			else if (!strcmp(v, "etcd"))
-				c.fleet.enabled = true;
-			else
-				return err_at(err, errsz, line, "fleet: must be off or etcd");
-		} else if (!strcmp(k, "fleet_endpoints")) {
-			if (strlen(v) >= sizeof(c.fleet.endpoints) || !endpoints_valid(v))
-				return err_at(err, errsz, line,
-					      "fleet_endpoints: must be http:// or https:// URLs, "
-					      "comma-separated (at most %d)",
-					      FLEET_MAX_ENDPOINTS);
-			snprintf(c.fleet.endpoints, sizeof(c.fleet.endpoints), "%s", v);
-		} else if (!strcmp(k, "node_name")) {
-			if (!proto_name_valid(v))
-				return err_at(err, errsz, line,
-					      "node_name: 1..64 of A-Z a-z 0-9 _ . -");
-			snprintf(c.fleet.node_name, sizeof(c.fleet.node_name), "%s", v);
-		} else if (!strcmp(k, "fleet_lease_ttl")) {
-			uint64_t x;
-			if (parse_u64(v, &x) < 0 || x < 2 || x > 3600)
-				return err_at(err, errsz, line,
-					      "fleet_lease_ttl: must be 2..3600 seconds");
-			c.fleet.lease_ttl = (unsigned)x;
-		} else if (!strcmp(k, "fleet_ca")) {
-			int r = set_path(c.fleet.ca, sizeof(c.fleet.ca), v, k, err, errsz, line);
-			if (r < 0)
-				return r;
-		} else if (!strcmp(k, "fleet_cert")) {
-			int r =
-			    set_path(c.fleet.cert, sizeof(c.fleet.cert), v, k, err, errsz, line);
-			if (r < 0)
-				return r;
-		} else if (!strcmp(k, "fleet_key")) {
-			int r = set_path(c.fleet.key, sizeof(c.fleet.key), v, k, err, errsz, line);
-			if (r < 0)
-				return r;
-		} else if (!strcmp(k, "fleet_user")) {
-			if (!*v || strlen(v) >= sizeof(c.fleet.user) || strpbrk(v, " \t:"))
-				return err_at(err, errsz, line,
-					      "fleet_user: must be an etcd user name");
-			snprintf(c.fleet.user, sizeof(c.fleet.user), "%s", v);
-		} else if (!strcmp(k, "fleet_password_file")) {
-			int r = set_path(c.fleet.password_file, sizeof(c.fleet.password_file), v, k,
-					 err, errsz, line);
-			if (r < 0)
-				return r;
-		} else if (!strcmp(k, "uplink")) {
-			if (strlen(v) >= sizeof(c.uplink) || strchr(v, '/') || !strcmp(v, ".") ||
-			    !strcmp(v, ".."))
-				return err_at(
-				    err, errsz, line,
-				    "uplink: must be an interface name (1-15 characters)");
-			for (const char *q = v; *q; q++)
-				if (isspace((unsigned char)*q))
-					return err_at(
-					    err, errsz, line,
-					    "uplink: must be an interface name (1-15 characters)");
-			snprintf(c.uplink, sizeof(c.uplink), "%s", v);
-		} else if (!strcmp(k, "uplink_rate")) {
-			if (!strcmp(v, "auto"))
-				c.uplink_rate = 0;
-			else if (shaper_parse_rate(v, &c.uplink_rate) < 0)
-				return err_at(err, errsz, line,
-					      "uplink_rate: must be auto or a rate between 8kbit "
-					      "and 100gbit (e.g. 100mbit)");
-		} else if (!strcmp(k, "device")) {
-			if (c.n_devices >= DCONF_MAX_DEVICES)
-				return err_at(err, errsz, line, "device: more than %d devices",
-					      DCONF_MAX_DEVICES);
-			int r = parse_device(v, &c.devices[c.n_devices], err, errsz, line);
-			if (r < 0)
-				return r;
-			for (size_t i = 0; i < c.n_devices; i++)
-				if (!strcmp(c.devices[i].name, c.devices[c.n_devices].name))
-					return err_at(err, errsz, line, "device %s: defined twice",
-						      c.devices[i].name);
-			c.n_devices++;
-		} else
+		r = set_node_key(&c, k, v, err, errsz, line);
+		if (r > 0)
+			r = set_fleet_key(&c, k, v, err, errsz, line);
+		if (r > 0)
+			r = set_uplink_key(&c, k, v, err, errsz, line);
+		if (r > 0)
 			return err_at(err, errsz, line, "%.40s: unknown key", k);
+		if (r < 0)
+			return r;
 	}
 	(void)p;
 	if (!c.fleet.cert[0] != !c.fleet.key[0])
