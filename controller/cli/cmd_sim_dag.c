@@ -38,6 +38,27 @@ static void usage(FILE *f)
 	       "Exit status: 0 ok, 1 simulation failure, 2 usage or workload error.\n");
 }
 
+/* --policy LIST -> want[]; ES_EXIT_OK or the exit status, the error printed. */
+static int parse_policies(const char *pol, bool want[_MRS_POLICY_MAX])
+{
+	_cleanup_free_ char *list = strdup(pol);
+	char *save = NULL;
+	bool any = false;
+
+	if (!list)
+		return cli_error("sim", "out of memory");
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		enum mrs_policy p;
+		if (mrs_policy_from_name(t, &p) < 0)
+			return cli_usage_error(
+			    "sim", "--policy: unknown policy '%s' (mrs, pass, ekya)", t);
+		want[p] = any = true;
+	}
+	if (!any)
+		return cli_usage_error("sim", "--policy: empty list");
+	return ES_EXIT_OK;
+}
+
 int dag_sim_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -98,22 +119,9 @@ int dag_sim_main(int argc, char **argv)
 		return cli_usage_error("sim", "unexpected argument '%s'", argv[optind]);
 	if (!file)
 		return cli_usage_error("sim", "--dag: a workload file is required");
-	{
-		_cleanup_free_ char *list = strdup(pol);
-		char *save = NULL;
-		bool any = false;
-		if (!list)
-			return cli_error("sim", "out of memory");
-		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			enum mrs_policy p;
-			if (mrs_policy_from_name(t, &p) < 0)
-				return cli_usage_error(
-				    "sim", "--policy: unknown policy '%s' (mrs, pass, ekya)", t);
-			want[p] = any = true;
-		}
-		if (!any)
-			return cli_usage_error("sim", "--policy: empty list");
-	}
+	r = parse_policies(pol, want);
+	if (r != ES_EXIT_OK)
+		return r;
 	r = read_file_at(AT_FDCWD, file, &text, &len);
 	if (r < 0)
 		return cli_usage_error("sim", "--dag: %s: %s", file, strerror(-r));

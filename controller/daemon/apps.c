@@ -183,25 +183,11 @@ json_object *daemon_apps_json(struct daemon *d, bool live_only)
 	return arr;
 }
 
-int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+/* The demand of every task of a (its own, its queue's, an earlier task's of the same queue,
+ * or the catalog's) into cpu[] and mem[], checked like a submit. 0 or the error set in err. */
+static int check_demands(struct daemon *d, const struct dapp *a, double *cpu, uint64_t *mem,
 			 struct proto_error *err)
 {
-	struct dapp *a = req->dapp;
-	double cpu[DAPP_MAX_TASKS], phi[DAPP_MAX_TASKS];
-	uint64_t mem[DAPP_MAX_TASKS], first = d->next_id;
-	int order[DAPP_MAX_TASKS], r;
-	size_t live = 0, base = d->n_tasks;
-	json_object *ts;
-
-	if (d->draining)
-		return daemon_set_err(err, PROTO_E_STATE, NULL,
-				      "the daemon is draining for shutdown");
-	for (size_t i = 0; i < d->n_tasks; i++)
-		live += dtask_state_live(d->tasks[i]->state);
-	if (live + a->n > d->conf.max_tasks)
-		return daemon_set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
-				      d->conf.max_tasks);
-	/* every task is checked like a submit before anything is created */
 	for (size_t i = 0; i < a->n; i++) {
 		const struct dapp_task *at = &a->task[i];
 		struct dqueue *q = daemon_queue_find(d, at->queue);
@@ -248,6 +234,31 @@ int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 					      " bytes exceeds every device",
 					      i, cpu[i], mem[i]);
 	}
+	return 0;
+}
+
+int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err)
+{
+	struct dapp *a = req->dapp;
+	double cpu[DAPP_MAX_TASKS], phi[DAPP_MAX_TASKS];
+	uint64_t mem[DAPP_MAX_TASKS], first = d->next_id;
+	int order[DAPP_MAX_TASKS], r;
+	size_t live = 0, base = d->n_tasks;
+	json_object *ts;
+
+	if (d->draining)
+		return daemon_set_err(err, PROTO_E_STATE, NULL,
+				      "the daemon is draining for shutdown");
+	for (size_t i = 0; i < d->n_tasks; i++)
+		live += dtask_state_live(d->tasks[i]->state);
+	if (live + a->n > d->conf.max_tasks)
+		return daemon_set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
+				      d->conf.max_tasks);
+	/* every task is checked like a submit before anything is created */
+	r = check_demands(d, a, cpu, mem, err);
+	if (r < 0)
+		return r;
 	r = dapp_priority(a, phi, order);
 	for (size_t i = 0; i < a->n && r >= 0; i++) {
 		struct dqueue *q;
