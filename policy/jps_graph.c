@@ -440,6 +440,74 @@ static void mark_ancestors(const struct jps_model *m, uint32_t v, bool *keep)
 			mark_ancestors(m, m->layers[v].inputs[k], keep);
 }
 
+/* Job j of model m, cut at c: its kept layers become nodes of gr in topological order with
+ * their edges; frontier tensors carry upload time in proportion to their bytes; an input that
+ * leaves the device is a node of its own. */
+static int add_job(const struct jps_model *m, const struct jps_cut *c, size_t j,
+		   struct jps_graph *gr, struct jps_hetero_plan *p)
+{
+	size_t n = m->n_layers;
+	bool input_up = false;
+	bool *keep = calloc(n, sizeof(*keep));
+	uint32_t *node_of = calloc(2 * n, sizeof(*node_of));
+	int r = 0;
+
+	if (!keep || !node_of) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (c->layer == JPS_CUT_LOCAL)
+		memset(keep, 1, n * sizeof(*keep));
+	else if (c->layer >= 0)
+		mark_ancestors(m, (uint32_t)c->layer, keep);
+	/* The chain knows only g = w0 + bytes / b for the whole cut, so each uploaded
+	 * tensor carries g in proportion to its bytes; the sum is the cut's g. */
+	double per_byte = (c->bytes && c->g > 0) ? c->g / (double)c->bytes : 0;
+	uint32_t *topo = node_of + n;
+	r = jps_topo_order(m, topo, NULL);
+	if (r < 0)
+		goto out;
+	for (size_t t = 0; t < n; t++) {
+		uint32_t v = topo[t];
+		if (!keep[v])
+			continue;
+		node_of[v] = (uint32_t)gr->n;
+		p->node_job[gr->n] = (uint32_t)j;
+		p->node_layer[gr->n] = (int32_t)v;
+		gr->w[gr->n++] = (struct jps_job){m->layers[v].compute_ms, 0};
+	}
+	for (size_t v = 0; v < n; v++) {
+		for (uint32_t k = 0; k < m->layers[v].n_inputs; k++) {
+			uint32_t u = m->layers[v].inputs[k];
+			if (keep[v] && u != JPS_INPUT && keep[u]) {
+				gr->edges[gr->n_edges][0] = node_of[u];
+				gr->edges[gr->n_edges][1] = node_of[v];
+				gr->n_edges++;
+			} else if (!keep[v] && u == JPS_INPUT) {
+				input_up = true;
+			} else if (!keep[v] && keep[u]) {
+				/* frontier tensor, charged once */
+				struct jps_job *w = &gr->w[node_of[u]];
+				if (w->g == 0)
+					w->g = per_byte * (double)m->layers[u].out_bytes;
+			}
+		}
+	}
+	if (c->layer == JPS_CUT_CLOUD)
+		input_up = true;
+	if (input_up) {
+		/* The input upload is a node of its own with no compute. */
+		p->node_job[gr->n] = (uint32_t)j;
+		p->node_layer[gr->n] = -1;
+		gr->w[gr->n++] = (struct jps_job){
+		    0, c->layer == JPS_CUT_CLOUD ? c->g : per_byte * (double)m->input_bytes};
+	}
+out:
+	free(keep);
+	free(node_of);
+	return r;
+}
+
 int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chain *chains,
 		    const size_t *n_jobs, size_t n_models, struct jps_hetero_plan *ret)
 {
@@ -447,8 +515,6 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 	struct jps_graph gr = {0};
 	struct jps_job *jw = NULL;
 	size_t *jorder = NULL, *lorder = NULL, cap_nodes = 0, cap_edges = 0, *first = NULL;
-	bool *keep = NULL;
-	uint32_t *node_of = NULL;
 	int r = 0;
 
 	if (!models || !chains || !n_jobs || !ret || n_models == 0)
@@ -501,68 +567,11 @@ int jps_plan_hetero(const struct jps_model *const *models, const struct jps_chai
 		goto out;
 	}
 	for (size_t j = 0; j < p.n_jobs; j++) {
-		const struct jps_model *m = models[p.jobs[j].model];
-		const struct jps_chain *ch = &chains[p.jobs[j].model];
-		const struct jps_cut *c = &ch->cuts[p.jobs[j].cut];
-		size_t n = m->n_layers;
-		bool input_up = false;
-
-		free(keep);
-		free(node_of);
-		keep = calloc(n, sizeof(*keep));
-		node_of = calloc(2 * n, sizeof(*node_of));
-		if (!keep || !node_of) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (c->layer == JPS_CUT_LOCAL)
-			memset(keep, 1, n * sizeof(*keep));
-		else if (c->layer >= 0)
-			mark_ancestors(m, (uint32_t)c->layer, keep);
 		first[j] = gr.n;
-		/* The chain knows only g = w0 + bytes / b for the whole cut, so each uploaded
-		 * tensor carries g in proportion to its bytes; the sum is the cut's g. */
-		double per_byte = (c->bytes && c->g > 0) ? c->g / (double)c->bytes : 0;
-		uint32_t *topo = node_of + n;
-		r = jps_topo_order(m, topo, NULL);
+		r = add_job(models[p.jobs[j].model], &chains[p.jobs[j].model].cuts[p.jobs[j].cut],
+			    j, &gr, &p);
 		if (r < 0)
 			goto out;
-		for (size_t t = 0; t < n; t++) {
-			uint32_t v = topo[t];
-			if (!keep[v])
-				continue;
-			node_of[v] = (uint32_t)gr.n;
-			p.node_job[gr.n] = (uint32_t)j;
-			p.node_layer[gr.n] = (int32_t)v;
-			gr.w[gr.n++] = (struct jps_job){m->layers[v].compute_ms, 0};
-		}
-		for (size_t v = 0; v < n; v++) {
-			for (uint32_t k = 0; k < m->layers[v].n_inputs; k++) {
-				uint32_t u = m->layers[v].inputs[k];
-				if (keep[v] && u != JPS_INPUT && keep[u]) {
-					gr.edges[gr.n_edges][0] = node_of[u];
-					gr.edges[gr.n_edges][1] = node_of[v];
-					gr.n_edges++;
-				} else if (!keep[v] && u == JPS_INPUT) {
-					input_up = true;
-				} else if (!keep[v] && keep[u]) {
-					/* frontier tensor, charged once */
-					struct jps_job *w = &gr.w[node_of[u]];
-					if (w->g == 0)
-						w->g = per_byte * (double)m->layers[u].out_bytes;
-				}
-			}
-		}
-		if (c->layer == JPS_CUT_CLOUD)
-			input_up = true;
-		if (input_up) {
-			/* The input upload is a node of its own with no compute. */
-			p.node_job[gr.n] = (uint32_t)j;
-			p.node_layer[gr.n] = -1;
-			gr.w[gr.n++] = (struct jps_job){0, c->layer == JPS_CUT_CLOUD
-							       ? c->g
-							       : per_byte * (double)m->input_bytes};
-		}
 	}
 	first[p.n_jobs] = gr.n;
 	p.n_nodes = gr.n;
@@ -606,7 +615,5 @@ out:
 	free(jorder);
 	free(lorder);
 	free(first);
-	free(keep);
-	free(node_of);
 	return r;
 }
