@@ -176,6 +176,75 @@ static int catalog_update(const char *path, const char *model, unsigned cpu, uin
 	return ES_EXIT_OK;
 }
 
+/* A bad catalog fails before minutes of measuring, not after. */
+static int check_catalog(const char *catalog)
+{
+	_cleanup_free_ char *text = NULL;
+	struct dconf_model *check = NULL;
+	size_t n = 0;
+	char err[256];
+	int r;
+
+	r = read_file_at(AT_FDCWD, catalog, &text, NULL);
+	if (r < 0 && r != -ENOENT)
+		return cli_error("profile", "--catalog: %s: %s", catalog, strerror(-r));
+	if (text && dconf_parse_models(text, &check, &n, err, sizeof(err)) < 0)
+		return cli_error("profile", "--catalog: %s: %s; not changed", catalog, err);
+	free(check);
+	return ES_EXIT_OK;
+}
+
+/* t[k - 1]: the median time of one forward pass on k threads, k = 1..hi. */
+static int measure_cores(struct infer_model *m, unsigned hi, unsigned iters, double *t)
+{
+	int r;
+
+	for (unsigned k = 1; k <= hi; k++) {
+		_cleanup_free_ double *s = calloc(iters, sizeof(double));
+		if (!s)
+			return cli_error("profile", "out of memory");
+		infer_set_threads(k);
+		if ((r = infer_forward(m, NULL, NULL)) < 0) /* warm-up: caches, thread start */
+			return cli_error("profile", "forward pass: %s", strerror(-r));
+		for (unsigned i = 0; i < iters; i++) {
+			uint64_t a = now_nsec();
+			infer_forward(m, NULL, NULL);
+			s[i] = (double)(now_nsec() - a) / 1e6;
+		}
+		qsort(s, iters, sizeof(double), dcmp);
+		t[k - 1] = s[iters / 2];
+	}
+	return ES_EXIT_OK;
+}
+
+static void print_json(const struct infer_model *m, unsigned batch, unsigned iters, unsigned hi,
+		       const double *t, const double *eff, double eta, unsigned pick_lit,
+		       unsigned pick_knee, const struct rusage *ru)
+{
+	_cleanup_(jfree) json_object *o = json_object_new_object();
+	json_object *rows = json_object_new_array();
+	json_object_object_add(o, "model", json_object_new_string(m->name));
+	json_object_object_add(o, "input_size", json_object_new_int((int)m->in.h));
+	json_object_object_add(o, "batch", json_object_new_int((int)batch));
+	json_object_object_add(o, "iterations", json_object_new_int((int)iters));
+	for (unsigned k = 1; k <= hi; k++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "cores", json_object_new_int((int)k));
+		json_object_object_add(e, "time_ms", json_object_new_double(t[k - 1]));
+		json_object_object_add(e, "efficiency", json_object_new_double(eff[k - 1]));
+		json_object_array_add(rows, e);
+	}
+	json_object_object_add(o, "measurements", rows);
+	json_object_object_add(o, "eta", json_object_new_double(eta));
+	json_object_object_add(o, "cores_literal", json_object_new_int((int)pick_lit));
+	json_object_object_add(o, "cores_knee", json_object_new_int((int)pick_knee));
+	json_object_object_add(o, "mem_peak_bytes",
+			       json_object_new_int64((int64_t)ru->ru_maxrss * 1024));
+	json_object_object_add(o, "weight_bytes",
+			       json_object_new_int64((int64_t)infer_weight_bytes(m)));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+}
+
 static int cmd_profile(int argc, char **argv)
 {
 	static const struct option opts[] = {{"cores", required_argument, NULL, 'c'},
@@ -275,18 +344,8 @@ static int cmd_profile(int argc, char **argv)
 	if (lo != 1)
 		return cli_usage_error("profile",
 				       "--cores: must start at 1 (eq. 4 divides by T(1))");
-	if (catalog) { /* a bad catalog fails before minutes of measuring, not after */
-		_cleanup_free_ char *text = NULL;
-		struct dconf_model *check = NULL;
-		size_t n = 0;
-		char err[256];
-		r = read_file_at(AT_FDCWD, catalog, &text, NULL);
-		if (r < 0 && r != -ENOENT)
-			return cli_error("profile", "--catalog: %s: %s", catalog, strerror(-r));
-		if (text && dconf_parse_models(text, &check, &n, err, sizeof(err)) < 0)
-			return cli_error("profile", "--catalog: %s: %s; not changed", catalog, err);
-		free(check);
-	}
+	if (catalog && (r = check_catalog(catalog)) != ES_EXIT_OK)
+		return r;
 	r = infer_model_new(argv[optind], input, batch, &m);
 	if (r == -ENOENT)
 		return cli_usage_error("profile", "MODEL: unknown model \"%s\"", argv[optind]);
@@ -295,21 +354,9 @@ static int cmd_profile(int argc, char **argv)
 	r = infer_model_alloc(m, 1);
 	if (r < 0)
 		return cli_error("profile", "%s: cannot allocate: %s", m->name, strerror(-r));
-	for (unsigned k = 1; k <= hi; k++) {
-		_cleanup_free_ double *s = calloc(iters, sizeof(double));
-		if (!s)
-			return cli_error("profile", "out of memory");
-		infer_set_threads(k);
-		if ((r = infer_forward(m, NULL, NULL)) < 0) /* warm-up: caches, thread start */
-			return cli_error("profile", "forward pass: %s", strerror(-r));
-		for (unsigned i = 0; i < iters; i++) {
-			uint64_t a = now_nsec();
-			infer_forward(m, NULL, NULL);
-			s[i] = (double)(now_nsec() - a) / 1e6;
-		}
-		qsort(s, iters, sizeof(double), dcmp);
-		t[k - 1] = s[iters / 2];
-	}
+	r = measure_cores(m, hi, iters, t);
+	if (r != ES_EXIT_OK)
+		return r;
 	infer_set_threads(1);
 	if ((r = policy_efficiency(t, hi, eff)) < 0 ||
 	    (r = policy_pick_cores(t, hi, POLICY_EFF_LITERAL, eta, &pick_lit)) < 0 ||
@@ -317,28 +364,7 @@ static int cmd_profile(int argc, char **argv)
 		return cli_error("profile", "efficiency: %s", strerror(-r));
 	getrusage(RUSAGE_SELF, &ru);
 	if (json) {
-		_cleanup_(jfree) json_object *o = json_object_new_object();
-		json_object *rows = json_object_new_array();
-		json_object_object_add(o, "model", json_object_new_string(m->name));
-		json_object_object_add(o, "input_size", json_object_new_int((int)m->in.h));
-		json_object_object_add(o, "batch", json_object_new_int((int)batch));
-		json_object_object_add(o, "iterations", json_object_new_int((int)iters));
-		for (unsigned k = 1; k <= hi; k++) {
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "cores", json_object_new_int((int)k));
-			json_object_object_add(e, "time_ms", json_object_new_double(t[k - 1]));
-			json_object_object_add(e, "efficiency", json_object_new_double(eff[k - 1]));
-			json_object_array_add(rows, e);
-		}
-		json_object_object_add(o, "measurements", rows);
-		json_object_object_add(o, "eta", json_object_new_double(eta));
-		json_object_object_add(o, "cores_literal", json_object_new_int((int)pick_lit));
-		json_object_object_add(o, "cores_knee", json_object_new_int((int)pick_knee));
-		json_object_object_add(o, "mem_peak_bytes",
-				       json_object_new_int64((int64_t)ru.ru_maxrss * 1024));
-		json_object_object_add(o, "weight_bytes",
-				       json_object_new_int64((int64_t)infer_weight_bytes(m)));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		print_json(m, batch, iters, hi, t, eff, eta, pick_lit, pick_knee, &ru);
 	} else {
 		printf("%s: %u x 3x%ux%u, median of %u passes per core count\n", m->name, batch,
 		       m->in.h, m->in.w, iters);
