@@ -226,6 +226,128 @@ static int rate_arg(const char *opt, const char *val, uint64_t *ret)
 	return 0;
 }
 
+/* The daemon knows the task's cgroup: ask it (then that cgroup is shaped). */
+static int task_cgroup_of(const char *task, char **ret)
+{
+	_cleanup_free_ char *cg = NULL;
+	json_object *req, *rep = NULL, *arr, *v;
+	uint64_t want;
+	int r;
+
+	if (parse_u64(task, &want) < 0 || want == 0)
+		return cli_usage_error(CMD, "--task: '%s' is not a task id", task);
+	req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("tasks"));
+	r = cli_ctl_request(CMD, NULL, req, &rep);
+	json_object_put(req);
+	if (r)
+		return r;
+	if (json_object_object_get_ex(rep, "tasks", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr) && !cg; i++) {
+			json_object *t = json_object_array_get_idx(arr, i);
+			if (json_object_object_get_ex(t, "id", &v) &&
+			    (uint64_t)json_object_get_int64(v) == want) {
+				if (!json_object_object_get_ex(t, "cgroup", &v)) {
+					json_object_object_get_ex(t, "state", &v);
+					r = cli_error(CMD,
+						      "--task: task %s is %s: it has no "
+						      "cgroup to shape",
+						      task, json_object_get_string(v));
+					json_object_put(rep);
+					return r;
+				}
+				cg = strdup(json_object_get_string(v));
+			}
+		}
+	json_object_put(rep);
+	if (!cg)
+		return cli_error(CMD, "--task: no task %s in edgesliced", task);
+	*ret = TAKE_PTR(cg);
+	return ES_EXIT_OK;
+}
+
+/* The traffic a selector picks (--cgroup, --ingress, --source), validated before the device
+ * is touched. */
+static int build_match(const char *cgroup, const char *ingress, const char *source,
+		       struct shaper_match *m)
+{
+	int r;
+
+	if (cgroup) {
+		_cleanup_free_ char *abs = NULL;
+		const char *mnt = cgroup2_mount();
+		if (cgroup[0] != '/') {
+			if (!mnt)
+				return cli_error(
+				    CMD, "--cgroup: no cgroup2 mount found for relative path '%s'",
+				    cgroup);
+			if (asprintf(&abs, "%s/%s", mnt, cgroup) < 0)
+				return cli_error(CMD, "out of memory");
+		}
+		m->kind = SHAPER_MATCH_CGROUP;
+		r = shaper_cgroup_id(abs ? abs : cgroup, &m->cgroup_id);
+		if (r == -ENOENT)
+			return cli_usage_error(CMD, "--cgroup: '%s': no such cgroup", cgroup);
+		if (r == -ENOTDIR || r == -EMEDIUMTYPE)
+			return cli_usage_error(CMD, "--cgroup: '%s': not a cgroup v2 directory",
+					       cgroup);
+		if (r < 0)
+			return cli_error(CMD, "--cgroup: '%s': %s", cgroup, strerror(-r));
+	} else if (ingress) {
+		m->kind = SHAPER_MATCH_IFINDEX;
+		m->ifindex = if_nametoindex(ingress);
+		if (!m->ifindex)
+			return cli_usage_error(CMD, "--ingress: '%s': no such device", ingress);
+	} else if (source) {
+		if (shaper_match_source(source, m) < 0)
+			return cli_usage_error(CMD, "--source: '%s' is not an IPv4 or IPv6 address",
+					       source);
+	}
+	return ES_EXIT_OK;
+}
+
+/* The HTB tree without a task class: the parent at rate (--rate/--preset without selector). */
+static int install(struct shaper *s, const char *dev, uint64_t rate, const char *rate_opt,
+		   const char *rate_s)
+{
+	int r = shaper_setup(s, rate), ret;
+
+	ret = r == -ERANGE
+		  ? cli_usage_error(CMD, "%s: '%s' is below a task class's rate", rate_opt, rate_s)
+	      : r == -EBUSY ? cli_error(CMD,
+					"%s: has a configured classful root qdisc (%s) that could "
+					"not be restored exactly; not replacing it",
+					dev, shaper_root_kind(s))
+	      : r < 0	    ? cli_error(CMD, "%s: cannot install shaping: %s", dev, strerror(-r))
+			    : ES_EXIT_OK;
+	return ret;
+}
+
+/* One class for the selected traffic at rate. */
+static int shape_selected(struct shaper *s, const char *dev, const struct shaper_match *m,
+			  uint64_t rate, uint64_t link_rate, const char *rate_opt,
+			  const char *rate_s)
+{
+	uint32_t classid;
+	char pr[32];
+	int r, ret;
+
+	r = shaper_set_rate(s, m, rate, &classid);
+	shaper_format_rate(shaper_is_active(s) ? shaper_parent_rate(s) : link_rate, pr, sizeof(pr));
+	ret = r == -ERANGE   ? cli_usage_error(CMD, "%s: '%s' exceeds the parent rate of %s",
+					       rate_opt, rate_s, dev)
+	      : r == -EBUSY  ? cli_error(CMD,
+					 "%s: has a configured classful root qdisc (%s) that could "
+					  "not be restored exactly; not replacing it",
+					 dev, shaper_root_kind(s))
+	      : r == -ENOSPC ? cli_error(CMD, "%s: no free class id left", dev)
+	      : r < 0	     ? cli_error(CMD, "%s: cannot shape: %s", dev, strerror(-r))
+			     : ES_EXIT_OK;
+	if (r == 0)
+		printf("%s: class %x:%x at %s\n", dev, SHAPER_MAJOR, TC_H_MIN(classid), rate_s);
+	return ret;
+}
+
 static int cmd_shape(int argc, char **argv)
 {
 	enum {
@@ -336,71 +458,16 @@ static int cmd_shape(int argc, char **argv)
 		return cli_usage_error(CMD, "--json: only with --show");
 	_cleanup_free_ char *task_cgroup = NULL;
 	if (task) {
-		/* The daemon knows the task's cgroup: ask it, then shape that cgroup. */
-		json_object *req, *rep = NULL, *arr, *v;
-		uint64_t want;
-		if (parse_u64(task, &want) < 0 || want == 0)
-			return cli_usage_error(CMD, "--task: '%s' is not a task id", task);
-		req = json_object_new_object();
-		json_object_object_add(req, "op", json_object_new_string("tasks"));
-		r = cli_ctl_request(CMD, NULL, req, &rep);
-		json_object_put(req);
-		if (r)
+		r = task_cgroup_of(task, &task_cgroup);
+		if (r != ES_EXIT_OK)
 			return r;
-		if (json_object_object_get_ex(rep, "tasks", &arr))
-			for (size_t i = 0; i < json_object_array_length(arr) && !task_cgroup; i++) {
-				json_object *t = json_object_array_get_idx(arr, i);
-				if (json_object_object_get_ex(t, "id", &v) &&
-				    (uint64_t)json_object_get_int64(v) == want) {
-					if (!json_object_object_get_ex(t, "cgroup", &v)) {
-						json_object_object_get_ex(t, "state", &v);
-						r = cli_error(CMD,
-							      "--task: task %s is %s: it has no "
-							      "cgroup to shape",
-							      task, json_object_get_string(v));
-						json_object_put(rep);
-						return r;
-					}
-					task_cgroup = strdup(json_object_get_string(v));
-				}
-			}
-		json_object_put(rep);
-		if (!task_cgroup)
-			return cli_error(CMD, "--task: no task %s in edgesliced", task);
 		cgroup = task_cgroup;
 	}
 
 	/* Validate every input before touching the device: bad input changes nothing. */
-	if (cgroup) {
-		_cleanup_free_ char *abs = NULL;
-		const char *mnt = cgroup2_mount();
-		if (cgroup[0] != '/') {
-			if (!mnt)
-				return cli_error(
-				    CMD, "--cgroup: no cgroup2 mount found for relative path '%s'",
-				    cgroup);
-			if (asprintf(&abs, "%s/%s", mnt, cgroup) < 0)
-				return cli_error(CMD, "out of memory");
-		}
-		m.kind = SHAPER_MATCH_CGROUP;
-		r = shaper_cgroup_id(abs ? abs : cgroup, &m.cgroup_id);
-		if (r == -ENOENT)
-			return cli_usage_error(CMD, "--cgroup: '%s': no such cgroup", cgroup);
-		if (r == -ENOTDIR || r == -EMEDIUMTYPE)
-			return cli_usage_error(CMD, "--cgroup: '%s': not a cgroup v2 directory",
-					       cgroup);
-		if (r < 0)
-			return cli_error(CMD, "--cgroup: '%s': %s", cgroup, strerror(-r));
-	} else if (ingress) {
-		m.kind = SHAPER_MATCH_IFINDEX;
-		m.ifindex = if_nametoindex(ingress);
-		if (!m.ifindex)
-			return cli_usage_error(CMD, "--ingress: '%s': no such device", ingress);
-	} else if (source) {
-		if (shaper_match_source(source, &m) < 0)
-			return cli_usage_error(CMD, "--source: '%s' is not an IPv4 or IPv6 address",
-					       source);
-	}
+	r = build_match(cgroup, ingress, source, &m);
+	if (r != ES_EXIT_OK)
+		return r;
 
 	libbpf_set_print(NULL);
 	r = shaper_open(dev, link_rate, &s);
@@ -422,35 +489,9 @@ static int cmd_shape(int argc, char **argv)
 		      : r < 0 ? cli_error(CMD, "%s: cannot remove the class: %s", dev, strerror(-r))
 			      : ES_EXIT_OK;
 	} else if (!selectors) {
-		r = shaper_setup(s, rate);
-		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' is below a task class's rate",
-						     rate_opt, rate_s)
-		      : r == -EBUSY
-			  ? cli_error(CMD,
-				      "%s: has a configured classful root qdisc (%s) that could "
-				      "not be restored exactly; not replacing it",
-				      dev, shaper_root_kind(s))
-		      : r < 0 ? cli_error(CMD, "%s: cannot install shaping: %s", dev, strerror(-r))
-			      : ES_EXIT_OK;
+		ret = install(s, dev, rate, rate_opt, rate_s);
 	} else {
-		uint32_t classid;
-		char pr[32];
-		r = shaper_set_rate(s, &m, rate, &classid);
-		shaper_format_rate(shaper_is_active(s) ? shaper_parent_rate(s) : link_rate, pr,
-				   sizeof(pr));
-		ret = r == -ERANGE ? cli_usage_error(CMD, "%s: '%s' exceeds the parent rate of %s",
-						     rate_opt, rate_s, dev)
-		      : r == -EBUSY
-			  ? cli_error(CMD,
-				      "%s: has a configured classful root qdisc (%s) that could "
-				      "not be restored exactly; not replacing it",
-				      dev, shaper_root_kind(s))
-		      : r == -ENOSPC ? cli_error(CMD, "%s: no free class id left", dev)
-		      : r < 0	     ? cli_error(CMD, "%s: cannot shape: %s", dev, strerror(-r))
-				     : ES_EXIT_OK;
-		if (r == 0)
-			printf("%s: class %x:%x at %s\n", dev, SHAPER_MAJOR, TC_H_MIN(classid),
-			       rate_s);
+		ret = shape_selected(s, dev, &m, rate, link_rate, rate_opt, rate_s);
 	}
 	shaper_free(s);
 	return ret;
