@@ -535,6 +535,41 @@ static void sim_summary(struct simstate *s, double t, double cpu_int, double mem
 	}
 }
 
+/* Instances, durations and arrivals: functions of (seed, queue, index) only. */
+static int sim_instances(struct simstate *s, struct arr *arrivals, uint32_t *n_arr)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	uint64_t seed = s->seed;
+	int r;
+
+	for (uint32_t j = 0, k = 0; j < w->n_queues; j++) {
+		const struct sim_queue *q = &w->queues[j];
+		uint32_t cnt = q->arrival == SIM_ARRIVE_LIST ? q->n_times : q->count;
+		uint64_t qrng = mix64(seed * 0x100000001b3ull + j + 1);
+		double t = 0;
+		r = policy_add_queue(s->pol, q->name, q->demand, q->weight, NULL);
+		if (r < 0)
+			return r;
+		res->per_queue[j].submitted = cnt;
+		for (uint32_t c = 0; c < cnt; c++, k++) {
+			if (q->arrival == SIM_ARRIVE_POISSON)
+				t += -log(unif(&qrng)) / q->rate;
+			else if (q->arrival == SIM_ARRIVE_LIST)
+				t = q->times[c];
+			uint64_t irng = mix64(seed ^ mix64(((uint64_t)k << 20)));
+			s->in[k] = (struct sinst){.queue = j,
+						  .dev = NIL,
+						  .next_local = NIL,
+						  .state = I_FUTURE,
+						  .arrival = t,
+						  .duration = draw_duration(&q->duration, &irng)};
+			arrivals[(*n_arr)++] = (struct arr){t, k};
+		}
+	}
+	return 0;
+}
+
 int sim_run(const struct sim_workload *w, const struct policy_params *params, uint64_t seed,
 	    struct sim_result *ret)
 {
@@ -582,31 +617,9 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		if (r < 0)
 			goto out;
 	}
-	/* Instances, durations and arrivals: functions of (seed, queue, index) only. */
-	for (uint32_t j = 0, k = 0; j < w->n_queues; j++) {
-		const struct sim_queue *q = &w->queues[j];
-		uint32_t cnt = q->arrival == SIM_ARRIVE_LIST ? q->n_times : q->count;
-		uint64_t qrng = mix64(seed * 0x100000001b3ull + j + 1);
-		double t = 0;
-		r = policy_add_queue(s.pol, q->name, q->demand, q->weight, NULL);
-		if (r < 0)
-			goto out;
-		res.per_queue[j].submitted = cnt;
-		for (uint32_t c = 0; c < cnt; c++, k++) {
-			if (q->arrival == SIM_ARRIVE_POISSON)
-				t += -log(unif(&qrng)) / q->rate;
-			else if (q->arrival == SIM_ARRIVE_LIST)
-				t = q->times[c];
-			uint64_t irng = mix64(seed ^ mix64(((uint64_t)k << 20)));
-			s.in[k] = (struct sinst){.queue = j,
-						 .dev = NIL,
-						 .next_local = NIL,
-						 .state = I_FUTURE,
-						 .arrival = t,
-						 .duration = draw_duration(&q->duration, &irng)};
-			arrivals[n_arr++] = (struct arr){t, k};
-		}
-	}
+	r = sim_instances(&s, arrivals, &n_arr);
+	if (r < 0)
+		goto out;
 	qsort(arrivals, n_arr, sizeof(*arrivals), cmp_arr);
 
 	uint32_t remaining = s.n;
