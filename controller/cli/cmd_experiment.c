@@ -226,7 +226,17 @@ static int dcmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int cmd_experiment(int argc, char **argv)
+struct exp_opts {
+	const char *model, *plan, *preset;
+	unsigned jobs, input, threads, timeout;
+	uint64_t rate; /* bytes per second */
+	double rtt;    /* ms; < 0 = measure it */
+	bool json;
+};
+
+/* The options of `experiment offload` into o: -1 to go on, else the exit status (help shown
+ * or the usage error printed). */
+static int parse_opts(int argc, char **argv, struct exp_opts *o)
 {
 	static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
 					     {"jobs", required_argument, NULL, 'n'},
@@ -239,11 +249,7 @@ static int cmd_experiment(int argc, char **argv)
 					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {}};
-	const char *model = NULL, *plan = NULL, *preset = NULL;
-	unsigned jobs = 0, input = 0, threads = 1, timeout = 60;
-	uint64_t rate = 0, v;
-	double rtt = -1;
-	bool json = false;
+	uint64_t v;
 	int c;
 
 	if (argc < 2 || strcmp(argv[1], "offload") != 0) {
@@ -260,30 +266,30 @@ static int cmd_experiment(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			model = optarg;
+			o->model = optarg;
 			break;
 		case 'n':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 10000)
 				return cli_usage_error("experiment",
 						       "--jobs: must be an integer in 1..10000");
-			jobs = (unsigned)v;
+			o->jobs = (unsigned)v;
 			break;
 		case 'p':
-			if (parse_rate(optarg, &rate) < 0)
+			if (parse_rate(optarg, &o->rate) < 0)
 				return cli_usage_error(
 				    "experiment",
 				    "--preset: must be 3g, 4g, wifi or a rate like 5.85mbit");
-			preset = optarg;
+			o->preset = optarg;
 			break;
 		case 'P':
 			if (!jps_plan_name_valid(optarg))
 				return cli_usage_error("experiment",
 						       "--plan: must be lo, co, po or jps");
-			plan = optarg;
+			o->plan = optarg;
 			break;
 		case 'r':
-			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 ||
-			    rtt > 1e5)
+			if (parse_double(optarg, &o->rtt) < 0 || !isfinite(o->rtt) || o->rtt < 0 ||
+			    o->rtt > 1e5)
 				return cli_usage_error(
 				    "experiment", "--rtt: must be a number of milliseconds >= 0");
 			break;
@@ -291,22 +297,22 @@ static int cmd_experiment(int argc, char **argv)
 			if (parse_u64(optarg, &v) < 0 || v < 16 || v > 2048)
 				return cli_usage_error(
 				    "experiment", "--input-size: must be an integer in 16..2048");
-			input = (unsigned)v;
+			o->input = (unsigned)v;
 			break;
 		case 't':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
 				return cli_usage_error("experiment",
 						       "--threads: must be an integer in 1..256");
-			threads = (unsigned)v;
+			o->threads = (unsigned)v;
 			break;
 		case 'T':
 			if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
 				return cli_usage_error("experiment",
 						       "--timeout: must be an integer in 1..3600");
-			timeout = (unsigned)v;
+			o->timeout = (unsigned)v;
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -319,14 +325,96 @@ static int cmd_experiment(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("experiment", "unexpected argument '%s'", argv[optind]);
-	if (!model)
+	if (!o->model)
 		return cli_usage_error("experiment", "--model: required");
-	if (!jobs)
+	if (!o->jobs)
 		return cli_usage_error("experiment", "--jobs: required");
-	if (!rate)
+	if (!o->rate)
 		return cli_usage_error("experiment", "--preset: required");
-	if (!plan)
+	if (!o->plan)
 		return cli_usage_error("experiment", "--plan: required");
+	return -1;
+}
+
+/* Profile this device now: median of 5 passes after a warm-up, per layer, into ms and the
+ * planner's model. ES_EXIT_OK or the exit status, the error printed. */
+static int profile_device(struct infer_model *m, double *ms, struct jps_model **ret)
+{
+	double *all = calloc(m->n * 5, sizeof(double)), col[5];
+	int r;
+
+	if (!all)
+		return cli_error("experiment", "out of memory");
+	infer_forward(m, NULL, NULL);
+	for (int i = 0; i < 5; i++)
+		infer_forward(m, NULL, all + (size_t)i * m->n);
+	for (size_t l = 0; l < m->n; l++) {
+		for (int i = 0; i < 5; i++)
+			col[i] = all[(size_t)i * m->n + l];
+		qsort(col, 5, sizeof(double), dcmp);
+		ms[l] = col[2];
+	}
+	free(all);
+	if ((r = infer_to_jps(m, ms, "measured", ret)) < 0)
+		return cli_error("experiment", "profile: %s", strerror(-r));
+	return ES_EXIT_OK;
+}
+
+/* Per job: its cut, local, upload and reply times, the server's compute, bytes uploaded. */
+static json_object *results_json(const struct infer_model *m, const int32_t *cuts,
+				 const struct infer_job_result *res, unsigned jobs)
+{
+	json_object *cu = json_object_new_array();
+	for (unsigned i = 0; i < jobs; i++) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(
+		    j, "cut",
+		    json_object_new_string(cuts[i] == JPS_CUT_LOCAL ? "(local-only)"
+					   : cuts[i] < 0	    ? "(cloud-only)"
+								    : m->layers[cuts[i]].name));
+		json_object_object_add(j, "local_ms", json_object_new_double(res[i].local_ms));
+		json_object_object_add(j, "upload_done_ms",
+				       json_object_new_double(res[i].upload_ms));
+		json_object_object_add(j, "done_ms", json_object_new_double(res[i].done_ms));
+		json_object_object_add(j, "server_ms", json_object_new_double(res[i].server_ms));
+		json_object_object_add(j, "upload_bytes",
+				       json_object_new_int64((int64_t)res[i].bytes));
+		json_object_array_add(cu, j);
+	}
+	return cu;
+}
+
+/* w0: the median of 5 round trips of a tiny frame through the shaped link, each what the
+ * upload took beyond the frame's transmit time at the rate. */
+static int probe_rtt(struct infer_model *m, int fd, uint64_t rate, size_t *failed, double *ret_ms)
+{
+	int32_t last = (int32_t)m->n - 2;
+	char err[256] = "";
+	double t[5];
+	int r;
+
+	for (int i = 0; i < 5; i++) {
+		int32_t one = last;
+		struct infer_job_result jr;
+		double mk;
+		r = infer_run_batch(m, fd, &one, 1, &jr, &mk, failed, err, sizeof(err));
+		if (r < 0)
+			return cli_error("experiment", "offload: rtt probe: %s", err);
+		t[i] = jr.upload_ms - jr.local_ms - (double)jr.bytes / ((double)rate / 1000.0);
+	}
+	qsort(t, 5, sizeof(double), dcmp);
+	*ret_ms = t[2] > 0 ? t[2] : 0;
+	return ES_EXIT_OK;
+}
+
+static int cmd_experiment(int argc, char **argv)
+{
+	struct exp_opts eo = {.threads = 1, .timeout = 60, .rtt = -1};
+	int c;
+
+	c = parse_opts(argc, argv, &eo);
+	if (c >= 0)
+		return c;
 	_cleanup_(modelfree) struct infer_model *m = NULL;
 	_cleanup_(jmodelfree) struct jps_model *jm = NULL;
 	_cleanup_free_ int32_t *cuts = NULL;
@@ -346,37 +434,22 @@ static int cmd_experiment(int argc, char **argv)
 		    "edgeslice experiment: offload: needs root (network namespaces, veth, tc)\n");
 		return ES_EXIT_UNAVAILABLE;
 	}
-	r = infer_model_new(model, input, 1, &m);
+	r = infer_model_new(eo.model, eo.input, 1, &m);
 	if (r == -ENOENT)
-		return cli_usage_error("experiment", "--model: unknown model \"%s\"", model);
+		return cli_usage_error("experiment", "--model: unknown model \"%s\"", eo.model);
 	if (r < 0)
-		return cli_usage_error("experiment", "--input-size: too small for %s", model);
-	cuts = calloc(jobs, sizeof(int32_t));
-	res = calloc(jobs, sizeof(*res));
+		return cli_usage_error("experiment", "--input-size: too small for %s", eo.model);
+	cuts = calloc(eo.jobs, sizeof(int32_t));
+	res = calloc(eo.jobs, sizeof(*res));
 	ms = calloc(m->n, sizeof(double));
 	if (!cuts || !res || !ms)
 		return cli_error("experiment", "out of memory");
-	infer_set_threads(threads);
+	infer_set_threads(eo.threads);
 	if ((r = infer_model_alloc(m, 1)) < 0)
-		return cli_error("experiment", "%s: cannot allocate: %s", model, strerror(-r));
-	/* Profile this device now: median of 5 passes after a warm-up. */
-	{
-		double *all = calloc(m->n * 5, sizeof(double)), col[5];
-		if (!all)
-			return cli_error("experiment", "out of memory");
-		infer_forward(m, NULL, NULL);
-		for (int i = 0; i < 5; i++)
-			infer_forward(m, NULL, all + (size_t)i * m->n);
-		for (size_t l = 0; l < m->n; l++) {
-			for (int i = 0; i < 5; i++)
-				col[i] = all[(size_t)i * m->n + l];
-			qsort(col, 5, sizeof(double), dcmp);
-			ms[l] = col[2];
-		}
-		free(all);
-	}
-	if ((r = infer_to_jps(m, ms, "measured", &jm)) < 0)
-		return cli_error("experiment", "profile: %s", strerror(-r));
+		return cli_error("experiment", "%s: cannot allocate: %s", eo.model, strerror(-r));
+	r = profile_device(m, ms, &jm);
+	if (r != ES_EXIT_OK)
+		return r;
 
 	r = env_setup(&e, err, sizeof(err));
 	if (r < 0) {
@@ -392,80 +465,63 @@ static int cmd_experiment(int argc, char **argv)
 		if (r == 0)
 			r = shaper_match_source(e.addr_dev, &sm);
 		if (r == 0)
-			r = shaper_set_rate(e.shaper, &sm, rate, &classid);
+			r = shaper_set_rate(e.shaper, &sm, eo.rate, &classid);
 		if (r < 0) {
 			cli_error("experiment", "offload: shaping %s to %s failed: %s", e.if_dev,
-				  preset, strerror(-r));
+				  eo.preset, strerror(-r));
 			goto out;
 		}
-		r = start_server(&e, model, input, threads, &port, err, sizeof(err));
+		r = start_server(&e, eo.model, eo.input, eo.threads, &port, err, sizeof(err));
 		if (r < 0) {
 			cli_error("experiment", "offload: %s", err[0] ? err : strerror(-r));
 			goto out;
 		}
 		snprintf(hp, sizeof(hp), "%s", e.addr_srv);
-		r = infer_connect(hp, port, timeout * 1000, &fd);
+		r = infer_connect(hp, port, eo.timeout * 1000, &fd);
 		if (r < 0) {
 			cli_error("experiment", "offload: cannot connect to the server: %s",
 				  strerror(-r));
 			goto out;
 		}
 		/* w0: a tiny frame's round trip through the shaped link (the paper measures it) */
-		if (rtt < 0) {
-			double t[5];
-			int32_t last = (int32_t)m->n - 2;
-			for (int i = 0; i < 5; i++) {
-				int32_t one = last;
-				struct infer_job_result jr;
-				double mk;
-				r = infer_run_batch(m, fd, &one, 1, &jr, &mk, &failed, err,
-						    sizeof(err));
-				if (r < 0) {
-					cli_error("experiment", "offload: rtt probe: %s", err);
-					goto out;
-				}
-				/* w0: what the upload took beyond the frame's transmit time at the
-				 * rate */
-				t[i] = jr.upload_ms - jr.local_ms -
-				       (double)jr.bytes / ((double)rate / 1000.0);
-			}
-			qsort(t, 5, sizeof(double), dcmp);
-			rtt_measured = t[2] > 0 ? t[2] : 0;
-			rtt = rtt_measured;
+		if (eo.rtt < 0) {
+			if (probe_rtt(m, fd, eo.rate, &failed, &rtt_measured) != ES_EXIT_OK)
+				goto out;
+			eo.rtt = rtt_measured;
 		}
 	}
 	/* Plan. */
-	jps_link_init(&link, rate, rtt);
+	jps_link_init(&link, eo.rate, eo.rtt);
 	if ((r = jps_chain_from_model(jm, &link, &ch)) < 0) {
 		cli_error("experiment", "planner: %s", strerror(-r));
 		goto out;
 	}
-	lo_pred = jps_local_only(&ch, jobs);
-	if ((r = jps_plan_cuts(&ch, plan, jobs, cuts, &predicted)) < 0) {
+	lo_pred = jps_local_only(&ch, eo.jobs);
+	if ((r = jps_plan_cuts(&ch, eo.plan, eo.jobs, cuts, &predicted)) < 0) {
 		cli_error("experiment", "planner: %s", strerror(-r));
 		goto out;
 	}
-	r = infer_run_batch(m, fd, cuts, jobs, res, &e2e, &failed, err, sizeof(err));
+	r = infer_run_batch(m, fd, cuts, eo.jobs, res, &e2e, &failed, err, sizeof(err));
 	if (r < 0) {
-		cli_error("experiment", "offload: job %zu of %u: %s", failed, jobs, err);
+		cli_error("experiment", "offload: job %zu of %u: %s", failed, eo.jobs, err);
 		goto out;
 	}
 	/* The planner's makespan: the last upload's end (or local job's compute end). The
 	 * replies also wait for the server's compute, which the model ignores. */
-	for (unsigned i = 0; i < jobs; i++) {
+	for (unsigned i = 0; i < eo.jobs; i++) {
 		double end = cuts[i] == JPS_CUT_LOCAL ? res[i].done_ms : res[i].upload_ms;
 		if (end > measured)
 			measured = end;
 	}
-	if (json) {
+	if (eo.json) {
 		_cleanup_(jfree) json_object *o = json_object_new_object();
-		json_object_object_add(o, "model", json_object_new_string(model));
-		json_object_object_add(o, "preset", json_object_new_string(preset));
+		json_object_object_add(o, "model", json_object_new_string(eo.model));
+		json_object_object_add(o, "preset", json_object_new_string(eo.preset));
 		json_object_object_add(o, "rate_bytes_per_sec",
-				       json_object_new_int64((int64_t)rate));
-		json_object_object_add(o, "plan", json_object_new_string(plan));
-		json_object_object_add(o, "jobs", json_object_new_int((int)jobs));
-		json_object_object_add(o, "rtt_ms", json_object_new_double(rtt));
+				       json_object_new_int64((int64_t)eo.rate));
+		json_object_object_add(o, "plan", json_object_new_string(eo.plan));
+		json_object_object_add(o, "jobs", json_object_new_int((int)eo.jobs));
+		json_object_object_add(o, "rtt_ms", json_object_new_double(eo.rtt));
 		json_object_object_add(o, "measured_ms", json_object_new_double(measured));
 		json_object_object_add(o, "end_to_end_ms", json_object_new_double(e2e));
 		json_object_object_add(o, "predicted_ms", json_object_new_double(predicted));
@@ -474,35 +530,11 @@ static int cmd_experiment(int argc, char **argv)
 		json_object_object_add(
 		    o, "prediction_error_pct",
 		    json_object_new_double(100 * (measured - predicted) / predicted));
-		{
-			json_object *cu = json_object_new_array();
-			for (unsigned i = 0; i < jobs; i++) {
-				json_object *j = json_object_new_object();
-				json_object_object_add(
-				    j, "cut",
-				    json_object_new_string(cuts[i] == JPS_CUT_LOCAL ? "(local-only)"
-							   : cuts[i] < 0
-							       ? "(cloud-only)"
-							       : m->layers[cuts[i]].name));
-				json_object_object_add(j, "local_ms",
-						       json_object_new_double(res[i].local_ms));
-				json_object_object_add(j, "upload_done_ms",
-						       json_object_new_double(res[i].upload_ms));
-				json_object_object_add(j, "done_ms",
-						       json_object_new_double(res[i].done_ms));
-				json_object_object_add(j, "server_ms",
-						       json_object_new_double(res[i].server_ms));
-				json_object_object_add(
-				    j, "upload_bytes",
-				    json_object_new_int64((int64_t)res[i].bytes));
-				json_object_array_add(cu, j);
-			}
-			json_object_object_add(o, "results", cu);
-		}
+		json_object_object_add(o, "results", results_json(m, cuts, res, eo.jobs));
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	} else {
-		printf("%s, %u jobs, %s (%.2f Mbit/s), plan %s, w0 %.2f ms%s\n", model, jobs,
-		       preset, (double)rate * 8 / 1e6, plan, rtt,
+		printf("%s, %u jobs, %s (%.2f Mbit/s), plan %s, w0 %.2f ms%s\n", eo.model, eo.jobs,
+		       eo.preset, (double)eo.rate * 8 / 1e6, eo.plan, eo.rtt,
 		       rtt_measured > 0 ? " (measured)" : "");
 		printf("measured makespan %.1f ms, predicted %.1f ms (error %+.1f%%); local-only "
 		       "predicted %.1f ms\n",
