@@ -196,7 +196,17 @@ static int parse_hostport(const char *s, char *host, size_t hl, uint16_t *port)
 	return 0;
 }
 
-int main(int argc, char **argv)
+struct infer_opts {
+	unsigned input, batch, threads, iters, warmup, jobs, timeout;
+	uint64_t seed, rate;
+	double duration, rtt;
+	const char *profile, *until, *plan, *plan_profile, *offload, *bind_addr;
+	bool json, list, once, serving;
+	uint16_t serve_port;
+};
+
+/* The options into o: -1 to go on, else the exit status (help shown or usage error printed). */
+static int parse_opts(int argc, char **argv, struct infer_opts *o)
 {
 	static const struct option opts[] = {{"input-size", required_argument, NULL, 'i'},
 					     {"batch", required_argument, NULL, 'b'},
@@ -221,18 +231,9 @@ int main(int argc, char **argv)
 					     {"duration", required_argument, NULL, 'D'},
 					     {"help", no_argument, NULL, 'h'},
 					     {}};
-	uint64_t v, seed = 1, rate = 0;
-	unsigned input = 0, batch = 1, threads = 1, iters = 1, warmup = 1, jobs = 0, timeout = 30;
-	double duration = 0;
-	const char *profile = NULL, *until = NULL, *plan = NULL, *plan_profile = NULL,
-		   *offload = NULL, *bind_addr = NULL;
-	bool json = false, list = false, once = false, serving = false;
-	uint16_t serve_port = 0;
-	double rtt = 0;
-	_cleanup_(modelfree) struct infer_model *m = NULL;
-	int c, r;
+	uint64_t v;
+	int c;
 
-	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 #define U32(var, lo, hi, what)                                                                     \
 	do {                                                                                       \
@@ -243,79 +244,79 @@ int main(int argc, char **argv)
 	} while (0)
 		switch (c) {
 		case 'i':
-			U32(input, 16, 2048, "input-size");
+			U32(o->input, 16, 2048, "input-size");
 			break;
 		case 'b':
-			U32(batch, 1, 256, "batch");
+			U32(o->batch, 1, 256, "batch");
 			break;
 		case 't':
-			U32(threads, 1, 256, "threads");
+			U32(o->threads, 1, 256, "threads");
 			break;
 		case 'n':
-			U32(iters, 1, 100000, "iterations");
+			U32(o->iters, 1, 100000, "iterations");
 			break;
 		case 'w':
-			U32(warmup, 0, 100000, "warmup");
+			U32(o->warmup, 0, 100000, "warmup");
 			break;
 		case 'J':
-			U32(jobs, 1, 100000, "jobs");
+			U32(o->jobs, 1, 100000, "jobs");
 			break;
 		case 'T':
-			U32(timeout, 1, 3600, "timeout");
+			U32(o->timeout, 1, 3600, "timeout");
 			break;
 		case 'D':
-			if (parse_double(optarg, &duration) < 0 || !isfinite(duration) ||
-			    duration <= 0 || duration > 1e7)
+			if (parse_double(optarg, &o->duration) < 0 || !isfinite(o->duration) ||
+			    o->duration <= 0 || o->duration > 1e7)
 				return usage_error("--duration: must be a number of seconds > 0");
 			break;
 		case 'S':
 			if (parse_u64(optarg, &v) < 0 || v > 65535)
 				return usage_error("--serve: must be a port number 0..65535");
-			serve_port = (uint16_t)v;
-			serving = true;
+			o->serve_port = (uint16_t)v;
+			o->serving = true;
 			break;
 		case 's':
-			if (parse_u64(optarg, &seed) < 0)
+			if (parse_u64(optarg, &o->seed) < 0)
 				return usage_error("--seed: must be a non-negative integer");
 			break;
 		case 'p':
-			profile = optarg;
+			o->profile = optarg;
 			break;
 		case 'L':
-			list = true;
+			o->list = true;
 			break;
 		case 'j':
-			json = true;
+			o->json = true;
 			break;
 		case 'u':
-			until = optarg;
+			o->until = optarg;
 			break;
 		case 'P':
 			if (!jps_plan_name_valid(optarg))
 				return usage_error("--plan: must be lo, co, po or jps");
-			plan = optarg;
+			o->plan = optarg;
 			break;
 		case 'B':
-			if (parse_rate(optarg, &rate) < 0)
+			if (parse_rate(optarg, &o->rate) < 0)
 				return usage_error(
 				    "--bandwidth: must be 3g, 4g, wifi or a rate like 5.85mbit");
 			break;
 		case 'r':
-			if (parse_double(optarg, &rtt) < 0 || !isfinite(rtt) || rtt < 0 ||
-			    rtt > 1e6)
+			if (parse_double(optarg, &o->rtt) < 0 || !isfinite(o->rtt) || o->rtt < 0 ||
+			    o->rtt > 1e6)
 				return usage_error("--rtt: must be a number of milliseconds >= 0");
 			break;
 		case 'F':
-			plan_profile = optarg;
+			o->plan_profile = optarg;
 			break;
 		case 'o':
-			offload = optarg;
+			o->offload = optarg;
 			break;
 		case 'A':
-			bind_addr = optarg;
+			o->bind_addr = optarg;
 			break;
 		case '1':
-			once = true;
+			o->once = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -324,268 +325,292 @@ int main(int argc, char **argv)
 			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
-	if (serving) {
+	return -1;
+}
+
+static int list_layers(const struct infer_model *m)
+{
+	printf("%-28s %-8s %-16s %12s %12s  inputs\n", "layer", "op", "output", "bytes", "MFLOP");
+	for (size_t i = 0; i < m->n; i++) {
+		static const char *ops[] = {"conv", "maxpool", "avgpool", "gap",
+					    "fc",   "add",     "concat"};
+		const struct infer_layer *l = &m->layers[i];
+		char shp[32];
+		snprintf(shp, sizeof(shp), "%ux%ux%u", l->out.c, l->out.h, l->out.w);
+		printf("%-28s %-8s %-16s %12llu %12.1f ", l->name,
+		       l->op == INFER_CONV && l->groups > 1 ? "dwconv" : ops[l->op], shp,
+		       (unsigned long long)infer_output_bytes(m, (uint32_t)i), l->flops / 1e6);
+		for (uint32_t k = 0; k < l->n_in; k++)
+			printf(" %s", l->in[k] == INFER_INPUT ? "input" : m->layers[l->in[k]].name);
+		printf("\n");
+	}
+	return 0;
+}
+
+static int run_duration(struct infer_model *m, const struct infer_opts *o)
+{
+	int r;
+
+	/* A long-running task (what the node service schedules): passes o->until the time
+	 * is up, then the throughput. */
+	uint64_t t0 = now_nsec(), end = t0 + (uint64_t)(o->duration * 1e9), passes = 0;
+	while (now_nsec() < end) {
+		if ((r = infer_forward(m, NULL, NULL)) < 0)
+			return fail("forward pass: %s", strerror(-r));
+		passes++;
+	}
+	double el = (double)(now_nsec() - t0) / 1e9;
+	if (o->json)
+		printf("{\"model\": \"%s\", \"threads\": %u, \"batch\": %u, \"passes\": %llu, "
+		       "\"seconds\": %.3f, \"images_per_sec\": %.3f}\n",
+		       m->name, o->threads, o->batch, (unsigned long long)passes, el,
+		       passes * o->batch / el);
+	else
+		printf("%s: %llu passes in %.2f s, %.2f images/s (%u threads, batch %u)\n", m->name,
+		       (unsigned long long)passes, el, passes * o->batch / el, o->threads,
+		       o->batch);
+	return 0;
+}
+
+static int run_timing(struct infer_model *m, const struct infer_opts *o)
+{
+	int r;
+
+	/* Plain timing run (and o->profile). */
+	_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
+	double total;
+	if (!ms)
+		return fail("out of memory");
+	r = measure(m, o->warmup, o->iters, ms, &total);
+	if (r < 0)
+		return fail("forward pass: %s", strerror(-r));
+	if (o->profile) {
+		_cleanup_(jmodelfree) struct jps_model *jm = NULL;
+		_cleanup_free_ char *js = NULL;
+		char src[96];
+		snprintf(src, sizeof(src),
+			 "measured: edgeslice-infer, %u threads, batch %u, median of %u",
+			 o->threads, o->batch, o->iters);
+		r = infer_to_jps(m, ms, src, &jm);
+		if (r == 0)
+			r = jps_profile_format(jm, &js);
+		if (r < 0)
+			return fail("--profile: %s", strerror(-r));
+		if (strcmp(o->profile, "-") == 0)
+			fputs(js, stdout);
+		else if ((r = write_file_atomic_at(AT_FDCWD, o->profile, js, strlen(js), 0644)) < 0)
+			return fail("--profile: %s: %s", o->profile, strerror(-r));
+	}
+	if (o->profile && strcmp(o->profile, "-") == 0)
+		return 0;
+	if (o->json) {
+		printf("{\"model\": \"%s\", \"input_size\": %u, \"batch\": %u, "
+		       "\"threads\": %u, "
+		       "\"iterations\": %u, \"median_ms\": %.3f, \"weight_bytes\": %zu, "
+		       "\"activation_bytes\": %zu, \"output0\": %g}\n",
+		       m->name, m->in.h, o->batch, o->threads, o->iters, total,
+		       infer_weight_bytes(m), infer_activation_bytes(m),
+		       m->layers[m->n - 1].act[0]);
+	} else {
+		printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u), "
+		       "weights %.1f MB, activations %.1f MB\n",
+		       m->name, o->batch, m->in.h, m->in.w, o->threads, total, o->iters,
+		       infer_weight_bytes(m) / 1e6, infer_activation_bytes(m) / 1e6);
+	}
+	return 0;
+}
+
+/* A batch: cuts from --until or the planner, run locally or offloaded. */
+static int run_batch(struct infer_model *m, const struct infer_opts *o)
+{
+	int r;
+
+	_cleanup_free_ int32_t *cuts = calloc(o->jobs, sizeof(int32_t));
+	_cleanup_free_ struct infer_job_result *res = calloc(o->jobs, sizeof(*res));
+	_cleanup_close_ int fd = -1;
+	double predicted = NAN, makespan = 0;
+	size_t failed = 0;
+	char err[256] = "";
+
+	if (!cuts || !res)
+		return fail("out of memory");
+	if (o->until) {
+		uint32_t li;
+		if (strcmp(o->until, "input") == 0 || strcmp(o->until, "none") == 0)
+			li = INFER_INPUT;
+		else if (infer_find_layer(m, o->until, &li) < 0)
+			return usage_error("--until: unknown layer \"%s\" (see --list-layers)",
+					   o->until);
+		for (unsigned i = 0; i < o->jobs; i++)
+			cuts[i] = li == INFER_INPUT ? JPS_CUT_CLOUD
+				  : li == m->n - 1  ? JPS_CUT_LOCAL
+						    : (int32_t)li;
+	} else if (o->plan) {
+		_cleanup_(jmodelfree) struct jps_model *jm = NULL;
+		struct jps_chain ch;
+		struct jps_link link;
+		if (o->plan_profile) {
+			r = jps_profile_load(o->plan_profile, &jm, err, sizeof(err));
+			if (r < 0)
+				return fail("--plan-profile: %s", err);
+			if (jm->n_layers != m->n)
+				return fail("--plan-profile: %s has %zu layers, %s has %zu",
+					    o->plan_profile, jm->n_layers, m->name, m->n);
+		} else {
+			_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
+			double total;
+			if (!ms || measure(m, o->warmup, o->iters, ms, &total) < 0)
+				return fail("profiling pass failed");
+			for (size_t i = 0; i < m->n; i++)
+				ms[i] *= o->batch;
+			if ((r = infer_to_jps(m, ms, "measured", &jm)) < 0)
+				return fail("profile: %s", strerror(-r));
+		}
+		/* a o->batch > 1 uploads o->batch x the per-image bytes */
+		for (size_t i = 0; i < jm->n_layers; i++)
+			jm->layers[i].out_bytes *= o->batch;
+		jm->input_bytes *= o->batch;
+		jps_link_init(&link, o->rate, o->rtt);
+		if ((r = jps_chain_from_model(jm, &link, &ch)) < 0)
+			return fail("planner: %s", strerror(-r));
+		r = jps_plan_cuts(&ch, o->plan, o->jobs, cuts, &predicted);
+		jps_chain_done(&ch);
+		if (r < 0)
+			return fail("planner: %s", strerror(-r));
+	} else {
+		for (unsigned i = 0; i < o->jobs; i++)
+			cuts[i] = JPS_CUT_LOCAL;
+	}
+	for (unsigned i = 0; i < o->jobs; i++)
+		if (cuts[i] != JPS_CUT_LOCAL && !o->offload)
+			return usage_error(
+			    "--offload: required when jobs are cut (job %u is cut %s)", i,
+			    cuts[i] < 0 ? "before the first layer" : m->layers[cuts[i]].name);
+	if (o->offload) {
+		char host[256];
+		uint16_t port;
+		if (parse_hostport(o->offload, host, sizeof(host), &port) < 0)
+			return usage_error("--offload: must be HOST:PORT");
+		r = infer_connect(host, port, o->timeout * 1000, &fd);
+		if (r < 0)
+			return fail("--offload: cannot connect to %s: %s", o->offload,
+				    strerror(-r));
+	}
+	r = infer_run_batch(m, fd, cuts, o->jobs, res, &makespan, &failed, err, sizeof(err));
+	if (r < 0)
+		return fail("offload: job %zu of %u: %s", failed, o->jobs, err);
+	/* what the planner predicts: last upload arrival (same host) or local compute end
+	 */
+	double two_stage = 0;
+	for (unsigned i = 0; i < o->jobs; i++) {
+		double end = res[i].cut == JPS_CUT_LOCAL || res[i].upload_ms <= 0
+				 ? res[i].done_ms
+				 : res[i].upload_ms;
+		if (end > two_stage)
+			two_stage = end;
+	}
+	if (o->json) {
+		_cleanup_(jfree) json_object *jo = json_object_new_object();
+		json_object *ja = json_object_new_array();
+		json_object_object_add(jo, "model", json_object_new_string(m->name));
+		json_object_object_add(jo, "jobs", json_object_new_int(o->jobs));
+		json_object_object_add(jo, "plan",
+				       json_object_new_string(o->plan	 ? o->plan
+							      : o->until ? "until"
+									 : "lo"));
+		json_object_object_add(jo, "makespan_ms", json_object_new_double(makespan));
+		json_object_object_add(jo, "two_stage_makespan_ms",
+				       json_object_new_double(two_stage));
+		if (!isnan(predicted))
+			json_object_object_add(jo, "predicted_ms",
+					       json_object_new_double(predicted));
+		for (unsigned i = 0; i < o->jobs; i++) {
+			json_object *e = json_object_new_object();
+			json_object_object_add(
+			    e, "cut",
+			    json_object_new_string(res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
+						   : res[i].cut < 0	       ? "(cloud-only)"
+								    : m->layers[res[i].cut].name));
+			json_object_object_add(e, "local_ms",
+					       json_object_new_double(res[i].local_ms));
+			json_object_object_add(e, "upload_done_ms",
+					       json_object_new_double(res[i].upload_ms));
+			json_object_object_add(e, "done_ms",
+					       json_object_new_double(res[i].done_ms));
+			json_object_object_add(e, "server_ms",
+					       json_object_new_double(res[i].server_ms));
+			json_object_object_add(e, "upload_bytes",
+					       json_object_new_int64((int64_t)res[i].bytes));
+			json_object_object_add(e, "crc32c", json_object_new_int64(res[i].crc));
+			json_object_object_add(e, "output0", json_object_new_double(res[i].out0));
+			json_object_array_add(ja, e);
+		}
+		json_object_object_add(jo, "results", ja);
+		printf("%s\n", json_object_to_json_string_ext(jo, JSON_C_TO_STRING_PLAIN));
+	} else {
+		for (unsigned i = 0; i < o->jobs; i++)
+			printf("job %u: cut %-20s local %8.2f ms, done at %9.2f ms, %8llu "
+			       "B, crc %08x\n",
+			       i,
+			       res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
+			       : res[i].cut < 0		   ? "(cloud-only)"
+							   : m->layers[res[i].cut].name,
+			       res[i].local_ms, res[i].done_ms, (unsigned long long)res[i].bytes,
+			       res[i].crc);
+		printf("makespan %.2f ms (last reply), %.2f ms (last upload arrival / "
+		       "local end)",
+		       makespan, two_stage);
+		if (!isnan(predicted))
+			printf(" (planner predicted %.2f ms)", predicted);
+		printf("\n");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct infer_opts o = {
+	    .batch = 1, .threads = 1, .iters = 1, .warmup = 1, .timeout = 30, .seed = 1};
+	_cleanup_(modelfree) struct infer_model *m = NULL;
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	r = parse_opts(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	if (o.serving) {
 		if (optind < argc - 1)
 			return usage_error(
 			    "--serve: at most one MODEL to preload (requests name theirs)");
-		return serve(serve_port, bind_addr, threads, once, seed,
-			     optind < argc ? argv[optind] : NULL, input, batch);
+		return serve(o.serve_port, o.bind_addr, o.threads, o.once, o.seed,
+			     optind < argc ? argv[optind] : NULL, o.input, o.batch);
 	}
 	if (optind != argc - 1)
 		return usage_error("MODEL: exactly one model required");
-	if (until && plan)
+	if (o.until && o.plan)
 		return usage_error("--until and --plan are exclusive");
-	if (plan && !rate)
+	if (o.plan && !o.rate)
 		return usage_error("--bandwidth: required with --plan");
-	if ((until || plan) && !jobs)
-		jobs = 1;
-	r = infer_model_new(argv[optind], input, batch, &m);
+	if ((o.until || o.plan) && !o.jobs)
+		o.jobs = 1;
+	r = infer_model_new(argv[optind], o.input, o.batch, &m);
 	if (r == -ENOENT)
 		return usage_error("MODEL: unknown model \"%s\" (alexnet, mobilenet-v2, resnet-18, "
 				   "vgg-19, inception-v3, googlenet)",
 				   argv[optind]);
 	if (r < 0)
-		return usage_error("--input-size: %u is too small for %s", input, argv[optind]);
-	if (list) {
-		printf("%-28s %-8s %-16s %12s %12s  inputs\n", "layer", "op", "output", "bytes",
-		       "MFLOP");
-		for (size_t i = 0; i < m->n; i++) {
-			static const char *ops[] = {"conv", "maxpool", "avgpool", "gap",
-						    "fc",   "add",     "concat"};
-			const struct infer_layer *l = &m->layers[i];
-			char shp[32];
-			snprintf(shp, sizeof(shp), "%ux%ux%u", l->out.c, l->out.h, l->out.w);
-			printf("%-28s %-8s %-16s %12llu %12.1f ", l->name,
-			       l->op == INFER_CONV && l->groups > 1 ? "dwconv" : ops[l->op], shp,
-			       (unsigned long long)infer_output_bytes(m, (uint32_t)i),
-			       l->flops / 1e6);
-			for (uint32_t k = 0; k < l->n_in; k++)
-				printf(" %s", l->in[k] == INFER_INPUT ? "input"
-								      : m->layers[l->in[k]].name);
-			printf("\n");
-		}
-		return 0;
-	}
-	infer_set_threads(threads);
-	r = infer_model_alloc(m, seed);
+		return usage_error("--input-size: %u is too small for %s", o.input, argv[optind]);
+	if (o.list)
+		return list_layers(m);
+	infer_set_threads(o.threads);
+	r = infer_model_alloc(m, o.seed);
 	if (r < 0)
 		return fail("%s: cannot allocate weights (%.1f MB): %s", m->name,
 			    infer_weight_bytes(m) / 1e6, strerror(-r));
 
-	if (duration > 0) {
-		/* A long-running task (what the node service schedules): passes until the time
-		 * is up, then the throughput. */
-		uint64_t t0 = now_nsec(), end = t0 + (uint64_t)(duration * 1e9), passes = 0;
-		while (now_nsec() < end) {
-			if ((r = infer_forward(m, NULL, NULL)) < 0)
-				return fail("forward pass: %s", strerror(-r));
-			passes++;
-		}
-		double el = (double)(now_nsec() - t0) / 1e9;
-		if (json)
-			printf(
-			    "{\"model\": \"%s\", \"threads\": %u, \"batch\": %u, \"passes\": %llu, "
-			    "\"seconds\": %.3f, \"images_per_sec\": %.3f}\n",
-			    m->name, threads, batch, (unsigned long long)passes, el,
-			    passes * batch / el);
-		else
-			printf("%s: %llu passes in %.2f s, %.2f images/s (%u threads, batch %u)\n",
-			       m->name, (unsigned long long)passes, el, passes * batch / el,
-			       threads, batch);
-		return 0;
-	}
-	if (!jobs) {
-		/* Plain timing run (and profile). */
-		_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
-		double total;
-		if (!ms)
-			return fail("out of memory");
-		r = measure(m, warmup, iters, ms, &total);
-		if (r < 0)
-			return fail("forward pass: %s", strerror(-r));
-		if (profile) {
-			_cleanup_(jmodelfree) struct jps_model *jm = NULL;
-			_cleanup_free_ char *js = NULL;
-			char src[96];
-			snprintf(src, sizeof(src),
-				 "measured: edgeslice-infer, %u threads, batch %u, median of %u",
-				 threads, batch, iters);
-			r = infer_to_jps(m, ms, src, &jm);
-			if (r == 0)
-				r = jps_profile_format(jm, &js);
-			if (r < 0)
-				return fail("--profile: %s", strerror(-r));
-			if (strcmp(profile, "-") == 0)
-				fputs(js, stdout);
-			else if ((r = write_file_atomic_at(AT_FDCWD, profile, js, strlen(js),
-							   0644)) < 0)
-				return fail("--profile: %s: %s", profile, strerror(-r));
-		}
-		if (profile && strcmp(profile, "-") == 0)
-			return 0;
-		if (json) {
-			printf("{\"model\": \"%s\", \"input_size\": %u, \"batch\": %u, "
-			       "\"threads\": %u, "
-			       "\"iterations\": %u, \"median_ms\": %.3f, \"weight_bytes\": %zu, "
-			       "\"activation_bytes\": %zu, \"output0\": %g}\n",
-			       m->name, m->in.h, batch, threads, iters, total,
-			       infer_weight_bytes(m), infer_activation_bytes(m),
-			       m->layers[m->n - 1].act[0]);
-		} else {
-			printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u), "
-			       "weights %.1f MB, activations %.1f MB\n",
-			       m->name, batch, m->in.h, m->in.w, threads, total, iters,
-			       infer_weight_bytes(m) / 1e6, infer_activation_bytes(m) / 1e6);
-		}
-		return 0;
-	}
-
-	/* A batch: cuts from --until or the planner. */
-	{
-		_cleanup_free_ int32_t *cuts = calloc(jobs, sizeof(int32_t));
-		_cleanup_free_ struct infer_job_result *res = calloc(jobs, sizeof(*res));
-		_cleanup_close_ int fd = -1;
-		double predicted = NAN, makespan = 0;
-		size_t failed = 0;
-		char err[256] = "";
-
-		if (!cuts || !res)
-			return fail("out of memory");
-		if (until) {
-			uint32_t li;
-			if (strcmp(until, "input") == 0 || strcmp(until, "none") == 0)
-				li = INFER_INPUT;
-			else if (infer_find_layer(m, until, &li) < 0)
-				return usage_error(
-				    "--until: unknown layer \"%s\" (see --list-layers)", until);
-			for (unsigned i = 0; i < jobs; i++)
-				cuts[i] = li == INFER_INPUT ? JPS_CUT_CLOUD
-					  : li == m->n - 1  ? JPS_CUT_LOCAL
-							    : (int32_t)li;
-		} else if (plan) {
-			_cleanup_(jmodelfree) struct jps_model *jm = NULL;
-			struct jps_chain ch;
-			struct jps_link link;
-			if (plan_profile) {
-				r = jps_profile_load(plan_profile, &jm, err, sizeof(err));
-				if (r < 0)
-					return fail("--plan-profile: %s", err);
-				if (jm->n_layers != m->n)
-					return fail("--plan-profile: %s has %zu layers, %s has %zu",
-						    plan_profile, jm->n_layers, m->name, m->n);
-			} else {
-				_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
-				double total;
-				if (!ms || measure(m, warmup, iters, ms, &total) < 0)
-					return fail("profiling pass failed");
-				for (size_t i = 0; i < m->n; i++)
-					ms[i] *= batch;
-				if ((r = infer_to_jps(m, ms, "measured", &jm)) < 0)
-					return fail("profile: %s", strerror(-r));
-			}
-			/* a batch > 1 uploads batch x the per-image bytes */
-			for (size_t i = 0; i < jm->n_layers; i++)
-				jm->layers[i].out_bytes *= batch;
-			jm->input_bytes *= batch;
-			jps_link_init(&link, rate, rtt);
-			if ((r = jps_chain_from_model(jm, &link, &ch)) < 0)
-				return fail("planner: %s", strerror(-r));
-			r = jps_plan_cuts(&ch, plan, jobs, cuts, &predicted);
-			jps_chain_done(&ch);
-			if (r < 0)
-				return fail("planner: %s", strerror(-r));
-		} else {
-			for (unsigned i = 0; i < jobs; i++)
-				cuts[i] = JPS_CUT_LOCAL;
-		}
-		for (unsigned i = 0; i < jobs; i++)
-			if (cuts[i] != JPS_CUT_LOCAL && !offload)
-				return usage_error(
-				    "--offload: required when jobs are cut (job %u is cut %s)", i,
-				    cuts[i] < 0 ? "before the first layer"
-						: m->layers[cuts[i]].name);
-		if (offload) {
-			char host[256];
-			uint16_t port;
-			if (parse_hostport(offload, host, sizeof(host), &port) < 0)
-				return usage_error("--offload: must be HOST:PORT");
-			r = infer_connect(host, port, timeout * 1000, &fd);
-			if (r < 0)
-				return fail("--offload: cannot connect to %s: %s", offload,
-					    strerror(-r));
-		}
-		r = infer_run_batch(m, fd, cuts, jobs, res, &makespan, &failed, err, sizeof(err));
-		if (r < 0)
-			return fail("offload: job %zu of %u: %s", failed, jobs, err);
-		/* what the planner predicts: last upload arrival (same host) or local compute end
-		 */
-		double two_stage = 0;
-		for (unsigned i = 0; i < jobs; i++) {
-			double end = res[i].cut == JPS_CUT_LOCAL || res[i].upload_ms <= 0
-					 ? res[i].done_ms
-					 : res[i].upload_ms;
-			if (end > two_stage)
-				two_stage = end;
-		}
-		if (json) {
-			_cleanup_(jfree) json_object *o = json_object_new_object();
-			json_object *ja = json_object_new_array();
-			json_object_object_add(o, "model", json_object_new_string(m->name));
-			json_object_object_add(o, "jobs", json_object_new_int(jobs));
-			json_object_object_add(o, "plan",
-					       json_object_new_string(plan    ? plan
-								      : until ? "until"
-									      : "lo"));
-			json_object_object_add(o, "makespan_ms", json_object_new_double(makespan));
-			json_object_object_add(o, "two_stage_makespan_ms",
-					       json_object_new_double(two_stage));
-			if (!isnan(predicted))
-				json_object_object_add(o, "predicted_ms",
-						       json_object_new_double(predicted));
-			for (unsigned i = 0; i < jobs; i++) {
-				json_object *e = json_object_new_object();
-				json_object_object_add(
-				    e, "cut",
-				    json_object_new_string(
-					res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
-					: res[i].cut < 0	    ? "(cloud-only)"
-								    : m->layers[res[i].cut].name));
-				json_object_object_add(e, "local_ms",
-						       json_object_new_double(res[i].local_ms));
-				json_object_object_add(e, "upload_done_ms",
-						       json_object_new_double(res[i].upload_ms));
-				json_object_object_add(e, "done_ms",
-						       json_object_new_double(res[i].done_ms));
-				json_object_object_add(e, "server_ms",
-						       json_object_new_double(res[i].server_ms));
-				json_object_object_add(
-				    e, "upload_bytes",
-				    json_object_new_int64((int64_t)res[i].bytes));
-				json_object_object_add(e, "crc32c",
-						       json_object_new_int64(res[i].crc));
-				json_object_object_add(e, "output0",
-						       json_object_new_double(res[i].out0));
-				json_object_array_add(ja, e);
-			}
-			json_object_object_add(o, "results", ja);
-			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		} else {
-			for (unsigned i = 0; i < jobs; i++)
-				printf("job %u: cut %-20s local %8.2f ms, done at %9.2f ms, %8llu "
-				       "B, crc %08x\n",
-				       i,
-				       res[i].cut == JPS_CUT_LOCAL ? "(local-only)"
-				       : res[i].cut < 0		   ? "(cloud-only)"
-								   : m->layers[res[i].cut].name,
-				       res[i].local_ms, res[i].done_ms,
-				       (unsigned long long)res[i].bytes, res[i].crc);
-			printf("makespan %.2f ms (last reply), %.2f ms (last upload arrival / "
-			       "local end)",
-			       makespan, two_stage);
-			if (!isnan(predicted))
-				printf(" (planner predicted %.2f ms)", predicted);
-			printf("\n");
-		}
-	}
-	return 0;
+	if (o.duration > 0)
+		return run_duration(m, &o);
+	if (!o.jobs)
+		return run_timing(m, &o);
+	return run_batch(m, &o);
 }
