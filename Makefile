@@ -57,7 +57,7 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 override CFLAGS := $(OPT) -std=gnu11 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing -MMD -MP $(SAN_FLAGS) $(EXTRA_CFLAGS)
-override CPPFLAGS = -Ipolicy -Iprobes -Icontroller -I$(BUILD)/bpf $(PKG_CFLAGS)
+override CPPFLAGS = -Ipolicy -Iprobes -I$(BUILD)/bpf $(PKG_CFLAGS)
 override LDFLAGS := $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 
 V ?= 0
@@ -71,22 +71,29 @@ endif
 
 
 # --- sources --------------------------------------------------------------
+# controller/ holds one folder per subsystem (map and dependency order: docs/DESIGN.md).
+# Library code is every controller/*/*.c except the CLI folder and the program entry points.
 POLICY_SRC := $(wildcard policy/*.c)
 PROBES_SRC := $(wildcard probes/*.c)
-CMD_SRC := $(wildcard controller/cmd_*.c)
-MAIN_SRC := controller/edgeslice.c controller/edgesliced.c
-CTL_SRC := $(filter-out $(MAIN_SRC) $(CMD_SRC) $(wildcard controller/main_*.c),$(wildcard controller/*.c))
+CTL_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard controller/*/*.[ch]))))
+override CPPFLAGS += $(addprefix -I,$(CTL_DIRS))
+CLI_DIR := controller/cli
+CMD_SRC := $(filter-out $(CLI_DIR)/edgeslice.c,$(wildcard $(CLI_DIR)/*.c))
+MAIN_SRC := $(CLI_DIR)/edgeslice.c controller/daemon/edgesliced.c
+# Extra programs: controller/<folder>/main_NAME.c -> $(BUILD)/NAME (e.g. edgeslice-infer).
+EXTRA_MAIN := $(wildcard controller/*/main_*.c)
+EXTRA_BIN := $(patsubst main_%.c,$(BUILD)/%,$(notdir $(EXTRA_MAIN)))
+CTL_SRC := $(filter-out $(MAIN_SRC) $(EXTRA_MAIN) $(wildcard $(CLI_DIR)/*.c),$(wildcard controller/*/*.c))
 LIB_SRC := $(POLICY_SRC) $(PROBES_SRC) $(CTL_SRC)
 BPF_SRC := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
-# Extra programs: controller/main_NAME.c -> $(BUILD)/NAME (e.g. edgeslice-infer).
-EXTRA_MAIN := $(wildcard controller/main_*.c)
-EXTRA_BIN := $(patsubst controller/main_%.c,$(BUILD)/%,$(EXTRA_MAIN))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 CMD_OBJ := $(call obj,$(CMD_SRC))
 LIB := $(BUILD)/libedgeslice.a
+# The CLI's objects as an archive too, for unit tests of a command (test_dagsim).
+CLI_LIB := $(BUILD)/libedgeslice-cli.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -94,9 +101,8 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
-
 .PHONY: vmlinux-headers cross-arm64
-.PHONY: print-libs all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format help
+.PHONY: print-libs print-includes all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format format-check lint help
 all: $(BINS)
 
 help:
@@ -107,6 +113,7 @@ help:
 	@echo "make demo       the main job: the node service placing the paper's workload"
 	@echo "make bench      every benchmark; results in bench/results/*.json"
 	@echo "make install    install binaries, units and default config (PREFIX, DESTDIR)"
+	@echo "make lint       layout (tests/check-layout) and formatting (clang-format) checks"
 
 deps:
 	@.ci/install-deps
@@ -151,18 +158,25 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/edgeslice: $(call obj,controller/edgeslice.c) $(CMD_OBJ) $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
-
-$(BUILD)/edgesliced: $(call obj,controller/edgesliced.c) $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
-
-$(BUILD)/%: $(BUILD)/obj/controller/main_%.o $(LIB)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
-
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(CLI_LIB): $(CMD_OBJ)
 	@mkdir -p $(@D)
-	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/edgeslice: $(call obj,$(CLI_DIR)/edgeslice.c) $(CMD_OBJ) $(LIB)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+$(BUILD)/edgesliced: $(call obj,controller/daemon/edgesliced.c) $(LIB)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
+
+define extra_bin
+$(BUILD)/$(patsubst main_%.c,%,$(notdir $(1))): $(call obj,$(1)) $(LIB)
+	$$(call msg,LD,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$< $$(LIB) $$(PKG_LIBS)
+endef
+$(foreach m,$(EXTRA_MAIN),$(eval $(call extra_bin,$(m))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(CLI_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(CLI_LIB) $(LIB) $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # --- tests ------------------------------------------------------------------
 # Integration helpers linked with the library; tests/integration/* build them on demand.
@@ -199,7 +213,7 @@ check-stages:
 	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
 	export TEST_SUMMARY='$(BUILD_ABS)/test-summary'; rc=0; \
 	$(MAKE) --no-print-directory all || exit 1; \
-	for s in unit unit-asan fuzz integration vm cross-arm64; do \
+	for s in lint unit unit-asan fuzz integration vm cross-arm64; do \
 		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
 	tests/summary $(BUILD)/test-summary || rc=1; \
 	exit $$rc
@@ -211,6 +225,10 @@ check-fresh:
 
 print-libs:
 	@echo $(PKG_LIBS)
+
+# The include flags tools outside make need (tests/fuzz/run).
+print-includes:
+	@echo -Ipolicy -Iprobes $(addprefix -I,$(CTL_DIRS))
 
 # --- benchmarks and demo ----------------------------------------------------
 BENCHES := $(patsubst bench/%.mk,bench-%,$(wildcard bench/*.mk))
@@ -234,8 +252,20 @@ install: all
 	@install -d $(DESTDIR)/etc/edgeslice; for f in $(wildcard units/*.conf units/*.json); do \
 		[ -e $(DESTDIR)/etc/edgeslice/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/edgeslice/; done
 
+# Every C source, formatted with the repository's .clang-format (clang-format 14, Debian's).
+FORMAT_SRC := $(wildcard */*.c */*.h controller/*/*.c controller/*/*.h tests/*/*.c)
+
 format:
-	clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "format-check: $(words $(FORMAT_SRC)) files ok"
+
+# Layout (tests/check-layout: file sizes, include direction) and formatting; a stage of check.
+lint:
+	@ok=1; $(MAKE) --no-print-directory format-check && tests/check-layout || ok=0; \
+	[ -n "$$TEST_SUMMARY" ] && echo "lint $$ok $$((1 - ok)) 0" >>"$$TEST_SUMMARY"; \
+	echo "lint: $$ok passed, $$((1 - ok)) failed"; [ $$ok = 1 ]
 
 clean:
 	rm -rf $(BUILD)

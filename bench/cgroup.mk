@@ -3,7 +3,7 @@
 
 CG_ENFORCE := $(BUILD)/tests/cg_enforce
 
-$(CG_ENFORCE): tests/vm/cg_enforce.c $(LIB) controller/cg.h controller/util.h
+$(CG_ENFORCE): tests/vm/cg_enforce.c $(LIB) controller/cgroup/cg.h controller/basic/util.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 

@@ -153,7 +153,7 @@ static json_object *empty_devices(void *ctx)
 
 static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms, bool placer)
 {
-	struct dconf_fleet c = {.lease_ttl = 5};
+	struct fleet_conf c = {.lease_ttl = 5};
 	sd_event *ev = NULL;
 	const char *ttl = getenv("FLEET_BENCH_TTL");
 	struct sim *sims = calloc(n, sizeof(*sims));
@@ -166,10 +166,9 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		/* the placer process stands for the placer only: no devices of its own */
-		struct fleet_host h = {&sims[i],  sim_start,
-				       sim_known, placer ? empty_devices : sim_devices,
-				       sim_log,	  NULL,
-				       NULL};
+		struct fleet_host h = {
+		    &sims[i], sim_start, sim_known, placer ? empty_devices : sim_devices,
+		    sim_log,  NULL,	 NULL};
 		struct fleet_params p = {
 		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
 		sims[i].ev = ev;
@@ -201,7 +200,7 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 
 static int submit(const char *eps, unsigned count, double rate)
 {
-	struct dconf_fleet c = {.lease_ttl = 5};
+	struct fleet_conf c = {.lease_ttl = 5};
 	struct sim s = {.name = "driver"};
 	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, sim_log, NULL, NULL};
 	struct fleet_params p = {.conf = &c, .node = "driver", .no_placer = true};

@@ -18,7 +18,10 @@ static double urand(void)
 	rs ^= rs >> 27;
 	return (double)((rs * 2685821657736338717ull) >> 11) / (double)(1ull << 53);
 }
-static double irand(int lo, int hi) { return lo + (int)(urand() * (hi - lo + 1)); }
+static double irand(int lo, int hi)
+{
+	return lo + (int)(urand() * (hi - lo + 1));
+}
 
 static int dcmp(const void *a, const void *b)
 {
@@ -46,13 +49,14 @@ static double time_plan(const struct jps_chain *c, size_t n, double budget, doub
 
 int main(int argc, char **argv)
 {
-	static const char *models[4] = { "alexnet", "mobilenet-v2", "googlenet", "resnet-18" };
-	static const char *presets[3] = { "3g", "4g", "wifi" };
-	static const uint64_t rates[3] = { 137500, 731250, 2360000 };
-	static const double paper[4][3] = {
-		{ 22.06, 42.11, 73.43 }, { 56.73, 78.83, 84.69 }, { 52.83, 71.93, 72.17 }, { 0.73, 28.22, 58.52 }
-	};
-	static const size_t ns[4] = { 10, 100, 1000, 10000 };
+	static const char *models[4] = {"alexnet", "mobilenet-v2", "googlenet", "resnet-18"};
+	static const char *presets[3] = {"3g", "4g", "wifi"};
+	static const uint64_t rates[3] = {137500, 731250, 2360000};
+	static const double paper[4][3] = {{22.06, 42.11, 73.43},
+					   {56.73, 78.83, 84.69},
+					   {52.83, 71.93, 72.17},
+					   {0.73, 28.22, 58.52}};
+	static const size_t ns[4] = {10, 100, 1000, 10000};
 	const char *json_path = argc > 1 ? argv[1] : "bench/results/jps.json";
 	const char *md_path = argc > 2 ? argv[2] : "build/jps-bench.md";
 	FILE *j = fopen(json_path, "w"), *md = fopen(md_path, "w");
@@ -62,13 +66,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jps-bench: cannot open %s / %s\n", json_path, md_path);
 		return 1;
 	}
-	fprintf(j, "{\n  \"estimate\": \"compute times from FLOPs at %.1f GFLOP/s (not measured)\",\n",
+	fprintf(j,
+		"{\n  \"estimate\": \"compute times from FLOPs at %.1f GFLOP/s (not measured)\",\n",
 		JPS_EST_GFLOPS);
 
 	/* 1. planner time */
 	fprintf(j, "  \"planner_time_us\": [\n");
-	fprintf(md, "Planner time (median of 7, microseconds; chain conversion excluded), 4G link:\n\n");
-	fprintf(md, "| model | cuts | n | Alg. 2 + 2-candidate mix + uniform (us) | default: + all pairs + exact when small (us) | makespan gain of default |\n|---|---|---|---|---|---|\n");
+	fprintf(
+	    md,
+	    "Planner time (median of 7, microseconds; chain conversion excluded), 4G link:\n\n");
+	fprintf(
+	    md,
+	    "| model | cuts | n | Alg. 2 + 2-candidate mix + uniform (us) | default: + all pairs + "
+	    "exact when small (us) | makespan gain of default |\n|---|---|---|---|---|---|\n");
 	jps_link_init(&link, rates[1], 0);
 	for (int mi = 0; mi < 4; mi += 2) {
 		struct jps_model *m;
@@ -79,10 +89,15 @@ int main(int argc, char **argv)
 			double ms0, ms1;
 			double t0 = time_plan(&c, ns[k], 0, 0, &ms0),
 			       t1 = time_plan(&c, ns[k], JPS_PAIR_BUDGET, JPS_EXACT_BUDGET, &ms1);
-			fprintf(j, "    {\"model\": \"%s\", \"cuts\": %zu, \"jobs\": %zu, \"paper_mix_us\": %.1f, \"default_us\": %.1f, \"paper_mix_makespan_ms\": %.3f, \"default_makespan_ms\": %.3f}%s\n",
-				models[mi], c.n, ns[k], t0, t1, ms0, ms1, (mi == 2 && k == 3) ? "" : ",");
-			fprintf(md, "| %s | %zu | %zu | %.1f | %.1f | %.2f%% |\n", models[mi], c.n, ns[k], t0, t1,
-				100 * (ms0 - ms1) / ms0);
+			fprintf(
+			    j,
+			    "    {\"model\": \"%s\", \"cuts\": %zu, \"jobs\": %zu, "
+			    "\"paper_mix_us\": %.1f, \"default_us\": %.1f, "
+			    "\"paper_mix_makespan_ms\": %.3f, \"default_makespan_ms\": %.3f}%s\n",
+			    models[mi], c.n, ns[k], t0, t1, ms0, ms1,
+			    (mi == 2 && k == 3) ? "" : ",");
+			fprintf(md, "| %s | %zu | %zu | %.1f | %.1f | %.2f%% |\n", models[mi], c.n,
+				ns[k], t0, t1, 100 * (ms0 - ms1) / ms0);
 		}
 		jps_chain_done(&c);
 		jps_model_free(m);
@@ -129,14 +144,14 @@ int main(int argc, char **argv)
 			uint32_t e[8][2];
 			double bf;
 			for (size_t v = 0; v < n; v++) {
-				w[v] = (struct jps_job){ irand(0, 9), irand(0, 9) };
+				w[v] = (struct jps_job){irand(0, 9), irand(0, 9)};
 				if (v && urand() < 0.85) {
 					e[ne][0] = (uint32_t)(urand() * v), e[ne][1] = (uint32_t)v;
 					w[e[ne][0]].g = 0;
 					ne++;
 				}
 			}
-			struct jps_graph gr = { .n = n, .w = w, .n_edges = ne, .edges = e };
+			struct jps_graph gr = {.n = n, .w = w, .n_edges = ne, .edges = e};
 			jps_alg5(&gr, order, NULL, NULL);
 			jps_graph_brute_force(&gr, &bf);
 			ttotal++;
@@ -163,15 +178,30 @@ int main(int argc, char **argv)
 			jps_chain_done(&c);
 			jps_model_free(m);
 		}
-		fprintf(j, "  \"vs_brute_force\": {\"random_chains\": %d, \"alg2_ratio_equal\": %d, \"mix_equal\": %d, \"all_pairs_equal\": %d, \"all_pairs_worst_gap_pct\": %.2f, \"default_equal\": %d, \"random_trees\": %d, \"alg5_equal\": %d, \"alexnet_4g_n_1_to_5_equal\": %d, \"alexnet_4g_alg2_equal\": %d, \"alexnet_4g_cases\": %d},\n",
-			total, eq_paper, eq_mix, eq_pairs, 100 * worst, eq_def, ttotal, teq, aeq, apaper, an);
-		fprintf(md, "\nShare of random instances where the plan equals brute force (all cut multisets x all orders):\n\n");
-		fprintf(md, "| instances | Alg. 2 ratio (paper) | + 2-candidate mix / uniform | + all pairs | default (+ exact when small) |\n|---|---|---|---|---|\n");
-		fprintf(md, "| %d monotone chains, 3-8 cuts, 2-6 jobs | %.1f%% | %.1f%% | %.1f%% (worst gap %.2f%%) | %.1f%% |\n", total,
-			100.0 * eq_paper / total, 100.0 * eq_mix / total, 100.0 * eq_pairs / total, 100 * worst,
-			100.0 * eq_def / total);
-		fprintf(md, "| AlexNet (estimate), 4G, 1-5 identical jobs | %d of %d (Alg. 2 ratio) | | | %d of %d |\n", apaper, an, aeq, an);
-		fprintf(md, "\nAlg. 5 equals the best topological order on %d of %d random forests (2-8 nodes; see JPS.md for why not all).\n",
+		fprintf(j,
+			"  \"vs_brute_force\": {\"random_chains\": %d, \"alg2_ratio_equal\": %d, "
+			"\"mix_equal\": %d, \"all_pairs_equal\": %d, \"all_pairs_worst_gap_pct\": "
+			"%.2f, \"default_equal\": %d, \"random_trees\": %d, \"alg5_equal\": %d, "
+			"\"alexnet_4g_n_1_to_5_equal\": %d, \"alexnet_4g_alg2_equal\": %d, "
+			"\"alexnet_4g_cases\": %d},\n",
+			total, eq_paper, eq_mix, eq_pairs, 100 * worst, eq_def, ttotal, teq, aeq,
+			apaper, an);
+		fprintf(md, "\nShare of random instances where the plan equals brute force (all "
+			    "cut multisets x all orders):\n\n");
+		fprintf(md, "| instances | Alg. 2 ratio (paper) | + 2-candidate mix / uniform | + "
+			    "all pairs | default (+ exact when small) |\n|---|---|---|---|---|\n");
+		fprintf(md,
+			"| %d monotone chains, 3-8 cuts, 2-6 jobs | %.1f%% | %.1f%% | %.1f%% "
+			"(worst gap %.2f%%) | %.1f%% |\n",
+			total, 100.0 * eq_paper / total, 100.0 * eq_mix / total,
+			100.0 * eq_pairs / total, 100 * worst, 100.0 * eq_def / total);
+		fprintf(md,
+			"| AlexNet (estimate), 4G, 1-5 identical jobs | %d of %d (Alg. 2 ratio) | "
+			"| | %d of %d |\n",
+			apaper, an, aeq, an);
+		fprintf(md,
+			"\nAlg. 5 equals the best topological order on %d of %d random forests "
+			"(2-8 nodes; see JPS.md for why not all).\n",
 			teq, ttotal);
 	}
 
@@ -180,18 +210,23 @@ int main(int argc, char **argv)
 	fprintf(j, "  \"reduction_vs_local_pct\": [\n");
 	for (int src = 0; src < 2; src++) {
 		if (src == 0)
-			fprintf(md, "\nPredicted latency reduction vs local-only, 100 identical jobs, w0 = 0, FLOP-estimated compute (%.0f GFLOP/s), JPS (PO) [paper's JPS, Table 1]:\n\n",
+			fprintf(md,
+				"\nPredicted latency reduction vs local-only, 100 identical jobs, "
+				"w0 = 0, FLOP-estimated compute (%.0f GFLOP/s), JPS (PO) [paper's "
+				"JPS, Table 1]:\n\n",
 				JPS_EST_GFLOPS);
 		else
-			fprintf(md, "\nThe same on profiles measured now by edgeslice-infer (this x86 core, 1 thread, median of 5 passes per layer):\n\n");
-		fprintf(md, "| model | 3G 1.1 Mbit/s | 4G 5.85 Mbit/s | Wi-Fi 18.88 Mbit/s |\n|---|---|---|---|\n");
+			fprintf(md, "\nThe same on profiles measured now by edgeslice-infer (this "
+				    "x86 core, 1 thread, median of 5 passes per layer):\n\n");
+		fprintf(md, "| model | 3G 1.1 Mbit/s | 4G 5.85 Mbit/s | Wi-Fi 18.88 Mbit/s "
+			    "|\n|---|---|---|---|\n");
 		for (int mi = 0; mi < 4; mi++) {
 			struct jps_model *m = NULL;
 			if (src == 0) {
 				jps_builtin_model(models[mi], 0, &m);
 			} else {
 				struct infer_model *im;
-				double ms[256] = { 0 }, all[5][256];
+				double ms[256] = {0}, all[5][256];
 				if (infer_model_new(models[mi], 0, 1, &im) < 0 || im->n > 256 ||
 				    infer_model_alloc(im, 1) < 0)
 					return 1;
@@ -219,10 +254,14 @@ int main(int argc, char **argv)
 				double lo = jps_local_only(&c, 100), co = jps_cloud_only(&c, 100),
 				       po = jps_partition_only(&c, 100, NULL);
 				double r = 100 * (lo - p.makespan) / lo, rpo = 100 * (lo - po) / lo;
-				fprintf(j, "    {\"profile\": \"%s\", \"model\": \"%s\", \"preset\": \"%s\", \"jps_ms\": %.2f, \"lo_ms\": %.2f, \"co_ms\": %.2f, \"po_ms\": %.2f, \"jps_pct\": %.2f, \"po_pct\": %.2f, \"co_pct\": %.2f, \"paper_jps_pct\": %.2f}%s\n",
-					src ? "measured" : "flop-estimate", models[mi], presets[pi], p.makespan, lo, co,
-					po, r, rpo, 100 * (lo - co) / lo, paper[mi][pi],
-					(src == 1 && mi == 3 && pi == 2) ? "" : ",");
+				fprintf(j,
+					"    {\"profile\": \"%s\", \"model\": \"%s\", \"preset\": "
+					"\"%s\", \"jps_ms\": %.2f, \"lo_ms\": %.2f, \"co_ms\": "
+					"%.2f, \"po_ms\": %.2f, \"jps_pct\": %.2f, \"po_pct\": "
+					"%.2f, \"co_pct\": %.2f, \"paper_jps_pct\": %.2f}%s\n",
+					src ? "measured" : "flop-estimate", models[mi], presets[pi],
+					p.makespan, lo, co, po, r, rpo, 100 * (lo - co) / lo,
+					paper[mi][pi], (src == 1 && mi == 3 && pi == 2) ? "" : ",");
 				fprintf(md, " %.1f%% (%.1f%%) [%.2f%%] |", r, rpo, paper[mi][pi]);
 				jps_plan_done(&p);
 				jps_chain_done(&c);

@@ -127,7 +127,8 @@ static int bpf_cost(bool in_filter, struct bpf_cost *ret)
 	if (in_filter)
 		(void)probe_bpf_read_cgroup(b, id, &c);
 	ret->events = s1.run_cnt - s0.run_cnt;
-	ret->ns_per_event = ret->events ? (double)(s1.run_time_ns - s0.run_time_ns) / (double)ret->events : 0;
+	ret->ns_per_event =
+	    ret->events ? (double)(s1.run_time_ns - s0.run_time_ns) / (double)ret->events : 0;
 	ret->switches_in_cg = c.nr_switches;
 	r = 0;
 out:
@@ -213,7 +214,8 @@ int main(int argc, char **argv)
 	(void)nop_cost(&nop_ns, &nop_events);
 	printf("bpf: empty sched_switch program (floor) %.1f ns/event (%llu events)\n", nop_ns,
 	       (unsigned long long)nop_events);
-	printf("bpf: filter hit %.1f ns/event (%llu events), filter miss %.1f ns/event (%llu events)\n",
+	printf("bpf: filter hit %.1f ns/event (%llu events), filter miss %.1f ns/event (%llu "
+	       "events)\n",
 	       hit.ns_per_event, (unsigned long long)hit.events, miss.ns_per_event,
 	       (unsigned long long)miss.events);
 
@@ -243,7 +245,8 @@ int main(int argc, char **argv)
 				tp += now_nsec() - t0;
 				t0 = now_nsec();
 				for (int i = 0; i < iters / 10; i++)
-					(void)probe_cg_read_some(c, PROBE_HAVE_ALL & ~PROBE_HAVE_SLOW, &s);
+					(void)probe_cg_read_some(
+					    c, PROBE_HAVE_ALL & ~PROBE_HAVE_SLOW, &s);
 				tf += now_nsec() - t0;
 				t0 = now_nsec();
 				for (int i = 0; i < iters / 10; i++)
@@ -267,7 +270,8 @@ int main(int argc, char **argv)
 			probe_cg_free(c);
 		}
 		unlinkat(topfd, "t", AT_REMOVEDIR);
-		printf("tick per task (%s): pread %.0f ns, open+read+close %.0f ns; cpu.stat alone: %.0f vs %.0f ns; "
+		printf("tick per task (%s): pread %.0f ns, open+read+close %.0f ns; cpu.stat "
+		       "alone: %.0f vs %.0f ns; "
 		       "fast tick (no slow files) %.0f ns\n",
 		       files, pread_ns, oneshot_ns, cpu_pread_ns, cpu_oneshot_ns, fast_ns);
 	}
@@ -312,7 +316,9 @@ int main(int argc, char **argv)
 			tick_us_files = tick_us;
 		}
 		printf("sampler, 100 tasks at 10 Hz, %s: %.3f %% of one core (%.0f us per tick)\n",
-		       mode == 0 ? (bpf_err ? "eBPF unavailable" : "with eBPF") : "cgroup files only", pct, tick_us);
+		       mode == 0 ? (bpf_err ? "eBPF unavailable" : "with eBPF")
+				 : "cgroup files only",
+		       pct, tick_us);
 	}
 	close(topfd);
 	rmdir(top);
@@ -322,7 +328,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-probes: %s: %m\n", out);
 		return 1;
 	}
-	struct utsname_s { char r[128]; } k = { "" };
+	struct utsname_s {
+		char r[128];
+	} k = {""};
 	{
 		_cleanup_free_ char *rel = NULL;
 		if (read_file_at(AT_FDCWD, "/proc/sys/kernel/osrelease", &rel, NULL) == 0) {
@@ -330,24 +338,29 @@ int main(int argc, char **argv)
 			snprintf(k.r, sizeof(k.r), "%s", rel);
 		}
 	}
-	fprintf(f,
-		"{\n"
-		"  \"kernel\": \"%s\",\n  \"ncpus\": %ld,\n"
-		"  \"bpf_ns_per_event_filter_hit\": %.1f,\n  \"bpf_events_filter_hit\": %llu,\n"
-		"  \"bpf_ns_per_event_filter_miss\": %.1f,\n  \"bpf_events_filter_miss\": %llu,\n"
-		"  \"bpf_ns_per_event_empty_program\": %.1f,\n  \"bpf_events_empty_program\": %llu,\n"
-		"  \"bpf_load\": \"pipe ping-pong, 2 processes pinned to CPU 0, 2 s each\",\n"
-		"  \"bpf_error\": %d,\n"
-		"  \"tick_files\": \"%s\",\n"
-		"  \"tick_per_task_pread_ns\": %.0f,\n  \"tick_per_task_open_read_close_ns\": %.0f,\n"
-		"  \"tick_per_task_fast_pread_ns\": %.0f,\n"
-		"  \"cpu_stat_pread_ns\": %.0f,\n  \"cpu_stat_open_read_close_ns\": %.0f,\n"
-		"  \"sampler_100_tasks_10hz_pct_core_with_bpf\": %.3f,\n  \"sampler_tick_us_with_bpf\": %.0f,\n"
-		"  \"sampler_100_tasks_10hz_pct_core_files_only\": %.3f,\n  \"sampler_tick_us_files_only\": %.0f\n"
-		"}\n",
-		k.r, sysconf(_SC_NPROCESSORS_ONLN), hit.ns_per_event, (unsigned long long)hit.events,
-		miss.ns_per_event, (unsigned long long)miss.events, nop_ns, (unsigned long long)nop_events, r_hit < 0 ? r_hit : r_miss, files, pread_ns,
-		oneshot_ns, fast_ns, cpu_pread_ns, cpu_oneshot_ns, samp_pct_bpf, tick_us_bpf, samp_pct_files, tick_us_files);
+	fprintf(
+	    f,
+	    "{\n"
+	    "  \"kernel\": \"%s\",\n  \"ncpus\": %ld,\n"
+	    "  \"bpf_ns_per_event_filter_hit\": %.1f,\n  \"bpf_events_filter_hit\": %llu,\n"
+	    "  \"bpf_ns_per_event_filter_miss\": %.1f,\n  \"bpf_events_filter_miss\": %llu,\n"
+	    "  \"bpf_ns_per_event_empty_program\": %.1f,\n  \"bpf_events_empty_program\": %llu,\n"
+	    "  \"bpf_load\": \"pipe ping-pong, 2 processes pinned to CPU 0, 2 s each\",\n"
+	    "  \"bpf_error\": %d,\n"
+	    "  \"tick_files\": \"%s\",\n"
+	    "  \"tick_per_task_pread_ns\": %.0f,\n  \"tick_per_task_open_read_close_ns\": %.0f,\n"
+	    "  \"tick_per_task_fast_pread_ns\": %.0f,\n"
+	    "  \"cpu_stat_pread_ns\": %.0f,\n  \"cpu_stat_open_read_close_ns\": %.0f,\n"
+	    "  \"sampler_100_tasks_10hz_pct_core_with_bpf\": %.3f,\n  "
+	    "\"sampler_tick_us_with_bpf\": %.0f,\n"
+	    "  \"sampler_100_tasks_10hz_pct_core_files_only\": %.3f,\n  "
+	    "\"sampler_tick_us_files_only\": %.0f\n"
+	    "}\n",
+	    k.r, sysconf(_SC_NPROCESSORS_ONLN), hit.ns_per_event, (unsigned long long)hit.events,
+	    miss.ns_per_event, (unsigned long long)miss.events, nop_ns,
+	    (unsigned long long)nop_events, r_hit < 0 ? r_hit : r_miss, files, pread_ns, oneshot_ns,
+	    fast_ns, cpu_pread_ns, cpu_oneshot_ns, samp_pct_bpf, tick_us_bpf, samp_pct_files,
+	    tick_us_files);
 	printf("wrote %s\n", out);
 	return 0;
 }

@@ -9,11 +9,11 @@
 
 /* Per cgroup, per CPU (the map is BPF_MAP_TYPE_PERCPU_HASH; user space sums CPUs). */
 struct probe_cg_counters {
-	unsigned long long oncpu_ns;    /* time tasks of this cgroup spent on a CPU */
+	unsigned long long oncpu_ns;	/* time tasks of this cgroup spent on a CPU */
 	unsigned long long nr_switches; /* times a task of this cgroup was switched out */
-	unsigned long long nr_preempt;  /* ... of which it was still runnable (involuntary) */
-	unsigned long long rq_count;    /* run-queue waits measured */
-	unsigned long long rq_sum_ns;   /* their total */
+	unsigned long long nr_preempt;	/* ... of which it was still runnable (involuntary) */
+	unsigned long long rq_count;	/* run-queue waits measured */
+	unsigned long long rq_sum_ns;	/* their total */
 	unsigned long long rq_hist[PROBE_HIST_SLOTS];
 };
 

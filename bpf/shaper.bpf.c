@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* shaper.bpf.c — cls_bpf direct-action classifier under edgeslice's HTB root: picks the
- * leaf class of a packet from its socket's cgroup v2 id, else its ingress interface or source address. */
+ * leaf class of a packet from its socket's cgroup v2 id, else its ingress interface or source
+ * address. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "shaper.h"
 
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
+#define ETH_P_IP      0x0800
+#define ETH_P_IPV6    0x86DD
 #define TC_ACT_UNSPEC (-1)
-#define TC_ACT_OK 0
+#define TC_ACT_OK     0
 
 char LICENSE[] SEC("license") = "GPL";
 

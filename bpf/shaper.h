@@ -15,19 +15,19 @@ struct shaper_src_key {
 	__u8 addr[16];
 };
 
-#define SHAPER_SAVED_MAGIC 0x65735348u /* "esSH" */
+#define SHAPER_SAVED_MAGIC    0x65735348u /* "esSH" */
 #define SHAPER_SAVED_OPTS_MAX 2048
 
 /* The root qdisc that was on the device before edgeslice replaced it, kept in the one-entry
  * array map saved_root so it lives exactly as long as our qdisc does (see docs/SHAPER.md). */
 struct shaper_saved {
 	__u32 magic;
-	__u32 handle;    /* 0 = the kernel's default root: restore by deleting ours */
-	__u64 parent_rate; /* bytes/s of class <major>:1 as configured */
+	__u32 handle;	    /* 0 = the kernel's default root: restore by deleting ours */
+	__u64 parent_rate;  /* bytes/s of class <major>:1 as configured */
 	__u32 gso_max_size; /* the device's own, put back with the root; 0 = unknown */
 	__u32 pad;
 	char kind[16];
 	__u32 opts_type; /* nla_type of TCA_OPTIONS as dumped (may carry NLA_F_NESTED) */
-	__u32 opts_len;  /* 0 = the qdisc had no TCA_OPTIONS */
+	__u32 opts_len;	 /* 0 = the qdisc had no TCA_OPTIONS */
 	__u8 opts[SHAPER_SAVED_OPTS_MAX];
 };

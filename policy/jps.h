@@ -48,8 +48,8 @@ double jps_model_total_ms(const struct jps_model *m);
 /* ---- bandwidth model g = w0 + bytes / b ----------------------------------------- */
 
 struct jps_link {
-	double w0_ms;            /* round trip charged per upload */
-	double bytes_per_ms;     /* shaped upload rate */
+	double w0_ms;	     /* round trip charged per upload */
+	double bytes_per_ms; /* shaped upload rate */
 };
 /* bytes_per_sec > 0; rtt_ms >= 0. */
 int jps_link_init(struct jps_link *l, uint64_t bytes_per_sec, double rtt_ms);
@@ -76,10 +76,10 @@ double jps_makespan(const struct jps_job *jobs, const size_t *order, size_t n);
 enum { JPS_CUT_CLOUD = -1, JPS_CUT_LOCAL = -2 };
 
 struct jps_cut {
-	double f;      /* local compute of everything kept local */
-	double g;      /* upload time of the frontier tensors (0 if nothing is uploaded) */
-	int32_t layer; /* local set = this layer and all its ancestors; or JPS_CUT_* */
-	uint64_t bytes;   /* bytes uploaded */
+	double f;	  /* local compute of everything kept local */
+	double g;	  /* upload time of the frontier tensors (0 if nothing is uploaded) */
+	int32_t layer;	  /* local set = this layer and all its ancestors; or JPS_CUT_* */
+	uint64_t bytes;	  /* bytes uploaded */
 	uint32_t n_local; /* layers computed locally */
 };
 
@@ -116,7 +116,7 @@ size_t jps_ratio_split(uint32_t ratio, size_t n);
 /* A homogeneous plan: n jobs, counts per cut, processing order, exact makespan. */
 struct jps_plan {
 	size_t n_jobs;
-	size_t *order;   /* cut index of the i-th job processed (Johnson order) */
+	size_t *order;	 /* cut index of the i-th job processed (Johnson order) */
 	double makespan; /* ms */
 	/* what produced it */
 	struct jps_bsearch alg2;
@@ -127,14 +127,13 @@ struct jps_plan {
 void jps_plan_done(struct jps_plan *p);
 
 /* Mix makespan in O(1): n_a jobs at cut a and n_b at cut b, Johnson order. */
-double jps_mix_makespan(const struct jps_cut *a, size_t n_a, const struct jps_cut *b,
-			size_t n_b);
+double jps_mix_makespan(const struct jps_cut *a, size_t n_a, const struct jps_cut *b, size_t n_b);
 
 /* JPS for n identical jobs: Alg. 2, then every mix of its two candidates and every
  * uniform cut evaluated exactly, (while cuts^2 x jobs <= JPS_PAIR_BUDGET) every mix of
  * any two cuts, and (while multisets x cuts <= JPS_EXACT_BUDGET) every multiset of cuts
  * in Johnson order — exact. The best wins: never worse than the paper's ratio. */
-#define JPS_PAIR_BUDGET 5e7
+#define JPS_PAIR_BUDGET	 5e7
 #define JPS_EXACT_BUDGET 2e6
 int jps_plan_homogeneous(const struct jps_chain *c, size_t n_jobs, struct jps_plan *ret);
 /* Same with explicit budgets (0, 0: the paper's two candidates + uniform cuts only). */
@@ -146,6 +145,14 @@ int jps_plan_homogeneous_ex(const struct jps_chain *c, size_t n_jobs, double pai
 double jps_local_only(const struct jps_chain *c, size_t n_jobs);
 double jps_cloud_only(const struct jps_chain *c, size_t n_jobs);
 double jps_partition_only(const struct jps_chain *c, size_t n_jobs, size_t *ret_cut);
+
+/* The named plans of the experiment and the reference workload: "lo" local only, "co" cloud
+ * only, "po" partition only (one best cut for every job), "jps" (jps_plan_homogeneous). */
+bool jps_plan_name_valid(const char *plan);
+/* Writes each of n_jobs jobs' cut layer, in run order, for the named plan over c, and its
+ * predicted makespan. -EINVAL for an unknown plan, -errno from the planner. */
+int jps_plan_cuts(const struct jps_chain *c, const char *plan, size_t n_jobs, int32_t *cuts,
+		  double *ret_makespan);
 
 /* Brute force: every multiset of cuts for n jobs x every order (n <= 8; refuses more
  * than max_evals evaluations with -E2BIG). */
@@ -182,17 +189,17 @@ int jps_graph_brute_force(const struct jps_graph *gr, double *ret_makespan);
 
 struct jps_hetero_job {
 	uint32_t model; /* index into the models passed */
-	size_t cut;     /* index into that model's chain */
+	size_t cut;	/* index into that model's chain */
 };
 struct jps_hetero_plan {
 	size_t n_jobs;
 	struct jps_hetero_job *jobs;
 	size_t n_nodes;
-	size_t *order;    /* graph node order */
-	uint32_t *node_job;   /* graph node -> job index */
-	int32_t *node_layer;  /* graph node -> layer index of its model */
-	bool tree;        /* Alg. 5 was used (else Alg. 4) */
-	double makespan;  /* layer-level, exact */
+	size_t *order;		   /* graph node order */
+	uint32_t *node_job;	   /* graph node -> job index */
+	int32_t *node_layer;	   /* graph node -> layer index of its model */
+	bool tree;		   /* Alg. 5 was used (else Alg. 4) */
+	double makespan;	   /* layer-level, exact */
 	double job_level_makespan; /* Johnson over whole jobs, same cuts */
 };
 /* n_jobs[i] jobs of model i: each model is cut by jps_plan_homogeneous on its own

@@ -25,7 +25,10 @@ struct builder {
 	int err;
 };
 
-static uint64_t bytes_of(struct shape s) { return (uint64_t)s.c * s.h * s.w * 4u; }
+static uint64_t bytes_of(struct shape s)
+{
+	return (uint64_t)s.c * s.h * s.w * 4u;
+}
 
 static uint32_t add(struct builder *b, const char *name, double flops, struct shape out,
 		    const uint32_t *in, uint32_t nin)
@@ -35,8 +38,8 @@ static uint32_t add(struct builder *b, const char *name, double flops, struct sh
 
 	if (b->err)
 		return 0;
-	b->err = jps_model_add_layer(b->m, name, flops / b->flops_per_ms, bytes_of(out), in, nin,
-				     &idx);
+	b->err =
+	    jps_model_add_layer(b->m, name, flops / b->flops_per_ms, bytes_of(out), in, nin, &idx);
 	if (b->err)
 		return 0;
 	ns = realloc(b->shapes, (idx + 1) * sizeof(*ns));
@@ -52,7 +55,7 @@ static uint32_t add(struct builder *b, const char *name, double flops, struct sh
 static struct shape shape_of(struct builder *b, uint32_t in)
 {
 	if (in == JPS_INPUT)
-		return (struct shape){ 3, 224, 224 };
+		return (struct shape){3, 224, 224};
 	return b->shapes[in];
 }
 
@@ -71,7 +74,7 @@ static uint32_t conv(struct builder *b, const char *name, uint32_t in, uint32_t 
 		     uint32_t s, uint32_t p, uint32_t groups)
 {
 	struct shape i = shape_of(b, in);
-	struct shape o = { cout, out_dim(i.h, k, s, p, false), out_dim(i.w, k, s, p, false) };
+	struct shape o = {cout, out_dim(i.h, k, s, p, false), out_dim(i.w, k, s, p, false)};
 	double macs = (double)o.c * o.h * o.w * ((double)i.c / groups) * k * k;
 	return add(b, name, 2 * macs, o, &in, 1);
 }
@@ -80,26 +83,26 @@ static uint32_t pool(struct builder *b, const char *name, uint32_t in, uint32_t 
 		     uint32_t p, bool ceil_mode)
 {
 	struct shape i = shape_of(b, in);
-	struct shape o = { i.c, out_dim(i.h, k, s, p, ceil_mode), out_dim(i.w, k, s, p, ceil_mode) };
+	struct shape o = {i.c, out_dim(i.h, k, s, p, ceil_mode), out_dim(i.w, k, s, p, ceil_mode)};
 	return add(b, name, (double)o.c * o.h * o.w * k * k, o, &in, 1);
 }
 
 static uint32_t gap(struct builder *b, const char *name, uint32_t in)
 {
 	struct shape i = shape_of(b, in);
-	return add(b, name, (double)i.c * i.h * i.w, (struct shape){ i.c, 1, 1 }, &in, 1);
+	return add(b, name, (double)i.c * i.h * i.w, (struct shape){i.c, 1, 1}, &in, 1);
 }
 
 static uint32_t fc(struct builder *b, const char *name, uint32_t in, uint32_t out)
 {
 	struct shape i = shape_of(b, in);
 	double nin = (double)i.c * i.h * i.w;
-	return add(b, name, 2 * nin * out, (struct shape){ out, 1, 1 }, &in, 1);
+	return add(b, name, 2 * nin * out, (struct shape){out, 1, 1}, &in, 1);
 }
 
 static uint32_t add2(struct builder *b, const char *name, uint32_t x, uint32_t y)
 {
-	uint32_t in[2] = { x, y };
+	uint32_t in[2] = {x, y};
 	struct shape o = shape_of(b, x);
 	return add(b, name, (double)o.c * o.h * o.w, o, in, 2);
 }
@@ -131,9 +134,9 @@ static void build_alexnet(struct builder *b)
 
 static void build_mobilenet_v2(struct builder *b)
 {
-	static const uint32_t cfg[][4] = { { 1, 16, 1, 1 },  { 6, 24, 2, 2 },  { 6, 32, 3, 2 },
-					   { 6, 64, 4, 2 },  { 6, 96, 3, 1 },  { 6, 160, 3, 2 },
-					   { 6, 320, 1, 1 } };
+	static const uint32_t cfg[][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2},
+					  {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
+					  {6, 320, 1, 1}};
 	char nm[64];
 	uint32_t x = conv(b, "conv0", JPS_INPUT, 32, 3, 2, 1, 1);
 	unsigned blk = 1;
@@ -210,7 +213,7 @@ static void build_googlenet(struct builder *b)
 
 static void build_resnet18(struct builder *b)
 {
-	static const uint32_t widths[4] = { 64, 128, 256, 512 };
+	static const uint32_t widths[4] = {64, 128, 256, 512};
 	char nm[64];
 	uint32_t x = conv(b, "conv1", JPS_INPUT, 64, 7, 2, 3, 1);
 
@@ -237,16 +240,16 @@ static const struct {
 	const char *name;
 	void (*build)(struct builder *b);
 } builtins[] = {
-	{ "alexnet", build_alexnet },
-	{ "mobilenet-v2", build_mobilenet_v2 },
-	{ "googlenet", build_googlenet },
-	{ "resnet-18", build_resnet18 },
+    {"alexnet", build_alexnet},
+    {"mobilenet-v2", build_mobilenet_v2},
+    {"googlenet", build_googlenet},
+    {"resnet-18", build_resnet18},
 };
 
 const char *const *jps_builtin_names(void)
 {
-	static const char *const names[] = { "alexnet", "mobilenet-v2", "googlenet", "resnet-18",
-					     NULL };
+	static const char *const names[] = {"alexnet", "mobilenet-v2", "googlenet", "resnet-18",
+					    NULL};
 	return names;
 }
 
@@ -261,7 +264,7 @@ int jps_builtin_model(const char *name, double gflops, struct jps_model **ret)
 	if (!isfinite(gflops) || gflops <= 0)
 		return -EINVAL;
 	for (size_t i = 0; i < ELEMENTS(builtins); i++) {
-		struct builder b = { .flops_per_ms = gflops * 1e6 };
+		struct builder b = {.flops_per_ms = gflops * 1e6};
 		if (strcmp(builtins[i].name, name) != 0)
 			continue;
 		snprintf(src, sizeof(src), "flop-estimate@%.3ggflops", gflops);

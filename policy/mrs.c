@@ -1,5 +1,6 @@
 /* mrs.c — DAG scheduling with retraining: priority (eq. 10), list scheduling under a capacity
- * timeline (Alg. 1), SRS (eq. 11, Alg. 2), MRS online (Alg. 3), PASS-like and Ekya-like baselines. */
+ * timeline (Alg. 1), SRS (eq. 11, Alg. 2), MRS online (Alg. 3), PASS-like and Ekya-like baselines.
+ */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -31,7 +32,10 @@ static int find_task(const struct mrs_app *app, const char *name)
 	return -1;
 }
 
-static bool finite_nonneg(double v) { return isfinite(v) && v >= 0; }
+static bool finite_nonneg(double v)
+{
+	return isfinite(v) && v >= 0;
+}
 
 static double max_capacity(const struct mrs_cluster *cl)
 {
@@ -41,7 +45,8 @@ static double max_capacity(const struct mrs_cluster *cl)
 	return m;
 }
 
-/* Kahn's algorithm; fills order with a topological order, -ELOOP (and a node on a cycle) if none. */
+/* Kahn's algorithm; fills order with a topological order, -ELOOP (and a node on a cycle) if none.
+ */
 static int topo(const struct mrs_dag *dag, int order[], int *ret_cyclic)
 {
 	int indeg[MRS_MAX_NODES];
@@ -72,7 +77,7 @@ static int topo(const struct mrs_dag *dag, int order[], int *ret_cyclic)
 int mrs_dag_build(const struct mrs_app *app, const struct mrs_cluster *cl, struct mrs_dag *ret,
 		  const char **ret_bad)
 {
-	struct mrs_dag d = { 0 };
+	struct mrs_dag d = {0};
 	int order[MRS_MAX_NODES], cyc = 0, r;
 	double cmax = cl ? max_capacity(cl) : INFINITY;
 
@@ -107,8 +112,8 @@ int mrs_dag_build(const struct mrs_app *app, const struct mrs_cluster *cl, struc
 				*ret_bad = t->name;
 			return -E2BIG;
 		}
-		d.node[i] = (struct mrs_node){ .work = t->work, .demand = t->demand,
-					       .data_out = t->data_out, .task = (int)i };
+		d.node[i] = (struct mrs_node){
+		    .work = t->work, .demand = t->demand, .data_out = t->data_out, .task = (int)i};
 	}
 	for (size_t e = 0; e < app->n_edges; e++) {
 		int a = find_task(app, app->edge[e].from), b = find_task(app, app->edge[e].to);
@@ -178,14 +183,16 @@ int mrs_priority(const struct mrs_cluster *cl, const struct mrs_dag *dag, double
 			}
 		phi[i] = e + (any ? best : 0);
 	}
-	/* insertion sort: decreasing phi, ties by topological position, which keeps it topological */
+	/* insertion sort: decreasing phi, ties by topological position, which keeps it topological
+	 */
 	for (size_t k = 0; k < dag->n; k++)
 		ret_order[k] = order[k];
 	for (size_t k = 1; k < dag->n; k++) {
 		int x = ret_order[k];
 		size_t m = k;
-		while (m > 0 && (phi[ret_order[m - 1]] < phi[x] ||
-				 (phi[ret_order[m - 1]] == phi[x] && pos[ret_order[m - 1]] > pos[x]))) {
+		while (m > 0 &&
+		       (phi[ret_order[m - 1]] < phi[x] ||
+			(phi[ret_order[m - 1]] == phi[x] && pos[ret_order[m - 1]] > pos[x]))) {
 			ret_order[m] = ret_order[m - 1];
 			m--;
 		}
@@ -256,7 +263,7 @@ int mrs_timeline_add(struct mrs_timeline *tl, size_t j, double start, double end
 		l->iv = iv;
 		l->cap = cap;
 	}
-	l->iv[l->n++] = (struct interval){ start, end, demand };
+	l->iv[l->n++] = (struct interval){start, end, demand};
 	return 0;
 }
 
@@ -286,7 +293,8 @@ static bool fits(const struct lane *l, double cap, double s, double dur, double 
 {
 	if (usage_at(l, s) + c > cap + EPS)
 		return false;
-	/* usage only rises at interval starts, so those inside the window are the only other checks */
+	/* usage only rises at interval starts, so those inside the window are the only other checks
+	 */
 	for (size_t i = 0; i < l->n; i++)
 		if (l->iv[i].start > s + EPS && l->iv[i].start < s + dur - EPS &&
 		    usage_at(l, l->iv[i].start) + c > cap + EPS)
@@ -294,8 +302,8 @@ static bool fits(const struct lane *l, double cap, double s, double dur, double 
 	return true;
 }
 
-double mrs_timeline_earliest(const struct mrs_timeline *tl, const struct mrs_cluster *cl,
-			     size_t j, double ready, double duration, double demand)
+double mrs_timeline_earliest(const struct mrs_timeline *tl, const struct mrs_cluster *cl, size_t j,
+			     double ready, double duration, double demand)
 {
 	const struct lane *l = &tl->lane[j];
 	double best = INFINITY;
@@ -326,20 +334,22 @@ static int place(const struct mrs_cluster *cl, const struct mrs_dag *dag,
 		 const struct mrs_timeline *tl, struct mrs_placement *ret)
 {
 	const struct mrs_node *n = &dag->node[i];
-	struct mrs_placement best = { .server = -1, .start = INFINITY, .finish = INFINITY };
+	struct mrs_placement best = {.server = -1, .start = INFINITY, .finish = INFINITY};
 
 	for (size_t j = 0; j < cl->n; j++) {
 		double ready = arrival + n->release, dur, s;
 		for (size_t p = 0; p < dag->n; p++)
 			if ((dag->pred[i] >> p) & 1)
-				ready = fmax(ready, pl[p].finish + transfer(cl, (size_t)pl[p].server, j,
-									    dag->node[p].data_out));
+				ready =
+				    fmax(ready, pl[p].finish + transfer(cl, (size_t)pl[p].server, j,
+									dag->node[p].data_out));
 		if (!isfinite(ready))
 			continue;
 		dur = n->work / (n->demand * cl->s[j].speed);
 		s = mrs_timeline_earliest(tl, cl, j, ready, dur, n->demand);
 		if (s + dur < best.finish - EPS || (best.server < 0 && isfinite(s)))
-			best = (struct mrs_placement){ .server = (int)j, .start = s, .finish = s + dur };
+			best =
+			    (struct mrs_placement){.server = (int)j, .start = s, .finish = s + dur};
 	}
 	if (best.server < 0)
 		return -E2BIG;
@@ -381,8 +391,7 @@ double mrs_delta_p(const struct mrs_cluster *cl, const struct mrs_task *task, si
 }
 
 static const char *const policy_names[_MRS_POLICY_MAX] = {
-	[MRS_POLICY_MRS] = "mrs", [MRS_POLICY_PASS] = "pass", [MRS_POLICY_EKYA] = "ekya"
-};
+    [MRS_POLICY_MRS] = "mrs", [MRS_POLICY_PASS] = "pass", [MRS_POLICY_EKYA] = "ekya"};
 
 const char *mrs_policy_name(enum mrs_policy p)
 {
@@ -466,7 +475,8 @@ static int decide(const struct mrs_workload *wl, enum mrs_policy policy, struct 
 				}
 			}
 			/* a retraining already queued by an earlier request refreshes this model */
-			if (bh >= 0 && best < 0 && t->cfg[bh].accuracy >= wl->a_min && !ms[i].pending)
+			if (bh >= 0 && best < 0 && t->cfg[bh].accuracy >= wl->a_min &&
+			    !ms[i].pending)
 				rq->cfg[i] = bh;
 		}
 	} else {
@@ -486,9 +496,13 @@ static int decide(const struct mrs_workload *wl, enum mrs_policy policy, struct 
 			continue;
 		c = &app->task[i].cfg[rq->cfg[i]];
 		rq->dag.node[n] = (struct mrs_node){
-			.work = c->work, .demand = c->resources, .data_out = app->task[i].model_size,
-			.release = wl->cluster.source_rate > 0 ? c->samples / wl->cluster.source_rate : 0,
-			.task = (int)i, .retrain = true,
+		    .work = c->work,
+		    .demand = c->resources,
+		    .data_out = app->task[i].model_size,
+		    .release =
+			wl->cluster.source_rate > 0 ? c->samples / wl->cluster.source_rate : 0,
+		    .task = (int)i,
+		    .retrain = true,
 		};
 		rq->dag.succ[n] = 1ull << i;
 		rq->dag.pred[i] |= 1ull << n;
@@ -543,9 +557,14 @@ static int commit(struct sim *sm, struct request *rq, size_t req_idx, int i, boo
 			sm->cap_trace = cap;
 		}
 		sm->trace[sm->n_trace++] = (struct mrs_trace_entry){
-			.req = req_idx, .node = i, .server = rq->pl[i].server, .retrain = n->retrain,
-			.start = rq->pl[i].start, .finish = rq->pl[i].finish, .demand = n->demand,
-			.pred = rq->dag.pred[i],
+		    .req = req_idx,
+		    .node = i,
+		    .server = rq->pl[i].server,
+		    .retrain = n->retrain,
+		    .start = rq->pl[i].start,
+		    .finish = rq->pl[i].finish,
+		    .demand = n->demand,
+		    .pred = rq->dag.pred[i],
 		};
 	}
 	return 0;
@@ -569,7 +588,7 @@ static void finish_request(struct sim *sm, const struct request *rq)
 int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const double *arrivals,
 		 size_t n_req, bool want_trace, struct mrs_result *ret)
 {
-	struct sim sm = { .wl = wl, .want_trace = want_trace };
+	struct sim sm = {.wl = wl, .want_trace = want_trace};
 	struct request *rq = NULL;
 	struct mrs_dag base[MRS_MAX_APPS];
 	double next_pass = 0;
@@ -579,7 +598,8 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 	if (n_req == 0 || wl->n_apps == 0 || wl->n_apps > MRS_MAX_APPS || policy >= _MRS_POLICY_MAX)
 		return -EINVAL;
 	for (size_t k = 0; k < n_req; k++)
-		if (!isfinite(arrivals[k]) || arrivals[k] < 0 || (k && arrivals[k] < arrivals[k - 1]))
+		if (!isfinite(arrivals[k]) || arrivals[k] < 0 ||
+		    (k && arrivals[k] < arrivals[k - 1]))
 			return -EINVAL;
 	for (size_t a = 0; a < wl->n_apps; a++) {
 		r = mrs_dag_build(&wl->app[a], &wl->cluster, &base[a], NULL);
@@ -598,11 +618,12 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 	}
 	for (size_t a = 0; a < wl->n_apps; a++)
 		for (size_t i = 0; i < wl->app[a].n_tasks; i++)
-			sm.ms[a][i] = (struct model_state){ .base = wl->app[a].task[i].acc0 };
+			sm.ms[a][i] = (struct model_state){.base = wl->app[a].task[i].acc0};
 
 	for (;;) {
-		/* Alg. 3: among the heads of the active requests' lists, the task that starts first */
-		struct mrs_placement best = { .start = INFINITY, .finish = INFINITY };
+		/* Alg. 3: among the heads of the active requests' lists, the task that starts first
+		 */
+		struct mrs_placement best = {.start = INFINITY, .finish = INFINITY};
 		size_t best_k = SIZE_MAX;
 
 		if (policy == MRS_POLICY_MRS) {
@@ -610,8 +631,8 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 				struct mrs_placement p;
 				if (rq[k].pos == rq[k].dag.n)
 					continue;
-				r = place(&wl->cluster, &rq[k].dag, rq[k].pl, rq[k].order[rq[k].pos],
-					  rq[k].arrival, sm.tl, &p);
+				r = place(&wl->cluster, &rq[k].dag, rq[k].pl,
+					  rq[k].order[rq[k].pos], rq[k].arrival, sm.tl, &p);
 				if (r < 0)
 					goto out;
 				if (p.start < best.start - EPS ||
@@ -631,16 +652,19 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 				pass_due = true;
 				next_pass = q->arrival + wl->pass_period;
 			}
-			timeline_prune(sm.tl, rq[first_active].arrival < q->arrival && policy == MRS_POLICY_MRS
-						      ? rq[first_active].arrival
-						      : q->arrival);
+			timeline_prune(sm.tl, rq[first_active].arrival < q->arrival &&
+						      policy == MRS_POLICY_MRS
+						  ? rq[first_active].arrival
+						  : q->arrival);
 			r = decide(wl, policy, q, sm.ms[q->app], sm.tl, pass_due);
 			if (r < 0)
 				goto out;
 			admitted++;
 			if (policy != MRS_POLICY_MRS) {
-				/* baselines: the whole request by its priority list, first come first served */
-				r = mrs_list_schedule(&wl->cluster, &q->dag, q->arrival, sm.tl, q->pl);
+				/* baselines: the whole request by its priority list, first come
+				 * first served */
+				r = mrs_list_schedule(&wl->cluster, &q->dag, q->arrival, sm.tl,
+						      q->pl);
 				if (r < 0)
 					goto out;
 				for (size_t k = 0; k < q->dag.n; k++) {
@@ -665,7 +689,8 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 				goto out;
 			if (++q->pos == q->dag.n)
 				finish_request(&sm, q);
-			while (first_active < admitted && rq[first_active].pos == rq[first_active].dag.n)
+			while (first_active < admitted &&
+			       rq[first_active].pos == rq[first_active].dag.n)
 				first_active++;
 		}
 	}
@@ -677,14 +702,14 @@ int mrs_simulate(const struct mrs_workload *wl, enum mrs_policy policy, const do
 		for (size_t k = 0; k < n_req; k++)
 			sum += sm.completion[k];
 		*ret = (struct mrs_result){
-			.n_requests = n_req,
-			.mean_completion = sum / (double)n_req,
-			.p95_completion = sm.completion[p95 ? p95 - 1 : 0],
-			.mean_accuracy = sm.acc_sum / (double)n_req,
-			.mean_objective = sm.obj_sum / (double)n_req,
-			.retrainings = sm.retrainings,
-			.trace = want_trace ? sm.trace : NULL,
-			.n_trace = want_trace ? sm.n_trace : 0,
+		    .n_requests = n_req,
+		    .mean_completion = sum / (double)n_req,
+		    .p95_completion = sm.completion[p95 ? p95 - 1 : 0],
+		    .mean_accuracy = sm.acc_sum / (double)n_req,
+		    .mean_objective = sm.obj_sum / (double)n_req,
+		    .retrainings = sm.retrainings,
+		    .trace = want_trace ? sm.trace : NULL,
+		    .n_trace = want_trace ? sm.n_trace : 0,
 		};
 		if (want_trace)
 			sm.trace = NULL;

@@ -1,32 +1,33 @@
 /* mrs.h — DAG applications with model retraining: upward-rank priority (eq. 10), capacity-aware
- * list scheduling (Alg. 1), SRS retraining choice (eq. 11, Alg. 2), MRS online scheduling (Alg. 3). */
+ * list scheduling (Alg. 1), SRS retraining choice (eq. 11, Alg. 2), MRS online scheduling (Alg. 3).
+ */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define MRS_NAME_MAX 32
-#define MRS_MAX_TASKS 32   /* inference tasks per application */
-#define MRS_MAX_NODES 64   /* extended DAG: inference + one retraining node each */
-#define MRS_MAX_EDGES 128
+#define MRS_NAME_MAX	32
+#define MRS_MAX_TASKS	32 /* inference tasks per application */
+#define MRS_MAX_NODES	64 /* extended DAG: inference + one retraining node each */
+#define MRS_MAX_EDGES	128
 #define MRS_MAX_SERVERS 16
 #define MRS_MAX_CONFIGS 8
-#define MRS_MAX_APPS 8
+#define MRS_MAX_APPS	8
 
 /* Retraining configuration u_h = (b_h samples in bytes, n_h work, o_h resources) and the accuracy
  * f(u_h, m) it reaches, read off the model's accuracy curve. */
 struct mrs_retrain_cfg {
-	double samples;   /* b_h, bytes uploaded from the sample pool */
-	double work;      /* n_h, work units */
+	double samples;	  /* b_h, bytes uploaded from the sample pool */
+	double work;	  /* n_h, work units */
 	double resources; /* o_h, resource units held while retraining */
 	double accuracy;  /* f(u_h, m) in [0,1] */
 };
 
 struct mrs_task {
 	char name[MRS_NAME_MAX];
-	double work;     /* w, work units */
-	double demand;   /* c, resource units (same unit as server capacity) */
+	double work;	 /* w, work units */
+	double demand;	 /* c, resource units (same unit as server capacity) */
 	double data_out; /* bytes sent to each successor */
 	/* model state: accuracy right after (re)training and its drift per second */
 	double acc0, drift, acc_floor, model_size;
@@ -48,7 +49,7 @@ struct mrs_app {
 struct mrs_server {
 	char name[MRS_NAME_MAX];
 	double capacity; /* C_j */
-	double speed;    /* S_j, work units per second per resource unit */
+	double speed;	 /* S_j, work units per second per resource unit */
 };
 
 struct mrs_cluster {
@@ -62,7 +63,7 @@ struct mrs_cluster {
 struct mrs_node {
 	double work, demand, data_out;
 	double release; /* earliest start relative to the request's arrival (sample upload) */
-	int task;       /* index of the inference task (the retrained one for a retraining node) */
+	int task;	/* index of the inference task (the retrained one for a retraining node) */
 	bool retrain;
 };
 
@@ -88,8 +89,8 @@ int mrs_timeline_new(size_t n_servers, struct mrs_timeline **ret);
 void mrs_timeline_free(struct mrs_timeline *tl);
 int mrs_timeline_copy(const struct mrs_timeline *tl, struct mrs_timeline **ret);
 /* Earliest start >= ready on server j for (duration, demand) keeping sum c <= C_j throughout. */
-double mrs_timeline_earliest(const struct mrs_timeline *tl, const struct mrs_cluster *cl,
-			     size_t j, double ready, double duration, double demand);
+double mrs_timeline_earliest(const struct mrs_timeline *tl, const struct mrs_cluster *cl, size_t j,
+			     double ready, double duration, double demand);
 int mrs_timeline_add(struct mrs_timeline *tl, size_t j, double start, double end, double demand);
 
 struct mrs_placement {
@@ -114,8 +115,8 @@ struct mrs_workload {
 	struct mrs_cluster cluster;
 	size_t n_apps;
 	struct mrs_app app[MRS_MAX_APPS];
-	double theta;       /* 3 by default */
-	double a_min;       /* SRS retrains only to an accuracy >= a_min */
+	double theta;	    /* 3 by default */
+	double a_min;	    /* SRS retrains only to an accuracy >= a_min */
 	double pass_period; /* PASS-like: retrain everything every this many seconds */
 };
 

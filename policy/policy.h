@@ -13,11 +13,11 @@ struct policy_res {
 };
 
 enum policy_kind {
-	POLICY_RDDRF,     /* live-measured DRF, per-device fit, most-idle device */
-	POLICY_DRF,       /* classic DRF on allocations, first fitting device */
+	POLICY_RDDRF,	  /* live-measured DRF, per-device fit, most-idle device */
+	POLICY_DRF,	  /* classic DRF on allocations, first fitting device */
 	POLICY_DRF_PAPER, /* DRF with late release reconciliation and pooled fit */
-	POLICY_RR,        /* round robin over queues and devices */
-	POLICY_RANDOM,    /* random queue, random fitting device */
+	POLICY_RR,	  /* round robin over queues and devices */
+	POLICY_RANDOM,	  /* random queue, random fitting device */
 	_POLICY_KIND_MAX,
 };
 
@@ -27,10 +27,10 @@ const char *policy_kind_name(enum policy_kind k);
 
 struct policy_params {
 	enum policy_kind kind;
-	uint64_t seed;              /* for POLICY_RANDOM */
-	double reconcile_period_s;  /* POLICY_DRF_PAPER; default 10 */
+	uint64_t seed;		       /* for POLICY_RANDOM */
+	double reconcile_period_s;     /* POLICY_DRF_PAPER; default 10 */
 	bool no_inflight_compensation; /* POLICY_RDDRF ablation for the simulator: unsampled
-	                                * placements count as zero (never set this in production) */
+					* placements count as zero (never set this in production) */
 };
 
 struct policy;
@@ -77,7 +77,7 @@ struct policy_queue_info {
 	struct policy_res demand;
 	double weight;
 	struct policy_res usage; /* U_j as the policy sees it (measured + in flight) */
-	double dominant_share;   /* s_j */
+	double dominant_share;	 /* s_j */
 	uint32_t waiting, running;
 };
 int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_queue_info *ret);

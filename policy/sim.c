@@ -34,7 +34,7 @@ struct sdev {
 	double cpu_used, mem_used;
 	double alloc_cpu, alloc_mem; /* demands granted by the policy and not released */
 	double share;		     /* processor-sharing factor this step, <= 1 */
-	double cpu_meas; /* measured CPU at the last tick */
+	double cpu_meas;	     /* measured CPU at the last tick */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -323,6 +323,253 @@ static int release(struct simstate *s, uint32_t k, double t)
 	return policy_release(s->pol, k, t);
 }
 
+/* 2. measurement tick: what the daemon would feed from cgroup files; one row of running
+ * counts per queue. */
+static int sim_tick(struct simstate *s, uint32_t *cap_samples)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	int r;
+
+	/* A device's measured CPU is the sum of its tasks' cgroup rates over the
+	 * tick (tasks that exited are gone with their cgroups); a task that has
+	 * not run a full step yet reports nothing and stays in flight. */
+	for (uint32_t i = 0; i < w->n_devices; i++)
+		s->dev[i].cpu_meas = 0;
+	for (uint32_t ri = 0; ri < s->n_run; ri++) {
+		uint32_t k = s->run[ri];
+		struct sinst *x = &s->in[k];
+		if (x->acc_t <= 0) {
+			s->dev[x->dev].cpu_meas += x->cpu_now;
+			continue;
+		}
+		double rate = x->cpu_acc / x->acc_t;
+		r = policy_sample(s->pol, k, (struct policy_res){rate, x->mem_now});
+		if (r < 0)
+			return r;
+		s->dev[x->dev].cpu_meas += rate;
+		x->cpu_acc = x->acc_t = 0;
+	}
+	for (uint32_t i = 0; i < w->n_devices; i++) {
+		struct sdev *d = &s->dev[i];
+		double cpu = fmin(d->cpu_meas, d->total.cpu);
+		r = policy_set_device_free(
+		    s->pol, i, (struct policy_res){d->total.cpu - cpu, d->total.mem - d->mem_used});
+		if (r < 0)
+			return r;
+	}
+	if (res->n_samples == *cap_samples) {
+		uint32_t nc = *cap_samples ? *cap_samples * 2 : 1024;
+		uint16_t *nr = realloc(res->running, sizeof(uint16_t) * nc * w->n_queues);
+		if (!nr) {
+			r = -ENOMEM;
+			return r;
+		}
+		res->running = nr;
+		*cap_samples = nc;
+	}
+	uint16_t *row = &res->running[(size_t)res->n_samples * w->n_queues];
+	memset(row, 0, sizeof(uint16_t) * w->n_queues);
+	for (uint32_t ri = 0; ri < s->n_run; ri++)
+		if (row[s->in[s->run[ri]].queue] < UINT16_MAX)
+			row[s->in[s->run[ri]].queue]++;
+	res->n_samples++;
+	return 0;
+}
+
+/* 4. physics over [t, t + dt): processor sharing per device; finished instances leave. */
+static int sim_physics(struct simstate *s, double t, double dt, double *cpu_int, double *mem_int,
+		       uint32_t *remaining, bool *dirty)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	int r;
+
+	for (uint32_t i = 0; i < w->n_devices; i++) {
+		struct sdev *d = &s->dev[i];
+		d->share = d->cpu_used > d->total.cpu ? d->total.cpu / d->cpu_used : 1;
+		*cpu_int += fmin(d->cpu_used, d->total.cpu) * dt;
+		*mem_int += d->mem_used * dt;
+		res->max_mem_used_frac = fmax(res->max_mem_used_frac, d->mem_used / d->total.mem);
+	}
+	for (uint32_t ri = 0; ri < s->n_run; ri++) {
+		uint32_t k = s->run[ri];
+		struct sinst *x = &s->in[k];
+		struct sdev *d = &s->dev[x->dev];
+		const struct sim_queue *q = &w->queues[x->queue];
+		double f = d->share;
+		x->cpu_acc += x->cpu_now * f * dt;
+		x->acc_t += dt;
+		if (x->progress + f * dt >= x->duration) {
+			double tc = t + (x->duration - x->progress) / f;
+			struct sim_queue_result *pq = &res->per_queue[x->queue];
+			s->waits[s->n_waits++] = x->start - x->arrival;
+			pq->avg_wait_s += x->start - x->arrival;
+			pq->completed++;
+			pq->last_completion_s = fmax(pq->last_completion_s, tc);
+			res->makespan_s = fmax(res->makespan_s, tc);
+			res->max_slowdown = fmax(res->max_slowdown, (tc - x->start) / x->duration);
+			res->completed++;
+			x->state = I_DONE;
+			r = release(s, k, tc);
+			if (r < 0)
+				return r;
+			(*remaining)--;
+			*dirty = true;
+			ri--; /* release swapped another running instance into slot ri */
+			continue;
+		}
+		x->progress += f * dt;
+		x->run_t += dt;
+		/* usage drifts: memory ramps, the CPU fraction is redrawn per period */
+		double m = mem_at(q, x);
+		d->mem_used += m - x->mem_now;
+		x->mem_now = m;
+		while (x->run_t >= x->next_burst) {
+			x->u = q->profile.cpu_lo +
+			       (q->profile.cpu_hi - q->profile.cpu_lo) * unif(&x->rng);
+			x->next_burst += q->profile.cpu_period_s;
+		}
+		double c = q->demand.cpu * x->u;
+		d->cpu_used += c - x->cpu_now;
+		x->cpu_now = c;
+	}
+	return 0;
+}
+
+/* 5. memory over-commit: the kernel OOM-kills the largest task until it fits. */
+static int sim_oom(struct simstate *s, double t, double dt, bool *dirty)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	int r;
+
+	for (uint32_t i = 0; i < w->n_devices; i++) {
+		struct sdev *d = &s->dev[i];
+		while (d->mem_used > d->total.mem + 1e-3) {
+			uint32_t victim = NIL;
+			for (uint32_t ri = 0; ri < s->n_run; ri++) {
+				uint32_t k = s->run[ri];
+				struct sinst *x = &s->in[k];
+				if (x->dev != i)
+					continue;
+				if (victim == NIL || x->mem_now > s->in[victim].mem_now ||
+				    (x->mem_now == s->in[victim].mem_now &&
+				     x->start > s->in[victim].start))
+					victim = k;
+			}
+			if (victim == NIL)
+				break;
+			res->failed++;
+			r = release(s, victim, t + dt);
+			if (r < 0)
+				return r;
+			s->in[victim].attempt++;
+			s->in[victim].state = I_WAITING;
+			s->in[victim].dev = NIL;
+			r = policy_enqueue(s->pol, s->in[victim].queue, victim,
+					   s->in[victim].arrival);
+			if (r < 0)
+				return r;
+			*dirty = true;
+		}
+	}
+	return 0;
+}
+
+/* 3. decisions: everything the policy places now goes to its device's local queue. */
+static int sim_decide(struct simstate *s, double t)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	int r;
+
+	struct policy_placement pl;
+	while ((r = policy_next(s->pol, t, &pl)) == 0) {
+		struct sinst *x = &s->in[pl.inst_id];
+		struct sdev *d = &s->dev[pl.dev_id];
+		const struct sim_queue *q = &w->queues[pl.queue_id];
+		x->state = I_PLACED;
+		x->dev = pl.dev_id;
+		x->next_local = NIL;
+		if (d->local_tail != NIL)
+			s->in[d->local_tail].next_local = (uint32_t)pl.inst_id;
+		else
+			d->local_head = (uint32_t)pl.inst_id;
+		d->local_tail = (uint32_t)pl.inst_id;
+		d->alloc_cpu += q->demand.cpu;
+		d->alloc_mem += q->demand.mem;
+		if (s->alloc_based) {
+			res->max_alloc_over =
+			    fmax(res->max_alloc_over, d->alloc_cpu / d->total.cpu);
+			res->max_alloc_over =
+			    fmax(res->max_alloc_over, d->alloc_mem / d->total.mem);
+		}
+	}
+	return r == -EAGAIN ? 0 : r;
+}
+
+/* The summary of a finished run: waits (mean, p95), per-queue means, utilisation. */
+static void sim_summary(struct simstate *s, double t, double cpu_int, double mem_int,
+			double cpu_cap, double mem_cap)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+
+	double total_wait = 0;
+	for (uint32_t k = 0; k < s->n_waits; k++)
+		total_wait += s->waits[k];
+	res->avg_wait_s = s->n_waits ? total_wait / s->n_waits : 0;
+	if (s->n_waits) {
+		qsort(s->waits, s->n_waits, sizeof(double), cmp_double);
+		uint32_t rank = (uint32_t)ceil(0.95 * s->n_waits);
+		res->p95_wait_s = s->waits[rank ? rank - 1 : 0];
+	}
+	for (uint32_t j = 0; j < w->n_queues; j++)
+		if (res->per_queue[j].completed)
+			res->per_queue[j].avg_wait_s /= res->per_queue[j].completed;
+	if (res->makespan_s > 0) {
+		/* integrals run to the last step boundary; clip to the makespan */
+		res->cpu_util = fmin(1, cpu_int / (cpu_cap * fmax(res->makespan_s, t)));
+		res->mem_util = fmin(1, mem_int / (mem_cap * fmax(res->makespan_s, t)));
+	}
+}
+
+/* Instances, durations and arrivals: functions of (seed, queue, index) only. */
+static int sim_instances(struct simstate *s, struct arr *arrivals, uint32_t *n_arr)
+{
+	const struct sim_workload *w = s->w;
+	struct sim_result *res = s->res;
+	uint64_t seed = s->seed;
+	int r;
+
+	for (uint32_t j = 0, k = 0; j < w->n_queues; j++) {
+		const struct sim_queue *q = &w->queues[j];
+		uint32_t cnt = q->arrival == SIM_ARRIVE_LIST ? q->n_times : q->count;
+		uint64_t qrng = mix64(seed * 0x100000001b3ull + j + 1);
+		double t = 0;
+		r = policy_add_queue(s->pol, q->name, q->demand, q->weight, NULL);
+		if (r < 0)
+			return r;
+		res->per_queue[j].submitted = cnt;
+		for (uint32_t c = 0; c < cnt; c++, k++) {
+			if (q->arrival == SIM_ARRIVE_POISSON)
+				t += -log(unif(&qrng)) / q->rate;
+			else if (q->arrival == SIM_ARRIVE_LIST)
+				t = q->times[c];
+			uint64_t irng = mix64(seed ^ mix64(((uint64_t)k << 20)));
+			s->in[k] = (struct sinst){.queue = j,
+						  .dev = NIL,
+						  .next_local = NIL,
+						  .state = I_FUTURE,
+						  .arrival = t,
+						  .duration = draw_duration(&q->duration, &irng)};
+			arrivals[(*n_arr)++] = (struct arr){t, k};
+		}
+	}
+	return 0;
+}
+
 int sim_run(const struct sim_workload *w, const struct policy_params *params, uint64_t seed,
 	    struct sim_result *ret)
 {
@@ -370,31 +617,9 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		if (r < 0)
 			goto out;
 	}
-	/* Instances, durations and arrivals: functions of (seed, queue, index) only. */
-	for (uint32_t j = 0, k = 0; j < w->n_queues; j++) {
-		const struct sim_queue *q = &w->queues[j];
-		uint32_t cnt = q->arrival == SIM_ARRIVE_LIST ? q->n_times : q->count;
-		uint64_t qrng = mix64(seed * 0x100000001b3ull + j + 1);
-		double t = 0;
-		r = policy_add_queue(s.pol, q->name, q->demand, q->weight, NULL);
-		if (r < 0)
-			goto out;
-		res.per_queue[j].submitted = cnt;
-		for (uint32_t c = 0; c < cnt; c++, k++) {
-			if (q->arrival == SIM_ARRIVE_POISSON)
-				t += -log(unif(&qrng)) / q->rate;
-			else if (q->arrival == SIM_ARRIVE_LIST)
-				t = q->times[c];
-			uint64_t irng = mix64(seed ^ mix64(((uint64_t)k << 20)));
-			s.in[k] = (struct sinst){.queue = j,
-						 .dev = NIL,
-						 .next_local = NIL,
-						 .state = I_FUTURE,
-						 .arrival = t,
-						 .duration = draw_duration(&q->duration, &irng)};
-			arrivals[n_arr++] = (struct arr){t, k};
-		}
-	}
+	r = sim_instances(&s, arrivals, &n_arr);
+	if (r < 0)
+		goto out;
 	qsort(arrivals, n_arr, sizeof(*arrivals), cmp_arr);
 
 	uint32_t remaining = s.n;
@@ -423,81 +648,17 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		}
 		/* 2. measurement tick: what the daemon would feed from cgroup files */
 		if (t + 1e-12 >= next_tick) {
-			/* A device's measured CPU is the sum of its tasks' cgroup rates over the
-			 * tick (tasks that exited are gone with their cgroups); a task that has
-			 * not run a full step yet reports nothing and stays in flight. */
-			for (uint32_t i = 0; i < w->n_devices; i++)
-				s.dev[i].cpu_meas = 0;
-			for (uint32_t ri = 0; ri < s.n_run; ri++) {
-				uint32_t k = s.run[ri];
-				struct sinst *x = &s.in[k];
-				if (x->acc_t <= 0) {
-					s.dev[x->dev].cpu_meas += x->cpu_now;
-					continue;
-				}
-				double rate = x->cpu_acc / x->acc_t;
-				r = policy_sample(s.pol, k, (struct policy_res){rate, x->mem_now});
-				if (r < 0)
-					goto out;
-				s.dev[x->dev].cpu_meas += rate;
-				x->cpu_acc = x->acc_t = 0;
-			}
-			for (uint32_t i = 0; i < w->n_devices; i++) {
-				struct sdev *d = &s.dev[i];
-				double cpu = fmin(d->cpu_meas, d->total.cpu);
-				r = policy_set_device_free(
-				    s.pol, i,
-				    (struct policy_res){d->total.cpu - cpu,
-							d->total.mem - d->mem_used});
-				if (r < 0)
-					goto out;
-			}
-			if (res.n_samples == cap_samples) {
-				uint32_t nc = cap_samples ? cap_samples * 2 : 1024;
-				uint16_t *nr =
-				    realloc(res.running, sizeof(uint16_t) * nc * w->n_queues);
-				if (!nr) {
-					r = -ENOMEM;
-					goto out;
-				}
-				res.running = nr;
-				cap_samples = nc;
-			}
-			uint16_t *row = &res.running[(size_t)res.n_samples * w->n_queues];
-			memset(row, 0, sizeof(uint16_t) * w->n_queues);
-			for (uint32_t ri = 0; ri < s.n_run; ri++)
-				if (row[s.in[s.run[ri]].queue] < UINT16_MAX)
-					row[s.in[s.run[ri]].queue]++;
-			res.n_samples++;
+			r = sim_tick(&s, &cap_samples);
+			if (r < 0)
+				goto out;
 			last_tick = next_tick;
 			next_tick = last_tick + w->tick_s;
 			dirty = true;
 		}
 		/* 3. decisions, then device agents start what physically fits */
 		if (dirty) {
-			struct policy_placement pl;
-			while ((r = policy_next(s.pol, t, &pl)) == 0) {
-				struct sinst *x = &s.in[pl.inst_id];
-				struct sdev *d = &s.dev[pl.dev_id];
-				const struct sim_queue *q = &w->queues[pl.queue_id];
-				x->state = I_PLACED;
-				x->dev = pl.dev_id;
-				x->next_local = NIL;
-				if (d->local_tail != NIL)
-					s.in[d->local_tail].next_local = (uint32_t)pl.inst_id;
-				else
-					d->local_head = (uint32_t)pl.inst_id;
-				d->local_tail = (uint32_t)pl.inst_id;
-				d->alloc_cpu += q->demand.cpu;
-				d->alloc_mem += q->demand.mem;
-				if (s.alloc_based) {
-					res.max_alloc_over =
-					    fmax(res.max_alloc_over, d->alloc_cpu / d->total.cpu);
-					res.max_alloc_over =
-					    fmax(res.max_alloc_over, d->alloc_mem / d->total.mem);
-				}
-			}
-			if (r != -EAGAIN)
+			r = sim_decide(&s, t);
+			if (r < 0)
 				goto out;
 			dirty = false;
 		}
@@ -521,89 +682,12 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 			}
 		}
 
-		/* 4. physics over [t, t + dt): processor sharing per device */
-		for (uint32_t i = 0; i < w->n_devices; i++) {
-			struct sdev *d = &s.dev[i];
-			d->share = d->cpu_used > d->total.cpu ? d->total.cpu / d->cpu_used : 1;
-			cpu_int += fmin(d->cpu_used, d->total.cpu) * dt;
-			mem_int += d->mem_used * dt;
-			res.max_mem_used_frac =
-			    fmax(res.max_mem_used_frac, d->mem_used / d->total.mem);
-		}
-		for (uint32_t ri = 0; ri < s.n_run; ri++) {
-			uint32_t k = s.run[ri];
-			struct sinst *x = &s.in[k];
-			struct sdev *d = &s.dev[x->dev];
-			const struct sim_queue *q = &w->queues[x->queue];
-			double f = d->share;
-			x->cpu_acc += x->cpu_now * f * dt;
-			x->acc_t += dt;
-			if (x->progress + f * dt >= x->duration) {
-				double tc = t + (x->duration - x->progress) / f;
-				struct sim_queue_result *pq = &res.per_queue[x->queue];
-				s.waits[s.n_waits++] = x->start - x->arrival;
-				pq->avg_wait_s += x->start - x->arrival;
-				pq->completed++;
-				pq->last_completion_s = fmax(pq->last_completion_s, tc);
-				res.makespan_s = fmax(res.makespan_s, tc);
-				res.max_slowdown =
-				    fmax(res.max_slowdown, (tc - x->start) / x->duration);
-				res.completed++;
-				x->state = I_DONE;
-				r = release(&s, k, tc);
-				if (r < 0)
-					goto out;
-				remaining--;
-				dirty = true;
-				ri--; /* release swapped another running instance into slot ri */
-				continue;
-			}
-			x->progress += f * dt;
-			x->run_t += dt;
-			/* usage drifts: memory ramps, the CPU fraction is redrawn per period */
-			double m = mem_at(q, x);
-			d->mem_used += m - x->mem_now;
-			x->mem_now = m;
-			while (x->run_t >= x->next_burst) {
-				x->u = q->profile.cpu_lo +
-				       (q->profile.cpu_hi - q->profile.cpu_lo) * unif(&x->rng);
-				x->next_burst += q->profile.cpu_period_s;
-			}
-			double c = q->demand.cpu * x->u;
-			d->cpu_used += c - x->cpu_now;
-			x->cpu_now = c;
-		}
-		/* 5. memory over-commit: the kernel OOM-kills the largest task until it fits */
-		for (uint32_t i = 0; i < w->n_devices; i++) {
-			struct sdev *d = &s.dev[i];
-			while (d->mem_used > d->total.mem + 1e-3) {
-				uint32_t victim = NIL;
-				for (uint32_t ri = 0; ri < s.n_run; ri++) {
-					uint32_t k = s.run[ri];
-					struct sinst *x = &s.in[k];
-					if (x->dev != i)
-						continue;
-					if (victim == NIL || x->mem_now > s.in[victim].mem_now ||
-					    (x->mem_now == s.in[victim].mem_now &&
-					     x->start > s.in[victim].start))
-						victim = k;
-				}
-				if (victim == NIL)
-					break;
-				res.failed++;
-				r = release(&s, victim, t + dt);
-				if (r < 0)
-					goto out;
-				s.in[victim].attempt++;
-				s.in[victim].state = I_WAITING;
-				s.in[victim].dev = NIL;
-				r = policy_enqueue(s.pol, s.in[victim].queue, victim,
-						   s.in[victim].arrival);
-				if (r < 0)
-					goto out;
-				dirty = true;
-			}
-		}
+		/* 4. physics, 5. memory over-commit */
+		r = sim_physics(&s, t, dt, &cpu_int, &mem_int, &remaining, &dirty);
+		if (r >= 0)
+			r = sim_oom(&s, t, dt, &dirty);
+		if (r < 0)
+			goto out;
 		t += dt;
 	}
 	if (remaining > 0) {
@@ -611,24 +695,7 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 		goto out;
 	}
 
-	/* summary */
-	double total_wait = 0;
-	for (uint32_t k = 0; k < s.n_waits; k++)
-		total_wait += s.waits[k];
-	res.avg_wait_s = s.n_waits ? total_wait / s.n_waits : 0;
-	if (s.n_waits) {
-		qsort(s.waits, s.n_waits, sizeof(double), cmp_double);
-		uint32_t rank = (uint32_t)ceil(0.95 * s.n_waits);
-		res.p95_wait_s = s.waits[rank ? rank - 1 : 0];
-	}
-	for (uint32_t j = 0; j < w->n_queues; j++)
-		if (res.per_queue[j].completed)
-			res.per_queue[j].avg_wait_s /= res.per_queue[j].completed;
-	if (res.makespan_s > 0) {
-		/* integrals run to the last step boundary; clip to the makespan */
-		res.cpu_util = fmin(1, cpu_int / (cpu_cap * fmax(res.makespan_s, t)));
-		res.mem_util = fmin(1, mem_int / (mem_cap * fmax(res.makespan_s, t)));
-	}
+	sim_summary(&s, t, cpu_int, mem_int, cpu_cap, mem_cap);
 	*ret = res;
 	res.per_queue = NULL;
 	res.running = NULL;

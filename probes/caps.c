@@ -27,7 +27,8 @@ static bool has_word(const char *text, const char *word)
 	return false;
 }
 
-int probe_caps_detect(const char *sys, const char *proc, const char *cgroupfs, struct probe_caps *ret)
+int probe_caps_detect(const char *sys, const char *proc, const char *cgroupfs,
+		      struct probe_caps *ret)
 {
 	struct probe_caps c = {};
 	char path[PATH_MAX];
@@ -60,20 +61,24 @@ int probe_caps_advice(const struct probe_caps *c, char *buf, size_t size)
 	if (!c || !buf || size == 0)
 		return -EINVAL;
 	if (!c->btf)
-		msg[lines++] = "kernel has no BTF (/sys/kernel/btf/vmlinux): eBPF probes off, measuring from "
-			       "cgroup files only (no run-queue latency); a kernel built with "
-			       "CONFIG_DEBUG_INFO_BTF=y enables them";
+		msg[lines++] =
+		    "kernel has no BTF (/sys/kernel/btf/vmlinux): eBPF probes off, measuring from "
+		    "cgroup files only (no run-queue latency); a kernel built with "
+		    "CONFIG_DEBUG_INFO_BTF=y enables them";
 	if (!c->memory_ctl)
-		msg[lines++] = c->memory_disabled_cmdline
-				       ? "memory controller disabled (cgroup_disable=memory on the kernel command "
-					 "line): add cgroup_enable=memory (Raspberry Pi: /boot/firmware/cmdline.txt) "
-					 "and reboot; memory is neither limited nor measured per task"
-				       : "memory controller not available in the cgroup2 root: add "
-					 "cgroup_enable=memory to the kernel command line and reboot; memory is "
-					 "neither limited nor measured per task";
+		msg[lines++] =
+		    c->memory_disabled_cmdline
+			? "memory controller disabled (cgroup_disable=memory on the kernel command "
+			  "line): add cgroup_enable=memory (Raspberry Pi: "
+			  "/boot/firmware/cmdline.txt) "
+			  "and reboot; memory is neither limited nor measured per task"
+			: "memory controller not available in the cgroup2 root: add "
+			  "cgroup_enable=memory to the kernel command line and reboot; memory is "
+			  "neither limited nor measured per task";
 	if (!c->psi)
-		msg[lines++] = "PSI off (/proc/pressure unreadable): add psi=1 to the kernel command line "
-			       "and reboot; pressure columns stay empty";
+		msg[lines++] =
+		    "PSI off (/proc/pressure unreadable): add psi=1 to the kernel command line "
+		    "and reboot; pressure columns stay empty";
 	buf[0] = '\0';
 	for (int i = 0; i < lines; i++) {
 		int n = snprintf(buf + off, size - off, "%s\n", msg[i]);

@@ -186,7 +186,7 @@ int probe_parse_mem_stat(const char *text, struct probe_mem_stat *ret)
 /* "avg10=0.12 avg60=0.00 avg300=0.00 total=1234": exactly these four fields in order. */
 static int parse_psi_fields(const char *s, size_t len, struct probe_psi_line *ret)
 {
-	static const char *const names[] = { "avg10=", "avg60=", "avg300=", "total=" };
+	static const char *const names[] = {"avg10=", "avg60=", "avg300=", "total="};
 	struct probe_psi_line l = {};
 	const char *p = s, *end = s + len;
 

@@ -37,7 +37,10 @@ void probe_bpf_free(struct probe_bpf *p)
 	free(p->percpu);
 	free(p);
 }
-static void probe_bpf_freep(struct probe_bpf **p) { probe_bpf_free(*p); }
+static void probe_bpf_freep(struct probe_bpf **p)
+{
+	probe_bpf_free(*p);
+}
 
 /* The features sched.bpf.c uses: the bpf() syscall with tracing programs and task storage
  * maps (5.11+). -EOPNOTSUPP when missing, -EPERM when bpf() is refused, 0 when present. */
@@ -62,7 +65,8 @@ const char *probe_bpf_error_reason(int r)
 	case -ENOMEM:
 		return "out of memory (locked-memory limit?)";
 	default:
-		return "the program failed to load or attach: an edgeslice bug (EDGESLICE_BPF_DEBUG=1 "
+		return "the program failed to load or attach: an edgeslice bug "
+		       "(EDGESLICE_BPF_DEBUG=1 "
 		       "prints libbpf's reason)";
 	}
 }
@@ -140,12 +144,14 @@ int probe_bpf_read_cgroup(struct probe_bpf *p, uint64_t cgid, struct probe_bpf_c
 	struct probe_bpf_cg out = {};
 	size_t sz = (size_t)p->ncpus * sizeof(*p->percpu);
 
-	if (bpf_map__lookup_elem(p->skel->maps.cg_stats, &cgid, sizeof(cgid), p->percpu, sz, 0) < 0) {
+	if (bpf_map__lookup_elem(p->skel->maps.cg_stats, &cgid, sizeof(cgid), p->percpu, sz, 0) <
+	    0) {
 		uint8_t v;
 		if (errno != ENOENT)
 			return negative_errno();
 		/* Filtered but never scheduled yet: zeros. Unknown: -ENOENT. */
-		if (bpf_map__lookup_elem(p->skel->maps.cg_filter, &cgid, sizeof(cgid), &v, sizeof(v), 0) < 0)
+		if (bpf_map__lookup_elem(p->skel->maps.cg_filter, &cgid, sizeof(cgid), &v,
+					 sizeof(v), 0) < 0)
 			return -ENOENT;
 		*ret = out;
 		return 0;
@@ -176,9 +182,9 @@ int probe_bpf_enable_stats(int *ret_fd)
 int probe_bpf_prog_stats(struct probe_bpf *p, struct probe_bpf_prog_stats *ret)
 {
 	const struct bpf_program *progs[] = {
-		p->skel->progs.es_sched_switch,
-		p->skel->progs.es_sched_wakeup,
-		p->skel->progs.es_sched_wakeup_new,
+	    p->skel->progs.es_sched_switch,
+	    p->skel->progs.es_sched_wakeup,
+	    p->skel->progs.es_sched_wakeup_new,
 	};
 	struct probe_bpf_prog_stats s = {};
 

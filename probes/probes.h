@@ -51,7 +51,7 @@ int probe_parse_psi(const char *text, struct probe_psi *ret);
 struct probe_proc_stat {
 	uint64_t busy_ticks;  /* user+nice+system+irq+softirq+steal (guest is inside user) */
 	uint64_t total_ticks; /* busy + idle + iowait */
-	unsigned ncpus;       /* "cpuN" lines: online CPUs */
+	unsigned ncpus;	      /* "cpuN" lines: online CPUs */
 };
 int probe_parse_proc_stat(const char *text, struct probe_proc_stat *ret);
 
@@ -76,7 +76,8 @@ int probe_read_pressure(const char *cg, const char *resource, struct probe_psi *
 /* Node readers; proc is the procfs root ("/proc", or a fake tree in tests). */
 int probe_read_proc_stat_at(int dirfd, const char *proc, struct probe_proc_stat *ret);
 int probe_read_proc_stat(const char *proc, struct probe_proc_stat *ret);
-int probe_read_meminfo_at(int dirfd, const char *proc, uint64_t *ret_total, uint64_t *ret_available);
+int probe_read_meminfo_at(int dirfd, const char *proc, uint64_t *ret_total,
+			  uint64_t *ret_available);
 int probe_read_meminfo(const char *proc, uint64_t *ret_total, uint64_t *ret_available);
 int probe_read_node_pressure_at(int dirfd, const char *proc, const char *resource,
 				struct probe_psi *ret);
@@ -121,8 +122,9 @@ int probe_cg_read(struct probe_cg *c, struct probe_cg_sample *ret);
 /* The same for a subset: want is PROBE_HAVE_* bits (cpu.stat is always read). The kernel
  * recomputes PSI averages only every 2 s, so a sampler need not read them at 10 Hz. */
 #define PROBE_HAVE_ALL 0x1ffu
-#define PROBE_HAVE_SLOW (PROBE_HAVE_MEM_EVENTS | PROBE_HAVE_MEM_STAT | PROBE_HAVE_PSI_CPU | \
-			 PROBE_HAVE_PSI_MEM | PROBE_HAVE_PSI_IO)
+#define PROBE_HAVE_SLOW                                                                            \
+	(PROBE_HAVE_MEM_EVENTS | PROBE_HAVE_MEM_STAT | PROBE_HAVE_PSI_CPU | PROBE_HAVE_PSI_MEM |   \
+	 PROBE_HAVE_PSI_IO)
 int probe_cg_read_some(struct probe_cg *c, unsigned want, struct probe_cg_sample *ret);
 int probe_cg_dirfd(const struct probe_cg *c);
 void probe_cg_free(struct probe_cg *c);
@@ -160,8 +162,8 @@ struct probe_bpf;
  * own BTF (a shipped min_core_btf only serves CO-RE relocations), so -EOPNOTSUPP when the
  * kernel has no /sys/kernel/btf/vmlinux, no bpf(), no task storage or no tp_btf target (the
  * caller says so once and runs on cgroup files alone); -EPERM without CAP_BPF/CAP_PERFMON;
- * any other error (a verifier rejection) is returned as it is: a bug, not a kernel's lack. Nothing is logged (libbpf's printer is silenced
- * unless EDGESLICE_BPF_DEBUG is set). */
+ * any other error (a verifier rejection) is returned as it is: a bug, not a kernel's lack. Nothing
+ * is logged (libbpf's printer is silenced unless EDGESLICE_BPF_DEBUG is set). */
 int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret);
 /* Why probe_bpf_open() failed, in words: a missing kernel feature (-EOPNOTSUPP), a refusal
  * (-EPERM), or a program bug (anything else). */
@@ -184,14 +186,15 @@ int probe_bpf_prog_stats(struct probe_bpf *p, struct probe_bpf_prog_stats *ret);
 /* ---- what the node can measure (Raspberry Pi kernels lack some of it) -------------- */
 
 struct probe_caps {
-	bool btf;        /* /sys/kernel/btf/vmlinux: CO-RE eBPF possible */
+	bool btf;	 /* /sys/kernel/btf/vmlinux: CO-RE eBPF possible */
 	bool memory_ctl; /* "memory" in the cgroup2 root's cgroup.controllers */
-	bool psi;        /* /proc/pressure/cpu readable (psi=1 where PSI defaults off) */
+	bool psi;	 /* /proc/pressure/cpu readable (psi=1 where PSI defaults off) */
 	bool memory_disabled_cmdline; /* cgroup_disable=memory on the kernel command line */
 };
 /* sys: sysfs root ("/sys"); proc: procfs root; cgroupfs: the cgroup2 mount. Never fails
  * for a missing file: that is what it detects. */
-int probe_caps_detect(const char *sys, const char *proc, const char *cgroupfs, struct probe_caps *ret);
+int probe_caps_detect(const char *sys, const char *proc, const char *cgroupfs,
+		      struct probe_caps *ret);
 /* One line per missing capability saying what it costs and how to fix it, for the daemon
  * to log once at start. Returns the number of lines (0 = nothing missing). */
 int probe_caps_advice(const struct probe_caps *c, char *buf, size_t size);

@@ -93,7 +93,8 @@ int probe_read_mem_stat(const char *cg, struct probe_mem_stat *ret)
 
 static int pressure_file(const char *resource, char *buf, size_t size)
 {
-	if (!resource || (strcmp(resource, "cpu") && strcmp(resource, "memory") && strcmp(resource, "io")))
+	if (!resource ||
+	    (strcmp(resource, "cpu") && strcmp(resource, "memory") && strcmp(resource, "io")))
 		return -EINVAL;
 	int n = snprintf(buf, size, "%s.pressure", resource);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
@@ -175,7 +176,7 @@ int probe_cgroup_id_at(int dirfd, const char *cg, uint64_t *ret)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	} h = {.fh.handle_bytes = sizeof(uint64_t)};
 	int mount_id;
 
 	if (name_to_handle_at(dirfd, cg, &h.fh, &mount_id, 0) < 0) {
@@ -198,9 +199,9 @@ int probe_cgroup_id_at(int dirfd, const char *cg, uint64_t *ret)
 
 enum { F_CPU, F_MEM, F_PEAK, F_EVENTS, F_MSTAT, F_PCPU, F_PMEM, F_PIO, _F_MAX };
 static const char *const cg_files[_F_MAX] = {
-	[F_CPU] = "cpu.stat",           [F_MEM] = "memory.current",   [F_PEAK] = "memory.peak",
-	[F_EVENTS] = "memory.events",   [F_MSTAT] = "memory.stat",    [F_PCPU] = "cpu.pressure",
-	[F_PMEM] = "memory.pressure",   [F_PIO] = "io.pressure",
+    [F_CPU] = "cpu.stat",	  [F_MEM] = "memory.current", [F_PEAK] = "memory.peak",
+    [F_EVENTS] = "memory.events", [F_MSTAT] = "memory.stat",  [F_PCPU] = "cpu.pressure",
+    [F_PMEM] = "memory.pressure", [F_PIO] = "io.pressure",
 };
 
 struct probe_cg {
@@ -217,7 +218,10 @@ void probe_cg_free(struct probe_cg *c)
 	closep(&c->dirfd);
 	free(c);
 }
-static void probe_cg_freep(struct probe_cg **c) { probe_cg_free(*c); }
+static void probe_cg_freep(struct probe_cg **c)
+{
+	probe_cg_free(*c);
+}
 
 int probe_cg_open_at(int dirfd, const char *cg, struct probe_cg **ret)
 {
@@ -242,7 +246,10 @@ int probe_cg_open(const char *cg, struct probe_cg **ret)
 {
 	return probe_cg_open_at(AT_FDCWD, cg, ret);
 }
-int probe_cg_dirfd(const struct probe_cg *c) { return c->dirfd; }
+int probe_cg_dirfd(const struct probe_cg *c)
+{
+	return c->dirfd;
+}
 
 /* Reads one hot file; a file the kernel refuses (PSI off: EOPNOTSUPP) or that went away
  * is closed so later ticks do not pay for it again. */
@@ -309,8 +316,9 @@ int probe_cg_read_some(struct probe_cg *c, unsigned want, struct probe_cg_sample
 
 enum { N_STAT, N_MEMINFO, N_PCPU, N_PMEM, N_PIO, _N_MAX };
 static const char *const node_files[_N_MAX] = {
-	[N_STAT] = "stat",           [N_MEMINFO] = "meminfo",        [N_PCPU] = "pressure/cpu",
-	[N_PMEM] = "pressure/memory", [N_PIO] = "pressure/io",
+    [N_STAT] = "stat",	       [N_MEMINFO] = "meminfo",
+    [N_PCPU] = "pressure/cpu", [N_PMEM] = "pressure/memory",
+    [N_PIO] = "pressure/io",
 };
 
 struct probe_node {
@@ -328,7 +336,10 @@ void probe_node_free(struct probe_node *n)
 	free(n->buf);
 	free(n);
 }
-static void probe_node_freep(struct probe_node **n) { probe_node_free(*n); }
+static void probe_node_freep(struct probe_node **n)
+{
+	probe_node_free(*n);
+}
 
 int probe_node_open_at(int dirfd, const char *proc, struct probe_node **ret)
 {

@@ -31,11 +31,11 @@ struct sampler {
 void sampler_params_init(struct sampler_params *p)
 {
 	*p = (struct sampler_params){
-		.proc_root = "/proc",
-		.alpha = 0.5,
-		.stale_after_s = 3.0,
-		.slow_period_s = 2.0,
-		.use_bpf = true,
+	    .proc_root = "/proc",
+	    .alpha = 0.5,
+	    .stale_after_s = 3.0,
+	    .slow_period_s = 2.0,
+	    .use_bpf = true,
 	};
 }
 
@@ -55,7 +55,10 @@ void sampler_free(struct sampler *s)
 	probe_bpf_free(s->bpf);
 	free(s);
 }
-static void sampler_freep(struct sampler **s) { sampler_free(*s); }
+static void sampler_freep(struct sampler **s)
+{
+	sampler_free(*s);
+}
 
 int sampler_new(const struct sampler_params *p, struct sampler **ret)
 {
@@ -67,7 +70,8 @@ int sampler_new(const struct sampler_params *p, struct sampler **ret)
 		sampler_params_init(&def);
 		p = &def;
 	}
-	if (!(p->alpha > 0.0 && p->alpha <= 1.0) || !(p->stale_after_s > 0.0) || !(p->slow_period_s >= 0.0))
+	if (!(p->alpha > 0.0 && p->alpha <= 1.0) || !(p->stale_after_s > 0.0) ||
+	    !(p->slow_period_s >= 0.0))
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -80,15 +84,21 @@ int sampler_new(const struct sampler_params *p, struct sampler **ret)
 		return r;
 	s->bpf_error = -EOPNOTSUPP;
 	if (p->use_bpf) {
-		struct probe_bpf_opts o = { .account_all = p->bpf_account_all };
+		struct probe_bpf_opts o = {.account_all = p->bpf_account_all};
 		s->bpf_error = probe_bpf_open(&o, &s->bpf);
 	}
 	*ret = TAKE_PTR(s);
 	return 0;
 }
 
-int sampler_bpf_error(const struct sampler *s) { return s->bpf ? 0 : s->bpf_error; }
-size_t sampler_n_tasks(const struct sampler *s) { return s->n_tasks; }
+int sampler_bpf_error(const struct sampler *s)
+{
+	return s->bpf ? 0 : s->bpf_error;
+}
+size_t sampler_n_tasks(const struct sampler *s)
+{
+	return s->n_tasks;
+}
 
 static struct task *find(const struct sampler *s, uint64_t id)
 {
@@ -130,8 +140,8 @@ int sampler_add_task(struct sampler *s, uint64_t id, int dirfd, const char *cg)
 		}
 	}
 	s->tasks[s->n_tasks++] = (struct task){
-		.pub = { .id = id, .cgroup_id = cgid },
-		.cg = c,
+	    .pub = {.id = id, .cgroup_id = cgid},
+	    .cg = c,
 	};
 	return 0;
 }
@@ -160,22 +170,25 @@ static void tick_bpf(struct sampler *s, struct task *t, uint64_t now)
 	    b.nr_switches >= t->prev_switches) {
 		double dt_ns = (double)(now - t->bpf_prev_at) * 1000.0;
 		bool first = !t->pub.have_bpf;
-		t->pub.bpf_cores = sampler_ewma(t->pub.bpf_cores, (double)(b.oncpu_ns - t->prev_oncpu) / dt_ns,
-						alpha, first);
-		t->pub.ctx_switches_per_s = sampler_ewma(t->pub.ctx_switches_per_s,
-							 (double)(b.nr_switches - t->prev_switches) * 1e9 / dt_ns,
-							 alpha, first);
+		t->pub.bpf_cores = sampler_ewma(
+		    t->pub.bpf_cores, (double)(b.oncpu_ns - t->prev_oncpu) / dt_ns, alpha, first);
+		t->pub.ctx_switches_per_s = sampler_ewma(
+		    t->pub.ctx_switches_per_s,
+		    (double)(b.nr_switches - t->prev_switches) * 1e9 / dt_ns, alpha, first);
 		/* A decayed histogram: recent waits dominate, like the EWMA rates. */
 		uint64_t hist[PROBE_HIST_NSLOTS];
 		for (size_t i = 0; i < PROBE_HIST_NSLOTS; i++) {
-			uint64_t d = b.rq_hist[i] >= t->prev_hist[i] ? b.rq_hist[i] - t->prev_hist[i] : 0;
+			uint64_t d =
+			    b.rq_hist[i] >= t->prev_hist[i] ? b.rq_hist[i] - t->prev_hist[i] : 0;
 			t->hist[i] = t->hist[i] * (1.0 - alpha) + (double)d;
 			/* Scaled so quantiles keep resolution when the decayed counts are small. */
 			hist[i] = (uint64_t)(t->hist[i] * 1024.0 + 0.5);
 		}
 		double q;
-		t->pub.rq_p50_ns = probe_hist_quantile(hist, PROBE_HIST_NSLOTS, 0.50, &q) == 0 ? q : 0;
-		t->pub.rq_p99_ns = probe_hist_quantile(hist, PROBE_HIST_NSLOTS, 0.99, &q) == 0 ? q : 0;
+		t->pub.rq_p50_ns =
+		    probe_hist_quantile(hist, PROBE_HIST_NSLOTS, 0.50, &q) == 0 ? q : 0;
+		t->pub.rq_p99_ns =
+		    probe_hist_quantile(hist, PROBE_HIST_NSLOTS, 0.99, &q) == 0 ? q : 0;
 		t->pub.have_bpf = true;
 	}
 	t->pub.rq_mean_ns = b.rq_count ? (double)b.rq_sum_ns / (double)b.rq_count : 0;
@@ -197,11 +210,13 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 	if (p->gone)
 		return;
 	bool slow = !t->slow_at || (double)(now - t->slow_at) >= s->p.slow_period_s * 1e6;
-	r = probe_cg_read_some(t->cg, slow ? PROBE_HAVE_ALL : PROBE_HAVE_ALL & ~PROBE_HAVE_SLOW, &cs);
+	r = probe_cg_read_some(t->cg, slow ? PROBE_HAVE_ALL : PROBE_HAVE_ALL & ~PROBE_HAVE_SLOW,
+			       &cs);
 	if (r == -ENODEV)
 		p->gone = true;
 	if (r < 0) {
-		p->stale = !p->at_usec || (double)(now - p->at_usec) > s->p.stale_after_s * 1e6 || p->gone;
+		p->stale =
+		    !p->at_usec || (double)(now - p->at_usec) > s->p.stale_after_s * 1e6 || p->gone;
 		return;
 	}
 	/* A counter going backwards means the cgroup was recreated: restart the rate. */
@@ -212,9 +227,9 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 		p->cores_last = c;
 		p->cores = sampler_ewma(p->cores, c, alpha, first);
 		if (cs.cpu.has_throttle && cs.cpu.throttled_usec >= t->prev_throttled)
-			p->throttled_frac = sampler_ewma(p->throttled_frac,
-							 (double)(cs.cpu.throttled_usec - t->prev_throttled) / dt,
-							 alpha, first);
+			p->throttled_frac = sampler_ewma(
+			    p->throttled_frac,
+			    (double)(cs.cpu.throttled_usec - t->prev_throttled) / dt, alpha, first);
 		p->valid = true;
 	}
 	t->prev_usage = cs.cpu.usage_usec;
@@ -251,13 +266,16 @@ int sampler_tick(struct sampler *s, uint64_t now)
 
 	r = probe_node_read(s->node, &ns);
 	if (r < 0) {
-		s->n.stale = !s->n.at_usec || (double)(now - s->n.at_usec) > s->p.stale_after_s * 1e6;
+		s->n.stale =
+		    !s->n.at_usec || (double)(now - s->n.at_usec) > s->p.stale_after_s * 1e6;
 		return r;
 	}
-	if (s->node_have_prev && ns.stat.total_ticks > s->prev_total && ns.stat.busy_ticks >= s->prev_busy) {
+	if (s->node_have_prev && ns.stat.total_ticks > s->prev_total &&
+	    ns.stat.busy_ticks >= s->prev_busy) {
 		double share = (double)(ns.stat.busy_ticks - s->prev_busy) /
 			       (double)(ns.stat.total_ticks - s->prev_total);
-		s->n.cores_busy = sampler_ewma(s->n.cores_busy, share * ns.stat.ncpus, s->p.alpha, !s->n.valid);
+		s->n.cores_busy =
+		    sampler_ewma(s->n.cores_busy, share * ns.stat.ncpus, s->p.alpha, !s->n.valid);
 		s->n.valid = true;
 	}
 	s->prev_busy = ns.stat.busy_ticks;
@@ -308,8 +326,8 @@ int sampler_task_usage(const struct sampler *s, uint64_t id, struct policy_res *
 	if (!t->pub.valid || t->pub.stale)
 		return -ENODATA;
 	*ret = (struct policy_res){
-		.cpu = t->pub.cores,
-		.mem = (t->pub.have & PROBE_HAVE_MEM) ? (double)t->pub.mem_bytes : 0.0,
+	    .cpu = t->pub.cores,
+	    .mem = (t->pub.have & PROBE_HAVE_MEM) ? (double)t->pub.mem_bytes : 0.0,
 	};
 	return 0;
 }
@@ -321,8 +339,8 @@ int sampler_node_free(const struct sampler *s, struct policy_res *ret)
 		return -ENODATA;
 	cpu = (double)s->n.ncpus - s->n.cores_busy;
 	*ret = (struct policy_res){
-		.cpu = cpu > 0 ? cpu : 0,
-		.mem = (double)s->n.mem_available,
+	    .cpu = cpu > 0 ? cpu : 0,
+	    .mem = (double)s->n.mem_available,
 	};
 	return 0;
 }

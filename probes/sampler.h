@@ -11,12 +11,12 @@
 
 struct sampler_params {
 	const char *proc_root; /* procfs root; default "/proc" */
-	double alpha;          /* EWMA weight of the newest interval, (0,1]; 1 = unsmoothed; default 0.5 */
-	double stale_after_s;  /* a reading older than this is stale; default 3.0 */
-	double slow_period_s;  /* memory.stat/events and PSI are read at most this often; default 2.0
-				* (the kernel's PSI averaging period); 0 = every tick */
-	bool use_bpf;          /* load the eBPF scheduler probe (default true); -EOPNOTSUPP tolerated */
-	bool bpf_account_all;  /* probe every cgroup, not only the added ones (benchmarks) */
+	double alpha; /* EWMA weight of the newest interval, (0,1]; 1 = unsmoothed; default 0.5 */
+	double stale_after_s; /* a reading older than this is stale; default 3.0 */
+	double slow_period_s; /* memory.stat/events and PSI are read at most this often; default 2.0
+			       * (the kernel's PSI averaging period); 0 = every tick */
+	bool use_bpf; /* load the eBPF scheduler probe (default true); -EOPNOTSUPP tolerated */
+	bool bpf_account_all; /* probe every cgroup, not only the added ones (benchmarks) */
 };
 void sampler_params_init(struct sampler_params *p);
 
@@ -45,13 +45,14 @@ struct sampler_task {
 	uint64_t id;
 	uint64_t cgroup_id;
 	uint64_t at_usec; /* time of the last good read */
-	bool valid;       /* two good reads so far: rates exist */
+	bool valid;	  /* two good reads so far: rates exist */
 	bool stale;
-	bool gone;        /* the cgroup disappeared */
-	unsigned have;    /* PROBE_HAVE_* of the last good read */
-	double cores;     /* EWMA of cpu.stat usage rate: cores used */
-	double cores_last;  /* the last interval alone */
-	uint64_t mem_bytes, mem_peak_bytes; /* memory.current / memory.peak (have & PROBE_HAVE_MEM) */
+	bool gone;	   /* the cgroup disappeared */
+	unsigned have;	   /* PROBE_HAVE_* of the last good read */
+	double cores;	   /* EWMA of cpu.stat usage rate: cores used */
+	double cores_last; /* the last interval alone */
+	uint64_t mem_bytes,
+	    mem_peak_bytes;    /* memory.current / memory.peak (have & PROBE_HAVE_MEM) */
 	double throttled_frac; /* EWMA share of wall time throttled by cpu.max (have & THROTTLE) */
 	uint64_t throttled_usec, nr_throttled; /* totals */
 	struct probe_mem_events mem_events;
@@ -59,8 +60,8 @@ struct sampler_task {
 	struct probe_psi psi_cpu, psi_mem, psi_io; /* have & PROBE_HAVE_PSI_* */
 	/* eBPF (have_bpf): */
 	bool have_bpf;
-	double bpf_cores;        /* EWMA of on-CPU time rate */
-	double ctx_switches_per_s; /* EWMA */
+	double bpf_cores;	     /* EWMA of on-CPU time rate */
+	double ctx_switches_per_s;   /* EWMA */
 	double rq_p50_ns, rq_p99_ns; /* of the decayed run-queue latency histogram; 0 when empty */
 	double rq_mean_ns;
 	struct probe_bpf_cg bpf; /* cumulative counters */

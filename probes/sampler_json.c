@@ -21,22 +21,30 @@ static int add(struct json_object *o, const char *k, struct json_object *v)
 	}
 	return 0;
 }
-static int add_d(struct json_object *o, const char *k, double v) { return add(o, k, json_object_new_double(v)); }
+static int add_d(struct json_object *o, const char *k, double v)
+{
+	return add(o, k, json_object_new_double(v));
+}
 static int add_u(struct json_object *o, const char *k, uint64_t v)
 {
 	return add(o, k, json_object_new_uint64(v));
 }
-static int add_b(struct json_object *o, const char *k, bool v) { return add(o, k, json_object_new_boolean(v)); }
+static int add_b(struct json_object *o, const char *k, bool v)
+{
+	return add(o, k, json_object_new_boolean(v));
+}
 
 static int psi_json(const struct probe_psi *p, struct json_object **ret)
 {
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
-	if (add_d(o, "some_avg10", p->some.avg10) < 0 || add_d(o, "some_avg60", p->some.avg60) < 0 ||
+	if (add_d(o, "some_avg10", p->some.avg10) < 0 ||
+	    add_d(o, "some_avg60", p->some.avg60) < 0 ||
 	    add_u(o, "some_total_usec", p->some.total_usec) < 0)
 		return -ENOMEM;
-	if (p->has_full && (add_d(o, "full_avg10", p->full.avg10) < 0 || add_d(o, "full_avg60", p->full.avg60) < 0 ||
+	if (p->has_full && (add_d(o, "full_avg10", p->full.avg10) < 0 ||
+			    add_d(o, "full_avg60", p->full.avg60) < 0 ||
 			    add_u(o, "full_total_usec", p->full.total_usec) < 0))
 		return -ENOMEM;
 	*ret = TAKE_PTR(o);
@@ -72,7 +80,8 @@ int sampler_task_json(const struct sampler_task *t, struct json_object **ret)
 	if (add_d(cpu, "cores", t->cores) < 0 || add_d(cpu, "cores_last", t->cores_last) < 0)
 		return -ENOMEM;
 	if ((t->have & PROBE_HAVE_THROTTLE) &&
-	    (add_d(cpu, "throttled_frac", t->throttled_frac) < 0 || add_u(cpu, "throttled_usec", t->throttled_usec) < 0 ||
+	    (add_d(cpu, "throttled_frac", t->throttled_frac) < 0 ||
+	     add_u(cpu, "throttled_usec", t->throttled_usec) < 0 ||
 	     add_u(cpu, "nr_throttled", t->nr_throttled) < 0))
 		return -ENOMEM;
 	if (add(o, "cpu", TAKE_PTR(cpu)) < 0)
@@ -84,12 +93,15 @@ int sampler_task_json(const struct sampler_task *t, struct json_object **ret)
 		if ((t->have & PROBE_HAVE_MEM_PEAK) && add_u(m, "peak", t->mem_peak_bytes) < 0)
 			return -ENOMEM;
 		if ((t->have & PROBE_HAVE_MEM_EVENTS) &&
-		    (add_u(m, "high_events", t->mem_events.high) < 0 || add_u(m, "max_events", t->mem_events.max) < 0 ||
+		    (add_u(m, "high_events", t->mem_events.high) < 0 ||
+		     add_u(m, "max_events", t->mem_events.max) < 0 ||
 		     add_u(m, "oom_kill", t->mem_events.oom_kill) < 0))
 			return -ENOMEM;
 		if ((t->have & PROBE_HAVE_MEM_STAT) &&
-		    (add_u(m, "anon", t->mem_stat.anon) < 0 || add_u(m, "file", t->mem_stat.file) < 0 ||
-		     add_u(m, "kernel", t->mem_stat.kernel) < 0 || add_u(m, "pgmajfault", t->mem_stat.pgmajfault) < 0))
+		    (add_u(m, "anon", t->mem_stat.anon) < 0 ||
+		     add_u(m, "file", t->mem_stat.file) < 0 ||
+		     add_u(m, "kernel", t->mem_stat.kernel) < 0 ||
+		     add_u(m, "pgmajfault", t->mem_stat.pgmajfault) < 0))
 			return -ENOMEM;
 		if (add(o, "memory", TAKE_PTR(m)) < 0)
 			return -ENOMEM;
@@ -100,9 +112,12 @@ int sampler_task_json(const struct sampler_task *t, struct json_object **ret)
 		_cleanup_json_ struct json_object *b = json_object_new_object();
 		if (!b || add_d(b, "cores", t->bpf_cores) < 0 ||
 		    add_d(b, "ctx_switches_per_s", t->ctx_switches_per_s) < 0 ||
-		    add_d(b, "rq_p50_us", t->rq_p50_ns / 1000.0) < 0 || add_d(b, "rq_p99_us", t->rq_p99_ns / 1000.0) < 0 ||
-		    add_d(b, "rq_mean_us", t->rq_mean_ns / 1000.0) < 0 || add_u(b, "nr_switches", t->bpf.nr_switches) < 0 ||
-		    add_u(b, "nr_preempt", t->bpf.nr_preempt) < 0 || add_u(b, "oncpu_ns", t->bpf.oncpu_ns) < 0)
+		    add_d(b, "rq_p50_us", t->rq_p50_ns / 1000.0) < 0 ||
+		    add_d(b, "rq_p99_us", t->rq_p99_ns / 1000.0) < 0 ||
+		    add_d(b, "rq_mean_us", t->rq_mean_ns / 1000.0) < 0 ||
+		    add_u(b, "nr_switches", t->bpf.nr_switches) < 0 ||
+		    add_u(b, "nr_preempt", t->bpf.nr_preempt) < 0 ||
+		    add_u(b, "oncpu_ns", t->bpf.oncpu_ns) < 0)
 			return -ENOMEM;
 		if (add(o, "bpf", TAKE_PTR(b)) < 0)
 			return -ENOMEM;
@@ -116,9 +131,10 @@ int sampler_node_json(const struct sampler_node *n, struct json_object **ret)
 	_cleanup_json_ struct json_object *o = json_object_new_object();
 	if (!o)
 		return -ENOMEM;
-	if (add_u(o, "at_usec", n->at_usec) < 0 || add_b(o, "valid", n->valid) < 0 || add_b(o, "stale", n->stale) < 0 ||
-	    add_u(o, "ncpus", n->ncpus) < 0 || add_d(o, "cores_busy", n->cores_busy) < 0 ||
-	    add_u(o, "mem_total", n->mem_total) < 0 || add_u(o, "mem_available", n->mem_available) < 0 ||
+	if (add_u(o, "at_usec", n->at_usec) < 0 || add_b(o, "valid", n->valid) < 0 ||
+	    add_b(o, "stale", n->stale) < 0 || add_u(o, "ncpus", n->ncpus) < 0 ||
+	    add_d(o, "cores_busy", n->cores_busy) < 0 || add_u(o, "mem_total", n->mem_total) < 0 ||
+	    add_u(o, "mem_available", n->mem_available) < 0 ||
 	    add_psi(o, n->have, &n->psi_cpu, &n->psi_mem, &n->psi_io) < 0)
 		return -ENOMEM;
 	*ret = TAKE_PTR(o);

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	(void)probe_parse_keyed(s, "usage_usec", &v);
 	(void)probe_parse_single(s, &v);
-	if (probe_parse_cpu_stat(s, &cs) == 0 && !cs.has_throttle && (cs.nr_periods || cs.throttled_usec))
+	if (probe_parse_cpu_stat(s, &cs) == 0 && !cs.has_throttle &&
+	    (cs.nr_periods || cs.throttled_usec))
 		abort();
 	(void)probe_parse_mem_events(s, &me);
 	(void)probe_parse_mem_stat(s, &ms);

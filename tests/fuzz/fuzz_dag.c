@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	if (dagsim_parse(s, size, w, err, sizeof(err)) == 0) {
 		struct mrs_result res;
-		double t[4] = { 0, 0.5, 1, 1.5 };
+		double t[4] = {0, 0.5, 1, 1.5};
 		for (int p = 0; p < _MRS_POLICY_MAX; p++)
 			if (mrs_simulate(&w->wl, (enum mrs_policy)p, t, 4, false, &res) < 0)
 				abort(); /* a validated workload must schedule */

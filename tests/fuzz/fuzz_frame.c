@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (r == 0) {
 		/* accepted: the announced sizes must add up to exactly what we were given */
-		size_t want = sizeof(h) + h.n_tensors * sizeof(struct infer_tensor_desc) + h.msg_len + 4;
+		size_t want =
+		    sizeof(h) + h.n_tensors * sizeof(struct infer_tensor_desc) + h.msg_len + 4;
 		for (uint32_t i = 0; i < h.n_tensors; i++) {
 			struct infer_tensor_desc d;
 			memcpy(&d, data + sizeof(h) + i * sizeof(d), sizeof(d));

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (proto_parse_request((const char *)data, size, &r, &e) == 0) {
 		/* An accepted submit always has a queue name and, when it has an argv (else the
-		 * catalog's command runs), a NULL-terminated one; submit-app a validated DAG; cancel
-		 * one of task and app. */
+		 * catalog's command runs), a NULL-terminated one; submit-app a validated DAG;
+		 * cancel one of task and app. */
 		if (r.op == PROTO_SUBMIT && (!r.queue || (r.argv && (r.argv[r.argc] || !r.argc))))
 			abort();
 		if (r.op == PROTO_SUBMIT_APP && (!r.dapp || dapp_priority(r.dapp, phi, order) < 0))

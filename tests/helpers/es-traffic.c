@@ -147,7 +147,7 @@ static int do_send(int argc, char **argv)
 		total += (uint64_t)n;
 	}
 	{
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	close(s);

@@ -1,4 +1,4 @@
-/* etcd-itest.c — drives controller/etcd.c against a real etcd cluster for
+/* etcd-itest.c — drives controller/fleet/etcd.c against a real etcd cluster for
  * tests/integration/etcd: kv, CAS races between processes, leases, watch, endpoint failover.
  * Usage: etcd-itest ENDPOINT[,ENDPOINT...] wait|kv|cas|lease|watch|watch-kill PID|all
  *        etcd-itest ENDPOINT wait|tls CA CERT KEY;  etcd-itest ENDPOINT[,...] auth USER PASSWORD */

@@ -18,7 +18,7 @@ static int failures;
 #define CHECK(cond, ...)                                                                           \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                     \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
 			fprintf(stderr, __VA_ARGS__);                                              \
 			fputc('\n', stderr);                                                       \
 			failures++;                                                                \
@@ -27,7 +27,7 @@ static int failures;
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -124,7 +124,7 @@ static int mkcg(int parent, const char *name)
 static void test_oncpu(struct probe_bpf *b, int top)
 {
 	_cleanup_close_ int a = mkcg(top, "a"), c = mkcg(top, "b");
-	int fds[2] = { a, c };
+	int fds[2] = {a, c};
 	uint64_t ids[2];
 	pid_t pids[2] = {};
 
@@ -147,10 +147,12 @@ static void test_oncpu(struct probe_bpf *b, int top)
 		CHECK(probe_bpf_read_cgroup(b, ids[i], &bc) == 0, "bpf read");
 		double cs = (double)st.usage_usec * 1000.0, bpf = (double)bc.oncpu_ns;
 		double err = cs > 0 ? (bpf - cs) / cs : 1.0;
-		printf("cgroup %c: cpu.stat %.1f ms, eBPF on-CPU %.1f ms (%+.3f %%), switches %llu\n",
-		       'a' + i, cs / 1e6, bpf / 1e6, err * 100, (unsigned long long)bc.nr_switches);
+		printf(
+		    "cgroup %c: cpu.stat %.1f ms, eBPF on-CPU %.1f ms (%+.3f %%), switches %llu\n",
+		    'a' + i, cs / 1e6, bpf / 1e6, err * 100, (unsigned long long)bc.nr_switches);
 		CHECK(cs > 200e6, "burner %c ran only %.0f ms", 'a' + i, cs / 1e6);
-		CHECK(err > -0.02 && err < 0.02, "eBPF vs cpu.stat differ by %.2f %% (> 2 %%)", err * 100);
+		CHECK(err > -0.02 && err < 0.02, "eBPF vs cpu.stat differ by %.2f %% (> 2 %%)",
+		      err * 100);
 		CHECK(bc.nr_switches > 0, "no context switches counted");
 	}
 	/* Removal stops accounting: counters dropped and lookups fail. */
@@ -265,16 +267,19 @@ static void test_sampler(int top)
 	/* What the burner got depends on the machine's load; the sampler must report exactly
 	 * that (cpu.stat's own delta over the same interval), not a fixed figure. */
 	double want = (double)(st1.usage_usec - st0.usage_usec) / (double)(t1 - t0);
-	printf("sampler: cores %.3f (eBPF %.3f; cpu.stat delta %.3f), switches/s %.0f, rq p99 %.0f us\n",
+	printf("sampler: cores %.3f (eBPF %.3f; cpu.stat delta %.3f), switches/s %.0f, rq p99 %.0f "
+	       "us\n",
 	       t.cores, t.bpf_cores, want, t.ctx_switches_per_s, t.rq_p99_ns / 1000);
 	CHECK(want > 0.02, "the burner did not run (%.3f cores)", want);
 	CHECK(fabs(t.cores - want) < 0.05 + 0.05 * want && t.cores < 1.05,
 	      "sampler says %.3f cores, cpu.stat %.3f", t.cores, want);
 	if (quota) {
-		printf("sampler: cpu.max 0.5 core: cores %.3f, throttled %.0f %% of the time\n", t.cores,
-		       t.throttled_frac * 100);
-		CHECK(t.have & PROBE_HAVE_THROTTLE, "no throttling keys with the cpu controller on");
-		CHECK(t.cores > 0.4 && t.cores < 0.6, "cpu.max 0.5 but %.3f cores measured", t.cores);
+		printf("sampler: cpu.max 0.5 core: cores %.3f, throttled %.0f %% of the time\n",
+		       t.cores, t.throttled_frac * 100);
+		CHECK(t.have & PROBE_HAVE_THROTTLE,
+		      "no throttling keys with the cpu controller on");
+		CHECK(t.cores > 0.4 && t.cores < 0.6, "cpu.max 0.5 but %.3f cores measured",
+		      t.cores);
 		CHECK(t.throttled_frac > 0.25, "throttled only %.3f of the time", t.throttled_frac);
 	}
 	if (t.have & PROBE_HAVE_MEM) {
@@ -282,7 +287,7 @@ static void test_sampler(int top)
 		CHECK(u.mem > 0 && u.mem == (double)t.mem_bytes, "memory usage %f", u.mem);
 	}
 	CHECK(t.have_bpf && t.bpf_cores > 0 && (t.bpf_cores - t.cores) / t.cores < 0.1 &&
-		      (t.cores - t.bpf_cores) / t.cores < 0.1,
+		  (t.cores - t.bpf_cores) / t.cores < 0.1,
 	      "eBPF cores %.3f vs cpu.stat %.3f", t.bpf_cores, t.cores);
 	struct policy_res r;
 	CHECK(sampler_node_free(s, &r) == 0 && r.cpu >= 0 && r.mem > 0, "node free");

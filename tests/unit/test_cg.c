@@ -596,15 +596,15 @@ static void test_events_and_spawn(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cpu_max_format),
-		cmocka_unit_test(test_cpu_max_parse),
-		cmocka_unit_test(test_cpulist_and_keyed),
-		cmocka_unit_test(test_limits_check),
-		cmocka_unit_test_setup_teardown(test_root_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_setup_and_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_setup_missing_controllers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_events_and_spawn, setup, teardown),
+	    cmocka_unit_test(test_cpu_max_format),
+	    cmocka_unit_test(test_cpu_max_parse),
+	    cmocka_unit_test(test_cpulist_and_keyed),
+	    cmocka_unit_test(test_limits_check),
+	    cmocka_unit_test_setup_teardown(test_root_open_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_setup_and_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_setup_missing_controllers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_events_and_spawn, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,17 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "dagsim.h"
 #include "util.h"
 
 static const char *small =
-	"{\"servers\":[{\"name\":\"s0\",\"capacity\":2,\"speed\":1},{\"name\":\"s1\",\"capacity\":1}],"
-	"\"links\":[{\"from\":\"s0\",\"to\":\"s1\",\"rate\":\"8mbit\"}],"
-	"\"applications\":[{\"name\":\"app\",\"tasks\":["
-	"{\"name\":\"a\",\"work\":1,\"demand\":1,\"accuracy_curve\":[[0,0.5],[100,0.9]],"
-	"\"retraining\":[{\"samples\":50,\"work\":1,\"resources\":1}]},"
-	"{\"name\":\"b\",\"work\":2,\"demand\":1}],\"edges\":[[\"a\",\"b\"]]}],"
-	"\"arrivals\":{\"rate\":2,\"count\":10,\"seed\":9}}";
+    "{\"servers\":[{\"name\":\"s0\",\"capacity\":2,\"speed\":1},{\"name\":\"s1\",\"capacity\":1}],"
+    "\"links\":[{\"from\":\"s0\",\"to\":\"s1\",\"rate\":\"8mbit\"}],"
+    "\"applications\":[{\"name\":\"app\",\"tasks\":["
+    "{\"name\":\"a\",\"work\":1,\"demand\":1,\"accuracy_curve\":[[0,0.5],[100,0.9]],"
+    "\"retraining\":[{\"samples\":50,\"work\":1,\"resources\":1}]},"
+    "{\"name\":\"b\",\"work\":2,\"demand\":1}],\"edges\":[[\"a\",\"b\"]]}],"
+    "\"arrivals\":{\"rate\":2,\"count\":10,\"seed\":9}}";
 
 static int parse(const char *s, struct dagsim_workload *w, char *err)
 {
@@ -73,14 +74,18 @@ static void expect_err(const char *from, const char *to, const char *msg)
 static void test_errors(void **state)
 {
 	expect_err("\"work\":2", "\"work\":-2", "applications[0].tasks[1].work: must be between");
-	expect_err("\"work\":2", "\"work\":\"x\"", "applications[0].tasks[1].work: must be a number");
-	expect_err("[[\"a\",\"b\"]]", "[[\"a\",\"b\"],[\"b\",\"a\"]]", "applications[0].edges: cycle through task \"");
-	expect_err("[[\"a\",\"b\"]]", "[[\"a\",\"zz\"]]", "applications[0].edges: edge names unknown task \"zz\"");
+	expect_err("\"work\":2", "\"work\":\"x\"",
+		   "applications[0].tasks[1].work: must be a number");
+	expect_err("[[\"a\",\"b\"]]", "[[\"a\",\"b\"],[\"b\",\"a\"]]",
+		   "applications[0].edges: cycle through task \"");
+	expect_err("[[\"a\",\"b\"]]", "[[\"a\",\"zz\"]]",
+		   "applications[0].edges: edge names unknown task \"zz\"");
 	expect_err("\"rate\":\"8mbit\"", "\"rate\":\"fast\"", "links[0].rate: not a valid rate");
 	expect_err("\"to\":\"s1\"", "\"to\":\"s9\"", "links[0]: unknown server \"s9\"");
 	expect_err("\"capacity\":2,", "", "servers[0].capacity: missing");
 	expect_err("\"demand\":1}", "\"demand\":5}", "task \"b\" demands more than any server");
-	expect_err("{\"name\":\"b\"", "{\"name\":\"a\"", "applications[0].tasks[1]: duplicate task name");
+	expect_err("{\"name\":\"b\"", "{\"name\":\"a\"",
+		   "applications[0].tasks[1]: duplicate task name");
 	expect_err("\"rate\":2,", "", "arrivals: needs \"rate\" > 0 or \"csv\"");
 	expect_err("{\"samples\":50,", "{", "retraining[0].samples: missing");
 	expect_err("\"seed\":9}}", "\"seed\":9}", "workload: invalid JSON");
@@ -102,8 +107,10 @@ static void test_example_file(void **state)
 	assert_int_equal(w->wl.cluster.n, 3);
 	assert_int_equal(dagsim_poisson(w->arrivals.rate, 200, 1, &arr), 0);
 	for (int p = 0; p < _MRS_POLICY_MAX; p++)
-		assert_int_equal(mrs_simulate(&w->wl, (enum mrs_policy)p, arr, 200, false, &res[p]), 0);
-	/* Ekya retrains every drifted model in every request: it retrains most and is most accurate */
+		assert_int_equal(mrs_simulate(&w->wl, (enum mrs_policy)p, arr, 200, false, &res[p]),
+				 0);
+	/* Ekya retrains every drifted model in every request: it retrains most and is most accurate
+	 */
 	assert_true(res[MRS_POLICY_EKYA].retrainings > res[MRS_POLICY_MRS].retrainings);
 	assert_true(res[MRS_POLICY_EKYA].mean_accuracy >= res[MRS_POLICY_MRS].mean_accuracy);
 	/* MRS keeps retraining off the critical path unless it pays: fastest requests */
@@ -126,7 +133,8 @@ static void test_arrivals(void **state)
 	free(b);
 	assert_int_equal(dagsim_poisson(0, 10, 1, &a), -EINVAL);
 
-	assert_int_equal(dagsim_parse_csv("timestamp\n0.5\n1.25,x\n# c\n\n3\n", &a, &n, err, 256), 0);
+	assert_int_equal(dagsim_parse_csv("timestamp\n0.5\n1.25,x\n# c\n\n3\n", &a, &n, err, 256),
+			 0);
 	assert_int_equal(n, 3);
 	assert_true(a[0] == 0.5 && a[1] == 1.25 && a[2] == 3);
 	free(a);
@@ -145,13 +153,16 @@ static int run(int argc, char **argv)
 
 static void test_cli(void **state)
 {
-	char *ok[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--policy", "mrs",
-		       "--count", "20", "--json", NULL };
-	char *csv[] = { "sim", "--dag", "docs/examples/lifelogging-csv.json", "--policy", "pass,ekya", NULL };
-	char *nodag[] = { "sim", "--policy", "mrs", NULL };
-	char *badpol[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--policy", "fifo", NULL };
-	char *badrate[] = { "sim", "--dag", "docs/examples/lifelogging.json", "--rate", "-1", NULL };
-	char *nofile[] = { "sim", "--dag", "/nonexistent/w.json", NULL };
+	char *ok[] = {"sim",	  "--dag",  "docs/examples/lifelogging.json",
+		      "--policy", "mrs",    "--count",
+		      "20",	  "--json", NULL};
+	char *csv[] = {"sim",	   "--dag",	"docs/examples/lifelogging-csv.json",
+		       "--policy", "pass,ekya", NULL};
+	char *nodag[] = {"sim", "--policy", "mrs", NULL};
+	char *badpol[] = {"sim",      "--dag", "docs/examples/lifelogging.json",
+			  "--policy", "fifo",  NULL};
+	char *badrate[] = {"sim", "--dag", "docs/examples/lifelogging.json", "--rate", "-1", NULL};
+	char *nofile[] = {"sim", "--dag", "/nonexistent/w.json", NULL};
 	assert_int_equal(run(8, ok), 0);
 	assert_int_equal(run(5, csv), 0);
 	assert_int_equal(run(3, nodag), 2);
@@ -163,11 +174,9 @@ static void test_cli(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_example_file),
-		cmocka_unit_test(test_arrivals),
-		cmocka_unit_test(test_cli),
+	    cmocka_unit_test(test_small),	 cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_example_file), cmocka_unit_test(test_arrivals),
+	    cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

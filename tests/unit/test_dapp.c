@@ -1,4 +1,4 @@
-/* test_dapp.c — DAG applications (controller/dapp.c): validation errors naming the field,
+/* test_dapp.c — DAG applications (controller/daemon/dapp.c): validation errors naming the field,
  * cycles and dangling edges, MRS rank order being topological, failure propagation. */
 #include <setjmp.h>
 #include <stdarg.h>

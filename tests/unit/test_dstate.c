@@ -24,12 +24,26 @@ static void test_round_trip(void **state)
 	uint64_t next;
 	char *text, err[256];
 
-	t[0] = (struct dtask){.id = 3, .argv = argv_a, .argc = 3, .cpu = 1.5, .mem = 1257ull << 20,
-			      .state = DTASK_RUNNING, .dev = 1, .submit_us = 10, .start_us = 20,
-			      .pid = 4242, .exit_code = -1};
+	t[0] = (struct dtask){.id = 3,
+			      .argv = argv_a,
+			      .argc = 3,
+			      .cpu = 1.5,
+			      .mem = 1257ull << 20,
+			      .state = DTASK_RUNNING,
+			      .dev = 1,
+			      .submit_us = 10,
+			      .start_us = 20,
+			      .pid = 4242,
+			      .exit_code = -1};
 	snprintf(t[0].queue, sizeof(t[0].queue), "resnet-18");
-	t[1] = (struct dtask){.id = 5, .argv = argv_a, .argc = 1, .cpu = 2, .mem = 1,
-			      .state = DTASK_DONE, .dev = 0, .exit_code = 137};
+	t[1] = (struct dtask){.id = 5,
+			      .argv = argv_a,
+			      .argc = 1,
+			      .cpu = 2,
+			      .mem = 1,
+			      .state = DTASK_DONE,
+			      .dev = 0,
+			      .exit_code = 137};
 	snprintf(t[1].queue, sizeof(t[1].queue), "vgg-19");
 	snprintf(t[1].reason, sizeof(t[1].reason), "oom-kill");
 	t[1].cpu_usec = 1234567;
@@ -71,9 +85,11 @@ static void expect_bad(const char *text, const char *needle)
 		fail_msg("error \"%s\" does not mention \"%s\"", err, needle);
 }
 
-#define TASK(id, extra)                                                                          \
-	"{\"id\":" #id ",\"queue\":\"q\",\"argv\":[\"a\"],\"cpu\":1,\"memory\":5,\"state\":\"queued\","  \
-	"\"device\":-1,\"submit_us\":1,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1" extra "}"
+#define TASK(id, extra)                                                                            \
+	"{\"id\":" #id                                                                             \
+	",\"queue\":\"q\",\"argv\":[\"a\"],\"cpu\":1,\"memory\":5,\"state\":\"queued\","           \
+	"\"device\":-1,\"submit_us\":1,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-"      \
+	"1" extra "}"
 
 static void test_corruption(void **state)
 {
@@ -82,26 +98,36 @@ static void test_corruption(void **state)
 	uint64_t next;
 	char err[256];
 
-	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, "") "," TASK(2, "") "]}",
-				      &back, &n, &next, err, sizeof(err)), 0);
+	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(
+					  1, "") "," TASK(2, "") "]}",
+				      &back, &n, &next, err, sizeof(err)),
+			 0);
 	assert_int_equal(n, 2);
 	dstate_free(back, n);
 	expect_bad("", "JSON");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ""), "JSON"); /* truncated */
 	expect_bad("{\"version\":2,\"next_id\":3,\"tasks\":[]}", "version");
 	expect_bad("{\"version\":1,\"tasks\":[]}", "next_id");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, "") "," TASK(1, "") "]}", "duplicate");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, "") "," TASK(1, "") "]}",
+		   "duplicate");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(3, "") "]}", "next_id");
 	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1}]}", "queue");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"reason\":5") "]}", "reason");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"cpu_usec\":-4") "]}", "cpu_usec");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"upload_rate\":0") "]}", "upload_rate");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
-		   "\"cpu\":1,\"memory\":5,\"state\":\"running\",\"device\":-1,\"submit_us\":1,"
-		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "without a device");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
-		   "\"cpu\":1,\"memory\":5,\"state\":\"zombie\",\"device\":-1,\"submit_us\":1,"
-		   "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}", "state");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"reason\":5") "]}",
+		   "reason");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"cpu_usec\":-4") "]}",
+		   "cpu_usec");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" TASK(1, ",\"upload_rate\":0") "]}",
+		   "upload_rate");
+	expect_bad(
+	    "{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
+	    "\"cpu\":1,\"memory\":5,\"state\":\"running\",\"device\":-1,\"submit_us\":1,"
+	    "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}",
+	    "without a device");
+	expect_bad(
+	    "{\"version\":1,\"next_id\":3,\"tasks\":[{\"id\":1,\"queue\":\"q\",\"argv\":[\"a\"],"
+	    "\"cpu\":1,\"memory\":5,\"state\":\"zombie\",\"device\":-1,\"submit_us\":1,"
+	    "\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1}]}",
+	    "state");
 }
 
 /* Application fields: optional (older files and plain tasks lack them), round trip, and a
@@ -113,10 +139,28 @@ static void test_app_fields(void **state)
 	size_t n;
 	char *text, err[256];
 
-	t[0] = (struct dtask){.id = 4, .argv = argv_a, .argc = 1, .cpu = 1, .mem = 5, .state = DTASK_DONE,
-			      .dev = 0, .exit_code = 0, .app = 4, .prio = 3.5};
-	t[1] = (struct dtask){.id = 5, .argv = argv_a, .argc = 1, .cpu = 1, .mem = 5, .state = DTASK_WAITING,
-			      .dev = -1, .exit_code = -1, .app = 4, .after = after, .n_after = 1, .prio = 1};
+	t[0] = (struct dtask){.id = 4,
+			      .argv = argv_a,
+			      .argc = 1,
+			      .cpu = 1,
+			      .mem = 5,
+			      .state = DTASK_DONE,
+			      .dev = 0,
+			      .exit_code = 0,
+			      .app = 4,
+			      .prio = 3.5};
+	t[1] = (struct dtask){.id = 5,
+			      .argv = argv_a,
+			      .argc = 1,
+			      .cpu = 1,
+			      .mem = 5,
+			      .state = DTASK_WAITING,
+			      .dev = -1,
+			      .exit_code = -1,
+			      .app = 4,
+			      .after = after,
+			      .n_after = 1,
+			      .prio = 1};
 	for (int i = 0; i < 2; i++) {
 		snprintf(t[i].queue, sizeof(t[i].queue), "q%d", i);
 		snprintf(t[i].app_name, sizeof(t[i].app_name), "traffic");
@@ -148,22 +192,39 @@ static void test_app_fields(void **state)
 	dstate_free(back, n);
 	free(text);
 #define APP(id, st, extra)                                                                         \
-	"{\"id\":" #id ",\"queue\":\"q\",\"argv\":[\"a\"],\"cpu\":1,\"memory\":5,\"state\":\"" st "\","  \
-	"\"device\":-1,\"submit_us\":1,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-1" extra "}"
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "waiting", "") "]}", "waiting without an application");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":2") "]}", "app");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":1,\"name\":\"a\",\"after\":[]") "]}",
+	"{\"id\":" #id ",\"queue\":\"q\",\"argv\":[\"a\"],\"cpu\":1,\"memory\":5,\"state\":\"" st  \
+	"\","                                                                                      \
+	"\"device\":-1,\"submit_us\":1,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":-"      \
+	"1" extra "}"
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "waiting", "") "]}",
+		   "waiting without an application");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":2") "]}",
+		   "app");
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+		       1, "queued", ",\"app\":1,\"name\":\"a\",\"after\":[]") "]}",
 		   "app_name");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(1, "queued", ",\"app\":1,\"app_name\":\"x\",\"after\":[]") "]}",
+	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+		       1, "queued", ",\"app\":1,\"app_name\":\"x\",\"after\":[]") "]}",
 		   "name");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[2]") "]}",
-		   "after[0]");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[]") "]}",
-		   "without predecessors");
-	expect_bad("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1],\"prio\":\"hi\"") "]}",
-		   "prio");
-	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1]") "]}",
-				      &back, &n, &next, err, sizeof(err)), 0);
+	expect_bad(
+	    "{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+		2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[2]") "]}",
+	    "after[0]");
+	expect_bad(
+	    "{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+		2, "waiting", ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[]") "]}",
+	    "without predecessors");
+	expect_bad(
+	    "{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+		2, "waiting",
+		",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1],\"prio\":\"hi\"") "]}",
+	    "prio");
+	assert_int_equal(
+	    dstate_parse("{\"version\":1,\"next_id\":3,\"tasks\":[" APP(
+			     2, "waiting",
+			     ",\"app\":1,\"app_name\":\"x\",\"name\":\"b\",\"after\":[1]") "]}",
+			 &back, &n, &next, err, sizeof(err)),
+	    0);
 	dstate_free(back, n);
 #undef APP
 }
@@ -174,10 +235,12 @@ static void test_config(void **state)
 	char err[256];
 	unsigned n;
 
-	assert_int_equal(dconf_parse("# comment\n\npolicy = drf\nmeasure_interval_ms=50\n"
-				     "on_sigterm = drain\nenforcement = strict\n"
-				     "device = a cpus=0-1 memory=2G\ndevice = b cpus=2,3 cores=1.5\n",
-				     &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    dconf_parse("# comment\n\npolicy = drf\nmeasure_interval_ms=50\n"
+			"on_sigterm = drain\nenforcement = strict\n"
+			"device = a cpus=0-1 memory=2G\ndevice = b cpus=2,3 cores=1.5\n",
+			&c, err, sizeof(err)),
+	    0);
 	assert_string_equal(c.policy, "drf");
 	assert_int_equal(c.measure_ms, 50);
 	assert_int_equal(c.on_sigterm, DCONF_SIGTERM_DRAIN);
@@ -199,7 +262,8 @@ static void test_config(void **state)
 	assert_int_equal(dconf_parse("measure_interval_ms = 1\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(c.measure, DCONF_MEASURE_AUTO); /* from the successful parse above */
 	assert_true(c.smoothing == 0.5);
-	assert_int_equal(dconf_parse("measure = cgroup\nmeasure_smoothing = 0.25\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    dconf_parse("measure = cgroup\nmeasure_smoothing = 0.25\n", &c, err, sizeof(err)), 0);
 	assert_int_equal(c.measure, DCONF_MEASURE_CGROUP);
 	assert_true(c.smoothing == 0.25);
 	assert_int_equal(dconf_parse("measure = ebpf\n", &c, err, sizeof(err)), 0);
@@ -211,7 +275,8 @@ static void test_config(void **state)
 	assert_int_equal(dconf_parse("measure_smoothing = 1.5\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = nan\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("measure_smoothing = 0.5x\n", &c, err, sizeof(err)), -EINVAL);
-	assert_int_equal(dconf_parse("uplink = eth0\nuplink_rate = 100mbit\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    dconf_parse("uplink = eth0\nuplink_rate = 100mbit\n", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.uplink, "eth0");
 	assert_int_equal(c.uplink_rate, 12500000);
 	assert_int_equal(dconf_parse("uplink_rate = auto\n", &c, err, sizeof(err)), 0);
@@ -219,7 +284,8 @@ static void test_config(void **state)
 	assert_string_equal(c.uplink, "");
 	assert_int_equal(dconf_parse("uplink = a/b\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "uplink: must be an interface name"));
-	assert_int_equal(dconf_parse("uplink = abcdefghijklmnopq\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("uplink = abcdefghijklmnopq\n", &c, err, sizeof(err)),
+			 -EINVAL);
 	assert_int_equal(dconf_parse("uplink_rate = 0mbit\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "uplink_rate"));
 	assert_int_equal(dconf_parse("device = a cpus=1-0\n", &c, err, sizeof(err)), -EINVAL);
@@ -242,10 +308,13 @@ static void test_config_fleet(void **state)
 	assert_false(c.fleet.enabled);
 	assert_int_equal(c.fleet.lease_ttl, 5);
 	assert_string_equal(c.fleet.node_name, "");
-	assert_int_equal(dconf_parse("fleet = etcd\nfleet_endpoints = http://127.0.0.1:2379,https://e2:2379\n"
-				     "node_name = edge-1\nfleet_lease_ttl = 3\nfleet_ca = /etc/ca.pem\n"
-				     "fleet_cert = /etc/c.pem\nfleet_key = /etc/k.pem\n"
-				     "fleet_user = es\nfleet_password_file = /etc/pw\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(
+	    dconf_parse("fleet = etcd\nfleet_endpoints = http://127.0.0.1:2379,https://e2:2379\n"
+			"node_name = edge-1\nfleet_lease_ttl = 3\nfleet_ca = /etc/ca.pem\n"
+			"fleet_cert = /etc/c.pem\nfleet_key = /etc/k.pem\n"
+			"fleet_user = es\nfleet_password_file = /etc/pw\n",
+			&c, err, sizeof(err)),
+	    0);
 	assert_true(c.fleet.enabled);
 	assert_string_equal(c.fleet.endpoints, "http://127.0.0.1:2379,https://e2:2379");
 	assert_string_equal(c.fleet.node_name, "edge-1");
@@ -261,9 +330,11 @@ static void test_config_fleet(void **state)
 	assert_int_equal(dconf_parse("fleet = zookeeper\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "line 1: fleet: must be off or etcd"));
 	assert_null(strchr(err, '\n'));
-	assert_int_equal(dconf_parse("\nfleet_endpoints = 127.0.0.1:2379\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("\nfleet_endpoints = 127.0.0.1:2379\n", &c, err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "line 2: fleet_endpoints"));
-	assert_int_equal(dconf_parse("fleet_endpoints = http://a:1,\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse("fleet_endpoints = http://a:1,\n", &c, err, sizeof(err)),
+			 -EINVAL);
 	assert_int_equal(dconf_parse("fleet_endpoints = http://\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("fleet_endpoints =\n", &c, err, sizeof(err)), -EINVAL);
 	assert_int_equal(dconf_parse("node_name = a/b\n", &c, err, sizeof(err)), -EINVAL);
@@ -277,15 +348,23 @@ static void test_config_fleet(void **state)
 	assert_non_null(strstr(err, "fleet_cert"));
 	assert_int_equal(dconf_parse("fleet_user = es\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "fleet_user"));
-	assert_int_equal(dconf_parse("fleet_user = a b\nfleet_password_file = /p\n", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse("fleet_user = a b\nfleet_password_file = /p\n", &c, err, sizeof(err)),
+	    -EINVAL);
 	assert_int_equal(dconf_parse("fleet_password_file = p\n", &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "fleet_password_file"));
 }
 
 static void test_fleet_id(void **state)
 {
-	struct dtask t = {.id = 3, .queue = "q", .cpu = 1, .mem = 1, .state = DTASK_DONE, .dev = 0,
-			  .exit_code = 0, .fleet_id = 1234567};
+	struct dtask t = {.id = 3,
+			  .queue = "q",
+			  .cpu = 1,
+			  .mem = 1,
+			  .state = DTASK_DONE,
+			  .dev = 0,
+			  .exit_code = 0,
+			  .fleet_id = 1234567};
 	char *argv[] = {"true", NULL}, *text = NULL, err[256];
 	struct dtask *back = NULL;
 	size_t n = 0;
@@ -304,10 +383,13 @@ static void test_fleet_id(void **state)
 	assert_int_equal(dstate_format(&t, 1, 4, &text), 0);
 	assert_null(strstr(text, "fleet_id"));
 	free(text);
-	assert_int_equal(dstate_parse("{\"version\":1,\"next_id\":2,\"tasks\":[{\"id\":1,\"queue\":\"q\","
-				      "\"argv\":[\"x\"],\"cpu\":1,\"memory\":1,\"state\":\"done\",\"device\":0,"
-				      "\"submit_us\":0,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":0,"
-				      "\"fleet_id\":0}]}", &back, &n, &next, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dstate_parse("{\"version\":1,\"next_id\":2,\"tasks\":[{\"id\":1,\"queue\":\"q\","
+			 "\"argv\":[\"x\"],\"cpu\":1,\"memory\":1,\"state\":\"done\",\"device\":0,"
+			 "\"submit_us\":0,\"start_us\":0,\"end_us\":0,\"pid\":0,\"exit_code\":0,"
+			 "\"fleet_id\":0}]}",
+			 &back, &n, &next, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "fleet_id"));
 }
 
@@ -317,9 +399,11 @@ static void test_catalog(void **state)
 	size_t n;
 	char err[256];
 
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"resnet-18\",\"cpu\":2,\"memory\":\"1257M\"},"
-					    "{\"name\":\"tiny\",\"cpu\":0.25,\"memory\":\"8M\"}]}",
-					    &m, &n, err, sizeof(err)), 0);
+	assert_int_equal(dconf_parse_models(
+			     "{\"models\":[{\"name\":\"resnet-18\",\"cpu\":2,\"memory\":\"1257M\"},"
+			     "{\"name\":\"tiny\",\"cpu\":0.25,\"memory\":\"8M\"}]}",
+			     &m, &n, err, sizeof(err)),
+			 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(m[0].name, "resnet-18");
 	assert_int_equal(m[0].mem, 1257ull << 20);
@@ -331,9 +415,12 @@ static void test_catalog(void **state)
 		assert_int_equal(dconf_model_argv(&m[0], &argv, &argc), -ENOENT);
 		free(m);
 		m = NULL;
-		assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"r\",\"cpu\":2,\"memory\":\"1G\","
-						    "\"command\":[\"edgeslice-infer\",\"resnet-18\",\"\",\"--threads\",\"2\"]}]}",
-						    &m, &n, err, sizeof(err)), 0);
+		assert_int_equal(
+		    dconf_parse_models("{\"models\":[{\"name\":\"r\",\"cpu\":2,\"memory\":\"1G\","
+				       "\"command\":[\"edgeslice-infer\",\"resnet-18\",\"\",\"--"
+				       "threads\",\"2\"]}]}",
+				       &m, &n, err, sizeof(err)),
+		    0);
 		assert_int_equal(m[0].cmd_argc, 5);
 		assert_int_equal(dconf_model_argv(&m[0], &argv, &argc), 0);
 		assert_int_equal(argc, 5);
@@ -347,22 +434,53 @@ static void test_catalog(void **state)
 		free(m);
 		m = NULL;
 	}
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models(
+		"{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[]}]}", &m,
+		&n, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "models[0].command: must be an array"));
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":\"ls\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"\"]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models(
+		"{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":\"ls\"}]}",
+		&m, &n, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models(
+		"{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"\"]}]}",
+		&m, &n, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "models[0].command[0]"));
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"x\",7]}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models(
+		"{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"x\",7]}]}",
+		&m, &n, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "models[0].command[1]"));
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"command\":[\"x\\u0000y\"]}]}", &m, &n, err, sizeof(err)), -EINVAL);
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":"
+					    "\"1M\",\"command\":[\"x\\u0000y\"]}]}",
+					    &m, &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1}]}", &m, &n,
+					    err, sizeof(err)),
+			 -EINVAL);
 	assert_non_null(strstr(err, "models[0]"));
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"gpu\":1}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models(
+		"{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\",\"gpu\":1}]}", &m, &n,
+		err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "gpu"));
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"},{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models("{\"models\":[{\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"},{"
+			       "\"name\":\"a\",\"cpu\":1,\"memory\":\"1M\"}]}",
+			       &m, &n, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "duplicate"));
 	/* a key quoted back in the error cannot break the one-line rule (found by fuzzing) */
-	assert_int_equal(dconf_parse_models("{\"models\":[{\"na\\nme\":\"a\"}]}", &m, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+	    dconf_parse_models("{\"models\":[{\"na\\nme\":\"a\"}]}", &m, &n, err, sizeof(err)),
+	    -EINVAL);
 	assert_string_equal(err, "models[0].na?me: unknown field");
 	assert_int_equal(dconf_parse_models("nope", &m, &n, err, sizeof(err)), -EINVAL);
 	/* the shipped defaults are the paper's four models */
@@ -380,7 +498,8 @@ static void test_shipped_files(void **state)
 	char err[256], *text = NULL;
 
 	if (read_file_at(AT_FDCWD, "units/edgeslice.conf", &text, NULL) < 0)
-		fail_msg("units/edgeslice.conf: not readable (run the unit tests from the source tree)");
+		fail_msg(
+		    "units/edgeslice.conf: not readable (run the unit tests from the source tree)");
 	assert_int_equal(dconf_parse(text, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.policy, "rddrf");
 	assert_int_equal(c.n_devices, 0); /* every key is commented out: the defaults */
@@ -400,14 +519,10 @@ static void test_shipped_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_corruption),
-		cmocka_unit_test(test_app_fields),
-		cmocka_unit_test(test_config),
-		cmocka_unit_test(test_config_fleet),
-		cmocka_unit_test(test_fleet_id),
-		cmocka_unit_test(test_catalog),
-		cmocka_unit_test(test_shipped_files),
+	    cmocka_unit_test(test_round_trip),	 cmocka_unit_test(test_corruption),
+	    cmocka_unit_test(test_app_fields),	 cmocka_unit_test(test_config),
+	    cmocka_unit_test(test_config_fleet), cmocka_unit_test(test_fleet_id),
+	    cmocka_unit_test(test_catalog),	 cmocka_unit_test(test_shipped_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

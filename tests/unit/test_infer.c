@@ -38,7 +38,7 @@ static double gmacs(const struct infer_model *m)
 /* The planner's built-in profiles and the executable graphs agree layer by layer. */
 static void test_shapes_match_planner(void **state)
 {
-	static const char *names[] = { "alexnet", "mobilenet-v2", "googlenet", "resnet-18" };
+	static const char *names[] = {"alexnet", "mobilenet-v2", "googlenet", "resnet-18"};
 	for (int k = 0; k < 4; k++) {
 		struct infer_model *m;
 		struct jps_model *jm;
@@ -48,10 +48,13 @@ static void test_shapes_match_planner(void **state)
 		assert_int_equal(infer_output_bytes(m, INFER_INPUT), jm->input_bytes);
 		for (size_t i = 0; i < m->n; i++) {
 			assert_string_equal(m->layers[i].name, jm->layers[i].name);
-			assert_int_equal(infer_output_bytes(m, (uint32_t)i), jm->layers[i].out_bytes);
+			assert_int_equal(infer_output_bytes(m, (uint32_t)i),
+					 jm->layers[i].out_bytes);
 			assert_int_equal(m->layers[i].n_in, jm->layers[i].n_inputs);
 			for (uint32_t e = 0; e < m->layers[i].n_in; e++)
-				assert_int_equal(m->layers[i].in[e] == INFER_INPUT ? JPS_INPUT : m->layers[i].in[e],
+				assert_int_equal(m->layers[i].in[e] == INFER_INPUT
+						     ? JPS_INPUT
+						     : m->layers[i].in[e],
 						 jm->layers[i].inputs[e]);
 		}
 		jps_model_free(jm);
@@ -68,7 +71,7 @@ static void test_shapes_vgg_inception(void **state)
 	assert_int_equal(out_of(m, "conv2"), 64 * 224 * 224 * 4);
 	assert_int_equal(out_of(m, "pool5"), 512 * 7 * 7 * 4);
 	assert_int_equal(out_of(m, "fc8"), 4000);
-	assert_true(fabs(gmacs(m) - 19.63) < 0.05);            /* torchvision: 19.63 GMAC */
+	assert_true(fabs(gmacs(m) - 19.63) < 0.05); /* torchvision: 19.63 GMAC */
 	assert_true(fabs(infer_weight_bytes(m) / 4e6 - 143.67) < 0.05); /* 143.67 M params */
 	infer_model_free(m);
 
@@ -122,15 +125,27 @@ static void test_conv_numerics_and_split(void **state)
 					for (uint32_t ci = 0; ci < 3; ci++)
 						for (uint32_t ky = 0; ky < 7; ky++)
 							for (uint32_t kx = 0; kx < 7; kx++) {
-								int iy = (int)(oy * 2 + ky) - 3, ix = (int)(ox * 2 + kx) - 3;
-								if (iy < 0 || ix < 0 || iy >= 64 || ix >= 64)
+								int iy = (int)(oy * 2 + ky) - 3,
+								    ix = (int)(ox * 2 + kx) - 3;
+								if (iy < 0 || ix < 0 || iy >= 64 ||
+								    ix >= 64)
 									continue;
-								acc += (double)m->input[((n * 3 + ci) * 64 + iy) * 64 + ix] *
-								       l->weight[((co * 3 + ci) * 7 + ky) * 7 + kx];
+								acc +=
+								    (double)m
+									->input[((n * 3 + ci) * 64 +
+										 iy) *
+										    64 +
+										ix] *
+								    l->weight[((co * 3 + ci) * 7 +
+									       ky) *
+										  7 +
+									      kx];
 							}
 					if (acc < 0)
 						acc = 0;
-					float got = l->act[((n * l->cout + co) * l->out.h + oy) * l->out.w + ox];
+					float got =
+					    l->act[((n * l->cout + co) * l->out.h + oy) * l->out.w +
+						   ox];
 					assert_true(fabs(got - acc) < 1e-3 * (1 + fabs(acc)));
 				}
 	/* the batch's two images differ, so the output does too */
@@ -159,7 +174,8 @@ static void test_conv_numerics_and_split(void **state)
 		run[i] = !run[i];
 	assert_int_equal(infer_forward(m, run, NULL), 0);
 	for (size_t i = 0; i < 2 * nout; i++)
-		assert_true(fabs(m->layers[m->n - 1].act[i] - full[i]) <= 1e-4f * (1 + fabsf(full[i])));
+		assert_true(fabs(m->layers[m->n - 1].act[i] - full[i]) <=
+			    1e-4f * (1 + fabsf(full[i])));
 	free(run);
 	free(full);
 	infer_model_free(m);
@@ -249,7 +265,7 @@ static void test_frames(void **state)
 		uint32_t pool2;
 		assert_int_equal(infer_find_layer(m, "pool2", &pool2), 0);
 		assert_int_equal(f.len, 64 + 2 * 24 + infer_output_bytes(m, pool2) +
-						 infer_output_bytes(m, cut) + 4);
+					    infer_output_bytes(m, cut) + 4);
 	}
 	f.buf[100] ^= 1;
 	assert_int_equal(infer_frame_check(f.buf, f.len, NULL), -EBADMSG);
@@ -288,7 +304,8 @@ static void *server_thread(void *arg)
 		if (s->mode == 2) {
 			char c[4096];
 			while (read(s->fd, c, sizeof(c)) > 0)
-				; /* swallow everything, answer nothing, until the client gives up */
+				; /* swallow everything, answer nothing, until the client gives up
+				   */
 		}
 	}
 	close(s->fd);
@@ -298,7 +315,7 @@ static void *server_thread(void *arg)
 static void start_server(struct srv *s, int mode, int *client_fd)
 {
 	int sv[2];
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = {1, 0};
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -327,12 +344,13 @@ static void test_pipeline_order_and_data(void **state)
 	assert_int_equal(infer_find_layer(m, "conv2", &conv2), 0);
 	assert_int_equal(infer_find_layer(m, "pool5", &pool5), 0);
 	assert_int_equal(infer_find_layer(m, "fc6", &fc6), 0);
-	int32_t cuts[6] = { JPS_CUT_CLOUD, (int32_t)conv2, (int32_t)pool5, JPS_CUT_LOCAL,
-			    (int32_t)fc6, (int32_t)pool5 };
+	int32_t cuts[6] = {JPS_CUT_CLOUD, (int32_t)conv2, (int32_t)pool5,
+			   JPS_CUT_LOCAL, (int32_t)fc6,	  (int32_t)pool5};
 
 	start_server(&s, 0, &fd);
 	assert_int_equal(pthread_create(&th, NULL, server_thread, &s), 0);
-	assert_int_equal(infer_run_batch(m, fd, cuts, 6, res, &makespan, &failed, err, sizeof(err)), 0);
+	assert_int_equal(infer_run_batch(m, fd, cuts, 6, res, &makespan, &failed, err, sizeof(err)),
+			 0);
 	close(fd);
 	pthread_join(th, NULL);
 	assert_int_equal(s.ret, 0);
@@ -366,7 +384,7 @@ static void test_pipeline_failures(void **state)
 	double makespan;
 	size_t failed = 99;
 	char err[256] = "";
-	int32_t cuts[4] = { 3, 3, 3, 3 };
+	int32_t cuts[4] = {3, 3, 3, 3};
 
 	assert_int_equal(infer_model_new("alexnet", 64, 1, &m), 0);
 	assert_int_equal(infer_model_alloc(m, 1), 0);
@@ -428,14 +446,14 @@ static void test_pipeline_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shapes_match_planner),
-		cmocka_unit_test(test_shapes_vgg_inception),
-		cmocka_unit_test(test_conv_numerics_and_split),
-		cmocka_unit_test(test_threads_same_result),
-		cmocka_unit_test(test_profile_round_trip),
-		cmocka_unit_test(test_frames),
-		cmocka_unit_test(test_pipeline_order_and_data),
-		cmocka_unit_test(test_pipeline_failures),
+	    cmocka_unit_test(test_shapes_match_planner),
+	    cmocka_unit_test(test_shapes_vgg_inception),
+	    cmocka_unit_test(test_conv_numerics_and_split),
+	    cmocka_unit_test(test_threads_same_result),
+	    cmocka_unit_test(test_profile_round_trip),
+	    cmocka_unit_test(test_frames),
+	    cmocka_unit_test(test_pipeline_order_and_data),
+	    cmocka_unit_test(test_pipeline_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

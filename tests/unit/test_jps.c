@@ -21,15 +21,18 @@ static double urand(void) /* xorshift64*, deterministic across runs */
 	rng_state ^= rng_state >> 27;
 	return (double)((rng_state * 2685821657736338717ull) >> 11) / (double)(1ull << 53);
 }
-static double irand(int lo, int hi) { return lo + (int)(urand() * (hi - lo + 1)); }
+static double irand(int lo, int hi)
+{
+	return lo + (int)(urand() * (hi - lo + 1));
+}
 
 /* AlexNet cut points 3, 4, 6 of the paper (f, g in ms). */
 static void test_alexnet_vector(void **state)
 {
-	struct jps_job at4[3] = { { 9.8, 9.5 }, { 9.8, 9.5 }, { 9.8, 9.5 } };
-	struct jps_job mix[3] = { { 16.5, 6.4 }, { 6.7, 27.2 }, { 16.5, 6.4 } };
+	struct jps_job at4[3] = {{9.8, 9.5}, {9.8, 9.5}, {9.8, 9.5}};
+	struct jps_job mix[3] = {{16.5, 6.4}, {6.7, 27.2}, {16.5, 6.4}};
 	size_t order[3];
-	double f[3] = { 6.7, 9.8, 16.5 }, g[3] = { 27.2, 9.5, 6.4 }, bf;
+	double f[3] = {6.7, 9.8, 16.5}, g[3] = {27.2, 9.5, 6.4}, bf;
 	struct jps_chain c;
 	struct jps_plan p;
 
@@ -57,9 +60,9 @@ static void test_alexnet_vector(void **state)
 static void test_makespan_simulation(void **state)
 {
 	/* Upload waits for the link and for its own compute; local jobs upload nothing. */
-	struct jps_job j[3] = { { 2, 5 }, { 1, 0 }, { 4, 1 } };
+	struct jps_job j[3] = {{2, 5}, {1, 0}, {4, 1}};
 	near(jps_makespan(j, NULL, 3), 8.0); /* up: 2..7, compute ends 7, upload 7..8 */
-	struct jps_job k[2] = { { 3, 0 }, { 3, 0 } };
+	struct jps_job k[2] = {{3, 0}, {3, 0}};
 	near(jps_makespan(k, NULL, 2), 6.0);
 	near(jps_makespan(NULL, NULL, 0), 0.0);
 }
@@ -71,7 +74,7 @@ static void test_johnson_vs_brute_force(void **state)
 		struct jps_job jobs[8];
 		double bf;
 		for (size_t i = 0; i < n; i++)
-			jobs[i] = (struct jps_job){ irand(0, 20), irand(0, 20) };
+			jobs[i] = (struct jps_job){irand(0, 20), irand(0, 20)};
 		assert_int_equal(jps_johnson_order(jobs, n, order), 0);
 		assert_int_equal(jps_brute_force_order(jobs, n, &bf), 0);
 		near(jps_makespan(jobs, order, n), bf);
@@ -86,7 +89,7 @@ static void test_alg2_edges(void **state)
 
 	/* single cut point */
 	{
-		double f[1] = { 3 }, g[1] = { 4 };
+		double f[1] = {3}, g[1] = {4};
 		assert_int_equal(jps_chain_from_arrays(f, g, 1, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 0);
@@ -99,7 +102,7 @@ static void test_alg2_edges(void **state)
 	}
 	/* all comm-heavy: no crossing, the last point */
 	{
-		double f[3] = { 1, 2, 3 }, g[3] = { 10, 10, 10 };
+		double f[3] = {1, 2, 3}, g[3] = {10, 10, 10};
 		assert_int_equal(jps_chain_from_arrays(f, g, 3, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 2);
@@ -109,7 +112,7 @@ static void test_alg2_edges(void **state)
 	}
 	/* all comp-heavy: l = 1 and a non-positive denominator -> ratio 0 */
 	{
-		double f[3] = { 5, 6, 7 }, g[3] = { 1, 1, 0 };
+		double f[3] = {5, 6, 7}, g[3] = {1, 1, 0};
 		assert_int_equal(jps_chain_from_arrays(f, g, 3, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 0);
@@ -122,7 +125,7 @@ static void test_alg2_edges(void **state)
 	}
 	/* tie f(l) == g(l): ratio 0, all at l */
 	{
-		double f[3] = { 0, 5, 10 }, g[3] = { 10, 5, 0 };
+		double f[3] = {0, 5, 10}, g[3] = {10, 5, 0};
 		assert_int_equal(jps_chain_from_arrays(f, g, 3, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 0);
@@ -142,7 +145,7 @@ static void test_alg2_edges(void **state)
 	}
 	/* the ratio: floor((12 - 0) / (8 - 4)) = 3 jobs at l - 1 per job at l */
 	{
-		double f[3] = { 0, 4, 12 }, g[3] = { 10, 8, 0 };
+		double f[3] = {0, 4, 12}, g[3] = {10, 8, 0};
 		assert_int_equal(jps_chain_from_arrays(f, g, 3, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 1);
@@ -157,14 +160,14 @@ static void test_alg2_edges(void **state)
 	}
 	/* a vanishing denominator caps the ratio instead of overflowing */
 	{
-		double f[3] = { 0, 1, 1e9 }, g[3] = { 1 + 1e-9, 1e9, 0 };
+		double f[3] = {0, 1, 1e9}, g[3] = {1 + 1e-9, 1e9, 0};
 		f[0] = 1;
 		assert_int_equal(jps_chain_from_arrays(f, g, 3, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.lo, 1);
 		assert_int_equal(b.hi, 2);
 		jps_chain_done(&c);
-		double f2[2] = { 1, 1e12 }, g2[2] = { 1 + 1e-9, 0 };
+		double f2[2] = {1, 1e12}, g2[2] = {1 + 1e-9, 0};
 		assert_int_equal(jps_chain_from_arrays(f2, g2, 2, &c), 0);
 		assert_int_equal(jps_alg2(&c, &b), 0);
 		assert_int_equal(b.ratio, JPS_RATIO_MAX);
@@ -175,7 +178,7 @@ static void test_alg2_edges(void **state)
 	}
 	/* invalid input */
 	{
-		double f[2] = { -1, 2 }, g[2] = { 1, 1 };
+		double f[2] = {-1, 2}, g[2] = {1, 1};
 		assert_int_equal(jps_chain_from_arrays(f, g, 2, &c), -EINVAL);
 		f[0] = NAN;
 		assert_int_equal(jps_chain_from_arrays(f, g, 2, &c), -EINVAL);
@@ -213,14 +216,16 @@ static void test_mix_vs_brute_force(void **state)
 		assert_true(p0.makespan >= bf - 1e-9);
 		assert_true(p0.makespan <= p0.paper_makespan + 1e-9);
 		for (size_t i = 0; i < k; i++)
-			assert_true(p0.makespan <= jps_mix_makespan(&c.cuts[i], n, &c.cuts[i], 0) + 1e-9);
+			assert_true(p0.makespan <=
+				    jps_mix_makespan(&c.cuts[i], n, &c.cuts[i], 0) + 1e-9);
 		assert_true(p1.makespan <= p0.makespan + 1e-9 && p1.makespan >= bf - 1e-9);
 		/* the default planner is exact on instances this small */
 		near(p2.makespan, bf);
 		{
 			struct jps_job jobs[8];
 			for (size_t i = 0; i < n; i++)
-				jobs[i] = (struct jps_job){ c.cuts[p2.order[i]].f, c.cuts[p2.order[i]].g };
+				jobs[i] =
+				    (struct jps_job){c.cuts[p2.order[i]].f, c.cuts[p2.order[i]].g};
 			near(jps_makespan(jobs, NULL, n), p2.makespan);
 		}
 		if (n == 1)
@@ -239,7 +244,7 @@ static void test_mix_vs_brute_force(void **state)
 
 static void test_baselines(void **state)
 {
-	double f[3] = { 0, 4, 12 }, g[3] = { 10, 8, 0 };
+	double f[3] = {0, 4, 12}, g[3] = {10, 8, 0};
 	struct jps_chain c;
 	size_t cut;
 
@@ -253,9 +258,9 @@ static void test_baselines(void **state)
 
 static void test_fig14_alg5(void **state)
 {
-	struct jps_job w[5] = { { 1, 0 }, { 1, 0 }, { 1, 3 }, { 2, 1 }, { 3, 2 } };
-	uint32_t e[4][2] = { { 0, 1 }, { 0, 3 }, { 1, 2 }, { 1, 4 } };
-	struct jps_graph gr = { .n = 5, .w = w, .n_edges = 4, .edges = e };
+	struct jps_job w[5] = {{1, 0}, {1, 0}, {1, 3}, {2, 1}, {3, 2}};
+	uint32_t e[4][2] = {{0, 1}, {0, 3}, {1, 2}, {1, 4}};
+	struct jps_graph gr = {.n = 5, .w = w, .n_edges = 4, .edges = e};
 	size_t order[5], grp[5], ng, a4[5];
 	double bf;
 
@@ -268,7 +273,7 @@ static void test_fig14_alg5(void **state)
 	assert_int_equal(ng, 3);
 	/* grouped tuples [(3, 3), (3, 2), (2, 1)] */
 	{
-		double gf[3] = { 0 }, gg[3] = { 0 };
+		double gf[3] = {0}, gg[3] = {0};
 		for (int i = 0; i < 5; i++) {
 			gf[grp[i]] += w[order[i]].f;
 			gg[grp[i]] += w[order[i]].g;
@@ -292,11 +297,13 @@ static void random_forest(size_t n, struct jps_job *w, uint32_t (*e)[2], size_t 
 {
 	*ne = 0;
 	for (size_t v = 0; v < n; v++) {
-		w[v] = (struct jps_job){ irand(0, 9), irand(0, 9) };
+		w[v] = (struct jps_job){irand(0, 9), irand(0, 9)};
 		if (!v)
 			continue;
 		/* shape 0: any earlier parent; 1: star/chain forests (parent is v - 1 or 0) */
-		uint32_t p = shape == 0 ? (uint32_t)(urand() * v) : urand() < 0.5 ? 0 : (uint32_t)(v - 1);
+		uint32_t p = shape == 0	     ? (uint32_t)(urand() * v)
+			     : urand() < 0.5 ? 0
+					     : (uint32_t)(v - 1);
 		if (urand() < 0.85) {
 			e[*ne][0] = p;
 			e[*ne][1] = (uint32_t)v;
@@ -327,7 +334,7 @@ static void test_alg5_vs_brute_force(void **state)
 		size_t n = 1 + it % 8, order[8];
 		struct jps_job w[8];
 		uint32_t e[8][2];
-		struct jps_graph gr = { .n = n, .w = w, .edges = e };
+		struct jps_graph gr = {.n = n, .w = w, .edges = e};
 		double bf, m;
 		random_forest(n, w, e, &gr.n_edges, it % 2);
 		assert_int_equal(jps_alg5(&gr, order, NULL, NULL), 0);
@@ -346,13 +353,13 @@ static void test_alg5_vs_brute_force(void **state)
 		uint32_t e[8][2];
 		double bf;
 		for (size_t v = 0; v < n; v++) {
-			w[v] = (struct jps_job){ irand(0, 9), irand(0, 9) };
+			w[v] = (struct jps_job){irand(0, 9), irand(0, 9)};
 			if (v && urand() < 0.6) {
 				e[ne][0] = (uint32_t)(v - 1), e[ne][1] = (uint32_t)v, ne++;
 				w[v - 1].g = 0;
 			}
 		}
-		struct jps_graph gr = { .n = n, .w = w, .n_edges = ne, .edges = e };
+		struct jps_graph gr = {.n = n, .w = w, .n_edges = ne, .edges = e};
 		assert_int_equal(jps_alg5(&gr, order, NULL, NULL), 0);
 		assert_int_equal(jps_graph_brute_force(&gr, &bf), 0);
 		near(jps_graph_makespan(&gr, order), bf);
@@ -363,9 +370,9 @@ static void test_alg5_vs_brute_force(void **state)
  * turn a comm-heavy group comp-heavy. Found by the test above; documented in JPS.md. */
 static void test_alg5_counterexample(void **state)
 {
-	struct jps_job w[6] = { { 4, 0 }, { 1, 0 }, { 1, 4 }, { 4, 5 }, { 1, 4 }, { 9, 7 } };
-	uint32_t e[4][2] = { { 0, 1 }, { 1, 2 }, { 1, 3 }, { 0, 4 } };
-	struct jps_graph gr = { .n = 6, .w = w, .n_edges = 4, .edges = e };
+	struct jps_job w[6] = {{4, 0}, {1, 0}, {1, 4}, {4, 5}, {1, 4}, {9, 7}};
+	uint32_t e[4][2] = {{0, 1}, {1, 2}, {1, 3}, {0, 4}};
+	struct jps_graph gr = {.n = 6, .w = w, .n_edges = 4, .edges = e};
 	size_t order[6];
 	double bf;
 
@@ -378,9 +385,9 @@ static void test_alg5_counterexample(void **state)
 static void test_alg4_dag(void **state)
 {
 	/* diamond: 0 -> {1, 2} -> 3, plus an independent node 4 */
-	struct jps_job w[5] = { { 1, 0 }, { 2, 0 }, { 1, 0 }, { 2, 5 }, { 1, 4 } };
-	uint32_t e[4][2] = { { 0, 1 }, { 0, 2 }, { 1, 3 }, { 2, 3 } };
-	struct jps_graph gr = { .n = 5, .w = w, .n_edges = 4, .edges = e };
+	struct jps_job w[5] = {{1, 0}, {2, 0}, {1, 0}, {2, 5}, {1, 4}};
+	uint32_t e[4][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}};
+	struct jps_graph gr = {.n = 5, .w = w, .n_edges = 4, .edges = e};
 	size_t order[5];
 	double bf;
 
@@ -393,8 +400,8 @@ static void test_alg4_dag(void **state)
 	assert_int_equal(jps_graph_brute_force(&gr, &bf), 0);
 	assert_true(jps_graph_makespan(&gr, order) >= bf - 1e-9);
 	/* a cycle is refused */
-	uint32_t cyc[2][2] = { { 0, 1 }, { 1, 0 } };
-	struct jps_graph gc = { .n = 2, .w = w, .n_edges = 2, .edges = cyc };
+	uint32_t cyc[2][2] = {{0, 1}, {1, 0}};
+	struct jps_graph gc = {.n = 2, .w = w, .n_edges = 2, .edges = cyc};
 	assert_int_equal(jps_alg4(&gc, order), -ELOOP);
 }
 
@@ -495,7 +502,8 @@ static void test_builtin_shapes(void **state)
 	assert_int_equal(out_of(m, "layer4.1.add"), 512 * 7 * 7 * 4);
 	assert_int_equal(out_of(m, "fc"), 4000);
 	/* ~1.82 GMAC for ResNet-18 */
-	assert_true(jps_model_total_ms(m) * 4e6 / 2 > 1.75e9 && jps_model_total_ms(m) * 4e6 / 2 < 1.9e9);
+	assert_true(jps_model_total_ms(m) * 4e6 / 2 > 1.75e9 &&
+		    jps_model_total_ms(m) * 4e6 / 2 < 1.9e9);
 	jps_model_free(m);
 
 	assert_int_equal(jps_builtin_model("vgg-99", 0, &m), -ENOENT);
@@ -507,7 +515,7 @@ static void test_hetero(void **state)
 	struct jps_chain c[2];
 	struct jps_link l;
 	struct jps_hetero_plan hp;
-	size_t n[2] = { 3, 2 };
+	size_t n[2] = {3, 2};
 
 	assert_int_equal(jps_builtin_model("alexnet", 0, &m[0]), 0);
 	assert_int_equal(jps_builtin_model("googlenet", 0, &m[1]), 0);
@@ -524,7 +532,7 @@ static void test_hetero(void **state)
 		for (int i = 0; i < 2; i++) {
 			jps_partition_only(&c[i], 1, &cut);
 			for (size_t j = 0; j < n[i]; j++)
-				po[k++] = (struct jps_job){ c[i].cuts[cut].f, c[i].cuts[cut].g };
+				po[k++] = (struct jps_job){c[i].cuts[cut].f, c[i].cuts[cut].g};
 		}
 		assert_int_equal(jps_johnson_order(po, 5, ord), 0);
 		assert_true(hp.makespan <= jps_makespan(po, ord, 5) + 1e-9);
@@ -553,12 +561,19 @@ static void test_hetero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alexnet_vector),	 cmocka_unit_test(test_makespan_simulation),
-		cmocka_unit_test(test_johnson_vs_brute_force), cmocka_unit_test(test_alg2_edges),
-		cmocka_unit_test(test_mix_vs_brute_force), cmocka_unit_test(test_baselines),
-		cmocka_unit_test(test_fig14_alg5),	 cmocka_unit_test(test_alg5_vs_brute_force), cmocka_unit_test(test_alg5_counterexample),
-		cmocka_unit_test(test_alg4_dag),	 cmocka_unit_test(test_dag_frontier),
-		cmocka_unit_test(test_builtin_shapes),	 cmocka_unit_test(test_hetero),
+	    cmocka_unit_test(test_alexnet_vector),
+	    cmocka_unit_test(test_makespan_simulation),
+	    cmocka_unit_test(test_johnson_vs_brute_force),
+	    cmocka_unit_test(test_alg2_edges),
+	    cmocka_unit_test(test_mix_vs_brute_force),
+	    cmocka_unit_test(test_baselines),
+	    cmocka_unit_test(test_fig14_alg5),
+	    cmocka_unit_test(test_alg5_vs_brute_force),
+	    cmocka_unit_test(test_alg5_counterexample),
+	    cmocka_unit_test(test_alg4_dag),
+	    cmocka_unit_test(test_dag_frontier),
+	    cmocka_unit_test(test_builtin_shapes),
+	    cmocka_unit_test(test_hetero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

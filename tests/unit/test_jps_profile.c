@@ -12,17 +12,18 @@
 #include "jps_profile.h"
 
 static const char chain_json[] =
-	"{\"model\":\"toy\",\"source\":\"measured\",\"input_bytes\":1000,\"layers\":["
-	"{\"name\":\"a\",\"compute_ms\":1.5,\"output_bytes\":800},"
-	"{\"name\":\"b\",\"compute_ms\":2,\"output_bytes\":100},"
-	"{\"name\":\"c\",\"compute_ms\":0.5,\"output_bytes\":40,\"inputs\":[\"b\",\"a\"]}]}";
+    "{\"model\":\"toy\",\"source\":\"measured\",\"input_bytes\":1000,\"layers\":["
+    "{\"name\":\"a\",\"compute_ms\":1.5,\"output_bytes\":800},"
+    "{\"name\":\"b\",\"compute_ms\":2,\"output_bytes\":100},"
+    "{\"name\":\"c\",\"compute_ms\":0.5,\"output_bytes\":40,\"inputs\":[\"b\",\"a\"]}]}";
 
 static void test_parse_ok(void **state)
 {
 	struct jps_model *m;
 	char err[256] = "";
 
-	assert_int_equal(jps_profile_parse(chain_json, strlen(chain_json), &m, err, sizeof(err)), 0);
+	assert_int_equal(jps_profile_parse(chain_json, strlen(chain_json), &m, err, sizeof(err)),
+			 0);
 	assert_string_equal(m->name, "toy");
 	assert_string_equal(m->source, "measured");
 	assert_int_equal(m->input_bytes, 1000);
@@ -53,22 +54,31 @@ static void test_parse_errors(void **state)
 	expect_error("[]", -EINVAL, "profile: must be a JSON object");
 	expect_error("{\"input_bytes\":1,\"layers\":[]}", -EINVAL, "model: missing");
 	expect_error("{\"model\":\"x\",\"layers\":[]}", -EINVAL, "input_bytes: missing");
-	expect_error("{\"model\":\"x\",\"input_bytes\":-1,\"layers\":[]}", -EINVAL, "input_bytes: must be");
+	expect_error("{\"model\":\"x\",\"input_bytes\":-1,\"layers\":[]}", -EINVAL,
+		     "input_bytes: must be");
 	expect_error("{\"model\":\"x\",\"input_bytes\":1}", -EINVAL, "layers: missing");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[]}", -EINVAL, "layers: must not be empty");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"compute_ms\":1,\"output_bytes\":1}]}",
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[]}", -EINVAL,
+		     "layers: must not be empty");
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"compute_ms\":1,\"output_"
+		     "bytes\":1}]}",
 		     -EINVAL, "layers[0].name: missing");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"output_bytes\":1}]}",
-		     -EINVAL, "layers[0].compute_ms: missing");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":-2,\"output_bytes\":1}]}",
+	expect_error(
+	    "{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"output_bytes\":1}]}",
+	    -EINVAL, "layers[0].compute_ms: missing");
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_"
+		     "ms\":-2,\"output_bytes\":1}]}",
 		     -EINVAL, "layers[0].compute_ms: must be a finite number >= 0");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1}]}",
-		     -EINVAL, "layers[0].output_bytes: missing");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1.5}]}",
+	expect_error(
+	    "{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1}]}",
+	    -EINVAL, "layers[0].output_bytes: missing");
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_"
+		     "ms\":1,\"output_bytes\":1.5}]}",
 		     -EINVAL, "layers[0].output_bytes: must be a non-negative integer");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1,\"inputs\":[\"zz\"]}]}",
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_"
+		     "ms\":1,\"output_bytes\":1,\"inputs\":[\"zz\"]}]}",
 		     -EINVAL, "layers[0].inputs[0]: unknown layer \"zz\"");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1},"
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_"
+		     "ms\":1,\"output_bytes\":1},"
 		     "{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1}]}",
 		     -EINVAL, "layers[1].name: duplicate layer \"a\"");
 	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":["
@@ -78,7 +88,8 @@ static void test_parse_errors(void **state)
 	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":["
 		     "{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1,\"inputs\":[\"a\"]}]}",
 		     -EINVAL, "feeds itself");
-	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_ms\":1,\"output_bytes\":1}]} x",
+	expect_error("{\"model\":\"x\",\"input_bytes\":1,\"layers\":[{\"name\":\"a\",\"compute_"
+		     "ms\":1,\"output_bytes\":1}]} x",
 		     -EINVAL, "trailing data");
 }
 
@@ -137,10 +148,10 @@ static void test_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_ok),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_parse_ok),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,7 +50,7 @@ static void cluster(struct mrs_cluster *cl, size_t n, double cap)
 
 static void test_validation(void **state)
 {
-	struct mrs_app a = { 0 };
+	struct mrs_app a = {0};
 	struct mrs_dag d;
 	const char *bad = NULL;
 
@@ -172,13 +172,18 @@ static void test_list_schedule_replay(void **state)
 		for (int r = 0; r < 2; r++) {
 			assert_int_equal(mrs_list_schedule(&cl, &d, r * 3.0, tl, pl), 0);
 			for (size_t i = 0; i < d.n; i++) {
-				tr[n++] = (struct mrs_trace_entry){ .req = (size_t)r, .node = (int)i,
-					.server = pl[i].server, .start = pl[i].start,
-					.finish = pl[i].finish, .demand = d.node[i].demand,
-					.pred = d.pred[i] };
+				tr[n++] = (struct mrs_trace_entry){.req = (size_t)r,
+								   .node = (int)i,
+								   .server = pl[i].server,
+								   .start = pl[i].start,
+								   .finish = pl[i].finish,
+								   .demand = d.node[i].demand,
+								   .pred = d.pred[i]};
 				assert_true(pl[i].start >= r * 3.0);
-				assert_true(fabs(pl[i].finish - pl[i].start -
-						 d.node[i].work / (d.node[i].demand * cl.s[pl[i].server].speed)) < 1e-9);
+				assert_true(
+				    fabs(pl[i].finish - pl[i].start -
+					 d.node[i].work /
+					     (d.node[i].demand * cl.s[pl[i].server].speed)) < 1e-9);
 			}
 		}
 		check_replay(&cl, tr, n);
@@ -188,7 +193,7 @@ static void test_list_schedule_replay(void **state)
 
 static void test_hand_computed(void **state)
 {
-	struct mrs_app a = { 0 };
+	struct mrs_app a = {0};
 	struct mrs_dag d;
 	struct mrs_cluster cl;
 	struct mrs_placement pl[MRS_MAX_NODES];
@@ -234,8 +239,8 @@ static void test_hand_computed(void **state)
 static void test_delta_p_and_srs(void **state)
 {
 	struct mrs_cluster cl;
-	struct mrs_task t = { .model_size = 0 };
-	struct mrs_retrain_cfg cheap = { .samples = 0, .work = 1, .resources = 1, .accuracy = 0.9 };
+	struct mrs_task t = {.model_size = 0};
+	struct mrs_retrain_cfg cheap = {.samples = 0, .work = 1, .resources = 1, .accuracy = 0.9};
 	cluster(&cl, 1, 4);
 	/* train 1 s on speed-1 server, gain 0.2 accuracy * theta 3 = 0.6: DeltaP = 1 - 0.6 > 0 */
 	assert_true(fabs(mrs_delta_p(&cl, &t, 0, &cheap, 0.7, 3) - 0.4) < 1e-9);
@@ -243,9 +248,9 @@ static void test_delta_p_and_srs(void **state)
 	assert_true(fabs(mrs_delta_p(&cl, &t, 0, &cheap, 0.4, 3) + 0.5) < 1e-9);
 
 	/* through the simulator: one task, drift makes retraining worthwhile only later */
-	struct mrs_workload wl = { .theta = 3, .a_min = 0.5, .pass_period = 100 };
+	struct mrs_workload wl = {.theta = 3, .a_min = 0.5, .pass_period = 100};
 	struct mrs_result res;
-	double arr[2] = { 0, 100 };
+	double arr[2] = {0, 100};
 	wl.cluster = cl;
 	wl.n_apps = 1;
 	add_task(&wl.app[0], "m", 1, 1);
@@ -258,7 +263,8 @@ static void test_delta_p_and_srs(void **state)
 	assert_int_equal(res.retrainings, 1);
 	assert_int_equal(res.n_trace, 3);
 	for (size_t k = 0; k < res.n_trace; k++)
-		assert_true(res.trace[k].retrain == (res.trace[k].req == 1 && res.trace[k].node == 1));
+		assert_true(res.trace[k].retrain ==
+			    (res.trace[k].req == 1 && res.trace[k].node == 1));
 	/* request 0: 1 s, acc 0.9; request 1: retrain 1 s + infer 1 s, acc 0.9 */
 	assert_true(fabs(res.mean_completion - 1.5) < 1e-9);
 	assert_true(fabs(res.mean_accuracy - 0.9) < 1e-9);
@@ -282,7 +288,7 @@ static void test_delta_p_and_srs(void **state)
 static void test_simulate_replay(void **state)
 {
 	unsigned seed = 3;
-	struct mrs_workload wl = { .theta = 3, .a_min = 0.6, .pass_period = 5 };
+	struct mrs_workload wl = {.theta = 3, .a_min = 0.6, .pass_period = 5};
 	double arr[60];
 	cluster(&wl.cluster, 3, 4);
 	wl.n_apps = 2;
@@ -292,8 +298,8 @@ static void test_simulate_replay(void **state)
 			struct mrs_task *t = &wl.app[a].task[i];
 			t->drift = 0.01;
 			t->n_cfg = 2;
-			t->cfg[0] = (struct mrs_retrain_cfg){ 1000, 2, 1, 0.85 };
-			t->cfg[1] = (struct mrs_retrain_cfg){ 5000, 8, 2, 0.95 };
+			t->cfg[0] = (struct mrs_retrain_cfg){1000, 2, 1, 0.85};
+			t->cfg[1] = (struct mrs_retrain_cfg){5000, 8, 2, 0.95};
 			t->model_size = 2000;
 		}
 	}
@@ -317,12 +323,12 @@ static void test_simulate_replay(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_validation),
-		cmocka_unit_test(test_priority_topological),
-		cmocka_unit_test(test_list_schedule_replay),
-		cmocka_unit_test(test_hand_computed),
-		cmocka_unit_test(test_delta_p_and_srs),
-		cmocka_unit_test(test_simulate_replay),
+	    cmocka_unit_test(test_validation),
+	    cmocka_unit_test(test_priority_topological),
+	    cmocka_unit_test(test_list_schedule_replay),
+	    cmocka_unit_test(test_hand_computed),
+	    cmocka_unit_test(test_delta_p_and_srs),
+	    cmocka_unit_test(test_simulate_replay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,19 +97,22 @@ static void test_cpu_stat(void **state)
 	s.usage_usec = 9;
 	assert_int_equal(probe_parse_cpu_stat("usage_usec 100\nuser_usec 60\n", &s), -ENXIO);
 	assert_int_equal(probe_parse_cpu_stat("usage_usec 100\nuser_usec 60\nsystem_", &s), -ENXIO);
-	assert_int_equal(probe_parse_cpu_stat("usage_usec 100\nuser_usec 60\nsystem_usec", &s), -EINVAL);
-	/* throttling half present is corrupt, not "no controller" */
-	assert_int_equal(probe_parse_cpu_stat("usage_usec 1\nuser_usec 1\nsystem_usec 0\nnr_periods 3\n", &s),
-			 -ENXIO);
-	assert_int_equal(probe_parse_cpu_stat("usage_usec 1\nuser_usec 1\nsystem_usec 0\nnr_periods x\n", &s),
+	assert_int_equal(probe_parse_cpu_stat("usage_usec 100\nuser_usec 60\nsystem_usec", &s),
 			 -EINVAL);
+	/* throttling half present is corrupt, not "no controller" */
+	assert_int_equal(
+	    probe_parse_cpu_stat("usage_usec 1\nuser_usec 1\nsystem_usec 0\nnr_periods 3\n", &s),
+	    -ENXIO);
+	assert_int_equal(
+	    probe_parse_cpu_stat("usage_usec 1\nuser_usec 1\nsystem_usec 0\nnr_periods x\n", &s),
+	    -EINVAL);
 	assert_int_equal(probe_parse_cpu_stat("\x01\x02garbage", &s), -ENXIO);
 	assert_int_equal(s.usage_usec, 9);
 }
 
 static void test_mem_events_stat(void **state)
 {
-	struct probe_mem_events e = { .oom = 99 };
+	struct probe_mem_events e = {.oom = 99};
 	struct probe_mem_stat m;
 	assert_int_equal(probe_parse_mem_events(MEM_EVENTS, &e), 0);
 	assert_int_equal(e.high, 3);
@@ -117,7 +120,8 @@ static void test_mem_events_stat(void **state)
 	assert_int_equal(e.oom_kill, 1);
 	e.oom = 99;
 	assert_int_equal(probe_parse_mem_events("low 0\nhigh 3\nmax 12\noom 1\n", &e), -ENXIO);
-	assert_int_equal(probe_parse_mem_events("low 0\nhigh 3\nmax 12\noom 1\noom_kill z\n", &e), -EINVAL);
+	assert_int_equal(probe_parse_mem_events("low 0\nhigh 3\nmax 12\noom 1\noom_kill z\n", &e),
+			 -EINVAL);
 	assert_int_equal(e.oom, 99);
 
 	assert_int_equal(probe_parse_mem_stat(MEM_STAT, &m), 0);
@@ -145,36 +149,49 @@ static void test_psi(void **state)
 	assert_true(p.has_full);
 	assert_true(p.full.avg10 == 0.1);
 	assert_int_equal(p.full.total_usec, 789);
-	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", &p), 0);
+	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", &p),
+			 0);
 	assert_false(p.has_full);
-	assert_int_equal(probe_parse_psi("full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", &p), -ENXIO);
+	assert_int_equal(probe_parse_psi("full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", &p),
+			 -ENXIO);
 	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1 x=2\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg60=0.00 avg10=0.00 avg300=0.00 total=1\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=nan avg60=0.00 avg300=0.00 total=1\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=.5 avg60=0.00 avg300=0.00 total=1\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=1e5 avg60=0.00 avg300=0.00 total=1\n", &p), -EINVAL);
-	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10=", &p),
+	assert_int_equal(probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=\n", &p),
 			 -EINVAL);
+	assert_int_equal(
+	    probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1 x=2\n", &p), -EINVAL);
+	assert_int_equal(probe_parse_psi("some avg60=0.00 avg10=0.00 avg300=0.00 total=1\n", &p),
+			 -EINVAL);
+	assert_int_equal(probe_parse_psi("some avg10=nan avg60=0.00 avg300=0.00 total=1\n", &p),
+			 -EINVAL);
+	assert_int_equal(probe_parse_psi("some avg10=.5 avg60=0.00 avg300=0.00 total=1\n", &p),
+			 -EINVAL);
+	assert_int_equal(probe_parse_psi("some avg10=1e5 avg60=0.00 avg300=0.00 total=1\n", &p),
+			 -EINVAL);
+	assert_int_equal(
+	    probe_parse_psi("some avg10=0.00 avg60=0.00 avg300=0.00 total=1\nfull avg10=", &p),
+	    -EINVAL);
 	assert_int_equal(probe_parse_psi("", &p), -ENXIO);
 }
 
 static void test_proc_stat(void **state)
 {
-	struct probe_proc_stat s = { .ncpus = 77 };
+	struct probe_proc_stat s = {.ncpus = 77};
 	assert_int_equal(probe_parse_proc_stat(PROC_STAT, &s), 0);
 	assert_int_equal(s.busy_ticks, 100 + 10 + 50 + 3 + 4 + 5);
 	assert_int_equal(s.total_ticks, 172 + 1000 + 20);
 	assert_int_equal(s.ncpus, 2);
 	/* eight fields (no guest columns) are enough */
-	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7 8\n", &s), 0);
+	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8\ncpu0 1 2 3 4 5 6 7 8\n", &s),
+			 0);
 	assert_int_equal(s.busy_ticks, 1 + 2 + 3 + 6 + 7 + 8);
 	s.ncpus = 77;
-	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5\ncpu0 1 2 3 4 5 6 7 8\n", &s), -EINVAL);
-	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8\n", &s), -EINVAL); /* no cpuN */
+	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5\ncpu0 1 2 3 4 5 6 7 8\n", &s),
+			 -EINVAL);
+	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8\n", &s),
+			 -EINVAL); /* no cpuN */
 	assert_int_equal(probe_parse_proc_stat("cpu  1 2 x 4 5 6 7 8\ncpu0 1\n", &s), -EINVAL);
-	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8 9 10 11\ncpu0 1\n", &s), -EINVAL);
+	assert_int_equal(probe_parse_proc_stat("cpu  1 2 3 4 5 6 7 8 9 10 11\ncpu0 1\n", &s),
+			 -EINVAL);
 	assert_int_equal(probe_parse_proc_stat("intr 1\n", &s), -ENXIO);
 	assert_int_equal(probe_parse_proc_stat("", &s), -ENXIO);
 	assert_int_equal(s.ncpus, 77);
@@ -190,12 +207,14 @@ static void test_meminfo(void **state)
 	v = 42;
 	assert_int_equal(probe_parse_meminfo(MEMINFO, "MemAvail", &v), -ENXIO);
 	assert_int_equal(probe_parse_meminfo("MemAvailable:   2000", "MemAvailable", &v), -EINVAL);
-	assert_int_equal(probe_parse_meminfo("MemAvailable:   x kB\n", "MemAvailable", &v), -EINVAL);
+	assert_int_equal(probe_parse_meminfo("MemAvailable:   x kB\n", "MemAvailable", &v),
+			 -EINVAL);
 	assert_int_equal(probe_parse_meminfo("MemAvailable:", "MemAvailable", &v), -EINVAL);
-	assert_int_equal(probe_parse_meminfo("MemAvailable: 99999999999999999999 kB", "MemAvailable", &v),
-			 -ERANGE);
-	assert_int_equal(probe_parse_meminfo("MemAvailable: 18014398509481984 kB", "MemAvailable", &v),
-			 -ERANGE);
+	assert_int_equal(
+	    probe_parse_meminfo("MemAvailable: 99999999999999999999 kB", "MemAvailable", &v),
+	    -ERANGE);
+	assert_int_equal(
+	    probe_parse_meminfo("MemAvailable: 18014398509481984 kB", "MemAvailable", &v), -ERANGE);
 	assert_int_equal(v, 42);
 }
 
@@ -232,7 +251,8 @@ struct tree {
 
 static void put(int dirfd, const char *path, const char *s)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	_cleanup_close_ int fd =
+	    openat(dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
@@ -330,8 +350,9 @@ static void test_hot_files(void **state)
 
 	assert_int_equal(probe_cg_open_at(t->fd, "cg", &c), 0);
 	assert_int_equal(probe_cg_read(c, &s), 0);
-	assert_int_equal(s.have, PROBE_HAVE_CPU | PROBE_HAVE_THROTTLE | PROBE_HAVE_MEM | PROBE_HAVE_MEM_PEAK |
-					 PROBE_HAVE_MEM_EVENTS | PROBE_HAVE_MEM_STAT | PROBE_HAVE_PSI_CPU);
+	assert_int_equal(s.have, PROBE_HAVE_CPU | PROBE_HAVE_THROTTLE | PROBE_HAVE_MEM |
+				     PROBE_HAVE_MEM_PEAK | PROBE_HAVE_MEM_EVENTS |
+				     PROBE_HAVE_MEM_STAT | PROBE_HAVE_PSI_CPU);
 	assert_int_equal(s.mem_current, 4096);
 	/* the kept fd sees the new contents (pread from offset 0, not a stale cursor) */
 	put(t->fd, "cg/memory.current", "1048576\n");
@@ -389,8 +410,9 @@ static void test_sampler(void **state)
 	p.use_bpf = false;
 	p.alpha = 0.5;
 	p.stale_after_s = 2.0;
-	put(t->fd, "cg/cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\n"
-				  "nr_throttled 0\nthrottled_usec 0\n");
+	put(t->fd, "cg/cpu.stat",
+	    "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\n"
+	    "nr_throttled 0\nthrottled_usec 0\n");
 	assert_int_equal(sampler_new(&p, &s), 0);
 	assert_int_equal(sampler_bpf_error(s), -EOPNOTSUPP);
 	assert_int_equal(sampler_add_task(s, 1, t->fd, "cg"), 0);
@@ -403,8 +425,9 @@ static void test_sampler(void **state)
 	assert_int_equal(sampler_node_free(s, &u), -ENODATA);
 
 	/* 1 s later: 1.5 cores used, 0.25 s throttled; node busy half of 2 CPUs */
-	put(t->fd, "cg/cpu.stat", "usage_usec 1500000\nuser_usec 0\nsystem_usec 0\nnr_periods 10\n"
-				  "nr_throttled 2\nthrottled_usec 250000\n");
+	put(t->fd, "cg/cpu.stat",
+	    "usage_usec 1500000\nuser_usec 0\nsystem_usec 0\nnr_periods 10\n"
+	    "nr_throttled 2\nthrottled_usec 250000\n");
 	put(t->fd, "proc/stat", "cpu  200 10 50 1100 20 3 4 5 0 0\ncpu0 1\ncpu1 1\n");
 	assert_int_equal(sampler_tick(s, 2000000), 0);
 	assert_int_equal(sampler_task_usage(s, 1, &u), 0);
@@ -421,8 +444,9 @@ static void test_sampler(void **state)
 	assert_true(u.mem == 20000000.0 * 1024);
 
 	/* next second 0.5 cores: EWMA(0.5) -> 1.0 */
-	put(t->fd, "cg/cpu.stat", "usage_usec 2000000\nuser_usec 0\nsystem_usec 0\nnr_periods 10\n"
-				  "nr_throttled 2\nthrottled_usec 250000\n");
+	put(t->fd, "cg/cpu.stat",
+	    "usage_usec 2000000\nuser_usec 0\nsystem_usec 0\nnr_periods 10\n"
+	    "nr_throttled 2\nthrottled_usec 250000\n");
 	assert_int_equal(sampler_tick(s, 3000000), 0);
 	assert_int_equal(sampler_task_get(s, 1, &st), 0);
 	assert_true(fabs(st.cores - 1.0) < 1e-9);
@@ -503,9 +527,12 @@ static void test_caps(void **state)
 
 static void test_json(void **state)
 {
-	struct sampler_task t = { .id = 7, .valid = true, .cores = 0.5, .mem_bytes = 4096,
-				  .have = PROBE_HAVE_CPU | PROBE_HAVE_MEM | PROBE_HAVE_PSI_CPU };
-	struct sampler_node n = { .ncpus = 2, .cores_busy = 1.5, .mem_available = 1024 };
+	struct sampler_task t = {.id = 7,
+				 .valid = true,
+				 .cores = 0.5,
+				 .mem_bytes = 4096,
+				 .have = PROBE_HAVE_CPU | PROBE_HAVE_MEM | PROBE_HAVE_PSI_CPU};
+	struct sampler_node n = {.ncpus = 2, .cores_busy = 1.5, .mem_available = 1024};
 	struct json_object *o = NULL, *x, *y;
 
 	t.psi_cpu.some.avg10 = 2.5;
@@ -517,7 +544,8 @@ static void test_json(void **state)
 	assert_false(json_object_object_get_ex(x, "throttled_frac", &y));
 	assert_false(json_object_object_get_ex(o, "bpf", &x));
 	assert_true(json_object_object_get_ex(o, "memory", &x));
-	assert_true(json_object_object_get_ex(x, "current", &y) && json_object_get_uint64(y) == 4096);
+	assert_true(json_object_object_get_ex(x, "current", &y) &&
+		    json_object_get_uint64(y) == 4096);
 	assert_false(json_object_object_get_ex(x, "peak", &y));
 	assert_true(json_object_object_get_ex(o, "psi", &x));
 	assert_true(json_object_object_get_ex(x, "cpu", &y));
@@ -529,30 +557,33 @@ static void test_json(void **state)
 	assert_int_equal(sampler_task_json(&t, &o), 0);
 	assert_false(json_object_object_get_ex(o, "memory", &x));
 	assert_true(json_object_object_get_ex(o, "bpf", &x));
-	assert_true(json_object_object_get_ex(x, "rq_p99_us", &y) && json_object_get_double(y) == 2500.0);
-	assert_true(json_object_object_get_ex(o, "cpu", &x) && json_object_object_get_ex(x, "throttled_frac", &y));
+	assert_true(json_object_object_get_ex(x, "rq_p99_us", &y) &&
+		    json_object_get_double(y) == 2500.0);
+	assert_true(json_object_object_get_ex(o, "cpu", &x) &&
+		    json_object_object_get_ex(x, "throttled_frac", &y));
 	json_object_put(o);
 	assert_int_equal(sampler_node_json(&n, &o), 0);
-	assert_true(json_object_object_get_ex(o, "cores_busy", &x) && json_object_get_double(x) == 1.5);
+	assert_true(json_object_object_get_ex(o, "cores_busy", &x) &&
+		    json_object_get_double(x) == 1.5);
 	json_object_put(o);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_keyed),
-		cmocka_unit_test(test_single),
-		cmocka_unit_test(test_cpu_stat),
-		cmocka_unit_test(test_mem_events_stat),
-		cmocka_unit_test(test_psi),
-		cmocka_unit_test(test_proc_stat),
-		cmocka_unit_test(test_meminfo),
-		cmocka_unit_test(test_hist_quantile),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test_setup_teardown(test_readers, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_hot_files, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_sampler, tree_setup, tree_teardown),
-		cmocka_unit_test_setup_teardown(test_caps, tree_setup, tree_teardown),
+	    cmocka_unit_test(test_keyed),
+	    cmocka_unit_test(test_single),
+	    cmocka_unit_test(test_cpu_stat),
+	    cmocka_unit_test(test_mem_events_stat),
+	    cmocka_unit_test(test_psi),
+	    cmocka_unit_test(test_proc_stat),
+	    cmocka_unit_test(test_meminfo),
+	    cmocka_unit_test(test_hist_quantile),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test_setup_teardown(test_readers, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_hot_files, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_sampler, tree_setup, tree_teardown),
+	    cmocka_unit_test_setup_teardown(test_caps, tree_setup, tree_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,8 +26,11 @@ static void test_submit_ok(void **state)
 {
 	struct proto_request r;
 	struct proto_error e;
-	assert_int_equal(parse("{\"op\":\"submit\",\"id\":7,\"queue\":\"resnet-18\",\"argv\":[\"/bin/x\",\"-n\",\"3\"],"
-			       "\"demand\":{\"cpu\":2,\"memory\":\"1257M\"}}", &r, &e), PROTO_OK);
+	assert_int_equal(parse("{\"op\":\"submit\",\"id\":7,\"queue\":\"resnet-18\",\"argv\":[\"/"
+			       "bin/x\",\"-n\",\"3\"],"
+			       "\"demand\":{\"cpu\":2,\"memory\":\"1257M\"}}",
+			       &r, &e),
+			 PROTO_OK);
 	assert_int_equal(r.op, PROTO_SUBMIT);
 	assert_true(r.has_id);
 	assert_int_equal(r.id, 7);
@@ -39,7 +42,10 @@ static void test_submit_ok(void **state)
 	assert_true(r.cpu == 2.0);
 	assert_int_equal(r.mem, 1257ull << 20);
 	proto_request_done(&r);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":\"500m\",\"memory\":4096}}", &r, &e), PROTO_OK);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{"
+			       "\"cpu\":\"500m\",\"memory\":4096}}",
+			       &r, &e),
+			 PROTO_OK);
 	assert_true(r.cpu == 0.5);
 	assert_int_equal(r.mem, 4096);
 	assert_false(r.has_id);
@@ -66,52 +72,80 @@ static void test_errors(void **state)
 	assert_int_equal(parse("{\"op\":1}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_int_equal(parse("{\"op\":\"status\",\"id\":\"x\"}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_string_equal(e.field, "id");
-	assert_int_equal(parse("{\"op\":\"status\",\"verbose\":true}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"status\",\"verbose\":true}", &r, &e),
+			 PROTO_E_UNKNOWN_FIELD);
 	assert_non_null(strstr(e.message, "verbose"));
 	assert_int_equal(parse("{\"op\":\"status\",\"a\\nb\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
 	assert_null(strchr(e.message, '\n')); /* the reply stays one line */
 	assert_non_null(strstr(e.message, "a?b"));
-	assert_int_equal(parse("{\"op\":\"submit\",\"argv\":[\"a\"]}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_int_equal(parse("{\"op\":\"submit\",\"argv\":[\"a\"]}", &r, &e),
+			 PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "queue");
 	/* upload_rate: bytes/s or a rate string; out of range or mistyped named */
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"4g\"}", &r, &e), PROTO_OK);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"4g\"}", &r, &e), PROTO_OK);
 	assert_int_equal(r.upload_rate, 731250);
 	proto_request_done(&r);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":125000}", &r, &e), PROTO_OK);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":125000}", &r, &e), PROTO_OK);
 	assert_int_equal(r.upload_rate, 125000);
 	proto_request_done(&r);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":0}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":0}", &r, &e),
+			 PROTO_E_BAD_VALUE);
 	assert_string_equal(e.field, "upload_rate");
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"fast\"}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":\"fast\"}", &r, &e),
+	    PROTO_E_BAD_VALUE);
 	assert_string_equal(e.field, "upload_rate");
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
-	assert_int_equal(parse("{\"op\":\"status\",\"upload_rate\":1000}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"upload_rate\":1.5}", &r, &e),
+			 PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"status\",\"upload_rate\":1000}", &r, &e),
+			 PROTO_E_UNKNOWN_FIELD);
 	/* no argv: the daemon runs the catalog's command for the queue, or refuses itself */
 	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\"}", &r, &e), PROTO_OK);
 	assert_null(r.argv);
 	assert_int_equal(r.argc, 0);
 	proto_request_done(&r);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"../x\",\"argv\":[\"a\"]}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"../x\",\"argv\":[\"a\"]}", &r, &e),
+			 PROTO_E_BAD_VALUE);
 	assert_string_equal(e.field, "queue");
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[]}", &r, &e), PROTO_E_BAD_VALUE);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[1]}", &r, &e), PROTO_E_BAD_TYPE);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":\"ls\"}", &r, &e), PROTO_E_BAD_TYPE);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":-1,\"memory\":1}}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[]}", &r, &e),
+			 PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[1]}", &r, &e),
+			 PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":\"ls\"}", &r, &e),
+			 PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{"
+			       "\"cpu\":-1,\"memory\":1}}",
+			       &r, &e),
+			 PROTO_E_BAD_VALUE);
 	assert_string_equal(e.field, "demand.cpu");
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1}}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1}}", &r,
+		  &e),
+	    PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "demand.memory");
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1,\"memory\":\"lots\"}}", &r, &e), PROTO_E_BAD_VALUE);
-	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{\"cpu\":1,\"memory\":1,\"gpu\":1}}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{"
+			       "\"cpu\":1,\"memory\":\"lots\"}}",
+			       &r, &e),
+			 PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[\"a\"],\"demand\":{"
+			       "\"cpu\":1,\"memory\":1,\"gpu\":1}}",
+			       &r, &e),
+			 PROTO_E_UNKNOWN_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\"}", &r, &e), PROTO_E_MISSING_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":5,\"fleet\":true}", &r, &e), PROTO_OK);
 	assert_true(r.fleet);
 	assert_int_equal(r.task, 5);
 	proto_request_done(&r);
-	assert_int_equal(parse("{\"op\":\"cancel\",\"fleet\":true}", &r, &e), PROTO_E_MISSING_FIELD);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"fleet\":true}", &r, &e),
+			 PROTO_E_MISSING_FIELD);
 	assert_string_equal(e.field, "task");
-	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":5,\"fleet\":1}", &r, &e), PROTO_E_BAD_TYPE);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":5,\"fleet\":1}", &r, &e),
+			 PROTO_E_BAD_TYPE);
 	assert_string_equal(e.field, "fleet");
-	assert_int_equal(parse("{\"op\":\"status\",\"fleet\":true}", &r, &e), PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(parse("{\"op\":\"status\",\"fleet\":true}", &r, &e),
+			 PROTO_E_UNKNOWN_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":0}", &r, &e), PROTO_E_BAD_VALUE);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":1.5}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_int_equal(parse("{\"op\":\"status\",\"task\":1}", &r, &e), PROTO_E_UNKNOWN_FIELD);
@@ -123,7 +157,9 @@ static void test_apps(void **state)
 	struct proto_error e;
 	assert_int_equal(parse("{\"op\":\"submit-app\",\"id\":2,\"app\":{\"name\":\"t\",\"tasks\":["
 			       "{\"name\":\"a\",\"queue\":\"q\",\"argv\":[\"x\"]},"
-			       "{\"name\":\"b\",\"model\":\"m\",\"after\":[\"a\"]}]}}", &r, &e), PROTO_OK);
+			       "{\"name\":\"b\",\"model\":\"m\",\"after\":[\"a\"]}]}}",
+			       &r, &e),
+			 PROTO_OK);
 	assert_int_equal(r.op, PROTO_SUBMIT_APP);
 	assert_true(proto_op_mutates(r.op));
 	assert_non_null(r.dapp);
@@ -133,17 +169,23 @@ static void test_apps(void **state)
 	assert_string_equal(e.field, "app");
 	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":[]}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":{\"name\":\"t\",\"tasks\":["
-			       "{\"name\":\"a\",\"queue\":\"q\",\"after\":[\"z\"]}]}}", &r, &e), PROTO_E_BAD_VALUE);
+			       "{\"name\":\"a\",\"queue\":\"q\",\"after\":[\"z\"]}]}}",
+			       &r, &e),
+			 PROTO_E_BAD_VALUE);
 	assert_string_equal(e.field, "app");
 	assert_string_equal(e.message, "tasks[0].after[0]: unknown task \"z\"");
-	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":{\"name\":\"t\",\"tasks\":[{\"name\":\"a\",\"queue\":\"q\",\"x\":1}]}}",
-			       &r, &e), PROTO_E_UNKNOWN_FIELD);
-	assert_int_equal(parse("{\"op\":\"submit-app\",\"queue\":\"q\",\"app\":{\"name\":\"t\"}}", &r, &e),
+	assert_int_equal(parse("{\"op\":\"submit-app\",\"app\":{\"name\":\"t\",\"tasks\":[{"
+			       "\"name\":\"a\",\"queue\":\"q\",\"x\":1}]}}",
+			       &r, &e),
 			 PROTO_E_UNKNOWN_FIELD);
+	assert_int_equal(
+	    parse("{\"op\":\"submit-app\",\"queue\":\"q\",\"app\":{\"name\":\"t\"}}", &r, &e),
+	    PROTO_E_UNKNOWN_FIELD);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":4}", &r, &e), PROTO_OK);
 	assert_int_equal(r.app, 4);
 	assert_int_equal(r.task, 0);
-	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":4,\"task\":4}", &r, &e), PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":4,\"task\":4}", &r, &e),
+			 PROTO_E_BAD_VALUE);
 	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":\"4\"}", &r, &e), PROTO_E_BAD_TYPE);
 	assert_string_equal(e.field, "app");
 	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":0}", &r, &e), PROTO_E_BAD_VALUE);
@@ -178,7 +220,8 @@ static void test_limits(void **state)
 	/* 257 arguments */
 	{
 		char buf[8192];
-		size_t o = (size_t)snprintf(buf, sizeof(buf), "{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[");
+		size_t o = (size_t)snprintf(buf, sizeof(buf),
+					    "{\"op\":\"submit\",\"queue\":\"q\",\"argv\":[");
 		for (int i = 0; i < 257; i++)
 			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s\"a\"", i ? "," : "");
 		snprintf(buf + o, sizeof(buf) - o, "]}");
@@ -220,11 +263,9 @@ static void test_error_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_submit_ok),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_apps),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_error_reply),
+	    cmocka_unit_test(test_submit_ok),	cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_apps),	cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_error_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,7 +120,7 @@ static void test_sizing(void **state)
 
 static void test_alloc_minor(void **state)
 {
-	uint32_t used[] = { 1, 2, 0x10, 0x11, 0x13 }, m = 0;
+	uint32_t used[] = {1, 2, 0x10, 0x11, 0x13}, m = 0;
 	uint32_t *all;
 
 	assert_int_equal(shaper_alloc_minor(NULL, 0, &m), 0);
@@ -167,7 +167,7 @@ static void test_gso_cap(void **state)
 static void test_match_source(void **state)
 {
 	struct shaper_match m;
-	uint8_t v4[4] = { 10, 202, 2, 2 };
+	uint8_t v4[4] = {10, 202, 2, 2};
 
 	assert_int_equal(shaper_match_source("10.202.2.2", &m), 0);
 	assert_int_equal(m.kind, SHAPER_MATCH_SOURCE);
@@ -216,11 +216,11 @@ static void test_open_rejects(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_presets),	    cmocka_unit_test(test_parse_rate),
-		cmocka_unit_test(test_format_rate),  cmocka_unit_test(test_sizing),
-		cmocka_unit_test(test_alloc_minor),  cmocka_unit_test(test_default_rate),
-		cmocka_unit_test(test_gso_cap),	    cmocka_unit_test(test_match_source),
-		cmocka_unit_test(test_cgroup_id_rejects), cmocka_unit_test(test_open_rejects),
+	    cmocka_unit_test(test_presets),	      cmocka_unit_test(test_parse_rate),
+	    cmocka_unit_test(test_format_rate),	      cmocka_unit_test(test_sizing),
+	    cmocka_unit_test(test_alloc_minor),	      cmocka_unit_test(test_default_rate),
+	    cmocka_unit_test(test_gso_cap),	      cmocka_unit_test(test_match_source),
+	    cmocka_unit_test(test_cgroup_id_rejects), cmocka_unit_test(test_open_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -286,7 +286,7 @@ static void test_workload_errors(void **state)
 		       "") ",{\"name\":\"b\"},{\"name\":\"c\",\"demand\":{\"cpu\":0}}]}",
 		   "queues[1].demand: missing");
 	expect_err("{" DEV ",\"queues\":[{\"name\":\"a\",\"demand\":{\"cpu\":1}},{\"name\":\"b\","
-			   "\"demand\":{\"cpu\":1}},"
+		   "\"demand\":{\"cpu\":1}},"
 		   "{\"name\":\"c\",\"demand\":{\"cpu\":0}}]}",
 		   "queues[0].duration: missing");
 	expect_err("{" DEV ",\"queues\":[" Q("") "," Q(",\"name2\":1") "]}",
@@ -296,7 +296,7 @@ static void test_workload_errors(void **state)
 	expect_err("{" DEV ",\"queues\":[{\"name\":\"c\",\"demand\":{\"cpu\":true}}]}",
 		   "queues[0].demand.cpu: expected a positive number");
 	expect_err("{" DEV ",\"queues\":[{\"name\":\"c\",\"demand\":{\"cpu\":1},\"duration\":{"
-			   "\"dist\":\"zipf\",\"mean_s\":1}}]}",
+		   "\"dist\":\"zipf\",\"mean_s\":1}}]}",
 		   "queues[0].duration.dist: expected fixed, uniform, exponential or normal");
 	expect_err(
 	    "{" DEV

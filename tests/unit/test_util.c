@@ -97,9 +97,9 @@ static void test_atomic_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_cores), cmocka_unit_test(test_parse_bytes),
-		cmocka_unit_test(test_parse_rate),  cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_atomic_write),
+	    cmocka_unit_test(test_parse_cores),	 cmocka_unit_test(test_parse_bytes),
+	    cmocka_unit_test(test_parse_rate),	 cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_atomic_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

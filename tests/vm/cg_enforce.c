@@ -280,8 +280,7 @@ static int host(const char *mount)
 		check(stat(names, &st) < 0, "refused task left no cgroup");
 		MUST("create", cg_task_create(r, "nocpu", NULL, &t));
 		int k = cg_task_apply_limits(t, &l, &field);
-		check(k == -EOPNOTSUPP && field &&
-			      strcmp(field, "cpu_cores") == 0,
+		check(k == -EOPNOTSUPP && field && strcmp(field, "cpu_cores") == 0,
 		      "changing limits names the field (%s)", field ? field : "?");
 		MUST("destroy", cg_task_destroy(t, 1000));
 	}
@@ -407,8 +406,9 @@ static int enforce(const char *mount)
 	snprintf(buf, sizeof(buf), "/proc/%d/status", (int)pid);
 	MUST("status", read_file_at(AT_FDCWD, buf, &s, NULL));
 	char *cal = strstr(s, "Cpus_allowed_list:");
-	check(cal && strncmp(cal, "Cpus_allowed_list:\t1\n", 21) == 0, "Cpus_allowed_list is 1 (%.*s)",
-	      cal ? (int)strcspn(cal + 18, "\n") : 0, cal ? cal + 18 : "");
+	check(cal && strncmp(cal, "Cpus_allowed_list:\t1\n", 21) == 0,
+	      "Cpus_allowed_list is 1 (%.*s)", cal ? (int)strcspn(cal + 18, "\n") : 0,
+	      cal ? cal + 18 : "");
 	free(s);
 	/* move it to CPU 0 while it runs */
 	strcpy(l.cpuset_cpus, "0");
@@ -441,8 +441,9 @@ static int enforce(const char *mount)
 	MUST("pids.current", read_file_at(cg_task_fd(t), "pids.current", &s, NULL));
 	cur = strtoull(s, NULL, 10);
 	free(s);
-	check(maxev >= 1 && cur == 16, "fork bomb stopped at pids.max: pids.current=%" PRIu64
-	      " pids.events max=%" PRIu64, cur, maxev);
+	check(maxev >= 1 && cur == 16,
+	      "fork bomb stopped at pids.max: pids.current=%" PRIu64 " pids.events max=%" PRIu64,
+	      cur, maxev);
 	check(!pidfd_exited(pidfd, 0), "the bomb saw EAGAIN and kept running (not crashed)");
 	MUST("kill", cg_task_kill(t));
 	check(wait_populated(t, false, 5000), "bomb cgroup empty after cgroup.kill");
@@ -458,7 +459,8 @@ static int enforce(const char *mount)
 	/* Under a delegated root that is no partition root the kernel marks the partition
 	 * invalid; the library must refuse rather than claim exclusivity. */
 	int k = cg_task_create(r, "excl", &l, &t);
-	check(k == -EBUSY, "exclusive cores refused with -EBUSY under a non-partition parent (%d)", k);
+	check(k == -EBUSY, "exclusive cores refused with -EBUSY under a non-partition parent (%d)",
+	      k);
 	snprintf(buf, sizeof(buf), "%s/excl", path);
 	struct stat st;
 	check(stat(buf, &st) < 0, "the refused exclusive cgroup was removed again");
@@ -476,16 +478,18 @@ static int enforce(const char *mount)
 		k = cg_task_create(r, "excl", &l, &t);
 		check(k == 0, "whole-core task created with an exclusive CPU (%d)", k);
 		if (k == 0) {
-			MUST("read", read_file_at(cg_task_fd(t), "cpuset.cpus.partition", &s, NULL));
+			MUST("read",
+			     read_file_at(cg_task_fd(t), "cpuset.cpus.partition", &s, NULL));
 			check(strcmp(s, "root\n") == 0, "task cgroup is a valid partition root");
 			free(s);
 			pid = spawn(t, CG_SPAWN_AUTO, &pidfd, sleeper);
 			snprintf(buf, sizeof(buf), "/proc/%d/status", (int)pid);
 			MUST("status", read_file_at(AT_FDCWD, buf, &s, NULL));
-			check(strstr(s, "Cpus_allowed_list:\t2\n") != NULL, "exclusive task on CPU 2");
+			check(strstr(s, "Cpus_allowed_list:\t2\n") != NULL,
+			      "exclusive task on CPU 2");
 			free(s);
-			MUST("read", read_file_at(cg_root_fd(r), "supervisor/cpuset.cpus.effective", &s,
-						  NULL));
+			MUST("read", read_file_at(cg_root_fd(r), "supervisor/cpuset.cpus.effective",
+						  &s, NULL));
 			check(strcmp(s, "1\n") == 0,
 			      "supervisor/ may no longer run on CPU 2 (effective %.*s)",
 			      (int)strcspn(s, "\n"), s);
@@ -650,7 +654,8 @@ static int killseq(struct cg_root *r)
 	k = cg_task_spawn_mode(t, &e, CG_SPAWN_CLONE3, &pid, &pidfd);
 	printf("# clone3 into a cgroup that saw cgroup.kill: %s\n",
 	       k == -ECANCELED ? "child SIGKILLed at birth (reported -ECANCELED)"
-	       : k == 0 ? "child ran normally" : strerror(-k));
+	       : k == 0	       ? "child ran normally"
+			       : strerror(-k));
 	check(k == 0 || k == -ECANCELED, "forced clone3 after kill: started or -ECANCELED (%d)", k);
 	if (k == 0) {
 		MUST("wait", wait_pidfd(pidfd, &si));
@@ -687,6 +692,8 @@ int main(int argc, char **argv)
 		return systemd_check(argv[2], argv[3]);
 	if (argc >= 5 && strcmp(argv[1], "bench") == 0)
 		return bench(argv[2], atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: cg_enforce host|enforce MOUNT | systemd MOUNT UNIT | bench MOUNT N WHERE\n");
+	fprintf(
+	    stderr,
+	    "usage: cg_enforce host|enforce MOUNT | systemd MOUNT UNIT | bench MOUNT N WHERE\n");
 	return 2;
 }

@@ -1,0 +1,197 @@
+/* daemon-internal.h — what the files of edgesliced share: struct daemon, the task table and
+ * its runtime half, and the functions one file of the daemon calls in another. */
+#pragma once
+
+#include "daemon.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include "cg.h"
+#include "dapp.h"
+#include "dstate.h"
+#include "fleet.h"
+#include "policy.h"
+#include "probes.h"
+#include "proto.h"
+#include "sampler.h"
+#include "shaper.h"
+#include "util.h"
+
+#define MAX_CLIENTS 256
+#define MAX_OUTBUF  (8u << 20) /* a client that does not read this much is dropped */
+
+struct daemon;
+
+struct trt { /* a task's runtime half */
+	struct daemon *d;
+	struct cg_task *cg;
+	int pidfd;
+	sd_event_source *pid_src, *watch_src;
+	bool sampled;	    /* known to the sampler */
+	uint64_t cgroup_id; /* for the uplink classifier; 0 = unknown */
+	bool shaped;	    /* has a class on the uplink */
+	double cpu_used;
+	uint64_t mem_used;
+	bool in_policy, cancel;
+	bool main_exited; /* pidfd fired; the cgroup may still hold descendants */
+	sd_event_source *recheck_src;
+	uint64_t recheck_us;
+	int64_t arrival_ms;
+};
+
+struct client {
+	struct daemon *d;
+	int fd;
+	sd_event_source *src;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len, out_cap;
+	bool events, closing, authorized;
+	struct ucred cred;
+	struct client *next;
+};
+
+struct dqueue {
+	char name[65];
+	double cpu;
+	uint64_t mem;
+	uint32_t policy_id;
+};
+
+struct daemon {
+	struct daemon_opts o;
+	struct dconf conf;
+	sd_event *ev;
+	sd_event_source *listen_src, *tick_src;
+	int listen_fd, state_fd;
+	char sock_path[PATH_MAX];
+	bool own_socket;
+	gid_t group;
+	bool have_group;
+	struct cg_root *root;
+	struct policy *pol;
+	struct devset devs;
+	size_t n_dev;
+	struct devset_device *dev;
+	double node_cpu;
+	uint64_t node_mem;
+	struct dconf_model *models;
+	size_t n_models;
+	struct dqueue *queues;
+	size_t n_queues;
+	struct dtask **tasks;
+	size_t n_tasks, cap_tasks;
+	uint64_t next_id;
+	uint64_t t0_us;
+	struct client *clients;
+	size_t n_clients;
+	bool draining, scheduling;
+	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
+	bool persist_failed; /* the last state.json write failed (logged once) */
+	struct reaper {	     /* removes emptied task cgroups off the event loop */
+		pthread_t thread;
+		pthread_mutex_t lock;
+		pthread_cond_t wake;
+		struct cg_task **q;
+		size_t n, cap;
+		bool stop, running;
+	} reaper;
+	struct sampler *sampler; /* cgroup files, plus the eBPF probe when it loaded */
+	bool bpf;
+	bool node_read_failed;
+	struct shaper *shaper; /* the uplink's per-task shaping; NULL without uplink = */
+	struct unshape {
+		uint64_t cgroup_id, deadline_us;
+	} * unshape; /* classes of finished tasks, removed once drained */
+	size_t n_unshape;
+	const char *cg_path;	 /* absolute path of the task subtree */
+	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
+	bool journal;
+	char last_status[128];
+	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
+	bool loading;	     /* load_state: applications are settled once all tasks are known */
+};
+
+/* --- shared between the files of this folder ---------------------------------- */
+
+extern bool daemon_log_prefix;
+extern int daemon_log_max;
+
+void daemon_log(int prio, const char *fmt, ...) _printf_(2, 3);
+double daemon_mono_s(const struct daemon *d);
+uint64_t daemon_realtime_us(void);
+int daemon_measure_task(struct daemon *d, const struct dtask *t, double *ret_cpu,
+			uint64_t *ret_mem);
+void daemon_measure_start(struct daemon *d, struct dtask *t);
+struct dtask *daemon_task_find(struct daemon *d, uint64_t id);
+struct trt *daemon_trt_new(struct daemon *d, struct dtask *t);
+void daemon_trt_close(struct dtask *t);
+void daemon_task_free(struct dtask *t);
+int daemon_persist(struct daemon *d);
+void daemon_trim_finished(struct daemon *d);
+int daemon_task_append(struct daemon *d, struct dtask *t);
+struct dqueue *daemon_queue_find(struct daemon *d, const char *name);
+const struct dconf_model *daemon_model_find(struct daemon *d, const char *name);
+int daemon_queue_get(struct daemon *d, const char *name, double cpu, uint64_t mem,
+		     struct dqueue **ret);
+void daemon_emit(struct daemon *d, const char *what, const struct dtask *t);
+void daemon_notify_status(struct daemon *d);
+void fleet_notify(struct daemon *d, const struct dtask *t);
+int daemon_shape_task(struct daemon *d, struct dtask *t);
+bool daemon_any_shaped(struct daemon *d);
+void daemon_unshape_drained(struct daemon *d, uint64_t now);
+void daemon_unshape_task(struct daemon *d, struct dtask *t);
+void shaper_sweep(struct daemon *d);
+int daemon_reaper_start(struct reaper *rp);
+void daemon_reaper_stop(struct reaper *rp);
+void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, const char *reason);
+void daemon_check_empty(struct daemon *d, struct dtask *t);
+int daemon_watch_task(struct daemon *d, struct dtask *t);
+int daemon_task_start(struct daemon *d, struct dtask *t);
+void daemon_schedule(struct daemon *d);
+void daemon_sweep_stale(struct daemon *d);
+int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata);
+json_object *daemon_uplink_json(struct daemon *d);
+json_object *daemon_measure_json(struct daemon *d);
+json_object *daemon_devices_json(struct daemon *d);
+json_object *daemon_queues_json(struct daemon *d);
+json_object *daemon_tasks_json(struct daemon *d, bool live_only);
+int fleet_setup(struct daemon *d);
+int daemon_set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
+		   ...) _printf_(4, 5);
+int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *reply,
+		     struct proto_error *err);
+int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *reply,
+		     struct proto_error *err);
+bool daemon_app_pinned(struct daemon *d, const struct dtask *t);
+void daemon_app_settle(struct daemon *d, uint64_t app);
+void daemon_apps_settle_all(struct daemon *d);
+json_object *daemon_apps_json(struct daemon *d, bool live_only);
+int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err);
+int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
+			 struct proto_error *err);
+bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr);
+void daemon_handle_line(struct client *c, const char *line, size_t len);
+void daemon_client_free(struct client *c);
+void daemon_client_send(struct client *c, const char *line);
+int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int daemon_load_catalog(struct daemon *d, const char *path, char *err, size_t errsz);
+int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);

@@ -1,0 +1,153 @@
+/* fleet-hooks.c — the daemon's side of fleet mode: the struct fleet_host callbacks that start,
+ * cancel and describe local tasks for the fleet module, and its set-up. */
+#include "daemon-internal.h"
+
+/* --- fleet mode: what controller/fleet.c calls back ------------------------------------ */
+
+static void fleet_log(void *ctx, int prio, const char *msg)
+{
+	daemon_log(prio, "%s", msg);
+}
+
+/* A draining node offers no capacity, so the placer sends it nothing new. */
+static json_object *fleet_devices(void *ctx)
+{
+	struct daemon *d = ctx;
+	json_object *a = daemon_devices_json(d);
+
+	for (size_t i = 0; d->draining && a && i < json_object_array_length(a); i++) {
+		json_object_object_add(json_object_array_get_idx(a, i), "cpu_total",
+				       json_object_new_double(0));
+		json_object_object_add(json_object_array_get_idx(a, i), "mem_total",
+				       json_object_new_int64(0));
+	}
+	/* Measured use of the fleet tasks running here, by fleet id, for `status --fleet`. */
+	for (size_t i = 0; a && i < json_object_array_length(a) && i < d->n_dev; i++) {
+		json_object *u = json_object_new_object();
+		for (size_t k = 0; k < d->n_tasks; k++) {
+			const struct dtask *t = d->tasks[k];
+			const struct trt *rt = t->rt;
+			char id[24];
+			json_object *v;
+			if (!t->fleet_id || t->dev != (int)i || t->state != DTASK_RUNNING || !rt)
+				continue;
+			v = json_object_new_array();
+			json_object_array_add(v, json_object_new_double(rt->cpu_used));
+			json_object_array_add(v, json_object_new_int64((int64_t)rt->mem_used));
+			snprintf(id, sizeof(id), "%" PRIu64, t->fleet_id);
+			json_object_object_add(u, id, v);
+		}
+		json_object_object_add(json_object_array_get_idx(a, i), "tasks_used", u);
+	}
+	return a;
+}
+
+static bool fleet_draining(void *ctx)
+{
+	return ((struct daemon *)ctx)->draining;
+}
+
+/* fleet_cancel() reached the node running the task: kill it like a local cancel. */
+static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
+{
+	struct daemon *d = ctx;
+
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct dtask *t = d->tasks[i];
+		struct trt *rt = t->rt;
+		if (t->fleet_id != fleet_id)
+			continue;
+		if (t->state != DTASK_RUNNING || !rt || !rt->cg || rt->cancel)
+			return 0; /* ended, or being killed already */
+		rt->cancel = true;
+		daemon_log(LOG_INFO,
+			   "task %" PRIu64 " (fleet %" PRIu64 "): cancelled through the fleet",
+			   t->id, fleet_id);
+		return cg_task_kill(rt->cg);
+	}
+	return -ENOENT;
+}
+
+static bool fleet_known(void *ctx, uint64_t fleet_id)
+{
+	struct daemon *d = ctx;
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->fleet_id == fleet_id)
+			return true;
+	return false;
+}
+
+/* An assignment: the placer chose the device, so the local policy is bypassed, but the rest is
+ * daemon_schedule()'s path: record (with fleet_id) persisted as starting, then cgroup and spawn. */
+static int fleet_start(void *ctx, const struct fleet_task *ft)
+{
+	struct daemon *d = ctx;
+	struct dtask *t = calloc(1, sizeof(*t));
+	struct dqueue *q;
+	int r;
+
+	if (!t || !daemon_trt_new(d, t)) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->id = d->next_id++;
+	t->fleet_id = ft->id;
+	snprintf(t->queue, sizeof(t->queue), "%s", ft->queue);
+	t->argv = calloc(ft->argc + 1, sizeof(char *));
+	for (size_t i = 0; t->argv && i < ft->argc; i++)
+		if ((t->argv[i] = strdup(ft->argv[i])))
+			t->argc = i + 1;
+	t->cpu = ft->cpu;
+	t->mem = ft->mem;
+	t->dev = -1;
+	for (size_t i = 0; i < d->n_dev; i++)
+		if (!strcmp(d->dev[i].name, ft->device))
+			t->dev = (int)i;
+	t->exit_code = -1;
+	t->submit_us = ft->submit_us ? ft->submit_us : daemon_realtime_us();
+	r = !t->argv || t->argc != ft->argc ? -ENOMEM : t->dev < 0 ? -ENODEV : 0;
+	if (r >= 0)
+		r = daemon_queue_get(d, t->queue, t->cpu, t->mem, &q);
+	if (r < 0) {
+		daemon_task_free(t);
+		return r;
+	}
+	t->state = DTASK_STARTING;
+	r = daemon_task_append(d, t);
+	if (r < 0) {
+		daemon_task_free(t);
+		return r;
+	}
+	r = daemon_persist(d);
+	if (r >= 0)
+		r = daemon_task_start(d, t);
+	if (r < 0) {
+		daemon_log(LOG_ERR, "task %" PRIu64 " (fleet %" PRIu64 "): cannot start on %s: %s",
+			   t->id, t->fleet_id, d->dev[t->dev].name, strerror(-r));
+		daemon_task_finish(d, t, DTASK_FAILED, "start-failed");
+		(void)daemon_persist(d);
+		return r;
+	}
+	d->dirty = true;
+	daemon_log(LOG_INFO, "task %" PRIu64 " (fleet %" PRIu64 ", %s) started on %s, pid %" PRId64,
+		   t->id, t->fleet_id, t->queue, d->dev[t->dev].name, t->pid);
+	daemon_emit(d, "placed", t);
+	daemon_schedule(d); /* persists */
+	return 0;
+}
+
+int fleet_setup(struct daemon *d)
+{
+	struct fleet_host h = {d,	  fleet_start,	  fleet_known,	     fleet_devices,
+			       fleet_log, fleet_draining, fleet_cancel_local};
+	struct fleet_params p = {
+	    .conf = &d->conf.fleet,
+	    .node = d->conf.fleet.node_name,
+	    .policy = d->conf.policy,
+	    .seed = d->conf.seed,
+	    .overcommit = d->conf.overcommit,
+	};
+	if (!d->conf.fleet.enabled)
+		return 0;
+	return fleet_new(&p, &h, d->ev, &d->fleet);
+}

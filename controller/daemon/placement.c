@@ -1,0 +1,244 @@
+/* placement.c — live placement: measurement tick -> policy -> cgroup limits -> spawn, with
+ * reservations for tasks that are starting. */
+#include "daemon-internal.h"
+
+/* --- placement ------------------------------------------------------------------------- */
+
+static void fill_limits(struct daemon *d, const struct dtask *t, struct cg_limits *l)
+{
+	cg_limits_init(l);
+	if (cg_root_has(d->root, "cpu"))
+		l->cpu_cores = t->cpu;
+	if (cg_root_has(d->root, "memory"))
+		l->memory_max = t->mem;
+	if (cg_root_has(d->root, "cpuset") && t->dev >= 0 && d->dev[t->dev].cpus[0])
+		snprintf(l->cpuset_cpus, sizeof(l->cpuset_cpus), "%s", d->dev[t->dev].cpus);
+}
+
+int daemon_task_start(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct cg_limits l;
+	struct cg_exec e = {0};
+	char name[128];
+	pid_t pid;
+	int pidfd = -1, r;
+
+	r = dtask_cgroup_name(t, name, sizeof(name));
+	if (r < 0)
+		return r;
+	fill_limits(d, t, &l);
+	r = cg_task_create(d->root, name, &l, &rt->cg);
+	if (r == -EEXIST) {
+		/* A leftover of a crash between mkdir and the state write: never ran (we only
+		 * get here for tasks that were re-queued), so it is safe to recreate. */
+		struct cg_task *old;
+		if (cg_task_adopt(d->root, name, &old) >= 0)
+			(void)cg_task_destroy(old, 1000);
+		r = cg_task_create(d->root, name, &l, &rt->cg);
+	}
+	if (r < 0)
+		return r;
+	r = daemon_shape_task(d, t);
+	if (r < 0) {
+		daemon_log(LOG_ERR, "task %" PRIu64 ": uplink %s: cannot shape its uploads: %s",
+			   t->id, d->conf.uplink, strerror(-r));
+		return r;
+	}
+	e.argv = t->argv;
+	e.stdin_fd = e.stdout_fd = e.stderr_fd = -1;
+	e.uid = (uid_t)-1;
+	e.gid = (gid_t)-1;
+	r = cg_task_spawn(rt->cg, &e, &pid, &pidfd);
+	if (r < 0)
+		return r;
+	rt->pidfd = pidfd;
+	t->pid = pid;
+	t->state = DTASK_RUNNING;
+	t->start_us = daemon_realtime_us();
+	fleet_notify(d, t);
+	r = daemon_watch_task(d, t);
+	if (r < 0)
+		daemon_log(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s", t->id,
+			   strerror(-r));
+	return 0;
+}
+
+/* Device free capacity as the policy should see it: total minus, per running task, its
+ * reservation (demand) or its measured use, whichever is larger — unless placement is on
+ * measured use only ("placement = measured"), the pure RD-DRF reading. */
+static void update_devices(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_dev; i++) {
+		double cpu = 0, mem = 0;
+		for (size_t k = 0; k < d->n_tasks; k++) {
+			struct dtask *t = d->tasks[k];
+			struct trt *rt = t->rt;
+			if (t->dev != (int)i ||
+			    (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
+				continue;
+			if (rt && rt->in_policy && d->conf.overcommit) {
+				cpu += rt->cpu_used;
+				mem += (double)rt->mem_used;
+			} else {
+				cpu += fmax(t->cpu, rt ? rt->cpu_used : 0);
+				mem += fmax((double)t->mem, rt ? (double)rt->mem_used : 0);
+			}
+		}
+		(void)policy_set_device_free(
+		    d->pol, (uint32_t)i,
+		    (struct policy_res){fmax(0, d->dev[i].cpu - cpu),
+					fmax(0, (double)d->dev[i].mem - mem)});
+	}
+}
+
+static void sample_policy(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct policy_res u;
+
+	if (!rt || !rt->in_policy)
+		return;
+	if (d->conf.overcommit)
+		u = (struct policy_res){rt->cpu_used, (double)rt->mem_used};
+	else
+		u = (struct policy_res){fmax(t->cpu, rt->cpu_used),
+					fmax((double)t->mem, (double)rt->mem_used)};
+	(void)policy_sample(d->pol, t->id, u);
+}
+
+void daemon_schedule(struct daemon *d)
+{
+	struct policy_placement p;
+	int r;
+
+	if (d->scheduling)
+		return;
+	if (d->draining) {
+		if (d->dirty)
+			(void)daemon_persist(d);
+		return;
+	}
+	d->scheduling = true;
+	update_devices(d);
+	while ((r = policy_next(d->pol, daemon_mono_s(d), &p)) == 0) {
+		struct dtask *t = daemon_task_find(d, p.inst_id);
+		struct trt *rt;
+		if (!t || t->state != DTASK_QUEUED) {
+			daemon_log(LOG_ERR, "policy placed unknown task %" PRIu64, p.inst_id);
+			(void)policy_release(d->pol, p.inst_id, daemon_mono_s(d));
+			continue;
+		}
+		rt = t->rt;
+		rt->in_policy = true;
+		t->dev = (int)p.dev_id;
+		t->state = DTASK_STARTING;
+		/* Persist the placement before anything exists in the cgroup tree, so a crash
+		 * in between is recognisable on restart. */
+		r = daemon_persist(d);
+		if (r >= 0)
+			r = daemon_task_start(d, t);
+		if (r < 0) {
+			daemon_log(LOG_ERR, "task %" PRIu64 " (%s): cannot start on %s: %s", t->id,
+				   t->queue, d->dev[t->dev].name, strerror(-r));
+			daemon_task_finish(d, t, DTASK_FAILED, "start-failed");
+			continue;
+		}
+		sample_policy(d, t);
+		/* pid and start time: not needed for recovery ("starting" + a cgroup that used
+		 * CPU is adopted), so they ride on the next write instead of delaying this loop. */
+		d->dirty = true;
+		daemon_log(LOG_INFO, "task %" PRIu64 " (%s) placed on %s, pid %" PRId64, t->id,
+			   t->queue, d->dev[t->dev].name, t->pid);
+		daemon_emit(d, "placed", t);
+		update_devices(d);
+	}
+	d->scheduling = false;
+	if (d->dirty)
+		(void)daemon_persist(d);
+	daemon_notify_status(d);
+	/* The task may have exited before its watch was armed. */
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (d->tasks[i]->state == DTASK_RUNNING && d->tasks[i]->rt &&
+		    !((struct trt *)d->tasks[i]->rt)->watch_src)
+			daemon_check_empty(d, d->tasks[i]);
+}
+
+/* Empty task-* cgroups no live task owns: left by a crash between recording an exit and
+ * the rmdir. Populated ones are left alone (someone else's, or a bug to look at). */
+void daemon_sweep_stale(struct daemon *d)
+{
+	_cleanup_close_ int fd =
+	    openat(cg_root_fd(d->root), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(TAKE_FD(fd)) : NULL;
+	struct dirent *de;
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		struct cg_task *ct;
+		struct cg_events ev;
+		char name[128];
+		bool owned = false;
+		if (strncmp(de->d_name, "task-", 5))
+			continue;
+		for (size_t i = 0; i < d->n_tasks && !owned; i++)
+			owned = dtask_state_live(d->tasks[i]->state) &&
+				dtask_cgroup_name(d->tasks[i], name, sizeof(name)) >= 0 &&
+				!strcmp(name, de->d_name);
+		if (owned || cg_task_adopt(d->root, de->d_name, &ct) < 0)
+			continue;
+		if (cg_task_read_events(ct, &ev) >= 0 && !ev.populated &&
+		    cg_task_destroy(ct, 500) >= 0)
+			daemon_log(LOG_INFO, "removed stale cgroup %s", de->d_name);
+		else
+			cg_task_free(ct);
+	}
+	closedir(dir);
+}
+
+int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+	uint64_t now = now_usec();
+	int r;
+
+	/* Finished tasks are freed only here, never under a handler that still holds one. */
+	daemon_trim_finished(d);
+
+	/* systemd may enable a delegated controller on the parent slice only after our start
+	 * (seen with cpuset): retry for the first minute rather than run without it. */
+	if (cg_root_missing(d->root)[0] && now - d->t0_us < 60000000u) {
+		_cleanup_free_ char *before = strdup(cg_root_missing(d->root));
+		if (cg_root_setup(d->root) >= 0 && before &&
+		    strcmp(before, cg_root_missing(d->root)))
+			daemon_log(LOG_INFO, "controllers now enabled; still missing: \"%s\"",
+				   cg_root_missing(d->root));
+	}
+	if (d->shaper)
+		daemon_unshape_drained(d, now);
+	r = sampler_tick(d->sampler, now);
+	if (r < 0 && !d->node_read_failed)
+		daemon_log(LOG_WARNING, "measurement: node files: %s", strerror(-r));
+	d->node_read_failed = r < 0;
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct dtask *t = d->tasks[i];
+		struct trt *rt = t->rt;
+		double cpu;
+		uint64_t mem;
+		if (t->state != DTASK_RUNNING || !rt)
+			continue;
+		if (rt->main_exited) {
+			daemon_check_empty(d, t); /* descendants left, or a lagging notification */
+			continue;
+		}
+		if (daemon_measure_task(d, t, &cpu, &mem) >= 0) {
+			rt->cpu_used = cpu;
+			rt->mem_used = mem;
+			sample_policy(d, t);
+		}
+	}
+	daemon_schedule(d);
+	(void)sd_event_source_set_time_relative(s, (uint64_t)d->conf.measure_ms * 1000u);
+	return 0;
+}

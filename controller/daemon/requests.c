@@ -1,0 +1,147 @@
+/* requests.c — one control-socket request: authorisation of the peer (group, root) and the
+ * dispatch of its verb. */
+#include "daemon-internal.h"
+
+bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr)
+{
+	char path[64], line[512];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	if (cr->uid == 0)
+		return true;
+	if (!d->have_group)
+		return false;
+	if (cr->gid == d->group)
+		return true;
+	/* Supplementary groups of the peer process. */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cr->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Groups:", 7)) {
+			char *save = NULL;
+			for (char *tok = strtok_r(line + 7, " \t\n", &save); tok;
+			     tok = strtok_r(NULL, " \t\n", &save))
+				if ((gid_t)strtoul(tok, NULL, 10) == d->group)
+					return true;
+		}
+	return false;
+}
+
+void daemon_handle_line(struct client *c, const char *line, size_t len)
+{
+	struct daemon *d = c->d;
+	struct proto_request req = {0};
+	struct proto_error err = {0};
+	json_object *reply;
+	_cleanup_free_ char *out = NULL;
+	int r;
+
+	r = proto_parse_request(line, len, &req, &err);
+	if (r >= 0 && !c->authorized)
+		r = daemon_set_err(&err, PROTO_E_PERMISSION, NULL, "%s needs root or group %s",
+				   proto_op_name(req.op), d->conf.group);
+	reply = json_object_new_object();
+	if (r >= 0 && reply) {
+		if (req.has_id)
+			json_object_object_add(reply, "id", json_object_new_int64(req.id));
+		json_object_object_add(reply, "ok", json_object_new_boolean(1));
+		switch (req.op) {
+		case PROTO_SUBMIT:
+			r = daemon_do_submit(d, &req, reply, &err);
+			break;
+		case PROTO_CANCEL:
+			r = daemon_do_cancel(d, &req, reply, &err);
+			break;
+		case PROTO_SUBMIT_APP:
+			r = daemon_do_submit_app(d, &req, reply, &err);
+			break;
+		case PROTO_APPS:
+			json_object_object_add(reply, "apps", daemon_apps_json(d, false));
+			break;
+		case PROTO_STATUS:
+			json_object_object_add(reply, "policy",
+					       json_object_new_string(d->conf.policy));
+			json_object_object_add(reply, "draining",
+					       json_object_new_boolean(d->draining));
+			json_object_object_add(reply, "measure", daemon_measure_json(d));
+			if (d->shaper)
+				json_object_object_add(reply, "uplink", daemon_uplink_json(d));
+			json_object_object_add(reply, "devices", daemon_devices_json(d));
+			json_object_object_add(reply, "queues", daemon_queues_json(d));
+			json_object_object_add(reply, "tasks", daemon_tasks_json(d, true));
+			json_object_object_add(reply, "apps", daemon_apps_json(d, true));
+			break;
+		case PROTO_QUEUES:
+			json_object_object_add(reply, "queues", daemon_queues_json(d));
+			break;
+		case PROTO_FLEET: {
+			json_object *fs = NULL;
+			char e[200];
+			if (!d->fleet)
+				r = daemon_set_err(&err, PROTO_E_STATE, NULL,
+						   "fleet mode is off (fleet = etcd)");
+			else if (fleet_status(d->fleet, &fs, e, sizeof(e)) < 0)
+				r = daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "fleet: %s", e);
+			else {
+				static const char *const keys[] = {"fleet", "devices", "queues",
+								   "tasks"};
+				for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+					json_object *v = NULL;
+					if (json_object_object_get_ex(fs, keys[i], &v))
+						json_object_object_add(reply, keys[i],
+								       json_object_get(v));
+				}
+			}
+			json_object_put(fs);
+			break;
+		}
+		case PROTO_DEVICES:
+			json_object_object_add(reply, "devices", daemon_devices_json(d));
+			break;
+		case PROTO_TASKS:
+			json_object_object_add(reply, "tasks", daemon_tasks_json(d, false));
+			break;
+		case PROTO_EVENTS:
+			c->events = true;
+			json_object_object_add(reply, "stream", json_object_new_boolean(1));
+			break;
+		case PROTO_RELOAD: {
+			char e[256], restart[256];
+			r = daemon_reload(d, restart, sizeof(restart), e, sizeof(e));
+			if (r < 0)
+				daemon_set_err(&err, PROTO_E_BAD_VALUE,
+					       r == -EBADMSG ? "config" : "catalog", "%s", e);
+			else {
+				json_object *a = json_object_new_array();
+				for (char *k = restart, *sp; *k; k = sp ? sp + 1 : k + strlen(k)) {
+					sp = strchr(k, ' ');
+					json_object_array_add(
+					    a, json_object_new_string_len(k, sp ? (int)(sp - k)
+										: (int)strlen(k)));
+				}
+				json_object_object_add(reply, "models",
+						       json_object_new_int((int)d->n_models));
+				json_object_object_add(reply, "restart_required", a);
+			}
+			break;
+		}
+		default:
+			r = daemon_set_err(&err, PROTO_E_UNKNOWN_OP, "op", "op: unknown");
+		}
+	}
+	if (r >= 0 && reply) {
+		if (asprintf(&out, "%s\n",
+			     json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)) < 0)
+			out = NULL;
+	} else {
+		if (!reply)
+			daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "out of memory");
+		out = proto_format_error(&req, &err);
+	}
+	json_object_put(reply);
+	proto_request_done(&req);
+	if (out)
+		daemon_client_send(c, out);
+}

@@ -1,0 +1,121 @@
+/* fleet-internal.h — what the files of fleet mode share: struct fleet, the placer's view of
+ * the fleet, the etcd keyspace and the helpers the node side, the placer and the status use. */
+#pragma once
+
+#include "fleet.h"
+#include "jsonget.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include "etcd.h"
+#include "policy.h"
+#include "util.h"
+
+#define K_NODES	 FLEET_PREFIX "nodes/"
+#define K_PLACER FLEET_PREFIX "placer"
+#define K_QUEUE	 FLEET_PREFIX "queue/"
+#define K_ASSIGN FLEET_PREFIX "assign/"
+#define K_STATUS FLEET_PREFIX "status/"
+#define K_SEQ	 FLEET_PREFIX "seq"
+
+#define PUBLISH_US	1000000u /* device usage refresh */
+#define ELECT_US	250000u	 /* how often a non-placer looks for a free placer key */
+#define RESCAN_US	2000000u /* full re-read of this node's assignments besides the watch */
+#define SUBMIT_RETRY_US 5000000u /* a submission retries transient etcd errors this long */
+
+struct pdev {
+	char node[65], name[65];
+	bool live, seen, added;
+	double cpu, mem;	     /* capacity */
+	double used_cpu, used_mem;   /* as the node measured */
+	double alloc_cpu, alloc_mem; /* demands of assignments, from the assign range */
+};
+
+struct ptask {
+	uint64_t id;
+	bool placed, in_policy, seen;
+	int64_t mod_rev; /* of the queue entry (waiting) */
+	size_t dev;
+	double cpu;
+	uint64_t mem;
+	char *spec; /* the queue entry's value */
+};
+
+struct pqueue {
+	char name[65];
+	uint32_t id;
+};
+
+struct placer {
+	struct policy *pol;
+	int64_t rev; /* create_revision of our /edgeslice/placer key: the fencing token */
+	struct pdev *devs;
+	size_t n_devs;
+	struct ptask *tasks;
+	size_t n_tasks;
+	struct pqueue *queues;
+	size_t n_queues;
+	uint64_t t0_us;
+};
+
+struct pending {
+	uint64_t id;
+	char *value;
+	bool final; /* also delete the assignment */
+};
+
+struct fleet {
+	struct etcd *e;
+	struct fleet_host h;
+	char node[65];
+	char policy[16];
+	uint64_t seed;
+	bool overcommit;
+	bool no_placer;
+	unsigned ttl;
+	unsigned period_ms;
+	sd_event_source *timer;
+	int64_t lease;
+	/* The election key's own, shorter lease (TTL/2, at least etcd's minimum): a dead
+	 * placer's key goes within about half a node TTL, so the next placer is elected within
+	 * one TTL of the kill, although the node's own lease may still have most of its TTL. */
+	int64_t elease, ettl;
+	uint64_t last_keepalive_us, last_ekeepalive_us, last_publish_us, last_elect_us,
+	    last_rescan_us;
+	struct etcd_watch *w;
+	bool placer;
+	struct placer pl;
+	struct pending *pend;
+	size_t n_pend;
+	bool etcd_down; /* an error was logged; the next success is logged too */
+};
+
+/* --- shared between the files of this folder ---------------------------------- */
+
+uint64_t fleet_realtime_us(void);
+const char *fleet_jstr(json_object *o);
+double fleet_jget_d(json_object *o, const char *k);
+int64_t fleet_jget_i(json_object *o, const char *k);
+const char *fleet_jget_s(json_object *o, const char *k);
+void fleet_key_id(char *buf, size_t size, const char *prefix, uint64_t id);
+void fleet_key_assign(char *buf, size_t size, const char *node, uint64_t id);
+void fleet_node_step(struct fleet *f, uint64_t now);
+int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+void fleet_flog(struct fleet *f, int prio, const char *fmt, ...) _printf_(3, 4);
+int fleet_etcd_failed(struct fleet *f, const char *what, int r);
+void fleet_etcd_ok(struct fleet *f);
+void fleet_placer_reset(struct placer *pl);
+bool fleet_retry(int r, uint64_t deadline);
+void fleet_flush_pending(struct fleet *f);
+void fleet_copy_alloc_used(json_object *to, json_object *from);
+int fleet_publish(struct fleet *f);
+void fleet_drop_election_lease(struct fleet *f);
+int fleet_keepalive_if_due(struct fleet *f);

@@ -1,0 +1,509 @@
+/* fleet-placer.c — the elected placer: election under a lease, the fleet-wide view of devices,
+ * queues and tasks, fenced placement claims and dead-node handling. */
+#include "fleet-internal.h"
+
+/* --- placer -------------------------------------------------------------------------------- */
+
+static double pl_now(const struct placer *pl)
+{
+	return (double)(now_usec() - pl->t0_us) / 1e6;
+}
+
+static int elect(struct fleet *f)
+{
+	char val[128];
+	int64_t rev;
+	int r;
+
+	/* A read first: a transaction goes through raft even when its compare fails, and
+	 * every node asks four times a second. */
+	{
+		struct etcd_kv kv = {0};
+		r = etcd_get(f->e, K_PLACER, &kv);
+		if (r >= 0) {
+			etcd_kv_done(&kv);
+			return 0;
+		}
+		if (r != -ENOENT)
+			return fleet_etcd_failed(f, "placer election", r);
+	}
+	snprintf(val, sizeof(val), "{\"node\":\"%s\"}", f->node);
+	if (!f->elease) {
+		int64_t want = f->ttl / 2 > 1 ? f->ttl / 2 : 1;
+		r = etcd_lease_grant(f->e, want, &f->elease, &f->ettl);
+		if (r < 0) {
+			f->elease = 0;
+			return fleet_etcd_failed(f, "placer election lease", r);
+		}
+		if (f->ettl < 1)
+			f->ettl = want;
+		f->last_ekeepalive_us = now_usec();
+	}
+	r = etcd_txn_cas(f->e, K_PLACER, 0, val, strlen(val), f->elease, &rev);
+	if (r == -ETIMEDOUT || r == -ECONNRESET || r == -EAGAIN) {
+		/* Unknown outcome: if the key is ours, we won. */
+		struct etcd_kv kv = {0};
+		if (etcd_get(f->e, K_PLACER, &kv) >= 0) {
+			r = kv.lease == f->elease ? 1 : 0;
+			rev = kv.create_revision;
+			etcd_kv_done(&kv);
+		}
+	}
+	if (r <= 0) {
+		fleet_drop_election_lease(
+		    f); /* lost (or unknown): no lease to keep alive meanwhile */
+		return r < 0 ? fleet_etcd_failed(f, "placer election", r) : 0;
+	}
+	fleet_placer_reset(&f->pl);
+	struct policy_params pp = {.seed = f->seed, .reconcile_period_s = 10};
+	if (policy_kind_from_name(f->policy, &pp.kind) < 0 || policy_new(&pp, &f->pl.pol) < 0) {
+		fleet_flog(f, LOG_ERR, "fleet: placer: cannot create policy %s", f->policy);
+		(void)etcd_txn_cad(f->e, K_PLACER, rev);
+		fleet_drop_election_lease(f);
+		return -EINVAL;
+	}
+	f->pl.rev = rev;
+	f->pl.t0_us = now_usec();
+	f->placer = true;
+	fleet_flog(f, LOG_INFO, "fleet: %s is the placer now (revision %" PRId64 ", policy %s)",
+		   f->node, rev, f->policy);
+	return 1;
+}
+
+static void step_down(struct fleet *f, const char *why)
+{
+	fleet_flog(f, LOG_WARNING, "fleet: %s is no longer the placer: %s", f->node, why);
+	f->placer = false;
+	fleet_drop_election_lease(f);
+	fleet_placer_reset(&f->pl);
+}
+
+/* After a failed claim: are we still the elected placer? */
+static bool still_placer(struct fleet *f)
+{
+	struct etcd_kv kv = {0};
+	int r = etcd_get(f->e, K_PLACER, &kv);
+	bool yes = r >= 0 && kv.create_revision == f->pl.rev;
+
+	if (r >= 0)
+		etcd_kv_done(&kv);
+	if (r == -ENOENT || (r >= 0 && !yes))
+		step_down(f, "the election key changed");
+	return r < 0 || yes;
+}
+
+static struct pdev *pdev_get(struct placer *pl, const char *node, const char *name, size_t *ret_i)
+{
+	struct pdev *n;
+
+	for (size_t i = 0; i < pl->n_devs; i++)
+		if (!strcmp(pl->devs[i].node, node) && !strcmp(pl->devs[i].name, name)) {
+			*ret_i = i;
+			return &pl->devs[i];
+		}
+	n = realloc(pl->devs, (pl->n_devs + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	pl->devs = n;
+	n = &pl->devs[pl->n_devs];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->node, sizeof(n->node), "%s", node);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	*ret_i = pl->n_devs++;
+	return n;
+}
+
+static struct ptask *ptask_find(struct placer *pl, uint64_t id)
+{
+	for (size_t i = 0; i < pl->n_tasks; i++)
+		if (pl->tasks[i].id == id)
+			return &pl->tasks[i];
+	return NULL;
+}
+
+static struct ptask *ptask_add(struct placer *pl, uint64_t id)
+{
+	struct ptask *n = realloc(pl->tasks, (pl->n_tasks + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	pl->tasks = n;
+	n = &pl->tasks[pl->n_tasks++];
+	memset(n, 0, sizeof(*n));
+	n->id = id;
+	return n;
+}
+
+static void ptask_remove(struct placer *pl, struct ptask *t)
+{
+	free(t->spec);
+	*t = pl->tasks[--pl->n_tasks];
+}
+
+static int pqueue_get(struct placer *pl, const char *name, double cpu, uint64_t mem, uint32_t *ret)
+{
+	struct pqueue *n;
+	int r;
+
+	for (size_t i = 0; i < pl->n_queues; i++)
+		if (!strcmp(pl->queues[i].name, name)) {
+			*ret = pl->queues[i].id;
+			return 0;
+		}
+	n = realloc(pl->queues, (pl->n_queues + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	pl->queues = n;
+	n = &pl->queues[pl->n_queues];
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	r = policy_add_queue(pl->pol, name, (struct policy_res){cpu, (double)mem}, 1.0, &n->id);
+	if (r < 0)
+		return r;
+	pl->n_queues++;
+	*ret = n->id;
+	return 0;
+}
+
+/* The node of an assignment is gone (no device keys: its lease expired). */
+static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, const char *node)
+{
+	struct etcd_kv st = {0};
+	char skey[128], qkey[128];
+	struct etcd_cmp c[3] = {{K_PLACER, ETCD_CMP_CREATE, f->pl.rev},
+				{akv->key, ETCD_CMP_MOD, akv->mod_revision},
+				{skey, ETCD_CMP_CREATE, 0}};
+	struct etcd_op ops[2];
+	json_object *o = NULL;
+	const char *what;
+	int r;
+
+	fleet_key_id(skey, sizeof(skey), K_STATUS, id);
+	fleet_key_id(qkey, sizeof(qkey), K_QUEUE, id);
+	r = etcd_get(f->e, skey, &st);
+	if (r == -ENOENT) {
+		/* Never claimed by the node: back to the queue, same id, so it still runs once. */
+		o = json_tokener_parse(akv->value);
+		if (!o)
+			return;
+		json_object_object_del(o, "device");
+		json_object_object_del(o, "node");
+		json_object_object_add(o, "requeued_from", json_object_new_string(node));
+		ops[0] = (struct etcd_op){ETCD_OP_DELETE, akv->key, NULL, 0, 0};
+		ops[1] =
+		    (struct etcd_op){ETCD_OP_PUT, qkey, fleet_jstr(o), strlen(fleet_jstr(o)), 0};
+		r = etcd_txn(f->e, c, 3, ops, 2, NULL);
+		what = "re-queued";
+	} else if (r >= 0) {
+		json_object *s = json_tokener_parse(st.value);
+		const char *state = s ? fleet_jget_s(s, "state") : "";
+		c[2] = (struct etcd_cmp){skey, ETCD_CMP_MOD, st.mod_revision};
+		ops[0] = (struct etcd_op){ETCD_OP_DELETE, akv->key, NULL, 0, 0};
+		if (s && (!strcmp(state, "starting") || !strcmp(state, "running"))) {
+			json_object_object_add(s, "state", json_object_new_string("lost"));
+			json_object_object_add(s, "reason", json_object_new_string("node-lost"));
+			json_object_object_add(s, "end_us",
+					       json_object_new_int64((int64_t)fleet_realtime_us()));
+			o = s;
+			ops[1] = (struct etcd_op){ETCD_OP_PUT, skey, fleet_jstr(o),
+						  strlen(fleet_jstr(o)), 0};
+			r = etcd_txn(f->e, c, 3, ops, 2, NULL);
+			what = "lost";
+		} else {
+			json_object_put(s);
+			r = etcd_txn(f->e, c, 3, ops, 1, NULL);
+			what = "cleaned up";
+		}
+	} else {
+		fleet_etcd_failed(f, "reading a task status", r);
+		return;
+	}
+	if (r == 1)
+		fleet_flog(f, LOG_WARNING, "fleet: node %s is gone: task %" PRIu64 " %s", node, id,
+			   what);
+	else if (r < 0)
+		fleet_etcd_failed(f, "handling a lost node", r);
+	json_object_put(o);
+	etcd_kv_done(&st);
+}
+
+/* 1. devices: every published one is live; the rest are dead. */
+static void read_devices(struct fleet *f, const struct etcd_kvs *nodes)
+{
+	struct placer *pl = &f->pl;
+
+	for (size_t i = 0; i < pl->n_devs; i++)
+		pl->devs[i].seen = false;
+	for (size_t i = 0; i < nodes->n; i++) {
+		char node[65], name[65];
+		json_object *o;
+		struct pdev *d;
+		size_t di;
+		if (fleet_parse_device_key(nodes->kvs[i].key, node, sizeof(node), name,
+					   sizeof(name)) < 0 ||
+		    !(o = json_tokener_parse(nodes->kvs[i].value)))
+			continue;
+		d = pdev_get(pl, node, name, &di);
+		if (d) {
+			d->cpu = fleet_jget_d(o, "cpu");
+			d->mem = (double)fleet_jget_i(o, "mem");
+			d->used_cpu = fleet_jget_d(o, "cpu_used");
+			d->used_mem = (double)fleet_jget_i(o, "mem_used");
+			d->seen = true;
+			/* Capacity as first published; later changes (0 while draining) reach the
+			 * policy through the free capacity below. */
+			if (!d->added &&
+			    policy_add_device(pl->pol, (uint32_t)di,
+					      (struct policy_res){d->cpu, d->mem}) >= 0)
+				d->added = true;
+			if (!d->added) {
+				json_object_put(o);
+				continue;
+			}
+			if (!d->live)
+				(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
+			d->live = true;
+		}
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < pl->n_devs; i++) {
+		pl->devs[i].alloc_cpu = pl->devs[i].alloc_mem = 0;
+		if (!pl->devs[i].seen && pl->devs[i].live) {
+			pl->devs[i].live = false;
+			(void)policy_set_device_live(pl->pol, (uint32_t)i, false);
+		}
+	}
+}
+
+/* 2. assignments: count them on their devices; a dead node's are handled. */
+static void read_assignments(struct fleet *f, const struct etcd_kvs *assign)
+{
+	struct placer *pl = &f->pl;
+
+	for (size_t i = 0; i < pl->n_tasks; i++)
+		pl->tasks[i].seen = false;
+	for (size_t i = 0; i < assign->n; i++) {
+		char node[65];
+		uint64_t id;
+		bool live = false;
+		struct fleet_task t = {0};
+		char err[64];
+		struct ptask *pt;
+		if (fleet_parse_assign_key(assign->kvs[i].key, node, sizeof(node), &id) < 0 ||
+		    fleet_parse_task(assign->kvs[i].value, &t, err, sizeof(err)) < 0)
+			continue;
+		for (size_t k = 0; k < pl->n_devs && !live; k++)
+			live = pl->devs[k].live && !strcmp(pl->devs[k].node, node);
+		if (!live) {
+			node_gone(f, &assign->kvs[i], id, node);
+			fleet_task_done(&t);
+			continue;
+		}
+		for (size_t k = 0; k < pl->n_devs; k++)
+			if (!strcmp(pl->devs[k].node, node) &&
+			    !strcmp(pl->devs[k].name, t.device)) {
+				pl->devs[k].alloc_cpu += t.cpu;
+				pl->devs[k].alloc_mem += (double)t.mem;
+			}
+		pt = ptask_find(pl, id);
+		if (!pt && (pt = ptask_add(pl, id))) {
+			pt->placed =
+			    true; /* placed by an earlier placer: on the device counts only */
+			pt->cpu = t.cpu;
+			pt->mem = t.mem;
+		}
+		if (pt) {
+			pt->seen = true;
+			pt->placed = true;
+		}
+		fleet_task_done(&t);
+	}
+}
+
+/* 3. queue entries: new ones enter the policy in id (= submission) order; tasks neither
+ * assigned nor queued any more leave it. */
+static void read_queue(struct fleet *f, const struct etcd_kvs *queue)
+{
+	struct placer *pl = &f->pl;
+	int r;
+
+	for (size_t i = 0; i < queue->n; i++) {
+		struct fleet_task t = {0};
+		char err[64];
+		struct ptask *pt;
+		uint32_t qid;
+		if (fleet_parse_task(queue->kvs[i].value, &t, err, sizeof(err)) < 0) {
+			fleet_flog(f, LOG_ERR, "fleet: %s: dropped: %s", queue->kvs[i].key, err);
+			(void)etcd_txn_cad(f->e, queue->kvs[i].key, queue->kvs[i].mod_revision);
+			continue;
+		}
+		pt = ptask_find(pl, t.id);
+		if (pt && pt->placed) {
+			fleet_task_done(&t);
+			continue;
+		}
+		if (!pt) {
+			pt = ptask_add(pl, t.id);
+			if (!pt) {
+				fleet_task_done(&t);
+				continue;
+			}
+			pt->cpu = t.cpu;
+			pt->mem = t.mem;
+			r = pqueue_get(pl, t.queue, t.cpu, t.mem, &qid);
+			if (r >= 0)
+				r = policy_enqueue(pl->pol, qid, t.id, pl_now(pl));
+			if (r < 0) {
+				/* Fits on no device of the fleet now: it waits (a node may join).
+				 */
+				ptask_remove(pl, pt);
+				fleet_task_done(&t);
+				continue;
+			}
+		}
+		free(pt->spec);
+		pt->spec = strdup(queue->kvs[i].value);
+		pt->mod_rev = queue->kvs[i].mod_revision;
+		pt->seen = true;
+		fleet_task_done(&t);
+	}
+	for (size_t i = 0; i < pl->n_tasks;) {
+		struct ptask *pt = &pl->tasks[i];
+		if (pt->seen) {
+			i++;
+			continue;
+		}
+		if (pt->placed && pt->in_policy)
+			(void)policy_release(pl->pol, pt->id, pl_now(pl));
+		else if (!pt->placed)
+			(void)policy_cancel(pl->pol, pt->id);
+		ptask_remove(pl, pt);
+	}
+}
+
+/* 4. free capacity as the node does it: total minus max(reserved, measured). */
+static void set_free(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+
+	for (size_t i = 0; i < pl->n_devs; i++) {
+		struct pdev *d = &pl->devs[i];
+		double uc = f->overcommit ? d->used_cpu : fmax(d->alloc_cpu, d->used_cpu);
+		double um = f->overcommit ? d->used_mem : fmax(d->alloc_mem, d->used_mem);
+		if (d->live)
+			(void)policy_set_device_free(
+			    pl->pol, (uint32_t)i,
+			    (struct policy_res){fmax(0, d->cpu - uc), fmax(0, d->mem - um)});
+	}
+}
+
+/* 5. place: each claim is one fenced transaction. */
+static void place(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+	struct policy_placement pp;
+	int r;
+
+	while (f->placer && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
+		struct ptask *pt = ptask_find(pl, pp.inst_id);
+		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
+		char qkey[128], akey[192];
+		json_object *o;
+		if (fleet_keepalive_if_due(f) == -ENOENT) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			break;
+		}
+		if (!pt || !d || !pt->spec) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			if (pt)
+				ptask_remove(pl, pt);
+			continue;
+		}
+		o = json_tokener_parse(pt->spec);
+		if (!o) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			ptask_remove(pl, pt);
+			continue;
+		}
+		json_object_object_add(o, "node", json_object_new_string(d->node));
+		json_object_object_add(o, "device", json_object_new_string(d->name));
+		json_object_object_add(o, "assigned_us",
+				       json_object_new_int64((int64_t)fleet_realtime_us()));
+		fleet_key_id(qkey, sizeof(qkey), K_QUEUE, pt->id);
+		fleet_key_assign(akey, sizeof(akey), d->node, pt->id);
+		{
+			struct etcd_cmp c[2] = {{K_PLACER, ETCD_CMP_CREATE, pl->rev},
+						{qkey, ETCD_CMP_MOD, pt->mod_rev}};
+			struct etcd_op ops[2] = {
+			    {ETCD_OP_DELETE, qkey, NULL, 0, 0},
+			    {ETCD_OP_PUT, akey, fleet_jstr(o), strlen(fleet_jstr(o)), 0}};
+			r = etcd_txn(f->e, c, 2, ops, 2, NULL);
+		}
+		json_object_put(o);
+		if (r == 1) {
+			pt->placed = pt->in_policy = true;
+			(void)policy_sample(pl->pol, pt->id,
+					    (struct policy_res){pt->cpu, (double)pt->mem});
+			d->alloc_cpu += pt->cpu;
+			d->alloc_mem += (double)pt->mem;
+			(void)policy_set_device_free(
+			    pl->pol, pp.dev_id,
+			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
+						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
+			fleet_flog(f, LOG_INFO, "fleet: placed task %" PRIu64 " on %s/%s", pt->id,
+				   d->node, d->name);
+			continue;
+		}
+		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
+		(void)policy_release(pl->pol, pt->id, pl_now(pl));
+		ptask_remove(pl, pt);
+		if (r < 0) {
+			fleet_etcd_failed(f, "placement claim", r);
+			break;
+		}
+		if (!still_placer(f))
+			break;
+	}
+}
+
+static void placer_step(struct fleet *f)
+{
+	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0};
+	int r;
+
+	r = etcd_range(f->e, K_NODES, &nodes);
+	if (r >= 0)
+		r = etcd_range(f->e, K_ASSIGN, &assign);
+	if (r >= 0)
+		r = etcd_range(f->e, K_QUEUE, &queue);
+	if (r < 0) {
+		fleet_etcd_failed(f, "placer read", r);
+		goto out;
+	}
+	read_devices(f, &nodes);
+	read_assignments(f, &assign);
+	read_queue(f, &queue);
+	set_free(f);
+	place(f);
+	fleet_etcd_ok(f);
+out:
+	etcd_kvs_done(&nodes);
+	etcd_kvs_done(&assign);
+	etcd_kvs_done(&queue);
+}
+
+int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct fleet *f = userdata;
+	uint64_t now = now_usec();
+
+	fleet_node_step(f, now);
+	if (!f->placer && f->pl.pol)
+		fleet_placer_reset(&f->pl);
+	if (f->lease && !f->placer && !f->no_placer && now - f->last_elect_us >= ELECT_US) {
+		f->last_elect_us = now;
+		(void)elect(f);
+	}
+	if (f->placer)
+		placer_step(f);
+	(void)sd_event_source_set_time_relative(s, (uint64_t)f->period_ms * 1000u);
+	return 0;
+}

@@ -1,0 +1,126 @@
+/* fleet.h — fleet mode of edgesliced: nodes publish devices under a lease, share one queue in
+ * etcd and elect one placer that runs the node's policy over every live device (docs/FLEET.md). */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#define FLEET_PREFIX "/edgeslice/"
+
+/* Fleet mode (docs/FLEET.md): off = single node, etcd = share a queue and a placer through
+ * etcd. Set from edgeslice.conf by dconf.c; endpoints are kept as one comma-separated list
+ * (validated: http:// or https://). */
+#define FLEET_MAX_ENDPOINTS 16
+struct fleet_conf {
+	bool enabled;
+	char endpoints[1024];
+	char node_name[65];		   /* "" = the hostname */
+	unsigned lease_ttl;		   /* seconds, default 5 */
+	char ca[256], cert[256], key[256]; /* TLS pass-through ("" = none) */
+	char user[65];
+	char password_file[256];
+};
+
+/* An assignment as a node receives it: run task id of queue on its device. */
+struct fleet_task {
+	uint64_t id; /* fleet-wide id (an etcd revision) */
+	char queue[65];
+	double cpu;   /* demand, cores */
+	uint64_t mem; /* demand, bytes */
+	char **argv;  /* NULL-terminated; owned by the fleet module, copy what is kept */
+	size_t argc;
+	char device[65];
+	uint64_t submit_us;
+	bool cancel; /* the assignment carries a cancel request (fleet_cancel) */
+};
+
+/* What the fleet module needs from the daemon that hosts it. */
+struct fleet_host {
+	void *ctx;
+	/* Start t through the daemon's normal path (state record with fleet_id persisted before
+	 * the spawn, cgroup limits, spawn). 0 or -errno (then the daemon records it failed). */
+	int (*start)(void *ctx, const struct fleet_task *t);
+	/* Whether a local task record already carries this fleet id (started before). */
+	bool (*known)(void *ctx, uint64_t fleet_id);
+	/* The node's devices as `status` shows them (a json array the caller puts). */
+	json_object *(*devices)(void *ctx);
+	/* One line for the daemon's log. */
+	void (*log)(void *ctx, int prio, const char *msg);
+	/* Draining for shutdown (may be NULL): new assignments are handed back to the queue. */
+	bool (*draining)(void *ctx);
+	/* Cancel the running local task that carries this fleet id (kill its cgroup; its end
+	 * is reported as "cancelled" through fleet_update). May be NULL; called again on every
+	 * rescan until the task has ended, so it must be idempotent. */
+	int (*cancel)(void *ctx, uint64_t fleet_id);
+};
+
+struct fleet_params {
+	const struct fleet_conf *conf;
+	const char *node;   /* node name ("" = hostname) */
+	const char *policy; /* policy name the placer runs (dconf policy) */
+	uint64_t seed;
+	bool overcommit;    /* placement = measured */
+	unsigned period_ms; /* fleet timer period (default 50) */
+	bool no_placer;	    /* never stand for placer (simulated nodes in bench/fleet_bench.c) */
+};
+
+struct fleet;
+
+/* Sets up the client and a timer on ev; no etcd request is made here (the timer grants the
+ * lease, publishes, watches and elects), so an unreachable etcd does not stop the daemon. */
+int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event *ev,
+	      struct fleet **ret);
+void fleet_free(struct fleet *f);
+const char *fleet_node(const struct fleet *f);
+bool fleet_is_placer(const struct fleet *f);
+
+/* Queues a task in /edgeslice/queue/<id>; ret_id = its fleet-wide id. -errno with a one-line
+ * reason in err on failure. */
+int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, char *const *argv,
+		 size_t argc, uint64_t *ret_id, char *err, size_t errsz);
+
+/* A local task that carries a fleet id changed state: published to /edgeslice/status/<id>
+ * (retried until it is written; a final state also removes the assignment). */
+struct fleet_update {
+	uint64_t id;
+	const char *state; /* running, exited, failed, cancelled */
+	const char *device;
+	int64_t pid;
+	int exit_code;
+	const char *reason;
+	uint64_t start_us, end_us;
+	/* the spec, kept in status/ once the assignment is gone */
+	const char *queue;
+	double cpu;
+	uint64_t mem;
+	char *const *argv;
+	size_t argc;
+	uint64_t submit_us;
+};
+void fleet_task_update(struct fleet *f, const struct fleet_update *u);
+
+/* The whole fleet read from etcd: {"fleet":{...},"devices":[...],"queues":[...],"tasks":[...]}
+ * with the node view's columns (devices named node/device). */
+int fleet_status(struct fleet *f, json_object **ret, char *err, size_t errsz);
+
+/* --- pure helpers (unit-tested) ------------------------------------------------------- */
+
+/* "/edgeslice/nodes/<node>/devices/<dev>" -> node, dev. -EINVAL otherwise. */
+int fleet_parse_device_key(const char *key, char *node, size_t nsz, char *dev, size_t dsz);
+/* "/edgeslice/assign/<node>/<id>" -> node, id. */
+int fleet_parse_assign_key(const char *key, char *node, size_t nsz, uint64_t *ret_id);
+/* A task spec ({"id","queue","cpu","mem","argv",...}); argv malloc'd, free with
+ * fleet_task_done. -EINVAL with the field in err. */
+int fleet_parse_task(const char *json, struct fleet_task *ret, char *err, size_t errsz);
+
+/* Cancels fleet task id from any node. Queued or assigned but not started: removed and
+ * recorded "cancelled" at once (ret_state "cancelled"), fenced against a concurrent placement
+ * or start claim. Started: its assignment is marked and its node kills it (ret_state
+ * "cancelling"; the status turns "cancelled" when it has ended). -ENOENT unknown id,
+ * -EALREADY already ended (its state in err), -EAGAIN it moved meanwhile (try again). */
+int fleet_cancel(struct fleet *f, uint64_t id, char *ret_state, size_t statesz, char *err,
+		 size_t errsz);
+void fleet_task_done(struct fleet_task *t);
