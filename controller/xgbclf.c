@@ -149,3 +149,27 @@ int xgbclf_predict(struct xgbclf *c, const float *x, size_t n_rows, size_t n_col
 	memcpy(ret_prob, out, n_rows * sizeof(*out));
 	return 0;
 }
+
+int xgbclf_predict_leaf(struct xgbclf *c, const float *x, size_t n_rows, size_t n_cols,
+			int32_t *ret_leaf, size_t max_trees, size_t *ret_trees)
+{
+	if (!c || !x || !ret_leaf || !ret_trees || n_rows == 0 || n_cols != c->n_cols)
+		return -EINVAL;
+	_cleanup_(dmfree) DMatrixHandle dm = NULL;
+	if (XGDMatrixCreateFromMat(x, n_rows, n_cols, NAN, &dm))
+		return xerr();
+	bst_ulong len = 0;
+	const float *out = NULL;
+	/* option_mask 2: leaf index per tree instead of the prediction. */
+	if (XGBoosterPredict(c->booster, dm, 2, 0, 0, &len, &out))
+		return xerr();
+	if (!out || len == 0 || len % n_rows)
+		return -EIO;
+	size_t trees = (size_t)len / n_rows;
+	if (trees > max_trees)
+		return -E2BIG;
+	for (size_t i = 0; i < (size_t)len; i++)
+		ret_leaf[i] = (int32_t)out[i];
+	*ret_trees = trees;
+	return 0;
+}
