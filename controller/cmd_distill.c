@@ -35,7 +35,7 @@ static const char *const distill_help =
     "second one on 'excellent' records (edge score >= 0.9) to rank them; measure the voted\n"
     "edge-friendly records, most promising first, in epochs of --batch records per task\n"
     "until Trimmer's survey-tuning rule stops paying off; write the fastest measured record\n"
-    "of each task to --out with its edge costs.\n"
+    "of each task to --out (its original log line).\n"
     "\n"
     "Options:\n"
     "  --out FILE            best record per task, an auto-scheduler log (required)\n"
@@ -59,10 +59,16 @@ static const char *const distill_help =
     "  --predicted-only      measure only the records voted edge-friendly (the paper);\n"
     "                        by default a task the survey rule keeps open continues\n"
     "                        with the other survivors, most promising first\n"
+    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
+    "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
+    "                        cold (default 3, at most 64)\n"
+    "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
+    "                        x0.8 after each (default 0.9)\n"
     "  --features FILE       features per record instead of computing them: lines\n"
     "                        `LOGLINE f1 f2 ...`; several lines per record vote\n"
-    "  --compare             also run the baselines (cloud best alone, random sampling with\n"
-    "                        the same budget, every survivor) — measures every survivor\n"
+    "  --compare             also run the baselines (cloud best alone, random sampling and\n"
+    "                        the cloud's top-k with the same per-task budget, every\n"
+    "                        survivor) — measures every survivor\n"
     "  --report FILE         write the JSON report to FILE too\n"
     "  --json                print the report as JSON instead of a table\n"
     "  -v, --verbose         report every failed record as well\n"
@@ -96,6 +102,9 @@ enum {
 	OPT_SURVEY,
 	OPT_PREDONLY,
 	OPT_NOCLOUDBEST,
+	OPT_COLD,
+	OPT_COLDK,
+	OPT_EPSILON,
 };
 
 struct ui {
@@ -169,6 +178,24 @@ static struct json_object *jnum(double v)
 	return isfinite(v) ? json_object_new_double(v) : NULL;
 }
 
+static struct json_object *cold_json(const struct distiller_result *r)
+{
+	const struct distiller_cold *c = &r->cold;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "checked", json_object_new_int64((int64_t)c->checked));
+	json_object_object_add(o, "filtered", json_object_new_int64((int64_t)c->filtered));
+	json_object_object_add(o, "model_updates", json_object_new_int64((int64_t)c->updates));
+	json_object_object_add(o, "measured_cold",
+			       json_object_new_int64((int64_t)c->measured_cold));
+	json_object_object_add(o, "cold_seconds", jnum(c->cold_seconds));
+	json_object_object_add(o, "cold_cost_seconds", jnum(c->cold_cost_seconds));
+	json_object_object_add(o, "survey_cold", json_object_new_int64((int64_t)c->survey_cold));
+	json_object_object_add(o, "survey_cold_seconds", jnum(c->survey_cold_seconds));
+	json_object_object_add(o, "loess_cold", json_object_new_int64((int64_t)c->loess_cold));
+	json_object_object_add(o, "loess_cold_seconds", jnum(c->loess_cold_seconds));
+	return o;
+}
+
 static struct json_object *report_json(const char *log, const struct distiller_result *r,
 				       bool compare)
 {
@@ -222,8 +249,9 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 			       json_object_new_boolean(!compare));
 	json_object_object_add(s, "seconds", jnum(all - r->measure_seconds));
 	json_object_object_add(o, "saved", s);
+	json_object_object_add(o, "cold", cold_json(r));
 	struct json_object *arr = json_object_new_array();
-	double g_sum = 0, g_cloud = 0, g_rand = 0, g_all = 0;
+	double g_sum = 0, g_cloud = 0, g_rand = 0, g_all = 0, g_topk = 0;
 	for (size_t t = 0; t < r->n_tasks; t++) {
 		const struct distiller_task *tk = &r->tasks[t];
 		struct json_object *x = json_object_new_object();
@@ -247,7 +275,9 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 		if (compare) {
 			json_object_object_add(x, "cloud_best_edge", jnum(tk->cloud_best_edge));
 			json_object_object_add(x, "random_best", jnum(tk->random_best));
+			json_object_object_add(x, "topk_best", jnum(tk->topk_best));
 			json_object_object_add(x, "all_best", jnum(tk->all_best));
+			g_topk += tk->topk_best;
 			g_cloud += tk->cloud_best_edge;
 			g_rand += tk->random_best;
 			g_all += tk->all_best;
@@ -264,6 +294,7 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 		    json_object_new_int64((int64_t)(r->n_measured + r->baseline_measurements)));
 		json_object_object_add(b, "total_cloud_best_edge", jnum(g_cloud));
 		json_object_object_add(b, "total_random_best", jnum(g_rand));
+		json_object_object_add(b, "total_topk_best", jnum(g_topk));
 		json_object_object_add(b, "total_all_best", jnum(g_all));
 		json_object_object_add(o, "baselines", b);
 	}
@@ -295,10 +326,16 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 	       r->n_measured, r->n_survivors,
 	       r->n_survivors ? 100.0 * (double)r->n_measured / (double)r->n_survivors : 0.0,
 	       r->measure_seconds, compare ? "" : "~", all, all - r->measure_seconds);
+	if (r->cold.updates || r->cold.filtered)
+		printf("cold filter: %zu checked, %zu filtered, %zu model updates\n", r->cold.checked,
+		       r->cold.filtered, r->cold.updates);
+	printf("cold records measured: %zu (%.3f s measuring; slower than the task's sample "
+	       "median)\n",
+	       r->cold.measured_cold, r->cold.cold_seconds);
 	printf("\n%-4s %-7s %-7s %-7s %-7s %-12s %-12s", "task", "records", "kept", "sampled",
 	       "measured", "cloud_best", "edge_best");
 	if (compare)
-		printf(" %-12s %-12s %-12s", "cloud->edge", "random", "all");
+		printf(" %-12s %-12s %-12s %-12s", "cloud->edge", "random", "cloud-top-k", "all");
 	printf("  workload\n");
 	for (size_t t = 0; t < r->n_tasks; t++) {
 		const struct distiller_task *tk = &r->tasks[t];
@@ -306,8 +343,8 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 		       tk->n_survivors, tk->n_sampled, tk->n_measured, tk->cloud_min,
 		       tk->edge_best);
 		if (compare)
-			printf(" %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge, tk->random_best,
-			       tk->all_best);
+			printf(" %-12.6g %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge,
+			       tk->random_best, tk->topk_best, tk->all_best);
 		printf("  %.60s\n", tk->workload_key);
 	}
 }
@@ -333,6 +370,9 @@ static int cmd_distill(int argc, char **argv)
 	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
 	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
 	    {"features", required_argument, NULL, OPT_FEATURES},
+	    {"cold-filter", required_argument, NULL, OPT_COLD},
+	    {"cold-k", required_argument, NULL, OPT_COLDK},
+	    {"epsilon", required_argument, NULL, OPT_EPSILON},
 	    {"compare", no_argument, NULL, OPT_COMPARE},
 	    {"report", required_argument, NULL, OPT_REPORT},
 	    {"json", no_argument, NULL, OPT_JSON},
@@ -432,6 +472,23 @@ static int cmd_distill(int argc, char **argv)
 			break;
 		case OPT_FEATURES:
 			o.features = optarg;
+			break;
+		case OPT_COLD:
+			if (!strcmp(optarg, "on"))
+				o.cold_filter = true;
+			else if (!strcmp(optarg, "off"))
+				o.cold_filter = false;
+			else
+				return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
+			break;
+		case OPT_COLDK:
+			if ((r = parse_count(cmd, "--cold-k", optarg, 64, &u)))
+				return r;
+			o.cold_k = u;
+			break;
+		case OPT_EPSILON:
+			if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &o.epsilon)))
+				return r;
 			break;
 		case OPT_COMPARE:
 			o.compare = true;
