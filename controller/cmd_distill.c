@@ -75,6 +75,7 @@ static const char *const distill_help =
     "  -q, --quiet           no progress on stderr\n"
     "  --synthesize DIR      write DIR/cloud.json and DIR/truth.json (synthetic model)\n"
     "  --tasks N, --records N  size of the synthesized log (default 24 x 250)\n"
+    "  --family N            synthetic cloud/edge model pair 0..5 (default 0, docs/DISTILL.md)\n"
     "\n"
     "Exit status: 0 done, 1 failure (unreadable log, measurer error), 2 usage error.\n";
 
@@ -105,6 +106,7 @@ enum {
 	OPT_COLD,
 	OPT_COLDK,
 	OPT_EPSILON,
+	OPT_FAMILY,
 };
 
 struct ui {
@@ -381,6 +383,7 @@ static int cmd_distill(int argc, char **argv)
 	    {"synthesize", required_argument, NULL, OPT_SYNTH},
 	    {"tasks", required_argument, NULL, OPT_TASKS},
 	    {"records", required_argument, NULL, OPT_RECORDS},
+	    {"family", required_argument, NULL, OPT_FAMILY},
 	    {},
 	};
 	const char *cmd = "distill";
@@ -389,7 +392,7 @@ static int cmd_distill(int argc, char **argv)
 	const char *out = NULL, *measurer_cmd = "builtin", *report = NULL, *synth = NULL;
 	const char *cores_s = "0";
 	bool json = false, threshold_set = false;
-	uint64_t timeout = 60000, tasks = 24, records = 250, u = 0;
+	uint64_t timeout = 60000, tasks = 24, records = 250, u = 0, family = 0;
 	struct ui ui = {.tty = isatty(STDERR_FILENO), .start = now_usec()};
 	double d;
 	int c, r;
@@ -516,6 +519,11 @@ static int cmd_distill(int argc, char **argv)
 			if ((r = parse_count(cmd, "--records", optarg, 10000000, &records)))
 				return r;
 			break;
+		case OPT_FAMILY:
+			if (parse_u64(optarg, &family) < 0 || family >= DISTILL_N_FAMILIES)
+				return cli_usage_error(cmd, "--family: must be an integer in [0, %d]",
+						       DISTILL_N_FAMILIES - 1);
+			break;
 		default:
 			return cli_usage_error(cmd, "unknown option");
 		}
@@ -530,8 +538,11 @@ static int cmd_distill(int argc, char **argv)
 		if (asprintf(&lp, "%s/cloud.json", synth) < 0 ||
 		    asprintf(&tp, "%s/truth.json", synth) < 0)
 			return cli_error(cmd, "out of memory");
-		struct tvmsynth_opts so = {
-		    .tasks = tasks, .records = records, .seed = o.seed, .failed_fraction = 0.03};
+		struct tvmsynth_opts so = {.tasks = tasks,
+					   .records = records,
+					   .seed = o.seed,
+					   .failed_fraction = 0.03,
+					   .family = (unsigned)family};
 		r = tvmsynth_write(lp, tp, &so);
 		if (r < 0)
 			return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
@@ -616,7 +627,7 @@ ES_COMMAND("distill", cmd_distill,
 	   "Distill a cloud TVM tuning log to the best records for this edge");
 
 static const char *const truth_help =
-    "Usage: edgeslice distill-truth\n"
+    "Usage: edgeslice distill-truth [--family N]\n"
     "\n"
     "A measurer for `edgeslice distill --measurer` that answers with the synthetic edge cost\n"
     "model instead of running anything (docs/DISTILL.md, \"Synthetic model\"). Reads requests\n"
@@ -629,10 +640,18 @@ static int cmd_distill_truth(int argc, char **argv)
 		fputs(truth_help, stdout);
 		return ES_EXIT_OK;
 	}
-	if (argc > 1)
+	uint64_t family = 0;
+	if (argc == 3 && !strcmp(argv[1], "--family")) {
+		if (parse_u64(argv[2], &family) < 0 || family >= DISTILL_N_FAMILIES)
+			return cli_usage_error("distill-truth",
+					       "--family: must be an integer in [0, %d]",
+					       DISTILL_N_FAMILIES - 1);
+	} else if (argc > 1) {
 		return cli_usage_error("distill-truth", "unexpected argument '%s'", argv[1]);
-	struct distill_device edge;
-	distill_device_edge(&edge);
+	}
+	struct distill_family fam;
+	distill_family((unsigned)family, &fam);
+	struct distill_device edge = fam.edge;
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;

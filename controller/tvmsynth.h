@@ -10,6 +10,7 @@ struct tvmsynth_opts {
 	size_t records; /* per task, >= 1 */
 	uint64_t seed;
 	double failed_fraction; /* records with error_no != 0 */
+	unsigned family;	/* cloud/edge model pair, distill_family() (0: v1) */
 };
 
 /* Writes the log (v0.6 lines, a comment header) and a truth JSON: per task the true best edge
