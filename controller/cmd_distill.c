@@ -39,7 +39,7 @@ static const char *const distill_help =
     "\n"
     "Options:\n"
     "  --out FILE            best record per task, an auto-scheduler log (required)\n"
-    "  --threshold X         first-step cloud score threshold in (0, 1] (default 0.4)\n"
+    "  --threshold X         first-step cloud score threshold in (0, 1] (default 0.2)\n"
     "  --top-fraction X      keep the best fraction X in (0, 1] per task instead\n"
     "  --alpha X             sample rate in [0, 1] (default 0.15)\n"
     "  --beta X              edge-friendly label threshold > 0 (default 1.0)\n"

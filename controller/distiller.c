@@ -19,7 +19,7 @@
 void distiller_opts_default(struct distiller_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->first.threshold = 0.4;
+	o->first.threshold = 0.2;
 	o->alpha = 0.15;
 	o->beta = 1.0;
 	o->seed = 1;

@@ -13,7 +13,7 @@
 #include "xgbclf.h"
 
 struct distiller_opts {
-	struct distill_first_step first; /* threshold 0.4 by default */
+	struct distill_first_step first; /* threshold 0.2 by default */
 	double alpha;			 /* sample rate, default 0.15 */
 	double beta;			 /* label threshold on the calibrated score, default 1.0 */
 	uint64_t seed;
