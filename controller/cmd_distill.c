@@ -61,7 +61,7 @@ static const char *const distill_help =
     "                        with the other survivors, most promising first\n"
     "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
     "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
-    "                        cold (default 3, at most 64)\n"
+    "                        cold (default 1, at most 64)\n"
     "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
     "                        x0.8 after each (default 0.9)\n"
     "  --features FILE       features per record instead of computing them: lines\n"
@@ -195,6 +195,16 @@ static struct json_object *cold_json(const struct distiller_result *r)
 	json_object_object_add(o, "survey_cold_seconds", jnum(c->survey_cold_seconds));
 	json_object_object_add(o, "loess_cold", json_object_new_int64((int64_t)c->loess_cold));
 	json_object_object_add(o, "loess_cold_seconds", jnum(c->loess_cold_seconds));
+	json_object_object_add(o, "sample_filtered",
+			       json_object_new_int64((int64_t)c->sample_filtered));
+	if (r->baseline_measurements || r->all_seconds > 0) {
+		json_object_object_add(o, "truth_cold", json_object_new_int64((int64_t)c->truth_cold));
+		json_object_object_add(o, "truth_survey_cold",
+				       json_object_new_int64((int64_t)c->truth_survey_cold));
+		json_object_object_add(o, "truth_cold_seconds", jnum(c->truth_cold_seconds));
+		json_object_object_add(o, "truth_cold_cost_seconds",
+				       jnum(c->truth_cold_cost_seconds));
+	}
 	return o;
 }
 

@@ -27,6 +27,7 @@ struct drun {
 	double *msecs;
 	size_t n_mseq, cap_mseq;
 	struct xgbclf *clf, *rank;
+	struct distill_cold_state *cold; /* the cold filter across the sample and the survey */
 };
 
 /* distiller.c */
@@ -51,6 +52,12 @@ int distill_crossval(struct drun *d, const size_t *idx, size_t nl, const float *
 		     const float *wt);
 
 /* distill_survey.c: survey tuning over the ordered candidates, with the cold filter. */
+int distill_cold_open(struct drun *d);
+void distill_cold_close(struct drun *d);
+/* Measures the alpha sample idx[*n] in rounds of `batch` per task; from the second round on the
+ * cold filter drops candidates and draws a replacement among the task's unsampled survivors.
+ * idx/n are updated to the sample as measured. */
+int distill_sample_filtered(struct drun *d, size_t *idx, size_t *n);
 int distill_survey(struct drun *d, const size_t *order, size_t *pos, const size_t *end,
 		   size_t total);
 /* Cold accounting of the run's measurements (res->cold). */

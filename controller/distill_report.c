@@ -22,6 +22,44 @@ static int cmp_cloud_rec(const void *a, const void *b, void *ud)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The cold yardstick no choice of the run can move: slower than the median edge cost of the
+ * task's first-step survivors, all of which compare measured (edge[]), or failed. */
+static int truth_cold(struct drun *d, const double *edge)
+{
+	struct distiller_result *res = d->res;
+	size_t n = res->n_recs, nt = res->n_tasks;
+	_cleanup_free_ double *v = malloc((n ? n : 1) * sizeof(double));
+	_cleanup_free_ double *med = malloc((nt ? nt : 1) * sizeof(double));
+	if (!v || !med)
+		return -ENOMEM;
+	for (size_t t = 0; t < nt; t++) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (res->recs[i].task == t && (res->recs[i].flags & DISTILL_F_SURVIVOR) &&
+			    isfinite(edge[i]))
+				v[k++] = edge[i];
+		qsort(v, k, sizeof(double), cmp_double);
+		med[t] = k == 0 ? INFINITY : k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+	}
+	struct distiller_cold *c = &res->cold;
+	for (size_t q = 0; q < d->n_mseq; q++) {
+		const struct distill_rec *x = &res->recs[d->mseq[q]];
+		if (isfinite(x->edge) && x->edge <= med[x->task])
+			continue;
+		c->truth_cold++;
+		c->truth_survey_cold += !(x->flags & DISTILL_F_SAMPLED);
+		c->truth_cold_seconds += d->msecs[q];
+		c->truth_cold_cost_seconds += isfinite(x->edge) ? x->edge : 0;
+	}
+	return 0;
+}
+
 int distill_baselines(struct drun *d)
 {
 	struct distiller_result *res = d->res;
@@ -59,6 +97,9 @@ int distill_baselines(struct drun *d)
 		struct distiller_task *tk = &res->tasks[t];
 		tk->cloud_best_edge = edge[tk->cloud_best];
 	}
+	int r = truth_cold(d, edge);
+	if (r < 0)
+		return r;
 	/* Random sampling with the distiller's per-task budget, from the same survivors. */
 	_cleanup_free_ size_t *pool = malloc((n ? n : 1) * sizeof(size_t));
 	if (!pool)

@@ -17,7 +17,7 @@
 
 /* The filter's state: an embedding model retrained on every measurement so far at the start of
  * each epoch (a "model update"), the leaf embeddings and cold marks of the measured records. */
-struct cold {
+struct distill_cold_state {
 	struct drun *d;
 	struct distill_rng g;
 	unsigned updates;
@@ -31,13 +31,32 @@ struct cold {
 	bool *dbm;
 };
 
-static void cold_done(struct cold *c)
+int distill_cold_open(struct drun *d)
+{
+	d->cold = calloc(1, sizeof(*d->cold));
+	if (!d->cold)
+		return -ENOMEM;
+	d->cold->d = d;
+	d->cold->g.s = d->o->seed ^ 0xc01dull;
+	return 0;
+}
+
+static void cold_done(struct distill_cold_state *c)
 {
 	xgbclf_free(c->emb);
 	free(c->leaf);
 	free(c->mark);
 	free(c->db);
 	free(c->dbm);
+}
+
+void distill_cold_close(struct drun *d)
+{
+	if (!d->cold)
+		return;
+	cold_done(d->cold);
+	free(d->cold);
+	d->cold = NULL;
 }
 
 /* LOESS cold marks of every task's measurements, in measurement order, into mark[n_mseq]. */
@@ -68,7 +87,7 @@ static int mark_cold(struct drun *d, bool *mark)
 
 /* Features of records recs[n] exist while the embedding is computed (a features file keeps
  * every survivor's rows; computed ones are dropped again so memory stays per chunk). */
-static int leaves_of(struct cold *c, const size_t *recs, size_t n, int32_t *ret)
+static int leaves_of(struct distill_cold_state *c, const size_t *recs, size_t n, int32_t *ret)
 {
 	struct drun *d = c->d;
 	size_t rows = d->res->n_rows, trees = 0;
@@ -87,7 +106,7 @@ static int leaves_of(struct cold *c, const size_t *recs, size_t n, int32_t *ret)
 
 /* A model update: retrain the embedding model to tell the cold measurements from the others,
  * embed every measured record, lower epsilon. */
-static int cold_update(struct cold *c)
+static int cold_update(struct distill_cold_state *c)
 {
 	struct drun *d = c->d;
 	size_t n = d->n_mseq;
@@ -138,7 +157,7 @@ static int cold_update(struct cold *c)
 
 /* Alg. 1 for one candidate: with probability epsilon, drop it when its k most similar measured
  * records of its task are all cold. */
-static int cold_drop(struct cold *c, size_t rec, bool *ret_drop)
+static int cold_drop(struct distill_cold_state *c, size_t rec, bool *ret_drop)
 {
 	struct drun *d = c->d;
 	*ret_drop = false;
@@ -175,13 +194,13 @@ struct task_state {
 
 /* One task's batch: the next `batch` candidates the filter lets through (a dropped candidate is
  * replaced by the next one, so the batch stays full while candidates last). */
-static int task_batch(struct drun *d, struct cold *c, size_t t, const size_t *order, size_t *pos,
+static int task_batch(struct drun *d, struct distill_cold_state *c, size_t t, const size_t *order, size_t *pos,
 		      const size_t *end, size_t *done, size_t total, bool *ret_did)
 {
 	const struct distiller_opts *o = d->o;
 	for (size_t b = 0; b < o->batch && pos[t] < end[t];) {
 		size_t rec = order[pos[t]++];
-		if (o->cold_filter) {
+		if (c) {
 			bool drop;
 			int r = cold_drop(c, rec, &drop);
 			if (r < 0)
@@ -215,7 +234,7 @@ int distill_survey(struct drun *d, const size_t *order, size_t *pos, const size_
 	_cleanup_free_ struct task_state *ts = calloc(nt ? nt : 1, sizeof(*ts));
 	if (!ts)
 		return -ENOMEM;
-	struct cold c = {.d = d, .g = {.s = o->seed ^ 0xc01dull}};
+	struct distill_cold_state *c = d->cold;
 	for (size_t t = 0; t < nt; t++)
 		ts[t].f = res->tasks[t].edge_best;
 	double f_prev = distill_model_latency(res), x_prev = 0;
@@ -223,13 +242,13 @@ int distill_survey(struct drun *d, const size_t *order, size_t *pos, const size_
 	for (;;) {
 		bool any = false;
 		double t0 = res->measure_seconds;
-		if (o->cold_filter && (r = cold_update(&c)) < 0)
+		if (c && (r = cold_update(c)) < 0)
 			break;
 		for (size_t t = 0; t < nt; t++) {
 			double t1 = res->measure_seconds;
 			bool did = false;
 			if (!ts[t].off &&
-			    (r = task_batch(d, &c, t, order, pos, end, &done, total, &did)) < 0)
+			    (r = task_batch(d, c, t, order, pos, end, &done, total, &did)) < 0)
 				goto out;
 			any |= did;
 			if (!did || o->survey_model || o->no_stop)
@@ -266,8 +285,89 @@ int distill_survey(struct drun *d, const size_t *order, size_t *pos, const size_
 	for (size_t t = 0; t < nt; t++)
 		res->stopped_early |= ts[t].off && pos[t] < end[t];
 out:
-	cold_done(&c);
 	return r;
+}
+
+/* A dropped sample record's replacement: the task's unsampled survivor with the best cloud
+ * cost (the exploration Trimmer asks for, steered to where the cloud found speed). */
+static size_t draw_spare(struct drun *d, uint32_t task, size_t *spares, size_t *n_spares)
+{
+	size_t best = SIZE_MAX, bk = 0;
+	for (size_t k = 0; k < *n_spares; k++) {
+		size_t i = spares[k];
+		if (d->res->recs[i].task == task &&
+		    (best == SIZE_MAX || d->res->recs[i].cloud < d->res->recs[best].cloud)) {
+			best = i;
+			bk = k;
+		}
+	}
+	if (best != SIZE_MAX)
+		spares[bk] = spares[--*n_spares];
+	return best;
+}
+
+int distill_sample_filtered(struct drun *d, size_t *idx, size_t *n)
+{
+	struct distiller_result *res = d->res;
+	const struct distiller_opts *o = d->o;
+	size_t nr = res->n_recs, nt = res->n_tasks, n_spares = 0, n_q = *n;
+	/* Per task queues in one array: the sample, then the replacements appended. */
+	_cleanup_free_ size_t *q = malloc(nr * sizeof(size_t)), *spares = malloc(nr * sizeof(size_t));
+	_cleanup_free_ size_t *head = calloc(nt, sizeof(size_t));
+	if (!q || !spares || !head)
+		return -ENOMEM;
+	memcpy(q, idx, n_q * sizeof(size_t));
+	for (size_t i = 0; i < nr; i++)
+		if ((res->recs[i].flags & DISTILL_F_SURVIVOR) &&
+		    !(res->recs[i].flags & DISTILL_F_SAMPLED))
+			spares[n_spares++] = i;
+	size_t done = 0, sbatch = o->batch;
+	for (unsigned round = 0;; round++) {
+		int r;
+		if (round > 0 && (r = cold_update(d->cold)) < 0)
+			return r;
+		bool any = false;
+		for (size_t t = 0; t < nt; t++) {
+			/* head[t] scans q for task t's next entries. */
+			for (size_t b = 0; b < sbatch && head[t] < n_q;) {
+				size_t rec = q[head[t]++];
+				if (res->recs[rec].task != t)
+					continue;
+				bool drop = false;
+				if (round > 0 && rec != res->tasks[t].cloud_best &&
+				    (r = cold_drop(d->cold, rec, &drop)) < 0)
+					return r;
+				any = true;
+				if (drop) {
+					res->cold.filtered++;
+					res->cold.sample_filtered++;
+					res->recs[rec].flags &= ~(uint32_t)DISTILL_F_SAMPLED;
+					size_t sp = draw_spare(d, (uint32_t)t, spares, &n_spares);
+					if (sp != SIZE_MAX) {
+						res->recs[sp].flags |= DISTILL_F_SAMPLED;
+						q[n_q++] = sp;
+					} else {
+						res->n_sampled--;
+						res->tasks[t].n_sampled--;
+					}
+					continue;
+				}
+				if ((r = distill_measure_into(d, rec)) < 0)
+					return r;
+				b++;
+				if (o->progress)
+					o->progress(o->ud, "sample", ++done, *n);
+			}
+		}
+		if (!any)
+			break;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < nr; i++)
+		if (res->recs[i].flags & DISTILL_F_SAMPLED)
+			idx[k++] = i;
+	*n = k;
+	return 0;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -27,7 +27,7 @@ void distiller_opts_default(struct distiller_opts *o)
 	o->batch = 12;
 	o->phi = DISTILL_PHI_DEFAULT;
 	o->cold_filter = false;
-	o->cold_k = 3;
+	o->cold_k = 1;
 	o->epsilon = 0.9;
 	xgbclf_params_default(&o->xgb);
 }
@@ -346,14 +346,20 @@ static int learn_sample(struct drun *d)
 	for (size_t i = 0; i < n; i++)
 		if (res->recs[i].flags & DISTILL_F_SAMPLED)
 			idx[ns++] = i;
+	if (o->cold_filter) {
+		if ((r = distill_sample_filtered(d, idx, &ns)) < 0)
+			return r;
+	} else {
+		for (size_t k = 0; k < ns; k++) {
+			if ((r = distill_measure_into(d, idx[k])) < 0)
+				return r;
+			if (o->progress)
+				o->progress(o->ud, "sample", k + 1, ns);
+		}
+	}
+	/* After measuring: the cold filter computes (and drops) rows of its own meanwhile. */
 	if (!o->features && (r = distill_feats_from_log(d, idx, ns)) < 0)
 		return r;
-	for (size_t k = 0; k < ns; k++) {
-		if ((r = distill_measure_into(d, idx[k])) < 0)
-			return r;
-		if (o->progress)
-			o->progress(o->ud, "sample", k + 1, ns);
-	}
 	/* Both minima are over the measured sample (the records being normalized), so the
 	 * sample's cloud best scores its edge score, <= 1. */
 	for (size_t t = 0; t < nt; t++)
@@ -512,6 +518,8 @@ static int run_phases(struct drun *d, const char *log_path)
 			return r;
 		res->n_rows = d->f.n_rows;
 	}
+	if (o->cold_filter && (r = distill_cold_open(d)) < 0)
+		return r;
 	if ((r = learn_sample(d)) < 0)
 		return r;
 	size_t nc = 0;
@@ -557,6 +565,7 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 	free(d.f.count);
 	free(d.mseq);
 	free(d.msecs);
+	distill_cold_close(&d);
 	tvmlog_reader_free(d.rd);
 	if (r < 0)
 		return r;

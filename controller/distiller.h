@@ -58,6 +58,7 @@ struct distiller_task {
 struct distiller_cold {
 	size_t checked;	 /* candidates queried (the epsilon draw said "check") */
 	size_t filtered; /* candidates dropped */
+	size_t sample_filtered; /* of which alpha-sample records (replaced by another draw) */
 	size_t updates;	 /* embedding model updates */
 	/* Fixed yardstick: slower than the median of the task's alpha sample, or failed. */
 	size_t measured_cold, survey_cold;
@@ -66,6 +67,10 @@ struct distiller_cold {
 	/* The paper's: above the task's LOESS trend of this run's measurements. */
 	size_t loess_cold;
 	double loess_cold_seconds;
+	/* With compare: slower than the median edge cost of the task's first-step survivors (all
+	 * measured), the yardstick that no choice of the run can move. */
+	size_t truth_cold, truth_survey_cold;
+	double truth_cold_seconds, truth_cold_cost_seconds;
 };
 
 struct distiller_result {
