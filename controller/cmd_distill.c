@@ -361,218 +361,41 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 	}
 }
 
-static int cmd_distill(int argc, char **argv)
+/* --synthesize DIR: a synthetic log and its ground truth. */
+static int synthesize(const char *cmd, const char *synth, const struct tvmsynth_opts *so,
+		      bool quiet)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"out", required_argument, NULL, OPT_OUT},
-	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-	    {"top-fraction", required_argument, NULL, OPT_TOPFRAC},
-	    {"alpha", required_argument, NULL, OPT_ALPHA},
-	    {"beta", required_argument, NULL, OPT_BETA},
-	    {"min-sample", required_argument, NULL, OPT_MINSAMPLE},
-	    {"measurer", required_argument, NULL, OPT_MEASURER},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"cores", required_argument, NULL, OPT_CORES},
-	    {"seed", required_argument, NULL, OPT_SEED},
-	    {"batch", required_argument, NULL, OPT_BATCH},
-	    {"phi", required_argument, NULL, OPT_PHI},
-	    {"no-stop", no_argument, NULL, OPT_NOSTOP},
-	    {"survey", required_argument, NULL, OPT_SURVEY},
-	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
-	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
-	    {"features", required_argument, NULL, OPT_FEATURES},
-	    {"cold-filter", required_argument, NULL, OPT_COLD},
-	    {"cold-k", required_argument, NULL, OPT_COLDK},
-	    {"epsilon", required_argument, NULL, OPT_EPSILON},
-	    {"compare", no_argument, NULL, OPT_COMPARE},
-	    {"report", required_argument, NULL, OPT_REPORT},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"synthesize", required_argument, NULL, OPT_SYNTH},
-	    {"tasks", required_argument, NULL, OPT_TASKS},
-	    {"records", required_argument, NULL, OPT_RECORDS},
-	    {"family", required_argument, NULL, OPT_FAMILY},
-	    {},
-	};
-	const char *cmd = "distill";
-	struct distiller_opts o;
-	distiller_opts_default(&o);
-	const char *out = NULL, *measurer_cmd = "builtin", *report = NULL, *synth = NULL;
-	const char *cores_s = "0";
-	bool json = false, threshold_set = false;
-	uint64_t timeout = 60000, tasks = 24, records = 250, u = 0, family = 0;
-	struct ui ui = {.tty = isatty(STDERR_FILENO), .start = now_usec()};
-	double d;
-	int c, r;
+	if (mkdir(synth, 0755) < 0 && errno != EEXIST)
+		return cli_error(cmd, "%s: %s", synth, strerror(errno));
+	_cleanup_free_ char *lp = NULL, *tp = NULL;
+	if (asprintf(&lp, "%s/cloud.json", synth) < 0 || asprintf(&tp, "%s/truth.json", synth) < 0)
+		return cli_error(cmd, "out of memory");
+	int r = tvmsynth_write(lp, tp, so);
+	if (r < 0)
+		return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
+	if (!quiet)
+		fprintf(stderr, "distill: wrote %s and %s (%zu tasks x %zu records)\n", lp, tp,
+			so->tasks, so->records);
+	return ES_EXIT_OK;
+}
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			fputs(distill_help, stdout);
-			return ES_EXIT_OK;
-		case OPT_OUT:
-			out = optarg;
-			break;
-		case OPT_THRESHOLD:
-			if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true,
-					    &o.first.threshold)))
-				return r;
-			threshold_set = true;
-			break;
-		case OPT_TOPFRAC:
-			if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true,
-					    &o.first.top_fraction)))
-				return r;
-			break;
-		case OPT_ALPHA:
-			if ((r = parse_unit(cmd, "--alpha", optarg, 0, 1, false, &o.alpha)))
-				return r;
-			break;
-		case OPT_BETA:
-			if ((r = parse_unit(cmd, "--beta", optarg, 0, 1e6, true, &o.beta)))
-				return r;
-			break;
-		case OPT_MINSAMPLE:
-			if ((r = parse_count(cmd, "--min-sample", optarg, 1000000, &u)))
-				return r;
-			o.min_sample = u;
-			break;
-		case OPT_MEASURER:
-			measurer_cmd = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if ((r = parse_count(cmd, "--timeout", optarg, 86400000, &timeout)))
-				return r;
-			break;
-		case OPT_CORES:
-			cores_s = optarg;
-			break;
-		case OPT_SEED:
-			if (parse_u64(optarg, &o.seed) < 0)
-				return cli_usage_error(cmd,
-						       "--seed: must be a non-negative integer");
-			o.xgb.seed = o.seed;
-			break;
-		case OPT_BATCH:
-			if ((r = parse_count(cmd, "--batch", optarg, 1000000, &u)))
-				return r;
-			o.batch = u;
-			break;
-		case OPT_PHI:
-			if (parse_double(optarg, &d) < 0 || !isfinite(d))
-				return cli_usage_error(cmd, "--phi: must be a number");
-			o.phi = d;
-			break;
-		case OPT_NOSTOP:
-			o.no_stop = true;
-			break;
-		case OPT_PREDONLY:
-			o.predicted_only = true;
-			break;
-		case OPT_NOCLOUDBEST:
-			o.no_cloud_best = true;
-			break;
-		case OPT_SURVEY:
-			if (!strcmp(optarg, "task"))
-				o.survey_model = false;
-			else if (!strcmp(optarg, "model"))
-				o.survey_model = true;
-			else
-				return cli_usage_error(cmd, "--survey: must be 'task' or 'model'");
-			break;
-		case OPT_FEATURES:
-			o.features = optarg;
-			break;
-		case OPT_COLD:
-			if (!strcmp(optarg, "on"))
-				o.cold_filter = true;
-			else if (!strcmp(optarg, "off"))
-				o.cold_filter = false;
-			else
-				return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
-			break;
-		case OPT_COLDK:
-			if ((r = parse_count(cmd, "--cold-k", optarg, 64, &u)))
-				return r;
-			o.cold_k = u;
-			break;
-		case OPT_EPSILON:
-			if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &o.epsilon)))
-				return r;
-			break;
-		case OPT_COMPARE:
-			o.compare = true;
-			break;
-		case OPT_REPORT:
-			report = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'v':
-			ui.verbose = true;
-			break;
-		case 'q':
-			ui.quiet = true;
-			break;
-		case OPT_SYNTH:
-			synth = optarg;
-			break;
-		case OPT_TASKS:
-			if ((r = parse_count(cmd, "--tasks", optarg, 100000, &tasks)))
-				return r;
-			break;
-		case OPT_RECORDS:
-			if ((r = parse_count(cmd, "--records", optarg, 10000000, &records)))
-				return r;
-			break;
-		case OPT_FAMILY:
-			if (parse_u64(optarg, &family) < 0 || family >= DISTILL_N_FAMILIES)
-				return cli_usage_error(cmd, "--family: must be an integer in [0, %d]",
-						       DISTILL_N_FAMILIES - 1);
-			break;
-		default:
-			return cli_usage_error(cmd, "unknown option");
-		}
-	}
+struct run_args {
+	const char *log, *out, *report, *measurer_cmd, *cores_s;
+	uint64_t timeout;
+	bool json;
+};
 
-	if (synth) {
-		if (optind != argc)
-			return cli_usage_error(cmd, "--synthesize takes no LOG argument");
-		if (mkdir(synth, 0755) < 0 && errno != EEXIST)
-			return cli_error(cmd, "%s: %s", synth, strerror(errno));
-		_cleanup_free_ char *lp = NULL, *tp = NULL;
-		if (asprintf(&lp, "%s/cloud.json", synth) < 0 ||
-		    asprintf(&tp, "%s/truth.json", synth) < 0)
-			return cli_error(cmd, "out of memory");
-		struct tvmsynth_opts so = {.tasks = tasks,
-					   .records = records,
-					   .seed = o.seed,
-					   .failed_fraction = 0.03,
-					   .family = (unsigned)family};
-		r = tvmsynth_write(lp, tp, &so);
-		if (r < 0)
-			return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
-		if (!ui.quiet)
-			fprintf(stderr, "distill: wrote %s and %s (%llu tasks x %llu records)\n",
-				lp, tp, (unsigned long long)tasks, (unsigned long long)records);
-		return ES_EXIT_OK;
-	}
-
-	if (optind >= argc)
-		return cli_usage_error(cmd, "LOG: missing the auto-scheduler log to distill");
-	if (optind + 1 < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if (!out)
-		return cli_usage_error(cmd, "--out: required (where to write the best records)");
-	if (threshold_set && o.first.top_fraction > 0)
-		return cli_usage_error(cmd, "--threshold and --top-fraction exclude each other");
-	const char *log = argv[optind];
-	ui.log = log;
-
+/* Opens the measurer, runs the pipeline, writes the output and the report. */
+static int run_distill(const char *cmd, const struct run_args *a, struct distiller_opts *op,
+		       struct ui *uip)
+{
+	struct distiller_opts o = *op;
+	struct ui ui = *uip;
+	const char *log = a->log, *out = a->out, *report = a->report;
+	const char *measurer_cmd = a->measurer_cmd, *cores_s = a->cores_s;
+	uint64_t timeout = a->timeout;
+	bool json = a->json;
+	int r;
 	cpu_set_t cores;
 	r = measurer_parse_cpus(cores_s, &cores);
 	if (r < 0)
@@ -632,6 +455,239 @@ static int cmd_distill(int argc, char **argv)
 	json_object_put(j);
 	distiller_result_free(res);
 	return rc;
+}
+
+struct cli {
+	struct distiller_opts o;
+	const char *out, *measurer_cmd, *report, *synth, *cores_s;
+	bool json, threshold_set;
+	uint64_t timeout, tasks, records, u, family;
+	struct ui ui;
+	double d;
+};
+
+/* One option into cl: 0, -1 after --help, or the usage error's exit status. */
+static int parse_opt(struct cli *cl, int c)
+{
+	const char *cmd = "distill";
+	int r;
+	switch (c) {
+	case 'h':
+		fputs(distill_help, stdout);
+		return -1;
+	case OPT_OUT:
+		cl->out = optarg;
+		break;
+	case OPT_THRESHOLD:
+		if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true,
+				    &cl->o.first.threshold)))
+			return r;
+		cl->threshold_set = true;
+		break;
+	case OPT_TOPFRAC:
+		if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true,
+				    &cl->o.first.top_fraction)))
+			return r;
+		break;
+	case OPT_ALPHA:
+		if ((r = parse_unit(cmd, "--alpha", optarg, 0, 1, false, &cl->o.alpha)))
+			return r;
+		break;
+	case OPT_BETA:
+		if ((r = parse_unit(cmd, "--beta", optarg, 0, 1e6, true, &cl->o.beta)))
+			return r;
+		break;
+	case OPT_MINSAMPLE:
+		if ((r = parse_count(cmd, "--min-sample", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.min_sample = cl->u;
+		break;
+	case OPT_MEASURER:
+		cl->measurer_cmd = optarg;
+		break;
+	case OPT_TIMEOUT:
+		if ((r = parse_count(cmd, "--cl->timeout", optarg, 86400000, &cl->timeout)))
+			return r;
+		break;
+	case OPT_CORES:
+		cl->cores_s = optarg;
+		break;
+	case OPT_SEED:
+		if (parse_u64(optarg, &cl->o.seed) < 0)
+			return cli_usage_error(cmd,
+					       "--seed: must be a non-negative integer");
+		cl->o.xgb.seed = cl->o.seed;
+		break;
+	case OPT_BATCH:
+		if ((r = parse_count(cmd, "--batch", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.batch = cl->u;
+		break;
+	case OPT_PHI:
+		if (parse_double(optarg, &cl->d) < 0 || !isfinite(cl->d))
+			return cli_usage_error(cmd, "--phi: must be a number");
+		cl->o.phi = cl->d;
+		break;
+	case OPT_NOSTOP:
+		cl->o.no_stop = true;
+		break;
+	case OPT_PREDONLY:
+		cl->o.predicted_only = true;
+		break;
+	case OPT_NOCLOUDBEST:
+		cl->o.no_cloud_best = true;
+		break;
+	case OPT_SURVEY:
+		if (!strcmp(optarg, "task"))
+			cl->o.survey_model = false;
+		else if (!strcmp(optarg, "model"))
+			cl->o.survey_model = true;
+		else
+			return cli_usage_error(cmd, "--survey: must be 'task' or 'model'");
+		break;
+	case OPT_FEATURES:
+		cl->o.features = optarg;
+		break;
+	case OPT_COLD:
+		if (!strcmp(optarg, "on"))
+			cl->o.cold_filter = true;
+		else if (!strcmp(optarg, "off"))
+			cl->o.cold_filter = false;
+		else
+			return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
+		break;
+	case OPT_COLDK:
+		if ((r = parse_count(cmd, "--cold-k", optarg, 64, &cl->u)))
+			return r;
+		cl->o.cold_k = cl->u;
+		break;
+	case OPT_EPSILON:
+		if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &cl->o.epsilon)))
+			return r;
+		break;
+	case OPT_COMPARE:
+		cl->o.compare = true;
+		break;
+	case OPT_REPORT:
+		cl->report = optarg;
+		break;
+	case OPT_JSON:
+		cl->json = true;
+		break;
+	case 'v':
+		cl->ui.verbose = true;
+		break;
+	case 'q':
+		cl->ui.quiet = true;
+		break;
+	case OPT_SYNTH:
+		cl->synth = optarg;
+		break;
+	case OPT_TASKS:
+		if ((r = parse_count(cmd, "--cl->tasks", optarg, 100000, &cl->tasks)))
+			return r;
+		break;
+	case OPT_RECORDS:
+		if ((r = parse_count(cmd, "--cl->records", optarg, 10000000, &cl->records)))
+			return r;
+		break;
+	case OPT_FAMILY:
+		if (parse_u64(optarg, &cl->family) < 0 || cl->family >= DISTILL_N_FAMILIES)
+			return cli_usage_error(cmd, "--cl->family: must be an integer in [0, %cl->d]",
+					       DISTILL_N_FAMILIES - 1);
+		break;
+	default:
+		return cli_usage_error(cmd, "unknown option");
+	}
+	return 0;
+}
+
+static int cmd_distill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+	    {"top-fraction", required_argument, NULL, OPT_TOPFRAC},
+	    {"alpha", required_argument, NULL, OPT_ALPHA},
+	    {"beta", required_argument, NULL, OPT_BETA},
+	    {"min-sample", required_argument, NULL, OPT_MINSAMPLE},
+	    {"measurer", required_argument, NULL, OPT_MEASURER},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"cores", required_argument, NULL, OPT_CORES},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"batch", required_argument, NULL, OPT_BATCH},
+	    {"phi", required_argument, NULL, OPT_PHI},
+	    {"no-stop", no_argument, NULL, OPT_NOSTOP},
+	    {"survey", required_argument, NULL, OPT_SURVEY},
+	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
+	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
+	    {"features", required_argument, NULL, OPT_FEATURES},
+	    {"cold-filter", required_argument, NULL, OPT_COLD},
+	    {"cold-k", required_argument, NULL, OPT_COLDK},
+	    {"epsilon", required_argument, NULL, OPT_EPSILON},
+	    {"compare", no_argument, NULL, OPT_COMPARE},
+	    {"report", required_argument, NULL, OPT_REPORT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"synthesize", required_argument, NULL, OPT_SYNTH},
+	    {"tasks", required_argument, NULL, OPT_TASKS},
+	    {"records", required_argument, NULL, OPT_RECORDS},
+	    {"family", required_argument, NULL, OPT_FAMILY},
+	    {},
+	};
+	const char *cmd = "distill";
+	struct cli cl = {.measurer_cmd = "builtin",
+			 .cores_s = "0",
+			 .timeout = 60000,
+			 .tasks = 24,
+			 .records = 250,
+			 .ui = {.tty = isatty(STDERR_FILENO), .start = now_usec()}};
+	distiller_opts_default(&cl.o);
+	struct distiller_opts *o = &cl.o;
+	struct ui *ui = &cl.ui;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) >= 0) {
+		r = parse_opt(&cl, c);
+		if (r < 0)
+			return ES_EXIT_OK;
+		if (r)
+			return r;
+	}
+
+	if (cl.synth) {
+		if (optind != argc)
+			return cli_usage_error(cmd, "--synthesize takes no LOG argument");
+		struct tvmsynth_opts so = {.tasks = cl.tasks,
+					   .records = cl.records,
+					   .seed = o->seed,
+					   .failed_fraction = 0.03,
+					   .family = (unsigned)cl.family};
+		return synthesize(cmd, cl.synth, &so, ui->quiet);
+	}
+
+	if (optind >= argc)
+		return cli_usage_error(cmd, "LOG: missing the auto-scheduler log to distill");
+	if (optind + 1 < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (!cl.out)
+		return cli_usage_error(cmd, "--out: required (where to write the best records)");
+	if (cl.threshold_set && o->first.top_fraction > 0)
+		return cli_usage_error(cmd, "--threshold and --top-fraction exclude each other");
+	const char *log = argv[optind];
+	ui->log = log;
+
+	struct run_args ra = {.log = log,
+			      .out = cl.out,
+			      .report = cl.report,
+			      .measurer_cmd = cl.measurer_cmd,
+			      .cores_s = cl.cores_s,
+			      .timeout = cl.timeout,
+			      .json = cl.json};
+	return run_distill(cmd, &ra, o, ui);
 }
 ES_COMMAND("distill", cmd_distill,
 	   "Distill a cloud TVM tuning log to the best records for this edge");
