@@ -59,6 +59,8 @@ static const char *const distill_help =
     "  --predicted-only      measure only the records voted edge-friendly (the paper);\n"
     "                        by default a task the survey rule keeps open continues\n"
     "                        with the other survivors, most promising first\n"
+    "  --ranker excellent|pairwise  measurement order within a task: P(edge score >= 0.9)\n"
+    "                        (default) or an XGBoost rank:pairwise model per task\n"
     "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
     "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
     "                        cold (default 1, at most 64)\n"
@@ -107,6 +109,7 @@ enum {
 	OPT_COLDK,
 	OPT_EPSILON,
 	OPT_FAMILY,
+	OPT_RANKER,
 };
 
 struct ui {
@@ -591,6 +594,14 @@ static int parse_opt(struct cli *cl, int c)
 		if ((r = parse_count(cmd, "--cl->records", optarg, 10000000, &cl->records)))
 			return r;
 		break;
+	case OPT_RANKER:
+		if (!strcmp(optarg, "excellent"))
+			cl->o.rank_pairwise = false;
+		else if (!strcmp(optarg, "pairwise"))
+			cl->o.rank_pairwise = true;
+		else
+			return cli_usage_error(cmd, "--ranker: must be 'excellent' or 'pairwise'");
+		break;
 	case OPT_FAMILY:
 		if (parse_u64(optarg, &cl->family) < 0 || cl->family >= DISTILL_N_FAMILIES)
 			return cli_usage_error(cmd, "--cl->family: must be an integer in [0, %cl->d]",
@@ -635,6 +646,7 @@ static int cmd_distill(int argc, char **argv)
 	    {"tasks", required_argument, NULL, OPT_TASKS},
 	    {"records", required_argument, NULL, OPT_RECORDS},
 	    {"family", required_argument, NULL, OPT_FAMILY},
+	    {"ranker", required_argument, NULL, OPT_RANKER},
 	    {},
 	};
 	const char *cmd = "distill";

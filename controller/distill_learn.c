@@ -270,6 +270,55 @@ int distill_train_recs(const struct feats *f, const size_t *idx, size_t n, const
 	return r;
 }
 
+struct by_task {
+	const struct distill_rec *recs;
+	const size_t *idx;
+};
+
+static int cmp_task(const void *a, const void *b, void *ud)
+{
+	const struct by_task *c = ud;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	uint32_t tx = c->recs[c->idx[x]].task, ty = c->recs[c->idx[y]].task;
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+int distill_train_rank_recs(const struct distill_rec *recs, const struct feats *f,
+			    const size_t *idx, size_t n, const double *rel,
+			    const struct xgbclf_params *p, struct xgbclf **ret)
+{
+	/* XGBoost wants each query group's rows together: order the records by task. */
+	_cleanup_free_ size_t *pos = malloc((n ? n : 1) * sizeof(size_t));
+	_cleanup_free_ size_t *sorted = malloc((n ? n : 1) * sizeof(size_t));
+	_cleanup_free_ float *lab = malloc((n ? n : 1) * sizeof(float));
+	_cleanup_free_ unsigned *group = calloc(n ? n : 1, sizeof(unsigned));
+	if (!pos || !sorted || !lab || !group)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		pos[k] = k;
+	struct by_task ctx = {.recs = recs, .idx = idx};
+	qsort_r(pos, n, sizeof(size_t), cmp_task, &ctx);
+	for (size_t k = 0; k < n; k++) {
+		sorted[k] = idx[pos[k]];
+		lab[k] = (float)rel[pos[k]];
+	}
+	size_t ng = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (k == 0 || recs[sorted[k]].task != recs[sorted[k - 1]].task)
+			ng++;
+		group[ng - 1] += f->count[sorted[k]];
+	}
+	struct trainset s;
+	int r = build_rows(f, sorted, n, lab, NULL, &s);
+	if (r < 0)
+		return r;
+	r = s.n ? xgbclf_train_rank(s.x, s.n, f->width, s.y, group, ng, p, ret) : -ENODATA;
+	trainset_done(&s);
+	return r;
+}
+
 int distill_leaf_recs(struct xgbclf *c, const struct feats *f, const size_t *recs, size_t n_recs,
 		      int32_t *ret_leaf, size_t max_trees, size_t *ret_trees)
 {

@@ -42,6 +42,10 @@ void distill_feats_forget(struct feats *f, const size_t *recs, size_t n_recs);
 int distill_feats_from_file(struct drun *d, const char *path);
 int distill_train_recs(const struct feats *f, const size_t *idx, size_t n, const float *lab,
 		       const float *wt, const struct xgbclf_params *p, struct xgbclf **ret);
+/* A rank:pairwise model over records idx[n] with relevance rel[n], one query group per task. */
+int distill_train_rank_recs(const struct distill_rec *recs, const struct feats *f,
+			    const size_t *idx, size_t n, const double *rel,
+			    const struct xgbclf_params *p, struct xgbclf **ret);
 int distill_predict_recs(struct xgbclf *c, const struct feats *f, const size_t *recs,
 			 size_t n_recs, bool *ret_friendly, float *ret_mean);
 /* Leaf embedding of each record (its first feature row): ret_leaf[n_recs * max_trees]. */

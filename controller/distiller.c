@@ -395,7 +395,16 @@ static int learn_sample(struct drun *d)
 		    isfinite(x->edge) && distill_norm(emin[x->task], x->edge) >= DISTILL_EXCELLENT;
 		wt[k] = 1;
 	}
-	r = distill_train_recs(&d->f, idx, ns, lab, wt, &o->xgb, &d->rank);
+	if (o->rank_pairwise) {
+		/* Relevance = edge score (eq. 2) inside the task; failed records 0. */
+		for (size_t k = 0; k < ns; k++) {
+			struct distill_rec *x = &res->recs[idx[k]];
+			score[k] = isfinite(x->edge) ? distill_norm(emin[x->task], x->edge) : 0;
+		}
+		r = distill_train_rank_recs(res->recs, &d->f, idx, ns, score, &o->xgb, &d->rank);
+	} else {
+		r = distill_train_recs(&d->f, idx, ns, lab, wt, &o->xgb, &d->rank);
+	}
 	if (r < 0 && r != -EDOM)
 		return r;
 	if (!o->features)

@@ -26,6 +26,7 @@ struct distiller_opts {
 	bool survey_model;    /* survey rule on the whole model's latency, not per task */
 	const char *features; /* optional features file (docs/DISTILL.md) */
 	bool compare;	      /* also run the baselines (measures every survivor) */
+	bool rank_pairwise;   /* order by an XGBoost rank:pairwise model, not the "excellent" one */
 	bool cold_filter;     /* Trimmer's cold-candidate filter before each batch */
 	size_t cold_k;	      /* drop when the k most similar measured records are all cold */
 	double epsilon;	      /* filtering probability before the first model update */

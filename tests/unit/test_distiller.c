@@ -305,6 +305,30 @@ static void test_cold_filter_refills(void **state)
 	}
 }
 
+/* The rank:pairwise ordering runs the same pipeline and finds a best per task. */
+static void test_ranker_pairwise(void **state)
+{
+	static const char parity[] = "while read -r l; do id=${l#*\\\"id\\\": }; id=${id%%,*}; "
+				     "c=0.001; [ $((id % 3)) = 1 ] && c=0.002; "
+				     "echo \"{\\\"id\\\": $id, \\\"costs\\\": [$c]}\"; done";
+	struct distiller_opts o;
+	distiller_opts_default(&o);
+	o.batch = 3;
+	o.xgb.rounds = 5;
+	o.rank_pairwise = true;
+	struct seen s = {0};
+	o.diag = diag;
+	o.ud = &s;
+	struct measurer *m;
+	assert_int_equal(measurer_open_command(parity, 10000, &m), 0);
+	struct distiller_result *r = NULL;
+	assert_int_equal(distiller_run(logp, &o, m, &r), 0);
+	measurer_free(m);
+	for (size_t t = 0; t < r->n_tasks; t++)
+		assert_true(r->tasks[t].edge_best == 0.001);
+	distiller_result_free(r);
+}
+
 static void test_feature_line(void **state)
 {
 	unsigned long long ln = 0;
@@ -334,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_no_records),
 	    cmocka_unit_test(test_survey_stops_plateau),
 	    cmocka_unit_test(test_cold_filter_refills),
+	    cmocka_unit_test(test_ranker_pairwise),
 	    cmocka_unit_test(test_feature_line),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

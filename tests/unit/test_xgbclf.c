@@ -53,6 +53,29 @@ static void test_leaf_embedding(void **state)
 	xgbclf_free(c);
 }
 
+static void test_rank_pairwise(void **state)
+{
+	/* Two groups of 10 rows; relevance grows with x in both. The scores must order the rows
+	 * of each group by x. */
+	float x[20], y[20];
+	for (int i = 0; i < 20; i++) {
+		x[i] = (float)(i % 10) / 10;
+		y[i] = (float)(i % 10);
+	}
+	const unsigned group[] = {10, 10};
+	struct xgbclf *c = NULL;
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, group, 2, NULL, &c), 0);
+	const float q[] = {0.05f, 0.45f, 0.95f};
+	float p[3];
+	assert_int_equal(xgbclf_predict(c, q, 3, 1, p), 0);
+	assert_true(p[0] < p[1] && p[1] < p[2]);
+	xgbclf_free(c);
+	const unsigned bad[] = {10, 9};
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, bad, 2, NULL, &c), -EINVAL);
+	y[3] = -1;
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, group, 2, NULL, &c), -EINVAL);
+}
+
 static void test_weights_decide(void **state)
 {
 	/* The same point labelled both ways: the heavier weight wins. */
@@ -96,6 +119,7 @@ int main(void)
 	    cmocka_unit_test(test_separable),
 	    cmocka_unit_test(test_weights_decide),
 	    cmocka_unit_test(test_leaf_embedding),
+	    cmocka_unit_test(test_rank_pairwise),
 	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
