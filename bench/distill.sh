@@ -42,10 +42,13 @@ run() {
 		--compare --report "$d/rep.json" -q >/dev/null
 	"$es" distill "$d/cloud.json" --out "$d/b2.json" --measurer "$truthm" --seed "$2" \
 		--cold-filter on --compare --report "$d/cold.json" -q >/dev/null
+	"$es" distill "$d/cloud.json" --out "$d/b3.json" --measurer "$truthm" --seed "$2" \
+		--ranker pairwise --report "$d/pair.json" -q >/dev/null
 	cold=$(gaps "$d/cold.json" "$d/truth.json" | jq '.distiller')
+	pair=$(gaps "$d/pair.json" "$d/truth.json" | jq '.distiller | {measured, fraction_of_survivors, tasks_within_2pct, max_gap_pct, mean_gap_pct}')
 	gaps "$d/rep.json" "$d/truth.json" | jq --argjson f "$1" --argjson s "$2" --arg set "$3" \
-		--arg name "$(jq -r .model "$d/truth.json")" --argjson cold "$cold" \
-		'{set: $set, family: $f, model: $name, seed: $s} + . + {distiller_cold_filter: $cold}'
+		--arg name "$(jq -r .model "$d/truth.json")" --argjson cold "$cold" --argjson pair "$pair" \
+		'{set: $set, family: $f, model: $name, seed: $s} + . + {distiller_cold_filter: $cold, distiller_pairwise: $pair}'
 }
 
 # summary SET -> totals over the runs of that set
@@ -71,6 +74,10 @@ summary() {
 	               cold_measured_survey: ($r | map(.distiller_cold_filter.cold.truth_survey_cold) | add),
 	               cold_cost_seconds: ($r | map(.distiller_cold_filter.cold.truth_cold_cost_seconds) | add | . * 1000 | round / 1000),
 	               cold_measure_seconds: ($r | map(.distiller_cold_filter.cold.truth_cold_seconds) | add | . * 1000 | round / 1000) },
+	  distiller_pairwise: { within_2pct: ($r | map(.distiller_pairwise.tasks_within_2pct) | add),
+	               pct: pct($r | map(.distiller_pairwise.tasks_within_2pct) | add),
+	               max_fraction_of_survivors: ($r | map(.distiller_pairwise.fraction_of_survivors) | max),
+	               fraction_of_survivors: (($r | map(.distiller_pairwise.measured) | add) / ($r | map(.first_step_survivors) | add)) },
 	  cloud_topk: { within_2pct: ($r | map(.cloud_topk_same_budget.tasks_within_2pct) | add),
 	                pct: pct($r | map(.cloud_topk_same_budget.tasks_within_2pct) | add) },
 	  random: { within_2pct: ($r | map(.random_same_budget.tasks_within_2pct) | add),
@@ -90,6 +97,7 @@ held=$(summary held_out)
 echo "$held" | jq -r '"HELD OUT (\(.logs) logs, \(.tasks) tasks) — tasks within 2 % of the true best / fraction of first-step survivors measured:",
 	"  distiller               \(.distiller.within_2pct) (\(.distiller.pct) %)  \(.distiller.fraction_of_survivors*1000|round/10) % (max \(.distiller.max_fraction_of_survivors*1000|round/10) %)",
 	"  distiller + cold filter \(.distiller_cold_filter.within_2pct) (\(.distiller_cold_filter.pct) %)  \(.distiller_cold_filter.fraction_of_survivors*1000|round/10) % (max \(.distiller_cold_filter.max_fraction_of_survivors*1000|round/10) %)",
+	"  distiller, pairwise rank \(.distiller_pairwise.within_2pct) (\(.distiller_pairwise.pct) %)  \(.distiller_pairwise.fraction_of_survivors*1000|round/10) % (max \(.distiller_pairwise.max_fraction_of_survivors*1000|round/10) %)",
 	"  cloud top-k, same budget \(.cloud_topk.within_2pct) (\(.cloud_topk.pct) %)",
 	"  random, same budget     \(.random.within_2pct) (\(.random.pct) %)",
 	"  cloud best only         \(.cloud_best.within_2pct) (\(.cloud_best.pct) %)",
