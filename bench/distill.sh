@@ -33,11 +33,12 @@ gaps() {
 	  all_survivors: ({ measured: $S } + summ(.all_best)) }'
 }
 
-# run FAMILY SEED SET -> one JSON object
+# run FAMILY SEED SET [FROM] -> one JSON object (FROM: grow the tasks from a real log)
 run() {
-	d="$work/f$1s$2"
+	d="$work/f$1s$2$3"
 	truthm="$es distill-truth --family $1"
-	"$es" distill --synthesize "$d" --tasks $tasks --records $records --seed "$2" --family "$1" -q
+	"$es" distill --synthesize "$d" --tasks $tasks --records $records --seed "$2" --family "$1" \
+		${4:+--from "$4"} -q
 	"$es" distill "$d/cloud.json" --out "$d/best.json" --measurer "$truthm" --seed "$2" \
 		--compare --report "$d/rep.json" -q >/dev/null
 	"$es" distill "$d/cloud.json" --out "$d/b2.json" --measurer "$truthm" --seed "$2" \
@@ -91,10 +92,17 @@ summary() {
 : >"$work/runs.jsonl"
 for f in 0 1 5; do for s in 1 2 3 4; do run $f $s tuning >>"$work/runs.jsonl"; done; done
 for f in 2 3 4; do for s in 101 102 103 104; do run $f $s held_out >>"$work/runs.jsonl"; done; done
+# Tasks grown from the real resnet-50 fixture records (23 conv2d/dense/softmax-like tasks the
+# model can cost), same families, same split.
+fx=tests/fixtures/tvm/resnet-50-NHWC-B1-llvm.json
+for f in 0 1 5; do run $f 1 tuning_fixture $fx >>"$work/runs.jsonl"; done
+for f in 2 3 4; do for s in 101 102; do run $f $s held_out_fixture $fx >>"$work/runs.jsonl"; done; done
 jq -r '"\(.set) family \(.family) (\(.model)) seed \(.seed): distiller \(.distiller.tasks_within_2pct)/\(.tasks) within 2 % measuring \(.distiller.fraction_of_survivors*1000|round/10) % of survivors; cold filter \(.distiller_cold_filter.tasks_within_2pct); cloud top-k \(.cloud_topk_same_budget.tasks_within_2pct); random \(.random_same_budget.tasks_within_2pct); cloud best \(.cloud_best_only.tasks_within_2pct); all survivors \(.all_survivors.tasks_within_2pct)"' "$work/runs.jsonl"
 tuning=$(summary tuning)
 held=$(summary held_out)
-echo "$held" | jq -r '"HELD OUT (\(.logs) logs, \(.tasks) tasks) — tasks within 2 % of the true best / fraction of first-step survivors measured:",
+tuning_fx=$(summary tuning_fixture)
+held_fx=$(summary held_out_fixture)
+for h in "$held" "$held_fx"; do echo "$h" | jq -r '"\(.set | ascii_upcase) (\(.logs) logs, \(.tasks) tasks) — tasks within 2 % of the true best / fraction of first-step survivors measured:",
 	"  distiller               \(.distiller.within_2pct) (\(.distiller.pct) %)  \(.distiller.fraction_of_survivors*1000|round/10) % (max \(.distiller.max_fraction_of_survivors*1000|round/10) %)",
 	"  distiller + cold filter \(.distiller_cold_filter.within_2pct) (\(.distiller_cold_filter.pct) %)  \(.distiller_cold_filter.fraction_of_survivors*1000|round/10) % (max \(.distiller_cold_filter.max_fraction_of_survivors*1000|round/10) %)",
 	"  distiller, pairwise rank \(.distiller_pairwise.within_2pct) (\(.distiller_pairwise.pct) %)  \(.distiller_pairwise.fraction_of_survivors*1000|round/10) % (max \(.distiller_pairwise.max_fraction_of_survivors*1000|round/10) %)",
@@ -102,7 +110,7 @@ echo "$held" | jq -r '"HELD OUT (\(.logs) logs, \(.tasks) tasks) — tasks withi
 	"  random, same budget     \(.random.within_2pct) (\(.random.pct) %)",
 	"  cloud best only         \(.cloud_best.within_2pct) (\(.cloud_best.pct) %)",
 	"  every survivor          \(.all_survivors.within_2pct) (\(.all_survivors.pct) %)",
-	"  cold records measured (slower than the task survivors\u0027 median edge cost): \(.distiller.cold_measured) without the filter, \(.distiller_cold_filter.cold_measured) with it (\(.distiller_cold_filter.filtered) candidates filtered); their edge cost \(.distiller.cold_cost_seconds) s vs \(.distiller_cold_filter.cold_cost_seconds) s"'
+	"  cold records measured (slower than the task survivors\u0027 median edge cost): \(.distiller.cold_measured) without the filter, \(.distiller_cold_filter.cold_measured) with it (\(.distiller_cold_filter.filtered) candidates filtered); their edge cost \(.distiller.cold_cost_seconds) s vs \(.distiller_cold_filter.cold_cost_seconds) s"'; done
 
 # The builtin measurer on this CPU: real loop nests, real time saved (small log: every survivor
 # is measured too for the comparison).
@@ -120,17 +128,18 @@ echo "$real" | jq -r '"builtin measurer: \(.measured)/\(.first_step_survivors) m
 
 mkdir -p bench/results
 jq -n --slurpfile runs "$work/runs.jsonl" --argjson real "$real" --argjson tuning "$tuning" \
-	--argjson held "$held" --arg date "$(date -u +%FT%TZ)" \
+	--argjson held "$held" --argjson tuning_fx "$tuning_fx" --argjson held_fx "$held_fx" --arg date "$(date -u +%FT%TZ)" \
 	--arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
 	--argjson tasks $tasks --argjson records $records '
 	{ bench: "distill", date: $date, cpu: $cpu,
 	  log: { tasks: $tasks, records_per_task: $records, failed_fraction: 0.03 },
-	  protocol: "defaults chosen on families 0,1,5 x seeds 1-4 (tuning); headline on families 2,3,4 x seeds 101-104 (held out, never used for tuning). true best = best edge cost over every successful record of the log",
+	  protocol: "defaults chosen on families 0,1,5 x seeds 1-4 (tuning); headline on families 2,3,4 x seeds 101-104 (held out, never used for tuning); *_fixture: tasks grown from the resnet-50 fixture records (--from), tuning families seed 1, held-out families seeds 101-102, run after the defaults were fixed. true best = best edge cost over every successful record of the log",
 	  params: { threshold: 0.2, alpha: 0.15, beta: 1.0, batch: 12, phi: -0.25, survey: "task",
 	            cold_filter: { k: 1, epsilon: 0.9, decay: 0.8, refill: "sample: next best cloud cost; survey: next candidate" } },
 	  cold_definition: "a measured record slower than the median edge cost of the first-step survivors of its task (all measured by --compare), or failed; the same yardstick with and without the filter",
 	  criterion: "held out: >= 90 % of tasks within 2 % of the true best, <= 40 % of first-step survivors measured, >= 10 points ahead of cloud top-k at the same budget",
-	  summary: { held_out: $held, tuning: $tuning },
+	  summary: { held_out: $held, tuning: $tuning, held_out_fixture: $held_fx,
+	             tuning_fixture: $tuning_fx },
 	  runs: $runs,
 	  builtin_measurer: $real }' > "$out.tmp"
 mv "$out.tmp" "$out"

@@ -78,6 +78,8 @@ static const char *const distill_help =
     "  --synthesize DIR      write DIR/cloud.json and DIR/truth.json (synthetic model)\n"
     "  --tasks N, --records N  size of the synthesized log (default 24 x 250)\n"
     "  --family N            synthetic cloud/edge model pair 0..5 (default 0, docs/DISTILL.md)\n"
+    "  --from LOG            with --synthesize: grow the tasks from a real log's records\n"
+    "                        (redrawn split lengths and unroll) instead of matmuls\n"
     "\n"
     "Exit status: 0 done, 1 failure (unreadable log, measurer error), 2 usage error.\n";
 
@@ -110,6 +112,7 @@ enum {
 	OPT_EPSILON,
 	OPT_FAMILY,
 	OPT_RANKER,
+	OPT_FROM,
 };
 
 struct ui {
@@ -365,20 +368,21 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 }
 
 /* --synthesize DIR: a synthetic log and its ground truth. */
-static int synthesize(const char *cmd, const char *synth, const struct tvmsynth_opts *so,
-		      bool quiet)
+static int synthesize(const char *cmd, const char *synth, const char *from,
+		      const struct tvmsynth_opts *so, bool quiet)
 {
 	if (mkdir(synth, 0755) < 0 && errno != EEXIST)
 		return cli_error(cmd, "%s: %s", synth, strerror(errno));
 	_cleanup_free_ char *lp = NULL, *tp = NULL;
 	if (asprintf(&lp, "%s/cloud.json", synth) < 0 || asprintf(&tp, "%s/truth.json", synth) < 0)
 		return cli_error(cmd, "out of memory");
-	int r = tvmsynth_write(lp, tp, so);
+	size_t nt = so->tasks;
+	int r = from ? tvmsynth_write_from(from, lp, tp, so, &nt) : tvmsynth_write(lp, tp, so);
 	if (r < 0)
-		return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
+		return cli_error(cmd, "--synthesize: %s: %s", from ? from : synth, strerror(-r));
 	if (!quiet)
-		fprintf(stderr, "distill: wrote %s and %s (%zu tasks x %zu records)\n", lp, tp,
-			so->tasks, so->records);
+		fprintf(stderr, "distill: wrote %s and %s (%zu tasks x %zu records)\n", lp, tp, nt,
+			so->records);
 	return ES_EXIT_OK;
 }
 
@@ -462,7 +466,7 @@ static int run_distill(const char *cmd, const struct run_args *a, struct distill
 
 struct cli {
 	struct distiller_opts o;
-	const char *out, *measurer_cmd, *report, *synth, *cores_s;
+	const char *out, *measurer_cmd, *report, *synth, *cores_s, *from;
 	bool json, threshold_set;
 	uint64_t timeout, tasks, records, u, family;
 	struct ui ui;
@@ -594,6 +598,9 @@ static int parse_opt(struct cli *cl, int c)
 		if ((r = parse_count(cmd, "--cl->records", optarg, 10000000, &cl->records)))
 			return r;
 		break;
+	case OPT_FROM:
+		cl->from = optarg;
+		break;
 	case OPT_RANKER:
 		if (!strcmp(optarg, "excellent"))
 			cl->o.rank_pairwise = false;
@@ -647,6 +654,7 @@ static int cmd_distill(int argc, char **argv)
 	    {"records", required_argument, NULL, OPT_RECORDS},
 	    {"family", required_argument, NULL, OPT_FAMILY},
 	    {"ranker", required_argument, NULL, OPT_RANKER},
+	    {"from", required_argument, NULL, OPT_FROM},
 	    {},
 	};
 	const char *cmd = "distill";
@@ -678,7 +686,7 @@ static int cmd_distill(int argc, char **argv)
 					   .seed = o->seed,
 					   .failed_fraction = 0.03,
 					   .family = (unsigned)cl.family};
-		return synthesize(cmd, cl.synth, &so, ui->quiet);
+		return synthesize(cmd, cl.synth, cl.from, &so, ui->quiet);
 	}
 
 	if (optind >= argc)
