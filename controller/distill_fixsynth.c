@@ -204,9 +204,12 @@ int tvmsynth_write_from(const char *template_log, const char *log_path, const ch
 	}
 	fprintf(lf, "# edgeslice distill --synthesize --from %s: seed %llu\n", template_log,
 		(unsigned long long)o->seed);
-	fprintf(tf, "{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"from\": \"%s\", "
+	struct json_object *from = json_object_new_string(template_log);
+	fprintf(tf, "{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"from\": %s, "
 		    "\"tasks\": [",
-		fam.name, o->family, template_log);
+		fam.name, o->family,
+		from ? json_object_to_json_string_ext(from, JSON_C_TO_STRING_PLAIN) : "null");
+	json_object_put(from);
 	struct distill_rng g = {.s = o->seed};
 	uint64_t line = 1, no, off;
 	const char *text;
