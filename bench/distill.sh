@@ -1,55 +1,116 @@
 #!/bin/sh
-# bench/distill.sh BUILD — benchmark of `edgeslice distill` on synthesized logs (docs/DISTILL.md):
-# the distiller against the cloud's best record alone, random sampling with the same budget and
-# measuring every first-step survivor, all in one run; writes bench/results/distill.json.
+# bench/distill.sh BUILD — benchmark of `edgeslice distill` on synthesized logs (docs/DISTILL.md),
+# held-out protocol: the defaults were chosen on model families 0, 1, 5 with seeds 1-4; the
+# headline figures are on families 2, 3, 4 with seeds 101-104, never used for tuning. Side by side
+# in one run per log: the distiller with and without the cold filter, the cloud's top-k and random
+# sampling at the distiller's per-task budget, the cloud's best alone, every survivor.
 set -eu
 build=${1:-build}
 es="$build/edgeslice"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tasks=24 records=250
-truthm="$es distill-truth"
 out=bench/results/distill.json
 
-# gaps REPORT TRUTH -> JSON summary of every strategy against the true per-task best.
+# gaps REPORT TRUTH -> tasks within 2 % of the true best (over every record of the log) etc.
 gaps() {
 	jq -n --slurpfile r "$1" --slurpfile t "$2" '
 	def summ(f): [ $r[0].per_task[] as $p
 		| ($t[0].tasks[] | select(.workload_key == $p.workload_key) | .true_best) as $best
 		| ((($p | f) // 1e30) / $best - 1) ] as $g
 		| { tasks_within_2pct: ([$g[] | select(. <= 0.02)] | length),
-		    max_gap_pct: (([$g[]] | max) * 100), mean_gap_pct: (([$g[]] | add / length) * 100) };
+		    max_gap_pct: (([$g[]] | max) * 100 * 10 | round / 10),
+		    mean_gap_pct: (([$g[]] | add / length) * 100 * 100 | round / 100) };
 	$r[0] as $R | ($R.kept.first_step) as $S |
-	{ records: $R.records, failed: $R.failed, tasks: $R.tasks, first_step_survivors: $S,
+	{ records: $R.records, tasks: $R.tasks, first_step_survivors: $S,
 	  distiller: ({ measured: $R.measured, fraction_of_survivors: ($R.measured / $S),
-	                sampled: $R.kept.sampled, predicted: $R.kept.predicted,
-	                precision: $R.classifier.precision, recall: $R.classifier.recall }
-	              + summ(.edge_best)),
+	                fraction_of_records: ($R.measured / $R.records),
+	                precision: $R.classifier.precision, recall: $R.classifier.recall,
+	                cold: $R.cold } + summ(.edge_best)),
+	  cloud_topk_same_budget: ({ measured: $R.measured } + summ(.topk_best)),
 	  random_same_budget: ({ measured: $R.measured } + summ(.random_best)),
 	  cloud_best_only: ({ measured: $R.tasks } + summ(.cloud_best_edge)),
 	  all_survivors: ({ measured: $S } + summ(.all_best)) }'
 }
 
-runs=""
-for seed in 1 2 3 4 5 6 7 8; do
-	d="$work/s$seed"
-	"$es" distill --synthesize "$d" --tasks $tasks --records $records --seed $seed -q
-	"$es" distill "$d/cloud.json" --out "$d/best.json" --measurer "$truthm" --seed $seed \
+# run FAMILY SEED SET [FROM] -> one JSON object (FROM: grow the tasks from a real log)
+run() {
+	d="$work/f$1s$2$3"
+	truthm="$es distill-truth --family $1"
+	"$es" distill --synthesize "$d" --tasks $tasks --records $records --seed "$2" --family "$1" \
+		${4:+--from "$4"} -q
+	"$es" distill "$d/cloud.json" --out "$d/best.json" --measurer "$truthm" --seed "$2" \
 		--compare --report "$d/rep.json" -q >/dev/null
-	# Variants: the paper's strict "measure the predicted set only", and the survey rule
-	# applied to the whole model's latency instead of per task.
-	"$es" distill "$d/cloud.json" --out "$d/b2.json" --measurer "$truthm" --seed $seed \
-		--predicted-only --report "$d/strict.json" -q >/dev/null
-	"$es" distill "$d/cloud.json" --out "$d/b3.json" --measurer "$truthm" --seed $seed \
-		--survey model --report "$d/model.json" -q >/dev/null
-	g=$(gaps "$d/rep.json" "$d/truth.json")
-	strict=$(gaps "$d/strict.json" "$d/truth.json" | jq '.distiller | {measured, fraction_of_survivors, tasks_within_2pct, max_gap_pct, mean_gap_pct}')
-	model=$(gaps "$d/model.json" "$d/truth.json" | jq '.distiller | {measured, fraction_of_survivors, tasks_within_2pct, max_gap_pct, mean_gap_pct}')
-	run=$(echo "$g" | jq --argjson s $seed --argjson strict "$strict" --argjson model "$model" \
-		'{seed: $s} + . + {predicted_only: $strict, survey_model_scope: $model}')
-	runs="$runs${runs:+,}$run"
-	echo "$run" | jq -r '"seed \(.seed): distiller \(.distiller.measured)/\(.first_step_survivors) measured (\(.distiller.fraction_of_survivors*100|floor)%), \(.distiller.tasks_within_2pct)/\(.tasks) tasks within 2% (max gap \(.distiller.max_gap_pct*10|round/10)%); random same budget \(.random_same_budget.tasks_within_2pct)/\(.tasks); cloud best only \(.cloud_best_only.tasks_within_2pct)/\(.tasks)"'
-done
+	"$es" distill "$d/cloud.json" --out "$d/b2.json" --measurer "$truthm" --seed "$2" \
+		--cold-filter on --compare --report "$d/cold.json" -q >/dev/null
+	"$es" distill "$d/cloud.json" --out "$d/b3.json" --measurer "$truthm" --seed "$2" \
+		--ranker pairwise --report "$d/pair.json" -q >/dev/null
+	cold=$(gaps "$d/cold.json" "$d/truth.json" | jq '.distiller')
+	pair=$(gaps "$d/pair.json" "$d/truth.json" | jq '.distiller | {measured, fraction_of_survivors, tasks_within_2pct, max_gap_pct, mean_gap_pct}')
+	gaps "$d/rep.json" "$d/truth.json" | jq --argjson f "$1" --argjson s "$2" --arg set "$3" \
+		--arg name "$(jq -r .model "$d/truth.json")" --argjson cold "$cold" --argjson pair "$pair" \
+		'{set: $set, family: $f, model: $name, seed: $s} + . + {distiller_cold_filter: $cold, distiller_pairwise: $pair}'
+}
+
+# summary SET -> totals over the runs of that set
+summary() {
+	jq -s --arg set "$1" '[.[] | select(.set == $set)] as $r | ($r | map(.tasks) | add) as $n |
+	def pct(x): (x * 1000 / $n | round / 10);
+	{ set: $set, logs: ($r | length), tasks: $n,
+	  distiller: { within_2pct: ($r | map(.distiller.tasks_within_2pct) | add),
+	               pct: pct($r | map(.distiller.tasks_within_2pct) | add),
+	               max_fraction_of_survivors: ($r | map(.distiller.fraction_of_survivors) | max),
+	               fraction_of_survivors: (($r | map(.distiller.measured) | add) / ($r | map(.first_step_survivors) | add)),
+	               fraction_of_records: (($r | map(.distiller.measured) | add) / ($r | map(.records) | add)),
+	               cold_measured: ($r | map(.distiller.cold.truth_cold) | add),
+	               cold_measured_survey: ($r | map(.distiller.cold.truth_survey_cold) | add),
+	               cold_cost_seconds: ($r | map(.distiller.cold.truth_cold_cost_seconds) | add | . * 1000 | round / 1000),
+	               cold_measure_seconds: ($r | map(.distiller.cold.truth_cold_seconds) | add | . * 1000 | round / 1000) },
+	  distiller_cold_filter: { within_2pct: ($r | map(.distiller_cold_filter.tasks_within_2pct) | add),
+	               pct: pct($r | map(.distiller_cold_filter.tasks_within_2pct) | add),
+	               max_fraction_of_survivors: ($r | map(.distiller_cold_filter.fraction_of_survivors) | max),
+	               fraction_of_survivors: (($r | map(.distiller_cold_filter.measured) | add) / ($r | map(.first_step_survivors) | add)),
+	               filtered: ($r | map(.distiller_cold_filter.cold.filtered) | add),
+	               cold_measured: ($r | map(.distiller_cold_filter.cold.truth_cold) | add),
+	               cold_measured_survey: ($r | map(.distiller_cold_filter.cold.truth_survey_cold) | add),
+	               cold_cost_seconds: ($r | map(.distiller_cold_filter.cold.truth_cold_cost_seconds) | add | . * 1000 | round / 1000),
+	               cold_measure_seconds: ($r | map(.distiller_cold_filter.cold.truth_cold_seconds) | add | . * 1000 | round / 1000) },
+	  distiller_pairwise: { within_2pct: ($r | map(.distiller_pairwise.tasks_within_2pct) | add),
+	               pct: pct($r | map(.distiller_pairwise.tasks_within_2pct) | add),
+	               max_fraction_of_survivors: ($r | map(.distiller_pairwise.fraction_of_survivors) | max),
+	               fraction_of_survivors: (($r | map(.distiller_pairwise.measured) | add) / ($r | map(.first_step_survivors) | add)) },
+	  cloud_topk: { within_2pct: ($r | map(.cloud_topk_same_budget.tasks_within_2pct) | add),
+	                pct: pct($r | map(.cloud_topk_same_budget.tasks_within_2pct) | add) },
+	  random: { within_2pct: ($r | map(.random_same_budget.tasks_within_2pct) | add),
+	            pct: pct($r | map(.random_same_budget.tasks_within_2pct) | add) },
+	  cloud_best: { within_2pct: ($r | map(.cloud_best_only.tasks_within_2pct) | add),
+	                pct: pct($r | map(.cloud_best_only.tasks_within_2pct) | add) },
+	  all_survivors: { within_2pct: ($r | map(.all_survivors.tasks_within_2pct) | add),
+	                   pct: pct($r | map(.all_survivors.tasks_within_2pct) | add) } }' "$work/runs.jsonl"
+}
+
+: >"$work/runs.jsonl"
+for f in 0 1 5; do for s in 1 2 3 4; do run $f $s tuning >>"$work/runs.jsonl"; done; done
+for f in 2 3 4; do for s in 101 102 103 104; do run $f $s held_out >>"$work/runs.jsonl"; done; done
+# Tasks grown from the real resnet-50 fixture records (23 conv2d/dense/softmax-like tasks the
+# model can cost), same families, same split.
+fx=tests/fixtures/tvm/resnet-50-NHWC-B1-llvm.json
+for f in 0 1 5; do run $f 1 tuning_fixture $fx >>"$work/runs.jsonl"; done
+for f in 2 3 4; do for s in 101 102; do run $f $s held_out_fixture $fx >>"$work/runs.jsonl"; done; done
+jq -r '"\(.set) family \(.family) (\(.model)) seed \(.seed): distiller \(.distiller.tasks_within_2pct)/\(.tasks) within 2 % measuring \(.distiller.fraction_of_survivors*1000|round/10) % of survivors; cold filter \(.distiller_cold_filter.tasks_within_2pct); cloud top-k \(.cloud_topk_same_budget.tasks_within_2pct); random \(.random_same_budget.tasks_within_2pct); cloud best \(.cloud_best_only.tasks_within_2pct); all survivors \(.all_survivors.tasks_within_2pct)"' "$work/runs.jsonl"
+tuning=$(summary tuning)
+held=$(summary held_out)
+tuning_fx=$(summary tuning_fixture)
+held_fx=$(summary held_out_fixture)
+for h in "$held" "$held_fx"; do echo "$h" | jq -r '"\(.set | ascii_upcase) (\(.logs) logs, \(.tasks) tasks) — tasks within 2 % of the true best / fraction of first-step survivors measured:",
+	"  distiller               \(.distiller.within_2pct) (\(.distiller.pct) %)  \(.distiller.fraction_of_survivors*1000|round/10) % (max \(.distiller.max_fraction_of_survivors*1000|round/10) %)",
+	"  distiller + cold filter \(.distiller_cold_filter.within_2pct) (\(.distiller_cold_filter.pct) %)  \(.distiller_cold_filter.fraction_of_survivors*1000|round/10) % (max \(.distiller_cold_filter.max_fraction_of_survivors*1000|round/10) %)",
+	"  distiller, pairwise rank \(.distiller_pairwise.within_2pct) (\(.distiller_pairwise.pct) %)  \(.distiller_pairwise.fraction_of_survivors*1000|round/10) % (max \(.distiller_pairwise.max_fraction_of_survivors*1000|round/10) %)",
+	"  cloud top-k, same budget \(.cloud_topk.within_2pct) (\(.cloud_topk.pct) %)",
+	"  random, same budget     \(.random.within_2pct) (\(.random.pct) %)",
+	"  cloud best only         \(.cloud_best.within_2pct) (\(.cloud_best.pct) %)",
+	"  every survivor          \(.all_survivors.within_2pct) (\(.all_survivors.pct) %)",
+	"  cold records measured (slower than the task survivors\u0027 median edge cost): \(.distiller.cold_measured) without the filter, \(.distiller_cold_filter.cold_measured) with it (\(.distiller_cold_filter.filtered) candidates filtered); their edge cost \(.distiller.cold_cost_seconds) s vs \(.distiller_cold_filter.cold_cost_seconds) s"'; done
 
 # The builtin measurer on this CPU: real loop nests, real time saved (small log: every survivor
 # is measured too for the comparison).
@@ -61,23 +122,25 @@ real=$(jq '{records, tasks, first_step_survivors: .kept.first_step, measured,
 	measure_seconds: .saved.measure_seconds, all_survivors_seconds: .saved.all_survivors_seconds,
 	seconds_saved: .saved.seconds,
 	distiller_total_best: .total_edge_best, all_survivors_total_best: .baselines.total_all_best,
-	random_total_best: .baselines.total_random_best, cloud_best_total: .baselines.total_cloud_best_edge}' "$d/rep.json")
+	random_total_best: .baselines.total_random_best, topk_total_best: .baselines.total_topk_best,
+	cloud_best_total: .baselines.total_cloud_best_edge}' "$d/rep.json")
 echo "$real" | jq -r '"builtin measurer: \(.measured)/\(.first_step_survivors) measured in \(.measure_seconds*1000|round) ms vs \(.all_survivors_seconds*1000|round) ms for every survivor"'
 
 mkdir -p bench/results
-jq -n --argjson runs "[$runs]" --argjson real "$real" --arg date "$(date -u +%FT%TZ)" \
+jq -n --slurpfile runs "$work/runs.jsonl" --argjson real "$real" --argjson tuning "$tuning" \
+	--argjson held "$held" --argjson tuning_fx "$tuning_fx" --argjson held_fx "$held_fx" --arg date "$(date -u +%FT%TZ)" \
 	--arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
 	--argjson tasks $tasks --argjson records $records '
 	{ bench: "distill", date: $date, cpu: $cpu,
-	  log: { tasks: $tasks, records_per_task: $records, failed_fraction: 0.03, model: "edgeslice-synthetic-v1" },
-	  params: { threshold: 0.4, alpha: 0.15, beta: 1.0, batch: 12, phi: -0.25, survey: "task" },
-	  criterion: "per-task best within 2 % of the true best, at most half of the first-step survivors measured",
+	  log: { tasks: $tasks, records_per_task: $records, failed_fraction: 0.03 },
+	  protocol: "defaults chosen on families 0,1,5 x seeds 1-4 (tuning); headline on families 2,3,4 x seeds 101-104 (held out, never used for tuning); *_fixture: tasks grown from the resnet-50 fixture records (--from), tuning families seed 1, held-out families seeds 101-102, run after the defaults were fixed. true best = best edge cost over every successful record of the log",
+	  params: { threshold: 0.2, alpha: 0.15, beta: 1.0, batch: 12, phi: -0.25, survey: "task",
+	            cold_filter: { k: 1, epsilon: 0.9, decay: 0.8, refill: "sample: next best cloud cost; survey: next candidate" } },
+	  cold_definition: "a measured record slower than the median edge cost of the first-step survivors of its task (all measured by --compare), or failed; the same yardstick with and without the filter",
+	  criterion: "held out: >= 90 % of tasks within 2 % of the true best, <= 40 % of first-step survivors measured, >= 10 points ahead of cloud top-k at the same budget",
+	  summary: { held_out: $held, tuning: $tuning, held_out_fixture: $held_fx,
+	             tuning_fixture: $tuning_fx },
 	  runs: $runs,
-	  summary: { distiller_tasks_within_2pct: ([$runs[].distiller.tasks_within_2pct] | add),
-	             random_tasks_within_2pct: ([$runs[].random_same_budget.tasks_within_2pct] | add),
-	             cloud_best_tasks_within_2pct: ([$runs[].cloud_best_only.tasks_within_2pct] | add),
-	             tasks: ([$runs[].tasks] | add),
-	             max_fraction_measured: ([$runs[].distiller.fraction_of_survivors] | max) },
 	  builtin_measurer: $real }' > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"

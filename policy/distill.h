@@ -189,7 +189,21 @@ struct distill_device {
 	double gflops; /* per core peak */
 	uint64_t noise_seed;
 	double noise; /* relative noise amplitude (deterministic per record) */
+	/* Model families (distill_family); 0 keeps the v1 model's behaviour. */
+	double l2_bytes;    /* a second cache level past cache_bytes, 0 = none */
+	double regs;	    /* floats of the register file for the micro-kernel, 0 = not modelled */
+	double mem_penalty; /* bandwidth loss per doubling past a cache (v1: 3) */
+	int unroll_kind;    /* 0: v1 unroll effect; 1: small i-cache, deep unrolling hurts */
 };
+/* A pair of synthetic devices that differ in kind: cache levels and sizes, cores, SIMD width,
+ * register pressure, unroll response, noise. Family 0 is the v1 model (distill_device_cloud and
+ * _edge). -ENOENT past the last family. docs/DISTILL.md lists them and which ones are held out. */
+struct distill_family {
+	const char *name;
+	struct distill_device cloud, edge;
+};
+#define DISTILL_N_FAMILIES 6
+int distill_family(unsigned id, struct distill_family *ret);
 /* The cloud and edge devices of the synthetic model (docs/DISTILL.md). */
 void distill_device_cloud(struct distill_device *ret);
 void distill_device_edge(struct distill_device *ret);

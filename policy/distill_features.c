@@ -344,7 +344,18 @@ int distill_model_cost(const struct distill_device *d, const struct distill_step
 	double lanes = fmin(d->vector, (double)n.vectorize);
 	double vec_eff = 0.5 + 0.5 * lanes / d->vector;
 	double unroll = n.unroll == 0 ? 1.15 : n.unroll <= 16 ? 1.0 : n.unroll <= 64 ? 0.97 : 1.03;
+	if (d->unroll_kind == 1)
+		unroll = n.unroll == 0 ? 1.10 : n.unroll <= 16 ? 1.0 : n.unroll <= 64 ? 1.04 : 1.20;
 	double t_compute = flops / (d->gflops * 1e9 * cores * vec_eff) * unroll;
+	if (d->regs > 0) {
+		/* Register micro-kernel: the innermost i x j tile of accumulators. Past the
+		 * register file it spills; far below it, loads are not amortised. */
+		double micro = (double)n.inner[0] * (double)n.inner[1];
+		if (micro > d->regs)
+			t_compute *= 1 + 0.6 * log2(micro / d->regs);
+		else if (4 * micro < d->regs)
+			t_compute *= 1 + 0.3 * log2(d->regs / (4 * micro));
+	}
 
 	/* Memory: A and B are streamed once per tile of the other operand; past the cache the
 	 * effective bandwidth collapses with the overflow (the paper's cloud-tuned, big-tile
@@ -352,8 +363,17 @@ int distill_model_cost(const struct distill_device *d, const struct distill_step
 	double footprint = 4 * (tm * tk + tk * tn + tm * tn);
 	double bytes = 4 * M * N * K * (1 / tn + 1 / tm) + 4 * M * N;
 	double bw = d->gflops * 1e9 * d->cores * 0.6; /* bytes/s from cache, scaled with the chip */
-	if (footprint > d->cache_bytes)
-		bw /= 1 + 3 * log2(footprint / d->cache_bytes);
+	double pen = d->mem_penalty > 0 ? d->mem_penalty : 3;
+	if (d->l2_bytes > 0) {
+		/* Two levels: past the first cache the next one serves at a moderate loss, past
+		 * the second memory does. */
+		if (footprint > d->cache_bytes)
+			bw /= 1 + 0.5 * pen * log2(fmin(footprint, d->l2_bytes) / d->cache_bytes);
+		if (footprint > d->l2_bytes)
+			bw /= 1 + pen * log2(footprint / d->l2_bytes);
+	} else if (footprint > d->cache_bytes) {
+		bw /= 1 + pen * log2(footprint / d->cache_bytes);
+	}
 	if (n.order[0] == 2)
 		bytes *= 1.3; /* reduction outermost: C is re-read for every k tile */
 	double t_mem = bytes / bw;

@@ -35,11 +35,11 @@ static const char *const distill_help =
     "second one on 'excellent' records (edge score >= 0.9) to rank them; measure the voted\n"
     "edge-friendly records, most promising first, in epochs of --batch records per task\n"
     "until Trimmer's survey-tuning rule stops paying off; write the fastest measured record\n"
-    "of each task to --out with its edge costs.\n"
+    "of each task to --out (its original log line).\n"
     "\n"
     "Options:\n"
     "  --out FILE            best record per task, an auto-scheduler log (required)\n"
-    "  --threshold X         first-step cloud score threshold in (0, 1] (default 0.4)\n"
+    "  --threshold X         first-step cloud score threshold in (0, 1] (default 0.2)\n"
     "  --top-fraction X      keep the best fraction X in (0, 1] per task instead\n"
     "  --alpha X             sample rate in [0, 1] (default 0.15)\n"
     "  --beta X              edge-friendly label threshold > 0 (default 1.0)\n"
@@ -59,16 +59,27 @@ static const char *const distill_help =
     "  --predicted-only      measure only the records voted edge-friendly (the paper);\n"
     "                        by default a task the survey rule keeps open continues\n"
     "                        with the other survivors, most promising first\n"
+    "  --ranker excellent|pairwise  measurement order within a task: P(edge score >= 0.9)\n"
+    "                        (default) or an XGBoost rank:pairwise model per task\n"
+    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
+    "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
+    "                        cold (default 1, at most 64)\n"
+    "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
+    "                        x0.8 after each (default 0.9)\n"
     "  --features FILE       features per record instead of computing them: lines\n"
     "                        `LOGLINE f1 f2 ...`; several lines per record vote\n"
-    "  --compare             also run the baselines (cloud best alone, random sampling with\n"
-    "                        the same budget, every survivor) — measures every survivor\n"
+    "  --compare             also run the baselines (cloud best alone, random sampling and\n"
+    "                        the cloud's top-k with the same per-task budget, every\n"
+    "                        survivor) — measures every survivor\n"
     "  --report FILE         write the JSON report to FILE too\n"
     "  --json                print the report as JSON instead of a table\n"
     "  -v, --verbose         report every failed record as well\n"
     "  -q, --quiet           no progress on stderr\n"
     "  --synthesize DIR      write DIR/cloud.json and DIR/truth.json (synthetic model)\n"
     "  --tasks N, --records N  size of the synthesized log (default 24 x 250)\n"
+    "  --family N            synthetic cloud/edge model pair 0..5 (default 0, docs/DISTILL.md)\n"
+    "  --from LOG            with --synthesize: grow the tasks from a real log's records\n"
+    "                        (redrawn split lengths and unroll) instead of matmuls\n"
     "\n"
     "Exit status: 0 done, 1 failure (unreadable log, measurer error), 2 usage error.\n";
 
@@ -96,6 +107,12 @@ enum {
 	OPT_SURVEY,
 	OPT_PREDONLY,
 	OPT_NOCLOUDBEST,
+	OPT_COLD,
+	OPT_COLDK,
+	OPT_EPSILON,
+	OPT_FAMILY,
+	OPT_RANKER,
+	OPT_FROM,
 };
 
 struct ui {
@@ -169,6 +186,34 @@ static struct json_object *jnum(double v)
 	return isfinite(v) ? json_object_new_double(v) : NULL;
 }
 
+static struct json_object *cold_json(const struct distiller_result *r)
+{
+	const struct distiller_cold *c = &r->cold;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "checked", json_object_new_int64((int64_t)c->checked));
+	json_object_object_add(o, "filtered", json_object_new_int64((int64_t)c->filtered));
+	json_object_object_add(o, "model_updates", json_object_new_int64((int64_t)c->updates));
+	json_object_object_add(o, "measured_cold",
+			       json_object_new_int64((int64_t)c->measured_cold));
+	json_object_object_add(o, "cold_seconds", jnum(c->cold_seconds));
+	json_object_object_add(o, "cold_cost_seconds", jnum(c->cold_cost_seconds));
+	json_object_object_add(o, "survey_cold", json_object_new_int64((int64_t)c->survey_cold));
+	json_object_object_add(o, "survey_cold_seconds", jnum(c->survey_cold_seconds));
+	json_object_object_add(o, "loess_cold", json_object_new_int64((int64_t)c->loess_cold));
+	json_object_object_add(o, "loess_cold_seconds", jnum(c->loess_cold_seconds));
+	json_object_object_add(o, "sample_filtered",
+			       json_object_new_int64((int64_t)c->sample_filtered));
+	if (r->baseline_measurements || r->all_seconds > 0) {
+		json_object_object_add(o, "truth_cold", json_object_new_int64((int64_t)c->truth_cold));
+		json_object_object_add(o, "truth_survey_cold",
+				       json_object_new_int64((int64_t)c->truth_survey_cold));
+		json_object_object_add(o, "truth_cold_seconds", jnum(c->truth_cold_seconds));
+		json_object_object_add(o, "truth_cold_cost_seconds",
+				       jnum(c->truth_cold_cost_seconds));
+	}
+	return o;
+}
+
 static struct json_object *report_json(const char *log, const struct distiller_result *r,
 				       bool compare)
 {
@@ -222,8 +267,9 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 			       json_object_new_boolean(!compare));
 	json_object_object_add(s, "seconds", jnum(all - r->measure_seconds));
 	json_object_object_add(o, "saved", s);
+	json_object_object_add(o, "cold", cold_json(r));
 	struct json_object *arr = json_object_new_array();
-	double g_sum = 0, g_cloud = 0, g_rand = 0, g_all = 0;
+	double g_sum = 0, g_cloud = 0, g_rand = 0, g_all = 0, g_topk = 0;
 	for (size_t t = 0; t < r->n_tasks; t++) {
 		const struct distiller_task *tk = &r->tasks[t];
 		struct json_object *x = json_object_new_object();
@@ -247,7 +293,9 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 		if (compare) {
 			json_object_object_add(x, "cloud_best_edge", jnum(tk->cloud_best_edge));
 			json_object_object_add(x, "random_best", jnum(tk->random_best));
+			json_object_object_add(x, "topk_best", jnum(tk->topk_best));
 			json_object_object_add(x, "all_best", jnum(tk->all_best));
+			g_topk += tk->topk_best;
 			g_cloud += tk->cloud_best_edge;
 			g_rand += tk->random_best;
 			g_all += tk->all_best;
@@ -264,6 +312,7 @@ static struct json_object *report_json(const char *log, const struct distiller_r
 		    json_object_new_int64((int64_t)(r->n_measured + r->baseline_measurements)));
 		json_object_object_add(b, "total_cloud_best_edge", jnum(g_cloud));
 		json_object_object_add(b, "total_random_best", jnum(g_rand));
+		json_object_object_add(b, "total_topk_best", jnum(g_topk));
 		json_object_object_add(b, "total_all_best", jnum(g_all));
 		json_object_object_add(o, "baselines", b);
 	}
@@ -295,10 +344,16 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 	       r->n_measured, r->n_survivors,
 	       r->n_survivors ? 100.0 * (double)r->n_measured / (double)r->n_survivors : 0.0,
 	       r->measure_seconds, compare ? "" : "~", all, all - r->measure_seconds);
+	if (r->cold.updates || r->cold.filtered)
+		printf("cold filter: %zu checked, %zu filtered, %zu model updates\n", r->cold.checked,
+		       r->cold.filtered, r->cold.updates);
+	printf("cold records measured: %zu (%.3f s measuring; slower than the task's sample "
+	       "median)\n",
+	       r->cold.measured_cold, r->cold.cold_seconds);
 	printf("\n%-4s %-7s %-7s %-7s %-7s %-12s %-12s", "task", "records", "kept", "sampled",
 	       "measured", "cloud_best", "edge_best");
 	if (compare)
-		printf(" %-12s %-12s %-12s", "cloud->edge", "random", "all");
+		printf(" %-12s %-12s %-12s %-12s", "cloud->edge", "random", "cloud-top-k", "all");
 	printf("  workload\n");
 	for (size_t t = 0; t < r->n_tasks; t++) {
 		const struct distiller_task *tk = &r->tasks[t];
@@ -306,195 +361,48 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 		       tk->n_survivors, tk->n_sampled, tk->n_measured, tk->cloud_min,
 		       tk->edge_best);
 		if (compare)
-			printf(" %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge, tk->random_best,
-			       tk->all_best);
+			printf(" %-12.6g %-12.6g %-12.6g %-12.6g", tk->cloud_best_edge,
+			       tk->random_best, tk->topk_best, tk->all_best);
 		printf("  %.60s\n", tk->workload_key);
 	}
 }
 
-static int cmd_distill(int argc, char **argv)
+/* --synthesize DIR: a synthetic log and its ground truth. */
+static int synthesize(const char *cmd, const char *synth, const char *from,
+		      const struct tvmsynth_opts *so, bool quiet)
 {
-	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"out", required_argument, NULL, OPT_OUT},
-	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
-	    {"top-fraction", required_argument, NULL, OPT_TOPFRAC},
-	    {"alpha", required_argument, NULL, OPT_ALPHA},
-	    {"beta", required_argument, NULL, OPT_BETA},
-	    {"min-sample", required_argument, NULL, OPT_MINSAMPLE},
-	    {"measurer", required_argument, NULL, OPT_MEASURER},
-	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-	    {"cores", required_argument, NULL, OPT_CORES},
-	    {"seed", required_argument, NULL, OPT_SEED},
-	    {"batch", required_argument, NULL, OPT_BATCH},
-	    {"phi", required_argument, NULL, OPT_PHI},
-	    {"no-stop", no_argument, NULL, OPT_NOSTOP},
-	    {"survey", required_argument, NULL, OPT_SURVEY},
-	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
-	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
-	    {"features", required_argument, NULL, OPT_FEATURES},
-	    {"compare", no_argument, NULL, OPT_COMPARE},
-	    {"report", required_argument, NULL, OPT_REPORT},
-	    {"json", no_argument, NULL, OPT_JSON},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"synthesize", required_argument, NULL, OPT_SYNTH},
-	    {"tasks", required_argument, NULL, OPT_TASKS},
-	    {"records", required_argument, NULL, OPT_RECORDS},
-	    {},
-	};
-	const char *cmd = "distill";
-	struct distiller_opts o;
-	distiller_opts_default(&o);
-	const char *out = NULL, *measurer_cmd = "builtin", *report = NULL, *synth = NULL;
-	const char *cores_s = "0";
-	bool json = false, threshold_set = false;
-	uint64_t timeout = 60000, tasks = 24, records = 250, u = 0;
-	struct ui ui = {.tty = isatty(STDERR_FILENO), .start = now_usec()};
-	double d;
-	int c, r;
+	if (mkdir(synth, 0755) < 0 && errno != EEXIST)
+		return cli_error(cmd, "%s: %s", synth, strerror(errno));
+	_cleanup_free_ char *lp = NULL, *tp = NULL;
+	if (asprintf(&lp, "%s/cloud.json", synth) < 0 || asprintf(&tp, "%s/truth.json", synth) < 0)
+		return cli_error(cmd, "out of memory");
+	size_t nt = so->tasks;
+	int r = from ? tvmsynth_write_from(from, lp, tp, so, &nt) : tvmsynth_write(lp, tp, so);
+	if (r < 0)
+		return cli_error(cmd, "--synthesize: %s: %s", from ? from : synth, strerror(-r));
+	if (!quiet)
+		fprintf(stderr, "distill: wrote %s and %s (%zu tasks x %zu records)\n", lp, tp, nt,
+			so->records);
+	return ES_EXIT_OK;
+}
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			fputs(distill_help, stdout);
-			return ES_EXIT_OK;
-		case OPT_OUT:
-			out = optarg;
-			break;
-		case OPT_THRESHOLD:
-			if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true,
-					    &o.first.threshold)))
-				return r;
-			threshold_set = true;
-			break;
-		case OPT_TOPFRAC:
-			if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true,
-					    &o.first.top_fraction)))
-				return r;
-			break;
-		case OPT_ALPHA:
-			if ((r = parse_unit(cmd, "--alpha", optarg, 0, 1, false, &o.alpha)))
-				return r;
-			break;
-		case OPT_BETA:
-			if ((r = parse_unit(cmd, "--beta", optarg, 0, 1e6, true, &o.beta)))
-				return r;
-			break;
-		case OPT_MINSAMPLE:
-			if ((r = parse_count(cmd, "--min-sample", optarg, 1000000, &u)))
-				return r;
-			o.min_sample = u;
-			break;
-		case OPT_MEASURER:
-			measurer_cmd = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if ((r = parse_count(cmd, "--timeout", optarg, 86400000, &timeout)))
-				return r;
-			break;
-		case OPT_CORES:
-			cores_s = optarg;
-			break;
-		case OPT_SEED:
-			if (parse_u64(optarg, &o.seed) < 0)
-				return cli_usage_error(cmd,
-						       "--seed: must be a non-negative integer");
-			o.xgb.seed = o.seed;
-			break;
-		case OPT_BATCH:
-			if ((r = parse_count(cmd, "--batch", optarg, 1000000, &u)))
-				return r;
-			o.batch = u;
-			break;
-		case OPT_PHI:
-			if (parse_double(optarg, &d) < 0 || !isfinite(d))
-				return cli_usage_error(cmd, "--phi: must be a number");
-			o.phi = d;
-			break;
-		case OPT_NOSTOP:
-			o.no_stop = true;
-			break;
-		case OPT_PREDONLY:
-			o.predicted_only = true;
-			break;
-		case OPT_NOCLOUDBEST:
-			o.no_cloud_best = true;
-			break;
-		case OPT_SURVEY:
-			if (!strcmp(optarg, "task"))
-				o.survey_model = false;
-			else if (!strcmp(optarg, "model"))
-				o.survey_model = true;
-			else
-				return cli_usage_error(cmd, "--survey: must be 'task' or 'model'");
-			break;
-		case OPT_FEATURES:
-			o.features = optarg;
-			break;
-		case OPT_COMPARE:
-			o.compare = true;
-			break;
-		case OPT_REPORT:
-			report = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'v':
-			ui.verbose = true;
-			break;
-		case 'q':
-			ui.quiet = true;
-			break;
-		case OPT_SYNTH:
-			synth = optarg;
-			break;
-		case OPT_TASKS:
-			if ((r = parse_count(cmd, "--tasks", optarg, 100000, &tasks)))
-				return r;
-			break;
-		case OPT_RECORDS:
-			if ((r = parse_count(cmd, "--records", optarg, 10000000, &records)))
-				return r;
-			break;
-		default:
-			return cli_usage_error(cmd, "unknown option");
-		}
-	}
+struct run_args {
+	const char *log, *out, *report, *measurer_cmd, *cores_s;
+	uint64_t timeout;
+	bool json;
+};
 
-	if (synth) {
-		if (optind != argc)
-			return cli_usage_error(cmd, "--synthesize takes no LOG argument");
-		if (mkdir(synth, 0755) < 0 && errno != EEXIST)
-			return cli_error(cmd, "%s: %s", synth, strerror(errno));
-		_cleanup_free_ char *lp = NULL, *tp = NULL;
-		if (asprintf(&lp, "%s/cloud.json", synth) < 0 ||
-		    asprintf(&tp, "%s/truth.json", synth) < 0)
-			return cli_error(cmd, "out of memory");
-		struct tvmsynth_opts so = {
-		    .tasks = tasks, .records = records, .seed = o.seed, .failed_fraction = 0.03};
-		r = tvmsynth_write(lp, tp, &so);
-		if (r < 0)
-			return cli_error(cmd, "--synthesize: %s: %s", synth, strerror(-r));
-		if (!ui.quiet)
-			fprintf(stderr, "distill: wrote %s and %s (%llu tasks x %llu records)\n",
-				lp, tp, (unsigned long long)tasks, (unsigned long long)records);
-		return ES_EXIT_OK;
-	}
-
-	if (optind >= argc)
-		return cli_usage_error(cmd, "LOG: missing the auto-scheduler log to distill");
-	if (optind + 1 < argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-	if (!out)
-		return cli_usage_error(cmd, "--out: required (where to write the best records)");
-	if (threshold_set && o.first.top_fraction > 0)
-		return cli_usage_error(cmd, "--threshold and --top-fraction exclude each other");
-	const char *log = argv[optind];
-	ui.log = log;
-
+/* Opens the measurer, runs the pipeline, writes the output and the report. */
+static int run_distill(const char *cmd, const struct run_args *a, struct distiller_opts *op,
+		       struct ui *uip)
+{
+	struct distiller_opts o = *op;
+	struct ui ui = *uip;
+	const char *log = a->log, *out = a->out, *report = a->report;
+	const char *measurer_cmd = a->measurer_cmd, *cores_s = a->cores_s;
+	uint64_t timeout = a->timeout;
+	bool json = a->json;
+	int r;
 	cpu_set_t cores;
 	r = measurer_parse_cpus(cores_s, &cores);
 	if (r < 0)
@@ -555,11 +463,257 @@ static int cmd_distill(int argc, char **argv)
 	distiller_result_free(res);
 	return rc;
 }
+
+struct cli {
+	struct distiller_opts o;
+	const char *out, *measurer_cmd, *report, *synth, *cores_s, *from;
+	bool json, threshold_set;
+	uint64_t timeout, tasks, records, u, family;
+	struct ui ui;
+	double d;
+};
+
+/* One option into cl: 0, -1 after --help, or the usage error's exit status. */
+static int parse_opt(struct cli *cl, int c)
+{
+	const char *cmd = "distill";
+	int r;
+	switch (c) {
+	case 'h':
+		fputs(distill_help, stdout);
+		return -1;
+	case OPT_OUT:
+		cl->out = optarg;
+		break;
+	case OPT_THRESHOLD:
+		if ((r = parse_unit(cmd, "--threshold", optarg, 0, 1, true,
+				    &cl->o.first.threshold)))
+			return r;
+		cl->threshold_set = true;
+		break;
+	case OPT_TOPFRAC:
+		if ((r = parse_unit(cmd, "--top-fraction", optarg, 0, 1, true,
+				    &cl->o.first.top_fraction)))
+			return r;
+		break;
+	case OPT_ALPHA:
+		if ((r = parse_unit(cmd, "--alpha", optarg, 0, 1, false, &cl->o.alpha)))
+			return r;
+		break;
+	case OPT_BETA:
+		if ((r = parse_unit(cmd, "--beta", optarg, 0, 1e6, true, &cl->o.beta)))
+			return r;
+		break;
+	case OPT_MINSAMPLE:
+		if ((r = parse_count(cmd, "--min-sample", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.min_sample = cl->u;
+		break;
+	case OPT_MEASURER:
+		cl->measurer_cmd = optarg;
+		break;
+	case OPT_TIMEOUT:
+		if ((r = parse_count(cmd, "--cl->timeout", optarg, 86400000, &cl->timeout)))
+			return r;
+		break;
+	case OPT_CORES:
+		cl->cores_s = optarg;
+		break;
+	case OPT_SEED:
+		if (parse_u64(optarg, &cl->o.seed) < 0)
+			return cli_usage_error(cmd,
+					       "--seed: must be a non-negative integer");
+		cl->o.xgb.seed = cl->o.seed;
+		break;
+	case OPT_BATCH:
+		if ((r = parse_count(cmd, "--batch", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.batch = cl->u;
+		break;
+	case OPT_PHI:
+		if (parse_double(optarg, &cl->d) < 0 || !isfinite(cl->d))
+			return cli_usage_error(cmd, "--phi: must be a number");
+		cl->o.phi = cl->d;
+		break;
+	case OPT_NOSTOP:
+		cl->o.no_stop = true;
+		break;
+	case OPT_PREDONLY:
+		cl->o.predicted_only = true;
+		break;
+	case OPT_NOCLOUDBEST:
+		cl->o.no_cloud_best = true;
+		break;
+	case OPT_SURVEY:
+		if (!strcmp(optarg, "task"))
+			cl->o.survey_model = false;
+		else if (!strcmp(optarg, "model"))
+			cl->o.survey_model = true;
+		else
+			return cli_usage_error(cmd, "--survey: must be 'task' or 'model'");
+		break;
+	case OPT_FEATURES:
+		cl->o.features = optarg;
+		break;
+	case OPT_COLD:
+		if (!strcmp(optarg, "on"))
+			cl->o.cold_filter = true;
+		else if (!strcmp(optarg, "off"))
+			cl->o.cold_filter = false;
+		else
+			return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
+		break;
+	case OPT_COLDK:
+		if ((r = parse_count(cmd, "--cold-k", optarg, 64, &cl->u)))
+			return r;
+		cl->o.cold_k = cl->u;
+		break;
+	case OPT_EPSILON:
+		if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &cl->o.epsilon)))
+			return r;
+		break;
+	case OPT_COMPARE:
+		cl->o.compare = true;
+		break;
+	case OPT_REPORT:
+		cl->report = optarg;
+		break;
+	case OPT_JSON:
+		cl->json = true;
+		break;
+	case 'v':
+		cl->ui.verbose = true;
+		break;
+	case 'q':
+		cl->ui.quiet = true;
+		break;
+	case OPT_SYNTH:
+		cl->synth = optarg;
+		break;
+	case OPT_TASKS:
+		if ((r = parse_count(cmd, "--cl->tasks", optarg, 100000, &cl->tasks)))
+			return r;
+		break;
+	case OPT_RECORDS:
+		if ((r = parse_count(cmd, "--cl->records", optarg, 10000000, &cl->records)))
+			return r;
+		break;
+	case OPT_FROM:
+		cl->from = optarg;
+		break;
+	case OPT_RANKER:
+		if (!strcmp(optarg, "excellent"))
+			cl->o.rank_pairwise = false;
+		else if (!strcmp(optarg, "pairwise"))
+			cl->o.rank_pairwise = true;
+		else
+			return cli_usage_error(cmd, "--ranker: must be 'excellent' or 'pairwise'");
+		break;
+	case OPT_FAMILY:
+		if (parse_u64(optarg, &cl->family) < 0 || cl->family >= DISTILL_N_FAMILIES)
+			return cli_usage_error(cmd, "--cl->family: must be an integer in [0, %cl->d]",
+					       DISTILL_N_FAMILIES - 1);
+		break;
+	default:
+		return cli_usage_error(cmd, "unknown option");
+	}
+	return 0;
+}
+
+static int cmd_distill(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+	    {"top-fraction", required_argument, NULL, OPT_TOPFRAC},
+	    {"alpha", required_argument, NULL, OPT_ALPHA},
+	    {"beta", required_argument, NULL, OPT_BETA},
+	    {"min-sample", required_argument, NULL, OPT_MINSAMPLE},
+	    {"measurer", required_argument, NULL, OPT_MEASURER},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"cores", required_argument, NULL, OPT_CORES},
+	    {"seed", required_argument, NULL, OPT_SEED},
+	    {"batch", required_argument, NULL, OPT_BATCH},
+	    {"phi", required_argument, NULL, OPT_PHI},
+	    {"no-stop", no_argument, NULL, OPT_NOSTOP},
+	    {"survey", required_argument, NULL, OPT_SURVEY},
+	    {"predicted-only", no_argument, NULL, OPT_PREDONLY},
+	    {"no-cloud-best", no_argument, NULL, OPT_NOCLOUDBEST},
+	    {"features", required_argument, NULL, OPT_FEATURES},
+	    {"cold-filter", required_argument, NULL, OPT_COLD},
+	    {"cold-k", required_argument, NULL, OPT_COLDK},
+	    {"epsilon", required_argument, NULL, OPT_EPSILON},
+	    {"compare", no_argument, NULL, OPT_COMPARE},
+	    {"report", required_argument, NULL, OPT_REPORT},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"synthesize", required_argument, NULL, OPT_SYNTH},
+	    {"tasks", required_argument, NULL, OPT_TASKS},
+	    {"records", required_argument, NULL, OPT_RECORDS},
+	    {"family", required_argument, NULL, OPT_FAMILY},
+	    {"ranker", required_argument, NULL, OPT_RANKER},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {},
+	};
+	const char *cmd = "distill";
+	struct cli cl = {.measurer_cmd = "builtin",
+			 .cores_s = "0",
+			 .timeout = 60000,
+			 .tasks = 24,
+			 .records = 250,
+			 .ui = {.tty = isatty(STDERR_FILENO), .start = now_usec()}};
+	distiller_opts_default(&cl.o);
+	struct distiller_opts *o = &cl.o;
+	struct ui *ui = &cl.ui;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) >= 0) {
+		r = parse_opt(&cl, c);
+		if (r < 0)
+			return ES_EXIT_OK;
+		if (r)
+			return r;
+	}
+
+	if (cl.synth) {
+		if (optind != argc)
+			return cli_usage_error(cmd, "--synthesize takes no LOG argument");
+		struct tvmsynth_opts so = {.tasks = cl.tasks,
+					   .records = cl.records,
+					   .seed = o->seed,
+					   .failed_fraction = 0.03,
+					   .family = (unsigned)cl.family};
+		return synthesize(cmd, cl.synth, cl.from, &so, ui->quiet);
+	}
+
+	if (optind >= argc)
+		return cli_usage_error(cmd, "LOG: missing the auto-scheduler log to distill");
+	if (optind + 1 < argc)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (!cl.out)
+		return cli_usage_error(cmd, "--out: required (where to write the best records)");
+	if (cl.threshold_set && o->first.top_fraction > 0)
+		return cli_usage_error(cmd, "--threshold and --top-fraction exclude each other");
+	const char *log = argv[optind];
+	ui->log = log;
+
+	struct run_args ra = {.log = log,
+			      .out = cl.out,
+			      .report = cl.report,
+			      .measurer_cmd = cl.measurer_cmd,
+			      .cores_s = cl.cores_s,
+			      .timeout = cl.timeout,
+			      .json = cl.json};
+	return run_distill(cmd, &ra, o, ui);
+}
 ES_COMMAND("distill", cmd_distill,
 	   "Distill a cloud TVM tuning log to the best records for this edge");
 
 static const char *const truth_help =
-    "Usage: edgeslice distill-truth\n"
+    "Usage: edgeslice distill-truth [--family N]\n"
     "\n"
     "A measurer for `edgeslice distill --measurer` that answers with the synthetic edge cost\n"
     "model instead of running anything (docs/DISTILL.md, \"Synthetic model\"). Reads requests\n"
@@ -572,10 +726,18 @@ static int cmd_distill_truth(int argc, char **argv)
 		fputs(truth_help, stdout);
 		return ES_EXIT_OK;
 	}
-	if (argc > 1)
+	uint64_t family = 0;
+	if (argc == 3 && !strcmp(argv[1], "--family")) {
+		if (parse_u64(argv[2], &family) < 0 || family >= DISTILL_N_FAMILIES)
+			return cli_usage_error("distill-truth",
+					       "--family: must be an integer in [0, %d]",
+					       DISTILL_N_FAMILIES - 1);
+	} else if (argc > 1) {
 		return cli_usage_error("distill-truth", "unexpected argument '%s'", argv[1]);
-	struct distill_device edge;
-	distill_device_edge(&edge);
+	}
+	struct distill_family fam;
+	distill_family((unsigned)family, &fam);
+	struct distill_device edge = fam.edge;
 	_cleanup_free_ char *buf = NULL;
 	size_t cap = 0;
 	ssize_t n;

@@ -1,6 +1,7 @@
 /* distiller.h — the tuning-record distillation pipeline (ALGORITHMS.md section 3) over a log file:
  * streaming pass, first step, alpha sample, edge measurement, XGBoost, vote, survey-tuned
- * measurement of the predicted edge-friendly records, best record per task. */
+ * measurement of the predicted edge-friendly records behind Trimmer's cold-candidate filter,
+ * best record per task. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,7 +13,7 @@
 #include "xgbclf.h"
 
 struct distiller_opts {
-	struct distill_first_step first; /* threshold 0.4 by default */
+	struct distill_first_step first; /* threshold 0.2 by default */
 	double alpha;			 /* sample rate, default 0.15 */
 	double beta;			 /* label threshold on the calibrated score, default 1.0 */
 	uint64_t seed;
@@ -25,6 +26,10 @@ struct distiller_opts {
 	bool survey_model;    /* survey rule on the whole model's latency, not per task */
 	const char *features; /* optional features file (docs/DISTILL.md) */
 	bool compare;	      /* also run the baselines (measures every survivor) */
+	bool rank_pairwise;   /* order by an XGBoost rank:pairwise model, not the "excellent" one */
+	bool cold_filter;     /* Trimmer's cold-candidate filter before each batch */
+	size_t cold_k;	      /* drop when the k most similar measured records are all cold */
+	double epsilon;	      /* filtering probability before the first model update */
 	struct xgbclf_params xgb;
 	/* Optional callbacks, called from the pipeline's thread. */
 	/* A skipped log line (err < 0), a failed record (err == 0), or with line == 0 a message
@@ -46,7 +51,27 @@ struct distiller_task {
 	/* Baselines (with opts.compare), INFINITY when unknown. */
 	double cloud_best_edge; /* edge cost of the cloud's best record: the first step alone */
 	double random_best;	/* random sample of the survivors, same per-task budget */
+	double topk_best;	/* the cloud's k best survivors, k = the same per-task budget */
 	double all_best;	/* every survivor measured */
+};
+
+/* The cold-candidate filter and what the run spent on cold records (docs/DISTILL.md). */
+struct distiller_cold {
+	size_t checked;	 /* candidates queried (the epsilon draw said "check") */
+	size_t filtered; /* candidates dropped */
+	size_t sample_filtered; /* of which alpha-sample records (replaced by another draw) */
+	size_t updates;	 /* embedding model updates */
+	/* Fixed yardstick: slower than the median of the task's alpha sample, or failed. */
+	size_t measured_cold, survey_cold;
+	double cold_seconds, survey_cold_seconds; /* measuring wall time on them */
+	double cold_cost_seconds;		  /* sum of their edge costs */
+	/* The paper's: above the task's LOESS trend of this run's measurements. */
+	size_t loess_cold;
+	double loess_cold_seconds;
+	/* With compare: slower than the median edge cost of the task's first-step survivors (all
+	 * measured), the yardstick that no choice of the run can move. */
+	size_t truth_cold, truth_survey_cold;
+	double truth_cold_seconds, truth_cold_cost_seconds;
 };
 
 struct distiller_result {
@@ -69,6 +94,7 @@ struct distiller_result {
 	size_t baseline_measurements;
 	double all_seconds; /* actual, with compare */
 	int version_minor;  /* of the first record; the output keeps each record's own */
+	struct distiller_cold cold;
 };
 void distiller_result_free(struct distiller_result *r);
 
@@ -83,6 +109,7 @@ int distiller_run(const char *log_path, const struct distiller_opts *opts, struc
 int distiller_parse_feature_line(const char *s, size_t len, unsigned long long *ret_line,
 				 float *ret_row, size_t *ret_n);
 
-/* Writes the best record of every task (with its edge costs) as an auto-scheduler log. */
+/* Writes the best record of every task as an auto-scheduler log: its original line, byte for
+ * byte (the edge costs are in the report). */
 int distiller_write_best(const struct distiller_result *r, const char *log_path,
 			 const char *out_path);

@@ -133,9 +133,10 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 	    !(o->failed_fraction >= 0 && o->failed_fraction < 1))
 		return -EINVAL;
 	static const int64_t dims[] = {64, 128, 256, 512, 1024};
-	struct distill_device cloud, edge;
-	distill_device_cloud(&cloud);
-	distill_device_edge(&edge);
+	struct distill_family fam;
+	if (distill_family(o->family, &fam) < 0)
+		return -EINVAL;
+	struct distill_device cloud = fam.cloud, edge = fam.edge;
 	struct distill_rng g = {.s = o->seed};
 	size_t pool_n = o->records * 3;
 	_cleanup_free_ struct cand *pool = malloc(pool_n * sizeof(*pool));
@@ -155,9 +156,9 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 	fprintf(lf, "# edgeslice distill --synthesize: %zu tasks x %zu records, seed %llu\n",
 		o->tasks, o->records, (unsigned long long)o->seed);
 	fprintf(tf,
-		"{\"model\": \"edgeslice-synthetic-v1\", \"edge_cache_bytes\": %.0f, "
+		"{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"edge_cache_bytes\": %.0f, "
 		"\"cloud_cache_bytes\": %.0f, \"tasks\": [",
-		edge.cache_bytes, cloud.cache_bytes);
+		fam.name, o->family, edge.cache_bytes, cloud.cache_bytes);
 	uint64_t line = 1, ts = 1700000000;
 	int r = 0;
 	for (size_t t = 0; t < o->tasks && r == 0; t++) {

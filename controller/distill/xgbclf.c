@@ -72,8 +72,41 @@ static int set(BoosterHandle b, const char *k, const char *v)
 	return XGBoosterSetParam(b, k, v) ? xerr() : 0;
 }
 
+static int train(const float *x, size_t n_rows, size_t n_cols, const float *labels,
+		 const float *weights, const unsigned *group, size_t n_groups,
+		 const struct xgbclf_params *p, struct xgbclf **ret);
+
 int xgbclf_train(const float *x, size_t n_rows, size_t n_cols, const float *labels,
 		 const float *weights, const struct xgbclf_params *p, struct xgbclf **ret)
+{
+	if (!labels)
+		return -EINVAL;
+	for (size_t i = 0; i < n_rows; i++)
+		if (labels[i] != 0.0f && labels[i] != 1.0f)
+			return -EINVAL;
+	return train(x, n_rows, n_cols, labels, weights, NULL, 0, p, ret);
+}
+
+int xgbclf_train_rank(const float *x, size_t n_rows, size_t n_cols, const float *labels,
+		      const unsigned *group, size_t n_groups, const struct xgbclf_params *p,
+		      struct xgbclf **ret)
+{
+	if (!labels || !group || n_groups == 0)
+		return -EINVAL;
+	size_t sum = 0;
+	for (size_t g = 0; g < n_groups; g++)
+		sum += group[g];
+	if (sum != n_rows)
+		return -EINVAL;
+	for (size_t i = 0; i < n_rows; i++)
+		if (!(labels[i] >= 0) || !isfinite(labels[i]))
+			return -EINVAL;
+	return train(x, n_rows, n_cols, labels, NULL, group, n_groups, p, ret);
+}
+
+static int train(const float *x, size_t n_rows, size_t n_cols, const float *labels,
+		 const float *weights, const unsigned *group, size_t n_groups,
+		 const struct xgbclf_params *p, struct xgbclf **ret)
 {
 	struct xgbclf_params def;
 	if (!p) {
@@ -84,8 +117,6 @@ int xgbclf_train(const float *x, size_t n_rows, size_t n_cols, const float *labe
 		return -EINVAL;
 	bool any_weight = !weights;
 	for (size_t i = 0; i < n_rows; i++) {
-		if (labels[i] != 0.0f && labels[i] != 1.0f)
-			return -EINVAL;
 		if (weights && (!(weights[i] >= 0) || !isfinite(weights[i])))
 			return -EINVAL;
 		if (weights && weights[i] > 0)
@@ -101,6 +132,8 @@ int xgbclf_train(const float *x, size_t n_rows, size_t n_cols, const float *labe
 		return xerr();
 	if (weights && XGDMatrixSetFloatInfo(dm, "weight", weights, n_rows))
 		return xerr();
+	if (group && XGDMatrixSetUIntInfo(dm, "group", group, n_groups))
+		return xerr();
 
 	_cleanup_(xgbclf_freep) struct xgbclf *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -110,7 +143,7 @@ int xgbclf_train(const float *x, size_t n_rows, size_t n_cols, const float *labe
 		return xerr();
 	char buf[32];
 	int r;
-	if ((r = set(c->booster, "objective", "binary:logistic")) < 0 ||
+	if ((r = set(c->booster, "objective", group ? "rank:pairwise" : "binary:logistic")) < 0 ||
 	    (r = set(c->booster, "verbosity", "0")) < 0 ||
 	    (r = set(c->booster, "tree_method", "exact")) < 0)
 		return r;
@@ -147,5 +180,29 @@ int xgbclf_predict(struct xgbclf *c, const float *x, size_t n_rows, size_t n_col
 	if (len != n_rows || !out)
 		return -EIO;
 	memcpy(ret_prob, out, n_rows * sizeof(*out));
+	return 0;
+}
+
+int xgbclf_predict_leaf(struct xgbclf *c, const float *x, size_t n_rows, size_t n_cols,
+			int32_t *ret_leaf, size_t max_trees, size_t *ret_trees)
+{
+	if (!c || !x || !ret_leaf || !ret_trees || n_rows == 0 || n_cols != c->n_cols)
+		return -EINVAL;
+	_cleanup_(dmfree) DMatrixHandle dm = NULL;
+	if (XGDMatrixCreateFromMat(x, n_rows, n_cols, NAN, &dm))
+		return xerr();
+	bst_ulong len = 0;
+	const float *out = NULL;
+	/* option_mask 2: leaf index per tree instead of the prediction. */
+	if (XGBoosterPredict(c->booster, dm, 2, 0, 0, &len, &out))
+		return xerr();
+	if (!out || len == 0 || len % n_rows)
+		return -EIO;
+	size_t trees = (size_t)len / n_rows;
+	if (trees > max_trees)
+		return -E2BIG;
+	for (size_t i = 0; i < (size_t)len; i++)
+		ret_leaf[i] = (int32_t)out[i];
+	*ret_trees = trees;
 	return 0;
 }

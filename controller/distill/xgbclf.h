@@ -20,8 +20,18 @@ struct xgbclf;
  * (weights may be NULL). -EINVAL for empty or inconsistent input, -EDOM if every weight is 0. */
 int xgbclf_train(const float *x, size_t n_rows, size_t n_cols, const float *labels,
 		 const float *weights, const struct xgbclf_params *p, struct xgbclf **ret);
-/* Probability of label 1 per row into ret_prob[n_rows]. */
+/* A ranking model (rank:pairwise): rows come in n_groups consecutive groups of group[g] rows;
+ * pairs are formed inside a group from the labels (any non-negative relevance). Predictions are
+ * scores: only their order within a group means anything. */
+int xgbclf_train_rank(const float *x, size_t n_rows, size_t n_cols, const float *labels,
+		      const unsigned *group, size_t n_groups, const struct xgbclf_params *p,
+		      struct xgbclf **ret);
+/* Probability of label 1 per row into ret_prob[n_rows] (a ranking model: its score). */
 int xgbclf_predict(struct xgbclf *c, const float *x, size_t n_rows, size_t n_cols, float *ret_prob);
+/* Leaf index of every row in every tree (XGBoost's pred_leaf): ret_leaf[n_rows * trees], row
+ * major; *ret_trees = boosting rounds. The rows' embedding for similarity queries. */
+int xgbclf_predict_leaf(struct xgbclf *c, const float *x, size_t n_rows, size_t n_cols,
+			int32_t *ret_leaf, size_t max_trees, size_t *ret_trees);
 void xgbclf_free(struct xgbclf *c);
 /* The last XGBoost message seen by this thread ("" if none). */
 const char *xgbclf_last_error(void);

@@ -298,6 +298,39 @@ static void test_model(void **state)
 	assert_true(e_big / e > c_big / c);
 }
 
+static void test_families(void **state)
+{
+	struct distill_step s[16];
+	size_t n = matmul_steps(s);
+	const int64_t shape[] = {1024, 1024, 1024};
+	struct distill_family f0, f;
+	struct distill_device cloud, edge;
+	distill_device_cloud(&cloud);
+	distill_device_edge(&edge);
+	assert_int_equal(distill_family(0, &f0), 0);
+	double a, b;
+	/* Family 0 is the v1 model exactly. */
+	assert_int_equal(distill_model_cost(&edge, s, n, shape, 3, &a), 0);
+	assert_int_equal(distill_model_cost(&f0.edge, s, n, shape, 3, &b), 0);
+	assert_near(a, b);
+	assert_int_equal(distill_family(DISTILL_N_FAMILIES, &f), -ENOENT);
+	for (unsigned k = 1; k < DISTILL_N_FAMILIES; k++) {
+		assert_int_equal(distill_family(k, &f), 0);
+		assert_non_null(f.name);
+		assert_int_equal(distill_model_cost(&f.edge, s, n, shape, 3, &a), 0);
+		assert_int_equal(distill_model_cost(&f.cloud, s, n, shape, 3, &b), 0);
+		assert_true(a > b && b > 0); /* every edge is slower than its cloud */
+	}
+	/* Register pressure: a 16x16 accumulator tile spills on a 64-float register file. */
+	assert_int_equal(distill_family(1, &f), 0);
+	struct distill_device nr = f.edge;
+	nr.regs = 0;
+	s[0].len[2] = 16, s[1].len[2] = 16;
+	assert_int_equal(distill_model_cost(&f.edge, s, n, shape, 3, &a), 0);
+	assert_int_equal(distill_model_cost(&nr, s, n, shape, 3, &b), 0);
+	assert_true(a > b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_sample),
 	    cmocka_unit_test(test_nest_and_features),
 	    cmocka_unit_test(test_model),
+	    cmocka_unit_test(test_families),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

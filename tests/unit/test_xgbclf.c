@@ -26,6 +26,56 @@ static void test_separable(void **state)
 	xgbclf_free(c);
 }
 
+static void test_leaf_embedding(void **state)
+{
+	/* Two well separated groups: rows of one group share their leaves, the groups do not. */
+	float x[40], y[40];
+	for (int i = 0; i < 40; i++) {
+		x[i] = (float)i / 40;
+		y[i] = x[i] > 0.5f;
+	}
+	struct xgbclf_params p;
+	xgbclf_params_default(&p);
+	p.rounds = 5;
+	struct xgbclf *c = NULL;
+	assert_int_equal(xgbclf_train(x, 40, 1, y, NULL, &p, &c), 0);
+	const float q[] = {0.1f, 0.12f, 0.9f};
+	int32_t leaf[3 * 8];
+	size_t trees = 0;
+	assert_int_equal(xgbclf_predict_leaf(c, q, 3, 1, leaf, 8, &trees), 0);
+	assert_int_equal(trees, 5);
+	for (size_t t = 0; t < trees; t++) {
+		assert_int_equal(leaf[t], leaf[trees + t]);
+		assert_int_not_equal(leaf[t], leaf[2 * trees + t]);
+	}
+	assert_int_equal(xgbclf_predict_leaf(c, q, 3, 1, leaf, 4, &trees), -E2BIG);
+	assert_int_equal(xgbclf_predict_leaf(c, q, 1, 2, leaf, 8, &trees), -EINVAL);
+	xgbclf_free(c);
+}
+
+static void test_rank_pairwise(void **state)
+{
+	/* Two groups of 10 rows; relevance grows with x in both. The scores must order the rows
+	 * of each group by x. */
+	float x[20], y[20];
+	for (int i = 0; i < 20; i++) {
+		x[i] = (float)(i % 10) / 10;
+		y[i] = (float)(i % 10);
+	}
+	const unsigned group[] = {10, 10};
+	struct xgbclf *c = NULL;
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, group, 2, NULL, &c), 0);
+	const float q[] = {0.05f, 0.45f, 0.95f};
+	float p[3];
+	assert_int_equal(xgbclf_predict(c, q, 3, 1, p), 0);
+	assert_true(p[0] < p[1] && p[1] < p[2]);
+	xgbclf_free(c);
+	const unsigned bad[] = {10, 9};
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, bad, 2, NULL, &c), -EINVAL);
+	y[3] = -1;
+	assert_int_equal(xgbclf_train_rank(x, 20, 1, y, group, 2, NULL, &c), -EINVAL);
+}
+
 static void test_weights_decide(void **state)
 {
 	/* The same point labelled both ways: the heavier weight wins. */
@@ -68,6 +118,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_separable),
 	    cmocka_unit_test(test_weights_decide),
+	    cmocka_unit_test(test_leaf_embedding),
+	    cmocka_unit_test(test_rank_pairwise),
 	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
