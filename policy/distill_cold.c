@@ -41,8 +41,7 @@ static double loess_at(const double *xs, const double *ys, size_t lo, size_t hi,
 	return my + slope * (x0 - mx);
 }
 
-int distill_cold_marks(const double *cost, size_t n, double span, bool *ret_cold,
-		       double *ret_trend)
+int distill_cold_marks(const double *cost, size_t n, double span, bool *ret_cold, double *ret_trend)
 {
 	if (!(span > 0 && span <= 1) || (n && (!cost || !ret_cold)))
 		return -EINVAL;

@@ -1,5 +1,6 @@
 /* distill_cold.h — Trimmer's cold-candidate filter (trimmer-autotuning.txt Alg. 1), the pure part:
- * cosine similarity of leaf embeddings, the LOESS trend that defines "cold", the epsilon schedule. */
+ * cosine similarity of leaf embeddings, the LOESS trend that defines "cold", the epsilon schedule.
+ */
 #pragma once
 
 #include <stdbool.h>

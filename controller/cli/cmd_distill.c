@@ -204,7 +204,8 @@ static struct json_object *cold_json(const struct distiller_result *r)
 	json_object_object_add(o, "sample_filtered",
 			       json_object_new_int64((int64_t)c->sample_filtered));
 	if (r->baseline_measurements || r->all_seconds > 0) {
-		json_object_object_add(o, "truth_cold", json_object_new_int64((int64_t)c->truth_cold));
+		json_object_object_add(o, "truth_cold",
+				       json_object_new_int64((int64_t)c->truth_cold));
 		json_object_object_add(o, "truth_survey_cold",
 				       json_object_new_int64((int64_t)c->truth_survey_cold));
 		json_object_object_add(o, "truth_cold_seconds", jnum(c->truth_cold_seconds));
@@ -345,8 +346,8 @@ static void print_table(const char *log, const struct distiller_result *r, bool 
 	       r->n_survivors ? 100.0 * (double)r->n_measured / (double)r->n_survivors : 0.0,
 	       r->measure_seconds, compare ? "" : "~", all, all - r->measure_seconds);
 	if (r->cold.updates || r->cold.filtered)
-		printf("cold filter: %zu checked, %zu filtered, %zu model updates\n", r->cold.checked,
-		       r->cold.filtered, r->cold.updates);
+		printf("cold filter: %zu checked, %zu filtered, %zu model updates\n",
+		       r->cold.checked, r->cold.filtered, r->cold.updates);
 	printf("cold records measured: %zu (%.3f s measuring; slower than the task's sample "
 	       "median)\n",
 	       r->cold.measured_cold, r->cold.cold_seconds);
@@ -521,8 +522,7 @@ static int parse_opt(struct cli *cl, int c)
 		break;
 	case OPT_SEED:
 		if (parse_u64(optarg, &cl->o.seed) < 0)
-			return cli_usage_error(cmd,
-					       "--seed: must be a non-negative integer");
+			return cli_usage_error(cmd, "--seed: must be a non-negative integer");
 		cl->o.xgb.seed = cl->o.seed;
 		break;
 	case OPT_BATCH:
@@ -611,7 +611,8 @@ static int parse_opt(struct cli *cl, int c)
 		break;
 	case OPT_FAMILY:
 		if (parse_u64(optarg, &cl->family) < 0 || cl->family >= DISTILL_N_FAMILIES)
-			return cli_usage_error(cmd, "--cl->family: must be an integer in [0, %cl->d]",
+			return cli_usage_error(cmd,
+					       "--cl->family: must be an integer in [0, %cl->d]",
 					       DISTILL_N_FAMILIES - 1);
 		break;
 	default:

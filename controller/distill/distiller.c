@@ -121,8 +121,7 @@ static int tasks_get(struct tasks *t, const char *wk, const char *tg, uint32_t *
 		return -ENOMEM;
 	}
 	x->cloud_min = INFINITY;
-	x->edge_best = x->cloud_best_edge = x->random_best = x->all_best = x->topk_best =
-	    INFINITY;
+	x->edge_best = x->cloud_best_edge = x->random_best = x->all_best = x->topk_best = INFINITY;
 	x->best = SIZE_MAX;
 	t->slot[h] = (uint32_t)t->n + 1;
 	*ret = (uint32_t)t->n++;
@@ -216,8 +215,7 @@ static int pass1(const char *path, const struct distiller_opts *o, struct tasks 
 
 /* --- measurement ------------------------------------------------------------------------ */
 
-int distill_measure_rec(struct drun *d, const struct distill_rec *x, double *ret_cost,
-			double *secs)
+int distill_measure_rec(struct drun *d, const struct distill_rec *x, double *ret_cost, double *secs)
 {
 	_cleanup_free_ char *line = NULL;
 	int r = tvmlog_reader_pread(d->rd, x->offset, x->length, &line);
@@ -337,7 +335,8 @@ static int learn_sample(struct drun *d)
 	_cleanup_free_ size_t *idx = malloc(n * sizeof(size_t));
 	_cleanup_free_ double *score = malloc(n * sizeof(double));
 	_cleanup_free_ float *lab = malloc(n * sizeof(float)), *wt = malloc(n * sizeof(float));
-	_cleanup_free_ double *emin = malloc(nt * sizeof(double)), *cmin = malloc(nt * sizeof(double));
+	_cleanup_free_ double *emin = malloc(nt * sizeof(double)),
+			      *cmin = malloc(nt * sizeof(double));
 	if (!idx || !score || !lab || !wt || !emin || !cmin)
 		return -ENOMEM;
 	/* Measure the sample, task by task in turn so a long run shows every task early. */

@@ -57,10 +57,10 @@ struct distiller_task {
 
 /* The cold-candidate filter and what the run spent on cold records (docs/DISTILL.md). */
 struct distiller_cold {
-	size_t checked;	 /* candidates queried (the epsilon draw said "check") */
-	size_t filtered; /* candidates dropped */
+	size_t checked;		/* candidates queried (the epsilon draw said "check") */
+	size_t filtered;	/* candidates dropped */
 	size_t sample_filtered; /* of which alpha-sample records (replaced by another draw) */
-	size_t updates;	 /* embedding model updates */
+	size_t updates;		/* embedding model updates */
 	/* Fixed yardstick: slower than the median of the task's alpha sample, or failed. */
 	size_t measured_cold, survey_cold;
 	double cold_seconds, survey_cold_seconds; /* measuring wall time on them */

@@ -204,6 +204,58 @@ static int parse_step(struct json_object *a, size_t idx, struct distill_step *s,
 	return 0;
 }
 
+/* "i"[0][2..5]: the optional task fields after the workload key and the target. */
+static int check_task_fields(struct json_object *task, size_t nt, char *err, size_t errsz)
+{
+	if (nt > 2) {
+		struct json_object *hw = json_object_array_get_idx(task, 2);
+		int64_t tmp[16];
+		int32_t cnt;
+		if (hw && parse_int_list(hw, tmp, &cnt, ELEMENTSOF(tmp), false) < 0)
+			return fail(
+			    err, errsz,
+			    "\"i\"[0][2]: hardware parameters must be an array of integers");
+	}
+	if (nt > 3 && !json_object_is_type(json_object_array_get_idx(task, 3), json_type_string))
+		return fail(err, errsz, "\"i\"[0][3]: task description must be a string");
+	if (nt > 4 && !is_int(json_object_array_get_idx(task, 4)))
+		return fail(err, errsz, "\"i\"[0][4]: layout rewrite option must be an integer");
+	if (nt > 5) {
+		struct json_object *names = json_object_array_get_idx(task, 5);
+		if (!json_object_is_type(names, json_type_array))
+			return fail(err, errsz, "\"i\"[0][5]: task input names must be an array");
+		for (size_t k = 0; k < json_object_array_length(names); k++)
+			if (!json_object_is_type(json_object_array_get_idx(names, k),
+						 json_type_string))
+				return fail(err, errsz,
+					    "\"i\"[0][5][%zu]: task input name must be a string",
+					    k);
+	}
+	return 0;
+}
+
+/* "r"[0]: the measured costs; their mean is the record's cost. */
+static int parse_costs(struct json_object *costs, struct tvmlog_record *rec, char *err,
+		       size_t errsz)
+{
+	size_t nc = json_object_array_length(costs);
+	double sum = 0;
+	for (size_t k = 0; k < nc; k++) {
+		struct json_object *c = json_object_array_get_idx(costs, k);
+		if (!is_num(c))
+			return fail(err, errsz, "\"r\"[0][%zu]: cost must be a number", k);
+		double d = json_object_get_double(c);
+		if (!isfinite(d) || d < 0)
+			return fail(err, errsz, "\"r\"[0][%zu]: cost must be finite and >= 0", k);
+		if (k < TVMLOG_MAX_COSTS)
+			rec->costs[k] = d;
+		sum += d;
+	}
+	rec->n_costs = nc < TVMLOG_MAX_COSTS ? nc : TVMLOG_MAX_COSTS;
+	rec->cost = sum / (double)nc;
+	return 0;
+}
+
 int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, char *err,
 		      size_t errsz)
 {
@@ -275,30 +327,9 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 		return fail(err, errsz, "\"i\"[0][0]: workload key must be a string");
 	if (!json_object_is_type(tg, json_type_string))
 		return fail(err, errsz, "\"i\"[0][1]: target must be a string");
-	if (nt > 2) {
-		struct json_object *hw = json_object_array_get_idx(task, 2);
-		int64_t tmp[16];
-		int32_t cnt;
-		if (hw && parse_int_list(hw, tmp, &cnt, ELEMENTSOF(tmp), false) < 0)
-			return fail(
-			    err, errsz,
-			    "\"i\"[0][2]: hardware parameters must be an array of integers");
-	}
-	if (nt > 3 && !json_object_is_type(json_object_array_get_idx(task, 3), json_type_string))
-		return fail(err, errsz, "\"i\"[0][3]: task description must be a string");
-	if (nt > 4 && !is_int(json_object_array_get_idx(task, 4)))
-		return fail(err, errsz, "\"i\"[0][4]: layout rewrite option must be an integer");
-	if (nt > 5) {
-		struct json_object *names = json_object_array_get_idx(task, 5);
-		if (!json_object_is_type(names, json_type_array))
-			return fail(err, errsz, "\"i\"[0][5]: task input names must be an array");
-		for (size_t k = 0; k < json_object_array_length(names); k++)
-			if (!json_object_is_type(json_object_array_get_idx(names, k),
-						 json_type_string))
-				return fail(err, errsz,
-					    "\"i\"[0][5][%zu]: task input name must be a string",
-					    k);
-	}
+	int q = check_task_fields(task, nt, err, errsz);
+	if (q < 0)
+		return q;
 	if (!json_object_is_type(state, json_type_array) || json_object_array_length(state) < 2 ||
 	    !json_object_is_type(json_object_array_get_idx(state, 1), json_type_array))
 		return fail(err, errsz, "\"i\"[1]: state must be [stages, [steps]]");
@@ -321,21 +352,9 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 		return fail(err, errsz, "\"r\"[3]: timestamp must be a number");
 
 	struct tvmlog_record rec = {.version_minor = minor, .n_task_fields = nt};
-	size_t nc = json_object_array_length(costs);
-	double sum = 0;
-	for (size_t k = 0; k < nc; k++) {
-		struct json_object *c = json_object_array_get_idx(costs, k);
-		if (!is_num(c))
-			return fail(err, errsz, "\"r\"[0][%zu]: cost must be a number", k);
-		double d = json_object_get_double(c);
-		if (!isfinite(d) || d < 0)
-			return fail(err, errsz, "\"r\"[0][%zu]: cost must be finite and >= 0", k);
-		if (k < TVMLOG_MAX_COSTS)
-			rec.costs[k] = d;
-		sum += d;
-	}
-	rec.n_costs = nc < TVMLOG_MAX_COSTS ? nc : TVMLOG_MAX_COSTS;
-	rec.cost = sum / (double)nc;
+	q = parse_costs(costs, &rec, err, errsz);
+	if (q < 0)
+		return q;
 	int64_t e = json_object_get_int64(eno);
 	rec.error_no = e < 0 || e > INT32_MAX ? INT32_MAX : (int)e;
 	rec.all_cost = json_object_get_double(allc);
@@ -348,7 +367,7 @@ int tvmlog_parse_line(const char *line, size_t len, struct tvmlog_record *ret, c
 	if (!sv)
 		return -ENOMEM;
 	for (size_t k = 0; k < ns; k++) {
-		int q = parse_step(json_object_array_get_idx(steps, k), k, &sv[k], err, errsz);
+		q = parse_step(json_object_array_get_idx(steps, k), k, &sv[k], err, errsz);
 		if (q < 0)
 			return q;
 	}

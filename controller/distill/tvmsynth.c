@@ -155,10 +155,11 @@ int tvmsynth_write(const char *log_path, const char *truth_path, const struct tv
 	}
 	fprintf(lf, "# edgeslice distill --synthesize: %zu tasks x %zu records, seed %llu\n",
 		o->tasks, o->records, (unsigned long long)o->seed);
-	fprintf(tf,
-		"{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"edge_cache_bytes\": %.0f, "
-		"\"cloud_cache_bytes\": %.0f, \"tasks\": [",
-		fam.name, o->family, edge.cache_bytes, cloud.cache_bytes);
+	fprintf(
+	    tf,
+	    "{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"edge_cache_bytes\": %.0f, "
+	    "\"cloud_cache_bytes\": %.0f, \"tasks\": [",
+	    fam.name, o->family, edge.cache_bytes, cloud.cache_bytes);
 	uint64_t line = 1, ts = 1700000000;
 	int r = 0;
 	for (size_t t = 0; t < o->tasks && r == 0; t++) {

@@ -287,7 +287,8 @@ static void test_cold_filter_refills(void **state)
 		measurer_free(m);
 		/* A record dropped from the sample is replaced there and becomes a survey
 		 * candidate again. */
-		assert_int_equal(r->n_predicted_measured + r->cold.filtered - r->cold.sample_filtered,
+		assert_int_equal(r->n_predicted_measured + r->cold.filtered -
+				     r->cold.sample_filtered,
 				 r->n_survivors - r->n_sampled);
 		assert_true(r->cold.truth_cold <= r->n_measured);
 		assert_true(r->cold.updates >= 1);

@@ -116,10 +116,8 @@ static void test_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_separable),
-	    cmocka_unit_test(test_weights_decide),
-	    cmocka_unit_test(test_leaf_embedding),
-	    cmocka_unit_test(test_rank_pairwise),
+	    cmocka_unit_test(test_separable),	   cmocka_unit_test(test_weights_decide),
+	    cmocka_unit_test(test_leaf_embedding), cmocka_unit_test(test_rank_pairwise),
 	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* distill_learn.c — the distiller's learning side: feature rows (computed from the log or read
- * from a features file), XGBoost training, voting predictions, leaf embeddings, cross-validation. */
+ * from a features file), XGBoost training, voting predictions, leaf embeddings, cross-validation.
+ */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
 #endif
@@ -230,8 +231,8 @@ static int build_rows(const struct feats *f, const size_t *recs, size_t n_recs, 
 }
 
 /* Votes of the given records under classifier c into ret_friendly / ret_mean. */
-int distill_predict_recs(struct xgbclf *c, const struct feats *f, const size_t *recs,
-			 size_t n_recs, bool *ret_friendly, float *ret_mean)
+int distill_predict_recs(struct xgbclf *c, const struct feats *f, const size_t *recs, size_t n_recs,
+			 bool *ret_friendly, float *ret_mean)
 {
 	struct trainset s;
 	int r = build_rows(f, recs, n_recs, NULL, NULL, &s);

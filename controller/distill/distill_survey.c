@@ -194,8 +194,8 @@ struct task_state {
 
 /* One task's batch: the next `batch` candidates the filter lets through (a dropped candidate is
  * replaced by the next one, so the batch stays full while candidates last). */
-static int task_batch(struct drun *d, struct distill_cold_state *c, size_t t, const size_t *order, size_t *pos,
-		      const size_t *end, size_t *done, size_t total, bool *ret_did)
+static int task_batch(struct drun *d, struct distill_cold_state *c, size_t t, const size_t *order,
+		      size_t *pos, const size_t *end, size_t *done, size_t total, bool *ret_did)
 {
 	const struct distiller_opts *o = d->o;
 	for (size_t b = 0; b < o->batch && pos[t] < end[t];) {
@@ -312,7 +312,8 @@ int distill_sample_filtered(struct drun *d, size_t *idx, size_t *n)
 	const struct distiller_opts *o = d->o;
 	size_t nr = res->n_recs, nt = res->n_tasks, n_spares = 0, n_q = *n;
 	/* Per task queues in one array: the sample, then the replacements appended. */
-	_cleanup_free_ size_t *q = malloc(nr * sizeof(size_t)), *spares = malloc(nr * sizeof(size_t));
+	_cleanup_free_ size_t *q = malloc(nr * sizeof(size_t)),
+			      *spares = malloc(nr * sizeof(size_t));
 	_cleanup_free_ size_t *head = calloc(nt, sizeof(size_t));
 	if (!q || !spares || !head)
 		return -ENOMEM;

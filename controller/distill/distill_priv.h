@@ -46,8 +46,8 @@ int distill_train_recs(const struct feats *f, const size_t *idx, size_t n, const
 int distill_train_rank_recs(const struct distill_rec *recs, const struct feats *f,
 			    const size_t *idx, size_t n, const double *rel,
 			    const struct xgbclf_params *p, struct xgbclf **ret);
-int distill_predict_recs(struct xgbclf *c, const struct feats *f, const size_t *recs,
-			 size_t n_recs, bool *ret_friendly, float *ret_mean);
+int distill_predict_recs(struct xgbclf *c, const struct feats *f, const size_t *recs, size_t n_recs,
+			 bool *ret_friendly, float *ret_mean);
 /* Leaf embedding of each record (its first feature row): ret_leaf[n_recs * max_trees]. */
 int distill_leaf_recs(struct xgbclf *c, const struct feats *f, const size_t *recs, size_t n_recs,
 		      int32_t *ret_leaf, size_t max_trees, size_t *ret_trees);

@@ -148,10 +148,15 @@ static int task_lines(FILE *lf, FILE *tf, struct json_object *tmpl, const char *
 		bool failed = distill_rng_unit(g) < o->failed_fraction;
 		++*line;
 		if (failed)
-			fprintf(lf, "{\"i\": %s, \"r\": [[10000000000.0], 4, %.3f, %llu], \"v\": \"v0.5\"}\n",
-				v->line, 0.5 + distill_rng_unit(g), (unsigned long long)(1700000000 + *line));
+			fprintf(lf,
+				"{\"i\": %s, \"r\": [[10000000000.0], 4, %.3f, %llu], \"v\": "
+				"\"v0.5\"}\n",
+				v->line, 0.5 + distill_rng_unit(g),
+				(unsigned long long)(1700000000 + *line));
 		else
-			fprintf(lf, "{\"i\": %s, \"r\": [[%.9g, %.9g, %.9g], 0, %.3f, %llu], \"v\": \"v0.5\"}\n",
+			fprintf(lf,
+				"{\"i\": %s, \"r\": [[%.9g, %.9g, %.9g], 0, %.3f, %llu], \"v\": "
+				"\"v0.5\"}\n",
 				v->line, v->cloud, v->cloud, v->cloud, 0.5 + distill_rng_unit(g),
 				(unsigned long long)(1700000000 + *line));
 		if (failed)
@@ -205,8 +210,9 @@ int tvmsynth_write_from(const char *template_log, const char *log_path, const ch
 	fprintf(lf, "# edgeslice distill --synthesize --from %s: seed %llu\n", template_log,
 		(unsigned long long)o->seed);
 	struct json_object *from = json_object_new_string(template_log);
-	fprintf(tf, "{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"from\": %s, "
-		    "\"tasks\": [",
+	fprintf(tf,
+		"{\"model\": \"edgeslice-synthetic-%s\", \"family\": %u, \"from\": %s, "
+		"\"tasks\": [",
 		fam.name, o->family,
 		from ? json_object_to_json_string_ext(from, JSON_C_TO_STRING_PLAIN) : "null");
 	json_object_put(from);
@@ -215,7 +221,8 @@ int tvmsynth_write_from(const char *template_log, const char *log_path, const ch
 	const char *text;
 	size_t len;
 	char **seen = NULL;
-	while (r >= 0 && nt < o->tasks && (r = tvmlog_reader_next(rd, &text, &len, &no, &off)) > 0) {
+	while (r >= 0 && nt < o->tasks &&
+	       (r = tvmlog_reader_next(rd, &text, &len, &no, &off)) > 0) {
 		struct tvmlog_record rec;
 		if (tvmlog_parse_line(text, len, &rec, NULL, 0) < 0)
 			continue;
@@ -241,8 +248,8 @@ int tvmsynth_write_from(const char *template_log, const char *log_path, const ch
 				else {
 					seen = ns;
 					seen[nt] = TAKE_PTR(key);
-					r = task_lines(lf, tf, ival, rec.workload_key, nt, o, &fam, &g,
-						       &line);
+					r = task_lines(lf, tf, ival, rec.workload_key, nt, o, &fam,
+						       &g, &line);
 					if (r == -ENOENT)
 						r = 0, free(seen[nt]);
 					else
