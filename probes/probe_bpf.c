@@ -84,7 +84,7 @@ int probe_bpf_open(const struct probe_bpf_opts *o, struct probe_bpf **ret)
 	max = o->max_cgroups ? o->max_cgroups : 1024;
 	/* tp_btf attach targets and BTF-typed task pointers come from the kernel's own BTF;
 	 * without it (Raspberry Pi kernels) do not even try. */
-	if (stat("/sys/kernel/btf/vmlinux", &st) < 0)
+	if (stat(o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux", &st) < 0)
 		return -EOPNOTSUPP;
 	libbpf_set_print(silent_print);
 

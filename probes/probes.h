@@ -154,6 +154,7 @@ struct probe_bpf_cg {
 
 struct probe_bpf_opts {
 	uint32_t max_cgroups; /* filter/stat map size; 0 = 1024 */
+	const char *btf_path; /* the kernel's BTF; NULL = /sys/kernel/btf/vmlinux */
 	bool account_all;     /* account every cgroup, ignoring the filter (benchmarks) */
 };
 

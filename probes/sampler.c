@@ -84,7 +84,8 @@ int sampler_new(const struct sampler_params *p, struct sampler **ret)
 		return r;
 	s->bpf_error = -EOPNOTSUPP;
 	if (p->use_bpf) {
-		struct probe_bpf_opts o = {.account_all = p->bpf_account_all};
+		struct probe_bpf_opts o = {.account_all = p->bpf_account_all,
+					   .btf_path = p->btf_path};
 		s->bpf_error = probe_bpf_open(&o, &s->bpf);
 	}
 	*ret = TAKE_PTR(s);

@@ -17,6 +17,7 @@ struct sampler_params {
 			       * (the kernel's PSI averaging period); 0 = every tick */
 	bool use_bpf; /* load the eBPF scheduler probe (default true); -EOPNOTSUPP tolerated */
 	bool bpf_account_all; /* probe every cgroup, not only the added ones (benchmarks) */
+	const char *btf_path; /* the kernel's BTF; NULL = /sys/kernel/btf/vmlinux */
 };
 void sampler_params_init(struct sampler_params *p);
 

@@ -51,7 +51,14 @@ int ctl_show_status(const struct ropts *o, const char *cmd)
 			printf("; node %.2f of %.0f cores busy", busy, ncpu);
 		if (ctl_jpath(rep, &psi, "measure", "node", "psi", "cpu", "some_avg10", NULL))
 			printf(", cpu pressure %.1f%%", psi);
-		printf("\n\n");
+		printf("\n");
+		json_object *k = NULL, *w = NULL;
+		if (json_object_object_get_ex(rep, "kernel", &k) &&
+		    json_object_object_get_ex(k, "warnings", &w))
+			for (size_t i = 0; i < json_object_array_length(w); i++)
+				printf("! %s\n",
+				       json_object_get_string(json_object_array_get_idx(w, i)));
+		printf("\n");
 		ctl_print_tables(rep);
 		if (json_object_object_get_ex(rep, "apps", &v) && json_object_array_length(v)) {
 			printf("\n");

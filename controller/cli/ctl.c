@@ -189,6 +189,9 @@ static const char *fmt_opt(bool have, double v, const char *unit, char *buf, siz
 	return buf;
 }
 
+/* Set from a status reply's "kernel" object: PSI is off on this node (psi=0). */
+static bool ctl_psi_off;
+
 void ctl_print_tasks(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32], f[32];
@@ -204,6 +207,13 @@ void ctl_print_tasks(json_object *arr)
 		bool hrq = ctl_jpath(o, &rq, "measure", "bpf", "rq_p99_us", NULL);
 		bool hthr = ctl_jpath(o, &thr, "measure", "cpu", "throttled_frac", NULL);
 		bool hpsi = ctl_jpath(o, &psi, "measure", "psi", "cpu", "some_avg10", NULL);
+		json_object *me = NULL;
+		/* "*": the memory demand is accounted but not a limit (no memory controller). */
+		bool unenforced = json_object_object_get_ex(o, "mem_enforced", &me) &&
+				  !json_object_get_boolean(me);
+		char mem[40];
+		snprintf(mem, sizeof(mem), "%s%s", mib(jd(o, "mem_alloc"), a, sizeof(a)),
+			 unenforced ? "*" : "");
 		char app[160] = "-"; /* application tasks: APPID:app/task (ids are consecutive, so
 				      * an application's tasks are listed together) */
 		if (ctl_ji(o, "app"))
@@ -212,13 +222,12 @@ void ctl_print_tasks(json_object *arr)
 		printf("%6" PRId64
 		       " %-20s %-16s %-10s %-9s %6.2f %6.2f %8s %8s %7.2fs %8s %6s %6s %s\n",
 		       ctl_ji(o, "id"), app, ctl_js(o, "queue"), ctl_js(o, "device"),
-		       ctl_js(o, "state"), jd(o, "cpu_alloc"), jd(o, "cpu_used"),
-		       mib(jd(o, "mem_alloc"), a, sizeof(a)), mib(jd(o, "mem_used"), b, sizeof(b)),
-		       jd(o, "wait_s"),
+		       ctl_js(o, "state"), jd(o, "cpu_alloc"), jd(o, "cpu_used"), mem,
+		       mib(jd(o, "mem_used"), b, sizeof(b)), jd(o, "wait_s"),
 		       fmt_opt(hrq, rq >= 10000 ? rq / 1000 : rq, rq >= 10000 ? "ms" : "us", c,
 			       sizeof(c)),
 		       fmt_opt(hthr, 100 * thr, "%", e, sizeof(e)),
-		       fmt_opt(hpsi, psi, "%", f, sizeof(f)), cmd);
+		       ctl_psi_off ? "n/a" : fmt_opt(hpsi, psi, "%", f, sizeof(f)), cmd);
 	}
 }
 
@@ -267,8 +276,16 @@ void ctl_print_tables(json_object *rep)
 	if (json_object_object_get_ex(rep, "queues", &v))
 		ctl_print_queues(v);
 	printf("\n");
-	if (json_object_object_get_ex(rep, "tasks", &v))
+	json_object *k = NULL, *psi = NULL, *me = NULL;
+	ctl_psi_off = json_object_object_get_ex(rep, "kernel", &k) &&
+		      json_object_object_get_ex(k, "psi", &psi) && !json_object_get_boolean(psi);
+	if (json_object_object_get_ex(rep, "tasks", &v)) {
 		ctl_print_tasks(v);
+		if (json_object_object_get_ex(k, "memory_enforced", &me) &&
+		    !json_object_get_boolean(me) && json_object_array_length(v))
+			printf("* memory demand accounted, not enforced: no memory controller "
+			       "(see the line above the tables)\n");
+	}
 }
 
 int ctl_parse_ropts(int argc, char **argv, const char *help, struct ropts *o, bool top)

@@ -123,6 +123,13 @@ struct daemon {
 	size_t n_unshape;
 	const char *cg_path;	 /* absolute path of the task subtree */
 	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
+	char btf_path[PATH_MAX]; /* the kernel's BTF (daemon_opts.btf, or <sys>/kernel/btf/vmlinux)
+				  */
+	struct probe_caps caps;	 /* what the kernel offers (check_kernel) */
+	bool hybrid;		 /* cgroup v1 controllers, an empty cgroup2: nothing enforced */
+	bool mem_enforced;	 /* memory.max is written (the memory controller is delegated) */
+	char kernel_warnings[4][256]; /* one line each, as logged at start-up */
+	size_t n_kernel_warnings;
 	bool journal;
 	char last_status[128];
 	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
@@ -170,6 +177,10 @@ void daemon_sweep_stale(struct daemon *d);
 int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata);
 json_object *daemon_uplink_json(struct daemon *d);
 json_object *daemon_measure_json(struct daemon *d);
+json_object *daemon_kernel_json(struct daemon *d);
+/* Detects what the kernel lacks, logs it once, fills d->caps and the warnings; -EOPNOTSUPP
+ * when require_memory = yes cannot be met. cgfs: the cgroup2 mount (d->root is open). */
+int daemon_check_kernel(struct daemon *d, const char *cgfs);
 json_object *daemon_devices_json(struct daemon *d);
 json_object *daemon_queues_json(struct daemon *d);
 json_object *daemon_tasks_json(struct daemon *d, bool live_only);

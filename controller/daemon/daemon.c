@@ -88,6 +88,7 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	RESTART_IF(c.node_cpu != d->conf.node_cpu, "node_cores");
 	RESTART_IF(c.node_mem != d->conf.node_mem, "node_memory");
 	RESTART_IF(c.strict != d->conf.strict, "enforcement");
+	RESTART_IF(c.require_memory != d->conf.require_memory, "require_memory");
 	RESTART_IF(c.measure != d->conf.measure, "measure");
 	RESTART_IF(c.smoothing != d->conf.smoothing, "measure_smoothing");
 	RESTART_IF(memcmp(&c.fleet, &d->conf.fleet, sizeof(c.fleet)), "fleet");
@@ -468,7 +469,9 @@ static int setup_cgroup(struct daemon *d, char **ret_path)
 
 	r = pick_cgroupfs(o->sys ? o->sys : "/sys", o->cgroupfs, cgfs, sizeof(cgfs));
 	if (r < 0) {
-		daemon_log(LOG_ERR, "no cgroup2 hierarchy mounted");
+		daemon_log(LOG_ERR,
+			   "no cgroup2 hierarchy mounted (a cgroup v1 host): edgeslice "
+			   "needs cgroup v2; boot with systemd.unified_cgroup_hierarchy=1");
 		return r;
 	}
 	if (o->cgroup_root) {
@@ -526,6 +529,9 @@ static int setup_cgroup(struct daemon *d, char **ret_path)
 			   "controllers missing in %s: %s; their limits are not enforced", cgpath,
 			   cg_root_missing(d->root));
 	}
+	r = daemon_check_kernel(d, cgfs);
+	if (r < 0)
+		return r;
 	*ret_path = TAKE_PTR(cgpath);
 	return 0;
 }
@@ -537,6 +543,8 @@ static int setup_measurement(struct daemon *d)
 	int r;
 
 	sampler_params_init(&sp);
+	sp.proc_root = d->o.proc;
+	sp.btf_path = d->btf_path;
 	sp.alpha = d->conf.smoothing;
 	sp.use_bpf = d->conf.measure != DCONF_MEASURE_CGROUP;
 	r = sampler_new(&sp, &d->sampler);
@@ -554,11 +562,13 @@ static int setup_measurement(struct daemon *d)
 				   probe_bpf_error_reason(r));
 			return r;
 		}
-		/* A missing kernel feature is the node's; anything else is a bug of ours. */
-		daemon_log(
-		    r == -EOPNOTSUPP || r == -EPERM ? LOG_NOTICE : LOG_ERR,
-		    "eBPF scheduler probe unavailable (%s: %s); measuring with cgroup files only",
-		    probe_bpf_error_reason(r), strerror(-r));
+		/* A missing kernel feature is the node's (said once by check_kernel when it is the
+		 * BTF); anything else is a bug of ours. */
+		if (!(r == -EOPNOTSUPP && !d->caps.btf))
+			daemon_log(r == -EOPNOTSUPP || r == -EPERM ? LOG_NOTICE : LOG_ERR,
+				   "eBPF scheduler probe unavailable (%s: %s); measuring with "
+				   "cgroup files only",
+				   probe_bpf_error_reason(r), strerror(-r));
 	}
 
 	if (d->conf.uplink[0]) {
@@ -682,6 +692,10 @@ int daemon_run(const struct daemon_opts *o)
 		daemon_log_max = LOG_DEBUG;
 	d->o = *o;
 	d->listen_fd = d->state_fd = -1;
+	snprintf(d->btf_path, sizeof(d->btf_path), "%s",
+		 o->btf ? o->btf : "/sys/kernel/btf/vmlinux");
+	if (!o->btf && o->sys)
+		snprintf(d->btf_path, sizeof(d->btf_path), "%s/kernel/btf/vmlinux", o->sys);
 	d->t0_us = now_usec();
 	/* Blocked before any thread exists (the cgroup removal thread, libcurl's), so that every
 	 * thread inherits the mask and these reach only the event loop's signalfd; one arriving
@@ -694,8 +708,16 @@ int daemon_run(const struct daemon_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	if (setup_config(d) < 0)
 		return 1;
-	if (setup_policy(d) < 0 || setup_cgroup(d, &cgpath) < 0)
+	if (setup_policy(d) < 0)
 		goto out;
+	r = setup_cgroup(d, &cgpath);
+	if (r < 0) {
+		/* This kernel cannot do what the configuration requires: restarting will not help
+		 * (the unit lists this status in RestartPreventExitStatus=). */
+		if (r == -EOPNOTSUPP)
+			ret = DAEMON_EXIT_UNSUPPORTED;
+		goto out;
+	}
 
 	/* state */
 	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {

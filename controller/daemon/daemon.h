@@ -16,7 +16,12 @@ struct daemon_opts {
 	const char *cgroup_root; /* delegated subtree; default: our own cgroup (Delegate=yes) */
 	const char *proc;	 /* procfs root, default /proc (a fake tree in tests) */
 	const char *sys;	 /* sysfs root, default /sys (cgroupfs is looked for below it) */
+	const char *btf;	 /* kernel BTF, default <sys>/kernel/btf/vmlinux */
 };
+
+/* Exit status when the kernel cannot provide what the configuration requires
+ * (enforcement = strict, require_memory = yes): sysexits' EX_CONFIG. */
+#define DAEMON_EXIT_UNSUPPORTED 78
 
 /* Runs until SIGTERM/SIGINT; returns an exit status. */
 int daemon_run(const struct daemon_opts *o);

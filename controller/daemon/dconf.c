@@ -228,6 +228,13 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 		else
 			return err_at(err, errsz, line,
 				      "enforcement: must be strict or best-effort");
+	} else if (!strcmp(k, "require_memory")) {
+		if (!strcmp(v, "yes"))
+			c->require_memory = true;
+		else if (!strcmp(v, "no"))
+			c->require_memory = false;
+		else
+			return err_at(err, errsz, line, "require_memory: must be yes or no");
 	} else if (!strcmp(k, "placement")) {
 		if (!strcmp(v, "reserved"))
 			c->overcommit = false;

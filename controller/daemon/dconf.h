@@ -47,6 +47,7 @@ struct dconf {
 	double smoothing; /* EWMA weight of the newest interval, (0,1]; default 0.5 */
 	enum dconf_sigterm on_sigterm;
 	bool strict;		/* enforcement = strict: refuse to run without cpu/memory */
+	bool require_memory;	/* require_memory = yes: refuse to run without memory limits */
 	bool overcommit;	/* placement on measured use only (pure RD-DRF) */
 	char group[33];		/* control socket group */
 	char catalog[256];	/* model catalog path */

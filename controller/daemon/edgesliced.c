@@ -23,6 +23,10 @@ static void usage(FILE *f)
 	    "  --cgroup-root PATH   subtree for tasks, a path inside the cgroup2 hierarchy such\n"
 	    "                       as /system.slice/edgeslice-tasks.service (created if\n"
 	    "                       missing; default: our own cgroup under Delegate=yes)\n"
+	    "  --btf FILE           kernel BTF for the eBPF probe (default\n"
+	    "                       /sys/kernel/btf/vmlinux; missing: cgroup files only)\n"
+	    "  --procfs DIR         procfs root (default /proc)\n"
+	    "  --sysfs DIR          sysfs root (default /sys)\n"
 	    "  -h --help            show this help\n"
 	    "  --version            show the version\n");
 }
@@ -35,6 +39,9 @@ int main(int argc, char **argv)
 	    {"runtime-dir", required_argument, NULL, 'r'},
 	    {"cgroupfs", required_argument, NULL, 'f'},
 	    {"cgroup-root", required_argument, NULL, 'g'},
+	    {"btf", required_argument, NULL, 'b'},
+	    {"procfs", required_argument, NULL, 'p'},
+	    {"sysfs", required_argument, NULL, 'y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
@@ -66,6 +73,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.cgroup_root = optarg;
+			break;
+		case 'b':
+			o.btf = optarg;
+			break;
+		case 'p':
+			o.proc = optarg;
+			break;
+		case 'y':
+			o.sys = optarg;
 			break;
 		case 'h':
 			usage(stdout);

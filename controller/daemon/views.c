@@ -22,6 +22,8 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 				   : NULL);
 	json_object_object_add(o, "cpu_alloc", json_object_new_double(t->cpu));
 	json_object_object_add(o, "mem_alloc", json_object_new_int64((int64_t)t->mem));
+	/* A memory demand is always accounted; it is a limit only with the memory controller. */
+	json_object_object_add(o, "mem_enforced", json_object_new_boolean(d->mem_enforced));
 	json_object_object_add(
 	    o, "cpu_used",
 	    json_object_new_double(rt && t->state == DTASK_RUNNING ? rt->cpu_used : 0));
@@ -127,6 +129,22 @@ json_object *daemon_uplink_json(struct daemon *d)
 }
 
 /* The node as measured, and by what. */
+/* What the kernel offers and what is therefore not done, one line each (docs/EDGE.md). */
+json_object *daemon_kernel_json(struct daemon *d)
+{
+	json_object *o = json_object_new_object(), *w = json_object_new_array();
+
+	json_object_object_add(o, "btf", json_object_new_boolean(d->caps.btf));
+	json_object_object_add(o, "memory_controller", json_object_new_boolean(d->caps.memory_ctl));
+	json_object_object_add(o, "memory_enforced", json_object_new_boolean(d->mem_enforced));
+	json_object_object_add(o, "psi", json_object_new_boolean(d->caps.psi));
+	json_object_object_add(o, "hybrid_cgroups", json_object_new_boolean(d->hybrid));
+	for (size_t i = 0; i < d->n_kernel_warnings; i++)
+		json_object_array_add(w, json_object_new_string(d->kernel_warnings[i]));
+	json_object_object_add(o, "warnings", w);
+	return o;
+}
+
 json_object *daemon_measure_json(struct daemon *d)
 {
 	json_object *o = json_object_new_object(), *n = NULL;
