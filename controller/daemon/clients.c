@@ -144,7 +144,7 @@ int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	c->fd = cfd;
 	len = sizeof(c->cred);
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) == 0)
-		c->authorized = daemon_peer_in_group(d, &c->cred);
+		c->authorized = daemon_peer_authorized(d, cfd, &c->cred);
 	if (sd_event_add_io(d->ev, &c->src, cfd, EPOLLIN, on_client, c) < 0) {
 		close(cfd);
 		free(c);

@@ -123,6 +123,7 @@ struct daemon {
 	size_t n_unshape;
 	const char *cg_path;	 /* absolute path of the task subtree */
 	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
+	int lock_fd;		 /* state folder lock (flock), held while running */
 	char btf_path[PATH_MAX]; /* the kernel's BTF (daemon_opts.btf, or <sys>/kernel/btf/vmlinux)
 				  */
 	struct probe_caps caps;	 /* what the kernel offers (check_kernel) */
@@ -181,6 +182,9 @@ json_object *daemon_kernel_json(struct daemon *d);
 /* Detects what the kernel lacks, logs it once, fills d->caps and the warnings; -EOPNOTSUPP
  * when require_memory = yes cannot be met. cgfs: the cgroup2 mount (d->root is open). */
 int daemon_check_kernel(struct daemon *d, const char *cgfs);
+/* Creates, opens (d->state_fd) and locks (d->lock_fd) the state folder; -EBUSY when another
+ * daemon holds it. */
+int daemon_open_state_dir(struct daemon *d);
 json_object *daemon_devices_json(struct daemon *d);
 json_object *daemon_queues_json(struct daemon *d);
 json_object *daemon_tasks_json(struct daemon *d, bool live_only);
@@ -199,7 +203,7 @@ int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 			 struct proto_error *err);
 int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
 			 struct proto_error *err);
-bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr);
+bool daemon_peer_authorized(struct daemon *d, int fd, const struct ucred *cr);
 void daemon_handle_line(struct client *c, const char *line, size_t len);
 void daemon_client_free(struct client *c);
 void daemon_client_send(struct client *c, const char *line);

@@ -217,11 +217,13 @@ static int load_state(struct daemon *d)
 		return r;
 	r = dstate_parse(text, &flat, &n, &d->next_id, err, sizeof(err));
 	if (r < 0) {
-		/* Keep the evidence and refuse to start: silently dropping accepted tasks is
-		 * worse than not running. */
-		daemon_log(LOG_ERR, "state.json: corrupt (%s); moved aside to state.json.corrupt",
-			   err);
-		(void)renameat(d->state_fd, "state.json", d->state_fd, "state.json.corrupt");
+		/* Refuse to start and leave the file where it is: moving it aside made the next
+		 * start (systemd restarts us) run empty, losing every accepted task and orphaning
+		 * the running ones. The exit status stops systemd's restarts. */
+		daemon_log(LOG_ERR,
+			   "%s/state.json: corrupt (%s): not starting, the file is left as it is; "
+			   "restore it, or move it aside to start with no tasks",
+			   d->o.state_dir, err);
 		return -EBADMSG;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -610,7 +612,8 @@ static int setup_loop(struct daemon *d, sd_event_source **drain_src)
 	}
 	r = load_state(d);
 	if (r < 0) {
-		daemon_log(LOG_ERR, "state: %s", strerror(-r));
+		if (r != -EBADMSG) /* a corrupt file was said in its own words */
+			daemon_log(LOG_ERR, "state: %s", strerror(-r));
 		return r;
 	}
 	daemon_sweep_stale(d);
@@ -670,6 +673,8 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	sd_event_unref(d->ev);
 	if (d->state_fd >= 0)
 		close(d->state_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd); /* releases the lock */
 	cg_root_free(d->root);
 	policy_free(d->pol);
 	if (d->devs.ops)
@@ -691,7 +696,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (getenv("EDGESLICED_DEBUG"))
 		daemon_log_max = LOG_DEBUG;
 	d->o = *o;
-	d->listen_fd = d->state_fd = -1;
+	d->listen_fd = d->state_fd = d->lock_fd = -1;
 	snprintf(d->btf_path, sizeof(d->btf_path), "%s",
 		 o->btf ? o->btf : "/sys/kernel/btf/vmlinux");
 	if (!o->btf && o->sys)
@@ -708,6 +713,12 @@ int daemon_run(const struct daemon_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	if (setup_config(d) < 0)
 		return 1;
+	r = daemon_open_state_dir(d);
+	if (r < 0) {
+		if (r == -EBUSY)
+			ret = DAEMON_EXIT_BUSY;
+		goto out;
+	}
 	if (setup_policy(d) < 0)
 		goto out;
 	r = setup_cgroup(d, &cgpath);
@@ -719,19 +730,14 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 
-	/* state */
-	if (mkdir(o->state_dir, 0700) < 0 && errno != EEXIST) {
-		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
+	if (setup_measurement(d) < 0)
+		goto out;
+	r = setup_loop(d, &drain_src);
+	if (r < 0) {
+		if (r == -EBADMSG)
+			ret = DAEMON_EXIT_CORRUPT;
 		goto out;
 	}
-	d->state_fd = open(o->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->state_fd < 0) {
-		daemon_log(LOG_ERR, "%s: %m", o->state_dir);
-		goto out;
-	}
-
-	if (setup_measurement(d) < 0 || setup_loop(d, &drain_src) < 0)
-		goto out;
 	daemon_schedule(d);
 	daemon_log(LOG_INFO,
 		   "ready: policy %s, %zu device(s), measuring with %s, cgroup %s, socket %s",

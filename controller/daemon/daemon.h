@@ -22,6 +22,10 @@ struct daemon_opts {
 /* Exit status when the kernel cannot provide what the configuration requires
  * (enforcement = strict, require_memory = yes): sysexits' EX_CONFIG. */
 #define DAEMON_EXIT_UNSUPPORTED 78
+/* Another daemon holds the state folder (EX_TEMPFAIL). */
+#define DAEMON_EXIT_BUSY 75
+/* state.json does not validate: left as it is, not started (EX_PROTOCOL). */
+#define DAEMON_EXIT_CORRUPT 76
 
 /* Runs until SIGTERM/SIGINT; returns an exit status. */
 int daemon_run(const struct daemon_opts *o);

@@ -2,10 +2,13 @@
  * dispatch of its verb. */
 #include "daemon-internal.h"
 
-bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr)
+/* Root, or a member of the socket group: primary group from SO_PEERCRED, supplementary
+ * ones from SO_PEERGROUPS, both as the kernel recorded them at connect() (no /proc text,
+ * which a long Groups: line or a reused pid would make lie). */
+bool daemon_peer_authorized(struct daemon *d, int fd, const struct ucred *cr)
 {
-	char path[64], line[512];
-	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ gid_t *gids = NULL;
+	socklen_t len = 64 * sizeof(gid_t);
 
 	if (cr->uid == 0)
 		return true;
@@ -13,19 +16,20 @@ bool daemon_peer_in_group(struct daemon *d, const struct ucred *cr)
 		return false;
 	if (cr->gid == d->group)
 		return true;
-	/* Supplementary groups of the peer process. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)cr->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "Groups:", 7)) {
-			char *save = NULL;
-			for (char *tok = strtok_r(line + 7, " \t\n", &save); tok;
-			     tok = strtok_r(NULL, " \t\n", &save))
-				if ((gid_t)strtoul(tok, NULL, 10) == d->group)
+	for (int tries = 0; tries < 2; tries++) {
+		free(gids);
+		gids = malloc(len ? len : sizeof(gid_t));
+		if (!gids)
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gids, &len) == 0) {
+			for (size_t i = 0; i < len / sizeof(gid_t); i++)
+				if (gids[i] == d->group)
 					return true;
+			return false;
 		}
+		if (errno != ERANGE)
+			return false; /* len now holds the size needed: one more try */
+	}
 	return false;
 }
 
