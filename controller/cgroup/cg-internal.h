@@ -10,7 +10,6 @@
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -56,7 +55,6 @@ struct cg_task {
 	int events_fd;	  /* cgroup.events, kept open for pread */
 	int memevents_fd; /* memory.events, or -1 */
 	int cpustat_fd;	  /* cpu.stat, or -1 */
-	int inotify_fd;	  /* lazily created by cg_task_watch_fd */
 	bool killed;	  /* cgroup.kill was written: see cg_task_spawn_mode */
 };
 

@@ -2,6 +2,8 @@
  * exec reported back through a pipe, and the retry after a concurrent kill. */
 #include "cg-internal.h"
 
+#include <linux/close_range.h>
+
 /* --- starting a task ------------------------------------------------------------------- */
 
 struct clone_args_v2 {
@@ -49,6 +51,12 @@ static _Noreturn void child_exec(const struct cg_exec *e, int errpipe, int procs
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
+	/* Nothing past 2 reaches the task: the copies and /dev/null opened above, and anything
+	 * of the daemon's opened without O_CLOEXEC. Marked, not closed: errpipe must live until
+	 * the exec succeeds. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		for (int fd = 3; fd < 1024; fd++)
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	if (e->cwd && chdir(e->cwd) < 0)
 		goto fail;
 	if (e->gid != (gid_t)-1 && (setgroups(0, NULL) < 0 || setgid(e->gid) < 0))

@@ -373,7 +373,7 @@ static int task_new(struct cg_root *r, const char *name, int fd, struct cg_task 
 	}
 	t->root = r;
 	t->fd = fd;
-	t->events_fd = t->memevents_fd = t->cpustat_fd = t->inotify_fd = -1;
+	t->events_fd = t->memevents_fd = t->cpustat_fd = -1;
 	t->name = strdup(name);
 	if (!t->name)
 		return -ENOMEM;
@@ -568,8 +568,6 @@ int cg_task_destroy(struct cg_task *t, unsigned timeout_ms)
 	if (!t)
 		return -EINVAL;
 	/* Drop our own fds first: nothing of ours should pin the cgroup. */
-	if (t->inotify_fd >= 0)
-		close(t->inotify_fd), t->inotify_fd = -1;
 	if (t->events_fd >= 0)
 		close(t->events_fd), t->events_fd = -1;
 	if (t->memevents_fd >= 0)
@@ -619,8 +617,6 @@ void cg_task_free(struct cg_task *t)
 		close(t->memevents_fd);
 	if (t->cpustat_fd >= 0)
 		close(t->cpustat_fd);
-	if (t->inotify_fd >= 0)
-		close(t->inotify_fd);
 	free(t->name);
 	free(t);
 }

@@ -1,41 +1,11 @@
-/* cg-watch.c — noticing exit, emptiness and OOM kills: the inotify watch on cgroup.events and
- * the pread readers of cgroup.events, memory.events and cpu.stat. */
+/* cg-watch.c — noticing exit, emptiness and OOM kills: the task's open cgroup.events, which
+ * kernfs makes pollable (EPOLLPRI when it changes), and the pread readers of cgroup.events,
+ * memory.events and cpu.stat. No inotify: an instance per task ran into
+ * fs.inotify.max_user_instances at 128 tasks, and the last close of an instance waits for the
+ * kernel's mark cleanup (8-132 ms seen), which a task forked meanwhile could inherit. */
 #include "cg-internal.h"
 
 /* --- events ---------------------------------------------------------------------------- */
-
-static int task_path(const struct cg_task *t, const char *file, char *buf, size_t size)
-{
-	int n = snprintf(buf, size, "%s/%s%s%s", t->root->path, t->name, file ? "/" : "",
-			 file ? file : "");
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-int cg_task_watch_fd(struct cg_task *t)
-{
-	char p[PATH_MAX];
-	int k;
-
-	if (!t)
-		return -EINVAL;
-	if (t->inotify_fd >= 0)
-		return t->inotify_fd;
-	_cleanup_close_ int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	k = task_path(t, "cgroup.events", p, sizeof(p));
-	if (k < 0)
-		return k;
-	if (inotify_add_watch(fd, p, IN_MODIFY) < 0)
-		return negative_errno();
-	k = task_path(t, "memory.events", p, sizeof(p));
-	if (k < 0)
-		return k;
-	if (inotify_add_watch(fd, p, IN_MODIFY) < 0 && errno != ENOENT)
-		return negative_errno();
-	t->inotify_fd = TAKE_FD(fd);
-	return t->inotify_fd;
-}
 
 static int pread_keyed(int dirfd, const char *file, int *cache_fd, char *buf, size_t size)
 {
@@ -47,6 +17,21 @@ static int pread_keyed(int dirfd, const char *file, int *cache_fd, char *buf, si
 	return pread_all(*cache_fd, buf, size, NULL);
 }
 
+int cg_task_watch_fd(struct cg_task *t)
+{
+	char buf[512];
+	int k;
+
+	if (!t)
+		return -EINVAL;
+	/* Reading arms it: kernfs reports EPOLLPRI while the file changed since the last read
+	 * through this open file (cg_task_read_events reads it again each time). */
+	k = pread_keyed(t->fd, "cgroup.events", &t->events_fd, buf, sizeof(buf));
+	if (k < 0)
+		return k;
+	return t->events_fd;
+}
+
 int cg_task_read_events(struct cg_task *t, struct cg_events *ret)
 {
 	char buf[512];
@@ -56,12 +41,7 @@ int cg_task_read_events(struct cg_task *t, struct cg_events *ret)
 
 	if (!t || !ret)
 		return -EINVAL;
-	/* Drain the inotify queue so the fd only fires on the next change. */
-	if (t->inotify_fd >= 0) {
-		char junk[4096];
-		while (read(t->inotify_fd, junk, sizeof(junk)) > 0)
-			;
-	}
+	/* This read also re-arms the watch (cg_task_watch_fd). */
 	k = pread_keyed(t->fd, "cgroup.events", &t->events_fd, buf, sizeof(buf));
 	if (k < 0)
 		return k;

@@ -98,8 +98,9 @@ enum { CG_SPAWN_AUTO = 0, CG_SPAWN_CLONE3 = 1, CG_SPAWN_FORK = 2 };
 int cg_task_spawn_mode(struct cg_task *t, const struct cg_exec *e, int mode, pid_t *ret_pid,
 		       int *ret_pidfd);
 
-/* An fd that becomes readable (inotify IN_MODIFY) when cgroup.events or memory.events
- * change; call cg_task_read_events after it fires. */
+/* The task's open cgroup.events: poll it for EPOLLPRI, which kernfs raises when the file
+ * changed (populated, frozen) since it was last read; cg_task_read_events reads it and so
+ * re-arms it. Owned by the task (closed by cg_task_destroy/free). */
 int cg_task_watch_fd(struct cg_task *t);
 struct cg_events {
 	bool populated;

@@ -6,7 +6,7 @@
  *   tick/exit/submit ──> measure (cpu.stat, memory.current) ──> policy_sample/set_device_free
  *   policy_next ──> state.json (starting) ──> cg_task_create(cpu.max, memory.max, cpuset)
  *              ──> cg_task_spawn (clone3 into the cgroup) ──> state.json (running)
- *   cgroup.events populated=0 (inotify) ──> policy_release ──> state.json (done) ──> rmdir
+ *   cgroup.events populated=0 (EPOLLPRI) ─> policy_release ──> state.json (done) ──> rmdir
  *
  * Crash rules (see docs/DAEMON.md): a "starting" task whose cgroup never used CPU was never
  * started and is re-queued; one whose cgroup ran is running or finished, never restarted. */

@@ -200,8 +200,9 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 	rt->pidfd = -1;
 	rt->main_exited = true;
 	daemon_check_empty(rt->d, t);
-	/* The cgroup.events inotify can lag (kernfs notifies from a work queue): when the
-	 * main process is gone but the cgroup is not yet seen empty, look again shortly. */
+	/* The cgroup empties a little after the main process exits (its children, the
+	 * kernel's own exit work): when the main process is gone but the cgroup is not yet seen
+	 * empty, look again shortly. */
 	if (t->state == DTASK_RUNNING && !rt->recheck_src) {
 		rt->recheck_us = 2000;
 		(void)sd_event_add_time_relative(rt->d->ev, &rt->recheck_src, CLOCK_MONOTONIC,
@@ -214,30 +215,34 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 static int on_cg_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct dtask *t = userdata;
-	char buf[4096];
+	struct trt *rt = t->rt;
+	struct cg_events ev;
 
-	/* Drain the inotify queue; the state itself is read from cgroup.events. */
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	daemon_check_empty(((struct trt *)t->rt)->d, t);
+	/* Reading re-arms the level-triggered EPOLLPRI, whatever check_empty decides. */
+	(void)cg_task_read_events(rt->cg, &ev);
+	daemon_check_empty(rt->d, t);
 	return 0;
 }
 
+/* The main process's pidfd first, whatever happens to the cgroup watch: without the watch the
+ * exit is still seen at once (and the cgroup's emptiness by the recheck timer). */
 int daemon_watch_task(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
-	int wfd = cg_task_watch_fd(rt->cg), r;
+	int wfd, r;
 
-	if (wfd < 0)
-		return wfd;
-	r = sd_event_add_io(d->ev, &rt->watch_src, wfd, EPOLLIN, on_cg_event, t);
-	if (r < 0)
-		return r;
 	if (rt->pidfd >= 0) {
 		r = sd_event_add_io(d->ev, &rt->pid_src, rt->pidfd, EPOLLIN, on_pidfd, t);
 		if (r < 0)
 			return r;
 	}
+	wfd = cg_task_watch_fd(rt->cg);
+	r = wfd < 0 ? wfd : sd_event_add_io(d->ev, &rt->watch_src, wfd, EPOLLPRI, on_cg_event, t);
+	if (r < 0)
+		daemon_log(LOG_WARNING, "task %" PRIu64 ": cannot watch its cgroup: %s%s", t->id,
+			   strerror(-r),
+			   rt->pidfd >= 0 ? "; its exit is still seen from its pidfd"
+					  : "; its exit is seen by the measurement tick");
 	daemon_measure_start(d, t);
 	return 0;
 }
