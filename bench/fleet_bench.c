@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd-internal.h"
 #include "fleet.h"
 #include "util.h"
 

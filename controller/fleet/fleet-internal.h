@@ -15,7 +15,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include "etcd.h"
+#include "etcd-internal.h"
 #include "policy.h"
 #include "util.h"
 
