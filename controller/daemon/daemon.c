@@ -428,7 +428,7 @@ static int setup_policy(struct daemon *d)
 	struct policy_params pp = {0};
 	int r;
 
-	d->n_dev = d->devs.ops->count(d->devs.ctx);
+	d->n_dev = devset_count(&d->devs);
 	d->dev = calloc(d->n_dev, sizeof(*d->dev));
 	if (!d->dev) {
 		daemon_log(LOG_ERR, "devices: %s", strerror(ENOMEM));
@@ -447,7 +447,7 @@ static int setup_policy(struct daemon *d)
 		return r;
 	}
 	for (size_t i = 0; i < d->n_dev; i++) {
-		(void)d->devs.ops->get(d->devs.ctx, i, &d->dev[i]);
+		(void)devset_get(&d->devs, i, &d->dev[i]);
 		r = policy_add_device(d->pol, (uint32_t)i,
 				      (struct policy_res){d->dev[i].cpu, (double)d->dev[i].mem});
 		if (r < 0) {
@@ -662,8 +662,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		close(d->state_fd);
 	cg_root_free(d->root);
 	policy_free(d->pol);
-	if (d->devs.ops)
-		d->devs.ops->free(d->devs.ctx);
+	devset_free(&d->devs);
 	free(d->dev);
 	free(d->queues);
 	free(d->models);

@@ -93,6 +93,7 @@ struct fleet {
 	struct etcd_watch *w;
 	bool placer;
 	struct placer pl;
+	struct devset devs; /* fleet_devset_new(): the placer's devices */
 	struct pending *pend;
 	size_t n_pend;
 	bool etcd_down; /* an error was logged; the next success is logged too */
@@ -119,3 +120,6 @@ void fleet_copy_alloc_used(json_object *to, json_object *from);
 int fleet_publish(struct fleet *f);
 void fleet_drop_election_lease(struct fleet *f);
 int fleet_keepalive_if_due(struct fleet *f);
+/* The device keys of a nodes/ range as devices (keys that are no device key or values that are
+ * no JSON skipped); *ret malloc'd. */
+int fleet_devices_parse(const struct etcd_kvs *kvs, struct devset_device **ret, size_t *ret_n);

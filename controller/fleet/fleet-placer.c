@@ -225,44 +225,38 @@ static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, c
 	etcd_kv_done(&st);
 }
 
-/* 1. devices: every published one is live; the rest are dead. */
-static void read_devices(struct fleet *f, const struct etcd_kvs *nodes)
+/* 1. devices: every one the fleet device set holds is live; the rest are dead. */
+static void read_devices(struct fleet *f)
 {
 	struct placer *pl = &f->pl;
+	size_t n = devset_count(&f->devs);
 
 	for (size_t i = 0; i < pl->n_devs; i++)
 		pl->devs[i].seen = false;
-	for (size_t i = 0; i < nodes->n; i++) {
-		char node[65], name[65];
-		json_object *o;
+	for (size_t i = 0; i < n; i++) {
+		struct devset_device dd;
 		struct pdev *d;
 		size_t di;
-		if (fleet_parse_device_key(nodes->kvs[i].key, node, sizeof(node), name,
-					   sizeof(name)) < 0 ||
-		    !(o = json_tokener_parse(nodes->kvs[i].value)))
+		if (devset_get(&f->devs, i, &dd) < 0)
 			continue;
-		d = pdev_get(pl, node, name, &di);
-		if (d) {
-			d->cpu = fleet_jget_d(o, "cpu");
-			d->mem = (double)fleet_jget_i(o, "mem");
-			d->used_cpu = fleet_jget_d(o, "cpu_used");
-			d->used_mem = (double)fleet_jget_i(o, "mem_used");
-			d->seen = true;
-			/* Capacity as first published; later changes (0 while draining) reach the
-			 * policy through the free capacity below. */
-			if (!d->added &&
-			    policy_add_device(pl->pol, (uint32_t)di,
-					      (struct policy_res){d->cpu, d->mem}) >= 0)
-				d->added = true;
-			if (!d->added) {
-				json_object_put(o);
-				continue;
-			}
-			if (!d->live)
-				(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
-			d->live = true;
-		}
-		json_object_put(o);
+		d = pdev_get(pl, dd.node, dd.name, &di);
+		if (!d)
+			continue;
+		d->cpu = dd.cpu;
+		d->mem = (double)dd.mem;
+		d->used_cpu = dd.cpu_used;
+		d->used_mem = (double)dd.mem_used;
+		d->seen = true;
+		/* Capacity as first published; later changes (0 while draining) reach the policy
+		 * through the free capacity below. */
+		if (!d->added && policy_add_device(pl->pol, (uint32_t)di,
+						   (struct policy_res){d->cpu, d->mem}) >= 0)
+			d->added = true;
+		if (!d->added)
+			continue;
+		if (!d->live)
+			(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
+		d->live = true;
 	}
 	for (size_t i = 0; i < pl->n_devs; i++) {
 		pl->devs[i].alloc_cpu = pl->devs[i].alloc_mem = 0;
@@ -466,10 +460,10 @@ static void place(struct fleet *f)
 
 static void placer_step(struct fleet *f)
 {
-	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0};
+	struct etcd_kvs assign = {0}, queue = {0};
 	int r;
 
-	r = etcd_range(f->e, K_NODES, &nodes);
+	r = devset_refresh(&f->devs);
 	if (r >= 0)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
 	if (r >= 0)
@@ -478,14 +472,13 @@ static void placer_step(struct fleet *f)
 		fleet_etcd_failed(f, "placer read", r);
 		goto out;
 	}
-	read_devices(f, &nodes);
+	read_devices(f);
 	read_assignments(f, &assign);
 	read_queue(f, &queue);
 	set_free(f);
 	place(f);
 	fleet_etcd_ok(f);
 out:
-	etcd_kvs_done(&nodes);
 	etcd_kvs_done(&assign);
 	etcd_kvs_done(&queue);
 }

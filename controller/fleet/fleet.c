@@ -114,6 +114,9 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event
 	free(eps);
 	if (r < 0)
 		goto fail;
+	r = fleet_devset_new(f, &f->devs);
+	if (r < 0)
+		goto fail;
 	if (ev) {
 		r = sd_event_add_time_relative(ev, &f->timer, CLOCK_MONOTONIC,
 					       (uint64_t)f->period_ms * 1000u, 1000, fleet_on_timer,
@@ -153,6 +156,7 @@ void fleet_free(struct fleet *f)
 		fleet_drop_election_lease(f); /* a stopping placer hands over at once */
 	etcd_watch_free(f->w);
 	fleet_placer_reset(&f->pl);
+	devset_free(&f->devs);
 	for (size_t i = 0; i < f->n_pend; i++)
 		free(f->pend[i].value);
 	free(f->pend);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "devset.h"
+
 #define FLEET_PREFIX "/edgeslice/"
 
 /* Fleet mode (docs/FLEET.md): off = single node, etcd = share a queue and a placer through
@@ -76,6 +78,11 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event
 void fleet_free(struct fleet *f);
 const char *fleet_node(const struct fleet *f);
 bool fleet_is_placer(const struct fleet *f);
+
+/* Fleet mode as a device set (devset.h, kind "fleet"): every device the live nodes publish, read
+ * from etcd by devset_refresh() (nothing before the first); node and measured use filled in.
+ * The placer places through it. The set uses f's etcd client: free it before f. */
+int fleet_devset_new(struct fleet *f, struct devset *ret);
 
 /* Queues a task in /edgeslice/queue/<id>; ret_id = its fleet-wide id. -errno with a one-line
  * reason in err on failure. */
