@@ -648,7 +648,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		daemon_task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
-	fleet_free(d->fleet);
+	fleet_teardown(d);
 	shaper_free(d->shaper);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);

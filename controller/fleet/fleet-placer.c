@@ -57,7 +57,8 @@ static int elect(struct fleet *f)
 	fleet_placer_reset(&f->pl);
 	struct policy_params pp = {.seed = f->seed, .reconcile_period_s = 10};
 	if (policy_kind_from_name(f->policy, &pp.kind) < 0 || policy_new(&pp, &f->pl.pol) < 0) {
-		fleet_flog(f, LOG_ERR, "fleet: placer: cannot create policy %s", f->policy);
+		fleet_note(f, LOG_ERR, -EINVAL, "fleet: placer: cannot create policy %s",
+			   f->policy);
 		(void)etcd_txn_cad(f->e, K_PLACER, rev);
 		fleet_drop_election_lease(f);
 		return -EINVAL;
@@ -65,14 +66,14 @@ static int elect(struct fleet *f)
 	f->pl.rev = rev;
 	f->pl.t0_us = now_usec();
 	f->placer = true;
-	fleet_flog(f, LOG_INFO, "fleet: %s is the placer now (revision %" PRId64 ", policy %s)",
+	fleet_note(f, LOG_INFO, 0, "fleet: %s is the placer now (revision %" PRId64 ", policy %s)",
 		   f->node, rev, f->policy);
 	return 1;
 }
 
 static void step_down(struct fleet *f, const char *why)
 {
-	fleet_flog(f, LOG_WARNING, "fleet: %s is no longer the placer: %s", f->node, why);
+	fleet_note(f, LOG_WARNING, 0, "fleet: %s is no longer the placer: %s", f->node, why);
 	f->placer = false;
 	fleet_drop_election_lease(f);
 	fleet_placer_reset(&f->pl);
@@ -217,8 +218,8 @@ static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, c
 		return;
 	}
 	if (r == 1)
-		fleet_flog(f, LOG_WARNING, "fleet: node %s is gone: task %" PRIu64 " %s", node, id,
-			   what);
+		fleet_note(f, LOG_WARNING, 0, "fleet: node %s is gone: task %" PRIu64 " %s", node,
+			   id, what);
 	else if (r < 0)
 		fleet_etcd_failed(f, "handling a lost node", r);
 	json_object_put(o);
@@ -325,7 +326,8 @@ static void read_queue(struct fleet *f, const struct etcd_kvs *queue)
 		struct ptask *pt;
 		uint32_t qid;
 		if (fleet_parse_task(queue->kvs[i].value, &t, err, sizeof(err)) < 0) {
-			fleet_flog(f, LOG_ERR, "fleet: %s: dropped: %s", queue->kvs[i].key, err);
+			fleet_note(f, LOG_ERR, -EINVAL, "fleet: %s: dropped: %s", queue->kvs[i].key,
+				   err);
 			(void)etcd_txn_cad(f->e, queue->kvs[i].key, queue->kvs[i].mod_revision);
 			continue;
 		}
@@ -442,8 +444,8 @@ static void place(struct fleet *f)
 			    pl->pol, pp.dev_id,
 			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
 						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
-			fleet_flog(f, LOG_INFO, "fleet: placed task %" PRIu64 " on %s/%s", pt->id,
-				   d->node, d->name);
+			fleet_note(f, LOG_INFO, 0, "fleet: placed task %" PRIu64 " on %s/%s",
+				   pt->id, d->node, d->name);
 			continue;
 		}
 		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
@@ -483,11 +485,11 @@ out:
 	etcd_kvs_done(&queue);
 }
 
-int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+int fleet_step(struct fleet *f)
 {
-	struct fleet *f = userdata;
 	uint64_t now = now_usec();
 
+	f->step_err = 0;
 	fleet_node_step(f, now);
 	if (!f->placer && f->pl.pol)
 		fleet_placer_reset(&f->pl);
@@ -497,6 +499,10 @@ int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	if (f->placer)
 		placer_step(f);
-	(void)sd_event_source_set_time_relative(s, (uint64_t)f->period_ms * 1000u);
-	return 0;
+	return f->step_err;
+}
+
+uint64_t fleet_period_usec(const struct fleet *f)
+{
+	return (uint64_t)f->period_ms * 1000u;
 }
