@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
 #include "etcd-internal.h"
