@@ -85,9 +85,9 @@ uint64_t fleet_period_usec(const struct fleet *f);
 
 /* What fleet mode has to report, for its host to log each once (the module logs nothing):
  * failures (error = -errno, LOG_ERR or LOG_WARNING; an etcd failure once until etcd answers
- * again) and news (error 0, LOG_INFO: joined, elected, placed, assigned). Gathered by every
- * call that works on etcd (fleet_step, fleet_task_update, fleet_shutdown) and by the host
- * callbacks' callers, in order. */
+ * again) and news (error 0, LOG_INFO: joined, elected, placed, assigned), in order, by
+ * fleet_step and fleet_shutdown. A host that takes them at the top of its callbacks too keeps
+ * its own lines in order with them (the daemon does). */
 struct fleet_note {
 	int prio;
 	int error;
@@ -97,6 +97,7 @@ struct fleet_note {
  * how many. At most FLEET_MAX_NOTES are kept between two calls; later ones are dropped. */
 #define FLEET_MAX_NOTES 4096
 size_t fleet_take_notes(struct fleet *f, struct fleet_note **ret);
+
 const char *fleet_node(const struct fleet *f);
 bool fleet_is_placer(const struct fleet *f);
 
