@@ -19,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd-internal.h"
 #include "fleet.h"
 #include "util.h"
 
 struct sim {
 	struct fleet *f;
 	sd_event *ev;
+	sd_event_source *timer; /* fleet_step() every fleet_period_usec() */
 	char name[32];
 	double cpu_alloc;
 	unsigned running;
@@ -49,10 +50,26 @@ static uint64_t rt_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void sim_log(void *ctx, int prio, const char *msg)
+/* The fleet module's failures (and news), warnings and worse printed once each. */
+static void sim_log_notes(struct sim *s)
 {
-	if (prio <= LOG_WARNING)
-		fprintf(stderr, "%s: %s\n", ((struct sim *)ctx)->name, msg);
+	struct fleet_note *v = NULL;
+	size_t n = fleet_take_notes(s->f, &v);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].prio <= LOG_WARNING)
+			fprintf(stderr, "%s: %s\n", s->name, v[i].text);
+	free(v);
+}
+
+static int sim_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct sim *s = userdata;
+
+	(void)fleet_step(s->f);
+	sim_log_notes(s);
+	(void)sd_event_source_set_time_relative(src, fleet_period_usec(s->f));
+	return 0;
 }
 
 static json_object *sim_devices(void *ctx)
@@ -166,9 +183,9 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		/* the placer process stands for the placer only: no devices of its own */
-		struct fleet_host h = {
-		    &sims[i], sim_start, sim_known, placer ? empty_devices : sim_devices,
-		    sim_log,  NULL,	 NULL};
+		struct fleet_host h = {&sims[i],  sim_start,
+				       sim_known, placer ? empty_devices : sim_devices,
+				       NULL,	  NULL};
 		struct fleet_params p = {
 		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
 		sims[i].ev = ev;
@@ -179,7 +196,13 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 			snprintf(sims[i].name, sizeof(sims[i].name), "sim-%03u",
 				 (unsigned)((first + i) % 1000));
 		p.node = sims[i].name;
-		r = fleet_new(&p, &h, ev, &sims[i].f);
+		r = fleet_new(&p, &h, &sims[i].f);
+		if (r >= 0)
+			r = sd_event_add_time_relative(ev, &sims[i].timer, CLOCK_MONOTONIC,
+						       fleet_period_usec(sims[i].f), 1000,
+						       sim_on_timer, &sims[i]);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(sims[i].timer, SD_EVENT_ON);
 		if (r < 0) {
 			fprintf(stderr, "fleet_new: %s\n", strerror(-r));
 			return 1;
@@ -193,8 +216,12 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 	(void)sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
 	(void)sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
 	r = sd_event_loop(ev);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		sd_event_source_disable_unref(sims[i].timer);
+		(void)fleet_shutdown(sims[i].f);
+		sim_log_notes(&sims[i]);
 		fleet_free(sims[i].f);
+	}
 	return r < 0 ? 1 : 0;
 }
 
@@ -202,14 +229,14 @@ static int submit(const char *eps, unsigned count, double rate)
 {
 	struct fleet_conf c = {.lease_ttl = 5};
 	struct sim s = {.name = "driver"};
-	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, sim_log, NULL, NULL};
+	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, NULL, NULL};
 	struct fleet_params p = {.conf = &c, .node = "driver", .no_placer = true};
 	char *argv[] = {"bench", NULL}, err[256];
 	uint64_t t0 = now_usec(), id;
 	int r;
 
 	snprintf(c.endpoints, sizeof(c.endpoints), "%s", eps);
-	r = fleet_new(&p, &h, NULL, &s.f);
+	r = fleet_new(&p, &h, &s.f);
 	if (r < 0)
 		return 1;
 	for (unsigned i = 0; i < count; i++) {

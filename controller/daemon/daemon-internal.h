@@ -133,8 +133,9 @@ struct daemon {
 	size_t n_kernel_warnings;
 	bool journal;
 	char last_status[128];
-	struct fleet *fleet; /* fleet = etcd (controller/fleet.c); NULL in single-node mode */
-	bool loading;	     /* load_state: applications are settled once all tasks are known */
+	struct fleet *fleet; /* fleet = etcd (controller/fleet/); NULL in single-node mode */
+	sd_event_source *fleet_timer; /* fleet_step() every fleet_period_usec() */
+	bool loading; /* load_state: applications are settled once all tasks are known */
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -189,6 +190,8 @@ json_object *daemon_devices_json(struct daemon *d);
 json_object *daemon_queues_json(struct daemon *d);
 json_object *daemon_tasks_json(struct daemon *d, bool live_only);
 int fleet_setup(struct daemon *d);
+void fleet_teardown(struct daemon *d);
+void fleet_log_notes(struct daemon *d);
 int daemon_set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
 		   ...) _printf_(4, 5);
 int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *reply,

@@ -431,7 +431,7 @@ static int setup_policy(struct daemon *d)
 	struct policy_params pp = {0};
 	int r;
 
-	d->n_dev = d->devs.ops->count(d->devs.ctx);
+	d->n_dev = devset_count(&d->devs);
 	d->dev = calloc(d->n_dev, sizeof(*d->dev));
 	if (!d->dev) {
 		daemon_log(LOG_ERR, "devices: %s", strerror(ENOMEM));
@@ -450,7 +450,7 @@ static int setup_policy(struct daemon *d)
 		return r;
 	}
 	for (size_t i = 0; i < d->n_dev; i++) {
-		(void)d->devs.ops->get(d->devs.ctx, i, &d->dev[i]);
+		(void)devset_get(&d->devs, i, &d->dev[i]);
 		r = policy_add_device(d->pol, (uint32_t)i,
 				      (struct policy_res){d->dev[i].cpu, (double)d->dev[i].mem});
 		if (r < 0) {
@@ -661,7 +661,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		daemon_task_free(d->tasks[i]);
 	free(d->tasks);
 	sampler_free(d->sampler);
-	fleet_free(d->fleet);
+	fleet_teardown(d);
 	shaper_free(d->shaper);
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
@@ -677,8 +677,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		close(d->lock_fd); /* releases the lock */
 	cg_root_free(d->root);
 	policy_free(d->pol);
-	if (d->devs.ops)
-		d->devs.ops->free(d->devs.ctx);
+	devset_free(&d->devs);
 	free(d->dev);
 	free(d->queues);
 	free(d->models);

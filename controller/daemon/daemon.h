@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dconf.h"
+#include "devset.h"
 
 struct daemon_opts {
 	const char *config;	 /* default /etc/edgeslice/edgeslice.conf (missing = defaults) */
@@ -30,24 +31,7 @@ struct daemon_opts {
 /* Runs until SIGTERM/SIGINT; returns an exit status. */
 int daemon_run(const struct daemon_opts *o);
 
-/* Device set: the capacity placements are made on. The local backend is this node, whole
- * or split by cpuset partitions; a remote backend (fleet mode) implements the same ops. */
-struct devset_device {
-	char name[65];
-	char cpus[256]; /* cpuset for tasks placed here ("" = no pinning) */
-	double cpu;	/* capacity, cores */
-	uint64_t mem;	/* capacity, bytes */
-	bool local;	/* tasks run on this host (cgroup enforcement applies) */
-};
-struct devset_ops {
-	const char *kind;
-	size_t (*count)(void *ctx);
-	int (*get)(void *ctx, size_t i, struct devset_device *ret);
-	void (*free)(void *ctx);
-};
-struct devset {
-	const struct devset_ops *ops;
-	void *ctx;
-};
-/* Builds the local device set from the config (node_cores/node_memory, device = lines). */
+/* The device set (devset.h) of this node: the local backend, the node whole or split by
+ * cpuset partitions; fleet mode's placer uses the fleet backend (fleet.h) through the same ops.
+ * Built from the config (node_cores/node_memory, device = lines). */
 int devset_local_new(const struct dconf *c, double node_cpu, uint64_t node_mem, struct devset *ret);

@@ -1,5 +1,5 @@
-/* devset.c — the local device-set backend: this node as one device, or split into several
- * by the cpuset partitions of the config. Remote backends implement struct devset_ops too. */
+/* devset.c — the local device-set backend (devset.h): this node as one device, or split into
+ * several by the cpuset partitions of the config. Fleet mode's backend is fleet/fleet-devset.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +32,7 @@ static void local_free(void *ctx)
 
 static const struct devset_ops local_ops = {
     .kind = "local",
+    .refresh = NULL, /* the node's partitions are fixed until a restart */
     .count = local_count,
     .get = local_get,
     .free = local_free,

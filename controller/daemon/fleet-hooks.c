@@ -1,13 +1,24 @@
 /* fleet-hooks.c — the daemon's side of fleet mode: the struct fleet_host callbacks that start,
- * cancel and describe local tasks for the fleet module, and its set-up. */
+ * cancel and describe local tasks for the fleet module, its timer, set-up and teardown, and the
+ * one place its failures are logged (the module returns them as notes and logs nothing). */
 #include "daemon-internal.h"
 
-/* --- fleet mode: what controller/fleet.c calls back ------------------------------------ */
-
-static void fleet_log(void *ctx, int prio, const char *msg)
+/* Each note of the fleet module once, in the order they happened. Called after every fleet call
+ * that works on etcd and before the daemon acts on a callback, so the log reads in order. */
+void fleet_log_notes(struct daemon *d)
 {
-	daemon_log(prio, "%s", msg);
+	struct fleet_note *v = NULL;
+	size_t n;
+
+	if (!d->fleet)
+		return;
+	n = fleet_take_notes(d->fleet, &v);
+	for (size_t i = 0; i < n; i++)
+		daemon_log(v[i].prio, "%s", v[i].text);
+	free(v);
 }
+
+/* --- fleet mode: what controller/fleet/ calls back -------------------------------------- */
 
 /* A draining node offers no capacity, so the placer sends it nothing new. */
 static json_object *fleet_devices(void *ctx)
@@ -52,6 +63,7 @@ static int fleet_cancel_local(void *ctx, uint64_t fleet_id)
 {
 	struct daemon *d = ctx;
 
+	fleet_log_notes(d);
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
 		struct trt *rt = t->rt;
@@ -86,6 +98,7 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 	struct dqueue *q;
 	int r;
 
+	fleet_log_notes(d);
 	if (!t || !daemon_trt_new(d, t)) {
 		free(t);
 		return -ENOMEM;
@@ -136,10 +149,21 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 	return 0;
 }
 
+/* One round of fleet work; what went wrong is logged from its notes, so the return is not. */
+static int on_fleet_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)fleet_step(d->fleet);
+	fleet_log_notes(d);
+	(void)sd_event_source_set_time_relative(s, fleet_period_usec(d->fleet));
+	return 0;
+}
+
 int fleet_setup(struct daemon *d)
 {
-	struct fleet_host h = {d,	  fleet_start,	  fleet_known,	     fleet_devices,
-			       fleet_log, fleet_draining, fleet_cancel_local};
+	struct fleet_host h = {
+	    d, fleet_start, fleet_known, fleet_devices, fleet_draining, fleet_cancel_local};
 	struct fleet_params p = {
 	    .conf = &d->conf.fleet,
 	    .node = d->conf.fleet.node_name,
@@ -147,7 +171,28 @@ int fleet_setup(struct daemon *d)
 	    .seed = d->conf.seed,
 	    .overcommit = d->conf.overcommit,
 	};
+	int r;
+
 	if (!d->conf.fleet.enabled)
 		return 0;
-	return fleet_new(&p, &h, d->ev, &d->fleet);
+	r = fleet_new(&p, &h, &d->fleet);
+	if (r < 0)
+		return r;
+	r = sd_event_add_time_relative(d->ev, &d->fleet_timer, CLOCK_MONOTONIC,
+				       fleet_period_usec(d->fleet), 1000, on_fleet_timer, d);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(d->fleet_timer, SD_EVENT_ON);
+}
+
+/* Shutdown: the last task states and the placer key go before the lease lapses. */
+void fleet_teardown(struct daemon *d)
+{
+	d->fleet_timer = sd_event_source_disable_unref(d->fleet_timer);
+	if (!d->fleet)
+		return;
+	(void)fleet_shutdown(d->fleet); /* logged from its notes */
+	fleet_log_notes(d);
+	fleet_free(d->fleet);
+	d->fleet = NULL;
 }

@@ -277,6 +277,7 @@ void daemon_notify_status(struct daemon *d)
 /* Fleet mode: a task that came from the fleet reports its state to etcd. */
 void fleet_notify(struct daemon *d, const struct dtask *t)
 {
+	int r;
 	struct fleet_update u = {
 	    .id = t->fleet_id,
 	    .state = t->state == DTASK_DONE ? "exited" : dtask_state_name(t->state),
@@ -296,5 +297,9 @@ void fleet_notify(struct daemon *d, const struct dtask *t)
 	if (!d->fleet || !t->fleet_id)
 		return;
 	u.device = t->dev >= 0 && (size_t)t->dev < d->n_dev ? d->dev[t->dev].name : "";
-	fleet_task_update(d->fleet, &u);
+	r = fleet_task_update(d->fleet, &u);
+	if (r < 0)
+		daemon_log(LOG_ERR,
+			   "task %" PRIu64 " (fleet %" PRIu64 "): state %s not kept for etcd: %s",
+			   t->id, t->fleet_id, u.state, strerror(-r));
 }

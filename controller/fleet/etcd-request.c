@@ -1,6 +1,6 @@
 /* etcd-request.c — pure builders of etcd v3 JSON-gateway requests (base64 keys, ranges,
  * puts, transactions, leases, watches, auth); tested on strings. */
-#include "etcd-internal.h"
+#include "etcd-client-internal.h"
 
 /* --- base64 ------------------------------------------------------------------------------ */
 

@@ -1,6 +1,6 @@
 /* etcd-response.c — pure parsers of etcd v3 JSON-gateway responses and gateway errors into
  * -errno and a one-line reason; tested and fuzzed on strings. */
-#include "etcd-internal.h"
+#include "etcd-client-internal.h"
 
 /* --- response parsers ------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /* etcd-watch.c — the poll-style watch: one streaming libcurl request per watch, events
  * queued as they arrive and handed out by etcd_watch_poll(). */
-#include "etcd-internal.h"
+#include "etcd-client-internal.h"
 
 /* --- watch ------------------------------------------------------------------------------- */
 

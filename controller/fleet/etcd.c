@@ -1,7 +1,7 @@
 /* etcd.c — etcd v3 JSON-gateway client over libcurl: endpoint failover, auth tokens and the
  * unary verbs (requests built in etcd-request.c, parsed in etcd-response.c; watch: etcd-watch.c).
  */
-#include "etcd-internal.h"
+#include "etcd-client-internal.h"
 
 int etcd_buf_append(struct buf *b, const char *p, size_t n)
 {

@@ -15,7 +15,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-#include "etcd.h"
+#include "etcd-internal.h"
 #include "policy.h"
 #include "util.h"
 
@@ -82,7 +82,6 @@ struct fleet {
 	bool no_placer;
 	unsigned ttl;
 	unsigned period_ms;
-	sd_event_source *timer;
 	int64_t lease;
 	/* The election key's own, shorter lease (TTL/2, at least etcd's minimum): a dead
 	 * placer's key goes within about half a node TTL, so the next placer is elected within
@@ -93,9 +92,14 @@ struct fleet {
 	struct etcd_watch *w;
 	bool placer;
 	struct placer pl;
+	struct devset devs; /* fleet_devset_new(): the placer's devices */
 	struct pending *pend;
 	size_t n_pend;
-	bool etcd_down; /* an error was logged; the next success is logged too */
+	bool etcd_down;		  /* an error was noted; the next success is noted too */
+	bool shut;		  /* fleet_shutdown() ran */
+	struct fleet_note *notes; /* for fleet_take_notes() */
+	size_t n_notes;
+	int step_err; /* first -errno noted in this fleet_step() */
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -108,14 +112,17 @@ const char *fleet_jget_s(json_object *o, const char *k);
 void fleet_key_id(char *buf, size_t size, const char *prefix, uint64_t id);
 void fleet_key_assign(char *buf, size_t size, const char *node, uint64_t id);
 void fleet_node_step(struct fleet *f, uint64_t now);
-int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata);
-void fleet_flog(struct fleet *f, int prio, const char *fmt, ...) _printf_(3, 4);
+/* Queues a note for the host (fleet_take_notes); error 0 or -errno. */
+void fleet_note(struct fleet *f, int prio, int error, const char *fmt, ...) _printf_(4, 5);
 int fleet_etcd_failed(struct fleet *f, const char *what, int r);
 void fleet_etcd_ok(struct fleet *f);
 void fleet_placer_reset(struct placer *pl);
 bool fleet_retry(int r, uint64_t deadline);
-void fleet_flush_pending(struct fleet *f);
+int fleet_flush_pending(struct fleet *f);
 void fleet_copy_alloc_used(json_object *to, json_object *from);
 int fleet_publish(struct fleet *f);
 void fleet_drop_election_lease(struct fleet *f);
 int fleet_keepalive_if_due(struct fleet *f);
+/* The device keys of a nodes/ range as devices (keys that are no device key or values that are
+ * no JSON skipped); *ret malloc'd. */
+int fleet_devices_parse(const struct etcd_kvs *kvs, struct devset_device **ret, size_t *ret_n);

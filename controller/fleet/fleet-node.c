@@ -133,7 +133,7 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 
 	r = fleet_parse_task(kv->value, &t, err, sizeof(err));
 	if (r < 0) {
-		fleet_flog(f, LOG_ERR, "fleet: %s: bad assignment: %s", kv->key, err);
+		fleet_note(f, LOG_ERR, r, "fleet: %s: bad assignment: %s", kv->key, err);
 		return;
 	}
 	if (t.cancel) {
@@ -146,7 +146,7 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 			if (r < 0)
 				fleet_etcd_failed(f, "cancelling a task", r);
 			else if (r == 1)
-				fleet_flog(f, LOG_INFO,
+				fleet_note(f, LOG_INFO, 0,
 					   "fleet: task %" PRIu64 " cancelled before its start",
 					   t.id);
 		}
@@ -175,7 +175,7 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 		r = etcd_txn(f->e, c, 2, ops, 2, NULL);
 		json_object_put(o);
 		if (r == 1)
-			fleet_flog(f, LOG_INFO,
+			fleet_note(f, LOG_INFO, 0,
 				   "fleet: task %" PRIu64 " handed back to the queue (draining)",
 				   t.id);
 		else if (r < 0)
@@ -217,11 +217,11 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 			goto out;
 	}
 	fleet_etcd_ok(f);
-	fleet_flog(f, LOG_INFO, "fleet: task %" PRIu64 " (%s) assigned here on %s", t.id, t.queue,
-		   t.device);
+	fleet_note(f, LOG_INFO, 0, "fleet: task %" PRIu64 " (%s) assigned here on %s", t.id,
+		   t.queue, t.device);
 	r = f->h.start(f->h.ctx, &t);
 	if (r < 0) {
-		fleet_flog(f, LOG_ERR, "fleet: task %" PRIu64 ": cannot start: %s", t.id,
+		fleet_note(f, LOG_ERR, r, "fleet: task %" PRIu64 ": cannot start: %s", t.id,
 			   strerror(-r));
 		/* Without a local record nothing reports it: say so, which also ends the
 		 * assignment (else the rescan would try again every time). */
@@ -240,7 +240,7 @@ static void handle_assignment(struct fleet *f, const struct etcd_kv *kv)
 			    .argc = t.argc,
 			    .submit_us = t.submit_us,
 			};
-			fleet_task_update(f, &u);
+			(void)fleet_task_update(f, &u);
 		}
 	}
 out:
@@ -287,7 +287,7 @@ void fleet_node_step(struct fleet *f, uint64_t now)
 			return;
 		}
 		fleet_etcd_ok(f);
-		fleet_flog(f, LOG_INFO,
+		fleet_note(f, LOG_INFO, 0,
 			   "fleet: node %s joined (lease %" PRId64 ", TTL %" PRId64 " s, via %s)",
 			   f->node, f->lease, ttl, etcd_endpoint(f->e));
 		f->last_keepalive_us = now;
@@ -324,5 +324,5 @@ void fleet_node_step(struct fleet *f, uint64_t now)
 		(void)rescan(f, NULL);
 		f->last_rescan_us = now;
 	}
-	fleet_flush_pending(f);
+	(void)fleet_flush_pending(f);
 }

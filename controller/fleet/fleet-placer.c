@@ -57,7 +57,8 @@ static int elect(struct fleet *f)
 	fleet_placer_reset(&f->pl);
 	struct policy_params pp = {.seed = f->seed, .reconcile_period_s = 10};
 	if (policy_kind_from_name(f->policy, &pp.kind) < 0 || policy_new(&pp, &f->pl.pol) < 0) {
-		fleet_flog(f, LOG_ERR, "fleet: placer: cannot create policy %s", f->policy);
+		fleet_note(f, LOG_ERR, -EINVAL, "fleet: placer: cannot create policy %s",
+			   f->policy);
 		(void)etcd_txn_cad(f->e, K_PLACER, rev);
 		fleet_drop_election_lease(f);
 		return -EINVAL;
@@ -65,14 +66,14 @@ static int elect(struct fleet *f)
 	f->pl.rev = rev;
 	f->pl.t0_us = now_usec();
 	f->placer = true;
-	fleet_flog(f, LOG_INFO, "fleet: %s is the placer now (revision %" PRId64 ", policy %s)",
+	fleet_note(f, LOG_INFO, 0, "fleet: %s is the placer now (revision %" PRId64 ", policy %s)",
 		   f->node, rev, f->policy);
 	return 1;
 }
 
 static void step_down(struct fleet *f, const char *why)
 {
-	fleet_flog(f, LOG_WARNING, "fleet: %s is no longer the placer: %s", f->node, why);
+	fleet_note(f, LOG_WARNING, 0, "fleet: %s is no longer the placer: %s", f->node, why);
 	f->placer = false;
 	fleet_drop_election_lease(f);
 	fleet_placer_reset(&f->pl);
@@ -217,52 +218,46 @@ static void node_gone(struct fleet *f, const struct etcd_kv *akv, uint64_t id, c
 		return;
 	}
 	if (r == 1)
-		fleet_flog(f, LOG_WARNING, "fleet: node %s is gone: task %" PRIu64 " %s", node, id,
-			   what);
+		fleet_note(f, LOG_WARNING, 0, "fleet: node %s is gone: task %" PRIu64 " %s", node,
+			   id, what);
 	else if (r < 0)
 		fleet_etcd_failed(f, "handling a lost node", r);
 	json_object_put(o);
 	etcd_kv_done(&st);
 }
 
-/* 1. devices: every published one is live; the rest are dead. */
-static void read_devices(struct fleet *f, const struct etcd_kvs *nodes)
+/* 1. devices: every one the fleet device set holds is live; the rest are dead. */
+static void read_devices(struct fleet *f)
 {
 	struct placer *pl = &f->pl;
+	size_t n = devset_count(&f->devs);
 
 	for (size_t i = 0; i < pl->n_devs; i++)
 		pl->devs[i].seen = false;
-	for (size_t i = 0; i < nodes->n; i++) {
-		char node[65], name[65];
-		json_object *o;
+	for (size_t i = 0; i < n; i++) {
+		struct devset_device dd;
 		struct pdev *d;
 		size_t di;
-		if (fleet_parse_device_key(nodes->kvs[i].key, node, sizeof(node), name,
-					   sizeof(name)) < 0 ||
-		    !(o = json_tokener_parse(nodes->kvs[i].value)))
+		if (devset_get(&f->devs, i, &dd) < 0)
 			continue;
-		d = pdev_get(pl, node, name, &di);
-		if (d) {
-			d->cpu = fleet_jget_d(o, "cpu");
-			d->mem = (double)fleet_jget_i(o, "mem");
-			d->used_cpu = fleet_jget_d(o, "cpu_used");
-			d->used_mem = (double)fleet_jget_i(o, "mem_used");
-			d->seen = true;
-			/* Capacity as first published; later changes (0 while draining) reach the
-			 * policy through the free capacity below. */
-			if (!d->added &&
-			    policy_add_device(pl->pol, (uint32_t)di,
-					      (struct policy_res){d->cpu, d->mem}) >= 0)
-				d->added = true;
-			if (!d->added) {
-				json_object_put(o);
-				continue;
-			}
-			if (!d->live)
-				(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
-			d->live = true;
-		}
-		json_object_put(o);
+		d = pdev_get(pl, dd.node, dd.name, &di);
+		if (!d)
+			continue;
+		d->cpu = dd.cpu;
+		d->mem = (double)dd.mem;
+		d->used_cpu = dd.cpu_used;
+		d->used_mem = (double)dd.mem_used;
+		d->seen = true;
+		/* Capacity as first published; later changes (0 while draining) reach the policy
+		 * through the free capacity below. */
+		if (!d->added && policy_add_device(pl->pol, (uint32_t)di,
+						   (struct policy_res){d->cpu, d->mem}) >= 0)
+			d->added = true;
+		if (!d->added)
+			continue;
+		if (!d->live)
+			(void)policy_set_device_live(pl->pol, (uint32_t)di, true);
+		d->live = true;
 	}
 	for (size_t i = 0; i < pl->n_devs; i++) {
 		pl->devs[i].alloc_cpu = pl->devs[i].alloc_mem = 0;
@@ -331,7 +326,8 @@ static void read_queue(struct fleet *f, const struct etcd_kvs *queue)
 		struct ptask *pt;
 		uint32_t qid;
 		if (fleet_parse_task(queue->kvs[i].value, &t, err, sizeof(err)) < 0) {
-			fleet_flog(f, LOG_ERR, "fleet: %s: dropped: %s", queue->kvs[i].key, err);
+			fleet_note(f, LOG_ERR, -EINVAL, "fleet: %s: dropped: %s", queue->kvs[i].key,
+				   err);
 			(void)etcd_txn_cad(f->e, queue->kvs[i].key, queue->kvs[i].mod_revision);
 			continue;
 		}
@@ -448,8 +444,8 @@ static void place(struct fleet *f)
 			    pl->pol, pp.dev_id,
 			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
 						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
-			fleet_flog(f, LOG_INFO, "fleet: placed task %" PRIu64 " on %s/%s", pt->id,
-				   d->node, d->name);
+			fleet_note(f, LOG_INFO, 0, "fleet: placed task %" PRIu64 " on %s/%s",
+				   pt->id, d->node, d->name);
 			continue;
 		}
 		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
@@ -466,10 +462,10 @@ static void place(struct fleet *f)
 
 static void placer_step(struct fleet *f)
 {
-	struct etcd_kvs nodes = {0}, assign = {0}, queue = {0};
+	struct etcd_kvs assign = {0}, queue = {0};
 	int r;
 
-	r = etcd_range(f->e, K_NODES, &nodes);
+	r = devset_refresh(&f->devs);
 	if (r >= 0)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
 	if (r >= 0)
@@ -478,23 +474,22 @@ static void placer_step(struct fleet *f)
 		fleet_etcd_failed(f, "placer read", r);
 		goto out;
 	}
-	read_devices(f, &nodes);
+	read_devices(f);
 	read_assignments(f, &assign);
 	read_queue(f, &queue);
 	set_free(f);
 	place(f);
 	fleet_etcd_ok(f);
 out:
-	etcd_kvs_done(&nodes);
 	etcd_kvs_done(&assign);
 	etcd_kvs_done(&queue);
 }
 
-int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+int fleet_step(struct fleet *f)
 {
-	struct fleet *f = userdata;
 	uint64_t now = now_usec();
 
+	f->step_err = 0;
 	fleet_node_step(f, now);
 	if (!f->placer && f->pl.pol)
 		fleet_placer_reset(&f->pl);
@@ -504,6 +499,10 @@ int fleet_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	if (f->placer)
 		placer_step(f);
-	(void)sd_event_source_set_time_relative(s, (uint64_t)f->period_ms * 1000u);
-	return 0;
+	return f->step_err;
+}
+
+uint64_t fleet_period_usec(const struct fleet *f)
+{
+	return (uint64_t)f->period_ms * 1000u;
 }

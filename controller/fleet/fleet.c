@@ -16,24 +16,44 @@
  * it (status exists) is never re-queued: it is reported "lost" instead. */
 #include "fleet-internal.h"
 
-void fleet_flog(struct fleet *f, int prio, const char *fmt, ...)
+void fleet_note(struct fleet *f, int prio, int error, const char *fmt, ...)
 {
-	char buf[512];
+	struct fleet_note *n;
 	va_list ap;
 
+	if (error < 0 && !f->step_err)
+		f->step_err = error;
+	if (f->n_notes >= FLEET_MAX_NOTES)
+		return; /* a host that never takes them */
+	n = realloc(f->notes, (f->n_notes + 1) * sizeof(*n));
+	if (!n)
+		return;
+	f->notes = n;
+	n = &f->notes[f->n_notes++];
+	n->prio = prio;
+	n->error = error;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(n->text, sizeof(n->text), fmt, ap);
 	va_end(ap);
-	str_one_line(buf);
-	if (f->h.log)
-		f->h.log(f->h.ctx, prio, buf);
+	str_one_line(n->text);
 }
 
-/* Logs an etcd failure once until etcd answers again. */
+size_t fleet_take_notes(struct fleet *f, struct fleet_note **ret)
+{
+	size_t n = f->n_notes;
+
+	*ret = TAKE_PTR(f->notes);
+	f->n_notes = 0;
+	return n;
+}
+
+/* Notes an etcd failure once until etcd answers again; returns r. */
 int fleet_etcd_failed(struct fleet *f, const char *what, int r)
 {
 	if (!f->etcd_down)
-		fleet_flog(f, LOG_WARNING, "fleet: %s: %s", what, etcd_last_error(f->e));
+		fleet_note(f, LOG_WARNING, r, "fleet: %s: %s", what, etcd_last_error(f->e));
+	else if (r < 0 && !f->step_err)
+		f->step_err = r;
 	f->etcd_down = true;
 	return r;
 }
@@ -41,7 +61,7 @@ int fleet_etcd_failed(struct fleet *f, const char *what, int r)
 void fleet_etcd_ok(struct fleet *f)
 {
 	if (f->etcd_down)
-		fleet_flog(f, LOG_INFO, "fleet: etcd answers again (%s)", etcd_endpoint(f->e));
+		fleet_note(f, LOG_INFO, 0, "fleet: etcd answers again (%s)", etcd_endpoint(f->e));
 	f->etcd_down = false;
 }
 
@@ -67,8 +87,7 @@ static int split_endpoints(const char *list, char ***ret, size_t *ret_n)
 	return 0;
 }
 
-int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event *ev,
-	      struct fleet **ret)
+int fleet_new(const struct fleet_params *p, const struct fleet_host *h, struct fleet **ret)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
 	struct etcd_options eo = {0};
@@ -114,14 +133,9 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event
 	free(eps);
 	if (r < 0)
 		goto fail;
-	if (ev) {
-		r = sd_event_add_time_relative(ev, &f->timer, CLOCK_MONOTONIC,
-					       (uint64_t)f->period_ms * 1000u, 1000, fleet_on_timer,
-					       f);
-		if (r < 0)
-			goto fail;
-		(void)sd_event_source_set_enabled(f->timer, SD_EVENT_ON);
-	}
+	r = fleet_devset_new(f, &f->devs);
+	if (r < 0)
+		goto fail;
 	*ret = f;
 	return 0;
 fail:
@@ -140,22 +154,32 @@ void fleet_placer_reset(struct placer *pl)
 	memset(pl, 0, sizeof(*pl));
 }
 
+int fleet_shutdown(struct fleet *f)
+{
+	f->step_err = 0;
+	/* Task states not yet written (a drained daemon exits right after its last task):
+	 * one more try, else the placer would report them lost once the lease lapses. */
+	if (f->e && f->n_pend)
+		(void)fleet_flush_pending(f);
+	if (f->e)
+		fleet_drop_election_lease(f); /* a stopping placer hands over at once */
+	f->shut = true;
+	return f->step_err;
+}
+
 void fleet_free(struct fleet *f)
 {
 	if (!f)
 		return;
-	/* Task states not yet written (a drained daemon exits right after its last task):
-	 * one more try, else the placer would report them lost once the lease lapses. */
-	if (f->e && f->n_pend)
-		fleet_flush_pending(f);
-	sd_event_source_disable_unref(f->timer);
-	if (f->e)
-		fleet_drop_election_lease(f); /* a stopping placer hands over at once */
+	if (!f->shut)
+		(void)fleet_shutdown(f);
 	etcd_watch_free(f->w);
 	fleet_placer_reset(&f->pl);
+	devset_free(&f->devs);
 	for (size_t i = 0; i < f->n_pend; i++)
 		free(f->pend[i].value);
 	free(f->pend);
+	free(f->notes);
 	etcd_free(f->e);
 	free(f);
 }
@@ -255,14 +279,14 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, c
 
 /* --- task status from this node ---------------------------------------------------------- */
 
-void fleet_task_update(struct fleet *f, const struct fleet_update *u)
+int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 {
 	json_object *o = json_object_new_object();
 	struct pending *n;
 	char *v;
 
 	if (!o)
-		return;
+		return -ENOMEM;
 	json_object_object_add(o, "id", json_object_new_int64((int64_t)u->id));
 	json_object_object_add(o, "state", json_object_new_string(u->state));
 	json_object_object_add(o, "node", json_object_new_string(f->node));
@@ -285,24 +309,25 @@ void fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	v = strdup(fleet_jstr(o));
 	json_object_put(o);
 	if (!v)
-		return;
+		return -ENOMEM;
 	for (size_t i = 0; i < f->n_pend; i++)
 		if (f->pend[i].id == u->id) { /* the newest state replaces an unwritten one */
 			free(f->pend[i].value);
 			f->pend[i].value = v;
 			f->pend[i].final = strcmp(u->state, "running") != 0;
-			return;
+			return 0;
 		}
 	n = realloc(f->pend, (f->n_pend + 1) * sizeof(*n));
 	if (!n) {
 		free(v);
-		return;
+		return -ENOMEM;
 	}
 	f->pend = n;
 	f->pend[f->n_pend++] = (struct pending){u->id, v, strcmp(u->state, "running") != 0};
+	return 0;
 }
 
-void fleet_flush_pending(struct fleet *f)
+int fleet_flush_pending(struct fleet *f)
 {
 	for (size_t i = 0; i < f->n_pend;) {
 		struct pending *p = &f->pend[i];
@@ -329,8 +354,7 @@ void fleet_flush_pending(struct fleet *f)
 			nc = 1;
 			etcd_kv_done(&st);
 		} else if (r != -ENOENT) {
-			fleet_etcd_failed(f, "task status", r);
-			return;
+			return fleet_etcd_failed(f, "task status", r);
 		} else {
 			c = (struct etcd_cmp){skey, ETCD_CMP_CREATE, 0};
 			nc = 1;
@@ -348,12 +372,12 @@ void fleet_flush_pending(struct fleet *f)
 			continue;
 		}
 		if (r < 0) {
-			fleet_etcd_failed(f, "task status", r);
-			return;
+			return fleet_etcd_failed(f, "task status", r);
 		}
 		free(p->value);
 		f->pend[i] = f->pend[--f->n_pend];
 	}
+	return 0;
 }
 
 /* --- node: lease, devices, assignments -------------------------------------------------- */
@@ -428,8 +452,8 @@ int fleet_keepalive_if_due(struct fleet *f)
 		if (r == -ENOENT) {
 			f->elease = 0;
 			if (f->placer) {
-				fleet_flog(
-				    f, LOG_WARNING,
+				fleet_note(
+				    f, LOG_WARNING, r,
 				    "fleet: election lease expired; %s is no longer the placer",
 				    f->node);
 				f->placer = false; /* state dropped by the timer, as below */
@@ -441,7 +465,7 @@ int fleet_keepalive_if_due(struct fleet *f)
 		return 0;
 	r = etcd_lease_keepalive(f->e, f->lease, NULL);
 	if (r == -ENOENT) {
-		fleet_flog(f, LOG_WARNING, "fleet: lease %" PRId64 " expired; joining again%s",
+		fleet_note(f, LOG_WARNING, r, "fleet: lease %" PRId64 " expired; joining again%s",
 			   f->lease, f->placer ? "; no longer the placer" : "");
 		f->lease = 0;
 		f->placer = false;

@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <systemd/sd-event.h>
+
+#include "devset.h"
 
 #define FLEET_PREFIX "/edgeslice/"
 
@@ -47,8 +48,6 @@ struct fleet_host {
 	bool (*known)(void *ctx, uint64_t fleet_id);
 	/* The node's devices as `status` shows them (a json array the caller puts). */
 	json_object *(*devices)(void *ctx);
-	/* One line for the daemon's log. */
-	void (*log)(void *ctx, int prio, const char *msg);
 	/* Draining for shutdown (may be NULL): new assignments are handed back to the queue. */
 	bool (*draining)(void *ctx);
 	/* Cancel the running local task that carries this fleet id (kill its cgroup; its end
@@ -69,13 +68,43 @@ struct fleet_params {
 
 struct fleet;
 
-/* Sets up the client and a timer on ev; no etcd request is made here (the timer grants the
- * lease, publishes, watches and elects), so an unreachable etcd does not stop the daemon. */
-int fleet_new(const struct fleet_params *p, const struct fleet_host *h, sd_event *ev,
-	      struct fleet **ret);
+/* Sets up the client; no etcd request is made here (fleet_step grants the lease, publishes,
+ * watches and elects), so an unreachable etcd does not stop the daemon. */
+int fleet_new(const struct fleet_params *p, const struct fleet_host *h, struct fleet **ret);
+/* Hands the node over: writes the task states not yet written (one more try) and gives up the
+ * placer key at once. 0 or the first -errno (also in the notes). fleet_free does it if needed. */
+int fleet_shutdown(struct fleet *f);
 void fleet_free(struct fleet *f);
+
+/* One round of fleet work, due every fleet_period_usec() (the host runs the timer): lease
+ * keepalive, device publication, this node's assignments, the task states not yet written,
+ * the election and, while placer, a placement round. 0 or the first -errno of the round;
+ * what went wrong (and what happened) is in the notes. */
+int fleet_step(struct fleet *f);
+uint64_t fleet_period_usec(const struct fleet *f);
+
+/* What fleet mode has to report, for its host to log each once (the module logs nothing):
+ * failures (error = -errno, LOG_ERR or LOG_WARNING; an etcd failure once until etcd answers
+ * again) and news (error 0, LOG_INFO: joined, elected, placed, assigned), in order, by
+ * fleet_step and fleet_shutdown. A host that takes them at the top of its callbacks too keeps
+ * its own lines in order with them (the daemon does). */
+struct fleet_note {
+	int prio;
+	int error;
+	char text[512];
+};
+/* Moves the notes gathered since the last call into *ret (malloc'd, NULL if none); returns
+ * how many. At most FLEET_MAX_NOTES are kept between two calls; later ones are dropped. */
+#define FLEET_MAX_NOTES 4096
+size_t fleet_take_notes(struct fleet *f, struct fleet_note **ret);
+
 const char *fleet_node(const struct fleet *f);
 bool fleet_is_placer(const struct fleet *f);
+
+/* Fleet mode as a device set (devset.h, kind "fleet"): every device the live nodes publish, read
+ * from etcd by devset_refresh() (nothing before the first); node and measured use filled in.
+ * The placer places through it. The set uses f's etcd client: free it before f. */
+int fleet_devset_new(struct fleet *f, struct devset *ret);
 
 /* Queues a task in /edgeslice/queue/<id>; ret_id = its fleet-wide id. -errno with a one-line
  * reason in err on failure. */
@@ -100,7 +129,8 @@ struct fleet_update {
 	size_t argc;
 	uint64_t submit_us;
 };
-void fleet_task_update(struct fleet *f, const struct fleet_update *u);
+/* Queued here, written by fleet_step (retried until written). 0 or -ENOMEM. */
+int fleet_task_update(struct fleet *f, const struct fleet_update *u);
 
 /* The whole fleet read from etcd: {"fleet":{...},"devices":[...],"queues":[...],"tasks":[...]}
  * with the node view's columns (devices named node/device). */

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd-internal.h"
 #include "util.h"
 
 static const char *eps[ETCD_MAX_ENDPOINTS];

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "etcd.h"
+#include "etcd-internal.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

@@ -1,5 +1,6 @@
-/* test_fleet.c — fleet mode's pure parts: the keyspace's key parsers and the task spec that
- * travels through queue/ and assign/ (bad specs are refused naming the field). */
+/* test_fleet.c — fleet mode's pure parts: the keyspace's key parsers, the task spec that
+ * travels through queue/ and assign/ (bad specs are refused naming the field), the devices
+ * the fleet device set reads from a nodes/ range, and the notes the host logs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet.h"
+#include "fleet-internal.h"
 
 static void test_keys(void **state)
 {
@@ -114,11 +115,66 @@ static void test_task(void **state)
 	}
 }
 
+static void test_devices(void **state)
+{
+	struct etcd_kv kv[] = {
+	    {.key = "/edgeslice/nodes/n1/devices/d0",
+	     .value = "{\"cpu\":2.5,\"mem\":1048576,\"cpu_used\":0.5,\"mem_used\":4096}"},
+	    {.key = "/edgeslice/nodes/n1/lease", .value = "{}"},	     /* no device key */
+	    {.key = "/edgeslice/nodes/n2/devices/d1", .value = "{not json"}, /* skipped */
+	    {.key = "/edgeslice/nodes/n2/devices/d2", .value = "{\"cpu\":1,\"mem\":-5}"},
+	};
+	struct etcd_kvs kvs = {.kvs = kv, .n = 4};
+	struct devset_device *v = NULL;
+	size_t n = 0;
+
+	assert_int_equal(fleet_devices_parse(&kvs, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].node, "n1");
+	assert_string_equal(v[0].name, "d0");
+	assert_true(v[0].cpu == 2.5 && v[0].cpu_used == 0.5);
+	assert_int_equal(v[0].mem, 1048576);
+	assert_int_equal(v[0].mem_used, 4096);
+	assert_false(v[0].local);
+	assert_string_equal(v[1].node, "n2");
+	assert_string_equal(v[1].name, "d2");
+	assert_int_equal(v[1].mem, 0); /* a negative size is no capacity */
+	free(v);
+}
+
+static void test_notes(void **state)
+{
+	struct fleet f = {0};
+	struct fleet_note *v = NULL;
+
+	assert_int_equal(fleet_take_notes(&f, &v), 0);
+	assert_null(v);
+	fleet_note(&f, LOG_INFO, 0, "fleet: node %s joined", "n1");
+	fleet_note(&f, LOG_ERR, -EINVAL, "fleet: %s: bad\nassignment", "k");
+	fleet_note(&f, LOG_WARNING, -EIO, "later");
+	assert_int_equal(f.step_err, -EINVAL); /* the first failure of the round */
+	assert_int_equal(fleet_take_notes(&f, &v), 3);
+	assert_int_equal(v[0].prio, LOG_INFO);
+	assert_int_equal(v[0].error, 0);
+	assert_string_equal(v[0].text, "fleet: node n1 joined");
+	assert_int_equal(v[1].error, -EINVAL);
+	assert_null(strchr(v[1].text, '\n')); /* one line for the log */
+	assert_string_equal(v[2].text, "later");
+	free(v);
+	assert_int_equal(fleet_take_notes(&f, &v), 0); /* taken once */
+	for (size_t i = 0; i < FLEET_MAX_NOTES + 5; i++)
+		fleet_note(&f, LOG_INFO, 0, "n%zu", i);
+	assert_int_equal(fleet_take_notes(&f, &v), FLEET_MAX_NOTES); /* bounded */
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keys),
 	    cmocka_unit_test(test_task),
+	    cmocka_unit_test(test_devices),
+	    cmocka_unit_test(test_notes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
