@@ -212,11 +212,12 @@ static void test_runqueue(struct probe_bpf *b, int top)
 	struct rq base = run_queue(b, top, "rq1", 1);
 	struct rq four = run_queue(b, top, "rq4", 4);
 
-	/* Four spinners on two CPUs wait about half the time each; one waits only when a
-	 * neighbour preempts it. */
+	/* Four spinners on two CPUs wait at least half the time each, however loaded the
+	 * machine (other load only adds waiting); one waits only when something else runs, so
+	 * less than four do on the same machine. */
 	CHECK(four.count > 0, "no run-queue waits with four burners");
-	CHECK(four.wait_share > 0.25, "four burners waited only %.3f of the time", four.wait_share);
-	CHECK(four.wait_share > base.wait_share + 0.15, "no queueing vs baseline (%.3f vs %.3f)",
+	CHECK(four.wait_share > 0.4, "four burners waited only %.3f of the time", four.wait_share);
+	CHECK(four.wait_share > base.wait_share, "no queueing vs baseline (%.3f vs %.3f)",
 	      four.wait_share, base.wait_share);
 	CHECK(four.p99_ns >= 1e6, "four-burner p99 %.0f us < 1 ms", four.p99_ns / 1000);
 }
