@@ -123,7 +123,7 @@ endif
 
 # Every binary and BPF object for arm64 with Debian's cross toolchain (a stage of `make check`).
 cross-arm64:
-	@ok=1; $(MAKE) --no-print-directory ARCH=arm64 deps && \
+	@ok=1; $(MAKE) --no-print-directory ARCH=arm64 BUILD=$(BUILD)/arm64 deps && \
 	$(MAKE) --no-print-directory ARCH=arm64 BUILD=$(BUILD)/arm64 all && \
 	file $(BUILD)/arm64/edgeslice* | sed 's/, BuildID.*//' && \
 	file $(BUILD)/arm64/bpf/*.bpf.o | grep -c 'eBPF' | grep -qx $(words $(BPF_SRC)) || ok=0; \

@@ -4,7 +4,7 @@
 # Results: bench/results/probes-arch.json; table in docs/BENCHMARKS.md ("eBPF on arm64").
 .PHONY: bench-probes-arch
 bench-probes-arch: $(BUILD)/bench/probes-bench
-	@$(MAKE) --no-print-directory ARCH=arm64 deps >/dev/null
+	@$(MAKE) --no-print-directory ARCH=arm64 BUILD=$(BUILD)/arm64 deps >/dev/null
 	@$(MAKE) --no-print-directory ARCH=arm64 BUILD=$(BUILD)/arm64 $(BUILD)/arm64/bench/probes-bench
 	@mkdir -p bench/results
 	@BUILD='$(BUILD_ABS)' bench/probes-arch-run bench/results/probes-arch.json
