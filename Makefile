@@ -46,7 +46,9 @@ PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl
 # only after `deps` ran, so the flags must be resolved when a recipe needs them. The targets
 # that install (check, demo) also build through a sub-make, which resolves them again.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(EXTRA_LIBS) -lxgboost -lopenblas -lm -lpthread
+# libcurl is compiled against (headers) but not linked: fleet mode dlopens it
+# (controller/fleet/curl-dl.c), so a node outside a fleet never maps it nor its TLS stack.
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) $(EXTRA_LIBS) -lxgboost -lopenblas -lm -lpthread
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 # OPT and EXTRA_CFLAGS are the knobs; CFLAGS itself is always the full set.

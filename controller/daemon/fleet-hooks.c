@@ -175,6 +175,12 @@ int fleet_setup(struct daemon *d)
 
 	if (!d->conf.fleet.enabled)
 		return 0;
+	char err[256];
+	r = fleet_runtime_check(err, sizeof(err));
+	if (r < 0) {
+		daemon_log(LOG_ERR, "fleet: %s", err);
+		return r;
+	}
 	r = fleet_new(&p, &h, &d->fleet);
 	if (r < 0)
 		return r;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "etcd-internal.h"
-#include <curl/curl.h>
+#include "curl-dl.h" /* libcurl through dlopen: fleet mode only */
 #include <inttypes.h>
 #include <limits.h>
 #include <json-c/json.h>

@@ -52,13 +52,6 @@ const char *etcd_endpoint(const struct etcd *e)
 	return e->endpoints[e->cur];
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* The request certainly never reached a server: safe to send elsewhere, even a CAS. */
 static bool curl_undelivered(CURLcode c)
 {
@@ -206,9 +199,9 @@ int etcd_new(const char *const *endpoints, size_t n, const struct etcd_options *
 		opts = &none;
 	if (n == 0 || n > ETCD_MAX_ENDPOINTS)
 		return -EINVAL;
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return -ENOMEM;
+	r = curl_dl_load(NULL, 0);
+	if (r < 0)
+		return r;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;

@@ -15,6 +15,12 @@
  * so a deposed placer assigns nothing, a task is assigned once, and a task whose node started
  * it (status exists) is never re-queued: it is reported "lost" instead. */
 #include "fleet-internal.h"
+#include "curl-dl.h"
+
+int fleet_runtime_check(char *err, size_t errsz)
+{
+	return curl_dl_load(err, errsz);
+}
 
 void fleet_note(struct fleet *f, int prio, int error, const char *fmt, ...)
 {

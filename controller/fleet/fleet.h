@@ -68,6 +68,10 @@ struct fleet_params {
 
 struct fleet;
 
+/* What fleet mode needs at run time and a node outside a fleet never loads: libcurl (through
+ * dlopen). 0, or -errno with one line in err saying what is missing. fleet_new checks it too. */
+int fleet_runtime_check(char *err, size_t errsz);
+
 /* Sets up the client; no etcd request is made here (fleet_step grants the lease, publishes,
  * watches and elects), so an unreachable etcd does not stop the daemon. */
 int fleet_new(const struct fleet_params *p, const struct fleet_host *h, struct fleet **ret);

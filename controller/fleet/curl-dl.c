@@ -1,0 +1,74 @@
+/* curl-dl.c — dlopen of libcurl for the etcd client (curl-dl.h): fleet mode only. */
+#define CURL_DL_IMPL 1
+#include "curl-dl.h"
+#undef curl_easy_setopt /* curl.h's argument-count macros: here they are names for dlsym */
+#undef curl_easy_getinfo
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+
+struct curl_dl curl_dl;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int load_rc;
+static char load_err[256];
+
+static void load(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(field, name) {#name, offsetof(struct curl_dl, field)}
+	    SYM(global_init, curl_global_init),
+	    SYM(easy_init, curl_easy_init),
+	    SYM(easy_setopt, curl_easy_setopt),
+	    SYM(easy_perform, curl_easy_perform),
+	    SYM(easy_getinfo, curl_easy_getinfo),
+	    SYM(easy_cleanup, curl_easy_cleanup),
+	    SYM(easy_strerror, curl_easy_strerror),
+	    SYM(slist_append, curl_slist_append),
+	    SYM(slist_free_all, curl_slist_free_all),
+	    SYM(multi_init, curl_multi_init),
+	    SYM(multi_add_handle, curl_multi_add_handle),
+	    SYM(multi_remove_handle, curl_multi_remove_handle),
+	    SYM(multi_perform, curl_multi_perform),
+	    SYM(multi_poll, curl_multi_poll),
+	    SYM(multi_info_read, curl_multi_info_read),
+	    SYM(multi_cleanup, curl_multi_cleanup),
+#undef SYM
+	};
+	/* Never unloaded: libcurl's global state lives as long as the process. */
+	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		snprintf(load_err, sizeof(load_err),
+			 "fleet mode needs libcurl (Debian package libcurl4): %s", dlerror());
+		load_rc = -ENOENT;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *p = dlsym(h, syms[i].name);
+		if (!p) {
+			snprintf(load_err, sizeof(load_err), "libcurl.so.4 has no %s (too old)",
+				 syms[i].name);
+			load_rc = -ENOSYS;
+			return;
+		}
+		*(void **)((char *)&curl_dl + syms[i].off) = p;
+	}
+	if (curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(load_err, sizeof(load_err), "libcurl: global initialisation failed");
+		load_rc = -ENOMEM;
+	}
+}
+
+int curl_dl_load(char *err, size_t errsz)
+{
+	pthread_once(&once, load);
+	if (load_rc < 0 && err && errsz)
+		snprintf(err, errsz, "%s", load_err);
+	return load_rc;
+}
