@@ -61,7 +61,7 @@ static const char *const distill_help =
     "                        with the other survivors, most promising first\n"
     "  --ranker excellent|pairwise  measurement order within a task: P(edge score >= 0.9)\n"
     "                        (default) or an XGBoost rank:pairwise model per task\n"
-    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
+    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default on)\n"
     "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
     "                        cold (default 1, at most 64)\n"
     "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
@@ -214,6 +214,8 @@ static struct json_object *cold_json(const struct distiller_result *r)
 		json_object_object_add(o, "truth_survey_cold",
 				       json_object_new_int64((int64_t)c->truth_survey_cold));
 		json_object_object_add(o, "truth_cold_seconds", jnum(c->truth_cold_seconds));
+		json_object_object_add(o, "truth_survey_cold_cost_seconds",
+				       jnum(c->truth_survey_cold_cost_seconds));
 		json_object_object_add(o, "truth_cold_cost_seconds",
 				       jnum(c->truth_cold_cost_seconds));
 	}

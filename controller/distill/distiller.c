@@ -26,7 +26,7 @@ void distiller_opts_default(struct distiller_opts *o)
 	o->min_sample = 2;
 	o->batch = 12;
 	o->phi = DISTILL_PHI_DEFAULT;
-	o->cold_filter = false;
+	o->cold_filter = true;
 	o->cold_k = 1;
 	o->epsilon = 1.0;
 	o->cold_round = 2;

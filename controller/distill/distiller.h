@@ -74,6 +74,7 @@ struct distiller_cold {
 	 * measured), the yardstick that no choice of the run can move. */
 	size_t truth_cold, truth_survey_cold;
 	double truth_cold_seconds, truth_cold_cost_seconds;
+	double truth_survey_cold_cost_seconds; /* of which in the survey */
 };
 
 struct distiller_result {
