@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 double distill_leaf_cosine(const int32_t *a, const int32_t *b, size_t trees)
@@ -131,4 +132,14 @@ int distill_cold_query(const int32_t *cand, const int32_t *db, const bool *cold,
 double distill_cold_epsilon(double eps0, unsigned updates)
 {
 	return eps0 * pow(DISTILL_EPS_DECAY, (double)updates);
+}
+
+size_t distill_cold_pick(const float *p, const double *cloud, size_t n)
+{
+	size_t best = SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (best == SIZE_MAX || p[i] < p[best] ||
+		    (p[i] == p[best] && cloud[i] < cloud[best]))
+			best = i;
+	return best;
 }

@@ -34,3 +34,8 @@ int distill_cold_query(const int32_t *cand, const int32_t *db, const bool *cold,
  * paper's "inverse epsilon-greedy": filter much early, explore more once the model is stable). */
 #define DISTILL_EPS_DECAY 0.8
 double distill_cold_epsilon(double eps0, unsigned updates);
+
+/* The stratified alpha sample's draw: among n spares with the embedding model's probability of
+ * being cold p[n] and cloud cost cloud[n], the index of the least likely cold one (ties: the
+ * better cloud cost, then the lower index); SIZE_MAX for n == 0. */
+size_t distill_cold_pick(const float *p, const double *cloud, size_t n);

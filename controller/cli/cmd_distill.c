@@ -61,11 +61,14 @@ static const char *const distill_help =
     "                        with the other survivors, most promising first\n"
     "  --ranker excellent|pairwise  measurement order within a task: P(edge score >= 0.9)\n"
     "                        (default) or an XGBoost rank:pairwise model per task\n"
-    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default off)\n"
+    "  --cold-filter on|off  Trimmer's cold-candidate filter before each batch (default on)\n"
     "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
     "                        cold (default 1, at most 64)\n"
     "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
-    "                        x0.8 after each (default 0.9)\n"
+    "                        x0.8 after each (default 1)\n"
+    "  --cold-round N        with the filter: alpha-sample records per task between model\n"
+    "                        updates; the first round is uniform, later ones drawn by the\n"
+    "                        model, least likely cold first (default 2)\n"
     "  --features FILE       features per record instead of computing them: lines\n"
     "                        `LOGLINE f1 f2 ...`; several lines per record vote\n"
     "  --compare             also run the baselines (cloud best alone, random sampling and\n"
@@ -110,6 +113,7 @@ enum {
 	OPT_COLD,
 	OPT_COLDK,
 	OPT_EPSILON,
+	OPT_COLDROUND,
 	OPT_FAMILY,
 	OPT_RANKER,
 	OPT_FROM,
@@ -193,6 +197,7 @@ static struct json_object *cold_json(const struct distiller_result *r)
 	json_object_object_add(o, "checked", json_object_new_int64((int64_t)c->checked));
 	json_object_object_add(o, "filtered", json_object_new_int64((int64_t)c->filtered));
 	json_object_object_add(o, "model_updates", json_object_new_int64((int64_t)c->updates));
+	json_object_object_add(o, "sample_drawn", json_object_new_int64((int64_t)c->sample_drawn));
 	json_object_object_add(o, "measured_cold",
 			       json_object_new_int64((int64_t)c->measured_cold));
 	json_object_object_add(o, "cold_seconds", jnum(c->cold_seconds));
@@ -209,6 +214,8 @@ static struct json_object *cold_json(const struct distiller_result *r)
 		json_object_object_add(o, "truth_survey_cold",
 				       json_object_new_int64((int64_t)c->truth_survey_cold));
 		json_object_object_add(o, "truth_cold_seconds", jnum(c->truth_cold_seconds));
+		json_object_object_add(o, "truth_survey_cold_cost_seconds",
+				       jnum(c->truth_survey_cold_cost_seconds));
 		json_object_object_add(o, "truth_cold_cost_seconds",
 				       jnum(c->truth_cold_cost_seconds));
 	}
@@ -572,6 +579,11 @@ static int parse_opt(struct cli *cl, int c)
 		if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &cl->o.epsilon)))
 			return r;
 		break;
+	case OPT_COLDROUND:
+		if ((r = parse_count(cmd, "--cold-round", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.cold_round = cl->u;
+		break;
 	case OPT_COMPARE:
 		cl->o.compare = true;
 		break;
@@ -645,6 +657,7 @@ static int cmd_distill(int argc, char **argv)
 	    {"cold-filter", required_argument, NULL, OPT_COLD},
 	    {"cold-k", required_argument, NULL, OPT_COLDK},
 	    {"epsilon", required_argument, NULL, OPT_EPSILON},
+	    {"cold-round", required_argument, NULL, OPT_COLDROUND},
 	    {"compare", no_argument, NULL, OPT_COMPARE},
 	    {"report", required_argument, NULL, OPT_REPORT},
 	    {"json", no_argument, NULL, OPT_JSON},

@@ -56,6 +56,8 @@ static int truth_cold(struct drun *d, const double *edge)
 		c->truth_survey_cold += !(x->flags & DISTILL_F_SAMPLED);
 		c->truth_cold_seconds += d->msecs[q];
 		c->truth_cold_cost_seconds += isfinite(x->edge) ? x->edge : 0;
+		if (!(x->flags & DISTILL_F_SAMPLED))
+			c->truth_survey_cold_cost_seconds += isfinite(x->edge) ? x->edge : 0;
 	}
 	return 0;
 }

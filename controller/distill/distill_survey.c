@@ -288,81 +288,144 @@ out:
 	return r;
 }
 
-/* A dropped sample record's replacement: the task's unsampled survivor with the best cloud
- * cost (the exploration Trimmer asks for, steered to where the cloud found speed). */
-static size_t draw_spare(struct drun *d, uint32_t task, size_t *spares, size_t *n_spares)
+/* The embedding model's probability that each spare is cold, into pc[rec] (a chunk of feature
+ * rows at a time); 0 for all before the first model update. */
+static int score_spares(struct distill_cold_state *c, const size_t *spares, size_t n, float *pc)
 {
-	size_t best = SIZE_MAX, bk = 0;
-	for (size_t k = 0; k < *n_spares; k++) {
-		size_t i = spares[k];
-		if (d->res->recs[i].task == task &&
-		    (best == SIZE_MAX || d->res->recs[i].cloud < d->res->recs[best].cloud)) {
-			best = i;
-			bk = k;
-		}
+	struct drun *d = c->d;
+	size_t rows = d->res->n_rows;
+	_cleanup_free_ bool *fr = malloc((n ? n : 1) * sizeof(bool));
+	_cleanup_free_ float *m = malloc((n ? n : 1) * sizeof(float));
+	if (!fr || !m)
+		return -ENOMEM;
+	for (size_t c0 = 0; c0 < n && c->emb; c0 += 4096) {
+		size_t cn = n - c0 < 4096 ? n - c0 : 4096;
+		int r = d->o->features ? 0 : distill_feats_from_log(d, spares + c0, cn);
+		if (r >= 0)
+			r = distill_predict_recs(c->emb, &d->f, spares + c0, cn, fr + c0, m + c0);
+		if (!d->o->features)
+			distill_feats_forget(&d->f, spares + c0, cn);
+		d->res->n_rows = rows;
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < cn; k++)
+			pc[spares[c0 + k]] = m[c0 + k];
 	}
-	if (best != SIZE_MAX)
-		spares[bk] = spares[--*n_spares];
+	return 0;
+}
+
+/* The next sample record of a task: its unsampled survivor the embedding model finds least
+ * likely cold (distill_cold_pick), taken out of the spares; SIZE_MAX when none is left. */
+static size_t draw_spare(struct drun *d, uint32_t task, size_t *spares, size_t *n_spares,
+			 const float *pc, float *tp, double *tc, size_t *tk)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < *n_spares; k++)
+		if (d->res->recs[spares[k]].task == task) {
+			tp[n] = pc[spares[k]];
+			tc[n] = d->res->recs[spares[k]].cloud;
+			tk[n++] = k;
+		}
+	size_t j = distill_cold_pick(tp, tc, n);
+	if (j == SIZE_MAX)
+		return SIZE_MAX;
+	size_t best = spares[tk[j]];
+	spares[tk[j]] = spares[--*n_spares];
 	return best;
+}
+
+struct sample_state {
+	size_t *spares, n_spares;
+	size_t *left; /* per task: sample slots still to measure */
+	float *pc, *tp;
+	double *tc;
+	size_t *tk;
+};
+
+/* Round 0: the first `cold_round` records of each task's uniform sample and its cloud-best
+ * record; the rest of the uniform sample goes back among the spares, its slots stay. */
+static int sample_first(struct drun *d, const size_t *idx, size_t n, struct sample_state *st)
+{
+	struct distiller_result *res = d->res;
+	_cleanup_free_ size_t *got = calloc(res->n_tasks, sizeof(size_t));
+	if (!got)
+		return -ENOMEM;
+	for (size_t k = 0; k < n; k++) {
+		struct distill_rec *x = &res->recs[idx[k]];
+		st->left[x->task]++;
+		if (got[x->task] >= d->o->cold_round && idx[k] != res->tasks[x->task].cloud_best) {
+			x->flags &= ~(uint32_t)DISTILL_F_SAMPLED;
+			st->spares[st->n_spares++] = idx[k];
+			continue;
+		}
+		int r = distill_measure_into(d, idx[k]);
+		if (r < 0)
+			return r;
+		got[x->task]++;
+		st->left[x->task]--;
+		if (d->o->progress)
+			d->o->progress(d->o->ud, "sample", d->n_mseq, n);
+	}
+	return 0;
 }
 
 int distill_sample_filtered(struct drun *d, size_t *idx, size_t *n)
 {
 	struct distiller_result *res = d->res;
 	const struct distiller_opts *o = d->o;
-	size_t nr = res->n_recs, nt = res->n_tasks, n_spares = 0, n_q = *n;
-	/* Per task queues in one array: the sample, then the replacements appended. */
-	_cleanup_free_ size_t *q = malloc(nr * sizeof(size_t)),
-			      *spares = malloc(nr * sizeof(size_t));
-	_cleanup_free_ size_t *head = calloc(nt, sizeof(size_t));
-	if (!q || !spares || !head)
+	size_t nr = res->n_recs, nt = res->n_tasks, total = *n;
+	struct sample_state st = {0};
+	_cleanup_free_ size_t *spares = st.spares = malloc(nr * sizeof(size_t));
+	_cleanup_free_ size_t *left = st.left = calloc(nt, sizeof(size_t));
+	_cleanup_free_ float *pc = st.pc = calloc(nr, sizeof(float));
+	_cleanup_free_ float *tp = st.tp = malloc(nr * sizeof(float));
+	_cleanup_free_ double *tc = st.tc = malloc(nr * sizeof(double));
+	_cleanup_free_ size_t *tk = st.tk = malloc(nr * sizeof(size_t));
+	if (!spares || !left || !pc || !tp || !tc || !tk)
 		return -ENOMEM;
-	memcpy(q, idx, n_q * sizeof(size_t));
 	for (size_t i = 0; i < nr; i++)
 		if ((res->recs[i].flags & DISTILL_F_SURVIVOR) &&
 		    !(res->recs[i].flags & DISTILL_F_SAMPLED))
-			spares[n_spares++] = i;
-	size_t done = 0, sbatch = o->batch;
-	for (unsigned round = 0;; round++) {
-		int r;
-		if (round > 0 && (r = cold_update(d->cold)) < 0)
-			return r;
-		bool any = false;
-		for (size_t t = 0; t < nt; t++) {
-			/* head[t] scans q for task t's next entries. */
-			for (size_t b = 0; b < sbatch && head[t] < n_q;) {
-				size_t rec = q[head[t]++];
-				if (res->recs[rec].task != t)
-					continue;
+			spares[st.n_spares++] = i;
+	int r = sample_first(d, idx, *n, &st);
+	/* Later rounds: model update, then each task's next `cold_round` slots drawn by the model,
+	 * each draw passing Alg. 1 (a dropped draw is a filtered candidate; the slot stays). */
+	for (bool any = true; r >= 0 && any;) {
+		any = false;
+		if ((r = cold_update(d->cold)) < 0 ||
+		    (r = score_spares(d->cold, spares, st.n_spares, pc)) < 0)
+			break;
+		for (size_t t = 0; t < nt && r >= 0; t++)
+			for (size_t b = 0; b < o->cold_round && left[t] > 0;) {
+				size_t rec = draw_spare(d, (uint32_t)t, spares, &st.n_spares, pc,
+							tp, tc, tk);
+				if (rec == SIZE_MAX) {
+					res->n_sampled -= left[t];
+					res->tasks[t].n_sampled -= left[t];
+					left[t] = 0;
+					break;
+				}
 				bool drop = false;
-				if (round > 0 && rec != res->tasks[t].cloud_best &&
-				    (r = cold_drop(d->cold, rec, &drop)) < 0)
-					return r;
+				if ((r = cold_drop(d->cold, rec, &drop)) < 0)
+					break;
 				any = true;
+				res->cold.sample_drawn++;
 				if (drop) {
 					res->cold.filtered++;
 					res->cold.sample_filtered++;
-					res->recs[rec].flags &= ~(uint32_t)DISTILL_F_SAMPLED;
-					size_t sp = draw_spare(d, (uint32_t)t, spares, &n_spares);
-					if (sp != SIZE_MAX) {
-						res->recs[sp].flags |= DISTILL_F_SAMPLED;
-						q[n_q++] = sp;
-					} else {
-						res->n_sampled--;
-						res->tasks[t].n_sampled--;
-					}
 					continue;
 				}
+				res->recs[rec].flags |= DISTILL_F_SAMPLED;
 				if ((r = distill_measure_into(d, rec)) < 0)
-					return r;
+					break;
+				left[t]--;
 				b++;
 				if (o->progress)
-					o->progress(o->ud, "sample", ++done, *n);
+					o->progress(o->ud, "sample", d->n_mseq, total);
 			}
-		}
-		if (!any)
-			break;
 	}
+	if (r < 0)
+		return r;
 	size_t k = 0;
 	for (size_t i = 0; i < nr; i++)
 		if (res->recs[i].flags & DISTILL_F_SAMPLED)

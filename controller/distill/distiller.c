@@ -26,9 +26,10 @@ void distiller_opts_default(struct distiller_opts *o)
 	o->min_sample = 2;
 	o->batch = 12;
 	o->phi = DISTILL_PHI_DEFAULT;
-	o->cold_filter = false;
+	o->cold_filter = true;
 	o->cold_k = 1;
-	o->epsilon = 0.9;
+	o->epsilon = 1.0;
+	o->cold_round = 2;
 	xgbclf_params_default(&o->xgb);
 }
 
@@ -550,7 +551,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 {
 	if (!log_path || !o || !m || !ret)
 		return -EINVAL;
-	if (o->cold_filter && (o->cold_k == 0 || o->cold_k > 64 || !(o->epsilon >= 0)))
+	if (o->cold_filter &&
+	    (o->cold_k == 0 || o->cold_k > 64 || !(o->epsilon >= 0) || o->cold_round == 0))
 		return -EINVAL;
 	_cleanup_(resultp) struct distiller_result *res = calloc(1, sizeof(*res));
 	if (!res)

@@ -30,6 +30,7 @@ struct distiller_opts {
 	bool cold_filter;     /* Trimmer's cold-candidate filter before each batch */
 	size_t cold_k;	      /* drop when the k most similar measured records are all cold */
 	double epsilon;	      /* filtering probability before the first model update */
+	size_t cold_round;    /* with the filter: sample records per task between model updates */
 	struct xgbclf_params xgb;
 	/* Optional callbacks, called from the pipeline's thread. */
 	/* A skipped log line (err < 0), a failed record (err == 0), or with line == 0 a message
@@ -60,6 +61,7 @@ struct distiller_cold {
 	size_t checked;		/* candidates queried (the epsilon draw said "check") */
 	size_t filtered;	/* candidates dropped */
 	size_t sample_filtered; /* of which alpha-sample records (replaced by another draw) */
+	size_t sample_drawn;	/* sample records drawn by the model after the first round */
 	size_t updates;		/* embedding model updates */
 	/* Fixed yardstick: slower than the median of the task's alpha sample, or failed. */
 	size_t measured_cold, survey_cold;
@@ -72,6 +74,7 @@ struct distiller_cold {
 	 * measured), the yardstick that no choice of the run can move. */
 	size_t truth_cold, truth_survey_cold;
 	double truth_cold_seconds, truth_cold_cost_seconds;
+	double truth_survey_cold_cost_seconds; /* of which in the survey */
 };
 
 struct distiller_result {

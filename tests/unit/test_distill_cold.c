@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "distill_cold.h"
 
@@ -87,13 +88,26 @@ static void test_epsilon(void **state)
 	assert_float_equal(distill_cold_epsilon(0, 3), 0, 1e-12);
 }
 
+static void test_pick(void **state)
+{
+	/* Least likely cold first; 0.2 twice: the better cloud cost (index 3, 1 ms < 2 ms); the
+	 * same probability and cloud cost: the lower index. */
+	const float p[] = {0.9f, 0.2f, 0.5f, 0.2f, 0.7f};
+	const double cloud[] = {1e-3, 2e-3, 1e-4, 1e-3, 1e-3};
+	assert_int_equal(distill_cold_pick(p, cloud, 5), 3);
+	assert_int_equal(distill_cold_pick(p, cloud, 3), 1);
+	const float q[] = {0.4f, 0.4f};
+	const double c2[] = {1e-3, 1e-3};
+	assert_int_equal(distill_cold_pick(q, c2, 2), 0);
+	assert_int_equal(distill_cold_pick(p, cloud, 0), SIZE_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cosine),
-	    cmocka_unit_test(test_query),
-	    cmocka_unit_test(test_cold_marks),
-	    cmocka_unit_test(test_epsilon),
+	    cmocka_unit_test(test_cosine),     cmocka_unit_test(test_query),
+	    cmocka_unit_test(test_cold_marks), cmocka_unit_test(test_epsilon),
+	    cmocka_unit_test(test_pick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,6 +90,12 @@ static void test_pipeline(void **state)
 {
 	struct distiller_opts o;
 	distiller_opts_default(&o);
+	/* The cold filter is on by default (stratified sample: 2 uniform records per task, then
+	 * the embedding model draws); this test runs the plain pipeline. */
+	assert_true(o.cold_filter);
+	assert_int_equal(o.cold_round, 2);
+	assert_float_equal(o.epsilon, 1.0, 0);
+	o.cold_filter = false;
 	o.alpha = 0.3;
 	o.batch = 2;
 	o.xgb.rounds = 10;
@@ -292,6 +298,10 @@ static void test_cold_filter_refills(void **state)
 				 r->n_survivors - r->n_sampled);
 		assert_true(r->cold.truth_cold <= r->n_measured);
 		assert_true(r->cold.updates >= 1);
+		/* After the first round every sample slot is drawn by the model; a draw the filter
+		 * drops is one of the drawn ones. */
+		assert_true(r->cold.sample_drawn > 0);
+		assert_true(r->cold.sample_drawn >= r->cold.sample_filtered);
 		if (eps == 0)
 			assert_int_equal(r->cold.checked, 0);
 		else
