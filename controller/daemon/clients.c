@@ -345,6 +345,9 @@ int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		free(c);
 		return 0;
 	}
+	/* Leftovers run only when nothing else is pending: a new connection or another
+	 * client's request always comes first. */
+	(void)sd_event_source_set_priority(c->defer, SD_EVENT_PRIORITY_IDLE);
 	(void)sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
 	c->next = d->clients;
 	d->clients = c;
