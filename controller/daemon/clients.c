@@ -195,6 +195,9 @@ static bool client_update(struct client *c)
 		daemon_client_free(c);
 		return false;
 	}
+	/* Requests left and neither input nor output to wake us: the defer must. */
+	if (!c->closing && line_pending(c) && out_pending(c) < OUT_PAUSE)
+		(void)sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
 	(void)sd_event_source_set_io_events(c->src, (wants_input(c) ? EPOLLIN : 0) |
 							(out_pending(c) ? EPOLLOUT : 0));
 	return true;
@@ -245,7 +248,11 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	bool slow = out_pending(c) > 0;
 
 	limit = slow ? conf->write_timeout_s : conf->idle_timeout_s;
-	if (limit && !(c->events && !slow) && now - c->active_us >= limit * 1000000ull) {
+	/* Not idle: an events subscriber waits legitimately, and requests it sent that wait
+	 * for their turn are our delay, not the client's. */
+	if (!slow && (c->events || line_pending(c)))
+		limit = 0;
+	if (limit && now - c->active_us >= limit * 1000000ull) {
 		daemon_log(LOG_INFO, "client pid %d uid %u: %s for %us; closed", (int)c->cred.pid,
 			   (unsigned)c->cred.uid, slow ? "replies not read" : "idle",
 			   (unsigned)limit);
