@@ -4,6 +4,27 @@
 
 /* --- clients -------------------------------------------------------------------------- */
 
+static void turns_remove(struct client *c)
+{
+	struct daemon *d = c->d;
+	struct client *prev = NULL;
+
+	if (!c->in_turns)
+		return;
+	for (struct client *p = d->turns_head; p; prev = p, p = p->turn_next)
+		if (p == c) {
+			if (prev)
+				prev->turn_next = c->turn_next;
+			else
+				d->turns_head = c->turn_next;
+			if (d->turns_tail == c)
+				d->turns_tail = prev;
+			break;
+		}
+	c->in_turns = false;
+	c->turn_next = NULL;
+}
+
 void daemon_client_free(struct client *c)
 {
 	struct daemon *d = c->d;
@@ -13,9 +34,9 @@ void daemon_client_free(struct client *c)
 			break;
 		}
 	d->n_clients--;
+	turns_remove(c);
 	sd_event_source_disable_unref(c->src);
 	sd_event_source_disable_unref(c->timer);
-	sd_event_source_disable_unref(c->defer);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -32,7 +53,7 @@ static bool line_pending(const struct client *c)
 	return memchr(c->in + c->in_off, '\n', c->in_len - c->in_off) != NULL;
 }
 
-/* Reading stops while a turn's leftovers wait (defer), while unsent output is above
+/* Reading stops while a turn's leftovers wait for their turn, while unsent output is above
  * OUT_PAUSE (a pipeliner that does not read stalls in its own socket buffer, not in our
  * memory) and after EOF. */
 static bool wants_input(const struct client *c)
@@ -122,6 +143,33 @@ static void reply_error(struct client *c, enum proto_err code, const char *fmt, 
 		daemon_client_send(c, out);
 }
 
+static int on_turns(sd_event_source *s, void *userdata);
+
+/* Queues c for a turn after every client already waiting: one daemon-wide defer at idle
+ * priority, so new connections and other clients' fresh requests come first, and clients
+ * with leftovers take turns in order. (A per-client defer is not enough: sd-event keeps a
+ * re-enabled defer's old place in its pending order, so the first one armed kept winning.) */
+static void turns_push(struct client *c)
+{
+	struct daemon *d = c->d;
+
+	if (c->in_turns)
+		return;
+	if (!d->turns_src) {
+		if (sd_event_add_defer(d->ev, &d->turns_src, on_turns, d) < 0)
+			return; /* the client's next io event serves it */
+		(void)sd_event_source_set_priority(d->turns_src, SD_EVENT_PRIORITY_IDLE);
+	}
+	c->in_turns = true;
+	c->turn_next = NULL;
+	if (d->turns_tail)
+		d->turns_tail->turn_next = c;
+	else
+		d->turns_head = c;
+	d->turns_tail = c;
+	(void)sd_event_source_set_enabled(d->turns_src, SD_EVENT_ONESHOT);
+}
+
 /* Handles complete requests until the budget of this turn is spent. A final request without
  * a newline is answered once the peer has shut its side. */
 static void process(struct client *c)
@@ -136,8 +184,8 @@ static void process(struct client *c)
 		size_t len = (size_t)(nl - (c->in + c->in_off));
 		if (n >= BUDGET_REQUESTS || bytes >= BUDGET_BYTES ||
 		    now_usec() - t0 >= BUDGET_USEC) {
-			/* Yield: others' requests come first; the leftovers run next turn. */
-			(void)sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+			/* Yield: others' requests come first; the leftovers wait their turn. */
+			turns_push(c);
 			return;
 		}
 		daemon_handle_line(c, c->in + c->in_off, len);
@@ -195,9 +243,9 @@ static bool client_update(struct client *c)
 		daemon_client_free(c);
 		return false;
 	}
-	/* Requests left and neither input nor output to wake us: the defer must. */
+	/* Requests left and neither input nor output to wake us: a turn must. */
 	if (!c->closing && line_pending(c) && out_pending(c) < OUT_PAUSE)
-		(void)sd_event_source_set_enabled(c->defer, SD_EVENT_ONESHOT);
+		turns_push(c);
 	(void)sd_event_source_set_io_events(c->src, (wants_input(c) ? EPOLLIN : 0) |
 							(out_pending(c) ? EPOLLOUT : 0));
 	return true;
@@ -232,9 +280,21 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-static int on_defer(sd_event_source *s, void *userdata)
+static int on_turns(sd_event_source *s, void *userdata)
 {
-	serve(userdata, 0);
+	struct daemon *d = userdata;
+	struct client *c = d->turns_head;
+
+	if (c) {
+		d->turns_head = c->turn_next;
+		if (!d->turns_head)
+			d->turns_tail = NULL;
+		c->in_turns = false;
+		c->turn_next = NULL;
+		serve(c, 0); /* may queue c again, at the tail */
+	}
+	if (d->turns_head)
+		(void)sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	return 0;
 }
 
@@ -343,19 +403,13 @@ int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	c->authorized = true;
 	c->active_us = now_usec();
 	if (sd_event_add_io(d->ev, &c->src, cfd, EPOLLIN, on_client, c) < 0 ||
-	    sd_event_add_defer(d->ev, &c->defer, on_defer, c) < 0 ||
 	    sd_event_add_time_relative(d->ev, &c->timer, CLOCK_MONOTONIC, 1000000, 100000, on_timer,
 				       c) < 0) {
 		sd_event_source_disable_unref(c->src);
-		sd_event_source_disable_unref(c->defer);
 		close(cfd);
 		free(c);
 		return 0;
 	}
-	/* Leftovers run only when nothing else is pending: a new connection or another
-	 * client's request always comes first. */
-	(void)sd_event_source_set_priority(c->defer, SD_EVENT_PRIORITY_IDLE);
-	(void)sd_event_source_set_enabled(c->defer, SD_EVENT_OFF);
 	c->next = d->clients;
 	d->clients = c;
 	d->n_clients++;

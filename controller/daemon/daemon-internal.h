@@ -68,8 +68,9 @@ struct client {
 	struct daemon *d;
 	int fd;
 	sd_event_source *src;
-	sd_event_source *timer; /* idle and slow-reader timeouts */
-	sd_event_source *defer; /* complete requests left over after this turn's budget */
+	sd_event_source *timer;	  /* idle and slow-reader timeouts */
+	struct client *turn_next; /* in the daemon's queue of clients with requests left */
+	bool in_turns;
 	char *in;
 	size_t in_off, in_len, in_cap; /* unparsed input is in[in_off, in_len) */
 	char *out;
@@ -115,6 +116,10 @@ struct daemon {
 	uint64_t t0_us;
 	struct client *clients;
 	size_t n_clients;
+	/* Clients with complete requests left after their turn's budget, served in order by
+	 * one idle-priority defer (clients.c). */
+	sd_event_source *turns_src;
+	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
 	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
 	bool persist_failed; /* the last state.json write failed (logged once) */

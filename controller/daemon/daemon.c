@@ -532,6 +532,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
 		daemon_client_free(d->clients);
+	d->turns_src = sd_event_source_disable_unref(d->turns_src);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
 			d->unshape[i].deadline_us = 0;
