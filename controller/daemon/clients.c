@@ -361,7 +361,7 @@ static void refuse(int cfd, enum proto_err code, const char *why)
 	out = proto_format_error(NULL, &e);
 	/* Read what the peer already sent, so that close() does not reset the connection
 	 * before it reads our line. */
-	while (recv(cfd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+	for (int i = 0; i < 16 && recv(cfd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
 		;
 	if (out)
 		(void)send(cfd, out, strlen(out), MSG_DONTWAIT | MSG_NOSIGNAL);
