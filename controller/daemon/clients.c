@@ -324,8 +324,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-/* Who may take the slot: root up to MAX_CLIENTS (evicting the longest-idle client when all
- * are taken), others up to MAX_CLIENTS - ROOT_RESERVE and MAX_CLIENTS_UID each. */
+/* Who may take the slot: root up to MAX_CLIENTS (evicting the longest-idle client, one with
+ * no request or output in flight, when all are taken), others up to
+ * MAX_CLIENTS - ROOT_RESERVE and MAX_CLIENTS_UID each. */
 static const char *admit(struct daemon *d, const struct ucred *cr)
 {
 	size_t mine = 0;
@@ -333,7 +334,8 @@ static const char *admit(struct daemon *d, const struct ucred *cr)
 
 	for (struct client *c = d->clients; c; c = c->next) {
 		mine += c->cred.uid == cr->uid;
-		if (!c->events && !out_pending(c) && (!idlest || c->active_us < idlest->active_us))
+		if (!c->events && !out_pending(c) && !line_pending(c) &&
+		    (!idlest || c->active_us < idlest->active_us))
 			idlest = c;
 	}
 	if (cr->uid != 0 && mine >= MAX_CLIENTS_UID)
