@@ -30,6 +30,12 @@ static _Noreturn void child_exec(const struct cg_exec *e, int errpipe, int procs
 			goto fail;
 		close(procs_fd);
 	}
+	/* Now in its cgroup: make that the root of the task's cgroup view. Moving a process
+	 * needs both cgroups inside the writer's namespace root, so even a root task cannot
+	 * write itself (or a child) into another cgroup's cgroup.procs. EPERM: an unprivileged
+	 * daemon, whose tasks the delegation rules keep in its subtree already. */
+	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EPERM)
+		goto fail;
 	/* The daemon may block signals for signalfd and ignore SIGPIPE; the task gets a
 	 * clean slate. */
 	for (int s = 1; s < NSIG; s++)

@@ -91,13 +91,18 @@ int ctl_request(const char *cmd, const char *sock, json_object *req, json_object
 			  strerror(-r));
 		return ES_EXIT_UNAVAILABLE;
 	}
-	if (asprintf(&line, "%s\n", s) < 0 ||
-	    write(c.fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+	if (asprintf(&line, "%s\n", s) < 0) {
 		close(c.fd);
 		return cli_error(cmd, "send: %m");
 	}
+	/* A refused peer (permission, limits) gets its error line at connect and is closed:
+	 * the send may fail, the line is still there to read. */
+	ssize_t sent = send(c.fd, line, strlen(line), MSG_NOSIGNAL);
+	int send_errno = errno;
 	r = ctl_conn_read(&c, &rep);
 	close(c.fd);
+	if (r < 0 && sent != (ssize_t)strlen(line))
+		return cli_error(cmd, "send: %s", strerror(send_errno));
 	if (r < 0)
 		return cli_error(cmd, "reply: %s", strerror(-r));
 	if (!json_object_object_get_ex(rep, "ok", &ok) || !json_object_get_boolean(ok)) {

@@ -220,6 +220,12 @@ static int check_demands(struct daemon *d, const struct dapp *a, double *cpu, ui
 			    "tasks[%zu].argv: missing, and \"%s\" has no command in the "
 			    "model catalog",
 			    i, at->queue);
+		if (!d->fleet) {
+			char where[32];
+			snprintf(where, sizeof(where), "tasks[%zu]", i);
+			if (daemon_check_task_argv(at->argv, m, where, err) < 0)
+				return -EINVAL;
+		}
 		if ((q && (fabs(q->cpu - cpu[i]) > 1e-9 || q->mem != mem[i])) ||
 		    (same >= 0 && (fabs(cpu[same] - cpu[i]) > 1e-9 || mem[same] != mem[i])))
 			return daemon_set_err(err, PROTO_E_BAD_VALUE, "app",

@@ -33,8 +33,17 @@
 #include "shaper.h"
 #include "util.h"
 
-#define MAX_CLIENTS 256
-#define MAX_OUTBUF  (8u << 20) /* a client that does not read this much is dropped */
+/* Control-socket limits (docs/PROTOCOL.md, Limits). Authorised peers only hold slots: a
+ * peer outside the group gets its error at accept and is closed. */
+#define MAX_CLIENTS	256	     /* connections held at a time */
+#define MAX_CLIENTS_UID 64	     /* per non-root uid */
+#define ROOT_RESERVE	32	     /* slots only root may take */
+#define OUT_PAUSE	(256u << 10) /* unsent output above this: stop reading requests */
+#define MAX_OUTBUF	(16u << 20)  /* unsent events above this: the subscriber is dropped */
+#define MAX_REPLY	(256u << 20) /* one reply larger than this: too-large instead */
+#define BUDGET_REQUESTS 16	     /* per client per loop turn ... */
+#define BUDGET_BYTES	(64u << 10)  /* ... or this many request bytes ... */
+#define BUDGET_USEC	10000	     /* ... or this long, then the next client's turn */
 
 struct daemon;
 
@@ -59,11 +68,16 @@ struct client {
 	struct daemon *d;
 	int fd;
 	sd_event_source *src;
+	sd_event_source *timer;	  /* idle and slow-reader timeouts */
+	struct client *turn_next; /* in the daemon's queue of clients with requests left */
+	bool in_turns;
 	char *in;
-	size_t in_len, in_cap;
+	size_t in_off, in_len, in_cap; /* unparsed input is in[in_off, in_len) */
 	char *out;
-	size_t out_len, out_cap;
+	size_t out_off, out_len, out_cap; /* unsent output is out[out_off, out_len) */
+	uint64_t active_us;		  /* last request handled or output byte sent */
 	bool events, closing, authorized;
+	bool eof; /* the peer shut its side: answer what it sent, then close */
 	struct ucred cred;
 	struct client *next;
 };
@@ -102,6 +116,10 @@ struct daemon {
 	uint64_t t0_us;
 	struct client *clients;
 	size_t n_clients;
+	/* Clients with complete requests left after their turn's budget, served in order by
+	 * one idle-priority defer (clients.c). */
+	sd_event_source *turns_src;
+	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
 	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
 	bool persist_failed; /* the last state.json write failed (logged once) */
@@ -194,6 +212,12 @@ void fleet_teardown(struct daemon *d);
 void fleet_log_notes(struct daemon *d);
 int daemon_set_err(struct proto_error *e, enum proto_err code, const char *field, const char *fmt,
 		   ...) _printf_(4, 5);
+/* 0 when execvp() could run cmd as the daemon; else -errno and why (bad-command). */
+int daemon_check_command(const char *cmd, char *why, size_t whysz);
+/* bad-command for argv, or without one the catalog command of m; where: "tasks[i]" in an
+ * application, NULL for submit. */
+int daemon_check_task_argv(char **argv, const struct dconf_model *m, const char *where,
+			   struct proto_error *err);
 int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *reply,
 		     struct proto_error *err);
 int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *reply,
@@ -211,5 +235,11 @@ void daemon_handle_line(struct client *c, const char *line, size_t len);
 void daemon_client_free(struct client *c);
 void daemon_client_send(struct client *c, const char *line);
 int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-int daemon_load_catalog(struct daemon *d, const char *path, char *err, size_t errsz);
+/* The node's size as a start with config c sees it: node_cores/node_memory, else online
+ * CPUs and MemTotal; -ENODATA without a memory size. */
+int daemon_node_capacity(const struct daemon *d, const struct dconf *c, double *ret_cpu,
+			 uint64_t *ret_mem);
+/* Loads the model catalog; a missing file is an error when required (the catalog key), else
+ * the built-in models. */
+int daemon_load_catalog(struct daemon *d, const char *path, bool required, char *err, size_t errsz);
 int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);

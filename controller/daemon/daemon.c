@@ -14,124 +14,9 @@
 
 /* --- startup, adoption, shutdown -------------------------------------------------------- */
 
-int daemon_load_catalog(struct daemon *d, const char *path, char *err, size_t errsz)
-{
-	_cleanup_free_ char *text = NULL;
-	struct dconf_model *m = NULL;
-	size_t n = 0;
-	int r = read_file_at(AT_FDCWD, path, &text, NULL);
-
-	if (r == -ENOENT) {
-		m = malloc(sizeof(dconf_default_models));
-		if (!m)
-			return -ENOMEM;
-		memcpy(m, dconf_default_models, sizeof(dconf_default_models));
-		n = ELEMENTSOF(dconf_default_models);
-	} else if (r < 0) {
-		snprintf(err, errsz, "%.200s: %.40s", path, strerror(-r));
-		return r;
-	} else {
-		char e[256];
-		r = dconf_parse_models(text, &m, &n, e, sizeof(e));
-		if (r < 0) {
-			snprintf(err, errsz, "%.100s: %.150s", path, e);
-			return r;
-		}
-	}
-	free(d->models);
-	d->models = m;
-	d->n_models = n;
-	return 0;
-}
-
-/* Re-reads edgeslice.conf and the model catalog (SIGHUP, `reload`). Keys that can change under
- * running tasks take effect now; those that define the device set, the policy's state or the
- * probes (policy, seed, device, node_cores/memory, enforcement, measure, measure_smoothing)
- * keep their running values and are named in `restart` (space-separated). A bad file changes
- * nothing: -EBADMSG (config) or the catalog's error, reason in err. */
-int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz)
-{
-	_cleanup_free_ char *text = NULL;
-	struct dconf c;
-	char e[256];
-	struct group *gr;
-	int r = read_file_at(AT_FDCWD, d->o.config, &text, NULL);
-
-	restart[0] = '\0';
-	if (r < 0 && r != -ENOENT) {
-		snprintf(err, errsz, "%.200s: %s", d->o.config, strerror(-r));
-		daemon_log(LOG_ERR, "reload: %s; nothing changed", err);
-		return -EBADMSG;
-	}
-	dconf_init(&c);
-	if (text && dconf_parse(text, &c, e, sizeof(e)) < 0) {
-		snprintf(err, errsz, "%.100s: %.150s", d->o.config, e);
-		daemon_log(LOG_ERR, "reload: %s; nothing changed", err);
-		return -EBADMSG;
-	}
-	r = daemon_load_catalog(d, c.catalog, err, errsz);
-	if (r < 0) {
-		daemon_log(LOG_ERR, "reload: catalog %s; nothing changed", err);
-		return r;
-	}
-#define RESTART_IF(cond, key)                                                                      \
-	do {                                                                                       \
-		if (cond)                                                                          \
-			snprintf(restart + strlen(restart), rsz - strlen(restart), "%s%s",         \
-				 restart[0] ? " " : "", key);                                      \
-	} while (0)
-	RESTART_IF(strcmp(c.policy, d->conf.policy), "policy");
-	RESTART_IF(c.seed != d->conf.seed, "seed");
-	RESTART_IF(c.n_devices != d->conf.n_devices ||
-		       memcmp(c.devices, d->conf.devices, c.n_devices * sizeof(c.devices[0])),
-		   "device");
-	RESTART_IF(c.node_cpu != d->conf.node_cpu, "node_cores");
-	RESTART_IF(c.node_mem != d->conf.node_mem, "node_memory");
-	RESTART_IF(c.strict != d->conf.strict, "enforcement");
-	RESTART_IF(c.require_memory != d->conf.require_memory, "require_memory");
-	RESTART_IF(c.measure != d->conf.measure, "measure");
-	RESTART_IF(c.smoothing != d->conf.smoothing, "measure_smoothing");
-	RESTART_IF(memcmp(&c.fleet, &d->conf.fleet, sizeof(c.fleet)), "fleet");
-#undef RESTART_IF
-	d->conf.measure_ms = c.measure_ms; /* the tick re-arms with it */
-	d->conf.on_sigterm = c.on_sigterm;
-	d->conf.overcommit = c.overcommit;
-	d->conf.max_tasks = c.max_tasks;
-	d->conf.keep_finished = c.keep_finished;
-	memcpy(d->conf.catalog, c.catalog, sizeof(c.catalog));
-	if (strcmp(c.group, d->conf.group)) {
-		memcpy(d->conf.group, c.group, sizeof(c.group));
-		gr = getgrnam(d->conf.group);
-		d->have_group = gr != NULL;
-		if (gr) {
-			d->group = gr->gr_gid;
-			if (d->own_socket) /* socket activation: SocketGroup= in the .socket unit */
-				(void)chown(d->sock_path, 0, d->group);
-		} else
-			daemon_log(LOG_WARNING,
-				   "group %s does not exist: only root may use the socket",
-				   d->conf.group);
-	}
-	daemon_log(LOG_INFO, "reloaded %s and the model catalog (%zu models)%s%s", d->o.config,
-		   d->n_models, restart[0] ? "; needs a restart to change: " : "", restart);
-	daemon_schedule(d); /* placement = measured/reserved may have changed what fits */
-	return 0;
-}
-
 static int node_capacity(struct daemon *d)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	_cleanup_free_ char *mi = NULL;
-
-	d->node_cpu = d->conf.node_cpu > 0 ? d->conf.node_cpu : (double)(n > 0 ? n : 1);
-	d->node_mem = d->conf.node_mem;
-	if (!d->node_mem) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/meminfo", d->o.proc ? d->o.proc : "/proc");
-		if (read_file_at(AT_FDCWD, path, &mi, NULL) >= 0)
-			(void)probe_parse_meminfo(mi, "MemTotal", &d->node_mem);
-	}
-	return d->node_mem ? 0 : -ENODATA;
+	return daemon_node_capacity(d, &d->conf, &d->node_cpu, &d->node_mem);
 }
 
 /* A task found in state.json at startup. */
@@ -398,7 +283,7 @@ static int setup_config(struct daemon *d)
 		daemon_log(LOG_ERR, "%s: %s", o->config, err);
 		return -EINVAL;
 	}
-	r = daemon_load_catalog(d, d->conf.catalog, err, sizeof(err));
+	r = daemon_load_catalog(d, d->conf.catalog, d->conf.catalog_set, err, sizeof(err));
 	if (r < 0) {
 		daemon_log(LOG_ERR, "catalog %s", err);
 		return r;
@@ -647,6 +532,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
 		daemon_client_free(d->clients);
+	d->turns_src = sd_event_source_disable_unref(d->turns_src);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
 			d->unshape[i].deadline_us = 0;

@@ -34,6 +34,8 @@ void dconf_init(struct dconf *c)
 	snprintf(c->catalog, sizeof(c->catalog), "/etc/edgeslice/models.json");
 	c->max_tasks = 10000;
 	c->keep_finished = 256;
+	c->idle_timeout_s = 60;
+	c->write_timeout_s = 30;
 	snprintf(c->fleet.endpoints, sizeof(c->fleet.endpoints), "http://127.0.0.1:2379");
 	c->fleet.lease_ttl = 5;
 }
@@ -250,6 +252,7 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 		if (v[0] != '/' || strlen(v) >= sizeof(c->catalog))
 			return err_at(err, errsz, line, "catalog: must be an absolute path");
 		snprintf(c->catalog, sizeof(c->catalog), "%s", v);
+		c->catalog_set = true;
 	} else if (!strcmp(k, "node_cores")) {
 		if (strcmp(v, "auto") && (parse_cores(v, &c->node_cpu) < 0 || c->node_cpu <= 0))
 			return err_at(err, errsz, line, "node_cores: must be auto or a core count");
@@ -266,6 +269,12 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 		if (parse_u64(v, &x) < 0 || x > 100000)
 			return err_at(err, errsz, line, "keep_finished: must be 0..100000");
 		c->keep_finished = (unsigned)x;
+	} else if (!strcmp(k, "client_idle_timeout_s") || !strcmp(k, "client_write_timeout_s")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x > 86400 || (x == 0 && k[7] == 'w'))
+			return err_at(err, errsz, line, "%s: must be %s..86400", k,
+				      k[7] == 'w' ? "1" : "0");
+		*(k[7] == 'w' ? &c->write_timeout_s : &c->idle_timeout_s) = (unsigned)x;
 	} else
 		return 1;
 	return 0;

@@ -46,17 +46,20 @@ struct dconf {
 	enum dconf_measure measure;
 	double smoothing; /* EWMA weight of the newest interval, (0,1]; default 0.5 */
 	enum dconf_sigterm on_sigterm;
-	bool strict;		/* enforcement = strict: refuse to run without cpu/memory */
-	bool require_memory;	/* require_memory = yes: refuse to run without memory limits */
-	bool overcommit;	/* placement on measured use only (pure RD-DRF) */
-	char group[33];		/* control socket group */
-	char catalog[256];	/* model catalog path */
-	double node_cpu;	/* 0 = online CPUs */
-	uint64_t node_mem;	/* 0 = MemTotal */
-	unsigned max_tasks;	/* queued + running */
-	unsigned keep_finished; /* finished tasks kept for `tasks` */
-	char uplink[16];	/* interface whose uploads are shaped per task; "" = none */
-	uint64_t uplink_rate;	/* bytes/s of the HTB parent; 0 = the link's speed */
+	bool strict;		  /* enforcement = strict: refuse to run without cpu/memory */
+	bool require_memory;	  /* require_memory = yes: refuse to run without memory limits */
+	bool overcommit;	  /* placement on measured use only (pure RD-DRF) */
+	char group[33];		  /* control socket group */
+	char catalog[256];	  /* model catalog path */
+	bool catalog_set;	  /* `catalog` given: a missing file is an error */
+	unsigned idle_timeout_s;  /* a client silent this long is closed (0 = never) */
+	unsigned write_timeout_s; /* a client not reading its replies this long is closed */
+	double node_cpu;	  /* 0 = online CPUs */
+	uint64_t node_mem;	  /* 0 = MemTotal */
+	unsigned max_tasks;	  /* queued + running */
+	unsigned keep_finished;	  /* finished tasks kept for `tasks` */
+	char uplink[16];	  /* interface whose uploads are shaped per task; "" = none */
+	uint64_t uplink_rate;	  /* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;
 	struct dconf_device devices[DCONF_MAX_DEVICES];
 	struct fleet_conf fleet; /* fleet mode (fleet.h) */

@@ -1,6 +1,8 @@
 /* exits.c — exit detection (pidfd, cgroup.events, recheck) and the removal thread that
  * deletes emptied task cgroups off the event loop. */
 #include "daemon-internal.h"
+#include <poll.h>
+#include <sys/syscall.h>
 
 /* --- cgroup removal ------------------------------------------------------------------- */
 
@@ -154,6 +156,18 @@ void daemon_check_empty(struct daemon *d, struct dtask *t)
 	/* The main process may have been reaped a moment later than the cgroup emptied. */
 	if (rt->pidfd >= 0) {
 		siginfo_t si = {0};
+		struct pollfd pfd = {.fd = rt->pidfd, .events = POLLIN};
+		if (!rt->main_exited && poll(&pfd, 1, 50) == 0) {
+			/* Empty cgroup, live main process: it moved itself out (a root task on
+			 * a cgroup2 mount without nsdelegate, where its cgroup namespace does not
+			 * bind it). Untracked it would run outside every limit: kill it. */
+			daemon_log(LOG_WARNING, "task %" PRIu64 ": left its cgroup; killed", t->id);
+			(void)syscall(SYS_pidfd_send_signal, rt->pidfd, SIGKILL, NULL, 0);
+			(void)waitid(P_PIDFD, (id_t)rt->pidfd, &si, WEXITED);
+			daemon_task_finish(d, t, DTASK_FAILED, "escaped");
+			daemon_schedule(d);
+			return;
+		}
 		if (waitid(P_PIDFD, (id_t)rt->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid)
 			t->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 	}

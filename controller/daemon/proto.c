@@ -39,6 +39,7 @@ static const char *const err_names[_PROTO_E_MAX] = {
     [PROTO_E_STATE] = "wrong-state",
     [PROTO_E_LIMIT] = "limit",
     [PROTO_E_INTERNAL] = "internal",
+    [PROTO_E_BAD_COMMAND] = "bad-command",
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -304,9 +305,10 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 				return fail(err, PROTO_E_BAD_TYPE, "app",
 					    "app: must be an integer");
 			t = json_object_get_int64(val);
-			if (t <= 0 || t == INT64_MAX)
+			/* json-c saturates past INT64_MAX: only INT64_MAX itself is an id. */
+			if (t <= 0 || (t == INT64_MAX && json_object_get_uint64(val) != INT64_MAX))
 				return fail(err, PROTO_E_BAD_VALUE, "app",
-					    "app: must be an application id >= 1");
+					    "app: must be an application id in 1..2^63-1");
 			r->app = (uint64_t)t;
 		} else if (!strcmp(key, "fleet")) {
 			if (!json_object_is_type(val, json_type_boolean))
@@ -319,9 +321,10 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 				return fail(err, PROTO_E_BAD_TYPE, "task",
 					    "task: must be an integer");
 			t = json_object_get_int64(val);
-			if (t <= 0 || t == INT64_MAX)
+			/* json-c saturates past INT64_MAX: only INT64_MAX itself is an id. */
+			if (t <= 0 || (t == INT64_MAX && json_object_get_uint64(val) != INT64_MAX))
 				return fail(err, PROTO_E_BAD_VALUE, "task",
-					    "task: must be a task id >= 1");
+					    "task: must be a task id in 1..2^63-1");
 			r->task = (uint64_t)t;
 		}
 	}

@@ -46,6 +46,7 @@ enum proto_err {
 	PROTO_E_STATE,	       /* "wrong-state": e.g. cancel of a finished task */
 	PROTO_E_LIMIT,	       /* "limit": too many tasks/clients */
 	PROTO_E_INTERNAL,      /* "internal": the daemon failed (state write etc.) */
+	PROTO_E_BAD_COMMAND,   /* "bad-command": argv[0] not found or not executable */
 	_PROTO_E_MAX,
 };
 

@@ -137,10 +137,17 @@ void daemon_handle_line(struct client *c, const char *line, size_t len)
 		}
 	}
 	if (r >= 0 && reply) {
-		if (asprintf(&out, "%s\n",
-			     json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN)) < 0)
+		size_t n = 0;
+		const char *s =
+		    json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN, &n);
+		if (s && n + 1 > MAX_REPLY)
+			r = daemon_set_err(&err, PROTO_E_TOO_LARGE, NULL,
+					   "reply of %zu bytes exceeds the %u MiB reply limit", n,
+					   MAX_REPLY >> 20);
+		else if (!s || asprintf(&out, "%s\n", s) < 0)
 			out = NULL;
-	} else {
+	}
+	if (r < 0 || !reply) {
 		if (!reply)
 			daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "out of memory");
 		out = proto_format_error(&req, &err);

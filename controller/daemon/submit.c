@@ -16,6 +16,61 @@ int daemon_set_err(struct proto_error *e, enum proto_err code, const char *field
 	return -EINVAL;
 }
 
+/* Whether execvp() could run cmd, as the daemon (tasks run as its user): an existing regular
+ * file with execute permission, by path or found in PATH as execvp searches it. 0 or -errno,
+ * the reason in why. */
+int daemon_check_command(const char *cmd, char *why, size_t whysz)
+{
+	const char *path = getenv("PATH");
+	struct stat st;
+	int r = -ENOENT;
+
+	if (strchr(cmd, '/')) {
+		if (stat(cmd, &st) < 0)
+			r = negative_errno();
+		else if (!S_ISREG(st.st_mode))
+			r = -EISDIR;
+		else if (access(cmd, X_OK) < 0)
+			r = negative_errno();
+		else
+			return 0;
+		snprintf(why, whysz, "%s", r == -EISDIR ? "not a regular file" : strerror(-r));
+		return r;
+	}
+	if (!path)
+		path = "/bin:/usr/bin"; /* execvp's default */
+	for (const char *p = path, *e;; p = e + 1) {
+		char full[PATH_MAX];
+		e = strchrnul(p, ':');
+		if (snprintf(full, sizeof(full), "%.*s%s%s", (int)(e - p), p, e == p ? "" : "/",
+			     cmd) < (int)sizeof(full) &&
+		    stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(full, X_OK) == 0)
+				return 0;
+			r = -EACCES;
+		}
+		if (!*e)
+			break;
+	}
+	snprintf(why, whysz, "%s", r == -EACCES ? "not executable" : "not found in PATH");
+	return r;
+}
+
+/* bad-command for argv (or, without one, the catalog command of m); where names the place
+ * in an application ("tasks[2]"), NULL for submit. */
+int daemon_check_task_argv(char **argv, const struct dconf_model *m, const char *where,
+			   struct proto_error *err)
+{
+	const char *cmd = argv ? argv[0] : m->cmd;
+	char why[64];
+
+	if (daemon_check_command(cmd, why, sizeof(why)) < 0)
+		return daemon_set_err(err, PROTO_E_BAD_COMMAND, where ? "app" : "argv",
+				      "%s%sargv[0]%s: %.300s: %s", where ? where : "",
+				      where ? "." : "", argv ? "" : " (catalog command)", cmd, why);
+	return 0;
+}
+
 int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *reply,
 		     struct proto_error *err)
 {
@@ -59,6 +114,8 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		    err, PROTO_E_MISSING_FIELD, "argv",
 		    "argv: missing, and queue \"%s\" has no command in the model catalog",
 		    req->queue);
+	if (!d->fleet && daemon_check_task_argv(req->argv, m, NULL, err) < 0)
+		return -EINVAL; /* fleet tasks run on other nodes: checked there */
 	if (q && (fabs(q->cpu - cpu) > 1e-9 || q->mem != mem))
 		return daemon_set_err(err, PROTO_E_BAD_VALUE, "demand",
 				      "demand: queue %s has demand %.3g cores, %" PRIu64 " bytes",

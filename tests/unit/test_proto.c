@@ -215,6 +215,16 @@ static void test_limits(void **state)
 	deep[4000] = 0;
 	assert_int_equal(parse(deep, &r, &e), PROTO_E_BAD_JSON);
 	free(deep);
+	/* ids: 2^63-1 is an id (cancel answers no-such-task), 2^63 and past are not */
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":9223372036854775807}", &r, &e),
+			 PROTO_OK);
+	assert_true(r.task == 9223372036854775807ull);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":9223372036854775808}", &r, &e),
+			 PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"app\":99999999999999999999999}", &r, &e),
+			 PROTO_E_BAD_VALUE);
+	assert_int_equal(parse("{\"op\":\"cancel\",\"task\":0}", &r, &e), PROTO_E_BAD_VALUE);
 	assert_int_equal(proto_parse_request("{\"op\":\"status\"}\0x", 17, &r, &e), -EINVAL);
 	assert_int_equal(e.code, PROTO_E_BAD_JSON);
 	/* 257 arguments */
