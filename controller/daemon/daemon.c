@@ -2,11 +2,11 @@
  * -> cgroup limits -> spawn), exit detection, persistence before acknowledgement, adoption.
  *
  * Data flow of one placement:
- *   submit ──> state.json (queued) ──> policy_enqueue
+ *   submit ──> state.db (queued) ──> policy_enqueue
  *   tick/exit/submit ──> measure (cpu.stat, memory.current) ──> policy_sample/set_device_free
- *   policy_next ──> state.json (starting) ──> cg_task_create(cpu.max, memory.max, cpuset)
- *              ──> cg_task_spawn (clone3 into the cgroup) ──> state.json (running)
- *   cgroup.events populated=0 (inotify) ──> policy_release ──> state.json (done) ──> rmdir
+ *   policy_next ──> state.db (starting) ──> cg_task_create(cpu.max, memory.max, cpuset)
+ *              ──> cg_task_spawn (clone3 into the cgroup) ──> state.db (running)
+ *   cgroup.events populated=0 (inotify) ──> policy_release ──> state.db (done) ──> rmdir
  *
  * Crash rules (see docs/DAEMON.md): a "starting" task whose cgroup never used CPU was never
  * started and is re-queued; one whose cgroup ran is running or finished, never restarted. */
@@ -134,7 +134,7 @@ static int node_capacity(struct daemon *d)
 	return d->node_mem ? 0 : -ENODATA;
 }
 
-/* A task found in state.json at startup. */
+/* A task found in state.db at startup. */
 static int adopt(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
@@ -204,28 +204,12 @@ static int adopt(struct daemon *d, struct dtask *t)
 
 static int load_state(struct daemon *d)
 {
-	_cleanup_free_ char *text = NULL;
 	struct dtask *flat = NULL;
 	size_t n = 0;
-	char err[256];
-	int r = read_file_at(d->state_fd, "state.json", &text, NULL);
+	int r = daemon_state_load(d, &flat, &n);
 
-	d->next_id = 1;
-	if (r == -ENOENT)
-		return 0;
 	if (r < 0)
 		return r;
-	r = dstate_parse(text, &flat, &n, &d->next_id, err, sizeof(err));
-	if (r < 0) {
-		/* Refuse to start and leave the file where it is: moving it aside made the next
-		 * start (systemd restarts us) run empty, losing every accepted task and orphaning
-		 * the running ones. The exit status stops systemd's restarts. */
-		daemon_log(LOG_ERR,
-			   "%s/state.json: corrupt (%s): not starting, the file is left as it is; "
-			   "restore it, or move it aside to start with no tasks",
-			   d->o.state_dir, err);
-		return -EBADMSG;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct dtask *t = malloc(sizeof(*t));
 		if (!t || daemon_task_append(d, t) < 0) {
@@ -240,6 +224,7 @@ static int load_state(struct daemon *d)
 			dstate_free(flat, n);
 			return -ENOMEM;
 		}
+		daemon_task_stored(t);
 	}
 	dstate_free(flat, n);
 	d->loading = true;
@@ -657,9 +642,13 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		daemon_log(LOG_INFO,
 			   "uplink %s: classes of running tasks kept (a restart adopts them)",
 			   d->conf.uplink);
+	d->stopping = true; /* their rows stay */
 	for (size_t i = 0; i < d->n_tasks; i++)
 		daemon_task_free(d->tasks[i]);
 	free(d->tasks);
+	free(d->gone);
+	free(d->chg);
+	dstore_close(d->store);
 	sampler_free(d->sampler);
 	fleet_free(d->fleet);
 	shaper_free(d->shaper);
@@ -727,6 +716,10 @@ int daemon_run(const struct daemon_opts *o)
 		 * (the unit lists this status in RestartPreventExitStatus=). */
 		if (r == -EOPNOTSUPP)
 			ret = DAEMON_EXIT_UNSUPPORTED;
+		goto out;
+	}
+	if (o->recover) {
+		ret = daemon_recover(d) < 0 ? 1 : 0;
 		goto out;
 	}
 

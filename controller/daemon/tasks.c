@@ -1,4 +1,4 @@
-/* tasks.c — edgesliced's log, clocks and task table: records, persistence to state.json,
+/* tasks.c — edgesliced's log, clocks and task table: records, persistence to state.db,
  * queues, and the events and sd_notify status that report a change. */
 #include "daemon-internal.h"
 
@@ -107,39 +107,117 @@ void daemon_trt_close(struct dtask *t)
 
 void daemon_task_free(struct dtask *t)
 {
+	struct trt *rt;
+
 	if (!t)
 		return;
+	rt = t->rt;
+	if (rt && rt->snap.stored && !rt->d->stopping) { /* its row goes with the next commit */
+		struct daemon *d = rt->d;
+		if (d->n_gone == d->cap_gone) {
+			size_t nc = d->cap_gone ? d->cap_gone * 2 : 64;
+			uint64_t *n = realloc(d->gone, nc * sizeof(*n));
+			if (n) {
+				d->gone = n;
+				d->cap_gone = nc;
+			}
+		}
+		if (d->n_gone < d->cap_gone) /* else: the row stays, trimmed again at start */
+			d->gone[d->n_gone++] = t->id;
+	}
 	daemon_trt_close(t);
 	free(t->rt);
 	dtask_free_fields(t);
 	free(t);
 }
 
-int daemon_persist(struct daemon *d)
+/* The fields that change after a task is recorded; the rest is fixed at submit. */
+static bool snap_differs(const struct dtask *t, const struct tsnap *s)
 {
-	_cleanup_free_ struct dtask *flat = NULL;
-	_cleanup_free_ char *text = NULL;
+	return !s->stored || s->state != t->state || s->dev != t->dev || s->pid != t->pid ||
+	       s->exit_code != t->exit_code || s->start_us != t->start_us ||
+	       s->end_us != t->end_us || s->cpu_usec != t->cpu_usec ||
+	       s->upload_rate != t->upload_rate || s->fleet_id != t->fleet_id ||
+	       s->prio != t->prio || strcmp(s->reason, t->reason);
+}
+
+void daemon_task_stored(struct dtask *t)
+{
+	struct tsnap *s = &((struct trt *)t->rt)->snap;
+
+	*s = (struct tsnap){
+	    .stored = true,
+	    .state = t->state,
+	    .dev = t->dev,
+	    .exit_code = t->exit_code,
+	    .pid = t->pid,
+	    .start_us = t->start_us,
+	    .end_us = t->end_us,
+	    .cpu_usec = t->cpu_usec,
+	    .upload_rate = t->upload_rate,
+	    .fleet_id = t->fleet_id,
+	    .prio = t->prio,
+	};
+	memcpy(s->reason, t->reason, sizeof(s->reason));
+}
+
+/* One transaction with the rows that changed: its cost follows the change, not the table
+ * (the comparison is a few words per task, in memory). */
+static int persist_changes(struct daemon *d, size_t *ret_n)
+{
+	size_t n = 0;
 	int r;
 
-	flat = calloc(d->n_tasks ? d->n_tasks : 1, sizeof(*flat));
-	if (!flat)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n_tasks; i++)
-		flat[i] = *d->tasks[i];
-	r = dstate_format(flat, d->n_tasks, d->next_id, &text);
-	if (r < 0)
-		return r;
-	r = write_file_atomic_at(d->state_fd, "state.json", text, strlen(text), 0600);
+	if (d->cap_chg < d->n_tasks) {
+		struct dtask **c = realloc(d->chg, d->n_tasks * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		d->chg = c;
+		d->cap_chg = d->n_tasks;
+	}
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct trt *rt = d->tasks[i]->rt;
+		if (rt && snap_differs(d->tasks[i], &rt->snap))
+			d->chg[n++] = d->tasks[i];
+	}
+	*ret_n = n;
+	if (!n && !d->n_gone && d->next_id == d->stored_next_id)
+		return 0;
+	r = dstore_begin(d->store);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = dstore_put(d->store, d->chg[i]);
+	for (size_t i = 0; r >= 0 && i < d->n_gone; i++)
+		r = dstore_delete(d->store, d->gone[i]);
+	if (r >= 0 && d->next_id != d->stored_next_id)
+		r = dstore_set_next_id(d->store, d->next_id);
+	if (r >= 0)
+		return dstore_commit(d->store);
+	dstore_rollback(d->store);
+	return r;
+}
+
+int daemon_persist(struct daemon *d)
+{
+	size_t n = 0;
+	int r;
+
+	if (!d->store)
+		return -EBADF;
+	r = persist_changes(d, &n);
 	if (r < 0) {
 		/* dirty stays set, so the next placement pass writes it again; said once */
 		if (!d->persist_failed)
-			daemon_log(LOG_ERR, "state.json: write failed: %s", strerror(-r));
+			daemon_log(LOG_ERR, "state.db: write failed: %s", strerror(-r));
 		d->persist_failed = true;
 		d->dirty = true;
 		return r;
 	}
+	for (size_t i = 0; i < n; i++)
+		daemon_task_stored(d->chg[i]);
+	d->n_gone = 0;
+	d->stored_next_id = d->next_id;
 	if (d->persist_failed)
-		daemon_log(LOG_INFO, "state.json: written again");
+		daemon_log(LOG_INFO, "state.db: written again");
 	d->persist_failed = false;
 	d->dirty = false;
 	return 0;
