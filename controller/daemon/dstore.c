@@ -99,6 +99,8 @@ static int check(sqlite3 *db, char *err, size_t errsz)
 	v = sqlite3_column_text(st, 0);
 	if (!v || strcmp((const char *)v, "ok")) {
 		snprintf(err, errsz, "quick_check: %s", v ? (const char *)v : "no answer");
+		for (char *c = err; *c; c++) /* one log line */
+			*c = *c == '\n' ? ' ' : *c;
 		sqlite3_finalize(st);
 		return -EBADMSG;
 	}
