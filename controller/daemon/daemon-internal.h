@@ -54,6 +54,7 @@ struct trt { /* a task's runtime half */
 	sd_event_source *recheck_src;
 	uint64_t recheck_us;
 	int64_t arrival_ms;
+	bool marked;   /* in daemon.chg: its row is written by the next daemon_persist */
 	struct tsnap { /* the task's row as last committed to state.db (tasks.c) */
 		bool stored;
 		enum dtask_state state;
@@ -119,10 +120,11 @@ struct daemon {
 	uint64_t stored_next_id; /* next_id as committed */
 	uint64_t *gone;		 /* ids of stored tasks since dropped: rows to delete */
 	size_t n_gone, cap_gone;
-	struct dtask **chg; /* scratch: the tasks one transaction writes */
-	size_t cap_chg;
-	bool stopping;	/* teardown: tasks freed now keep their rows */
-	struct reaper { /* removes emptied task cgroups off the event loop */
+	struct dtask **chg; /* tasks changed since the last commit (daemon_task_changed) */
+	size_t n_chg, cap_chg;
+	uint64_t scan_us; /* last full comparison of the table with the rows (a safety net) */
+	bool stopping;	  /* teardown: tasks freed now keep their rows */
+	struct reaper {	  /* removes emptied task cgroups off the event loop */
 		pthread_t thread;
 		pthread_mutex_t lock;
 		pthread_cond_t wake;
@@ -172,6 +174,11 @@ void daemon_task_free(struct dtask *t);
 /* Commits what changed since the last call (rows of new and changed tasks, deletions,
  * next_id) in one transaction; on failure everything stays pending for the next call. */
 int daemon_persist(struct daemon *d);
+/* t changed (state, placement, exit...): its row goes with the next daemon_persist. Every
+ * change of a recorded field calls it, so a commit costs what changed, not the table. */
+void daemon_task_changed(struct daemon *d, struct dtask *t);
+/* Every task compared with its row (load, shutdown, and every 10 s as a safety net). */
+void daemon_tasks_compare(struct daemon *d);
 /* A task just read from state.db: its row is what is in memory. */
 void daemon_task_stored(struct dtask *t);
 /* Opens state.db (importing an older state.json once) and reads every task; -EBADMSG when

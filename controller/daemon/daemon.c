@@ -210,6 +210,7 @@ static int load_state(struct daemon *d)
 
 	if (r < 0)
 		return r;
+	d->loading = true;
 	for (size_t i = 0; i < n; i++) {
 		struct dtask *t = malloc(sizeof(*t));
 		if (!t || daemon_task_append(d, t) < 0) {
@@ -227,7 +228,6 @@ static int load_state(struct daemon *d)
 		daemon_task_stored(t);
 	}
 	dstate_free(flat, n);
-	d->loading = true;
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
 		struct dqueue *q;
@@ -250,7 +250,8 @@ static int load_state(struct daemon *d)
 	}
 	d->loading = false;
 	daemon_apps_settle_all(
-	    d); /* tasks that ended while we were down release their successors */
+	    d);			 /* tasks that ended while we were down release their successors */
+	daemon_tasks_compare(d); /* what adoption changed */
 	return daemon_persist(d);
 }
 
@@ -742,6 +743,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0)
 		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
 	ret = r < 0 ? 1 : 0;
+	daemon_tasks_compare(d);
 	(void)daemon_persist(d);
 	daemon_log(LOG_INFO, "stopping; %s",
 		   any_running(d) ? "running tasks keep running" : "no tasks running");

@@ -125,6 +125,12 @@ void daemon_task_free(struct dtask *t)
 		if (d->n_gone < d->cap_gone) /* else: the row stays, trimmed again at start */
 			d->gone[d->n_gone++] = t->id;
 	}
+	if (rt && rt->marked) /* no longer to write */
+		for (size_t i = 0; i < rt->d->n_chg; i++)
+			if (rt->d->chg[i] == t) {
+				rt->d->chg[i] = rt->d->chg[--rt->d->n_chg];
+				break;
+			}
 	daemon_trt_close(t);
 	free(t->rt);
 	dtask_free_fields(t);
@@ -161,30 +167,53 @@ void daemon_task_stored(struct dtask *t)
 	memcpy(s->reason, t->reason, sizeof(s->reason));
 }
 
-/* One transaction with the rows that changed: its cost follows the change, not the table
- * (the comparison is a few words per task, in memory). */
-static int persist_changes(struct daemon *d, size_t *ret_n)
+void daemon_task_changed(struct daemon *d, struct dtask *t)
 {
-	size_t n = 0;
-	int r;
+	struct trt *rt = t->rt;
 
-	if (d->cap_chg < d->n_tasks) {
-		struct dtask **c = realloc(d->chg, d->n_tasks * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
+	if (!rt || rt->marked)
+		return;
+	if (d->n_chg == d->cap_chg) {
+		size_t nc = d->cap_chg ? d->cap_chg * 2 : 64;
+		struct dtask **c = realloc(d->chg, nc * sizeof(*c));
+		if (!c) {
+			d->scan_us = 0; /* the next persist compares the whole table instead */
+			return;
+		}
 		d->chg = c;
-		d->cap_chg = d->n_tasks;
+		d->cap_chg = nc;
 	}
+	d->chg[d->n_chg++] = t;
+	rt->marked = true;
+}
+
+void daemon_tasks_compare(struct daemon *d)
+{
+	size_t missed = 0;
+
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct trt *rt = d->tasks[i]->rt;
-		if (rt && snap_differs(d->tasks[i], &rt->snap))
-			d->chg[n++] = d->tasks[i];
+		if (rt && !rt->marked && snap_differs(d->tasks[i], &rt->snap)) {
+			missed += rt->snap.stored;
+			daemon_task_changed(d, d->tasks[i]);
+		}
 	}
-	*ret_n = n;
-	if (!n && !d->n_gone && d->next_id == d->stored_next_id)
+	if (missed && !d->loading)
+		daemon_log(LOG_DEBUG, "state.db: %zu changed task(s) were not marked", missed);
+	d->scan_us = now_usec();
+}
+
+/* One transaction with the rows of the marked tasks, the deletions and next_id. */
+static int persist_changes(struct daemon *d)
+{
+	int r;
+
+	if (now_usec() - d->scan_us > 10 * 1000000ull)
+		daemon_tasks_compare(d);
+	if (!d->n_chg && !d->n_gone && d->next_id == d->stored_next_id)
 		return 0;
 	r = dstore_begin(d->store);
-	for (size_t i = 0; r >= 0 && i < n; i++)
+	for (size_t i = 0; r >= 0 && i < d->n_chg; i++)
 		r = dstore_put(d->store, d->chg[i]);
 	for (size_t i = 0; r >= 0 && i < d->n_gone; i++)
 		r = dstore_delete(d->store, d->gone[i]);
@@ -198,12 +227,11 @@ static int persist_changes(struct daemon *d, size_t *ret_n)
 
 int daemon_persist(struct daemon *d)
 {
-	size_t n = 0;
 	int r;
 
 	if (!d->store)
 		return -EBADF;
-	r = persist_changes(d, &n);
+	r = persist_changes(d);
 	if (r < 0) {
 		/* dirty stays set, so the next placement pass writes it again; said once */
 		if (!d->persist_failed)
@@ -212,8 +240,11 @@ int daemon_persist(struct daemon *d)
 		d->dirty = true;
 		return r;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < d->n_chg; i++) {
 		daemon_task_stored(d->chg[i]);
+		((struct trt *)d->chg[i]->rt)->marked = false;
+	}
+	d->n_chg = 0;
 	d->n_gone = 0;
 	d->stored_next_id = d->next_id;
 	if (d->persist_failed)
@@ -252,6 +283,8 @@ int daemon_task_append(struct daemon *d, struct dtask *t)
 		d->cap_tasks = nc;
 	}
 	d->tasks[d->n_tasks++] = t;
+	if (!d->loading) /* (loading: t is filled in after) */
+		daemon_task_changed(d, t);
 	return 0;
 }
 
