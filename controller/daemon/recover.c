@@ -30,27 +30,37 @@ static struct dtask *find(struct dtask *tasks, size_t n, uint64_t id)
 	return NULL;
 }
 
-/* A populated task cgroup whose row is lost: recorded as running from what the cgroup says
- * (cpu.max, memory.max, cpuset.cpus -> device), so the next start adopts it. */
-static int synthesize(struct daemon *d, int dfd, const char *queue, uint64_t id, struct dtask *t)
+/* A populated task cgroup whose row is lost: recorded as running so that the next start
+ * adopts it. Its demand is its queue's (a queue has one demand) when a row of that queue was
+ * read, else what the cgroup enforces (cpu.max, memory.max), else the whole device; the
+ * device from cpuset.cpus, else the first. */
+static int synthesize(struct daemon *d, int dfd, const char *queue, uint64_t id,
+		      const struct dtask *rows, size_t n_rows, struct dtask *t)
 {
 	_cleanup_free_ char *cpu = NULL, *mem = NULL, *cpus = NULL;
 	uint64_t period;
 
-	*t = (struct dtask){.id = id, .dev = 0, .exit_code = -1, .cpu = 1, .mem = d->node_mem};
+	*t = (struct dtask){.id = id, .dev = 0, .exit_code = -1};
 	snprintf(t->queue, sizeof(t->queue), "%s", queue);
-	if (read_file_at(dfd, "cpu.max", &cpu, NULL) >= 0)
-		(void)cg_parse_cpu_max(cpu, &t->cpu, &period);
-	if (!(t->cpu > 0) || !isfinite(t->cpu))
-		t->cpu = d->node_cpu;
-	if (read_file_at(dfd, "memory.max", &mem, NULL) >= 0 && strncmp(mem, "max", 3))
-		(void)parse_u64(strtok(mem, "\n"), &t->mem);
 	if (read_file_at(dfd, "cpuset.cpus", &cpus, NULL) >= 0) {
 		cpus[strcspn(cpus, "\n")] = '\0';
 		for (size_t i = 0; i < d->n_dev; i++)
 			if (cpus[0] && !strcmp(d->dev[i].cpus, cpus))
 				t->dev = (int)i;
 	}
+	for (size_t i = 0; i < n_rows && !t->cpu; i++)
+		if (!strcmp(rows[i].queue, queue)) {
+			t->cpu = rows[i].cpu;
+			t->mem = rows[i].mem;
+		}
+	if (!t->cpu && read_file_at(dfd, "cpu.max", &cpu, NULL) >= 0)
+		(void)cg_parse_cpu_max(cpu, &t->cpu, &period);
+	if (!(t->cpu > 0) || !isfinite(t->cpu))
+		t->cpu = d->n_dev ? d->dev[t->dev].cpu : d->node_cpu;
+	if (!t->mem && read_file_at(dfd, "memory.max", &mem, NULL) >= 0 && strncmp(mem, "max", 3))
+		(void)parse_u64(strtok(mem, "\n"), &t->mem);
+	if (!t->mem)
+		t->mem = d->n_dev ? d->dev[t->dev].mem : d->node_mem;
 	t->state = DTASK_RUNNING;
 	t->submit_us = t->start_us = daemon_realtime_us();
 	snprintf(t->reason, sizeof(t->reason), "recovered");
@@ -105,7 +115,7 @@ static int scan_cgroups(struct daemon *d, struct dtask **tasks, size_t *n, uint6
 			break;
 		}
 		*tasks = nt;
-		if (synthesize(d, dfd, queue, id, &nt[*n]) < 0) {
+		if (synthesize(d, dfd, queue, id, nt, *n, &nt[*n]) < 0) {
 			dtask_free_fields(&nt[*n]);
 			r = -ENOMEM;
 			break;
