@@ -41,7 +41,7 @@ XSYSROOT = $(BUILD)/sysroot/usr/lib/$(TRIPLET)
 EXTRA_LIBS = -L$(XSYSROOT) -Wl,-rpath-link,$(XSYSROOT)
 endif
 
-PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl
+PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl sqlite3
 # Recursive (=), not simple (:=): on a fresh machine pkg-config and the -dev packages appear
 # only after `deps` ran, so the flags must be resolved when a recipe needs them. The targets
 # that install (check, demo) also build through a sub-make, which resolves them again.

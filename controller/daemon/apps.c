@@ -75,6 +75,7 @@ void daemon_app_settle(struct daemon *d, uint64_t app)
 			daemon_log(LOG_INFO, "task %" PRIu64 " (%s/%s) failed: %s", t->id,
 				   t->app_name, t->name, t->reason);
 			daemon_emit(d, "finished", t);
+			daemon_task_changed(d, t);
 			d->dirty = true;
 		} else if ((ready >> i) & 1) {
 			size_t k = nr++;
@@ -102,11 +103,13 @@ void daemon_app_settle(struct daemon *d, uint64_t app)
 			t->state = DTASK_FAILED;
 			t->end_us = daemon_realtime_us();
 			snprintf(t->reason, sizeof(t->reason), "start-failed");
+			daemon_task_changed(d, t);
 			daemon_emit(d, "finished", t);
 			daemon_app_settle(d, app);
 			return;
 		}
 		t->state = DTASK_QUEUED;
+		daemon_task_changed(d, t);
 		daemon_emit(d, "queued", t);
 	}
 }
@@ -330,6 +333,7 @@ int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 			t->state = DTASK_FAILED;
 			t->end_us = daemon_realtime_us();
 			snprintf(t->reason, sizeof(t->reason), "start-failed");
+			daemon_task_changed(d, t);
 			d->dirty = true;
 			continue;
 		}
@@ -373,6 +377,7 @@ int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_objec
 			m[i]->state = DTASK_CANCELLED;
 			m[i]->end_us = daemon_realtime_us();
 			snprintf(m[i]->reason, sizeof(m[i]->reason), "cancelled");
+			daemon_task_changed(d, m[i]);
 			daemon_emit(d, "finished", m[i]);
 			hit++;
 		}

@@ -25,6 +25,7 @@
 #include "cg.h"
 #include "dapp.h"
 #include "dstate.h"
+#include "dstore.h"
 #include "fleet.h"
 #include "policy.h"
 #include "probes.h"
@@ -62,6 +63,16 @@ struct trt { /* a task's runtime half */
 	sd_event_source *recheck_src;
 	uint64_t recheck_us;
 	int64_t arrival_ms;
+	bool marked;   /* in daemon.chg: its row is written by the next daemon_persist */
+	struct tsnap { /* the task's row as last committed to state.db (tasks.c) */
+		bool stored;
+		enum dtask_state state;
+		int dev, exit_code;
+		int64_t pid;
+		uint64_t start_us, end_us, cpu_usec, upload_rate, fleet_id;
+		double prio;
+		char reason[64];
+	} snap;
 };
 
 struct client {
@@ -121,9 +132,17 @@ struct daemon {
 	sd_event_source *turns_src;
 	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
-	bool dirty; /* in-memory state newer than state.json (only where a crash is harmless) */
-	bool persist_failed; /* the last state.json write failed (logged once) */
-	struct reaper {	     /* removes emptied task cgroups off the event loop */
+	bool dirty; /* in-memory state newer than state.db (only where a crash is harmless) */
+	bool persist_failed;	 /* the last state.db transaction failed (logged once) */
+	struct dstore *store;	 /* state.db */
+	uint64_t stored_next_id; /* next_id as committed */
+	uint64_t *gone;		 /* ids of stored tasks since dropped: rows to delete */
+	size_t n_gone, cap_gone;
+	struct dtask **chg; /* tasks changed since the last commit (daemon_task_changed) */
+	size_t n_chg, cap_chg;
+	uint64_t scan_us; /* last full comparison of the table with the rows (a safety net) */
+	bool stopping;	  /* teardown: tasks freed now keep their rows */
+	struct reaper {	  /* removes emptied task cgroups off the event loop */
 		pthread_t thread;
 		pthread_mutex_t lock;
 		pthread_cond_t wake;
@@ -171,7 +190,21 @@ struct dtask *daemon_task_find(struct daemon *d, uint64_t id);
 struct trt *daemon_trt_new(struct daemon *d, struct dtask *t);
 void daemon_trt_close(struct dtask *t);
 void daemon_task_free(struct dtask *t);
+/* Commits what changed since the last call (rows of new and changed tasks, deletions,
+ * next_id) in one transaction; on failure everything stays pending for the next call. */
 int daemon_persist(struct daemon *d);
+/* t changed (state, placement, exit...): its row goes with the next daemon_persist. Every
+ * change of a recorded field calls it, so a commit costs what changed, not the table. */
+void daemon_task_changed(struct daemon *d, struct dtask *t);
+/* Every task compared with its row (load, shutdown, and every 10 s as a safety net). */
+void daemon_tasks_compare(struct daemon *d);
+/* A task just read from state.db: its row is what is in memory. */
+void daemon_task_stored(struct dtask *t);
+/* Opens state.db (importing an older state.json once) and reads every task; -EBADMSG when
+ * it is damaged (logged: the daemon must not start). */
+int daemon_state_load(struct daemon *d, struct dtask **ret, size_t *ret_n);
+/* edgesliced --recover: rebuilds state.db from what reads and the cgroup tree. */
+int daemon_recover(struct daemon *d);
 void daemon_trim_finished(struct daemon *d);
 int daemon_task_append(struct daemon *d, struct dtask *t);
 struct dqueue *daemon_queue_find(struct daemon *d, const char *name);

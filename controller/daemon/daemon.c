@@ -2,11 +2,11 @@
  * -> cgroup limits -> spawn), exit detection, persistence before acknowledgement, adoption.
  *
  * Data flow of one placement:
- *   submit ──> state.json (queued) ──> policy_enqueue
+ *   submit ──> state.db (queued) ──> policy_enqueue
  *   tick/exit/submit ──> measure (cpu.stat, memory.current) ──> policy_sample/set_device_free
- *   policy_next ──> state.json (starting) ──> cg_task_create(cpu.max, memory.max, cpuset)
- *              ──> cg_task_spawn (clone3 into the cgroup) ──> state.json (running)
- *   cgroup.events populated=0 (EPOLLPRI) ─> policy_release ──> state.json (done) ──> rmdir
+ *   policy_next ──> state.db (starting) ──> cg_task_create(cpu.max, memory.max, cpuset)
+ *              ──> cg_task_spawn (clone3 into the cgroup) ──> state.db (running)
+ *   cgroup.events populated=0 (EPOLLPRI) ─> policy_release ──> state.db (done) ──> rmdir
  *
  * Crash rules (see docs/DAEMON.md): a "starting" task whose cgroup never used CPU was never
  * started and is re-queued; one whose cgroup ran is running or finished, never restarted. */
@@ -19,7 +19,7 @@ static int node_capacity(struct daemon *d)
 	return daemon_node_capacity(d, &d->conf, &d->node_cpu, &d->node_mem);
 }
 
-/* A task found in state.json at startup. */
+/* A task found in state.db at startup. */
 static int adopt(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
@@ -89,28 +89,13 @@ static int adopt(struct daemon *d, struct dtask *t)
 
 static int load_state(struct daemon *d)
 {
-	_cleanup_free_ char *text = NULL;
 	struct dtask *flat = NULL;
 	size_t n = 0;
-	char err[256];
-	int r = read_file_at(d->state_fd, "state.json", &text, NULL);
+	int r = daemon_state_load(d, &flat, &n);
 
-	d->next_id = 1;
-	if (r == -ENOENT)
-		return 0;
 	if (r < 0)
 		return r;
-	r = dstate_parse(text, &flat, &n, &d->next_id, err, sizeof(err));
-	if (r < 0) {
-		/* Refuse to start and leave the file where it is: moving it aside made the next
-		 * start (systemd restarts us) run empty, losing every accepted task and orphaning
-		 * the running ones. The exit status stops systemd's restarts. */
-		daemon_log(LOG_ERR,
-			   "%s/state.json: corrupt (%s): not starting, the file is left as it is; "
-			   "restore it, or move it aside to start with no tasks",
-			   d->o.state_dir, err);
-		return -EBADMSG;
-	}
+	d->loading = true;
 	for (size_t i = 0; i < n; i++) {
 		struct dtask *t = malloc(sizeof(*t));
 		if (!t || daemon_task_append(d, t) < 0) {
@@ -125,9 +110,9 @@ static int load_state(struct daemon *d)
 			dstate_free(flat, n);
 			return -ENOMEM;
 		}
+		daemon_task_stored(t);
 	}
 	dstate_free(flat, n);
-	d->loading = true;
 	for (size_t i = 0; i < d->n_tasks; i++) {
 		struct dtask *t = d->tasks[i];
 		struct dqueue *q;
@@ -150,7 +135,8 @@ static int load_state(struct daemon *d)
 	}
 	d->loading = false;
 	daemon_apps_settle_all(
-	    d); /* tasks that ended while we were down release their successors */
+	    d);			 /* tasks that ended while we were down release their successors */
+	daemon_tasks_compare(d); /* what adoption changed */
 	return daemon_persist(d);
 }
 
@@ -543,9 +529,13 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		daemon_log(LOG_INFO,
 			   "uplink %s: classes of running tasks kept (a restart adopts them)",
 			   d->conf.uplink);
+	d->stopping = true; /* their rows stay */
 	for (size_t i = 0; i < d->n_tasks; i++)
 		daemon_task_free(d->tasks[i]);
 	free(d->tasks);
+	free(d->gone);
+	free(d->chg);
+	dstore_close(d->store);
 	sampler_free(d->sampler);
 	fleet_teardown(d);
 	shaper_free(d->shaper);
@@ -614,6 +604,10 @@ int daemon_run(const struct daemon_opts *o)
 			ret = DAEMON_EXIT_UNSUPPORTED;
 		goto out;
 	}
+	if (o->recover) {
+		ret = daemon_recover(d) < 0 ? 1 : 0;
+		goto out;
+	}
 
 	if (setup_measurement(d) < 0)
 		goto out;
@@ -634,6 +628,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0)
 		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
 	ret = r < 0 ? 1 : 0;
+	daemon_tasks_compare(d);
 	(void)daemon_persist(d);
 	daemon_log(LOG_INFO, "stopping; %s",
 		   any_running(d) ? "running tasks keep running" : "no tasks running");

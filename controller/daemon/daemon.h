@@ -18,6 +18,7 @@ struct daemon_opts {
 	const char *proc;	 /* procfs root, default /proc (a fake tree in tests) */
 	const char *sys;	 /* sysfs root, default /sys (cgroupfs is looked for below it) */
 	const char *btf;	 /* kernel BTF, default <sys>/kernel/btf/vmlinux */
+	bool recover;		 /* --recover: rebuild a damaged state.db, then exit */
 };
 
 /* Exit status when the kernel cannot provide what the configuration requires
@@ -25,7 +26,8 @@ struct daemon_opts {
 #define DAEMON_EXIT_UNSUPPORTED 78
 /* Another daemon holds the state folder (EX_TEMPFAIL). */
 #define DAEMON_EXIT_BUSY 75
-/* state.json does not validate: left as it is, not started (EX_PROTOCOL). */
+/* state.db (or a state.json to import) does not validate: left as it is, not started
+ * (EX_PROTOCOL); edgesliced --recover rebuilds it. */
 #define DAEMON_EXIT_CORRUPT 76
 
 /* Runs until SIGTERM/SIGINT; returns an exit status. */

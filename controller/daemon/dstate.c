@@ -1,5 +1,5 @@
-/* dstate.c — (de)serialization of edgesliced's task records to state.json. Parsing is
- * strict: a state file that does not validate is rejected whole, never half-loaded. */
+/* dstate.c — (de)serialization of edgesliced's task records: one record (a state.db row) or
+ * the whole table (state.json, imported once). Parsing is strict: nothing is half-loaded. */
 #include "dstate.h"
 
 #include <json-c/json.h>
@@ -61,6 +61,64 @@ void dstate_free(struct dtask *tasks, size_t n)
 	free(tasks);
 }
 
+static json_object *task_json(const struct dtask *t)
+{
+	json_object *e = json_object_new_object(), *a = json_object_new_array();
+
+	if (!e || !a) {
+		json_object_put(e);
+		json_object_put(a);
+		return NULL;
+	}
+	json_object_object_add(e, "id", json_object_new_int64((int64_t)t->id));
+	json_object_object_add(e, "queue", json_object_new_string(t->queue));
+	for (size_t k = 0; k < t->argc; k++)
+		json_object_array_add(a, json_object_new_string(t->argv[k]));
+	json_object_object_add(e, "argv", a);
+	json_object_object_add(e, "cpu", json_object_new_double(t->cpu));
+	json_object_object_add(e, "memory", json_object_new_int64((int64_t)t->mem));
+	json_object_object_add(e, "state", json_object_new_string(dtask_state_name(t->state)));
+	json_object_object_add(e, "device", json_object_new_int(t->dev));
+	json_object_object_add(e, "submit_us", json_object_new_int64((int64_t)t->submit_us));
+	json_object_object_add(e, "start_us", json_object_new_int64((int64_t)t->start_us));
+	json_object_object_add(e, "end_us", json_object_new_int64((int64_t)t->end_us));
+	json_object_object_add(e, "pid", json_object_new_int64(t->pid));
+	json_object_object_add(e, "exit_code", json_object_new_int(t->exit_code));
+	json_object_object_add(e, "reason", json_object_new_string(t->reason));
+	json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
+	if (t->fleet_id)
+		json_object_object_add(e, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
+	if (t->upload_rate)
+		json_object_object_add(e, "upload_rate",
+				       json_object_new_int64((int64_t)t->upload_rate));
+	if (t->app) { /* optional: plain tasks and older files have none of these */
+		json_object *af = json_object_new_array();
+		json_object_object_add(e, "app", json_object_new_int64((int64_t)t->app));
+		json_object_object_add(e, "app_name", json_object_new_string(t->app_name));
+		json_object_object_add(e, "name", json_object_new_string(t->name));
+		for (size_t k = 0; k < t->n_after; k++)
+			json_object_array_add(af, json_object_new_int64((int64_t)t->after[k]));
+		json_object_object_add(e, "after", af);
+		json_object_object_add(e, "prio", json_object_new_double(t->prio));
+	}
+	return e;
+}
+
+int dtask_format(const struct dtask *t, char **ret)
+{
+	json_object *e = task_json(t);
+	char *s;
+
+	if (!e)
+		return -ENOMEM;
+	s = strdup(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+	json_object_put(e);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
 int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **ret)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -72,49 +130,12 @@ int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **
 	json_object_object_add(o, "next_id", json_object_new_int64((int64_t)next_id));
 	json_object_object_add(o, "tasks", arr);
 	for (size_t i = 0; i < n; i++) {
-		const struct dtask *t = &tasks[i];
-		json_object *e = json_object_new_object(), *a = json_object_new_array();
-		if (!e || !a) {
-			json_object_put(e);
-			json_object_put(a);
-			goto oom;
+		json_object *e = task_json(&tasks[i]);
+		if (!e) {
+			json_object_put(o);
+			return -ENOMEM;
 		}
 		json_object_array_add(arr, e);
-		json_object_object_add(e, "id", json_object_new_int64((int64_t)t->id));
-		json_object_object_add(e, "queue", json_object_new_string(t->queue));
-		for (size_t k = 0; k < t->argc; k++)
-			json_object_array_add(a, json_object_new_string(t->argv[k]));
-		json_object_object_add(e, "argv", a);
-		json_object_object_add(e, "cpu", json_object_new_double(t->cpu));
-		json_object_object_add(e, "memory", json_object_new_int64((int64_t)t->mem));
-		json_object_object_add(e, "state",
-				       json_object_new_string(dtask_state_name(t->state)));
-		json_object_object_add(e, "device", json_object_new_int(t->dev));
-		json_object_object_add(e, "submit_us",
-				       json_object_new_int64((int64_t)t->submit_us));
-		json_object_object_add(e, "start_us", json_object_new_int64((int64_t)t->start_us));
-		json_object_object_add(e, "end_us", json_object_new_int64((int64_t)t->end_us));
-		json_object_object_add(e, "pid", json_object_new_int64(t->pid));
-		json_object_object_add(e, "exit_code", json_object_new_int(t->exit_code));
-		json_object_object_add(e, "reason", json_object_new_string(t->reason));
-		json_object_object_add(e, "cpu_usec", json_object_new_int64((int64_t)t->cpu_usec));
-		if (t->fleet_id)
-			json_object_object_add(e, "fleet_id",
-					       json_object_new_int64((int64_t)t->fleet_id));
-		if (t->upload_rate)
-			json_object_object_add(e, "upload_rate",
-					       json_object_new_int64((int64_t)t->upload_rate));
-		if (t->app) { /* optional: plain tasks and older files have none of these */
-			json_object *af = json_object_new_array();
-			json_object_object_add(e, "app", json_object_new_int64((int64_t)t->app));
-			json_object_object_add(e, "app_name", json_object_new_string(t->app_name));
-			json_object_object_add(e, "name", json_object_new_string(t->name));
-			for (size_t k = 0; k < t->n_after; k++)
-				json_object_array_add(af,
-						      json_object_new_int64((int64_t)t->after[k]));
-			json_object_object_add(e, "after", af);
-			json_object_object_add(e, "prio", json_object_new_double(t->prio));
-		}
 	}
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -298,6 +319,26 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 		t->upload_rate = (uint64_t)x;
 	}
 	return parse_app_fields(e, t, err, errsz, i);
+}
+
+int dtask_parse(const char *text, struct dtask *ret, char *err, size_t errsz)
+{
+	json_object *o = json_tokener_parse(text ? text : "");
+	struct dtask t = {0};
+	int r;
+
+	if (!o) {
+		t.dev = -1;
+		return bad(err, errsz, "not JSON");
+	}
+	r = parse_task(o, &t, err, errsz, 0);
+	json_object_put(o);
+	if (r < 0) {
+		dtask_free_fields(&t);
+		return r;
+	}
+	*ret = t;
+	return 0;
 }
 
 int dstate_parse(const char *text, struct dtask **ret, size_t *ret_n, uint64_t *ret_next_id,

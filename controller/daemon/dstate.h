@@ -1,5 +1,5 @@
-/* dstate.h — edgesliced's task records and their persisted form (state.json in the state
- * directory), written atomically before any request is acknowledged. Pure serialization. */
+/* dstate.h — edgesliced's task records and their persisted form: one JSON record per task
+ * (a row of state.db, dstore.h) and the older whole-table state.json. Pure serialization. */
 #pragma once
 
 #include <stdbool.h>
@@ -55,6 +55,10 @@ bool dtask_state_live(enum dtask_state s); /* waiting, queued, starting or runni
 int dtask_cgroup_name(const struct dtask *t, char *buf, size_t size);
 void dtask_free_fields(struct dtask *t);
 
+/* One record as a JSON object (a state.db row, an entry of state.json's "tasks"). */
+int dtask_format(const struct dtask *t, char **ret);
+/* Parses and validates one record (messages name it tasks[0]); -EINVAL with err set. */
+int dtask_parse(const char *text, struct dtask *ret, char *err, size_t errsz);
 /* {"version":1,"next_id":N,"tasks":[...]} as one malloc'd string. */
 int dstate_format(const struct dtask *tasks, size_t n, uint64_t next_id, char **ret);
 /* Parses and validates; any inconsistency (bad type, duplicate id, id >= next_id) is

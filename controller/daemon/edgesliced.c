@@ -27,6 +27,9 @@ static void usage(FILE *f)
 	    "                       /sys/kernel/btf/vmlinux; missing: cgroup files only)\n"
 	    "  --procfs DIR         procfs root (default /proc)\n"
 	    "  --sysfs DIR          sysfs root (default /sys)\n"
+	    "  --recover            rebuild a damaged STATE_DIR/state.db from the rows that\n"
+	    "                       still read and the task cgroups, keep the damaged file as\n"
+	    "                       state.db.damaged-TIMESTAMP, print what was recovered, exit\n"
 	    "  -h --help            show this help\n"
 	    "  --version            show the version\n");
 }
@@ -42,6 +45,7 @@ int main(int argc, char **argv)
 	    {"btf", required_argument, NULL, 'b'},
 	    {"procfs", required_argument, NULL, 'p'},
 	    {"sysfs", required_argument, NULL, 'y'},
+	    {"recover", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
@@ -82,6 +86,9 @@ int main(int argc, char **argv)
 			break;
 		case 'y':
 			o.sys = optarg;
+			break;
+		case 'R':
+			o.recover = true;
 			break;
 		case 'h':
 			usage(stdout);

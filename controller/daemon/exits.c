@@ -116,6 +116,7 @@ void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	t->state = rt && rt->cancel ? DTASK_CANCELLED : st;
 	t->end_us = daemon_realtime_us();
 	snprintf(t->reason, sizeof(t->reason), "%s", rt && rt->cancel ? "cancelled" : reason);
+	daemon_task_changed(d, t);
 	if (rt && rt->in_policy) {
 		r = policy_release(d->pol, t->id, daemon_mono_s(d));
 		if (r < 0)
@@ -170,6 +171,7 @@ void daemon_check_empty(struct daemon *d, struct dtask *t)
 		}
 		if (waitid(P_PIDFD, (id_t)rt->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid)
 			t->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+		daemon_task_changed(d, t);
 	}
 	/* Without a pidfd (adopted after a restart) the task is not our child: PID 1 reaped
 	 * it and its exit status is unknown (-1). */
@@ -209,6 +211,7 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 	if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == 0 && si.si_pid)
 		t->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	daemon_task_changed(rt->d, t);
 	rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 	close(rt->pidfd);
 	rt->pidfd = -1;

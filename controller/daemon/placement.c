@@ -56,6 +56,7 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	t->pid = pid;
 	t->state = DTASK_RUNNING;
 	t->start_us = daemon_realtime_us();
+	daemon_task_changed(d, t);
 	fleet_notify(d, t);
 	r = daemon_watch_task(d, t);
 	if (r < 0)
@@ -133,6 +134,7 @@ void daemon_schedule(struct daemon *d)
 		rt->in_policy = true;
 		t->dev = (int)p.dev_id;
 		t->state = DTASK_STARTING;
+		daemon_task_changed(d, t);
 		/* Persist the placement before anything exists in the cgroup tree, so a crash
 		 * in between is recognisable on restart. */
 		r = daemon_persist(d);

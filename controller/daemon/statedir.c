@@ -51,3 +51,93 @@ int daemon_open_state_dir(struct daemon *d)
 		daemon_log(LOG_WARNING, "%s/lock: cannot record our pid: %m", dir);
 	return 0;
 }
+
+static void refuse(struct daemon *d, const char *file, const char *why)
+{
+	/* Refuse to start and leave the file where it is: starting empty (what moving it aside
+	 * did) loses every accepted task and orphans the running ones. The exit status stops
+	 * systemd's restarts. */
+	daemon_log(LOG_ERR,
+		   "%s/%s: corrupt (%s): not starting, the file is left as it is; "
+		   "run edgesliced --recover, or restore it",
+		   d->o.state_dir, file, why);
+}
+
+/* A state.json of an older edgesliced: written into the (new, empty) state.db in one
+ * transaction, then renamed state.json.imported. A crash in between imports it again. */
+static int import_json(struct daemon *d, struct dtask **ret, size_t *ret_n, uint64_t *ret_next)
+{
+	_cleanup_free_ char *text = NULL;
+	struct dtask *tasks = NULL;
+	size_t n = 0;
+	uint64_t next = 1;
+	char err[256];
+	int r = read_file_at(d->state_fd, "state.json", &text, NULL);
+
+	if (r == -ENOENT) {
+		*ret = NULL;
+		*ret_n = 0;
+		*ret_next = 1;
+		return 0;
+	}
+	if (r < 0) {
+		daemon_log(LOG_ERR, "%s/state.json: %s", d->o.state_dir, strerror(-r));
+		return r;
+	}
+	r = dstate_parse(text, &tasks, &n, &next, err, sizeof(err));
+	if (r < 0) {
+		refuse(d, "state.json", err);
+		return -EBADMSG;
+	}
+	r = dstore_write_all(d->store, tasks, n, next);
+	if (r >= 0 && renameat(d->state_fd, "state.json", d->state_fd, "state.json.imported") < 0)
+		r = negative_errno();
+	if (r >= 0 && fsync(d->state_fd) < 0)
+		r = negative_errno();
+	if (r < 0) {
+		daemon_log(LOG_ERR, "%s/state.json: import into state.db: %s", d->o.state_dir,
+			   strerror(-r));
+		dstate_free(tasks, n);
+		return r;
+	}
+	daemon_log(LOG_INFO,
+		   "%s/state.json: %zu task(s) imported into state.db (kept as "
+		   "state.json.imported)",
+		   d->o.state_dir, n);
+	*ret = tasks;
+	*ret_n = n;
+	*ret_next = next;
+	return 0;
+}
+
+int daemon_state_load(struct daemon *d, struct dtask **ret, size_t *ret_n)
+{
+	char path[PATH_MAX], err[256];
+	struct dtask *tasks = NULL;
+	uint64_t next = 0;
+	size_t n = 0;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/state.db", d->o.state_dir);
+	r = dstore_open(path, &d->store, err, sizeof(err));
+	if (r >= 0)
+		r = dstore_load(d->store, &tasks, &n, &next, err, sizeof(err));
+	if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
+		refuse(d, "state.db", err);
+		return -EBADMSG;
+	}
+	if (r < 0) {
+		daemon_log(LOG_ERR, "%s: %s (%s)", path, strerror(-r), err);
+		return r;
+	}
+	if (!next) { /* never written */
+		r = import_json(d, &tasks, &n, &next);
+		if (r < 0)
+			return r;
+	}
+	d->next_id = next;
+	d->stored_next_id = next;
+	*ret = tasks;
+	*ret_n = n;
+	return 0;
+}

@@ -229,6 +229,7 @@ int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 		t->state = DTASK_CANCELLED;
 		t->end_us = daemon_realtime_us();
 		snprintf(t->reason, sizeof(t->reason), "cancelled");
+		daemon_task_changed(d, t);
 		if (t->app)
 			daemon_app_settle(d, t->app); /* its dependents fail */
 		r = daemon_persist(d);

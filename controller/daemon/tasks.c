@@ -1,4 +1,4 @@
-/* tasks.c — edgesliced's log, clocks and task table: records, persistence to state.json,
+/* tasks.c — edgesliced's log, clocks and task table: records, persistence to state.db,
  * queues, and the events and sd_notify status that report a change. */
 #include "daemon-internal.h"
 
@@ -107,39 +107,148 @@ void daemon_trt_close(struct dtask *t)
 
 void daemon_task_free(struct dtask *t)
 {
+	struct trt *rt;
+
 	if (!t)
 		return;
+	rt = t->rt;
+	if (rt && rt->snap.stored && !rt->d->stopping) { /* its row goes with the next commit */
+		struct daemon *d = rt->d;
+		if (d->n_gone == d->cap_gone) {
+			size_t nc = d->cap_gone ? d->cap_gone * 2 : 64;
+			uint64_t *n = realloc(d->gone, nc * sizeof(*n));
+			if (n) {
+				d->gone = n;
+				d->cap_gone = nc;
+			}
+		}
+		if (d->n_gone < d->cap_gone) /* else: the row stays, trimmed again at start */
+			d->gone[d->n_gone++] = t->id;
+	}
+	if (rt && rt->marked) /* no longer to write */
+		for (size_t i = 0; i < rt->d->n_chg; i++)
+			if (rt->d->chg[i] == t) {
+				rt->d->chg[i] = rt->d->chg[--rt->d->n_chg];
+				break;
+			}
 	daemon_trt_close(t);
 	free(t->rt);
 	dtask_free_fields(t);
 	free(t);
 }
 
-int daemon_persist(struct daemon *d)
+/* The fields that change after a task is recorded; the rest is fixed at submit. */
+static bool snap_differs(const struct dtask *t, const struct tsnap *s)
 {
-	_cleanup_free_ struct dtask *flat = NULL;
-	_cleanup_free_ char *text = NULL;
+	return !s->stored || s->state != t->state || s->dev != t->dev || s->pid != t->pid ||
+	       s->exit_code != t->exit_code || s->start_us != t->start_us ||
+	       s->end_us != t->end_us || s->cpu_usec != t->cpu_usec ||
+	       s->upload_rate != t->upload_rate || s->fleet_id != t->fleet_id ||
+	       s->prio != t->prio || strcmp(s->reason, t->reason);
+}
+
+void daemon_task_stored(struct dtask *t)
+{
+	struct tsnap *s = &((struct trt *)t->rt)->snap;
+
+	*s = (struct tsnap){
+	    .stored = true,
+	    .state = t->state,
+	    .dev = t->dev,
+	    .exit_code = t->exit_code,
+	    .pid = t->pid,
+	    .start_us = t->start_us,
+	    .end_us = t->end_us,
+	    .cpu_usec = t->cpu_usec,
+	    .upload_rate = t->upload_rate,
+	    .fleet_id = t->fleet_id,
+	    .prio = t->prio,
+	};
+	memcpy(s->reason, t->reason, sizeof(s->reason));
+}
+
+void daemon_task_changed(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+
+	if (!rt || rt->marked)
+		return;
+	if (d->n_chg == d->cap_chg) {
+		size_t nc = d->cap_chg ? d->cap_chg * 2 : 64;
+		struct dtask **c = realloc(d->chg, nc * sizeof(*c));
+		if (!c) {
+			d->scan_us = 0; /* the next persist compares the whole table instead */
+			return;
+		}
+		d->chg = c;
+		d->cap_chg = nc;
+	}
+	d->chg[d->n_chg++] = t;
+	rt->marked = true;
+}
+
+void daemon_tasks_compare(struct daemon *d)
+{
+	size_t missed = 0;
+
+	for (size_t i = 0; i < d->n_tasks; i++) {
+		struct trt *rt = d->tasks[i]->rt;
+		if (rt && !rt->marked && snap_differs(d->tasks[i], &rt->snap)) {
+			missed += rt->snap.stored;
+			daemon_task_changed(d, d->tasks[i]);
+		}
+	}
+	if (missed && !d->loading)
+		daemon_log(LOG_DEBUG, "state.db: %zu changed task(s) were not marked", missed);
+	d->scan_us = now_usec();
+}
+
+/* One transaction with the rows of the marked tasks, the deletions and next_id. */
+static int persist_changes(struct daemon *d)
+{
 	int r;
 
-	flat = calloc(d->n_tasks ? d->n_tasks : 1, sizeof(*flat));
-	if (!flat)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n_tasks; i++)
-		flat[i] = *d->tasks[i];
-	r = dstate_format(flat, d->n_tasks, d->next_id, &text);
-	if (r < 0)
-		return r;
-	r = write_file_atomic_at(d->state_fd, "state.json", text, strlen(text), 0600);
+	if (now_usec() - d->scan_us > 10 * 1000000ull)
+		daemon_tasks_compare(d);
+	if (!d->n_chg && !d->n_gone && d->next_id == d->stored_next_id)
+		return 0;
+	r = dstore_begin(d->store);
+	for (size_t i = 0; r >= 0 && i < d->n_chg; i++)
+		r = dstore_put(d->store, d->chg[i]);
+	for (size_t i = 0; r >= 0 && i < d->n_gone; i++)
+		r = dstore_delete(d->store, d->gone[i]);
+	if (r >= 0 && d->next_id != d->stored_next_id)
+		r = dstore_set_next_id(d->store, d->next_id);
+	if (r >= 0)
+		return dstore_commit(d->store);
+	dstore_rollback(d->store);
+	return r;
+}
+
+int daemon_persist(struct daemon *d)
+{
+	int r;
+
+	if (!d->store)
+		return -EBADF;
+	r = persist_changes(d);
 	if (r < 0) {
 		/* dirty stays set, so the next placement pass writes it again; said once */
 		if (!d->persist_failed)
-			daemon_log(LOG_ERR, "state.json: write failed: %s", strerror(-r));
+			daemon_log(LOG_ERR, "state.db: write failed: %s", strerror(-r));
 		d->persist_failed = true;
 		d->dirty = true;
 		return r;
 	}
+	for (size_t i = 0; i < d->n_chg; i++) {
+		daemon_task_stored(d->chg[i]);
+		((struct trt *)d->chg[i]->rt)->marked = false;
+	}
+	d->n_chg = 0;
+	d->n_gone = 0;
+	d->stored_next_id = d->next_id;
 	if (d->persist_failed)
-		daemon_log(LOG_INFO, "state.json: written again");
+		daemon_log(LOG_INFO, "state.db: written again");
 	d->persist_failed = false;
 	d->dirty = false;
 	return 0;
@@ -174,6 +283,8 @@ int daemon_task_append(struct daemon *d, struct dtask *t)
 		d->cap_tasks = nc;
 	}
 	d->tasks[d->n_tasks++] = t;
+	if (!d->loading) /* (loading: t is filled in after) */
+		daemon_task_changed(d, t);
 	return 0;
 }
 
