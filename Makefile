@@ -41,14 +41,15 @@ XSYSROOT = $(BUILD)/sysroot/usr/lib/$(TRIPLET)
 EXTRA_LIBS = -L$(XSYSROOT) -Wl,-rpath-link,$(XSYSROOT)
 endif
 
-PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl sqlite3
+PKGS := libbpf libsystemd libnl-3.0 libnl-route-3.0 json-c libcgroup libcurl sqlite3 libmicrohttpd
 # Recursive (=), not simple (:=): on a fresh machine pkg-config and the -dev packages appear
 # only after `deps` ran, so the flags must be resolved when a recipe needs them. The targets
 # that install (check, demo) also build through a sub-make, which resolves them again.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-# libcurl is compiled against (headers) but not linked: fleet mode dlopens it
-# (controller/fleet/curl-dl.c), so a node outside a fleet never maps it nor its TLS stack.
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null) $(EXTRA_LIBS) -lxgboost -lopenblas -lm -lpthread
+# libcurl and libmicrohttpd are compiled against (headers) but not linked: fleet mode and the
+# metrics endpoint dlopen them (controller/fleet/curl-dl.c, controller/metrics/mhd-dl.c), so
+# a node without them never maps them nor the TLS stacks under them.
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libmicrohttpd,$(PKGS)) 2>/dev/null) $(EXTRA_LIBS) -lxgboost -lopenblas -lm -lpthread
 
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
 # OPT and EXTRA_CFLAGS are the knobs; CFLAGS itself is always the full set.

@@ -177,7 +177,8 @@ int probe_parse_mem_stat(const char *text, struct probe_mem_stat *ret)
 	    (r = keyed_opt(text, "slab", &m.slab)) < 0 ||
 	    (r = keyed_opt(text, "sock", &m.sock)) < 0 ||
 	    (r = keyed_opt(text, "pgfault", &m.pgfault)) < 0 ||
-	    (r = keyed_opt(text, "pgmajfault", &m.pgmajfault)) < 0)
+	    (r = keyed_opt(text, "pgmajfault", &m.pgmajfault)) < 0 ||
+	    (r = keyed_opt(text, "inactive_file", &m.inactive_file)) < 0)
 		return r;
 	*ret = m;
 	return 0;

@@ -33,6 +33,7 @@ int probe_parse_mem_events(const char *text, struct probe_mem_events *ret);
 
 struct probe_mem_stat {
 	uint64_t anon, file, kernel, shmem, slab, sock, pgfault, pgmajfault;
+	uint64_t inactive_file; /* what a working set leaves out (cAdvisor's definition) */
 };
 /* anon and file are required; the others (kernel appeared in 5.18) read 0 if absent. */
 int probe_parse_mem_stat(const char *text, struct probe_mem_stat *ret);

@@ -240,6 +240,7 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 
 	p->at_usec = now;
 	p->stale = false;
+	p->usage_usec = cs.cpu.usage_usec;
 	p->mem_bytes = cs.mem_current;
 	p->mem_peak_bytes = cs.mem_peak;
 	p->throttled_usec = cs.cpu.throttled_usec;

@@ -48,10 +48,11 @@ struct sampler_task {
 	uint64_t at_usec; /* time of the last good read */
 	bool valid;	  /* two good reads so far: rates exist */
 	bool stale;
-	bool gone;	   /* the cgroup disappeared */
-	unsigned have;	   /* PROBE_HAVE_* of the last good read */
-	double cores;	   /* EWMA of cpu.stat usage rate: cores used */
-	double cores_last; /* the last interval alone */
+	bool gone;	     /* the cgroup disappeared */
+	unsigned have;	     /* PROBE_HAVE_* of the last good read */
+	double cores;	     /* EWMA of cpu.stat usage rate: cores used */
+	double cores_last;   /* the last interval alone */
+	uint64_t usage_usec; /* cpu.stat usage_usec as last read (a counter) */
 	uint64_t mem_bytes,
 	    mem_peak_bytes;    /* memory.current / memory.peak (have & PROBE_HAVE_MEM) */
 	double throttled_frac; /* EWMA share of wall time throttled by cpu.max (have & THROTTLE) */

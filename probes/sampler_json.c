@@ -77,7 +77,8 @@ int sampler_task_json(const struct sampler_task *t, struct json_object **ret)
 	    add_u(o, "at_usec", t->at_usec) < 0 || add_b(o, "valid", t->valid) < 0 ||
 	    add_b(o, "stale", t->stale) < 0 || add_b(o, "gone", t->gone) < 0)
 		return -ENOMEM;
-	if (add_d(cpu, "cores", t->cores) < 0 || add_d(cpu, "cores_last", t->cores_last) < 0)
+	if (add_d(cpu, "cores", t->cores) < 0 || add_d(cpu, "cores_last", t->cores_last) < 0 ||
+	    add_u(cpu, "usage_usec", t->usage_usec) < 0)
 		return -ENOMEM;
 	if ((t->have & PROBE_HAVE_THROTTLE) &&
 	    (add_d(cpu, "throttled_frac", t->throttled_frac) < 0 ||
@@ -101,7 +102,8 @@ int sampler_task_json(const struct sampler_task *t, struct json_object **ret)
 		    (add_u(m, "anon", t->mem_stat.anon) < 0 ||
 		     add_u(m, "file", t->mem_stat.file) < 0 ||
 		     add_u(m, "kernel", t->mem_stat.kernel) < 0 ||
-		     add_u(m, "pgmajfault", t->mem_stat.pgmajfault) < 0))
+		     add_u(m, "pgmajfault", t->mem_stat.pgmajfault) < 0 ||
+		     add_u(m, "inactive_file", t->mem_stat.inactive_file) < 0))
 			return -ENOMEM;
 		if (add(o, "memory", TAKE_PTR(m)) < 0)
 			return -ENOMEM;

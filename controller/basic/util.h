@@ -13,6 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The release, as `edgeslice --version` and the metrics' build_info say it. */
+#ifndef ES_VERSION
+#define ES_VERSION "0.1.0"
+#endif
+
 #define ELEMENTSOF(a)  (sizeof(a) / sizeof((a)[0]))
 #define _cleanup_(f)   __attribute__((cleanup(f)))
 #define _unused_       __attribute__((unused))

@@ -5,13 +5,10 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 
 extern const struct es_command __start_es_commands[];
 extern const struct es_command __stop_es_commands[];
-
-#ifndef ES_VERSION
-#define ES_VERSION "0.1.0"
-#endif
 
 static int cmp_cmd(const void *a, const void *b)
 {

@@ -27,6 +27,7 @@
 #include "dstate.h"
 #include "dstore.h"
 #include "fleet.h"
+#include "metrics.h"
 #include "policy.h"
 #include "probes.h"
 #include "proto.h"
@@ -91,6 +92,28 @@ struct client {
 	bool eof; /* the peer shut its side: answer what it sent, then close */
 	struct ucred cred;
 	struct client *next;
+};
+
+/* Metrics kept for /metrics (dmetrics.c); the live figures are read at scrape time. */
+#define DMX_MAX_EXITS 24
+struct dmx {
+	struct metrics_http *http;
+	int listen_fd; /* socket-activated TCP socket, until the endpoint takes it; -1 */
+	uint64_t placements;
+	struct dmx_exit { /* exits by state and reason (a bounded set: the daemon's words) */
+		char state[16], reason[64];
+		uint64_t n;
+	} exits[DMX_MAX_EXITS];
+	size_t n_exits;
+	struct metrics_hist decision, write;
+	struct metrics_hist *queue_wait; /* parallel to daemon.queues */
+	size_t n_queue_wait;
+};
+
+/* A device's running tasks summed: demand, measured use. */
+struct ddev_usage {
+	double cpu_alloc, mem_alloc, cpu_used, mem_used;
+	unsigned running;
 };
 
 struct dqueue {
@@ -173,6 +196,7 @@ struct daemon {
 	struct fleet *fleet; /* fleet = etcd (controller/fleet/); NULL in single-node mode */
 	sd_event_source *fleet_timer; /* fleet_step() every fleet_period_usec() */
 	bool loading; /* load_state: applications are settled once all tasks are known */
+	struct dmx mx;
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -275,4 +299,14 @@ int daemon_node_capacity(const struct daemon *d, const struct dconf *c, double *
 /* Loads the model catalog; a missing file is an error when required (the catalog key), else
  * the built-in models. */
 int daemon_load_catalog(struct daemon *d, const char *path, bool required, char *err, size_t errsz);
+/* Metrics (dmetrics.c): the endpoint when configured or socket-activated, and the events
+ * counted for it. */
+int daemon_metrics_setup(struct daemon *d);
+void daemon_metrics_teardown(struct daemon *d);
+void daemon_mx_placed(struct daemon *d, const struct dtask *t);
+void daemon_mx_finished(struct daemon *d, const struct dtask *t);
+void daemon_mx_decision(struct daemon *d, uint64_t usec);
+void daemon_mx_write(struct daemon *d, uint64_t usec);
+json_object *daemon_metrics_json(struct daemon *d);
+void daemon_device_usage(struct daemon *d, size_t dev, struct ddev_usage *ret);
 int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);

@@ -146,12 +146,20 @@ static int open_socket(struct daemon *d)
 	_cleanup_close_ int fd = -1;
 	int n = sd_listen_fds(1);
 
-	if (n > 1)
-		return -E2BIG;
-	if (n == 1) {
-		d->listen_fd = SD_LISTEN_FDS_START;
-		return 0;
+	/* Socket activation: the unix socket is the control socket (edgesliced.socket), a TCP
+	 * one the metrics endpoint (edgesliced-metrics.socket); anything else is refused. */
+	for (int i = 0; i < n; i++) {
+		int s = SD_LISTEN_FDS_START + i;
+		if (sd_is_socket_unix(s, SOCK_STREAM, 1, NULL, 0) > 0 && d->listen_fd < 0)
+			d->listen_fd = s;
+		else if (sd_is_socket_inet(s, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0 &&
+			 d->mx.listen_fd < 0)
+			d->mx.listen_fd = s;
+		else
+			return -E2BIG;
 	}
+	if (d->listen_fd >= 0)
+		return 0;
 	if (mkdir(d->o.runtime_dir, 0755) < 0 && errno != EEXIST)
 		return negative_errno();
 	if (snprintf(d->sock_path, sizeof(d->sock_path), "%s/control.sock", d->o.runtime_dir) >=
@@ -494,6 +502,9 @@ static int setup_loop(struct daemon *d, sd_event_source **drain_src)
 		daemon_log(LOG_ERR, "control socket in %s: %s", d->o.runtime_dir, strerror(-r));
 		return r;
 	}
+	r = daemon_metrics_setup(d);
+	if (r < 0)
+		return r;
 	if ((r = sd_event_add_io(d->ev, &d->listen_src, d->listen_fd, EPOLLIN, daemon_on_accept,
 				 d)) < 0 ||
 	    (r = sd_event_add_signal(d->ev, NULL, SIGTERM, on_term, d)) < 0 ||
@@ -518,6 +529,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
 		daemon_client_free(d->clients);
+	daemon_metrics_teardown(d);
 	d->turns_src = sd_event_source_disable_unref(d->turns_src);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
@@ -571,7 +583,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (getenv("EDGESLICED_DEBUG"))
 		daemon_log_max = LOG_DEBUG;
 	d->o = *o;
-	d->listen_fd = d->state_fd = d->lock_fd = -1;
+	d->listen_fd = d->state_fd = d->lock_fd = d->mx.listen_fd = -1;
 	snprintf(d->btf_path, sizeof(d->btf_path), "%s",
 		 o->btf ? o->btf : "/sys/kernel/btf/vmlinux");
 	if (!o->btf && o->sys)

@@ -6,7 +6,9 @@
 #include <json-c/json.h>
 #include <math.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 
+#include "metrics.h"
 #include "proto.h"
 #include "shaper.h"
 #include "util.h"
@@ -269,6 +271,20 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 		if (parse_u64(v, &x) < 0 || x > 100000)
 			return err_at(err, errsz, line, "keep_finished: must be 0..100000");
 		c->keep_finished = (unsigned)x;
+	} else if (!strcmp(k, "metrics_listen")) {
+		struct sockaddr_storage sa;
+		unsigned len;
+		if (strcmp(v, "off") && (strlen(v) >= sizeof(c->metrics_listen) ||
+					 metrics_parse_address(v, &sa, &len) < 0))
+			return err_at(err, errsz, line,
+				      "metrics_listen: must be off or a numeric HOST:PORT "
+				      "(127.0.0.1:9464, [::1]:9464)");
+		snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
+			 strcmp(v, "off") ? v : "");
+	} else if (!strcmp(k, "metrics_commands")) {
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			return err_at(err, errsz, line, "metrics_commands: must be yes or no");
+		c->metrics_commands = !strcmp(v, "yes");
 	} else if (!strcmp(k, "client_idle_timeout_s") || !strcmp(k, "client_write_timeout_s")) {
 		uint64_t x;
 		if (parse_u64(v, &x) < 0 || x > 86400 || (x == 0 && k[7] == 'w'))

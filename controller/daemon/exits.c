@@ -117,6 +117,7 @@ void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 	t->end_us = daemon_realtime_us();
 	snprintf(t->reason, sizeof(t->reason), "%s", rt && rt->cancel ? "cancelled" : reason);
 	daemon_task_changed(d, t);
+	daemon_mx_finished(d, t);
 	if (rt && rt->in_policy) {
 		r = policy_release(d->pol, t->id, daemon_mono_s(d));
 		if (r < 0)

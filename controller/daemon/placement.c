@@ -57,6 +57,7 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	t->state = DTASK_RUNNING;
 	t->start_us = daemon_realtime_us();
 	daemon_task_changed(d, t);
+	daemon_mx_placed(d, t);
 	fleet_notify(d, t);
 	r = daemon_watch_task(d, t);
 	if (r < 0)
@@ -111,6 +112,7 @@ static void sample_policy(struct daemon *d, struct dtask *t)
 void daemon_schedule(struct daemon *d)
 {
 	struct policy_placement p;
+	uint64_t t0;
 	int r;
 
 	if (d->scheduling)
@@ -122,9 +124,10 @@ void daemon_schedule(struct daemon *d)
 	}
 	d->scheduling = true;
 	update_devices(d);
-	while ((r = policy_next(d->pol, daemon_mono_s(d), &p)) == 0) {
+	while ((t0 = now_usec(), r = policy_next(d->pol, daemon_mono_s(d), &p)) == 0) {
 		struct dtask *t = daemon_task_find(d, p.inst_id);
 		struct trt *rt;
+		daemon_mx_decision(d, now_usec() - t0);
 		if (!t || t->state != DTASK_QUEUED) {
 			daemon_log(LOG_ERR, "policy placed unknown task %" PRIu64, p.inst_id);
 			(void)policy_release(d->pol, p.inst_id, daemon_mono_s(d));

@@ -113,12 +113,14 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	RESTART_IF(c.measure != d->conf.measure, "measure");
 	RESTART_IF(c.smoothing != d->conf.smoothing, "measure_smoothing");
 	RESTART_IF(memcmp(&c.fleet, &d->conf.fleet, sizeof(c.fleet)), "fleet");
+	RESTART_IF(strcmp(c.metrics_listen, d->conf.metrics_listen), "metrics_listen");
 #undef RESTART_IF
 	d->conf.measure_ms = c.measure_ms; /* the tick re-arms with it */
 	d->conf.on_sigterm = c.on_sigterm;
 	d->conf.overcommit = c.overcommit;
 	d->conf.max_tasks = c.max_tasks;
 	d->conf.keep_finished = c.keep_finished;
+	d->conf.metrics_commands = c.metrics_commands;
 	memcpy(d->conf.catalog, c.catalog, sizeof(c.catalog));
 	if (strcmp(c.group, d->conf.group)) {
 		memcpy(d->conf.group, c.group, sizeof(c.group));

@@ -206,6 +206,7 @@ void daemon_tasks_compare(struct daemon *d)
 /* One transaction with the rows of the marked tasks, the deletions and next_id. */
 static int persist_changes(struct daemon *d)
 {
+	uint64_t t0 = now_usec();
 	int r;
 
 	if (now_usec() - d->scan_us > 10 * 1000000ull)
@@ -219,8 +220,12 @@ static int persist_changes(struct daemon *d)
 		r = dstore_delete(d->store, d->gone[i]);
 	if (r >= 0 && d->next_id != d->stored_next_id)
 		r = dstore_set_next_id(d->store, d->next_id);
-	if (r >= 0)
-		return dstore_commit(d->store);
+	if (r >= 0) {
+		r = dstore_commit(d->store);
+		if (r >= 0)
+			daemon_mx_write(d, now_usec() - t0);
+		return r;
+	}
 	dstore_rollback(d->store);
 	return r;
 }

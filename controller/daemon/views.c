@@ -161,43 +161,48 @@ json_object *daemon_measure_json(struct daemon *d)
 	return o;
 }
 
+void daemon_device_usage(struct daemon *d, size_t dev, struct ddev_usage *ret)
+{
+	struct ddev_usage u = {0};
+	for (size_t k = 0; k < d->n_tasks; k++) {
+		const struct dtask *t = d->tasks[k];
+		const struct trt *rt = t->rt;
+		if (t->dev != (int)dev || (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
+			continue;
+		u.running++;
+		u.cpu_alloc += t->cpu;
+		u.mem_alloc += (double)t->mem;
+		if (rt) {
+			u.cpu_used += rt->cpu_used;
+			u.mem_used += (double)rt->mem_used;
+		}
+	}
+	*ret = u;
+}
+
 json_object *daemon_devices_json(struct daemon *d)
 {
 	json_object *arr = json_object_new_array();
 	for (size_t i = 0; i < d->n_dev; i++) {
 		json_object *o = json_object_new_object();
-		double ac = 0, uc = 0, am = 0, um = 0;
-		unsigned run = 0;
-		for (size_t k = 0; k < d->n_tasks; k++) {
-			const struct dtask *t = d->tasks[k];
-			const struct trt *rt = t->rt;
-			if (t->dev != (int)i ||
-			    (t->state != DTASK_RUNNING && t->state != DTASK_STARTING))
-				continue;
-			run++;
-			ac += t->cpu;
-			am += (double)t->mem;
-			if (rt) {
-				uc += rt->cpu_used;
-				um += (double)rt->mem_used;
-			}
-		}
+		struct ddev_usage u;
+		daemon_device_usage(d, i, &u);
 		json_object_object_add(o, "name", json_object_new_string(d->dev[i].name));
 		json_object_object_add(o, "kind", json_object_new_string(d->devs.ops->kind));
 		json_object_object_add(o, "cpus", json_object_new_string(d->dev[i].cpus));
 		json_object_object_add(o, "cpu_total", json_object_new_double(d->dev[i].cpu));
 		json_object_object_add(o, "mem_total",
 				       json_object_new_int64((int64_t)d->dev[i].mem));
-		json_object_object_add(o, "cpu_alloc", json_object_new_double(ac));
-		json_object_object_add(o, "mem_alloc", json_object_new_int64((int64_t)am));
-		json_object_object_add(o, "cpu_used", json_object_new_double(uc));
-		json_object_object_add(o, "mem_used", json_object_new_int64((int64_t)um));
-		json_object_object_add(o, "cpu_free",
-				       json_object_new_double(fmax(0, d->dev[i].cpu - ac)));
+		json_object_object_add(o, "cpu_alloc", json_object_new_double(u.cpu_alloc));
+		json_object_object_add(o, "mem_alloc", json_object_new_int64((int64_t)u.mem_alloc));
+		json_object_object_add(o, "cpu_used", json_object_new_double(u.cpu_used));
+		json_object_object_add(o, "mem_used", json_object_new_int64((int64_t)u.mem_used));
+		json_object_object_add(
+		    o, "cpu_free", json_object_new_double(fmax(0, d->dev[i].cpu - u.cpu_alloc)));
 		json_object_object_add(
 		    o, "mem_free",
-		    json_object_new_int64((int64_t)fmax(0, (double)d->dev[i].mem - am)));
-		json_object_object_add(o, "running", json_object_new_int((int)run));
+		    json_object_new_int64((int64_t)fmax(0, (double)d->dev[i].mem - u.mem_alloc)));
+		json_object_object_add(o, "running", json_object_new_int((int)u.running));
 		json_object_array_add(arr, o);
 	}
 	return arr;
