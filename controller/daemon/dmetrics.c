@@ -186,18 +186,33 @@ static void render_tasks(struct daemon *d, struct metrics_out *o)
 	    {"container_pressure_io_stalled_seconds", METRICS_COUNTER,
 	     "Time all tasks were stalled on I/O (io.pressure full total)"},
 	};
-	struct sampler_task st;
+	/* One reading per running task, looked up once (not once per family). */
+	struct reading {
+		const struct dtask *t;
+		struct sampler_task st;
+		struct task_labels l;
+	} *rd = calloc(d->n_tasks ? d->n_tasks : 1, sizeof(*rd));
+	size_t n = 0;
 	struct task_labels l;
 	double v;
 
+	if (!rd) {
+		o->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < d->n_tasks; i++)
+		if (task_reading(d, d->tasks[i], &rd[n].st)) {
+			rd[n].t = d->tasks[i];
+			label_task(d, d->tasks[i], &rd[n].l);
+			n++;
+		}
 	for (size_t f = 0; f < ELEMENTSOF(fam); f++) {
 		metrics_family(o, fam[f].name, fam[f].type, fam[f].help);
-		for (size_t i = 0; i < d->n_tasks; i++)
-			if (task_reading(d, d->tasks[i], &st) && task_value(&st, (int)f, &v)) {
-				label_task(d, d->tasks[i], &l);
-				metrics_sample(o, l.v, v);
-			}
+		for (size_t i = 0; i < n; i++)
+			if (task_value(&rd[i].st, (int)f, &v))
+				metrics_sample(o, rd[i].l.v, v);
 	}
+	free(rd);
 	/* Limits as cAdvisor's container_spec_* give them: quota and period in microseconds. */
 	metrics_family(o, "container_spec_cpu_quota", METRICS_GAUGE,
 		       "cpu.max quota in microseconds per period (the task's CPU demand)");
