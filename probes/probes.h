@@ -204,3 +204,31 @@ int probe_caps_advice(const struct probe_caps *c, char *buf, size_t size);
 /* Quantile q (0..1) of a log2-microsecond histogram, in nanoseconds, interpolating
  * linearly inside the slot. -ENODATA for an empty histogram. Pure. */
 int probe_hist_quantile(const uint64_t *hist, size_t nslots, double q, double *ret_ns);
+
+/* ---- the load edgeslice did not start (foreign.c) --------------------------------- */
+#define PROBE_MAX_CPUS	   4096
+#define PROBE_FOREIGN_PATH 256
+#define PROBE_FOREIGN_MAX  256 /* cgroups followed at a time */
+
+/* /proc/stat summed over the CPUs of a cpuset list ("0-1,3"): busy and total ticks, ncpus =
+ * CPUs of the list found online. -EINVAL on a bad list, -ENXIO when none is online. */
+int probe_parse_proc_stat_cpus(const char *text, const char *cpus, struct probe_proc_stat *ret);
+/* The runtime a cgroup path (relative to the cgroup2 mount) belongs to: "kubernetes",
+ * "docker", "podman", "machine", "service", or NULL for one edgeslice does not report. */
+const char *probe_foreign_kind(const char *path);
+
+/* A read-only walk of the known runtimes' subtrees (kubepods.slice, system.slice,
+ * machine.slice, ...) below a cgroup2 mount: CPU rate and memory of each container or
+ * service, nothing ever written. exclude: our own subtree (relative path). */
+struct probe_foreign;
+struct probe_foreign_cg {
+	char path[PROBE_FOREIGN_PATH];
+	const char *kind;
+	double cores; /* between the last two scans */
+	uint64_t mem_bytes;
+};
+int probe_foreign_new(int cgfs_fd, const char *exclude, struct probe_foreign **ret);
+void probe_foreign_free(struct probe_foreign *f);
+int probe_foreign_scan(struct probe_foreign *f, uint64_t now_usec);
+/* The biggest by CPU, at most max; returns how many. */
+size_t probe_foreign_top(struct probe_foreign *f, struct probe_foreign_cg *ret, size_t max);

@@ -140,13 +140,14 @@ static const char *mib(double bytes, char *buf, size_t n)
 void ctl_print_devices(json_object *arr)
 {
 	char a[32], b[32], c[32], e[32];
-	printf("%-10s %-8s %8s %8s %8s %8s %9s %9s %9s %9s %4s\n", "DEVICE", "CPUS", "CORES",
-	       "ALLOC", "USED", "FREE", "MEM", "MEMALLOC", "MEMUSED", "MEMFREE", "RUN");
+	printf("%-10s %-8s %8s %8s %8s %8s %8s %9s %9s %9s %9s %4s\n", "DEVICE", "CPUS", "CORES",
+	       "ALLOC", "USED", "FOREIGN", "FREE", "MEM", "MEMALLOC", "MEMUSED", "MEMFREE", "RUN");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
-		printf("%-10s %-8s %8.2f %8.2f %8.2f %8.2f %9s %9s %9s %9s %4" PRId64 "\n",
+		printf("%-10s %-8s %8.2f %8.2f %8.2f %8.2f %8.2f %9s %9s %9s %9s %4" PRId64 "\n",
 		       ctl_js(o, "name"), *ctl_js(o, "cpus") ? ctl_js(o, "cpus") : "all",
-		       jd(o, "cpu_total"), jd(o, "cpu_alloc"), jd(o, "cpu_used"), jd(o, "cpu_free"),
+		       jd(o, "cpu_total"), jd(o, "cpu_alloc"), jd(o, "cpu_used"),
+		       jd(o, "cpu_foreign"), jd(o, "cpu_free"),
 		       mib(jd(o, "mem_total"), a, sizeof(a)), mib(jd(o, "mem_alloc"), b, sizeof(b)),
 		       mib(jd(o, "mem_used"), c, sizeof(c)), mib(jd(o, "mem_free"), e, sizeof(e)),
 		       ctl_ji(o, "running"));
@@ -270,6 +271,29 @@ void ctl_print_apps(json_object *arr)
 	}
 }
 
+/* The biggest cgroups of other runtimes, under the devices (FOREIGN is what RD-DRF
+ * subtracts; the rows say whose it is). */
+static void ctl_print_foreign(json_object *rep)
+{
+	json_object *f = NULL, *rows = NULL, *b = NULL;
+	char a[32];
+
+	if (!json_object_object_get_ex(rep, "foreign", &f))
+		return;
+	if (json_object_object_get_ex(f, "backoff", &b) && json_object_get_boolean(b))
+		printf("! node pressure above pressure_backoff (cpu %.1f%%, memory %.1f%%): RD-DRF "
+		       "places nothing until it falls\n",
+		       jd(f, "pressure_cpu"), jd(f, "pressure_memory"));
+	if (!json_object_object_get_ex(f, "cgroups", &rows) || !json_object_array_length(rows))
+		return;
+	printf("%-10s %-10s %8s %9s  %s\n", "foreign", "KIND", "CORES", "MEM", "CGROUP");
+	for (size_t i = 0; i < json_object_array_length(rows); i++) {
+		json_object *o = json_object_array_get_idx(rows, i);
+		printf("%-10s %-10s %8.2f %9s  %s\n", "", ctl_js(o, "kind"), jd(o, "cpu_cores"),
+		       mib(jd(o, "mem_bytes"), a, sizeof(a)), ctl_js(o, "cgroup"));
+	}
+}
+
 /* The devices, queues and tasks tables of a status reply (node or fleet view). */
 void ctl_print_tables(json_object *rep)
 {
@@ -277,6 +301,7 @@ void ctl_print_tables(json_object *rep)
 
 	if (json_object_object_get_ex(rep, "devices", &v))
 		ctl_print_devices(v);
+	ctl_print_foreign(rep);
 	printf("\n");
 	if (json_object_object_get_ex(rep, "queues", &v))
 		ctl_print_queues(v);

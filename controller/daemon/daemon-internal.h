@@ -110,6 +110,21 @@ struct dmx {
 	size_t n_queue_wait;
 };
 
+/* Foreign load (dforeign.c): per device, smoothed; the node's pressure; the runtimes' rows. */
+#define DFOREIGN_ROWS 5
+struct dforeign_dev {
+	double cpu, mem; /* cores and bytes used by what edgeslice did not start */
+	uint64_t prev_busy, prev_total;
+	bool have_prev, valid;
+};
+struct dforeign {
+	struct dforeign_dev *dev; /* parallel to daemon.dev */
+	struct probe_foreign *scan;
+	uint64_t scan_at;
+	double psi_cpu, psi_mem; /* node "some" avg10, percent */
+	bool backoff;		 /* pressure above pressure_backoff: RD-DRF places nothing */
+};
+
 /* A device's running tasks summed: demand, measured use. */
 struct ddev_usage {
 	double cpu_alloc, mem_alloc, cpu_used, mem_used;
@@ -197,6 +212,7 @@ struct daemon {
 	sd_event_source *fleet_timer; /* fleet_step() every fleet_period_usec() */
 	bool loading; /* load_state: applications are settled once all tasks are known */
 	struct dmx mx;
+	struct dforeign fg;
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -309,4 +325,10 @@ void daemon_mx_decision(struct daemon *d, uint64_t usec);
 void daemon_mx_write(struct daemon *d, uint64_t usec);
 json_object *daemon_metrics_json(struct daemon *d);
 void daemon_device_usage(struct daemon *d, size_t dev, struct ddev_usage *ret);
+/* Foreign load (dforeign.c). */
+int daemon_foreign_setup(struct daemon *d);
+void daemon_foreign_teardown(struct daemon *d);
+void daemon_foreign_tick(struct daemon *d, uint64_t now);
+bool daemon_foreign_counts(const struct daemon *d);
+json_object *daemon_foreign_json(struct daemon *d);
 int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t errsz);

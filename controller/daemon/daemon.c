@@ -530,6 +530,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	while (d->clients)
 		daemon_client_free(d->clients);
 	daemon_metrics_teardown(d);
+	daemon_foreign_teardown(d);
 	d->turns_src = sd_event_source_disable_unref(d->turns_src);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
@@ -621,7 +622,7 @@ int daemon_run(const struct daemon_opts *o)
 		goto out;
 	}
 
-	if (setup_measurement(d) < 0)
+	if (setup_measurement(d) < 0 || daemon_foreign_setup(d) < 0)
 		goto out;
 	r = setup_loop(d, &drain_src);
 	if (r < 0) {

@@ -281,6 +281,11 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 				      "(127.0.0.1:9464, [::1]:9464)");
 		snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
 			 strcmp(v, "off") ? v : "");
+	} else if (!strcmp(k, "pressure_backoff")) {
+		if (parse_double(v, &c->pressure_backoff) < 0 || !(c->pressure_backoff >= 0) ||
+		    c->pressure_backoff > 100)
+			return err_at(err, errsz, line,
+				      "pressure_backoff: must be a percentage 0..100 (0 = off)");
 	} else if (!strcmp(k, "metrics_commands")) {
 		if (strcmp(v, "yes") && strcmp(v, "no"))
 			return err_at(err, errsz, line, "metrics_commands: must be yes or no");

@@ -60,6 +60,7 @@ struct dconf {
 	unsigned keep_finished;	  /* finished tasks kept for `tasks` */
 	char metrics_listen[64];  /* HOST:PORT of /metrics; "" = only a socket-activated one */
 	bool metrics_commands;	  /* command lines as a label of edgeslice_task_info */
+	double pressure_backoff;  /* node PSI some avg10 (%) that stops RD-DRF; 0 = off */
 	char uplink[16];	  /* interface whose uploads are shaped per task; "" = none */
 	uint64_t uplink_rate;	  /* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;

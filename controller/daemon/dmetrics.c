@@ -305,23 +305,27 @@ static void render_devices(struct daemon *d, struct metrics_out *o)
 	    "edgeslice_device_cpu_allocated_cores", "edgeslice_device_memory_allocated_bytes",
 	    "edgeslice_device_cpu_used_cores",	    "edgeslice_device_memory_used_bytes",
 	    "edgeslice_device_cpu_free_cores",	    "edgeslice_device_memory_free_bytes",
-	    "edgeslice_device_running_tasks"};
-	static const char *const helps[] = {"CPU the device offers",
-					    "Memory the device offers",
-					    "CPU demand of its running tasks",
-					    "Memory demand of its running tasks",
-					    "CPU its tasks use (measured)",
-					    "Memory its tasks use (measured)",
-					    "Capacity minus allocation (CPU)",
-					    "Capacity minus allocation (memory)",
-					    "Tasks placed on it"};
+	    "edgeslice_device_running_tasks",	    "edgeslice_device_cpu_foreign_cores",
+	    "edgeslice_device_memory_foreign_bytes"};
+	static const char *const helps[] = {
+	    "CPU the device offers",
+	    "Memory the device offers",
+	    "CPU demand of its running tasks",
+	    "Memory demand of its running tasks",
+	    "CPU its tasks use (measured)",
+	    "Memory its tasks use (measured)",
+	    "Capacity minus allocation (CPU)",
+	    "Capacity minus allocation (memory)",
+	    "Tasks placed on it",
+	    "CPU used on its CPUs by what edgeslice did not start",
+	    "Its share of node memory used by what edgeslice did not start"};
 
 	for (size_t f = 0; f < ELEMENTSOF(names); f++) {
 		metrics_family(o, names[f], METRICS_GAUGE, helps[f]);
 		for (size_t i = 0; i < d->n_dev; i++) {
 			const char *l[] = {"device", d->dev[i].name, NULL};
 			struct ddev_usage u;
-			double v[9];
+			double v[11];
 			daemon_device_usage(d, i, &u);
 			v[0] = d->dev[i].cpu;
 			v[1] = (double)d->dev[i].mem;
@@ -332,7 +336,19 @@ static void render_devices(struct daemon *d, struct metrics_out *o)
 			v[6] = fmax(0, d->dev[i].cpu - u.cpu_alloc);
 			v[7] = fmax(0, (double)d->dev[i].mem - u.mem_alloc);
 			v[8] = u.running;
+			v[9] = d->fg.dev ? d->fg.dev[i].cpu : 0;
+			v[10] = d->fg.dev ? d->fg.dev[i].mem : 0;
 			metrics_sample(o, l, v[f]);
+		}
+	}
+	if (d->fg.scan) {
+		struct probe_foreign_cg top[DFOREIGN_ROWS];
+		size_t n = probe_foreign_top(d->fg.scan, top, DFOREIGN_ROWS);
+		metrics_family(o, "edgeslice_foreign_cpu_cores", METRICS_GAUGE,
+			       "The biggest cgroups of other runtimes by CPU (read-only)");
+		for (size_t i = 0; i < n; i++) {
+			const char *l[] = {"cgroup", top[i].path, "kind", top[i].kind, NULL};
+			metrics_sample(o, l, top[i].cores);
 		}
 	}
 }

@@ -71,6 +71,8 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
  * measured use only ("placement = measured"), the pure RD-DRF reading. */
 static void update_devices(struct daemon *d)
 {
+	bool foreign = daemon_foreign_counts(d);
+
 	for (size_t i = 0; i < d->n_dev; i++) {
 		double cpu = 0, mem = 0;
 		for (size_t k = 0; k < d->n_tasks; k++) {
@@ -87,6 +89,14 @@ static void update_devices(struct daemon *d)
 				mem += fmax((double)t->mem, rt ? (double)rt->mem_used : 0);
 			}
 		}
+		/* RD-DRF: what the load edgeslice did not start uses is not free either, and
+		 * nothing is free while the node is under pressure. */
+		if (foreign && d->fg.dev) {
+			cpu += d->fg.dev[i].cpu;
+			mem += d->fg.dev[i].mem;
+		}
+		if (foreign && d->fg.backoff)
+			cpu = d->dev[i].cpu, mem = (double)d->dev[i].mem;
 		(void)policy_set_device_free(
 		    d->pol, (uint32_t)i,
 		    (struct policy_res){fmax(0, d->dev[i].cpu - cpu),
@@ -243,6 +253,7 @@ int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 			sample_policy(d, t);
 		}
 	}
+	daemon_foreign_tick(d, now);
 	daemon_schedule(d);
 	(void)sd_event_source_set_time_relative(s, (uint64_t)d->conf.measure_ms * 1000u);
 	return 0;

@@ -72,6 +72,7 @@ void daemon_handle_line(struct client *c, const char *line, size_t len)
 			json_object_object_add(reply, "measure", daemon_measure_json(d));
 			json_object_object_add(reply, "kernel", daemon_kernel_json(d));
 			json_object_object_add(reply, "metrics", daemon_metrics_json(d));
+			json_object_object_add(reply, "foreign", daemon_foreign_json(d));
 			if (d->shaper)
 				json_object_object_add(reply, "uplink", daemon_uplink_json(d));
 			json_object_object_add(reply, "devices", daemon_devices_json(d));

@@ -203,6 +203,19 @@ json_object *daemon_devices_json(struct daemon *d)
 		    o, "mem_free",
 		    json_object_new_int64((int64_t)fmax(0, (double)d->dev[i].mem - u.mem_alloc)));
 		json_object_object_add(o, "running", json_object_new_int((int)u.running));
+		if (d->fg.dev) {
+			double fc = d->fg.dev[i].cpu, fm = d->fg.dev[i].mem;
+			json_object_object_add(o, "cpu_foreign", json_object_new_double(fc));
+			json_object_object_add(o, "mem_foreign",
+					       json_object_new_int64((int64_t)fm));
+			/* what RD-DRF sees as free (the other policies: cpu_free/mem_free) */
+			json_object_object_add(
+			    o, "cpu_available",
+			    json_object_new_double(fmax(0, d->dev[i].cpu - u.cpu_alloc - fc)));
+			json_object_object_add(o, "mem_available",
+					       json_object_new_int64((int64_t)fmax(
+						   0, (double)d->dev[i].mem - u.mem_alloc - fm)));
+		}
 		json_object_array_add(arr, o);
 	}
 	return arr;
