@@ -298,6 +298,12 @@ struct policy_res policy_dev_free(const struct policy *p, const struct dev *d)
 		r = policy_res_add(r, d->credit);
 		r.cpu = fmin(r.cpu, d->total.cpu);
 		r.mem = fmin(r.mem, d->total.mem);
+		/* Memory is not compressible: admitting on memory measured below a running
+		 * task's demand bets that it will not grow into it, and losing the bet is an OOM
+		 * kill. CPU is compressible (the worst case is throttling), so it stays measured.
+		 */
+		if (!p->params.memory_on_measured)
+			r.mem = fmin(r.mem, d->total.mem - d->alloc.mem);
 		return r;
 	}
 	case POLICY_DRF_PAPER:

@@ -31,6 +31,10 @@ struct policy_params {
 	double reconcile_period_s;     /* POLICY_DRF_PAPER; default 10 */
 	bool no_inflight_compensation; /* POLICY_RDDRF ablation for the simulator: unsampled
 					* placements count as zero (never set this in production) */
+	bool memory_on_measured;       /* POLICY_RDDRF as the paper has it: memory fits on
+					* measured use alone, so a task whose memory is still
+					* ramping lets others in and the kernel OOM-kills; default:
+					* CPU on measured use, memory also within total - demands */
 };
 
 struct policy;

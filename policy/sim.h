@@ -61,6 +61,20 @@ void sim_workload_free(struct sim_workload *w);
 /* The paper's workload (Table II/III): 4 Pi 4B, 400 instances of each of 4 models at t=0. */
 int sim_workload_paper(struct sim_workload **ret);
 
+/* A random workload (sim_random.c): n_queues queues with demands of 1/4 to all of a
+ * device's cores and 8-75 % of its memory, exponential or uniform durations of 1-12 s, CPU
+ * use redrawn within random bounds, memory ramping from 5-50 % to 60-100 % of the demand,
+ * Poisson arrivals whose offered CPU is `load` of the node. NULL params: 3 devices of
+ * 2 cores and 2 GiB, 6 queues of 60 instances, load 0.9. Same seed, same workload. */
+struct sim_random_params {
+	uint32_t n_devices;
+	double device_cores, device_mem_mb;
+	uint32_t n_queues, per_queue;
+	double load;
+};
+int sim_workload_random(uint64_t seed, const struct sim_random_params *p,
+			struct sim_workload **ret);
+
 struct sim_queue_result {
 	uint32_t submitted, completed, rejected;
 	double avg_wait_s;

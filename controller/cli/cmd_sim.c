@@ -33,7 +33,10 @@ static void help(void)
 	    "Options:\n"
 	    "  -w, --workload paper|FILE  the built-in paper workload (4 Raspberry Pi 4B, 400\n"
 	    "                             instances of each of four models at t=0; default) or a\n"
-	    "                             JSON workload file (format in docs/SIMULATOR.md)\n"
+	    "                             JSON workload file (format in docs/SIMULATOR.md), or\n"
+	    "                             random:SEED, a generated one (3 devices of 2 cores,\n"
+	    "                             6 queues with random demands, durations and memory\n"
+	    "                             ramps, Poisson arrivals at 90 %% offered CPU load)\n"
 	    "  -p, --policy LIST          comma-separated: rddrf, drf, drf-paper, rr, random\n"
 	    "                             (default: all five)\n"
 	    "  -s, --seed N               seed for durations, arrivals, usage and the random\n"
@@ -43,6 +46,11 @@ static void help(void)
 	    "                             ablation: rddrf counts fresh placements as using\n"
 	    "                             nothing until their first sample (shows why the rule\n"
 	    "                             exists; never how edgesliced runs)\n"
+	    "      --memory-on-measured   rddrf as the paper has it: memory fits on measured use\n"
+	    "                             alone (a task still growing into its demand lets others\n"
+	    "                             in; the kernel then OOM-kills). Default: CPU on "
+	    "measured\n"
+	    "                             use, memory also within the device's total - demands\n"
 	    "  -j, --json                 print JSON instead of the table\n"
 	    "      --svg FILE             write the per-queue running-instance timeline of every\n"
 	    "                             policy (the paper's Fig. 11) as SVG\n"
@@ -65,10 +73,10 @@ struct opts {
 	uint64_t seed;
 	double reconcile;
 	bool json;
-	bool no_inflight;
+	bool no_inflight, mem_measured;
 };
 
-enum { OPT_SVG = 0x100, OPT_RECONCILE, OPT_NO_INFLIGHT };
+enum { OPT_SVG = 0x100, OPT_RECONCILE, OPT_NO_INFLIGHT, OPT_MEM_MEASURED };
 
 /* Parses argv into o. Returns -1 on success, else the exit code to return. New options
  * (--dag, which hands the whole argv to another simulator, is dispatched in cmd_sim). */
@@ -82,6 +90,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"svg", required_argument, NULL, OPT_SVG},
 	    {"reconcile", required_argument, NULL, OPT_RECONCILE},
 	    {"no-inflight-compensation", no_argument, NULL, OPT_NO_INFLIGHT},
+	    {"memory-on-measured", no_argument, NULL, OPT_MEM_MEASURED},
 	    {"help", no_argument, NULL, 'h'},
 	    {}};
 	int c;
@@ -120,6 +129,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_NO_INFLIGHT:
 			o->no_inflight = true;
+			break;
+		case OPT_MEM_MEASURED:
+			o->mem_measured = true;
 			break;
 		case 'h':
 			help();
@@ -339,7 +351,8 @@ static int cmd_sim(int argc, char **argv)
 		struct policy_params pp = {.kind = kinds[done],
 					   .seed = o.seed,
 					   .reconcile_period_s = o.reconcile,
-					   .no_inflight_compensation = o.no_inflight};
+					   .no_inflight_compensation = o.no_inflight,
+					   .memory_on_measured = o.mem_measured};
 		r = sim_run(w, &pp, o.seed, &res[done]);
 		if (r < 0) {
 			rc = cli_error(

@@ -517,6 +517,16 @@ int workload_load(const char *name_or_path, struct sim_workload **ret, char *err
 		return -EINVAL;
 	if (!strcmp(name_or_path, "paper"))
 		return sim_workload_paper(ret);
+	if (!strncmp(name_or_path, "random:", 7)) {
+		uint64_t seed;
+		if (parse_u64(name_or_path + 7, &seed) < 0) {
+			if (errlen)
+				snprintf(err, errlen, "%s: random:SEED needs a number",
+					 name_or_path);
+			return -EINVAL;
+		}
+		return sim_workload_random(seed, NULL, ret);
+	}
 	r = read_file_at(AT_FDCWD, name_or_path, &data, &len);
 	if (r < 0) {
 		if (errlen)

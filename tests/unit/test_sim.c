@@ -84,7 +84,7 @@ static void test_paper_completion_order(void **state)
 static void test_inflight_ablation(void **state)
 {
 	struct sim_workload *w = NULL;
-	struct policy_params pp = {.kind = POLICY_RDDRF};
+	struct policy_params pp = {.kind = POLICY_RDDRF, .memory_on_measured = true};
 	struct sim_result with, without;
 	assert_int_equal(sim_workload_paper(&w), 0);
 	assert_int_equal(sim_run(w, &pp, 1, &with), 0);
@@ -130,12 +130,18 @@ static const char *oom_json =
 static void test_oom_requeued(void **state)
 {
 	struct sim_workload *w = parse_ok(oom_json);
-	struct policy_params pp = {.kind = POLICY_RDDRF};
+	struct policy_params pp = {.kind = POLICY_RDDRF, .memory_on_measured = true};
 	struct sim_result r;
-	assert_int_equal(sim_run(w, &pp, 1, &r), 0);
+	assert_int_equal(sim_run(w, &pp, 1, &r), 0); /* the paper's reading: OOM kills */
 	check_complete(w, &r);
 	assert_int_equal(r.completed, 6);
 	assert_true(r.failed > 0);
+	sim_result_done(&r);
+	pp.memory_on_measured = false; /* memory within the demands: none */
+	assert_int_equal(sim_run(w, &pp, 1, &r), 0);
+	check_complete(w, &r);
+	assert_int_equal(r.completed, 6);
+	assert_int_equal(r.failed, 0);
 	sim_result_done(&r);
 	pp.kind = POLICY_DRF;
 	assert_int_equal(sim_run(w, &pp, 1, &r), 0);
