@@ -90,9 +90,39 @@ void sim_workload_free(struct sim_workload *w)
 		free(w->queues[j].times);
 	}
 	free(w->queues);
+	for (uint32_t i = 0; w->background && i < w->n_devices; i++) {
+		free(w->background[i].trace_t);
+		free(w->background[i].trace_cpu);
+	}
+	free(w->background);
 	free(w->devices);
 	free(w->name);
 	free(w);
+}
+
+double sim_background_cpu(const struct sim_background *b, double t)
+{
+	double v = 0;
+
+	if (!b)
+		return 0;
+	switch (b->kind) {
+	case SIM_BG_CONSTANT:
+		return b->cpu;
+	case SIM_BG_PERIODIC:
+		return fmod(t, b->period_s) < b->duty * b->period_s ? b->cpu : 0;
+	case SIM_BG_TRACE:
+		for (uint32_t k = 0; k < b->n_trace && b->trace_t[k] <= t; k++)
+			v = b->trace_cpu[k];
+		return v;
+	default:
+		return 0;
+	}
+}
+
+static double bg_mem(const struct sim_workload *w, uint32_t i)
+{
+	return w->background && w->background[i].kind != SIM_BG_NONE ? w->background[i].mem : 0;
 }
 
 int sim_workload_paper(struct sim_workload **ret)
@@ -166,6 +196,20 @@ int sim_workload_check(const struct sim_workload *w, const char **ret_field)
 		if (!(w->devices[i].cpu > 0) || !(w->devices[i].mem > 0) ||
 		    !isfinite(w->devices[i].cpu) || !isfinite(w->devices[i].mem))
 			BAD("devices[].total");
+	for (uint32_t i = 0; w->background && i < w->n_devices; i++) {
+		const struct sim_background *b = &w->background[i];
+		bool ok = (unsigned)b->kind < _SIM_BG_MAX && b->cpu >= 0 && isfinite(b->cpu) &&
+			  b->mem >= 0 && b->mem < w->devices[i].mem;
+		if (b->kind == SIM_BG_PERIODIC)
+			ok = ok && b->period_s > 0 && isfinite(b->period_s) && b->duty > 0 &&
+			     b->duty <= 1;
+		for (uint32_t k = 0; ok && b->kind == SIM_BG_TRACE && k < b->n_trace; k++)
+			ok = b->trace_t[k] >= 0 && isfinite(b->trace_t[k]) &&
+			     b->trace_cpu[k] >= 0 && isfinite(b->trace_cpu[k]) &&
+			     (k == 0 || b->trace_t[k] > b->trace_t[k - 1]);
+		if (!ok)
+			BAD("devices[].background");
+	}
 	if (w->n_queues == 0)
 		BAD("queues");
 	if (!(w->dt_s > 0) || !(w->tick_s >= w->dt_s) || !(w->horizon_s > 0) ||
@@ -257,6 +301,7 @@ struct simstate {
 	uint32_t n_waits;
 	uint32_t *run; /* running instances, unordered */
 	uint32_t n_run;
+	double now; /* simulated time of the step being run */
 };
 
 /* The instance's per-attempt randomness depends only on (seed, instance, attempt), so
@@ -352,9 +397,13 @@ static int sim_tick(struct simstate *s, uint32_t *cap_samples)
 	}
 	for (uint32_t i = 0; i < w->n_devices; i++) {
 		struct sdev *d = &s->dev[i];
-		double cpu = fmin(d->cpu_meas, d->total.cpu);
+		/* What the cgroup files and /proc/stat show: the tasks and the background. */
+		const struct sim_background *b = w->background ? &w->background[i] : NULL;
+		double cpu = fmin(d->cpu_meas + sim_background_cpu(b, s->now), d->total.cpu);
 		r = policy_set_device_free(
-		    s->pol, i, (struct policy_res){d->total.cpu - cpu, d->total.mem - d->mem_used});
+		    s->pol, i,
+		    (struct policy_res){d->total.cpu - cpu,
+					d->total.mem - d->mem_used - bg_mem(w, i)});
 		if (r < 0)
 			return r;
 	}
@@ -387,10 +436,15 @@ static int sim_physics(struct simstate *s, double t, double dt, double *cpu_int,
 
 	for (uint32_t i = 0; i < w->n_devices; i++) {
 		struct sdev *d = &s->dev[i];
-		d->share = d->cpu_used > d->total.cpu ? d->total.cpu / d->cpu_used : 1;
-		*cpu_int += fmin(d->cpu_used, d->total.cpu) * dt;
+		const struct sim_background *b = w->background ? &w->background[i] : NULL;
+		double want = d->cpu_used + sim_background_cpu(b, t),
+		       mem = d->mem_used + bg_mem(w, i);
+		d->share = want > d->total.cpu ? d->total.cpu / want : 1;
+		if (want > d->total.cpu + 1e-9 && d->cpu_used > 0)
+			res->oversub_s += dt;
+		*cpu_int += d->cpu_used * d->share * dt; /* the tasks' CPU, not the background's */
 		*mem_int += d->mem_used * dt;
-		res->max_mem_used_frac = fmax(res->max_mem_used_frac, d->mem_used / d->total.mem);
+		res->max_mem_used_frac = fmax(res->max_mem_used_frac, mem / d->total.mem);
 	}
 	for (uint32_t ri = 0; ri < s->n_run; ri++) {
 		uint32_t k = s->run[ri];
@@ -409,6 +463,7 @@ static int sim_physics(struct simstate *s, double t, double dt, double *cpu_int,
 			pq->last_completion_s = fmax(pq->last_completion_s, tc);
 			res->makespan_s = fmax(res->makespan_s, tc);
 			res->max_slowdown = fmax(res->max_slowdown, (tc - x->start) / x->duration);
+			res->avg_response_s += tc - x->arrival; /* a sum until sim_summary */
 			res->completed++;
 			x->state = I_DONE;
 			r = release(s, k, tc);
@@ -446,7 +501,7 @@ static int sim_oom(struct simstate *s, double t, double dt, bool *dirty)
 
 	for (uint32_t i = 0; i < w->n_devices; i++) {
 		struct sdev *d = &s->dev[i];
-		while (d->mem_used > d->total.mem + 1e-3) {
+		while (d->mem_used + bg_mem(w, i) > d->total.mem + 1e-3) {
 			uint32_t victim = NIL;
 			for (uint32_t ri = 0; ri < s->n_run; ri++) {
 				uint32_t k = s->run[ri];
@@ -520,6 +575,7 @@ static void sim_summary(struct simstate *s, double t, double cpu_int, double mem
 	for (uint32_t k = 0; k < s->n_waits; k++)
 		total_wait += s->waits[k];
 	res->avg_wait_s = s->n_waits ? total_wait / s->n_waits : 0;
+	res->avg_response_s = res->completed ? res->avg_response_s / res->completed : 0;
 	if (s->n_waits) {
 		qsort(s->waits, s->n_waits, sizeof(double), cmp_double);
 		uint32_t rank = (uint32_t)ceil(0.95 * s->n_waits);
@@ -647,6 +703,7 @@ int sim_run(const struct sim_workload *w, const struct policy_params *params, ui
 			dirty = true;
 		}
 		/* 2. measurement tick: what the daemon would feed from cgroup files */
+		s.now = t;
 		if (t + 1e-12 >= next_tick) {
 			r = sim_tick(&s, &cap_samples);
 			if (r < 0)

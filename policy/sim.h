@@ -46,10 +46,28 @@ struct sim_queue {
 	uint32_t n_times;
 };
 
+/* Load on a device that the policies did not place (a k3s pod, a service): it competes for
+ * the CPU (processor sharing) and holds memory (OOM). RD-DRF sees it in the measured free
+ * capacity; the classic policies do not. */
+enum sim_bg_kind { SIM_BG_NONE, SIM_BG_CONSTANT, SIM_BG_PERIODIC, SIM_BG_TRACE, _SIM_BG_MAX };
+struct sim_background {
+	enum sim_bg_kind kind;
+	double cpu;	   /* cores while on (constant, periodic) */
+	double mem;	   /* bytes, all the time */
+	double period_s;   /* periodic: on for duty * period_s of every period_s */
+	double duty;	   /* (0, 1] */
+	double *trace_t;   /* trace: cpu trace_cpu[k] from trace_t[k] (ascending) ... */
+	double *trace_cpu; /* ... to the next point; 0 before the first */
+	uint32_t n_trace;
+};
+/* The background CPU of b at time t. */
+double sim_background_cpu(const struct sim_background *b, double t);
+
 struct sim_workload {
 	char *name;
 	struct policy_res *devices; /* totals */
 	uint32_t n_devices;
+	struct sim_background *background; /* per device; NULL: none anywhere */
 	struct sim_queue *queues;
 	uint32_t n_queues;
 	double dt_s;	  /* physics step; default 0.002 */
@@ -84,6 +102,7 @@ struct sim_queue_result {
 struct sim_result {
 	enum policy_kind policy;
 	double avg_wait_s, p95_wait_s, makespan_s;
+	double avg_response_s; /* arrival to completion: what one inference takes, wait included */
 	double cpu_util, mem_util; /* used / capacity over [0, makespan] */
 	uint32_t failed;	   /* OOM kills (each re-queued) */
 	uint32_t completed, rejected;
@@ -99,6 +118,7 @@ struct sim_result {
 	double max_mem_used_frac; /* physical memory use / total, never above 1 after OOM */
 	double max_slowdown;	  /* largest (completion - start) / duration: > 1 only under CPU
 				     contention */
+	double oversub_s; /* device-seconds with tasks + background wanting more CPU than exists */
 };
 
 void sim_result_done(struct sim_result *r);

@@ -194,6 +194,10 @@ static int print_json(const struct sim_workload *w, const struct sim_result *res
 		json_object_object_add(o, "cpu_util", jnum(r->cpu_util));
 		json_object_object_add(o, "mem_util", jnum(r->mem_util));
 		json_object_object_add(o, "failed", json_object_new_int64(r->failed));
+		json_object_object_add(o, "oversub_s", json_object_new_double(r->oversub_s));
+		json_object_object_add(o, "avg_response_s",
+				       json_object_new_double(r->avg_response_s));
+		json_object_object_add(o, "max_slowdown", json_object_new_double(r->max_slowdown));
 		for (uint32_t j = 0; j < r->n_queues; j++) {
 			json_object *q = json_object_new_object();
 			json_object_object_add(q, "queue",
@@ -223,13 +227,22 @@ static void print_table(const struct sim_workload *w, const struct sim_result *r
 		inst += w->queues[j].count;
 	printf("workload %s: %u devices, %u queues, %llu instances, seed %llu\n\n", w->name,
 	       w->n_devices, w->n_queues, (unsigned long long)inst, (unsigned long long)seed);
-	printf("%-10s %10s %10s %10s %8s %8s %7s\n", "policy", "avg_wait_s", "p95_wait_s",
-	       "makespan_s", "cpu_util", "mem_util", "failed");
-	for (unsigned i = 0; i < n; i++)
-		printf("%-10s %10.2f %10.2f %10.2f %7.1f%% %7.1f%% %7u\n",
+	bool bg = false; /* background load: how long devices were over-subscribed matters */
+	for (uint32_t i = 0; w->background && i < w->n_devices; i++)
+		bg = bg || w->background[i].kind != SIM_BG_NONE;
+	printf("%-10s %10s %10s %10s %8s %8s %7s%s\n", "policy", "avg_wait_s", "p95_wait_s",
+	       "makespan_s", "cpu_util", "mem_util", "failed",
+	       bg ? "  oversub_s slowdown response_s" : "");
+	for (unsigned i = 0; i < n; i++) {
+		printf("%-10s %10.2f %10.2f %10.2f %7.1f%% %7.1f%% %7u",
 		       policy_kind_name(res[i].policy), res[i].avg_wait_s, res[i].p95_wait_s,
 		       res[i].makespan_s, 100 * res[i].cpu_util, 100 * res[i].mem_util,
 		       res[i].failed);
+		if (bg)
+			printf(" %10.1f %8.2f %10.2f", res[i].oversub_s, res[i].max_slowdown,
+			       res[i].avg_response_s);
+		putchar('\n');
+	}
 	printf("\nlast completion per queue (s)\n%-10s", "policy");
 	for (uint32_t j = 0; j < w->n_queues; j++)
 		printf(" %14.14s", w->queues[j].name);

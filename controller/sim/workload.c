@@ -144,9 +144,101 @@ static int get_object(struct ctx *c, json_object *parent, const char *key, const
 	return 0;
 }
 
+/* devices[i].background: {"kind":"constant"|"periodic"|"trace", "cpu", "mem", "period_s",
+ * "duty", "points":[[t, cpu], ...]} (docs/SIMULATOR.md). */
+static int parse_background(struct ctx *c, json_object *o, const char *dpath,
+			    struct policy_res total, struct sim_background *ret)
+{
+	static const char *const keys[] = {"kind", "cpu",    "mem", "period_s",
+					   "duty", "points", NULL};
+	static const char *const kinds[] = {"constant", "periodic", "trace"};
+	struct sim_background b = {.duty = 0.5};
+	json_object *k, *pts;
+	char path[96];
+	int r = 0;
+
+	snprintf(path, sizeof(path), "%s.background", dpath);
+	if (!only_keys(c, o, path, keys, &r))
+		return r;
+	if (!json_object_object_get_ex(o, "kind", &k) || !json_object_is_type(k, json_type_string))
+		return fail(c, -EINVAL, "%s.kind: expected constant, periodic or trace", path);
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+		if (!strcmp(json_object_get_string(k), kinds[i]))
+			b.kind = (enum sim_bg_kind)(SIM_BG_CONSTANT + i);
+	if (b.kind == SIM_BG_NONE)
+		return fail(c, -EINVAL, "%s.kind: expected constant, periodic or trace", path);
+	if ((r = opt_number(c, o, "mem", path, NUM_BYTES, false, &b.mem)) < 0)
+		return r;
+	if (b.mem >= total.mem)
+		return fail(c, -EINVAL, "%s.mem: must be below the device's memory", path);
+	if (b.kind != SIM_BG_TRACE &&
+	    (r = req_number(c, o, "cpu", path, NUM_CORES, false, &b.cpu)) < 0)
+		return r;
+	if (b.kind == SIM_BG_PERIODIC &&
+	    ((r = req_number(c, o, "period_s", path, NUM_PLAIN, true, &b.period_s)) < 0 ||
+	     (r = opt_number(c, o, "duty", path, NUM_PLAIN, true, &b.duty)) < 0))
+		return r;
+	if (b.kind == SIM_BG_PERIODIC && b.duty > 1)
+		return fail(c, -EINVAL, "%s.duty: expected a fraction in (0, 1]", path);
+	if (b.kind == SIM_BG_TRACE) {
+		size_t n;
+		if (!json_object_object_get_ex(o, "points", &pts) ||
+		    !json_object_is_type(pts, json_type_array) ||
+		    (n = json_object_array_length(pts)) == 0 || n > 100000)
+			return fail(c, -EINVAL, "%s.points: expected 1 to 100000 [t, cpu] pairs",
+				    path);
+		b.trace_t = calloc(n, sizeof(double));
+		b.trace_cpu = calloc(n, sizeof(double));
+		if (!b.trace_t || !b.trace_cpu)
+			r = -ENOMEM;
+		for (size_t i = 0; r >= 0 && i < n; i++) {
+			json_object *pt = json_object_array_get_idx(pts, i);
+			char pp[128];
+			snprintf(pp, sizeof(pp), "%s.points[%zu]", path, i);
+			if (!json_object_is_type(pt, json_type_array) ||
+			    json_object_array_length(pt) != 2)
+				r = fail(c, -EINVAL, "%s: expected [t, cpu]", pp);
+			else if ((r = get_number(c, json_object_array_get_idx(pt, 0), pp, NUM_PLAIN,
+						 false, &b.trace_t[i])) >= 0 &&
+				 (r = get_number(c, json_object_array_get_idx(pt, 1), pp, NUM_CORES,
+						 false, &b.trace_cpu[i])) >= 0 &&
+				 i && b.trace_t[i] <= b.trace_t[i - 1])
+				r = fail(c, -EINVAL, "%s: times must ascend", pp);
+			b.n_trace = (uint32_t)(i + 1);
+		}
+		if (r < 0) {
+			free(b.trace_t);
+			free(b.trace_cpu);
+			return r;
+		}
+	}
+	*ret = b;
+	return 0;
+}
+
+/* A copy for the next device of a counted entry (each device owns its trace). */
+static int background_dup(const struct sim_background *b, struct sim_background *ret)
+{
+	*ret = *b;
+	if (b->kind != SIM_BG_TRACE)
+		return 0;
+	ret->trace_t = malloc(b->n_trace * sizeof(double));
+	ret->trace_cpu = malloc(b->n_trace * sizeof(double));
+	if (!ret->trace_t || !ret->trace_cpu) {
+		free(ret->trace_t);
+		free(ret->trace_cpu);
+		ret->trace_t = ret->trace_cpu = NULL;
+		ret->kind = SIM_BG_NONE;
+		return -ENOMEM;
+	}
+	memcpy(ret->trace_t, b->trace_t, b->n_trace * sizeof(double));
+	memcpy(ret->trace_cpu, b->trace_cpu, b->n_trace * sizeof(double));
+	return 0;
+}
+
 static int parse_devices(struct ctx *c, json_object *arr, struct sim_workload *w)
 {
-	static const char *const keys[] = {"name", "cpu", "mem", "count", NULL};
+	static const char *const keys[] = {"name", "cpu", "mem", "count", "background", NULL};
 	size_t n = json_object_array_length(arr);
 	uint64_t total = 0;
 	int r = 0;
@@ -171,7 +263,8 @@ static int parse_devices(struct ctx *c, json_object *arr, struct sim_workload *w
 	if (total > MAX_DEVICES)
 		return fail(c, -EINVAL, "devices: more than %d devices", MAX_DEVICES);
 	w->devices = calloc(total, sizeof(*w->devices));
-	if (!w->devices)
+	w->background = calloc(total, sizeof(*w->background));
+	if (!w->devices || !w->background)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		json_object *d = json_object_array_get_idx(arr, i);
@@ -182,8 +275,19 @@ static int parse_devices(struct ctx *c, json_object *arr, struct sim_workload *w
 		    (r = req_number(c, d, "mem", path, NUM_BYTES, true, &t.mem)) < 0)
 			return r;
 		(void)get_count(c, d, "count", path, MAX_DEVICES, &count);
-		for (uint32_t k = 0; k < count; k++)
-			w->devices[w->n_devices++] = t;
+		json_object *bo = NULL;
+		struct sim_background b = {0};
+		if ((r = get_object(c, d, "background", path, false, &bo)) < 0 ||
+		    (bo && (r = parse_background(c, bo, path, t, &b)) < 0))
+			return r;
+		for (uint32_t k = 0; k < count; k++) {
+			uint32_t at = w->n_devices++;
+			w->devices[at] = t;
+			r = k == 0 ? (w->background[at] = b, 0)
+				   : background_dup(&b, &w->background[at]);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
