@@ -34,7 +34,7 @@ static _Noreturn void child_exec(const struct cg_exec *e, int errpipe, int procs
 	 * needs both cgroups inside the writer's namespace root, so even a root task cannot
 	 * write itself (or a child) into another cgroup's cgroup.procs. EPERM: an unprivileged
 	 * daemon, whose tasks the delegation rules keep in its subtree already. */
-	if (unshare(CLONE_NEWCGROUP) < 0 && errno != EPERM)
+	if (!e->keep_cgroupns && unshare(CLONE_NEWCGROUP) < 0 && errno != EPERM)
 		goto fail;
 	/* The daemon may block signals for signalfd and ignore SIGPIPE; the task gets a
 	 * clean slate. */
@@ -108,13 +108,24 @@ static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_
 		      int *ret_pidfd, bool *ret_cloned)
 {
 	int pipefd[2];
-	_cleanup_close_ int rd = -1, wr = -1;
-	int pidfd = -1;
+	_cleanup_close_ int rd = -1, wr = -1, subfd = -1;
+	int pidfd = -1, cgfd = t ? t->fd : -1;
 	pid_t pid = -1;
 	int k;
 
 	if (!t || !e || !e->argv || !e->argv[0] || !ret_pid)
 		return -EINVAL;
+	if (e->subdir) {
+		if (!*e->subdir || strchr(e->subdir, '/') || !strcmp(e->subdir, "..") ||
+		    !strcmp(e->subdir, "."))
+			return -EINVAL;
+		if (mkdirat(t->fd, e->subdir, 0755) < 0 && errno != EEXIST)
+			return negative_errno();
+		subfd = openat(t->fd, e->subdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (subfd < 0)
+			return negative_errno();
+		cgfd = subfd;
+	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return negative_errno();
 	rd = pipefd[0];
@@ -131,7 +142,7 @@ static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_
 		    .flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
 		    .pidfd = (uint64_t)(uintptr_t)&pidfd,
 		    .exit_signal = SIGCHLD,
-		    .cgroup = (uint64_t)t->fd,
+		    .cgroup = (uint64_t)cgfd,
 		};
 		long r = syscall(SYS_clone3, &args, sizeof(args));
 		if (r == 0) {
@@ -149,7 +160,7 @@ static int spawn_once(struct cg_task *t, const struct cg_exec *e, int mode, pid_
 			return negative_errno();
 	}
 	if (pid < 0) {
-		_cleanup_close_ int procs = openat(t->fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		_cleanup_close_ int procs = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 		if (procs < 0)
 			return negative_errno();
 		pid = fork();

@@ -86,6 +86,13 @@ struct cg_exec {
 	int stdin_fd, stdout_fd, stderr_fd; /* -1 = /dev/null */
 	uid_t uid;			    /* (uid_t)-1 = keep */
 	gid_t gid;
+	/* Start in this child cgroup of the task's (made if absent) instead of the task's own:
+	 * an OCI runtime runs in "rt" and puts the container in a sibling ("ctr"), since the
+	 * task's cgroup then holds controllers for its children and no process itself. */
+	const char *subdir;
+	/* Keep the daemon's cgroup namespace (the runtime gives the container its own; one
+	 * rooted at "rt" would forbid the runtime to move the container into "ctr"). */
+	bool keep_cgroupns;
 };
 /* Starts argv inside the task's cgroup atomically: clone3(CLONE_INTO_CGROUP|CLONE_PIDFD),
  * falling back to fork + write to cgroup.procs before exec where clone3 is refused.

@@ -49,7 +49,7 @@ static int submit_app(const char *path, const char *sock, bool json)
 
 static const char submit_help[] =
     "Usage: edgeslice submit --queue Q [--demand CORES,MEM] [--upload-rate R] [--json]\n"
-    "                        [--socket PATH] [-- CMD [ARG...]]\n"
+    "                        [--socket PATH] [-- CMD [ARG...] | --oci BUNDLE_DIR]\n"
     "       edgeslice submit --app FILE.json [--json] [--socket PATH]\n\n"
     "Queues CMD as an inference task of queue Q. The demand (e.g. 2c,1257M) defaults to the\n"
     "queue's, or to the model catalog entry named Q. Without CMD the task runs the catalog\n"
@@ -58,7 +58,11 @@ static const char submit_help[] =
     "written to the daemon's state; prints the task id.\n\n"
     "  --upload-rate R  shape the task's uploads on the node's uplink (uplink = in\n"
     "                   edgeslice.conf) to R: 5.85mbit, 700kbit, or a preset 3g, 4g, wifi;\n"
-    "                   its class exists before the task starts and goes when it ends\n\n"
+    "                   its class exists before the task starts and goes when it ends\n"
+    "  --oci DIR        run the OCI bundle in DIR (config.json + rootfs) as the task's\n"
+    "                   container, with the OCI runtime of oci_runtime = (crun); the demand\n"
+    "                   limits the container and the runtime together (make one with\n"
+    "                   `edgeslice bundle MODEL DIR`)\n\n"
     "--app submits a DAG application (docs/DAEMON.md): {\"name\":..., \"tasks\":[{\"name\",\n"
     "\"queue\" or \"model\", \"demand\", \"argv\", \"after\":[names], \"compute_s\"}]}; a task is\n"
     "queued once its predecessors exited 0 and fails when one of them failed. Prints the\n"
@@ -74,9 +78,10 @@ static int cmd_submit(int argc, char **argv)
 	    {"upload-rate", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"app", required_argument, NULL, 'a'},
+	    {"oci", required_argument, NULL, 'o'},
 	    {},
 	};
-	const char *queue = NULL, *sock = NULL, *app = NULL;
+	const char *queue = NULL, *sock = NULL, *app = NULL, *oci = NULL;
 	uint64_t upload = 0;
 	bool json = false, has_demand = false;
 	double cpu = 0;
@@ -92,6 +97,9 @@ static int cmd_submit(int argc, char **argv)
 			break;
 		case 'a':
 			app = optarg;
+			break;
+		case 'o':
+			oci = optarg;
 			break;
 		case 'd': {
 			char *comma = strchr(optarg, ',');
@@ -132,11 +140,23 @@ static int cmd_submit(int argc, char **argv)
 	}
 	if (!queue)
 		return cli_usage_error("submit", "--queue: missing (or --app)");
+	if (oci && optind < argc)
+		return cli_usage_error("submit",
+				       "--oci: the bundle's config.json gives the command");
 	req = json_object_new_object();
 	json_object_object_add(req, "op", json_object_new_string("submit"));
 	json_object_object_add(req, "queue", json_object_new_string(queue));
 	if (upload)
 		json_object_object_add(req, "upload_rate", json_object_new_int64((int64_t)upload));
+	if (oci) { /* the daemon reads the bundle: send an absolute path */
+		_cleanup_free_ char *abs = realpath(oci, NULL);
+		if (!abs) {
+			json_object_put(req);
+			fprintf(stderr, "edgeslice submit: --oci %s: %s\n", oci, strerror(errno));
+			return ES_EXIT_USAGE;
+		}
+		json_object_object_add(req, "oci", json_object_new_string(abs));
+	}
 	if (optind < argc) { /* else the catalog's command for the queue */
 		a = json_object_new_array();
 		for (int i = optind; i < argc; i++)

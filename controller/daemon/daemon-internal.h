@@ -325,6 +325,11 @@ void daemon_mx_decision(struct daemon *d, uint64_t usec);
 void daemon_mx_write(struct daemon *d, uint64_t usec);
 json_object *daemon_metrics_json(struct daemon *d);
 void daemon_device_usage(struct daemon *d, size_t dev, struct ddev_usage *ret);
+/* OCI containers (oci.c). */
+int daemon_oci_check(struct daemon *d, const char *bundle, char ***ret_argv, size_t *ret_argc,
+		     struct proto_error *err);
+int daemon_oci_prepare(struct daemon *d, struct dtask *t, char ***ret_argv);
+void daemon_oci_cleanup(struct daemon *d, const struct dtask *t);
 /* Foreign load (dforeign.c). */
 int daemon_foreign_setup(struct daemon *d);
 void daemon_foreign_teardown(struct daemon *d);

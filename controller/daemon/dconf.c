@@ -33,6 +33,7 @@ void dconf_init(struct dconf *c)
 	c->on_sigterm = DCONF_SIGTERM_LEAVE;
 	c->strict = false;
 	snprintf(c->group, sizeof(c->group), "edgeslice");
+	snprintf(c->oci_runtime, sizeof(c->oci_runtime), "crun");
 	snprintf(c->catalog, sizeof(c->catalog), "/etc/edgeslice/models.json");
 	c->max_tasks = 10000;
 	c->keep_finished = 256;
@@ -281,6 +282,11 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 				      "(127.0.0.1:9464, [::1]:9464)");
 		snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s",
 			 strcmp(v, "off") ? v : "");
+	} else if (!strcmp(k, "oci_runtime")) {
+		if (!*v || strlen(v) >= sizeof(c->oci_runtime) || strchr(v, ' '))
+			return err_at(err, errsz, line,
+				      "oci_runtime: must be a program name or path (crun, runc)");
+		snprintf(c->oci_runtime, sizeof(c->oci_runtime), "%s", v);
 	} else if (!strcmp(k, "pressure_backoff")) {
 		if (parse_double(v, &c->pressure_backoff) < 0 || !(c->pressure_backoff >= 0) ||
 		    c->pressure_backoff > 100)
@@ -566,6 +572,18 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 					used += len + 1;
 				}
 				m[i].cmd_argc = (unsigned)na;
+			} else if (!strcmp(k, "bundle")) {
+				const char *b = json_object_get_string(val);
+				if (!json_object_is_type(val, json_type_string) || b[0] != '/' ||
+				    strlen(b) >= sizeof(m[i].bundle)) {
+					err_at(
+					    err, errsz, 0,
+					    "models[%zu].bundle: must be an absolute folder path "
+					    "(under 256 bytes)",
+					    i);
+					goto out;
+				}
+				snprintf(m[i].bundle, sizeof(m[i].bundle), "%s", b);
 			} else {
 				err_at(err, errsz, 0, "models[%zu].%.40s: unknown field", i, k);
 				goto out;
@@ -574,6 +592,10 @@ int dconf_parse_models(const char *text, struct dconf_model **ret, size_t *ret_n
 		(void)v;
 		if (!m[i].name[0] || !cpu || !mem) {
 			err_at(err, errsz, 0, "models[%zu]: needs name, cpu and memory", i);
+			goto out;
+		}
+		if (m[i].bundle[0] && m[i].cmd_argc) {
+			err_at(err, errsz, 0, "models[%zu]: give command or bundle, not both", i);
 			goto out;
 		}
 		for (size_t j = 0; j < i; j++)

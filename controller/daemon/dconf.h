@@ -30,6 +30,7 @@ struct dconf_model {
 	 * catalog is one flat array (copied, freed with free()). */
 	unsigned cmd_argc;
 	char cmd[DCONF_MAX_CMD];
+	char bundle[256]; /* "bundle": an OCI bundle folder run instead of a command; "" = none */
 };
 /* A freshly allocated NULL-terminated argv of the model's command; -ENOENT without one. */
 int dconf_model_argv(const struct dconf_model *m, char ***ret, size_t *ret_argc);
@@ -61,6 +62,7 @@ struct dconf {
 	char metrics_listen[64];  /* HOST:PORT of /metrics; "" = only a socket-activated one */
 	bool metrics_commands;	  /* command lines as a label of edgeslice_task_info */
 	double pressure_backoff;  /* node PSI some avg10 (%) that stops RD-DRF; 0 = off */
+	char oci_runtime[256];	  /* OCI runtime for container tasks (crun, runc or a path) */
 	char uplink[16];	  /* interface whose uploads are shaped per task; "" = none */
 	uint64_t uplink_rate;	  /* bytes/s of the HTB parent; 0 = the link's speed */
 	size_t n_devices;

@@ -3,6 +3,7 @@
 #include "dstate.h"
 
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ void dtask_free_fields(struct dtask *t)
 	free(t->after);
 	t->after = NULL;
 	t->n_after = 0;
+	free(t->oci);
+	t->oci = NULL;
 }
 
 void dstate_free(struct dtask *tasks, size_t n)
@@ -91,6 +94,8 @@ static json_object *task_json(const struct dtask *t)
 	if (t->upload_rate)
 		json_object_object_add(e, "upload_rate",
 				       json_object_new_int64((int64_t)t->upload_rate));
+	if (t->oci)
+		json_object_object_add(e, "oci", json_object_new_string(t->oci));
 	if (t->app) { /* optional: plain tasks and older files have none of these */
 		json_object *af = json_object_new_array();
 		json_object_object_add(e, "app", json_object_new_int64((int64_t)t->app));
@@ -317,6 +322,15 @@ static int parse_task(json_object *e, struct dtask *t, char *err, size_t errsz, 
 		if (get_int(e, "upload_rate", 1, INT64_MAX, &x) < 0)
 			return bad(err, errsz, "tasks[%zu].upload_rate: not a positive integer", i);
 		t->upload_rate = (uint64_t)x;
+	}
+	if (json_object_object_get_ex(e, "oci", &v)) { /* optional: container tasks only */
+		if (!json_object_is_type(v, json_type_string) ||
+		    json_object_get_string(v)[0] != '/' ||
+		    json_object_get_string_len(v) >= PATH_MAX)
+			return bad(err, errsz, "tasks[%zu].oci: not an absolute bundle path", i);
+		t->oci = strdup(json_object_get_string(v));
+		if (!t->oci)
+			return -ENOMEM;
 	}
 	return parse_app_fields(e, t, err, errsz, i);
 }

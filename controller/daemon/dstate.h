@@ -42,6 +42,8 @@ struct dtask {
 	uint64_t *after; /* ids of the predecessors (same application, lower ids) */
 	size_t n_after;
 	double prio;	   /* MRS upward rank; ready tasks are queued highest first */
+	char *oci;	   /* an OCI container: its bundle folder (absolute); NULL = argv runs as
+			    * a plain command. argv is then the container's process.args. */
 	uint64_t fleet_id; /* fleet mode: the fleet-wide task id it was assigned as; 0 = local.
 			    * Persisted so an assignment is started once across restarts. */
 	/* runtime only, not persisted */

@@ -126,6 +126,7 @@ void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 		rt->in_policy = false;
 	}
 	daemon_unshape_task(d, t);
+	daemon_oci_cleanup(d, t);
 	if (rt) {
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);

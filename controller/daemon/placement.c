@@ -20,7 +20,7 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	struct trt *rt = t->rt;
 	struct cg_limits l;
 	struct cg_exec e = {0};
-	char name[128];
+	char name[128], **oci_argv = NULL;
 	pid_t pid;
 	int pidfd = -1, r;
 
@@ -49,7 +49,17 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	e.stdin_fd = e.stdout_fd = e.stderr_fd = -1;
 	e.uid = (uid_t)-1;
 	e.gid = (gid_t)-1;
+	if (t->oci) {
+		/* The runtime in task-N/rt, the container in task-N/ctr (oci.c). */
+		r = daemon_oci_prepare(d, t, &oci_argv);
+		if (r < 0)
+			return r;
+		e.argv = oci_argv;
+		e.subdir = "rt";
+		e.keep_cgroupns = true;
+	}
 	r = cg_task_spawn(rt->cg, &e, &pid, &pidfd);
+	strv_free(oci_argv, oci_argv ? 8 : 0);
 	if (r < 0)
 		return r;
 	rt->pidfd = pidfd;

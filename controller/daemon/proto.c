@@ -94,6 +94,7 @@ void proto_request_done(struct proto_request *r)
 		return;
 	free(r->queue);
 	strv_free(r->argv, r->argc);
+	free(r->oci);
 	dapp_done(r->dapp);
 	free(r->dapp);
 	memset(r, 0, sizeof(*r));
@@ -104,7 +105,7 @@ static bool field_allowed(enum proto_op op, const char *k)
 {
 	if (op == PROTO_SUBMIT)
 		return !strcmp(k, "queue") || !strcmp(k, "argv") || !strcmp(k, "demand") ||
-		       !strcmp(k, "upload_rate");
+		       !strcmp(k, "upload_rate") || !strcmp(k, "oci");
 	if (op == PROTO_CANCEL)
 		return !strcmp(k, "task") || !strcmp(k, "app") || !strcmp(k, "fleet");
 	if (op == PROTO_SUBMIT_APP)
@@ -273,6 +274,18 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			k = parse_argv(val, r, err);
 			if (k < 0)
 				return k;
+		} else if (!strcmp(key, "oci")) {
+			const char *b = json_object_get_string(val);
+			if (!json_object_is_type(val, json_type_string))
+				return fail(err, PROTO_E_BAD_TYPE, "oci",
+					    "oci: must be a bundle folder (a string)");
+			if (b[0] != '/' || json_object_get_string_len(val) >= 4096 ||
+			    strlen(b) != (size_t)json_object_get_string_len(val))
+				return fail(err, PROTO_E_BAD_VALUE, "oci",
+					    "oci: must be an absolute path of a bundle folder");
+			r->oci = strdup(b);
+			if (!r->oci)
+				return fail(err, PROTO_E_INTERNAL, NULL, "out of memory");
 		} else if (!strcmp(key, "demand")) {
 			k = parse_demand(val, r, err);
 			if (k < 0)
@@ -333,6 +346,9 @@ static int parse_object(json_object *o, struct proto_request *r, struct proto_er
 			return fail(err, PROTO_E_MISSING_FIELD, "queue", "queue: missing");
 		/* argv may be left out: the daemon then runs the catalog command of the queue's
 		 * model, or answers missing-field itself. */
+		if (r->oci && r->argv)
+			return fail(err, PROTO_E_BAD_VALUE, "oci",
+				    "oci: give either argv or an OCI bundle, not both");
 	}
 	if (r->op == PROTO_CANCEL && !r->task && !r->app)
 		return fail(err, PROTO_E_MISSING_FIELD, "task", "task: missing (or app)");

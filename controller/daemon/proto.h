@@ -62,6 +62,7 @@ struct proto_request {
 	double cpu;	      /* cores */
 	uint64_t mem;	      /* bytes */
 	uint64_t upload_rate; /* bytes/s; 0 = not shaped */
+	char *oci;	      /* an OCI bundle folder (absolute) instead of argv */
 	/* cancel: one of task, app */
 	uint64_t task;
 	uint64_t app;

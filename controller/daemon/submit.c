@@ -109,12 +109,19 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		    err, PROTO_E_BAD_VALUE, "upload_rate",
 		    "upload_rate: this node shapes no uplink (set uplink = IFNAME in "
 		    "edgeslice.conf)");
+	if (!req->argv && !req->oci && m && m->bundle[0] && !(req->oci = strdup(m->bundle)))
+		return daemon_set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
+	if (req->oci && d->fleet)
+		return daemon_set_err(err, PROTO_E_BAD_VALUE, "oci",
+				      "oci: container tasks are not supported in fleet mode yet");
+	if (req->oci && daemon_oci_check(d, req->oci, &req->argv, &req->argc, err) < 0)
+		return -EINVAL; /* req->argv: the container's process.args, for display */
 	if (!req->argv && !(m && m->cmd_argc))
 		return daemon_set_err(
 		    err, PROTO_E_MISSING_FIELD, "argv",
 		    "argv: missing, and queue \"%s\" has no command in the model catalog",
 		    req->queue);
-	if (!d->fleet && daemon_check_task_argv(req->argv, m, NULL, err) < 0)
+	if (!d->fleet && !req->oci && daemon_check_task_argv(req->argv, m, NULL, err) < 0)
 		return -EINVAL; /* fleet tasks run on other nodes: checked there */
 	if (q && (fabs(q->cpu - cpu) > 1e-9 || q->mem != mem))
 		return daemon_set_err(err, PROTO_E_BAD_VALUE, "demand",
@@ -167,6 +174,7 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		daemon_task_free(t);
 		return daemon_set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
 	}
+	t->oci = TAKE_PTR(req->oci);
 	t->cpu = cpu;
 	t->mem = mem;
 	t->upload_rate = req->upload_rate;
