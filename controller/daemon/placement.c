@@ -57,6 +57,9 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 		e.argv = oci_argv;
 		e.subdir = "rt";
 		e.keep_cgroupns = true;
+		/* The runtime's errors (a bundle it refuses) belong in the daemon's log; the
+		 * container inherits it as its stderr too. */
+		e.stderr_fd = STDERR_FILENO;
 	}
 	r = cg_task_spawn(rt->cg, &e, &pid, &pidfd);
 	strv_free(oci_argv, oci_argv ? 8 : 0);
