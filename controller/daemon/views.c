@@ -47,6 +47,8 @@ static json_object *task_json(struct daemon *d, const struct dtask *t)
 	json_object_object_add(o, "start_us", json_object_new_int64((int64_t)t->start_us));
 	json_object_object_add(o, "end_us", json_object_new_int64((int64_t)t->end_us));
 	json_object_object_add(o, "argv", a);
+	if (t->oci) /* argv is then the container's process.args */
+		json_object_object_add(o, "oci", json_object_new_string(t->oci));
 	if (t->fleet_id)
 		json_object_object_add(o, "fleet_id", json_object_new_int64((int64_t)t->fleet_id));
 	if (t->upload_rate)

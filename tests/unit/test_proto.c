@@ -240,6 +240,34 @@ static void test_limits(void **state)
 	}
 }
 
+/* submit of an OCI bundle instead of a command */
+static void test_oci(void **state)
+{
+	struct proto_request r;
+	struct proto_error e;
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"oci\":\"/srv/b\"}", &r, &e),
+			 PROTO_OK);
+	assert_string_equal(r.oci, "/srv/b");
+	assert_null(r.argv);
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"oci\":\"b\"}", &r, &e),
+			 PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "oci");
+	proto_request_done(&r);
+	assert_int_equal(parse("{\"op\":\"submit\",\"queue\":\"q\",\"oci\":7}", &r, &e),
+			 PROTO_E_BAD_TYPE);
+	proto_request_done(&r);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"oci\":\"/b\",\"argv\":[\"x\"]}", &r, &e),
+	    PROTO_E_BAD_VALUE);
+	assert_string_equal(e.field, "oci");
+	proto_request_done(&r);
+	assert_int_equal(
+	    parse("{\"op\":\"submit\",\"queue\":\"q\",\"oci\":\"/a\\u0000b\"}", &r, &e),
+	    PROTO_E_BAD_VALUE);
+	proto_request_done(&r);
+}
+
 static void test_error_reply(void **state)
 {
 	struct proto_request r = {.has_id = true, .id = 42};
@@ -275,7 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_submit_ok),	cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_apps),	cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_error_reply),
+	    cmocka_unit_test(test_error_reply), cmocka_unit_test(test_oci),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
