@@ -632,7 +632,8 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0)
 		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
 	ret = r < 0 ? 1 : 0;
-	daemon_batch_commit(d); /* requests already read: written (their replies may not go out) */
+	/* Requests still waiting for a group commit are dropped with the batch (teardown): they
+	 * were never answered, so no client counts on them. */
 	daemon_tasks_compare(d);
 	(void)daemon_persist(d);
 	daemon_log(LOG_INFO, "stopping; %s",
