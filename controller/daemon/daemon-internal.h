@@ -47,6 +47,7 @@
 #define BUDGET_USEC	10000	     /* ... or this long, then the next client's turn */
 #define BATCH_MAX	256	     /* submits and cancels in one group commit (batch.c) ... */
 #define BATCH_WAIT_US	1000	     /* ... or the longest the first waits for the others */
+#define BATCH_PLACE_US	20000	     /* placement after batches: at most once per this */
 
 struct daemon;
 
@@ -123,6 +124,8 @@ struct batch {
 	uint64_t gen;		      /* this batch's number */
 	size_t joined, waiting;	      /* clients in this batch; of the last one, not back yet */
 	bool off;		      /* EDGESLICED_GROUP_COMMIT=0: one commit per request */
+	sd_event_source *place_src;   /* placement for committed submits, deferred */
+	uint64_t place_us;	      /* the last placement pass a batch ran */
 };
 
 struct dqueue {
