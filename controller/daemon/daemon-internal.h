@@ -45,7 +45,7 @@
 #define BUDGET_REQUESTS 16	     /* per client per loop turn ... */
 #define BUDGET_BYTES	(64u << 10)  /* ... or this many request bytes ... */
 #define BUDGET_USEC	10000	     /* ... or this long, then the next client's turn */
-#define BATCH_MAX	256	     /* submits and cancels in one group commit (batch.c) ... */
+#define BATCH_MAX	64	     /* submits and cancels in one group commit (batch.c) ... */
 #define BATCH_WAIT_US	1000	     /* ... or the longest the first waits for the others */
 #define BATCH_PLACE_US	20000	     /* placement after batches: at most once per this */
 
