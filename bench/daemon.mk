@@ -2,9 +2,12 @@
 # tasks at 10 Hz vs 1 Hz vs idle), exit-to-next-exec latency (vs a plain sequential loop),
 # status latency with 1,000 tasks (vs 10), status p99 during a burst of 5,000 pipelined submits
 # from 4 clients (vs status alone; ES_BENCH_ONLY=burst runs just that section), persistence
-# (submits, cancels, status; state.db vs
-# the state.json baseline). Writes bench/results/daemon.json. BENCH_ONLY=persistence runs
-# only the persistence rows and keeps the others from the last run.
+# (5,000 submits from 4 clients with status timed meanwhile, the same with 20,000 queued,
+# 3,000 cancels, status with 10,000 tasks), each row twice in the same run: group commit (the
+# default) and one commit per request (EDGESLICED_GROUP_COMMIT=0, the "before"); the
+# state.json baseline only with BENCH_STATE_JSON=1 (else its figures from an earlier run are
+# kept). Writes bench/results/daemon.json. BENCH_ONLY=persistence runs the persistence and
+# burst rows and keeps the others from the last run.
 # The baseline: edgesliced as of the last commit that persisted to state.json, built from
 # `git archive` in build/ (nothing checked out).
 BASELINE_STATE_JSON_REV ?= 20deb17
@@ -15,5 +18,5 @@ $(BASELINE_EDGESLICED):
 	$(MAKE) -C '$(BUILD_ABS)/baseline-src' BUILD='$(BUILD_ABS)/baseline-state-json' '$@'
 
 .PHONY: bench-daemon
-bench-daemon: $(BINS) $(BASELINE_EDGESLICED)
+bench-daemon: $(BINS) $(if $(filter 1,$(BENCH_STATE_JSON)),$(BASELINE_EDGESLICED))
 	@BUILD='$(BUILD_ABS)' BASELINE_EDGESLICED='$(BASELINE_EDGESLICED)' bench/daemon-run bench/results/daemon.json

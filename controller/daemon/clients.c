@@ -35,6 +35,7 @@ void daemon_client_free(struct client *c)
 		}
 	d->n_clients--;
 	turns_remove(c);
+	daemon_batch_forget(c);
 	sd_event_source_disable_unref(c->src);
 	sd_event_source_disable_unref(c->timer);
 	close(c->fd);
@@ -188,7 +189,8 @@ static void process(struct client *c)
 			turns_push(c);
 			return;
 		}
-		daemon_handle_line(c, c->in + c->in_off, len);
+		if (daemon_handle_line(c, c->in + c->in_off, len) == -EAGAIN)
+			return; /* after its group commit: the replies wake c */
 		c->in_off += len + 1;
 		c->active_us = now_usec();
 		bytes += len + 1;
@@ -201,16 +203,16 @@ static void process(struct client *c)
 	}
 	if (c->closing || line_pending(c))
 		return;
-	if (c->in_len > PROTO_MAX_LINE) {
+	if (c->in_len > PROTO_MAX_LINE && !c->held) { /* (held: answered in order, after) */
 		reply_error(c, PROTO_E_TOO_LARGE, "request longer than %u bytes", PROTO_MAX_LINE);
 		/* No way to find the next request boundary reliably: close after replying. */
 		c->closing = true;
 		c->in_len = 0;
-	} else if (c->eof) {
+	} else if (c->eof && !c->held) {
 		if (c->in_len) /* a last request the peer did not end with \n */
-			daemon_handle_line(c, c->in, c->in_len);
+			(void)daemon_handle_line(c, c->in, c->in_len);
 		c->in_len = 0;
-		c->closing = true;
+		c->closing = !c->held; /* else once its group commit answered it */
 	}
 }
 
@@ -239,12 +241,13 @@ static int read_input(struct client *c)
  * Returns false when c was freed. */
 static bool client_update(struct client *c)
 {
-	if (c->closing && !out_pending(c)) {
+	if (c->closing && !out_pending(c) && !c->held) {
 		daemon_client_free(c);
 		return false;
 	}
-	/* Requests left and neither input nor output to wake us: a turn must. */
-	if (!c->closing && line_pending(c) && out_pending(c) < OUT_PAUSE)
+	/* Requests left and neither input nor output to wake us: a turn must (with requests
+	 * in a group commit, its replies will). */
+	if (!c->closing && line_pending(c) && out_pending(c) < OUT_PAUSE && !c->held)
 		turns_push(c);
 	(void)sd_event_source_set_io_events(c->src, (wants_input(c) ? EPOLLIN : 0) |
 							(out_pending(c) ? EPOLLOUT : 0));
@@ -310,7 +313,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	limit = slow ? conf->write_timeout_s : conf->idle_timeout_s;
 	/* Not idle: an events subscriber waits legitimately, and requests it sent that wait
 	 * for their turn are our delay, not the client's. */
-	if (!slow && (c->events || line_pending(c)))
+	if (!slow && (c->events || line_pending(c) || c->held))
 		limit = 0;
 	if (limit && now - c->active_us >= limit * 1000000ull) {
 		daemon_log(LOG_INFO, "client pid %d uid %u: %s for %us; closed", (int)c->cred.pid,
@@ -334,7 +337,7 @@ static const char *admit(struct daemon *d, const struct ucred *cr)
 
 	for (struct client *c = d->clients; c; c = c->next) {
 		mine += c->cred.uid == cr->uid;
-		if (!c->events && !out_pending(c) && !line_pending(c) &&
+		if (!c->events && !out_pending(c) && !line_pending(c) && !c->held &&
 		    (!idlest || c->active_us < idlest->active_us))
 			idlest = c;
 	}

@@ -46,6 +46,9 @@
 #define BUDGET_REQUESTS 16	     /* per client per loop turn ... */
 #define BUDGET_BYTES	(64u << 10)  /* ... or this many request bytes ... */
 #define BUDGET_USEC	10000	     /* ... or this long, then the next client's turn */
+#define BATCH_MAX	64	     /* submits and cancels in one group commit (batch.c) ... */
+#define BATCH_WAIT_US	1000	     /* ... or the longest the first waits for the others */
+#define BATCH_PLACE_US	20000	     /* placement after batches: at most once per this */
 
 struct daemon;
 
@@ -89,7 +92,9 @@ struct client {
 	size_t out_off, out_len, out_cap; /* unsent output is out[out_off, out_len) */
 	uint64_t active_us;		  /* last request handled or output byte sent */
 	bool events, closing, authorized;
-	bool eof; /* the peer shut its side: answer what it sent, then close */
+	bool eof;	    /* the peer shut its side: answer what it sent, then close */
+	unsigned held;	    /* its requests in the open group commit, not answered yet */
+	uint64_t batch_gen; /* the last group commit it joined (batch.c) */
 	struct ucred cred;
 	struct client *next;
 };
@@ -129,6 +134,36 @@ struct dforeign {
 struct ddev_usage {
 	double cpu_alloc, mem_alloc, cpu_used, mem_used;
 	unsigned running;
+};
+
+/* A submit or cancel waiting for the group commit (batch.c): parsed when read, applied and
+ * answered with the others of its batch. */
+struct batch_entry {
+	struct client *c; /* NULL once the client is gone: applied, not answered */
+	struct proto_request req;
+	struct proto_error err;
+	json_object *reply;
+	int r;
+	enum { BATCH_READ, BATCH_DONE, BATCH_TX, BATCH_AFTER } stage;
+	struct dtask *task; /* submit: the new task; cancel: the task */
+	uint32_t policy_id; /* submit: its queue's */
+	struct {	    /* cancel: the fields before it, restored if the commit fails */
+		enum dtask_state state;
+		uint64_t end_us;
+		char reason[64];
+	} undo;
+};
+
+struct batch {
+	struct batch_entry *e;
+	size_t n, cap;
+	struct batch_entry *cur;      /* being applied: submit.c leaves its commit to batch.c */
+	sd_event_source *src, *timer; /* commit now (after this iteration's reads); at the latest */
+	uint64_t gen;		      /* this batch's number */
+	size_t joined, waiting;	      /* clients in this batch; of the last one, not back yet */
+	bool off;		      /* EDGESLICED_GROUP_COMMIT=0: one commit per request */
+	sd_event_source *place_src;   /* placement for committed submits, deferred */
+	uint64_t place_us;	      /* the last placement pass a batch ran */
 };
 
 struct dqueue {
@@ -210,7 +245,8 @@ struct daemon {
 	char last_status[128];
 	struct fleet *fleet; /* fleet = etcd (controller/fleet/); NULL in single-node mode */
 	sd_event_source *fleet_timer; /* fleet_step() every fleet_period_usec() */
-	bool loading; /* load_state: applications are settled once all tasks are known */
+	bool loading;	    /* load_state: applications are settled once all tasks are known */
+	struct batch batch; /* group commit of submits and cancels (batch.c) */
 	struct dmx mx;
 	struct dforeign fg;
 };
@@ -304,7 +340,22 @@ int daemon_do_submit_app(struct daemon *d, struct proto_request *req, json_objec
 int daemon_do_cancel_app(struct daemon *d, struct proto_request *req, json_object *reply,
 			 struct proto_error *err);
 bool daemon_peer_authorized(struct daemon *d, int fd, const struct ucred *cr);
-void daemon_handle_line(struct client *c, const char *line, size_t len);
+/* -EAGAIN: not handled (the client's earlier requests wait for their group commit). */
+int daemon_handle_line(struct client *c, const char *line, size_t len);
+/* The reply line for req (reply, or the error when r < 0) queued to c; takes reply. */
+void daemon_reply(struct client *c, struct proto_request *req, json_object *reply, int r,
+		  struct proto_error *err);
+/* Group commit (batch.c): whether req waits for it; adds it (taking req's fields); commits
+ * (applies every request, one transaction, then the replies); a client going away. */
+bool daemon_batch_wants(struct daemon *d, const struct proto_request *req);
+int daemon_batch_add(struct client *c, struct proto_request *req);
+void daemon_batch_commit(struct daemon *d);
+void daemon_batch_forget(struct client *c);
+void daemon_batch_free(struct daemon *d);
+/* Inside a batch (d->batch.cur): a queued task cancelled with the others; or the request is
+ * done alone after the commit (an application's task, whose dependents change too). */
+int daemon_batch_cancel(struct daemon *d, struct dtask *t, json_object *reply);
+int daemon_batch_later(struct daemon *d);
 void daemon_client_free(struct client *c);
 void daemon_client_send(struct client *c, const char *line);
 int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);

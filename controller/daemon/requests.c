@@ -33,19 +33,26 @@ bool daemon_peer_authorized(struct daemon *d, int fd, const struct ucred *cr)
 	return false;
 }
 
-void daemon_handle_line(struct client *c, const char *line, size_t len)
+int daemon_handle_line(struct client *c, const char *line, size_t len)
 {
 	struct daemon *d = c->d;
 	struct proto_request req = {0};
 	struct proto_error err = {0};
 	json_object *reply;
-	_cleanup_free_ char *out = NULL;
 	int r;
 
 	r = proto_parse_request(line, len, &req, &err);
 	if (r >= 0 && !c->authorized)
 		r = daemon_set_err(&err, PROTO_E_PERMISSION, NULL, "%s needs root or group %s",
 				   proto_op_name(req.op), d->conf.group);
+	if (c->held && (r < 0 || !daemon_batch_wants(d, &req))) {
+		/* Replies go out in request order: this one after the batch that holds the
+		 * client's earlier requests (their replies wake the client again). */
+		proto_request_done(&req);
+		return -EAGAIN;
+	}
+	if (r >= 0 && daemon_batch_wants(d, &req) && daemon_batch_add(c, &req) >= 0)
+		return 0;
 	reply = json_object_new_object();
 	if (r >= 0 && reply) {
 		if (req.has_id)
@@ -138,12 +145,22 @@ void daemon_handle_line(struct client *c, const char *line, size_t len)
 			r = daemon_set_err(&err, PROTO_E_UNKNOWN_OP, "op", "op: unknown");
 		}
 	}
+	daemon_reply(c, &req, reply, r, &err);
+	proto_request_done(&req);
+	return 0;
+}
+
+void daemon_reply(struct client *c, struct proto_request *req, json_object *reply, int r,
+		  struct proto_error *err)
+{
+	_cleanup_free_ char *out = NULL;
+
 	if (r >= 0 && reply) {
 		size_t n = 0;
 		const char *s =
 		    json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN, &n);
 		if (s && n + 1 > MAX_REPLY)
-			r = daemon_set_err(&err, PROTO_E_TOO_LARGE, NULL,
+			r = daemon_set_err(err, PROTO_E_TOO_LARGE, NULL,
 					   "reply of %zu bytes exceeds the %u MiB reply limit", n,
 					   MAX_REPLY >> 20);
 		else if (!s || asprintf(&out, "%s\n", s) < 0)
@@ -151,11 +168,10 @@ void daemon_handle_line(struct client *c, const char *line, size_t len)
 	}
 	if (r < 0 || !reply) {
 		if (!reply)
-			daemon_set_err(&err, PROTO_E_INTERNAL, NULL, "out of memory");
-		out = proto_format_error(&req, &err);
+			daemon_set_err(err, PROTO_E_INTERNAL, NULL, "out of memory");
+		out = proto_format_error(req, err);
 	}
 	json_object_put(reply);
-	proto_request_done(&req);
 	if (out)
 		daemon_client_send(c, out);
 }

@@ -86,7 +86,9 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	if (d->draining)
 		return daemon_set_err(err, PROTO_E_STATE, NULL,
 				      "the daemon is draining for shutdown");
-	for (size_t i = 0; i < d->n_tasks; i++)
+	/* Counted only when the limit can be reached (live <= n_tasks): a pass over the whole
+	 * table per submit made a submit's cost grow with the queue. */
+	for (size_t i = 0; d->n_tasks >= d->conf.max_tasks && i < d->n_tasks; i++)
 		live += dtask_state_live(d->tasks[i]->state);
 	if (live >= d->conf.max_tasks)
 		return daemon_set_err(err, PROTO_E_LIMIT, NULL, "max_tasks (%u) reached",
@@ -183,6 +185,13 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 	t->exit_code = -1;
 	t->submit_us = daemon_realtime_us();
 	r = daemon_task_append(d, t);
+	if (r >= 0 && d->batch.cur) { /* written, queued and answered with its batch (batch.c) */
+		d->batch.cur->task = t;
+		d->batch.cur->policy_id = q->policy_id;
+		d->batch.cur->stage = BATCH_TX;
+		json_object_object_add(reply, "task", json_object_new_int64((int64_t)t->id));
+		return 0;
+	}
 	if (r >= 0)
 		r = daemon_persist(d); /* acknowledged only once durable */
 	if (r >= 0)
@@ -191,7 +200,8 @@ int daemon_do_submit(struct daemon *d, struct proto_request *req, json_object *r
 		if (d->n_tasks && d->tasks[d->n_tasks - 1] == t)
 			d->n_tasks--;
 		daemon_task_free(t);
-		(void)daemon_persist(d);
+		if (!d->batch.cur)
+			(void)daemon_persist(d);
 		return daemon_set_err(err, r == -E2BIG ? PROTO_E_TOO_BIG : PROTO_E_INTERNAL, NULL,
 				      "submit: %s", strerror(-r));
 	}
@@ -231,6 +241,8 @@ int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 		return daemon_set_err(err, PROTO_E_NO_TASK, "task", "task: no task %" PRIu64,
 				      req->task);
 	rt = t->rt;
+	if ((t->state == DTASK_QUEUED || t->state == DTASK_WAITING) && d->batch.cur)
+		return t->app ? daemon_batch_later(d) : daemon_batch_cancel(d, t, reply);
 	if (t->state == DTASK_QUEUED || t->state == DTASK_WAITING) {
 		if (t->state == DTASK_QUEUED)
 			(void)policy_cancel(d->pol, t->id);
