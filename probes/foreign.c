@@ -12,8 +12,7 @@
 #include "probes.h"
 #include "util.h"
 
-/* "0-1,3" -> bits; -EINVAL on syntax or a CPU past PROBE_MAX_CPUS. */
-static int cpulist_bits(const char *s, uint64_t *bits)
+int probe_cpulist_parse(const char *s, uint64_t *bits)
 {
 	const char *p = s;
 
@@ -54,7 +53,7 @@ int probe_parse_proc_stat_cpus(const char *text, const char *cpus, struct probe_
 
 	if (!text)
 		return -EINVAL;
-	r = cpulist_bits(cpus, bits);
+	r = probe_cpulist_parse(cpus, bits);
 	if (r < 0)
 		return r;
 	for (const char *p = text; *p;) {

@@ -210,6 +210,8 @@ int probe_hist_quantile(const uint64_t *hist, size_t nslots, double q, double *r
 #define PROBE_FOREIGN_PATH 256
 #define PROBE_FOREIGN_MAX  256 /* cgroups followed at a time */
 
+/* "0-1,3" -> a bitmap of PROBE_MAX_CPUS bits; -EINVAL on syntax or a CPU past the last. */
+int probe_cpulist_parse(const char *s, uint64_t *bits);
 /* /proc/stat summed over the CPUs of a cpuset list ("0-1,3"): busy and total ticks, ncpus =
  * CPUs of the list found online. -EINVAL on a bad list, -ENXIO when none is online. */
 int probe_parse_proc_stat_cpus(const char *text, const char *cpus, struct probe_proc_stat *ret);

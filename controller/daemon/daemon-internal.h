@@ -127,7 +127,12 @@ struct dforeign {
 	struct probe_foreign *scan;
 	uint64_t scan_at;
 	double psi_cpu, psi_mem; /* node "some" avg10, percent */
-	bool backoff;		 /* pressure above pressure_backoff: RD-DRF places nothing */
+	/* Per device from its own CPUs when each has a cpuset of its own, enforced; otherwise
+	 * (one device, overlapping sets, no cpuset controller) node-wide, shared by capacity. */
+	bool per_device;
+	uint64_t node_prev_busy, node_prev_total;
+	bool node_have_prev;
+	bool backoff; /* pressure above pressure_backoff: RD-DRF places nothing */
 };
 
 /* A device's running tasks summed: demand, measured use. */

@@ -287,6 +287,10 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 			return err_at(err, errsz, line,
 				      "oci_runtime: must be a program name or path (crun, runc)");
 		snprintf(c->oci_runtime, sizeof(c->oci_runtime), "%s", v);
+	} else if (!strcmp(k, "foreign_load")) {
+		if (strcmp(v, "count") && strcmp(v, "ignore"))
+			return err_at(err, errsz, line, "foreign_load: must be count or ignore");
+		c->foreign_ignored = !strcmp(v, "ignore");
 	} else if (!strcmp(k, "pressure_backoff")) {
 		if (parse_double(v, &c->pressure_backoff) < 0 || !(c->pressure_backoff >= 0) ||
 		    c->pressure_backoff > 100)

@@ -14,6 +14,17 @@ int daemon_foreign_setup(struct daemon *d)
 	d->fg.dev = calloc(d->n_dev ? d->n_dev : 1, sizeof(*d->fg.dev));
 	if (!d->fg.dev)
 		return -ENOMEM;
+	d->fg.per_device = d->n_dev > 1 && cg_root_has(d->root, "cpuset");
+	for (size_t i = 0; i < d->n_dev && d->fg.per_device; i++) {
+		uint64_t a[PROBE_MAX_CPUS / 64], b[PROBE_MAX_CPUS / 64];
+		d->fg.per_device = d->dev[i].cpus[0] && probe_cpulist_parse(d->dev[i].cpus, a) >= 0;
+		for (size_t k = i + 1; k < d->n_dev && d->fg.per_device; k++) {
+			d->fg.per_device =
+			    d->dev[k].cpus[0] && probe_cpulist_parse(d->dev[k].cpus, b) >= 0;
+			for (size_t w = 0; w < ELEMENTSOF(a) && d->fg.per_device; w++)
+				d->fg.per_device = !(a[w] & b[w]);
+		}
+	}
 	fd = open(d->cgroupfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return 0; /* no rows, the per-device figures still work */
@@ -56,6 +67,41 @@ static void ours(struct daemon *d, size_t i, double *ret_cpu, double *ret_mem)
 	*ret_mem = mem;
 }
 
+/* Node-wide: busy CPUs minus every edgeslice task (unpinned tasks run anywhere), shared among
+ * the devices by their capacity. */
+static void node_cpu(struct daemon *d, const char *stat, double alpha)
+{
+	char all[32];
+	struct probe_proc_stat ps;
+	double mine = 0, cap = 0;
+
+	snprintf(all, sizeof(all), "0-%u", PROBE_MAX_CPUS - 1);
+	if (probe_parse_proc_stat_cpus(stat, all, &ps) < 0)
+		return;
+	for (size_t i = 0; i < d->n_dev; i++) {
+		double c, m;
+		ours(d, i, &c, &m);
+		mine += c;
+		cap += d->dev[i].cpu;
+	}
+	if (d->fg.node_have_prev && ps.total_ticks > d->fg.node_prev_total &&
+	    ps.busy_ticks >= d->fg.node_prev_busy && cap > 0) {
+		double busy = (double)(ps.busy_ticks - d->fg.node_prev_busy) /
+			      (double)(ps.total_ticks - d->fg.node_prev_total) * ps.ncpus;
+		/* CPUs the devices were not given (node_cores below the CPUs online) are room
+		 * for the system. */
+		double x = fmax(0, busy - mine - fmax(0, (double)ps.ncpus - fmin(ps.ncpus, cap)));
+		for (size_t i = 0; i < d->n_dev; i++) {
+			struct dforeign_dev *f = &d->fg.dev[i];
+			f->cpu = sampler_ewma(f->cpu, x * d->dev[i].cpu / cap, alpha, !f->valid);
+			f->valid = true;
+		}
+	}
+	d->fg.node_prev_busy = ps.busy_ticks;
+	d->fg.node_prev_total = ps.total_ticks;
+	d->fg.node_have_prev = true;
+}
+
 void daemon_foreign_tick(struct daemon *d, uint64_t now)
 {
 	_cleanup_free_ char *stat = NULL, *path = NULL;
@@ -83,14 +129,14 @@ void daemon_foreign_tick(struct daemon *d, uint64_t now)
 		d->fg.psi_cpu = (sn.have & PROBE_HAVE_PSI_CPU) ? sn.psi_cpu.some.avg10 : 0;
 		d->fg.psi_mem = (sn.have & PROBE_HAVE_PSI_MEM) ? sn.psi_mem.some.avg10 : 0;
 	}
+	if (!d->fg.per_device)
+		node_cpu(d, stat, alpha);
 	for (size_t i = 0; i < d->n_dev; i++) {
 		struct dforeign_dev *f = &d->fg.dev[i];
 		struct probe_proc_stat ps;
-		char all[32];
 		double cpu, mem;
-		snprintf(all, sizeof(all), "0-%u", PROBE_MAX_CPUS - 1);
-		if (probe_parse_proc_stat_cpus(stat, d->dev[i].cpus[0] ? d->dev[i].cpus : all,
-					       &ps) < 0)
+		f->mem = mem_total > 0 ? foreign_mem * (double)d->dev[i].mem / mem_total : 0;
+		if (!d->fg.per_device || probe_parse_proc_stat_cpus(stat, d->dev[i].cpus, &ps) < 0)
 			continue;
 		ours(d, i, &cpu, &mem);
 		if (f->have_prev && ps.total_ticks > f->prev_total &&
@@ -107,7 +153,6 @@ void daemon_foreign_tick(struct daemon *d, uint64_t now)
 		f->prev_busy = ps.busy_ticks;
 		f->prev_total = ps.total_ticks;
 		f->have_prev = true;
-		f->mem = mem_total > 0 ? foreign_mem * (double)d->dev[i].mem / mem_total : 0;
 	}
 	d->fg.backoff =
 	    d->conf.pressure_backoff > 0 && (d->fg.psi_cpu >= d->conf.pressure_backoff ||
@@ -122,7 +167,7 @@ bool daemon_foreign_counts(const struct daemon *d)
 {
 	/* RD-DRF places on real-time availability; the other policies keep their classic
 	 * definition of free capacity, so comparisons between them stay honest. */
-	return !strcmp(d->conf.policy, "rddrf");
+	return !strcmp(d->conf.policy, "rddrf") && !d->conf.foreign_ignored;
 }
 
 json_object *daemon_foreign_json(struct daemon *d)

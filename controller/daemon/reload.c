@@ -122,6 +122,7 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	d->conf.keep_finished = c.keep_finished;
 	d->conf.metrics_commands = c.metrics_commands;
 	d->conf.pressure_backoff = c.pressure_backoff;
+	d->conf.foreign_ignored = c.foreign_ignored;
 	memcpy(d->conf.oci_runtime, c.oci_runtime, sizeof(c.oci_runtime));
 	memcpy(d->conf.catalog, c.catalog, sizeof(c.catalog));
 	if (strcmp(c.group, d->conf.group)) {
