@@ -113,13 +113,14 @@ all: $(BINS)
 help:
 	@echo "make            build $(BINS)"
 	@echo "make deps       install the Debian packages in .ci/packages (root)"
-	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + VM suites"
+	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + deb + VM suites"
 	@echo "make check-fresh  make demo + make check as the first commands in a fresh Debian 12 root"
 	@echo "make demo       the main job: the node service placing the paper's workload"
 	@echo "make bench      every benchmark; results in bench/results/*.json"
 	@echo "make install    install binaries, units, man pages and default config (PREFIX, DESTDIR)"
 	@echo "make man        the man pages into $(BUILD)/man (help2man + docs/DAEMON.md)"
 	@echo "make deb        the Debian packages, built in a fresh Debian 12 root, into build/deb"
+	@echo "                (DEB_REBUILD=1: also the next version, for the VM suite's upgrade)"
 	@echo "make lint       layout (tests/check-layout) and formatting (clang-format) checks"
 
 deps:
@@ -220,8 +221,8 @@ check-stages:
 	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
 	export TEST_SUMMARY='$(BUILD_ABS)/test-summary'; rc=0; \
 	$(MAKE) --no-print-directory all || exit 1; \
-	for s in lint unit unit-asan fuzz integration vm cross-arm64; do \
-		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
+	for s in lint unit unit-asan fuzz integration deb vm cross-arm64; do \
+		echo "== $$s"; $(MAKE) --no-print-directory DEB_REBUILD=1 $$s || rc=1; done; \
 	tests/summary $(BUILD)/test-summary || rc=1; \
 	exit $$rc
 
@@ -257,9 +258,13 @@ $(MAN_OUT)/.stamp: $(BINS) docs/DAEMON.md docs/man/gen docs/man/md2roff
 	@touch $@
 
 # debian/ packages built in a fresh Debian 12 root (tests/deb/build): what the build needs is
-# exactly the package's Build-Depends. Output in build/deb/.
+# exactly the package's Build-Depends. Output in build/deb/. A stage of check (before vm, whose
+# suite deb installs them), with DEB_REBUILD=1: also the next version, to upgrade to.
+DEB_REBUILD ?= 0
 deb:
-	@tests/deb/build
+	@ok=1; tests/deb/build $(if $(filter 1,$(DEB_REBUILD)),--rebuild) || ok=0; \
+	[ -n "$$TEST_SUMMARY" ] && echo "deb $$ok $$((1 - ok)) 0" >>"$$TEST_SUMMARY"; \
+	echo "deb: $$ok passed, $$((1 - ok)) failed"; [ $$ok = 1 ]
 
 # --- install ----------------------------------------------------------------
 install: all man
