@@ -3,6 +3,9 @@
 
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Debian 12 keeps units in /lib/systemd/system (the package sets it); elsewhere under PREFIX.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
 # The target architecture as the kernel spells it (x86, arm64). ARCH=arm64 on an x86 host
 # cross-builds every binary and BPF object into build/arm64 (`make ARCH=arm64 deps` first).
 HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -105,17 +108,20 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 BINS := $(BUILD)/edgeslice $(BUILD)/edgesliced $(EXTRA_BIN)
 
 .PHONY: vmlinux-headers cross-arm64
-.PHONY: print-libs print-includes all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format format-check lint help
+.PHONY: print-libs print-includes all deps check check-stages check-fresh unit unit-asan integration vm fuzz bench demo install clean format format-check lint help man deb
 all: $(BINS)
 
 help:
 	@echo "make            build $(BINS)"
 	@echo "make deps       install the Debian packages in .ci/packages (root)"
-	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + VM suites"
+	@echo "make check      deps + build + unit (plain and ASan/UBSan) + fuzz + integration + deb + VM suites"
 	@echo "make check-fresh  make demo + make check as the first commands in a fresh Debian 12 root"
 	@echo "make demo       the main job: the node service placing the paper's workload"
 	@echo "make bench      every benchmark; results in bench/results/*.json"
-	@echo "make install    install binaries, units and default config (PREFIX, DESTDIR)"
+	@echo "make install    install binaries, units, man pages and default config (PREFIX, DESTDIR)"
+	@echo "make man        the man pages into $(BUILD)/man (help2man + docs/DAEMON.md)"
+	@echo "make deb        the Debian packages, built in a fresh Debian 12 root, into build/deb"
+	@echo "                (DEB_REBUILD=1: also the next version, for the VM suite's upgrade)"
 	@echo "make lint       layout (tests/check-layout) and formatting (clang-format) checks"
 
 deps:
@@ -216,8 +222,8 @@ check-stages:
 	@mkdir -p $(BUILD); rm -f $(BUILD)/test-summary; \
 	export TEST_SUMMARY='$(BUILD_ABS)/test-summary'; rc=0; \
 	$(MAKE) --no-print-directory all || exit 1; \
-	for s in lint unit unit-asan fuzz integration vm cross-arm64; do \
-		echo "== $$s"; $(MAKE) --no-print-directory $$s || rc=1; done; \
+	for s in lint unit unit-asan fuzz integration deb vm cross-arm64; do \
+		echo "== $$s"; $(MAKE) --no-print-directory DEB_REBUILD=1 $$s || rc=1; done; \
 	tests/summary $(BUILD)/test-summary || rc=1; \
 	exit $$rc
 
@@ -242,16 +248,42 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD='$(BUILD_ABS)' tests/demo
 
+# --- man pages and packages ---------------------------------------------------
+# Generated from the binaries' --help (help2man) and docs/DAEMON.md (docs/man/gen); a native
+# build only, since the generator runs the binaries.
+MAN_OUT := $(BUILD)/man
+man: $(MAN_OUT)/.stamp
+$(MAN_OUT)/.stamp: $(BINS) docs/DAEMON.md docs/man/gen docs/man/md2roff
+	@rm -rf $(MAN_OUT)
+	$(call msg,MAN,$(MAN_OUT))docs/man/gen '$(BUILD_ABS)' '$(BUILD_ABS)/man'
+	@touch $@
+
+# debian/ packages built in a fresh Debian 12 root (tests/deb/build): what the build needs is
+# exactly the package's Build-Depends. Output in build/deb/. A stage of check (before vm, whose
+# suite deb installs them), with DEB_REBUILD=1: also the next version, to upgrade to.
+DEB_REBUILD ?= 0
+deb:
+	@ok=1; tests/deb/build $(if $(filter 1,$(DEB_REBUILD)),--rebuild) || ok=0; \
+	[ -n "$$TEST_SUMMARY" ] && echo "deb $$ok $$((1 - ok)) 0" >>"$$TEST_SUMMARY"; \
+	echo "deb: $$ok passed, $$((1 - ok)) failed"; [ $$ok = 1 ]
+
 # --- install ----------------------------------------------------------------
-install: all
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
 	install -m 0755 $(BUILD)/edgeslice $(EXTRA_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BUILD)/edgesliced $(DESTDIR)$(PREFIX)/sbin/
 	@if ls units/*.service >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+		install -d $(DESTDIR)$(SYSTEMDUNITDIR) && \
 		for u in units/*.service units/*.socket; do \
-			sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@BINDIR@|$(PREFIX)/bin|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); \
+			sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@BINDIR@|$(PREFIX)/bin|g' $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u); \
 		done; fi
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0644 units/sysusers.d/edgeslice.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	install -m 0644 units/tmpfiles.d/edgeslice.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(MAN_OUT)/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN_OUT)/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN_OUT)/*.8 $(DESTDIR)$(MANDIR)/man8/
 	@install -d $(DESTDIR)/etc/edgeslice; for f in $(wildcard units/*.conf units/*.json); do \
 		[ -e $(DESTDIR)/etc/edgeslice/$$(basename $$f) ] || install -m 0644 $$f $(DESTDIR)/etc/edgeslice/; done
 

@@ -174,8 +174,10 @@ static int open_socket(struct daemon *d)
 		return negative_errno();
 	if (chmod(d->sock_path, 0660) < 0)
 		return negative_errno();
-	if (d->have_group)
-		(void)chown(d->sock_path, 0, d->group);
+	/* Without the group the socket still serves root: say why the others are refused. */
+	if (d->have_group && chown(d->sock_path, 0, d->group) < 0)
+		daemon_log(LOG_WARNING, "%s: cannot give it group %s (%s): only root may use it",
+			   d->sock_path, d->conf.group, strerror(errno));
 	d->own_socket = true;
 	d->listen_fd = TAKE_FD(fd);
 	return 0;

@@ -131,8 +131,10 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 		d->have_group = gr != NULL;
 		if (gr) {
 			d->group = gr->gr_gid;
-			if (d->own_socket) /* socket activation: SocketGroup= in the .socket unit */
-				(void)chown(d->sock_path, 0, d->group);
+			/* socket activation: SocketGroup= in the .socket unit */
+			if (d->own_socket && chown(d->sock_path, 0, d->group) < 0)
+				daemon_log(LOG_WARNING, "%s: cannot give it group %s (%s)",
+					   d->sock_path, d->conf.group, strerror(errno));
 		} else
 			daemon_log(LOG_WARNING,
 				   "group %s does not exist: only root may use the socket",
