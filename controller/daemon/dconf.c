@@ -34,6 +34,7 @@ void dconf_init(struct dconf *c)
 	c->strict = false;
 	snprintf(c->group, sizeof(c->group), "edgeslice");
 	snprintf(c->oci_runtime, sizeof(c->oci_runtime), "crun");
+	c->foreign_floor = 0.2;
 	snprintf(c->catalog, sizeof(c->catalog), "/etc/edgeslice/models.json");
 	c->max_tasks = 10000;
 	c->keep_finished = 256;
@@ -287,6 +288,11 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 			return err_at(err, errsz, line,
 				      "oci_runtime: must be a program name or path (crun, runc)");
 		snprintf(c->oci_runtime, sizeof(c->oci_runtime), "%s", v);
+	} else if (!strcmp(k, "foreign_floor")) {
+		if (parse_double(v, &c->foreign_floor) < 0 || !(c->foreign_floor >= 0) ||
+		    c->foreign_floor > 1)
+			return err_at(err, errsz, line,
+				      "foreign_floor: must be a share of a device's cores, 0..1");
 	} else if (!strcmp(k, "foreign_load")) {
 		if (strcmp(v, "count") && strcmp(v, "ignore"))
 			return err_at(err, errsz, line, "foreign_load: must be count or ignore");

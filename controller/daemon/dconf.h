@@ -63,6 +63,7 @@ struct dconf {
 	bool metrics_commands;	  /* command lines as a label of edgeslice_task_info */
 	double pressure_backoff;  /* node PSI some avg10 (%) that stops RD-DRF; 0 = off */
 	bool foreign_ignored;	  /* foreign_load = ignore: RD-DRF does not subtract it */
+	double foreign_floor;	  /* foreign CPU below this share of a device is noise; 0.2 */
 	char oci_runtime[256];	  /* OCI runtime for container tasks (crun, runc or a path) */
 	char uplink[16];	  /* interface whose uploads are shaped per task; "" = none */
 	uint64_t uplink_rate;	  /* bytes/s of the HTB parent; 0 = the link's speed */

@@ -105,7 +105,11 @@ static void update_devices(struct daemon *d)
 		/* RD-DRF: what the load edgeslice did not start uses is not free either, and
 		 * nothing is free while the node is under pressure. */
 		if (foreign && d->fg.dev) {
-			cpu += d->fg.dev[i].cpu;
+			/* Below the noise floor (the daemon, a shell, the kernel's own work)
+			 * foreign CPU is not counted: a task that needs the whole device would
+			 * otherwise never fit. At or above it, it counts in full. */
+			if (d->fg.dev[i].cpu >= d->conf.foreign_floor * d->dev[i].cpu)
+				cpu += d->fg.dev[i].cpu;
 			mem += d->fg.dev[i].mem;
 		}
 		if (foreign && d->fg.backoff)

@@ -123,6 +123,7 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	d->conf.metrics_commands = c.metrics_commands;
 	d->conf.pressure_backoff = c.pressure_backoff;
 	d->conf.foreign_ignored = c.foreign_ignored;
+	d->conf.foreign_floor = c.foreign_floor;
 	memcpy(d->conf.oci_runtime, c.oci_runtime, sizeof(c.oci_runtime));
 	memcpy(d->conf.catalog, c.catalog, sizeof(c.catalog));
 	if (strcmp(c.group, d->conf.group)) {
