@@ -125,7 +125,9 @@ void daemon_foreign_tick(struct daemon *d, uint64_t now)
 			mine += m;
 			mem_total += (double)d->dev[i].mem;
 		}
-		foreign_mem = fmax(0, used - mine - fmax(0, (double)sn.mem_total - d->node_mem));
+		/* Memory no device was given (devices' memory= below MemTotal) is the system's
+		 * room: only use past it eats into the devices. */
+		foreign_mem = fmax(0, used - mine - fmax(0, (double)sn.mem_total - mem_total));
 		d->fg.psi_cpu = (sn.have & PROBE_HAVE_PSI_CPU) ? sn.psi_cpu.some.avg10 : 0;
 		d->fg.psi_mem = (sn.have & PROBE_HAVE_PSI_MEM) ? sn.psi_mem.some.avg10 : 0;
 	}

@@ -110,7 +110,8 @@ static void update_devices(struct daemon *d)
 			 * otherwise never fit. At or above it, it counts in full. */
 			if (d->fg.dev[i].cpu >= d->conf.foreign_floor * d->dev[i].cpu)
 				cpu += d->fg.dev[i].cpu;
-			mem += d->fg.dev[i].mem;
+			if (d->fg.dev[i].mem >= d->conf.foreign_floor * (double)d->dev[i].mem)
+				mem += d->fg.dev[i].mem;
 		}
 		if (foreign && d->fg.backoff)
 			cpu = d->dev[i].cpu, mem = (double)d->dev[i].mem;

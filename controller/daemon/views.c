@@ -323,6 +323,8 @@ json_object *daemon_devices_json(struct daemon *d)
 			/* what RD-DRF sees as free (the other policies: cpu_free/mem_free) */
 			if (fc < d->conf.foreign_floor * d->dev[i].cpu) /* noise: not counted */
 				fc = 0;
+			if (fm < d->conf.foreign_floor * (double)d->dev[i].mem)
+				fm = 0;
 			json_object_object_add(
 			    o, "cpu_available",
 			    json_object_new_double(fmax(0, d->dev[i].cpu - u.cpu_alloc - fc)));
