@@ -1,5 +1,7 @@
 /* util.c — small I/O and parsing helpers shared by the daemon, the CLI and the probes.
  * Everything returns -errno; nothing logs. */
+#include <dlfcn.h>
+
 #include "util.h"
 
 #include <fcntl.h>
@@ -347,4 +349,24 @@ void strv_free(char **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+int dl_load_syms(const char *soname, const char *what, const struct dl_sym *syms, size_t n,
+		 void *table, char *err, size_t errsz)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(err, errsz, "%s: %s", what, dlerror());
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		void *p = dlsym(h, syms[i].name);
+		if (!p) {
+			snprintf(err, errsz, "%s has no %s (too old)", soname, syms[i].name);
+			return -ENOSYS;
+		}
+		*(void **)((char *)table + syms[i].off) = p;
+	}
+	return 0;
 }

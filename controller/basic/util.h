@@ -90,6 +90,17 @@ int parse_rate(const char *s, uint64_t *ret_bytes_per_sec);
  * requests and catalog commands. */
 void strv_free(char **v, size_t n);
 
+/* A library loaded on demand (fleet mode's libcurl, the metrics endpoint's libmicrohttpd):
+ * dlopen(soname) once, never unloaded, and each symbol's address stored at its offset in
+ * table. 0, or -ENOENT (not installed; err says which package, from what) or -ENOSYS (a
+ * symbol is missing: too old); err gets one line. */
+struct dl_sym {
+	const char *name;
+	size_t off;
+};
+int dl_load_syms(const char *soname, const char *what, const struct dl_sym *syms, size_t n,
+		 void *table, char *err, size_t errsz);
+
 /* Replaces control characters with '?' so a message that quotes input stays one line. */
 void str_one_line(char *s);
 /* The error reporting every parser shares: formats one line into buf (control characters

@@ -4,11 +4,12 @@
 #undef curl_easy_setopt /* curl.h's argument-count macros: here they are names for dlsym */
 #undef curl_easy_getinfo
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
+
+#include "util.h"
 
 struct curl_dl curl_dl;
 
@@ -18,10 +19,7 @@ static char load_err[256];
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} syms[] = {
+	static const struct dl_sym syms[] = {
 #define SYM(field, name) {#name, offsetof(struct curl_dl, field)}
 	    SYM(global_init, curl_global_init),
 	    SYM(easy_init, curl_easy_init),
@@ -42,24 +40,10 @@ static void load(void)
 #undef SYM
 	};
 	/* Never unloaded: libcurl's global state lives as long as the process. */
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		snprintf(load_err, sizeof(load_err),
-			 "fleet mode needs libcurl (Debian package libcurl4): %s", dlerror());
-		load_rc = -ENOENT;
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-		if (!p) {
-			snprintf(load_err, sizeof(load_err), "libcurl.so.4 has no %s (too old)",
-				 syms[i].name);
-			load_rc = -ENOSYS;
-			return;
-		}
-		*(void **)((char *)&curl_dl + syms[i].off) = p;
-	}
-	if (curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	load_rc =
+	    dl_load_syms("libcurl.so.4", "fleet mode needs libcurl (Debian package libcurl4)", syms,
+			 sizeof(syms) / sizeof(syms[0]), &curl_dl, load_err, sizeof(load_err));
+	if (load_rc >= 0 && curl_dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(load_err, sizeof(load_err), "libcurl: global initialisation failed");
 		load_rc = -ENOMEM;
 	}

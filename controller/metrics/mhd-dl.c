@@ -3,10 +3,11 @@
 #define MHD_DL_IMPL 1
 #include "mhd-dl.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+
+#include "util.h"
 
 struct mhd_dl mhd_dl;
 
@@ -16,10 +17,7 @@ static char load_err[256];
 
 static void load(void)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} syms[] = {
+	static const struct dl_sym syms[] = {
 #define SYM(field, name) {#name, offsetof(struct mhd_dl, field)}
 	    SYM(start_daemon, MHD_start_daemon),
 	    SYM(stop_daemon, MHD_stop_daemon),
@@ -34,24 +32,9 @@ static void load(void)
 #undef SYM
 	};
 	/* Never unloaded: its TLS library's global state lives as long as the process. */
-	void *h = dlopen("libmicrohttpd.so.12", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		snprintf(load_err, sizeof(load_err),
-			 "metrics need libmicrohttpd (Debian package libmicrohttpd12): %s",
-			 dlerror());
-		load_rc = -ENOENT;
-		return;
-	}
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-		if (!p) {
-			snprintf(load_err, sizeof(load_err), "libmicrohttpd.so.12 has no %s",
-				 syms[i].name);
-			load_rc = -ENOSYS;
-			return;
-		}
-		*(void **)((char *)&mhd_dl + syms[i].off) = p;
-	}
+	load_rc = dl_load_syms("libmicrohttpd.so.12",
+			       "metrics need libmicrohttpd (Debian package libmicrohttpd12)", syms,
+			       sizeof(syms) / sizeof(syms[0]), &mhd_dl, load_err, sizeof(load_err));
 }
 
 int mhd_dl_load(char *err, size_t errsz)
