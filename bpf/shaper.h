@@ -7,6 +7,8 @@
 #endif
 
 #define SHAPER_MAX_TASKS 4096
+/* Levels of the cgroup hierarchy a match may sit at (bits of the cgroup_levels map). */
+#define SHAPER_MAX_LEVEL 32
 
 /* Key of map source_class: an IPv4 (family 2, first 4 bytes of addr) or IPv6 (family 10)
  * source address of traffic that reaches the uplink without a local socket. */

@@ -427,6 +427,8 @@ int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_q
 	    .dominant_share = policy_dominant_share(p, q, policy_pooled_total(p)),
 	    .waiting = q->waiting,
 	    .running = q->running,
+	    .has_head = q->head != NIL,
+	    .head_id = q->head != NIL ? p->insts[q->head].id : 0,
 	};
 	return 0;
 }

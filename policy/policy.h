@@ -83,6 +83,8 @@ struct policy_queue_info {
 	struct policy_res usage; /* U_j as the policy sees it (measured + in flight) */
 	double dominant_share;	 /* s_j */
 	uint32_t waiting, running;
+	bool has_head;	  /* waiting > 0 */
+	uint64_t head_id; /* the instance this queue places next (FIFO head) */
 };
 int policy_queue_info(const struct policy *p, uint32_t queue_id, struct policy_queue_info *ret);
 

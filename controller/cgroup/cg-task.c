@@ -217,6 +217,15 @@ static int format_u64_or_max(uint64_t v, char *buf, size_t size)
 	return 0;
 }
 
+int cg_task_set_cpus(struct cg_task *t, const char *cpus)
+{
+	if (!t || !cpus || !*cpus || strlen(cpus) >= sizeof(((struct cg_limits *)0)->cpuset_cpus))
+		return -EINVAL;
+	if (!(t->root->enabled & CTL_CPUSET))
+		return -EOPNOTSUPP;
+	return cg_write_ctl(t->root, t->fd, "cpuset.cpus", cpus);
+}
+
 int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const char **ret_field)
 {
 	unsigned en;

@@ -78,6 +78,9 @@ int cg_task_set_limits(struct cg_task *t, const struct cg_limits *l);
 /* As cg_task_set_limits, naming the failing field. A limit whose controller is not
  * enabled in the subtree is -EOPNOTSUPP (unlimited values are then skipped). */
 int cg_task_apply_limits(struct cg_task *t, const struct cg_limits *l, const char **ret_field);
+/* cpuset.cpus alone (a cgroup made before its device was known); -EOPNOTSUPP without the
+ * cpuset controller. */
+int cg_task_set_cpus(struct cg_task *t, const char *cpus);
 
 struct cg_exec {
 	char *const *argv;

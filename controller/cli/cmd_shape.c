@@ -1,6 +1,7 @@
 /* cmd_shape.c — `edgeslice shape`: per-cgroup (or per-interface / per-source) upload shaping
  * on an uplink, usable with or without edgesliced; all state lives in the kernel. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -293,6 +294,9 @@ static int build_match(const char *cgroup, const char *ingress, const char *sour
 					       cgroup);
 		if (r < 0)
 			return cli_error(CMD, "--cgroup: '%s': %s", cgroup, strerror(-r));
+		/* Its descendants' sockets too; unknown level: the cgroup itself only. */
+		if (shaper_cgroup_level_at(AT_FDCWD, abs ? abs : cgroup, &m->cgroup_level) < 0)
+			m->cgroup_level = 0;
 	} else if (ingress) {
 		m->kind = SHAPER_MATCH_IFINDEX;
 		m->ifindex = if_nametoindex(ingress);

@@ -307,6 +307,7 @@ void daemon_batch_commit(struct daemon *d)
 	b->waiting = b->joined;
 	b->joined = 0;
 	b->gen++;
+	daemon_prepare_heads(d); /* a cancelled head's slot */
 }
 
 void daemon_batch_free(struct daemon *d)

@@ -64,6 +64,7 @@ struct trt { /* a task's runtime half */
 	uint64_t mem_used;
 	bool in_policy, cancel;
 	bool main_exited; /* pidfd fired; the cgroup may still hold descendants */
+	bool prepared;	  /* queued, its cgroup already made and limited (placement.c) */
 	sd_event_source *recheck_src;
 	uint64_t recheck_us;
 	int64_t arrival_ms;
@@ -236,6 +237,9 @@ struct daemon {
 		uint64_t cgroup_id, deadline_us;
 	} * unshape; /* classes of finished tasks, removed once drained */
 	size_t n_unshape;
+	uint64_t prepared[DAEMON_PREPARE_MAX]; /* ids of queued tasks with a made cgroup */
+	size_t n_prepared;
+	bool dirty_lazy; /* changes no recovery needs (a start's pid): written by the next tick */
 	const char *cg_path;	 /* absolute path of the task subtree */
 	char cgroupfs[PATH_MAX]; /* the cgroup2 mount */
 	int lock_fd;		 /* state folder lock (flock), held while running */
@@ -306,6 +310,11 @@ void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 void daemon_check_empty(struct daemon *d, struct dtask *t);
 int daemon_watch_task(struct daemon *d, struct dtask *t);
 int daemon_task_start(struct daemon *d, struct dtask *t);
+/* A queued task's prepared cgroup is given back (to the removal thread), unless starting. */
+void daemon_unprepare(struct daemon *d, struct dtask *t);
+/* Fills the free prepare_cgroups slots (after every placement pass and cancel). */
+void daemon_prepare_heads(struct daemon *d);
+void daemon_reaper_push(struct daemon *d, struct cg_task *ct);
 void daemon_schedule(struct daemon *d);
 void daemon_sweep_stale(struct daemon *d);
 int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata);

@@ -528,6 +528,18 @@ static int setup_loop(struct daemon *d, sd_event_source **drain_src)
 
 static void teardown(struct daemon *d, sd_event_source *drain_src)
 {
+	/* Prepared cgroups of queued tasks go (a restart prepares them again). */
+	while (d->n_prepared) {
+		struct dtask *t = daemon_task_find(d, d->prepared[0]);
+		struct trt *rt = t ? t->rt : NULL;
+		if (rt && rt->prepared && rt->cg && cg_task_destroy(rt->cg, 200) < 0)
+			cg_task_free(rt->cg);
+		if (rt) {
+			rt->cg = NULL;
+			rt->prepared = false;
+		}
+		d->prepared[0] = d->prepared[--d->n_prepared];
+	}
 	daemon_reaper_stop(&d->reaper);
 	while (d->clients)
 		daemon_client_free(d->clients);

@@ -37,6 +37,7 @@ void dconf_init(struct dconf *c)
 	c->foreign_floor = 0.2;
 	snprintf(c->catalog, sizeof(c->catalog), "/etc/edgeslice/models.json");
 	c->max_tasks = 10000;
+	c->prepare_cgroups = 4;
 	c->keep_finished = 256;
 	c->idle_timeout_s = 60;
 	c->write_timeout_s = 30;
@@ -268,6 +269,11 @@ static int set_node_key(struct dconf *c, const char *k, char *v, char *err, size
 		if (parse_u64(v, &x) < 0 || x < 1 || x > 1000000)
 			return err_at(err, errsz, line, "max_tasks: must be 1..1000000");
 		c->max_tasks = (unsigned)x;
+	} else if (!strcmp(k, "prepare_cgroups")) {
+		uint64_t x;
+		if (parse_u64(v, &x) < 0 || x > DAEMON_PREPARE_MAX)
+			return err_at(err, errsz, line, "prepare_cgroups: must be 0..64");
+		c->prepare_cgroups = (unsigned)x;
 	} else if (!strcmp(k, "keep_finished")) {
 		uint64_t x;
 		if (parse_u64(v, &x) < 0 || x > 100000)

@@ -40,6 +40,8 @@ enum dconf_sigterm { DCONF_SIGTERM_LEAVE, DCONF_SIGTERM_DRAIN };
  * (auto: the probe if it loads, else files, said once; ebpf: refuse to start without it). */
 enum dconf_measure { DCONF_MEASURE_AUTO, DCONF_MEASURE_EBPF, DCONF_MEASURE_CGROUP };
 
+#define DAEMON_PREPARE_MAX 64 /* prepare_cgroups' bound */
+
 struct dconf {
 	char policy[16]; /* rddrf drf drf-paper rr random */
 	uint64_t seed;
@@ -58,6 +60,7 @@ struct dconf {
 	double node_cpu;	  /* 0 = online CPUs */
 	uint64_t node_mem;	  /* 0 = MemTotal */
 	unsigned max_tasks;	  /* queued + running */
+	unsigned prepare_cgroups; /* queue heads whose cgroup is made ahead of their start */
 	unsigned keep_finished;	  /* finished tasks kept for `tasks` */
 	char metrics_listen[64];  /* HOST:PORT of /metrics; "" = only a socket-activated one */
 	bool metrics_commands;	  /* command lines as a label of edgeslice_task_info */

@@ -76,7 +76,7 @@ void daemon_reaper_stop(struct reaper *rp)
 	pthread_mutex_destroy(&rp->lock);
 }
 
-static void reaper_push(struct daemon *d, struct cg_task *ct)
+void daemon_reaper_push(struct daemon *d, struct cg_task *ct)
 {
 	struct reaper *rp = &d->reaper;
 	bool queued = false;
@@ -131,7 +131,7 @@ void daemon_task_finish(struct daemon *d, struct dtask *t, enum dtask_state st, 
 		rt->pid_src = sd_event_source_disable_unref(rt->pid_src);
 		rt->watch_src = sd_event_source_disable_unref(rt->watch_src);
 		if (rt->cg)
-			reaper_push(d, TAKE_PTR(rt->cg));
+			daemon_reaper_push(d, TAKE_PTR(rt->cg));
 		daemon_trt_close(t);
 	}
 	daemon_log(LOG_INFO, "task %" PRIu64 " (%s) %s: %s, exit code %d", t->id, t->queue,

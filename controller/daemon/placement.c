@@ -15,14 +15,13 @@ static void fill_limits(struct daemon *d, const struct dtask *t, struct cg_limit
 		snprintf(l->cpuset_cpus, sizeof(l->cpuset_cpus), "%s", d->dev[t->dev].cpus);
 }
 
-int daemon_task_start(struct daemon *d, struct dtask *t)
+/* Makes the task's cgroup with its limits (t->dev < 0: all but the device's cpuset). */
+static int make_cgroup(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 	struct cg_limits l;
-	struct cg_exec e = {0};
-	char name[128], **oci_argv = NULL;
-	pid_t pid;
-	int pidfd = -1, r;
+	char name[128];
+	int r;
 
 	r = dtask_cgroup_name(t, name, sizeof(name));
 	if (r < 0)
@@ -31,12 +30,95 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	r = cg_task_create(d->root, name, &l, &rt->cg);
 	if (r == -EEXIST) {
 		/* A leftover of a crash between mkdir and the state write: never ran (we only
-		 * get here for tasks that were re-queued), so it is safe to recreate. */
+		 * get here for tasks that were re-queued, or queued ones whose prepared cgroup
+		 * a crash left), so it is safe to recreate. */
 		struct cg_task *old;
 		if (cg_task_adopt(d->root, name, &old) >= 0)
 			(void)cg_task_destroy(old, 1000);
 		r = cg_task_create(d->root, name, &l, &rt->cg);
 	}
+	return r;
+}
+
+/* --- prepared cgroups -------------------------------------------------------------------
+ * The cgroup of the task a queue places next is made and limited while it waits, so that
+ * between one task's exit and the next one's exec stand only the placement record, the
+ * device's cpuset and the spawn (docs/DAEMON.md, Prepared cgroups). At most
+ * prepare_cgroups at once, for the queues whose heads the policy would pick first. */
+
+void daemon_unprepare(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+
+	for (size_t i = 0; i < d->n_prepared; i++)
+		if (d->prepared[i] == t->id) {
+			d->prepared[i] = d->prepared[--d->n_prepared];
+			break;
+		}
+	if (!rt || !rt->prepared)
+		return;
+	rt->prepared = false;
+	if (rt->cg && t->state != DTASK_STARTING)
+		daemon_reaper_push(d, TAKE_PTR(rt->cg));
+}
+
+static bool is_prepared(const struct daemon *d, uint64_t id)
+{
+	for (size_t i = 0; i < d->n_prepared; i++)
+		if (d->prepared[i] == id)
+			return true;
+	return false;
+}
+
+void daemon_prepare_heads(struct daemon *d)
+{
+	size_t nq = policy_n_queues(d->pol);
+
+	if (d->fleet || d->draining)
+		return;
+	while (d->n_prepared < d->conf.prepare_cgroups && d->n_prepared < DAEMON_PREPARE_MAX) {
+		struct policy_queue_info qi;
+		uint64_t best = 0;
+		double best_share = INFINITY;
+		struct dtask *t;
+		int r;
+
+		for (uint32_t q = 0; q < nq; q++)
+			if (policy_queue_info(d->pol, q, &qi) >= 0 && qi.has_head &&
+			    qi.dominant_share < best_share && !is_prepared(d, qi.head_id)) {
+				best = qi.head_id;
+				best_share = qi.dominant_share;
+			}
+		t = best ? daemon_task_find(d, best) : NULL;
+		if (!t || t->state != DTASK_QUEUED || !t->rt || ((struct trt *)t->rt)->cg)
+			return;
+		r = make_cgroup(d, t);
+		if (r < 0) {
+			/* Its start will make it again and report what fails. */
+			daemon_log(LOG_DEBUG, "task %" PRIu64 ": cannot prepare its cgroup: %s",
+				   t->id, strerror(-r));
+			return;
+		}
+		((struct trt *)t->rt)->prepared = true;
+		d->prepared[d->n_prepared++] = t->id;
+	}
+}
+
+int daemon_task_start(struct daemon *d, struct dtask *t)
+{
+	struct trt *rt = t->rt;
+	struct cg_exec e = {0};
+	char **oci_argv = NULL;
+	pid_t pid;
+	int pidfd = -1, r;
+
+	if (rt->prepared && rt->cg) {
+		daemon_unprepare(d, t); /* keeps rt->cg: the task is starting */
+		r = 0;
+		if (cg_root_has(d->root, "cpuset") && t->dev >= 0 && d->dev[t->dev].cpus[0])
+			r = cg_task_set_cpus(rt->cg, d->dev[t->dev].cpus);
+	} else
+		r = make_cgroup(d, t);
 	if (r < 0)
 		return r;
 	r = daemon_shape_task(d, t);
@@ -179,8 +261,9 @@ void daemon_schedule(struct daemon *d)
 		}
 		sample_policy(d, t);
 		/* pid and start time: not needed for recovery ("starting" + a cgroup that used
-		 * CPU is adopted), so they ride on the next write instead of delaying this loop. */
-		d->dirty = true;
+		 * CPU is adopted), so they ride on the next write (at the latest the next tick's)
+		 * instead of an fsync now, while the task starts and may already be exiting. */
+		d->dirty_lazy = true;
 		daemon_log(LOG_INFO, "task %" PRIu64 " (%s) placed on %s, pid %" PRId64, t->id,
 			   t->queue, d->dev[t->dev].name, t->pid);
 		daemon_emit(d, "placed", t);
@@ -189,6 +272,7 @@ void daemon_schedule(struct daemon *d)
 	d->scheduling = false;
 	if (d->dirty)
 		(void)daemon_persist(d);
+	daemon_prepare_heads(d);
 	daemon_notify_status(d);
 	/* The task may have exited before its watch was armed. */
 	for (size_t i = 0; i < d->n_tasks; i++)
@@ -215,8 +299,11 @@ void daemon_sweep_stale(struct daemon *d)
 		bool owned = false;
 		if (strncmp(de->d_name, "task-", 5))
 			continue;
+		/* A queued task's cgroup was prepared before a crash and never used: removed
+		 * here when empty, and made again when it is prepared or placed. */
 		for (size_t i = 0; i < d->n_tasks && !owned; i++)
 			owned = dtask_state_live(d->tasks[i]->state) &&
+				d->tasks[i]->state != DTASK_QUEUED &&
 				dtask_cgroup_name(d->tasks[i], name, sizeof(name)) >= 0 &&
 				!strcmp(name, de->d_name);
 		if (owned || cg_task_adopt(d->root, de->d_name, &ct) < 0)
@@ -272,6 +359,8 @@ int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 		}
 	}
 	daemon_foreign_tick(d, now);
+	if (d->dirty_lazy)
+		d->dirty = true;
 	daemon_schedule(d);
 	(void)sd_event_source_set_time_relative(s, (uint64_t)d->conf.measure_ms * 1000u);
 	return 0;

@@ -119,6 +119,7 @@ int daemon_reload(struct daemon *d, char *restart, size_t rsz, char *err, size_t
 	d->conf.on_sigterm = c.on_sigterm;
 	d->conf.overcommit = c.overcommit;
 	d->conf.max_tasks = c.max_tasks;
+	d->conf.prepare_cgroups = c.prepare_cgroups;
 	d->conf.keep_finished = c.keep_finished;
 	d->conf.metrics_commands = c.metrics_commands;
 	d->conf.pressure_backoff = c.pressure_backoff;

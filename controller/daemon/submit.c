@@ -257,6 +257,7 @@ int daemon_do_cancel(struct daemon *d, struct proto_request *req, json_object *r
 			return daemon_set_err(err, PROTO_E_INTERNAL, NULL, "state: %s",
 					      strerror(-r));
 		daemon_emit(d, "finished", t);
+		daemon_prepare_heads(d);
 	} else if (t->state == DTASK_RUNNING && rt && rt->cg) {
 		rt->cancel = true;
 		r = cg_task_kill(rt->cg);

@@ -171,6 +171,9 @@ void daemon_task_changed(struct daemon *d, struct dtask *t)
 {
 	struct trt *rt = t->rt;
 
+	/* A prepared cgroup is for a start: leaving the queue any other way gives it back. */
+	if (rt && rt->prepared && t->state != DTASK_QUEUED && t->state != DTASK_STARTING)
+		daemon_unprepare(d, t);
 	if (!rt || rt->marked)
 		return;
 	if (d->n_chg == d->cap_chg) {
@@ -255,7 +258,7 @@ int daemon_persist(struct daemon *d)
 	if (d->persist_failed)
 		daemon_log(LOG_INFO, "state.db: written again");
 	d->persist_failed = false;
-	d->dirty = false;
+	d->dirty = d->dirty_lazy = false;
 	return 0;
 }
 

@@ -24,6 +24,9 @@ int daemon_shape_task(struct daemon *d, struct dtask *t)
 	if (r < 0)
 		return r;
 	m.cgroup_id = rt->cgroup_id;
+	/* Sockets of the task's own child cgroups count too (an OCI container in task-N/ctr). */
+	if (shaper_cgroup_level_at(cg_root_fd(d->root), name, &m.cgroup_level) < 0)
+		m.cgroup_level = 0;
 	r = shaper_set_rate(d->shaper, &m, t->upload_rate, &classid);
 	if (r < 0)
 		return r;

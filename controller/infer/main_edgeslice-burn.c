@@ -17,7 +17,7 @@ static uint64_t deadline_ns, memory;
 static unsigned nthreads;
 static const char *stamp;
 
-/* Appends "start|end <CLOCK_REALTIME ns>" to the --stamp file (benchmarks measure the gap
+/* Appends "start|end <CLOCK_REALTIME ns> <pid>" to the --stamp file (benchmarks measure the gap
  * between one task's end and the next one's start). */
 static void write_stamp(const char *what)
 {
@@ -30,7 +30,8 @@ static void write_stamp(const char *what)
 	f = fopen(stamp, "ae");
 	if (!f)
 		return;
-	fprintf(f, "%s %lld\n", what, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	fprintf(f, "%s %lld %d\n", what, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
+		(int)getpid());
 	fclose(f);
 }
 
@@ -108,8 +109,8 @@ int main(int argc, char **argv)
 			    "Keeps N cores busy (default 1; fractions are duty cycles) with SIZE "
 			    "of\n"
 			    "resident memory (default 0) for S seconds (default 1), then exits 0.\n"
-			    "--stamp appends \"start NS\" and \"end NS\" (CLOCK_REALTIME) lines to "
-			    "FILE.\n");
+			    "--stamp appends \"start NS PID\" and \"end NS PID\" (CLOCK_REALTIME) "
+			    "lines to FILE.\n");
 			return 0;
 		default:
 			return 2;

@@ -33,6 +33,45 @@ int shaper_cgroup_id(const char *path, uint64_t *ret_id)
 	return 0;
 }
 
+int shaper_cgroup_level_at(int dirfd, const char *path, int *ret_level)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st, up;
+	struct statfs sfs;
+	int level = 0;
+
+	fd = openat(dirfd, path && *path ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (fstatfs(fd, &sfs) < 0 || fstat(fd, &st) < 0)
+		return negative_errno();
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return -EMEDIUMTYPE;
+	/* Up through ".." until it leaves the mount (another st_dev) or stays put. */
+	for (;;) {
+		int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (pfd < 0)
+			return negative_errno();
+		if (fstat(pfd, &up) < 0) {
+			int r = negative_errno();
+			close(pfd);
+			return r;
+		}
+		if (up.st_dev != st.st_dev || up.st_ino == st.st_ino) {
+			close(pfd);
+			break;
+		}
+		close(fd);
+		fd = pfd;
+		st = up;
+		if (++level >= 4096)
+			return -ELOOP;
+	}
+	*ret_level = level;
+	return 0;
+}
+
 int shaper_cgroup_path(const char *mount_path, uint64_t id, char **ret_path)
 {
 	struct {
@@ -107,7 +146,7 @@ int shaper_put_back(struct shaper *s, const struct shaper_saved *sv)
 
 void shaper_close_maps(struct shaper *s)
 {
-	int *fds[] = {&s->fd_cgroup, &s->fd_ifindex, &s->fd_source, &s->fd_saved};
+	int *fds[] = {&s->fd_cgroup, &s->fd_ifindex, &s->fd_source, &s->fd_saved, &s->fd_levels};
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -125,6 +164,8 @@ static int *map_slot(struct shaper *s, const char *name)
 		return &s->fd_source;
 	if (!strcmp(name, "saved_root"))
 		return &s->fd_saved;
+	if (!strcmp(name, "cgroup_levels"))
+		return &s->fd_levels;
 	return NULL;
 }
 
@@ -174,6 +215,8 @@ int shaper_adopt_maps(struct shaper *s)
 		}
 		*slot = fd;
 	}
+	/* cgroup_levels may be missing (a classifier attached by an older edgeslice, kept
+	 * across an upgrade): exact cgroup matches still work, descendants are not matched. */
 	if (s->fd_cgroup < 0 || s->fd_ifindex < 0 || s->fd_source < 0 || s->fd_saved < 0) {
 		shaper_close_maps(s);
 		return -ENOENT;
@@ -237,8 +280,11 @@ int shaper_attach_filter(struct shaper *s, const struct shaper_saved *sv)
 	s->fd_ifindex = fcntl(bpf_map__fd(skel->maps.ifindex_class), F_DUPFD_CLOEXEC, 3);
 	s->fd_source = fcntl(bpf_map__fd(skel->maps.source_class), F_DUPFD_CLOEXEC, 3);
 	s->fd_saved = fcntl(bpf_map__fd(skel->maps.saved_root), F_DUPFD_CLOEXEC, 3);
-	r = (s->fd_cgroup < 0 || s->fd_ifindex < 0 || s->fd_source < 0 || s->fd_saved < 0) ? -EMFILE
-											   : 0;
+	s->fd_levels = fcntl(bpf_map__fd(skel->maps.cgroup_levels), F_DUPFD_CLOEXEC, 3);
+	r = (s->fd_cgroup < 0 || s->fd_ifindex < 0 || s->fd_source < 0 || s->fd_saved < 0 ||
+	     s->fd_levels < 0)
+		? -EMFILE
+		: 0;
 out:
 	shaper_bpf__destroy(skel); /* the attached filter keeps program and maps alive */
 	return r;

@@ -63,6 +63,7 @@ struct shaper {
 	uint64_t parent_rate;
 	/* The filter's maps; -1 when not (yet) attached. */
 	int fd_cgroup, fd_ifindex, fd_source, fd_saved;
+	int fd_levels; /* -1 also under a classifier of a version without cgroup_levels */
 };
 
 struct class_list {

@@ -201,7 +201,7 @@ int shaper_open(const char *ifname, uint64_t link_rate, struct shaper **ret)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->fd_cgroup = s->fd_ifindex = s->fd_source = s->fd_saved = -1;
+	s->fd_cgroup = s->fd_ifindex = s->fd_source = s->fd_saved = s->fd_levels = -1;
 	snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
 	s->nl = nl_socket_alloc();
 	if (!s->nl) {
@@ -505,6 +505,15 @@ int shaper_set_rate(struct shaper *s, const struct shaper_match *m, uint64_t rat
 				     true);
 		if (r < 0)
 			goto fail;
+	}
+	/* The level goes in before the match, so the first packet of a descendant finds both. */
+	if (m->kind == SHAPER_MATCH_CGROUP && m->cgroup_level > 0 &&
+	    m->cgroup_level < SHAPER_MAX_LEVEL && s->fd_levels >= 0) {
+		uint32_t lkey = (uint32_t)m->cgroup_level, one = 1;
+		if (bpf_map_update_elem(s->fd_levels, &lkey, &one, BPF_ANY) < 0) {
+			r = negative_errno();
+			goto fail;
+		}
 	}
 	if (created) {
 		r = shaper_match_map(s, m, &fd, key, &klen);

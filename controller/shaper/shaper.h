@@ -60,6 +60,9 @@ enum shaper_match_kind {
 struct shaper_match {
 	enum shaper_match_kind kind;
 	uint64_t cgroup_id;
+	/* Level of cgroup_id in the hierarchy (root 0), so the classifier also matches the
+	 * sockets of its descendants (a container in task-N/ctr); 0 = unknown: exact only. */
+	int cgroup_level;
 	uint32_t ifindex;
 	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];
@@ -67,6 +70,9 @@ struct shaper_match {
 /* "/sys/fs/cgroup/unified/x" -> cgroup id; -ENOENT missing, -ENOTDIR/-EMEDIUMTYPE not a cgroup2
  * dir. */
 int shaper_cgroup_id(const char *path, uint64_t *ret_id);
+/* Level of dirfd/path below the root of the cgroup2 mount it is on (the mount's root: 0) —
+ * the hierarchy's level when the mount is the root of the hierarchy, as the daemon's is. */
+int shaper_cgroup_level_at(int dirfd, const char *path, int *ret_level);
 /* Inverse, for display: the cgroup's path through any mount of cgroup2 (mount_path). */
 int shaper_cgroup_path(const char *mount_path, uint64_t id, char **ret_path);
 /* "10.0.0.2" / "fd00::2" -> a SHAPER_MATCH_SOURCE match. */

@@ -124,6 +124,20 @@ static void test_lowest_share_first(void **state)
 	assert_true(fabs(qi.dominant_share - 4.0 / 16) < 1e-12);
 	assert_int_equal(qi.running, 2);
 	assert_int_equal(qi.waiting, 2);
+	/* the head is what the queue places next (the daemon prepares its cgroup) */
+	assert_true(qi.has_head);
+	assert_int_equal(qi.head_id, 102);
+	while (policy_next(p, 0, &pl) == 0)
+		if (pl.queue_id == a)
+			break;
+	assert_int_equal(pl.inst_id, 102);
+	assert_int_equal(policy_queue_info(p, a, &qi), 0);
+	assert_int_equal(qi.head_id, 103);
+	while (policy_next(p, 0, &pl) == 0)
+		;
+	assert_int_equal(policy_queue_info(p, b, &qi), 0);
+	assert_false(qi.has_head && qi.waiting == 0);
+	assert_int_equal(qi.has_head, qi.waiting > 0);
 	policy_free(p);
 }
 

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "shaper.h"
@@ -186,6 +189,7 @@ static void test_cgroup_id_rejects(void **state)
 {
 	char dir[] = "/tmp/es-shaper-XXXXXX", file[64];
 	uint64_t id = 7;
+	int level;
 	FILE *f;
 
 	assert_non_null(mkdtemp(dir));
@@ -198,8 +202,55 @@ static void test_cgroup_id_rejects(void **state)
 	assert_int_equal(shaper_cgroup_id("/nonexistent/es", &id), -ENOENT);
 	assert_int_equal(shaper_cgroup_id("", &id), -EINVAL);
 	assert_int_equal(id, 7);
+	level = 7;
+	assert_int_equal(shaper_cgroup_level_at(AT_FDCWD, dir, &level), -EMEDIUMTYPE);
+	assert_int_equal(shaper_cgroup_level_at(AT_FDCWD, file, &level), -ENOTDIR);
+	assert_int_equal(shaper_cgroup_level_at(AT_FDCWD, "/nonexistent/es", &level), -ENOENT);
+	assert_int_equal(level, 7);
 	unlink(file);
 	rmdir(dir);
+}
+
+/* Levels count from the root of the cgroup2 mount: whichever mount this machine has (pure
+ * v2 at /sys/fs/cgroup, hybrid at .../unified), its root is 0 and its children are 1. */
+static void test_cgroup_level(void **state)
+{
+	const char *mnts[] = {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"};
+	int level = -1, found = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(mnts); i++) {
+		DIR *d = NULL;
+		struct dirent *de;
+		char sub[512];
+
+		if (shaper_cgroup_level_at(AT_FDCWD, mnts[i], &level) < 0)
+			continue;
+		assert_int_equal(level, 0);
+		found++;
+		d = opendir(mnts[i]);
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			if (de->d_type == DT_DIR && de->d_name[0] != '.')
+				break;
+		if (!de) {
+			closedir(d);
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s/%s", mnts[i], de->d_name);
+		assert_int_equal(shaper_cgroup_level_at(AT_FDCWD, sub, &level), 0);
+		assert_int_equal(level, 1);
+		/* relative to a directory fd, as the daemon asks */
+		int fd = open(mnts[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(shaper_cgroup_level_at(fd, de->d_name, &level), 0);
+		assert_int_equal(level, 1);
+		assert_int_equal(shaper_cgroup_level_at(fd, ".", &level), 0);
+		assert_int_equal(level, 0);
+		close(fd);
+		closedir(d);
+	}
+	if (!found)
+		fail_msg("no cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified");
 }
 
 static void test_open_rejects(void **state)
@@ -220,7 +271,8 @@ int main(void)
 	    cmocka_unit_test(test_format_rate),	      cmocka_unit_test(test_sizing),
 	    cmocka_unit_test(test_alloc_minor),	      cmocka_unit_test(test_default_rate),
 	    cmocka_unit_test(test_gso_cap),	      cmocka_unit_test(test_match_source),
-	    cmocka_unit_test(test_cgroup_id_rejects), cmocka_unit_test(test_open_rejects),
+	    cmocka_unit_test(test_cgroup_id_rejects), cmocka_unit_test(test_cgroup_level),
+	    cmocka_unit_test(test_open_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
