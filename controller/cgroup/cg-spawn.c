@@ -3,6 +3,7 @@
 #include "cg-internal.h"
 
 #include <linux/close_range.h>
+#include <sys/resource.h>
 
 /* --- starting a task ------------------------------------------------------------------- */
 
@@ -43,6 +44,10 @@ static _Noreturn void child_exec(const struct cg_exec *e, int errpipe, int procs
 			(void)signal(s, SIG_DFL);
 	sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	/* The daemon runs at a raised priority (its unit's Nice=) so that tasks that fill the
+	 * CPUs do not starve it; tasks run at the default. Lowering one's own priority needs no
+	 * privilege. */
+	(void)setpriority(PRIO_PROCESS, 0, 0);
 	/* Lift the caller's fds above 2 first so dup2 order cannot clobber them. */
 	for (int i = 0; i < 3; i++) {
 		int src = fds[i];

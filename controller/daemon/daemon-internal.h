@@ -42,6 +42,7 @@
 #define ROOT_RESERVE	32	     /* slots only root may take */
 #define OUT_PAUSE	(256u << 10) /* unsent output above this: stop reading requests */
 #define MAX_OUTBUF	(16u << 20)  /* unsent events above this: the subscriber is dropped */
+#define SNDBUF_MAX	(4u << 20)   /* a client socket's send buffer, raised to fit a large reply */
 #define MAX_REPLY	(256u << 20) /* one reply larger than this: too-large instead */
 #define BUDGET_REQUESTS 16	     /* per client per loop turn ... */
 #define BUDGET_BYTES	(64u << 10)  /* ... or this many request bytes ... */
@@ -92,6 +93,7 @@ struct client {
 	char *out;
 	size_t out_off, out_len, out_cap; /* unsent output is out[out_off, out_len) */
 	uint64_t active_us;		  /* last request handled or output byte sent */
+	size_t sndbuf;			  /* SO_SNDBUF as we last set it (0 = the default) */
 	bool events, closing, authorized;
 	bool eof;	    /* the peer shut its side: answer what it sent, then close */
 	unsigned held;	    /* its requests in the open group commit, not answered yet */
@@ -372,6 +374,7 @@ int daemon_batch_cancel(struct daemon *d, struct dtask *t, json_object *reply);
 int daemon_batch_later(struct daemon *d);
 void daemon_client_free(struct client *c);
 void daemon_client_send(struct client *c, const char *line);
+void daemon_client_send_n(struct client *c, const char *line, size_t n);
 int daemon_on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 /* The node's size as a start with config c sees it: node_cores/node_memory, else online
  * CPUs and MemTotal; -ENODATA without a memory size. */

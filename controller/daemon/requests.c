@@ -163,8 +163,13 @@ void daemon_reply(struct client *c, struct proto_request *req, json_object *repl
 			r = daemon_set_err(err, PROTO_E_TOO_LARGE, NULL,
 					   "reply of %zu bytes exceeds the %u MiB reply limit", n,
 					   MAX_REPLY >> 20);
-		else if (!s || asprintf(&out, "%s\n", s) < 0)
-			out = NULL;
+		else if (s) {
+			/* the reply as json-c wrote it, then its newline: no copy of a large one */
+			daemon_client_send_n(c, s, n);
+			daemon_client_send_n(c, "\n", 1);
+			json_object_put(reply);
+			return;
+		}
 	}
 	if (r < 0 || !reply) {
 		if (!reply)
