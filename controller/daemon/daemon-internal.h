@@ -42,7 +42,7 @@
 #define ROOT_RESERVE	32	     /* slots only root may take */
 #define OUT_PAUSE	(256u << 10) /* unsent output above this: stop reading requests */
 #define MAX_OUTBUF	(16u << 20)  /* unsent events above this: the subscriber is dropped */
-#define SNDBUF_MAX	(4u << 20)   /* a client socket's send buffer, raised to fit a large reply */
+#define SNDBUF_MAX	(4u << 20) /* a client socket's send buffer, raised to fit a large reply */
 #define MAX_REPLY	(256u << 20) /* one reply larger than this: too-large instead */
 #define BUDGET_REQUESTS 16	     /* per client per loop turn ... */
 #define BUDGET_BYTES	(64u << 10)  /* ... or this many request bytes ... */
