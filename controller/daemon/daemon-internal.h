@@ -211,6 +211,7 @@ struct daemon {
 	/* Clients with complete requests left after their turn's budget, served in order by
 	 * one idle-priority defer (clients.c). */
 	sd_event_source *turns_src;
+	sd_event_source *sched_src; /* a placement pass after this loop turn's exits */
 	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
 	bool dirty; /* in-memory state newer than state.db (only where a crash is harmless) */
@@ -316,6 +317,8 @@ int daemon_task_start(struct daemon *d, struct dtask *t);
 void daemon_unprepare(struct daemon *d, struct dtask *t);
 /* Fills the free prepare_cgroups slots (after every placement pass and cancel). */
 void daemon_prepare_heads(struct daemon *d);
+/* daemon_schedule() once the exits ready in this loop turn are handled. */
+void daemon_schedule_soon(struct daemon *d);
 void daemon_reaper_push(struct daemon *d, struct cg_task *ct);
 void daemon_schedule(struct daemon *d);
 void daemon_sweep_stale(struct daemon *d);

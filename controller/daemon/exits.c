@@ -168,7 +168,7 @@ void daemon_check_empty(struct daemon *d, struct dtask *t)
 			(void)syscall(SYS_pidfd_send_signal, rt->pidfd, SIGKILL, NULL, 0);
 			(void)waitid(P_PIDFD, (id_t)rt->pidfd, &si, WEXITED);
 			daemon_task_finish(d, t, DTASK_FAILED, "escaped");
-			daemon_schedule(d);
+			daemon_schedule_soon(d);
 			return;
 		}
 		if (waitid(P_PIDFD, (id_t)rt->pidfd, &si, WEXITED | WNOHANG) == 0 && si.si_pid)
@@ -179,7 +179,28 @@ void daemon_check_empty(struct daemon *d, struct dtask *t)
 	 * it and its exit status is unknown (-1). */
 	daemon_task_finish(d, t, DTASK_DONE,
 			   rt->pidfd < 0 && t->exit_code < 0 ? "exited-adopted" : "exited");
-	daemon_schedule(d);
+	daemon_schedule_soon(d);
+}
+
+static int on_sched(sd_event_source *s, void *userdata)
+{
+	daemon_schedule(userdata);
+	return 0;
+}
+
+/* The placement pass (and its one transaction) after every exit that is ready in this turn
+ * of the loop has been handled: exits that come together, as when many tasks end at once,
+ * share one fsync instead of queueing behind one each. */
+void daemon_schedule_soon(struct daemon *d)
+{
+	if (!d->sched_src) {
+		if (sd_event_add_defer(d->ev, &d->sched_src, on_sched, d) < 0) {
+			daemon_schedule(d);
+			return;
+		}
+		(void)sd_event_source_set_priority(d->sched_src, SD_EVENT_PRIORITY_NORMAL + 1);
+	}
+	(void)sd_event_source_set_enabled(d->sched_src, SD_EVENT_ONESHOT);
 }
 
 /* sd-event's accuracy 0 means its default, 250 ms of allowed coalescing: a 2 ms re-check
