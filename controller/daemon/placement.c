@@ -109,11 +109,13 @@ int daemon_task_start(struct daemon *d, struct dtask *t)
 	struct trt *rt = t->rt;
 	struct cg_exec e = {0};
 	char **oci_argv = NULL;
+	bool prepared = rt->prepared && rt->cg;
 	pid_t pid;
 	int pidfd = -1, r;
 
-	if (rt->prepared && rt->cg) {
+	if (rt->prepared)
 		daemon_unprepare(d, t); /* keeps rt->cg: the task is starting */
+	if (prepared) {
 		r = 0;
 		if (cg_root_has(d->root, "cpuset") && t->dev >= 0 && d->dev[t->dev].cpus[0])
 			r = cg_task_set_cpus(rt->cg, d->dev[t->dev].cpus);
