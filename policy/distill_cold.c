@@ -134,6 +134,16 @@ double distill_cold_epsilon(double eps0, unsigned updates)
 	return eps0 * pow(DISTILL_EPS_DECAY, (double)updates);
 }
 
+double distill_cold_epsilon_at(double eps0, unsigned updates, bool survey)
+{
+	return survey ? eps0 : distill_cold_epsilon(eps0, updates);
+}
+
+bool distill_cold_prior_drop(double p_cold, double thr)
+{
+	return thr < 1 && p_cold > thr; /* NAN compares false */
+}
+
 size_t distill_cold_pick(const float *p, const double *cloud, size_t n)
 {
 	size_t best = SIZE_MAX;

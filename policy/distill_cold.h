@@ -34,6 +34,15 @@ int distill_cold_query(const int32_t *cand, const int32_t *db, const bool *cold,
  * paper's "inverse epsilon-greedy": filter much early, explore more once the model is stable). */
 #define DISTILL_EPS_DECAY 0.8
 double distill_cold_epsilon(double eps0, unsigned updates);
+/* The schedule by phase: in the alpha sample distill_cold_epsilon(eps0, updates); in the survey
+ * eps0, held (the decayed value is ~0.05 by then and would leave the survey unfiltered). */
+double distill_cold_epsilon_at(double eps0, unsigned updates, bool survey);
+
+/* The survey's rule: drop a candidate whose probability of being cold under the embedding model
+ * (the leaf evidence of the measured records that share its leaves) is above thr. Never drops for
+ * thr >= 1 or a probability that is not a number. */
+#define DISTILL_COLD_PRIOR 0.8
+bool distill_cold_prior_drop(double p_cold, double thr);
 
 /* The stratified alpha sample's draw: among n spares with the embedding model's probability of
  * being cold p[n] and cloud cost cloud[n], the index of the least likely cold one (ties: the

@@ -1,5 +1,6 @@
 /* cmd_distill.c — `edgeslice distill`: distills a cloud auto-scheduler log to the best record per
- * task for this edge device; `edgeslice distill-truth`: the synthetic model as a measurer. */
+ * task for this edge device (`distill-truth`, the synthetic model as a measurer:
+ * cmd_distill_truth.c). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r, asprintf, CPU_SET: also when CFLAGS is overridden */
 #endif
@@ -65,7 +66,10 @@ static const char *const distill_help =
     "  --cold-k N            drop a candidate whose N most similar measured records are all\n"
     "                        cold (default 1, at most 64)\n"
     "  --epsilon X           filtering probability in [0, 1] before the first model update;\n"
-    "                        x0.8 after each (default 1)\n"
+    "                        x0.8 after each in the alpha sample, held in the survey\n"
+    "                        (default 1)\n"
+    "  --cold-prior X        survey: drop a candidate the embedding model finds cold with\n"
+    "                        probability above X (default 0.8; 1 never drops)\n"
     "  --cold-round N        with the filter: alpha-sample records per task between model\n"
     "                        updates; the first round is uniform, later ones drawn by the\n"
     "                        model, least likely cold first (default 2)\n"
@@ -113,6 +117,7 @@ enum {
 	OPT_COLD,
 	OPT_COLDK,
 	OPT_EPSILON,
+	OPT_COLDPRIOR,
 	OPT_COLDROUND,
 	OPT_FAMILY,
 	OPT_RANKER,
@@ -481,6 +486,42 @@ struct cli {
 	double d;
 };
 
+/* The cold filter's options (Trimmer's Alg. 1) into cl: 0 or the usage error's exit status. */
+static int parse_cold_opt(struct cli *cl, int c)
+{
+	const char *cmd = "distill";
+	int r;
+	switch (c) {
+	case OPT_COLD:
+		if (!strcmp(optarg, "on"))
+			cl->o.cold_filter = true;
+		else if (!strcmp(optarg, "off"))
+			cl->o.cold_filter = false;
+		else
+			return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
+		break;
+	case OPT_COLDK:
+		if ((r = parse_count(cmd, "--cold-k", optarg, 64, &cl->u)))
+			return r;
+		cl->o.cold_k = cl->u;
+		break;
+	case OPT_EPSILON:
+		if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &cl->o.epsilon)))
+			return r;
+		break;
+	case OPT_COLDPRIOR:
+		if ((r = parse_unit(cmd, "--cold-prior", optarg, 0, 1, false, &cl->o.cold_prior)))
+			return r;
+		break;
+	case OPT_COLDROUND:
+		if ((r = parse_count(cmd, "--cold-round", optarg, 1000000, &cl->u)))
+			return r;
+		cl->o.cold_round = cl->u;
+		break;
+	}
+	return 0;
+}
+
 /* One option into cl: 0, -1 after --help, or the usage error's exit status. */
 static int parse_opt(struct cli *cl, int c)
 {
@@ -563,27 +604,11 @@ static int parse_opt(struct cli *cl, int c)
 		cl->o.features = optarg;
 		break;
 	case OPT_COLD:
-		if (!strcmp(optarg, "on"))
-			cl->o.cold_filter = true;
-		else if (!strcmp(optarg, "off"))
-			cl->o.cold_filter = false;
-		else
-			return cli_usage_error(cmd, "--cold-filter: must be 'on' or 'off'");
-		break;
 	case OPT_COLDK:
-		if ((r = parse_count(cmd, "--cold-k", optarg, 64, &cl->u)))
-			return r;
-		cl->o.cold_k = cl->u;
-		break;
 	case OPT_EPSILON:
-		if ((r = parse_unit(cmd, "--epsilon", optarg, 0, 1, false, &cl->o.epsilon)))
-			return r;
-		break;
+	case OPT_COLDPRIOR:
 	case OPT_COLDROUND:
-		if ((r = parse_count(cmd, "--cold-round", optarg, 1000000, &cl->u)))
-			return r;
-		cl->o.cold_round = cl->u;
-		break;
+		return parse_cold_opt(cl, c);
 	case OPT_COMPARE:
 		cl->o.compare = true;
 		break;
@@ -657,6 +682,7 @@ static int cmd_distill(int argc, char **argv)
 	    {"cold-filter", required_argument, NULL, OPT_COLD},
 	    {"cold-k", required_argument, NULL, OPT_COLDK},
 	    {"epsilon", required_argument, NULL, OPT_EPSILON},
+	    {"cold-prior", required_argument, NULL, OPT_COLDPRIOR},
 	    {"cold-round", required_argument, NULL, OPT_COLDROUND},
 	    {"compare", no_argument, NULL, OPT_COMPARE},
 	    {"report", required_argument, NULL, OPT_REPORT},
@@ -725,64 +751,3 @@ static int cmd_distill(int argc, char **argv)
 }
 ES_COMMAND("distill", cmd_distill,
 	   "Distill a cloud TVM tuning log to the best records for this edge");
-
-static const char *const truth_help =
-    "Usage: edgeslice distill-truth [--family N]\n"
-    "\n"
-    "A measurer for `edgeslice distill --measurer` that answers with the synthetic edge cost\n"
-    "model instead of running anything (docs/DISTILL.md, \"Synthetic model\"). Reads requests\n"
-    "{\"id\": N, \"record\": {...}} one per line on stdin, writes {\"id\": N, \"costs\": [s],\n"
-    "\"error_no\": 0} per line on stdout; a record the model cannot cost gets error_no 1.\n";
-
-static int cmd_distill_truth(int argc, char **argv)
-{
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		fputs(truth_help, stdout);
-		return ES_EXIT_OK;
-	}
-	uint64_t family = 0;
-	if (argc == 3 && !strcmp(argv[1], "--family")) {
-		if (parse_u64(argv[2], &family) < 0 || family >= DISTILL_N_FAMILIES)
-			return cli_usage_error("distill-truth",
-					       "--family: must be an integer in [0, %d]",
-					       DISTILL_N_FAMILIES - 1);
-	} else if (argc > 1) {
-		return cli_usage_error("distill-truth", "unexpected argument '%s'", argv[1]);
-	}
-	struct distill_family fam;
-	distill_family((unsigned)family, &fam);
-	struct distill_device edge = fam.edge;
-	_cleanup_free_ char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((n = getline(&buf, &cap, stdin)) >= 0) {
-		struct json_object *req = json_tokener_parse(buf), *id, *rec;
-		if (!req || !json_object_object_get_ex(req, "id", &id) ||
-		    !json_object_object_get_ex(req, "record", &rec)) {
-			if (req)
-				json_object_put(req);
-			return cli_error("distill-truth", "malformed request line");
-		}
-		const char *rs = json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PLAIN);
-		struct tvmlog_record tr;
-		double cost = 0;
-		int eno = 1;
-		if (tvmlog_parse_line(rs, strlen(rs), &tr, NULL, 0) == 0) {
-			if (distill_model_cost(&edge, tr.steps, tr.n_steps, tr.shape, tr.n_shape,
-					       &cost) == 0)
-				eno = 0;
-			tvmlog_record_done(&tr);
-		}
-		if (eno == 0)
-			printf("{\"id\": %lld, \"costs\": [%.9g], \"error_no\": 0}\n",
-			       (long long)json_object_get_int64(id), cost);
-		else
-			printf("{\"id\": %lld, \"costs\": [], \"error_no\": %d}\n",
-			       (long long)json_object_get_int64(id), eno);
-		json_object_put(req);
-	}
-	return ES_EXIT_OK;
-}
-ES_COMMAND("distill-truth", cmd_distill_truth,
-	   "Measurer answering from the synthetic edge cost model");

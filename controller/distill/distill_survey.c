@@ -29,6 +29,7 @@ struct distill_cold_state {
 	size_t n_db;   /* mseq positions covered by leaf/mark */
 	int32_t *db;   /* scratch: one task's embeddings */
 	bool *dbm;
+	bool survey; /* the survey has begun: the prior rule, epsilon held */
 };
 
 int distill_cold_open(struct drun *d)
@@ -150,19 +151,49 @@ static int cold_update(struct distill_cold_state *c)
 	if (r < 0)
 		return r;
 	c->n_db = n;
-	c->eps = distill_cold_epsilon(d->o->epsilon, c->updates++);
+	c->eps = distill_cold_epsilon_at(d->o->epsilon, c->updates++, c->survey);
 	d->res->cold.updates++;
 	return 0;
 }
 
+/* The embedding model's probability that record rec is cold: the evidence of every leaf the
+ * record falls in, i.e. of the measured records (all tasks) that share its leaves. */
+static int cold_prob(struct distill_cold_state *c, size_t rec, double *ret_p)
+{
+	struct drun *d = c->d;
+	size_t rows = d->res->n_rows;
+	bool fr;
+	float m = 0;
+	int r = d->o->features ? 0 : distill_feats_from_log(d, &rec, 1);
+	if (r >= 0)
+		r = distill_predict_recs(c->emb, &d->f, &rec, 1, &fr, &m);
+	if (!d->o->features)
+		distill_feats_forget(&d->f, &rec, 1);
+	d->res->n_rows = rows;
+	if (r < 0)
+		return r;
+	*ret_p = m;
+	return 0;
+}
+
 /* Alg. 1 for one candidate: with probability epsilon, drop it when its k most similar measured
- * records of its task are all cold. */
+ * records of its task are all cold (alpha sample), or, in the survey, when the embedding model
+ * finds it cold with probability above --cold-prior. */
 static int cold_drop(struct distill_cold_state *c, size_t rec, bool *ret_drop)
 {
 	struct drun *d = c->d;
 	*ret_drop = false;
 	if (!c->emb || c->n_db == 0 || distill_rng_unit(&c->g) >= c->eps)
 		return 0;
+	if (c->survey) {
+		double p;
+		int r = cold_prob(c, rec, &p);
+		if (r < 0)
+			return r;
+		d->res->cold.checked++;
+		*ret_drop = distill_cold_prior_drop(p, d->o->cold_prior);
+		return 0;
+	}
 	uint32_t task = d->res->recs[rec].task;
 	size_t k = 0;
 	for (size_t q = 0; q < c->n_db; q++)
@@ -237,6 +268,8 @@ int distill_survey(struct drun *d, const size_t *order, size_t *pos, const size_
 	struct distill_cold_state *c = d->cold;
 	for (size_t t = 0; t < nt; t++)
 		ts[t].f = res->tasks[t].edge_best;
+	if (c)
+		c->survey = true;
 	double f_prev = distill_model_latency(res), x_prev = 0;
 	int r = 0;
 	for (;;) {

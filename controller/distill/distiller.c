@@ -12,6 +12,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "distill_cold.h"
 #include "distill_priv.h"
 #include "tvmlog.h"
 #include "util.h"
@@ -29,6 +30,7 @@ void distiller_opts_default(struct distiller_opts *o)
 	o->cold_filter = true;
 	o->cold_k = 1;
 	o->epsilon = 1.0;
+	o->cold_prior = DISTILL_COLD_PRIOR;
 	o->cold_round = 2;
 	xgbclf_params_default(&o->xgb);
 }
@@ -551,8 +553,8 @@ int distiller_run(const char *log_path, const struct distiller_opts *o, struct m
 {
 	if (!log_path || !o || !m || !ret)
 		return -EINVAL;
-	if (o->cold_filter &&
-	    (o->cold_k == 0 || o->cold_k > 64 || !(o->epsilon >= 0) || o->cold_round == 0))
+	if (o->cold_filter && (o->cold_k == 0 || o->cold_k > 64 || !(o->epsilon >= 0) ||
+			       o->cold_round == 0 || !(o->cold_prior >= 0 && o->cold_prior <= 1)))
 		return -EINVAL;
 	_cleanup_(resultp) struct distiller_result *res = calloc(1, sizeof(*res));
 	if (!res)

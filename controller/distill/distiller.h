@@ -30,6 +30,7 @@ struct distiller_opts {
 	bool cold_filter;     /* Trimmer's cold-candidate filter before each batch */
 	size_t cold_k;	      /* drop when the k most similar measured records are all cold */
 	double epsilon;	      /* filtering probability before the first model update */
+	double cold_prior;    /* survey: drop when the embedding model's P(cold) is above this */
 	size_t cold_round;    /* with the filter: sample records per task between model updates */
 	struct xgbclf_params xgb;
 	/* Optional callbacks, called from the pipeline's thread. */

@@ -88,6 +88,28 @@ static void test_epsilon(void **state)
 	assert_float_equal(distill_cold_epsilon(0, 3), 0, 1e-12);
 }
 
+static void test_epsilon_at(void **state)
+{
+	/* Alpha sample: the decayed schedule; survey: eps0 whatever the updates so far. */
+	assert_float_equal(distill_cold_epsilon_at(1.0, 2, false), 0.64, 1e-12);
+	assert_float_equal(distill_cold_epsilon_at(0.9, 1, false), 0.72, 1e-12);
+	assert_float_equal(distill_cold_epsilon_at(1.0, 13, true), 1.0, 1e-12);
+	assert_float_equal(distill_cold_epsilon_at(0.5, 0, true), 0.5, 1e-12);
+	assert_float_equal(distill_cold_epsilon_at(0, 4, true), 0, 1e-12);
+}
+
+static void test_prior_drop(void **state)
+{
+	/* Strictly above the threshold drops; 1 never drops; NAN never drops. */
+	assert_true(distill_cold_prior_drop(0.81, 0.8));
+	assert_false(distill_cold_prior_drop(0.8, 0.8));
+	assert_false(distill_cold_prior_drop(0.79, 0.8));
+	assert_true(distill_cold_prior_drop(0.01, 0));
+	assert_false(distill_cold_prior_drop(0, 0));
+	assert_false(distill_cold_prior_drop(1.0, 1.0));
+	assert_false(distill_cold_prior_drop(NAN, 0.5));
+}
+
 static void test_pick(void **state)
 {
 	/* Least likely cold first; 0.2 twice: the better cloud cost (index 3, 1 ms < 2 ms); the
@@ -107,7 +129,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cosine),     cmocka_unit_test(test_query),
 	    cmocka_unit_test(test_cold_marks), cmocka_unit_test(test_epsilon),
-	    cmocka_unit_test(test_pick),
+	    cmocka_unit_test(test_pick),       cmocka_unit_test(test_epsilon_at),
+	    cmocka_unit_test(test_prior_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

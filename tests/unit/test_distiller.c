@@ -95,6 +95,7 @@ static void test_pipeline(void **state)
 	assert_true(o.cold_filter);
 	assert_int_equal(o.cold_round, 2);
 	assert_float_equal(o.epsilon, 1.0, 0);
+	assert_float_equal(o.cold_prior, 0.8, 0);
 	o.cold_filter = false;
 	o.alpha = 0.3;
 	o.batch = 2;
@@ -266,14 +267,16 @@ static void test_survey_stops_plateau(void **state)
 }
 
 /* The cold filter replaces what it drops: with --no-stop every candidate is either measured or
- * filtered; epsilon 0 checks nothing. Odd log lines are twice as slow, so there is cold to find.
- * With --compare the cloud top-k baseline spends the distiller's budget on the cloud's best. */
+ * filtered; epsilon 0 checks nothing; --cold-prior 0 drops every survey candidate, 1 none. Odd log
+ * lines are twice as slow, so there is cold to find. With --compare the cloud top-k baseline spends
+ * the distiller's budget on the cloud's best. */
 static void test_cold_filter_refills(void **state)
 {
 	static const char parity[] = "while read -r l; do id=${l#*\\\"id\\\": }; id=${id%%,*}; "
 				     "c=0.001; [ $((id % 2)) = 1 ] && c=0.002; "
 				     "echo \"{\\\"id\\\": $id, \\\"costs\\\": [$c]}\"; done";
-	for (int eps = 0; eps < 2; eps++) {
+	for (int v = 0; v < 3; v++) {
+		int eps = v > 0;
 		struct distiller_opts o;
 		distiller_opts_default(&o);
 		o.batch = 3;
@@ -283,6 +286,7 @@ static void test_cold_filter_refills(void **state)
 		o.cold_filter = true;
 		o.cold_k = 1;
 		o.epsilon = eps;
+		o.cold_prior = v == 1 ? 0 : 1;
 		struct seen s = {0};
 		o.diag = diag;
 		o.ud = &s;
@@ -305,7 +309,12 @@ static void test_cold_filter_refills(void **state)
 		if (eps == 0)
 			assert_int_equal(r->cold.checked, 0);
 		else
-			assert_true(r->cold.filtered > 0 && r->cold.checked >= r->cold.filtered);
+			assert_true(r->cold.checked >= r->cold.filtered);
+		/* --cold-prior 0: every survey candidate has P(cold) > 0 and is dropped. */
+		if (v == 1)
+			assert_true(r->cold.filtered > 0 && r->n_predicted_measured == 0);
+		if (v == 2)
+			assert_int_equal(r->cold.filtered, r->cold.sample_filtered);
 		for (size_t t = 0; t < r->n_tasks; t++) {
 			const struct distiller_task *tk = &r->tasks[t];
 			assert_true(isfinite(tk->topk_best) && tk->topk_best >= tk->all_best);
