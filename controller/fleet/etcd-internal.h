@@ -81,8 +81,8 @@ int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision)
 /* A general transaction: if every compare holds (key's revision EQUAL to the given one; 0 =
  * the key does not exist), apply every op atomically. 1 = applied (ret_revision = its
  * revision), 0 = a compare failed and nothing was written (ret_revision = the store revision it
- * was judged at). Like a CAS, never resent once it may have reached a server. At most 64
- * compares and 64 ops (etcd's default --max-txn-ops is 128 in all). */
+ * was judged at). Like a CAS, never resent once it may have reached a server. At most 128
+ * compares and 128 ops (etcd's default --max-txn-ops, which bounds each list). */
 enum etcd_cmp_target {
 	ETCD_CMP_MOD,	 /* mod_revision: the key is unchanged since read */
 	ETCD_CMP_CREATE, /* create_revision: the same incarnation of the key (an election) */
@@ -100,7 +100,7 @@ struct etcd_op {
 	size_t len;
 	int64_t lease;
 };
-#define ETCD_TXN_MAX 64
+#define ETCD_TXN_MAX 128
 int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
 	     size_t n_ops, int64_t *ret_revision);
 

@@ -64,6 +64,8 @@ struct placer {
 	struct pqueue *queues;
 	size_t n_queues;
 	uint64_t t0_us;
+	uint64_t claims, claimed; /* claim transactions sent, placements they applied */
+	bool again;		  /* a claim's compare failed: run the round again soon */
 };
 
 struct pending {

@@ -391,73 +391,128 @@ static void set_free(struct fleet *f)
 	}
 }
 
-/* 5. place: each claim is one fenced transaction. */
-static void place(struct fleet *f)
+/* 5. place: the policy's decisions, up to CLAIM_BATCH at a time, claimed in one fenced
+ * transaction (placer CREATE == mine, and each queue/<id> MOD == as read; then each queue entry
+ * deleted and its assignment put). All or nothing: a compare that fails (an entry cancelled or
+ * re-queued meanwhile, or a new placer) applies none, and the batch is forgotten like a failed
+ * single claim: the next round reads what etcd holds. */
+#define CLAIM_BATCH (ETCD_TXN_MAX / 2) /* two ops per claim */
+
+struct claim {
+	uint64_t id;
+	uint32_t dev;
+	char qkey[128], akey[192];
+	char *value;
+};
+
+/* Books a decision on its device at once, so the next decision of the batch sees it. */
+static void book(struct placer *pl, struct ptask *pt, uint32_t dev_id)
+{
+	struct pdev *d = &pl->devs[dev_id];
+
+	pt->placed = pt->in_policy = true;
+	(void)policy_sample(pl->pol, pt->id, (struct policy_res){pt->cpu, (double)pt->mem});
+	d->alloc_cpu += pt->cpu;
+	d->alloc_mem += (double)pt->mem;
+	(void)policy_set_device_free(
+	    pl->pol, dev_id,
+	    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
+				fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
+}
+
+/* The next batch of decisions; 0 when the policy has none. */
+static size_t decide(struct fleet *f, struct claim *cl)
 {
 	struct placer *pl = &f->pl;
 	struct policy_placement pp;
-	int r;
+	size_t n = 0;
 
-	while (f->placer && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
+	while (n < CLAIM_BATCH && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
 		struct ptask *pt = ptask_find(pl, pp.inst_id);
 		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
-		char qkey[128], akey[192];
-		json_object *o;
-		if (fleet_keepalive_if_due(f) == -ENOENT) {
-			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
-			break;
-		}
-		if (!pt || !d || !pt->spec) {
+		json_object *o = pt && d && pt->spec ? json_tokener_parse(pt->spec) : NULL;
+		if (!o) {
 			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
 			if (pt)
 				ptask_remove(pl, pt);
-			continue;
-		}
-		o = json_tokener_parse(pt->spec);
-		if (!o) {
-			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
-			ptask_remove(pl, pt);
 			continue;
 		}
 		json_object_object_add(o, "node", json_object_new_string(d->node));
 		json_object_object_add(o, "device", json_object_new_string(d->name));
 		json_object_object_add(o, "assigned_us",
 				       json_object_new_int64((int64_t)fleet_realtime_us()));
-		fleet_key_id(qkey, sizeof(qkey), K_QUEUE, pt->id);
-		fleet_key_assign(akey, sizeof(akey), d->node, pt->id);
-		{
-			struct etcd_cmp c[2] = {{K_PLACER, ETCD_CMP_CREATE, pl->rev},
-						{qkey, ETCD_CMP_MOD, pt->mod_rev}};
-			struct etcd_op ops[2] = {
-			    {ETCD_OP_DELETE, qkey, NULL, 0, 0},
-			    {ETCD_OP_PUT, akey, fleet_jstr(o), strlen(fleet_jstr(o)), 0}};
-			r = etcd_txn(f->e, c, 2, ops, 2, NULL);
-		}
+		cl[n].value = strdup(fleet_jstr(o));
 		json_object_put(o);
-		if (r == 1) {
-			pt->placed = pt->in_policy = true;
-			(void)policy_sample(pl->pol, pt->id,
-					    (struct policy_res){pt->cpu, (double)pt->mem});
-			d->alloc_cpu += pt->cpu;
-			d->alloc_mem += (double)pt->mem;
-			(void)policy_set_device_free(
-			    pl->pol, pp.dev_id,
-			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
-						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
-			fleet_note(f, LOG_INFO, 0, "fleet: placed task %" PRIu64 " on %s/%s",
-				   pt->id, d->node, d->name);
-			continue;
-		}
-		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
-		(void)policy_release(pl->pol, pt->id, pl_now(pl));
-		ptask_remove(pl, pt);
-		if (r < 0) {
-			fleet_etcd_failed(f, "placement claim", r);
+		if (!cl[n].value) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			ptask_remove(pl, pt);
 			break;
 		}
-		if (!still_placer(f))
-			break;
+		cl[n].id = pt->id;
+		cl[n].dev = pp.dev_id;
+		fleet_key_id(cl[n].qkey, sizeof(cl[n].qkey), K_QUEUE, pt->id);
+		fleet_key_assign(cl[n].akey, sizeof(cl[n].akey), d->node, pt->id);
+		book(pl, pt, pp.dev_id);
+		n++;
 	}
+	return n;
+}
+
+/* 1 the batch applied, 0 a compare failed, -errno unknown outcome. */
+static int claim(struct fleet *f, const struct claim *cl, size_t n)
+{
+	struct etcd_cmp c[1 + CLAIM_BATCH];
+	struct etcd_op ops[2 * CLAIM_BATCH];
+
+	c[0] = (struct etcd_cmp){K_PLACER, ETCD_CMP_CREATE, f->pl.rev};
+	for (size_t i = 0; i < n; i++) {
+		struct ptask *pt = ptask_find(&f->pl, cl[i].id);
+		c[1 + i] = (struct etcd_cmp){cl[i].qkey, ETCD_CMP_MOD, pt ? pt->mod_rev : -1};
+		ops[2 * i] = (struct etcd_op){ETCD_OP_DELETE, cl[i].qkey, NULL, 0, 0};
+		ops[2 * i + 1] =
+		    (struct etcd_op){ETCD_OP_PUT, cl[i].akey, cl[i].value, strlen(cl[i].value), 0};
+	}
+	return etcd_txn(f->e, c, 1 + n, ops, 2 * n, NULL);
+}
+
+static void place(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+	struct claim *cl = calloc(CLAIM_BATCH, sizeof(*cl));
+	size_t n;
+	int r;
+
+	if (!cl)
+		return;
+	while (f->placer && fleet_keepalive_if_due(f) != -ENOENT && (n = decide(f, cl)) > 0) {
+		r = claim(f, cl, n);
+		for (size_t i = 0; i < n; i++) {
+			struct ptask *pt = ptask_find(pl, cl[i].id);
+			if (r == 1)
+				fleet_note(f, LOG_INFO, 0,
+					   "fleet: placed task %" PRIu64 " on %s/%s", cl[i].id,
+					   pl->devs[cl[i].dev].node, pl->devs[cl[i].dev].name);
+			else if (pt) {
+				/* Not applied (or unknown): forget it; the next round reads what
+				 * etcd holds. */
+				(void)policy_release(pl->pol, pt->id, pl_now(pl));
+				ptask_remove(pl, pt);
+			}
+			free(cl[i].value);
+			cl[i].value = NULL;
+		}
+		f->pl.claims++;
+		f->pl.claimed += r == 1 ? n : 0;
+		if (r == 1)
+			continue;
+		if (r < 0)
+			fleet_etcd_failed(f, "placement claim", r);
+		else if (still_placer(f))
+			f->pl.again =
+			    true; /* an entry moved: read again soon, not at the next tick */
+		break;
+	}
+	free(cl);
 }
 
 static void placer_step(struct fleet *f)
