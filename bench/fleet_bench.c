@@ -62,6 +62,11 @@ static void sim_log_notes(struct sim *s)
 	free(v);
 }
 
+static void sim_noted(void *ctx)
+{
+	sim_log_notes(ctx);
+}
+
 static int sim_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	struct sim *s = userdata;
@@ -172,7 +177,8 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 {
 	struct fleet_conf c = {.lease_ttl = 5};
 	sd_event *ev = NULL;
-	const char *ttl = getenv("FLEET_BENCH_TTL");
+	const char *ttl = getenv("FLEET_BENCH_TTL"), *pe = getenv("FLEET_BENCH_POLLED");
+	bool polled = pe && !strcmp(pe, "1");
 	struct sim *sims = calloc(n, sizeof(*sims));
 	int r;
 
@@ -183,11 +189,15 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		/* the placer process stands for the placer only: no devices of its own */
-		struct fleet_host h = {&sims[i],  sim_start,
-				       sim_known, placer ? empty_devices : sim_devices,
-				       NULL,	  NULL};
-		struct fleet_params p = {
-		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
+		struct fleet_host h = {
+		    &sims[i], sim_start, sim_known, placer ? empty_devices : sim_devices,
+		    NULL,     NULL,	 sim_noted};
+		/* FLEET_BENCH_POLLED=1: the baseline, watches polled and a round every tick */
+		struct fleet_params p = {.conf = &c,
+					 .policy = "rddrf",
+					 .no_placer = !placer,
+					 .seed = 1,
+					 .event = polled ? NULL : ev};
 		sims[i].ev = ev;
 		sims[i].hold_ms = hold_ms;
 		if (placer)
@@ -216,6 +226,14 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 	(void)sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
 	(void)sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
 	r = sd_event_loop(ev);
+	if (placer) {
+		uint64_t rounds, claims, placed;
+		fleet_counters(sims[0].f, &rounds, &claims, &placed);
+		fprintf(stderr,
+			"placer-counters {\"rounds\":%" PRIu64 ",\"claim_txns\":%" PRIu64
+			",\"placed\":%" PRIu64 "}\n",
+			rounds, claims, placed);
+	}
 	for (size_t i = 0; i < n; i++) {
 		sd_event_source_disable_unref(sims[i].timer);
 		(void)fleet_shutdown(sims[i].f);
@@ -229,7 +247,7 @@ static int submit(const char *eps, unsigned count, double rate)
 {
 	struct fleet_conf c = {.lease_ttl = 5};
 	struct sim s = {.name = "driver"};
-	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, NULL, NULL};
+	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, NULL, NULL, NULL};
 	struct fleet_params p = {.conf = &c, .node = "driver", .no_placer = true};
 	char *argv[] = {"bench", NULL}, err[256];
 	uint64_t t0 = now_usec(), id;

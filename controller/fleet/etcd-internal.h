@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <systemd/sd-event.h>
 
 /* Every function returns 0 (or a documented count/flag) or -errno; ret_* outputs are written
  * only on success. Foreign errors are mapped at this boundary (docs/FLEET.md, "Errors"):
@@ -130,6 +131,19 @@ struct etcd_watch;
 int etcd_watch_new(struct etcd *e, const char *key, bool prefix, int64_t start_revision,
 		   struct etcd_watch **ret);
 int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb, void *userdata);
+/* Event-loop style, instead of etcd_watch_poll (never both on one watch): libcurl's sockets and
+ * timeouts become io and time sources of ev (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION), the
+ * newline-delimited messages are parsed as their bytes arrive, and cb runs for each event in
+ * order as soon as its message is complete (its return value is ignored). err (may be NULL)
+ * gets what poll would have returned: -ESTALE, -ECANCELED, -EACCES, -EPERM, -EPROTO,
+ * -EMSGSIZE when the watch is dead (free it, read again, watch again), or the last -errno
+ * when every endpoint failed once in a row (the watch then retries by itself every
+ * ETCD_WATCH_RETRY_MS). A broken stream reconnects to the next endpoint at once, resuming
+ * after the last revision delivered. cb and err may call etcd_watch_free(w). */
+#define ETCD_WATCH_RETRY_MS 500
+typedef void (*etcd_watch_err_cb)(int error, void *userdata);
+int etcd_watch_attach_event(struct etcd_watch *w, sd_event *ev, etcd_watch_cb cb,
+			    etcd_watch_err_cb err, void *userdata);
 /* True once the server confirmed the watch (events after that point are guaranteed seen). */
 bool etcd_watch_ready(const struct etcd_watch *w);
 /* The revision the watch resumes after (last event's revision, or the creation revision). */

@@ -30,6 +30,7 @@
 #define ELECT_US	250000u	 /* how often a non-placer looks for a free placer key */
 #define RESCAN_US	2000000u /* full re-read of this node's assignments besides the watch */
 #define SUBMIT_RETRY_US 5000000u /* a submission retries transient etcd errors this long */
+#define SAFETY_US	1000000u /* event-driven mode: a placement round at least this often */
 
 struct pdev {
 	char node[65], name[65];
@@ -64,8 +65,8 @@ struct placer {
 	struct pqueue *queues;
 	size_t n_queues;
 	uint64_t t0_us;
-	uint64_t claims, claimed; /* claim transactions sent, placements they applied */
-	bool again;		  /* a claim's compare failed: run the round again soon */
+	bool again;	/* a claim's compare failed: run the round again soon */
+	size_t waiting; /* tasks left unplaced by the last round */
 };
 
 struct pending {
@@ -102,6 +103,16 @@ struct fleet {
 	struct fleet_note *notes; /* for fleet_take_notes() */
 	size_t n_notes;
 	int step_err; /* first -errno noted in this fleet_step() */
+	/* event-driven mode (fleet_params.event) */
+	sd_event *event;
+	sd_event_source *kick;	  /* deferred: status writes and an owed placement round */
+	bool rewatch;		  /* the assignment watch is to be rebuilt (not from its own cb) */
+	struct etcd_watch *pw[3]; /* the placer's watches: queue/, assign/, nodes/ */
+	bool pl_rewatch;	  /* one of them died: rebuild */
+	bool pl_owed;		  /* a queue or capacity change: run a round now */
+	bool pl_cap;		  /* a node republished its use: a round by the next tick */
+	uint64_t last_round_us;
+	uint64_t rounds, claims, claimed; /* rounds run, claim transactions, placements applied */
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -125,6 +136,11 @@ void fleet_copy_alloc_used(json_object *to, json_object *from);
 int fleet_publish(struct fleet *f);
 void fleet_drop_election_lease(struct fleet *f);
 int fleet_keepalive_if_due(struct fleet *f);
+/* Event-driven mode: run the deferred work (status writes, an owed round) soon; no-op polled. */
+void fleet_kick(struct fleet *f);
+void fleet_placer_unwatch(struct fleet *f);
+void fleet_host_noted(struct fleet *f);
+int fleet_on_kick(sd_event_source *s, void *userdata);
 /* The device keys of a nodes/ range as devices (keys that are no device key or values that are
  * no JSON skipped); *ret malloc'd. */
 int fleet_devices_parse(const struct etcd_kvs *kvs, struct devset_device **ret, size_t *ret_n);

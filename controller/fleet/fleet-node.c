@@ -253,7 +253,24 @@ static int on_watch_event(const struct etcd_event *ev, void *userdata)
 	struct fleet *f = userdata;
 	if (ev->type == ETCD_EVENT_PUT)
 		handle_assignment(f, &ev->kv);
+	if (f->event)
+		fleet_host_noted(f);
 	return 0;
+}
+
+/* Event-driven mode: the watch died (compacted, cancelled) or no endpoint answers. */
+static void on_watch_error(int r, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	if (r == -ESTALE || r == -ECANCELED)
+		f->rewatch = true; /* rebuilt from a range by the next fleet_step */
+	else {
+		fleet_etcd_failed(f, "assignment watch", r);
+		if (r == -EACCES || r == -EPERM || r == -EPROTO || r == -EMSGSIZE)
+			f->rewatch = true;
+	}
+	fleet_host_noted(f);
 }
 
 static int rescan(struct fleet *f, int64_t *ret_rev)
@@ -278,6 +295,11 @@ void fleet_node_step(struct fleet *f, uint64_t now)
 {
 	int r;
 
+	if (f->rewatch) {
+		etcd_watch_free(f->w);
+		f->w = NULL;
+		f->rewatch = false;
+	}
 	if (!f->lease) {
 		int64_t ttl;
 		r = etcd_lease_grant(f->e, f->ttl, &f->lease, &ttl);
@@ -308,18 +330,25 @@ void fleet_node_step(struct fleet *f, uint64_t now)
 		char prefix[128];
 		snprintf(prefix, sizeof(prefix), K_ASSIGN "%s/", f->node);
 		r = etcd_watch_new(f->e, prefix, true, rev + 1, &f->w);
+		if (r >= 0 && f->event)
+			r = etcd_watch_attach_event(f->w, f->event, on_watch_event, on_watch_error,
+						    f);
 		if (r < 0) {
 			fleet_etcd_failed(f, "watching assignments", r);
+			etcd_watch_free(f->w);
+			f->w = NULL;
 			return;
 		}
 		f->last_rescan_us = now;
 	}
-	r = etcd_watch_poll(f->w, 0, on_watch_event, f);
-	if (r == -ESTALE || r == -ECANCELED) {
-		etcd_watch_free(f->w);
-		f->w = NULL;
-	} else if (r < 0)
-		fleet_etcd_failed(f, "assignment watch", r);
+	if (!f->event) {
+		r = etcd_watch_poll(f->w, 0, on_watch_event, f);
+		if (r == -ESTALE || r == -ECANCELED) {
+			etcd_watch_free(f->w);
+			f->w = NULL;
+		} else if (r < 0)
+			fleet_etcd_failed(f, "assignment watch", r);
+	}
 	if (now - f->last_rescan_us >= RESCAN_US) {
 		(void)rescan(f, NULL);
 		f->last_rescan_us = now;

@@ -501,8 +501,8 @@ static void place(struct fleet *f)
 			free(cl[i].value);
 			cl[i].value = NULL;
 		}
-		f->pl.claims++;
-		f->pl.claimed += r == 1 ? n : 0;
+		f->claims++;
+		f->claimed += r == 1 ? n : 0;
 		if (r == 1)
 			continue;
 		if (r < 0)
@@ -520,6 +520,7 @@ static void placer_step(struct fleet *f)
 	struct etcd_kvs assign = {0}, queue = {0};
 	int r;
 
+	f->rounds++;
 	r = devset_refresh(&f->devs);
 	if (r >= 0)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
@@ -534,10 +535,125 @@ static void placer_step(struct fleet *f)
 	read_queue(f, &queue);
 	set_free(f);
 	place(f);
+	f->pl.waiting = 0;
+	for (size_t i = 0; i < f->pl.n_tasks; i++)
+		f->pl.waiting += !f->pl.tasks[i].placed;
 	fleet_etcd_ok(f);
 out:
 	etcd_kvs_done(&assign);
 	etcd_kvs_done(&queue);
+}
+
+/* --- event-driven rounds ------------------------------------------------------------------ *
+ * The placer watches queue/, assign/ and nodes/ on the host's loop. What can let a waiting task
+ * start — a new queue entry, an assignment gone (an exit, a lost node), a node gone — owes a
+ * round now: the deferred kick source runs it once for however many events arrived together.
+ * A node republishing its measured use (each node, every second) only marks capacity changed;
+ * the next tick runs the round if something waits. The round itself reads etcd as in the
+ * polled mode, so an event is only a trigger and a missed one costs at most the safety round
+ * (SAFETY_US). */
+
+enum { PW_QUEUE, PW_ASSIGN, PW_NODES };
+
+static void owe(struct fleet *f)
+{
+	f->pl_owed = true;
+	fleet_kick(f);
+}
+
+static int on_queue_event(const struct etcd_event *ev, void *userdata)
+{
+	if (ev->type == ETCD_EVENT_PUT) /* deletions are our own claims, or cancels */
+		owe(userdata);
+	return 0;
+}
+
+static int on_assign_event(const struct etcd_event *ev, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	if (ev->type == ETCD_EVENT_DELETE && f->pl.waiting)
+		owe(f);
+	return 0;
+}
+
+static int on_nodes_event(const struct etcd_event *ev, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	if (ev->type == ETCD_EVENT_DELETE)
+		owe(f); /* a node gone: its assignments are handled */
+	else
+		f->pl_cap = true;
+	return 0;
+}
+
+static void on_placer_watch_error(int r, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	if (r == -ESTALE || r == -ECANCELED || r == -EACCES || r == -EPERM || r == -EPROTO ||
+	    r == -EMSGSIZE)
+		f->pl_rewatch = true; /* dead: rebuilt by the next tick */
+	if (r != -ESTALE && r != -ECANCELED)
+		fleet_etcd_failed(f, "placer watch", r);
+	f->pl_owed = true; /* events may be missing: read again */
+	fleet_host_noted(f);
+}
+
+void fleet_placer_unwatch(struct fleet *f)
+{
+	for (size_t i = 0; i < 3; i++) {
+		etcd_watch_free(f->pw[i]);
+		f->pw[i] = NULL;
+	}
+	f->pl_rewatch = false;
+}
+
+/* From now on (revision 0): set up before the round that reads the prefixes, so every
+ * change after that read is an event. */
+static int placer_watch(struct fleet *f)
+{
+	static const char *const keys[3] = {K_QUEUE, K_ASSIGN, K_NODES};
+	static const etcd_watch_cb cbs[3] = {on_queue_event, on_assign_event, on_nodes_event};
+	int r = 0;
+
+	for (size_t i = 0; i < 3 && r >= 0; i++) {
+		r = etcd_watch_new(f->e, keys[i], true, 0, &f->pw[i]);
+		if (r >= 0)
+			r = etcd_watch_attach_event(f->pw[i], f->event, cbs[i],
+						    on_placer_watch_error, f);
+	}
+	if (r < 0) {
+		fleet_placer_unwatch(f);
+		return fleet_etcd_failed(f, "placer watch", r);
+	}
+	f->pl_owed = true;
+	return 0;
+}
+
+static void round_now(struct fleet *f)
+{
+	f->pl_owed = f->pl_cap = false;
+	f->pl.again = false;
+	f->last_round_us = now_usec();
+	placer_step(f);
+	if (f->pl.again)
+		owe(f);
+}
+
+/* The deferred source: task states to write, and a round owed. */
+int fleet_on_kick(sd_event_source *s, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	f->step_err = 0;
+	if (f->n_pend)
+		(void)fleet_flush_pending(f);
+	if (f->placer && f->pl_owed && f->pl.pol)
+		round_now(f);
+	fleet_host_noted(f);
+	return 0;
 }
 
 int fleet_step(struct fleet *f)
@@ -546,15 +662,35 @@ int fleet_step(struct fleet *f)
 
 	f->step_err = 0;
 	fleet_node_step(f, now);
-	if (!f->placer && f->pl.pol)
+	if (!f->placer && (f->pl.pol || f->pw[PW_QUEUE])) {
+		fleet_placer_unwatch(f);
 		fleet_placer_reset(&f->pl);
+	}
 	if (f->lease && !f->placer && !f->no_placer && now - f->last_elect_us >= ELECT_US) {
 		f->last_elect_us = now;
 		(void)elect(f);
 	}
-	if (f->placer)
-		placer_step(f);
+	if (!f->placer)
+		return f->step_err;
+	if (!f->event) {
+		placer_step(f); /* the polled mode: a round every tick */
+		return f->step_err;
+	}
+	if (f->pl_rewatch)
+		fleet_placer_unwatch(f);
+	if (!f->pw[PW_QUEUE] && placer_watch(f) < 0)
+		f->pl_owed = true; /* no watches: every tick, as polled */
+	if (f->pl_owed || (f->pl_cap && f->pl.waiting) || now - f->last_round_us >= SAFETY_US)
+		round_now(f);
 	return f->step_err;
+}
+
+void fleet_counters(const struct fleet *f, uint64_t *ret_rounds, uint64_t *ret_claims,
+		    uint64_t *ret_placed)
+{
+	*ret_rounds = f->rounds;
+	*ret_claims = f->claims;
+	*ret_placed = f->claimed;
 }
 
 uint64_t fleet_period_usec(const struct fleet *f)

@@ -142,6 +142,18 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, struct f
 	r = fleet_devset_new(f, &f->devs);
 	if (r < 0)
 		goto fail;
+	if (p->event) {
+		/* Below the loop's normal work, so the watch events that arrived together are all
+		 * taken before the one round they cause. */
+		f->event = sd_event_ref(p->event);
+		r = sd_event_add_defer(f->event, &f->kick, fleet_on_kick, f);
+		if (r >= 0)
+			r = sd_event_source_set_priority(f->kick, SD_EVENT_PRIORITY_NORMAL + 10);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(f->kick, SD_EVENT_OFF);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = f;
 	return 0;
 fail:
@@ -180,14 +192,29 @@ void fleet_free(struct fleet *f)
 	if (!f->shut)
 		(void)fleet_shutdown(f);
 	etcd_watch_free(f->w);
+	fleet_placer_unwatch(f);
 	fleet_placer_reset(&f->pl);
 	devset_free(&f->devs);
+	sd_event_source_disable_unref(f->kick);
+	sd_event_unref(f->event);
 	for (size_t i = 0; i < f->n_pend; i++)
 		free(f->pend[i].value);
 	free(f->pend);
 	free(f->notes);
 	etcd_free(f->e);
 	free(f);
+}
+
+void fleet_kick(struct fleet *f)
+{
+	if (f->kick)
+		(void)sd_event_source_set_enabled(f->kick, SD_EVENT_ONESHOT);
+}
+
+void fleet_host_noted(struct fleet *f)
+{
+	if (f->n_notes && f->h.noted)
+		f->h.noted(f->h.ctx);
 }
 
 const char *fleet_node(const struct fleet *f)
@@ -280,6 +307,10 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, c
 	/* r == 0: the key exists — only an earlier try of ours (an unknown outcome that did
 	 * apply) can have written it, as its id is a revision nobody else got. */
 	*ret_id = (uint64_t)rev;
+	if (f->placer) { /* no need to wait for our own queue watch */
+		f->pl_owed = true;
+		fleet_kick(f);
+	}
 	return 0;
 }
 
@@ -321,6 +352,7 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 			free(f->pend[i].value);
 			f->pend[i].value = v;
 			f->pend[i].final = strcmp(u->state, "running") != 0;
+			fleet_kick(f);
 			return 0;
 		}
 	n = realloc(f->pend, (f->n_pend + 1) * sizeof(*n));
@@ -330,6 +362,7 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	}
 	f->pend = n;
 	f->pend[f->n_pend++] = (struct pending){u->id, v, strcmp(u->state, "running") != 0};
+	fleet_kick(f);
 	return 0;
 }
 
@@ -476,8 +509,9 @@ int fleet_keepalive_if_due(struct fleet *f)
 		f->lease = 0;
 		f->placer = false;
 		fleet_drop_election_lease(f);
-		etcd_watch_free(f->w); /* re-read assignments after joining again */
-		f->w = NULL;
+		/* re-read assignments after joining again; not freed here, as this may run from
+		 * the watch's own callback */
+		f->rewatch = true;
 		return r;
 	}
 	if (r < 0)
