@@ -69,6 +69,15 @@ struct placer {
 	size_t waiting; /* tasks left unplaced by the last round */
 };
 
+/* A prefix as etcd holds it, kept by the placer from one range and its watch (fleet-mirror.c):
+ * kvs sorted by key, as a range returns them. */
+struct fmirror {
+	struct etcd_kv *kvs;
+	size_t n, cap;
+	bool ready;
+};
+enum { PW_QUEUE, PW_ASSIGN, PW_NODES, _PW_MAX };
+
 struct pending {
 	uint64_t id;
 	char *value;
@@ -105,12 +114,13 @@ struct fleet {
 	int step_err; /* first -errno noted in this fleet_step() */
 	/* event-driven mode (fleet_params.event) */
 	sd_event *event;
-	sd_event_source *kick;	  /* deferred: status writes and an owed placement round */
-	bool rewatch;		  /* the assignment watch is to be rebuilt (not from its own cb) */
-	struct etcd_watch *pw[3]; /* the placer's watches: queue/, assign/, nodes/ */
-	bool pl_rewatch;	  /* one of them died: rebuild */
-	bool pl_owed;		  /* a queue or capacity change: run a round now */
-	bool pl_cap;		  /* a node republished its use: a round by the next tick */
+	sd_event_source *kick; /* deferred: status writes and an owed placement round */
+	bool rewatch;	       /* the assignment watch is to be rebuilt (not from its own cb) */
+	struct etcd_watch *pw[_PW_MAX]; /* the placer's watches: queue/, assign/, nodes/ */
+	struct fmirror mir[_PW_MAX];	/* and what they keep */
+	bool pl_rewatch;		/* one of them died: rebuild */
+	bool pl_owed;			/* a queue or capacity change: run a round now */
+	bool pl_cap;			/* a node republished its use: a round by the next tick */
 	uint64_t last_round_us;
 	uint64_t rounds, claims, claimed; /* rounds run, claim transactions, placements applied */
 };
@@ -138,7 +148,17 @@ void fleet_drop_election_lease(struct fleet *f);
 int fleet_keepalive_if_due(struct fleet *f);
 /* Event-driven mode: run the deferred work (status writes, an owed round) soon; no-op polled. */
 void fleet_kick(struct fleet *f);
+/* The placer's watches and mirrors (fleet-mirror.c). watch: a range of each prefix, then a
+ * watch from the revision after it; unwatch: both gone. mirrored: every mirror is ready, so
+ * a round reads them instead of etcd; view: a mirror as a range (not owned: no
+ * etcd_kvs_done). claimed: a claim transaction applied at revision rev, written into the
+ * mirrors before its own events come back. */
+int fleet_placer_watch(struct fleet *f);
 void fleet_placer_unwatch(struct fleet *f);
+bool fleet_mirrored(const struct fleet *f);
+struct etcd_kvs fleet_mirror_view(const struct fleet *f, int which);
+void fleet_mirror_claimed(struct fleet *f, const char *qkey, const char *akey, const char *value,
+			  int64_t rev);
 void fleet_host_noted(struct fleet *f);
 int fleet_on_kick(sd_event_source *s, void *userdata);
 /* The device keys of a nodes/ range as devices (keys that are no device key or values that are

@@ -461,8 +461,10 @@ static size_t decide(struct fleet *f, struct claim *cl)
 /* 1 the batch applied, 0 a compare failed, -errno unknown outcome. */
 static int claim(struct fleet *f, const struct claim *cl, size_t n)
 {
-	struct etcd_cmp c[1 + CLAIM_BATCH];
-	struct etcd_op ops[2 * CLAIM_BATCH];
+	struct etcd_cmp c[1 + CLAIM_BATCH] = {0};
+	struct etcd_op ops[2 * CLAIM_BATCH] = {0};
+	int64_t rev = 0;
+	int r;
 
 	c[0] = (struct etcd_cmp){K_PLACER, ETCD_CMP_CREATE, f->pl.rev};
 	for (size_t i = 0; i < n; i++) {
@@ -472,7 +474,10 @@ static int claim(struct fleet *f, const struct claim *cl, size_t n)
 		ops[2 * i + 1] =
 		    (struct etcd_op){ETCD_OP_PUT, cl[i].akey, cl[i].value, strlen(cl[i].value), 0};
 	}
-	return etcd_txn(f->e, c, 1 + n, ops, 2 * n, NULL);
+	r = etcd_txn(f->e, c, 1 + n, ops, 2 * n, &rev);
+	for (size_t i = 0; r == 1 && i < n; i++)
+		fleet_mirror_claimed(f, cl[i].qkey, cl[i].akey, cl[i].value, rev);
+	return r;
 }
 
 static void place(struct fleet *f)
@@ -518,13 +523,19 @@ static void place(struct fleet *f)
 static void placer_step(struct fleet *f)
 {
 	struct etcd_kvs assign = {0}, queue = {0};
+	/* event-driven: what the watches keep (the device set reads its mirror too) */
+	bool mirrored = fleet_mirrored(f);
 	int r;
 
 	f->rounds++;
 	r = devset_refresh(&f->devs);
-	if (r >= 0)
+	if (mirrored) {
+		assign = fleet_mirror_view(f, PW_ASSIGN);
+		queue = fleet_mirror_view(f, PW_QUEUE);
+	}
+	if (r >= 0 && !mirrored)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
-	if (r >= 0)
+	if (r >= 0 && !mirrored)
 		r = etcd_range(f->e, K_QUEUE, &queue);
 	if (r < 0) {
 		fleet_etcd_failed(f, "placer read", r);
@@ -540,97 +551,13 @@ static void placer_step(struct fleet *f)
 		f->pl.waiting += !f->pl.tasks[i].placed;
 	fleet_etcd_ok(f);
 out:
-	etcd_kvs_done(&assign);
-	etcd_kvs_done(&queue);
-}
-
-/* --- event-driven rounds ------------------------------------------------------------------ *
- * The placer watches queue/, assign/ and nodes/ on the host's loop. What can let a waiting task
- * start — a new queue entry, an assignment gone (an exit, a lost node), a node gone — owes a
- * round now: the deferred kick source runs it once for however many events arrived together.
- * A node republishing its measured use (each node, every second) only marks capacity changed;
- * the next tick runs the round if something waits. The round itself reads etcd as in the
- * polled mode, so an event is only a trigger and a missed one costs at most the safety round
- * (SAFETY_US). */
-
-enum { PW_QUEUE, PW_ASSIGN, PW_NODES };
-
-static void owe(struct fleet *f)
-{
-	f->pl_owed = true;
-	fleet_kick(f);
-}
-
-static int on_queue_event(const struct etcd_event *ev, void *userdata)
-{
-	if (ev->type == ETCD_EVENT_PUT) /* deletions are our own claims, or cancels */
-		owe(userdata);
-	return 0;
-}
-
-static int on_assign_event(const struct etcd_event *ev, void *userdata)
-{
-	struct fleet *f = userdata;
-
-	if (ev->type == ETCD_EVENT_DELETE && f->pl.waiting)
-		owe(f);
-	return 0;
-}
-
-static int on_nodes_event(const struct etcd_event *ev, void *userdata)
-{
-	struct fleet *f = userdata;
-
-	if (ev->type == ETCD_EVENT_DELETE)
-		owe(f); /* a node gone: its assignments are handled */
-	else
-		f->pl_cap = true;
-	return 0;
-}
-
-static void on_placer_watch_error(int r, void *userdata)
-{
-	struct fleet *f = userdata;
-
-	if (r == -ESTALE || r == -ECANCELED || r == -EACCES || r == -EPERM || r == -EPROTO ||
-	    r == -EMSGSIZE)
-		f->pl_rewatch = true; /* dead: rebuilt by the next tick */
-	if (r != -ESTALE && r != -ECANCELED)
-		fleet_etcd_failed(f, "placer watch", r);
-	f->pl_owed = true; /* events may be missing: read again */
-	fleet_host_noted(f);
-}
-
-void fleet_placer_unwatch(struct fleet *f)
-{
-	for (size_t i = 0; i < 3; i++) {
-		etcd_watch_free(f->pw[i]);
-		f->pw[i] = NULL;
+	if (!mirrored) {
+		etcd_kvs_done(&assign);
+		etcd_kvs_done(&queue);
 	}
-	f->pl_rewatch = false;
 }
 
-/* From now on (revision 0): set up before the round that reads the prefixes, so every
- * change after that read is an event. */
-static int placer_watch(struct fleet *f)
-{
-	static const char *const keys[3] = {K_QUEUE, K_ASSIGN, K_NODES};
-	static const etcd_watch_cb cbs[3] = {on_queue_event, on_assign_event, on_nodes_event};
-	int r = 0;
-
-	for (size_t i = 0; i < 3 && r >= 0; i++) {
-		r = etcd_watch_new(f->e, keys[i], true, 0, &f->pw[i]);
-		if (r >= 0)
-			r = etcd_watch_attach_event(f->pw[i], f->event, cbs[i],
-						    on_placer_watch_error, f);
-	}
-	if (r < 0) {
-		fleet_placer_unwatch(f);
-		return fleet_etcd_failed(f, "placer watch", r);
-	}
-	f->pl_owed = true;
-	return 0;
-}
+/* --- event-driven rounds (the watches and the view they keep: fleet-mirror.c) ----------- */
 
 static void round_now(struct fleet *f)
 {
@@ -638,8 +565,10 @@ static void round_now(struct fleet *f)
 	f->pl.again = false;
 	f->last_round_us = now_usec();
 	placer_step(f);
-	if (f->pl.again)
-		owe(f);
+	if (f->pl.again) {
+		f->pl_owed = true;
+		fleet_kick(f);
+	}
 }
 
 /* The deferred source: task states to write, and a round owed. */
@@ -678,7 +607,7 @@ int fleet_step(struct fleet *f)
 	}
 	if (f->pl_rewatch)
 		fleet_placer_unwatch(f);
-	if (!f->pw[PW_QUEUE] && placer_watch(f) < 0)
+	if (!f->pw[PW_QUEUE] && fleet_placer_watch(f) < 0)
 		f->pl_owed = true; /* no watches: every tick, as polled */
 	if (f->pl_owed || (f->pl_cap && f->pl.waiting) || now - f->last_round_us >= SAFETY_US)
 		round_now(f);
