@@ -107,6 +107,15 @@ struct fleet {
 	struct devset devs; /* fleet_devset_new(): the placer's devices */
 	struct pending *pend;
 	size_t n_pend;
+	/* event-driven mode: the revision of our last write of status/<id>, per task running
+	 * here, so the next write compares on it without reading first */
+	struct srev {
+		uint64_t id;
+		int64_t rev;
+	} * srev;
+	size_t n_srev;
+	struct etcd_kv *inbox; /* assignments from the watch, for fleet_inbox_run */
+	size_t n_inbox;
 	bool etcd_down;		  /* an error was noted; the next success is noted too */
 	bool shut;		  /* fleet_shutdown() ran */
 	struct fleet_note *notes; /* for fleet_take_notes() */
@@ -142,6 +151,12 @@ void fleet_etcd_ok(struct fleet *f);
 void fleet_placer_reset(struct placer *pl);
 bool fleet_retry(int r, uint64_t deadline);
 int fleet_flush_pending(struct fleet *f);
+/* Event-driven mode: status/<id> was written by us at rev (0: forget it). */
+void fleet_status_rev_set(struct fleet *f, uint64_t id, int64_t rev);
+/* Event-driven mode: an assignment from the watch kept for the deferred source, which
+ * starts what arrived together with one claim transaction (fleet_inbox_run). */
+int fleet_inbox_push(struct fleet *f, const struct etcd_kv *kv);
+void fleet_inbox_run(struct fleet *f);
 void fleet_copy_alloc_used(json_object *to, json_object *from);
 int fleet_publish(struct fleet *f);
 void fleet_drop_election_lease(struct fleet *f);

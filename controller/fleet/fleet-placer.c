@@ -427,7 +427,10 @@ static size_t decide(struct fleet *f, struct claim *cl)
 	struct policy_placement pp;
 	size_t n = 0;
 
-	while (n < CLAIM_BATCH && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
+	/* the polled mode claims one at a time, as before batching: the bench's baseline */
+	size_t batch = f->event ? CLAIM_BATCH : 1;
+
+	while (n < batch && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
 		struct ptask *pt = ptask_find(pl, pp.inst_id);
 		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
 		json_object *o = pt && d && pt->spec ? json_tokener_parse(pt->spec) : NULL;
@@ -577,6 +580,8 @@ int fleet_on_kick(sd_event_source *s, void *userdata)
 	struct fleet *f = userdata;
 
 	f->step_err = 0;
+	if (f->n_inbox)
+		fleet_inbox_run(f);
 	if (f->n_pend)
 		(void)fleet_flush_pending(f);
 	if (f->placer && f->pl_owed && f->pl.pol)

@@ -200,6 +200,10 @@ void fleet_free(struct fleet *f)
 	for (size_t i = 0; i < f->n_pend; i++)
 		free(f->pend[i].value);
 	free(f->pend);
+	free(f->srev);
+	for (size_t i = 0; i < f->n_inbox; i++)
+		etcd_kv_done(&f->inbox[i]);
+	free(f->inbox);
 	free(f->notes);
 	etcd_free(f->e);
 	free(f);
@@ -352,7 +356,8 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 			free(f->pend[i].value);
 			f->pend[i].value = v;
 			f->pend[i].final = strcmp(u->state, "running") != 0;
-			fleet_kick(f);
+			if (f->pend[i].final)
+				fleet_kick(f);
 			return 0;
 		}
 	n = realloc(f->pend, (f->n_pend + 1) * sizeof(*n));
@@ -362,16 +367,118 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	}
 	f->pend = n;
 	f->pend[f->n_pend++] = (struct pending){u->id, v, strcmp(u->state, "running") != 0};
-	fleet_kick(f);
+	/* An end frees capacity (the assignment goes with it): written at once. "running"
+	 * waits for the next tick (at most fleet_period_usec), so a short task's end replaces it
+	 * and one write says both. */
+	if (f->pend[f->n_pend - 1].final)
+		fleet_kick(f);
 	return 0;
+}
+
+static struct srev *srev_find(struct fleet *f, uint64_t id)
+{
+	for (size_t i = 0; i < f->n_srev; i++)
+		if (f->srev[i].id == id)
+			return &f->srev[i];
+	return NULL;
+}
+
+void fleet_status_rev_set(struct fleet *f, uint64_t id, int64_t rev)
+{
+	struct srev *k = srev_find(f, id);
+
+	if (!f->event)
+		return;
+	if (k && !rev) {
+		*k = f->srev[--f->n_srev];
+		return;
+	}
+	if (!k && rev) {
+		k = reallocarray(f->srev, f->n_srev + 1, sizeof(*k));
+		if (!k)
+			return; /* then the next write reads first */
+		f->srev = k;
+		k = &f->srev[f->n_srev++];
+		k->id = id;
+	}
+	if (k)
+		k->rev = rev;
+}
+
+/* Event-driven mode: the write compared on the revision of our own last write, no read first.
+ * 1 written, 0 not (unknown revision, or status/<id> changed: the placer's "lost"), -errno. */
+static int flush_known(struct fleet *f, struct pending *p, const char *skey, const char *akey)
+{
+	struct srev *k = srev_find(f, p->id);
+	struct etcd_cmp c;
+	struct etcd_op ops[2] = {{ETCD_OP_PUT, skey, p->value, strlen(p->value), 0},
+				 {ETCD_OP_DELETE, akey, NULL, 0, 0}};
+	int64_t rev = 0;
+	int r;
+
+	if (!k)
+		return 0;
+	c = (struct etcd_cmp){skey, ETCD_CMP_MOD, k->rev};
+	r = etcd_txn(f->e, &c, 1, ops, p->final ? 2 : 1, &rev);
+	if (r == 1)
+		fleet_status_rev_set(f, p->id, p->final ? 0 : rev);
+	return r;
+}
+
+/* Event-driven mode: every pending write whose status revision we know, in one transaction
+ * (each compared on that revision); all or nothing. 1 written (and dropped from the list), 0
+ * not (then each goes the single way), -errno unknown outcome. */
+#define FLUSH_BATCH (ETCD_TXN_MAX / 2) /* up to two ops each */
+static int flush_batch(struct fleet *f)
+{
+	struct etcd_cmp c[FLUSH_BATCH];
+	struct etcd_op ops[2 * FLUSH_BATCH];
+	char skeys[FLUSH_BATCH][128], akeys[FLUSH_BATCH][192];
+	size_t idx[FLUSH_BATCH], n = 0, no = 0;
+	int64_t rev = 0;
+	int r;
+
+	for (size_t i = 0; i < f->n_pend && n < FLUSH_BATCH; i++) {
+		struct pending *p = &f->pend[i];
+		struct srev *k = srev_find(f, p->id);
+		if (!k)
+			continue;
+		fleet_key_id(skeys[n], sizeof(skeys[n]), K_STATUS, p->id);
+		fleet_key_assign(akeys[n], sizeof(akeys[n]), f->node, p->id);
+		c[n] = (struct etcd_cmp){skeys[n], ETCD_CMP_MOD, k->rev};
+		ops[no++] = (struct etcd_op){ETCD_OP_PUT, skeys[n], p->value, strlen(p->value), 0};
+		if (p->final)
+			ops[no++] = (struct etcd_op){ETCD_OP_DELETE, akeys[n], NULL, 0, 0};
+		idx[n++] = i;
+	}
+	if (n < 2)
+		return 0;
+	(void)fleet_keepalive_if_due(f);
+	r = etcd_txn(f->e, c, n, ops, no, &rev);
+	if (r != 1)
+		return r;
+	/* from the back, so the indexes still hold while entries are swapped out */
+	for (size_t k = n; k-- > 0;) {
+		struct pending *p = &f->pend[idx[k]];
+		fleet_status_rev_set(f, p->id, p->final ? 0 : rev);
+		free(p->value);
+		*p = f->pend[--f->n_pend];
+	}
+	return 1;
 }
 
 int fleet_flush_pending(struct fleet *f)
 {
+	if (f->event) {
+		int r = flush_batch(f);
+		if (r < 0)
+			return fleet_etcd_failed(f, "task status", r);
+	}
 	for (size_t i = 0; i < f->n_pend;) {
 		struct pending *p = &f->pend[i];
 		char skey[128], akey[192];
 		struct etcd_op ops[2];
+		int64_t rev = 0;
 		int r;
 
 		struct etcd_kv st = {0};
@@ -382,6 +489,14 @@ int fleet_flush_pending(struct fleet *f)
 		(void)fleet_keepalive_if_due(f);
 		fleet_key_id(skey, sizeof(skey), K_STATUS, p->id);
 		fleet_key_assign(akey, sizeof(akey), f->node, p->id);
+		r = flush_known(f, p, skey, akey);
+		if (r < 0)
+			return fleet_etcd_failed(f, "task status", r);
+		if (r == 1) {
+			free(p->value);
+			f->pend[i] = f->pend[--f->n_pend];
+			continue;
+		}
 		/* The placer's verdict "lost" (we were deemed dead) stays: a restarted node that
 		 * finds the task ended must not turn it back into "exited". */
 		r = etcd_get(f->e, skey, &st);
@@ -405,7 +520,9 @@ int fleet_flush_pending(struct fleet *f)
 		if (lost)
 			r = etcd_txn(f->e, NULL, 0, &ops[1], 1, NULL);
 		else
-			r = etcd_txn(f->e, &c, nc, ops, p->final ? 2 : 1, NULL);
+			r = etcd_txn(f->e, &c, nc, ops, p->final ? 2 : 1, &rev);
+		if (r == 1)
+			fleet_status_rev_set(f, p->id, lost || p->final ? 0 : rev);
 		if (r == 0) {
 			i++;
 			continue;
