@@ -341,6 +341,9 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	json_object_object_add(o, "cpu", json_object_new_double(u->cpu));
 	json_object_object_add(o, "mem", json_object_new_int64((int64_t)u->mem));
 	json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)u->submit_us));
+	if (u->assigned_us)
+		json_object_object_add(o, "assigned_us",
+				       json_object_new_int64((int64_t)u->assigned_us));
 	if (u->argv) {
 		json_object *a = json_object_new_array();
 		for (size_t i = 0; i < u->argc; i++)

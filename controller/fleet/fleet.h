@@ -36,7 +36,8 @@ struct fleet_task {
 	size_t argc;
 	char device[65];
 	uint64_t submit_us;
-	bool cancel; /* the assignment carries a cancel request (fleet_cancel) */
+	uint64_t assigned_us; /* when the placer claimed it (0 if not said) */
+	bool cancel;	      /* the assignment carries a cancel request (fleet_cancel) */
 };
 
 /* What the fleet module needs from the daemon that hosts it. */
@@ -146,6 +147,8 @@ struct fleet_update {
 	char *const *argv;
 	size_t argc;
 	uint64_t submit_us;
+	uint64_t assigned_us; /* kept in status/ when given (bench/fleet_bench.c splits its
+			       * latency at it) */
 };
 /* Queued here, written by fleet_step (retried until written). 0 or -ENOMEM. */
 int fleet_task_update(struct fleet *f, const struct fleet_update *u);
