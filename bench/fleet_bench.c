@@ -229,7 +229,12 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 	(void)sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
 	(void)sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
 	r = sd_event_loop(ev);
-	if (placer) {
+	if (!placer) { /* every start, to count duplicates against the tasks submitted */
+		size_t starts = 0;
+		for (size_t i = 0; i < n; i++)
+			starts += sims[i].n_known;
+		fprintf(stderr, "node-starts %zu\n", starts);
+	} else {
 		uint64_t rounds, claims, placed;
 		fleet_counters(sims[0].f, &rounds, &claims, &placed);
 		fprintf(stderr,
@@ -366,7 +371,8 @@ static int wait_done(const char *eps, unsigned count, double timeout_s)
 			return done >= count ? 0 : 1;
 		}
 		etcd_kvs_done(&kvs);
-		usleep(200000);
+		usleep(
+		    1000000); /* a range of every status: keep the driver's own load on etcd low */
 	}
 }
 
