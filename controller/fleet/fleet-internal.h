@@ -131,6 +131,7 @@ struct fleet {
 	bool pl_owed;			/* a queue or capacity change: run a round now */
 	bool pl_cap;			/* a node republished its use: a round by the next tick */
 	uint64_t last_round_us;
+	unsigned again_streak;		  /* rounds in a row whose claim failed a compare */
 	uint64_t rounds, claims, claimed; /* rounds run, claim transactions, placements applied */
 };
 

@@ -568,10 +568,20 @@ static void round_now(struct fleet *f)
 	f->pl.again = false;
 	f->last_round_us = now_usec();
 	placer_step(f);
-	if (f->pl.again) {
-		f->pl_owed = true;
-		fleet_kick(f);
+	if (f->step_err < 0)
+		f->pl_owed = true; /* an etcd failure: again at the next tick, not in a hot loop */
+	if (!f->pl.again) {
+		f->again_streak = 0;
+		return;
 	}
+	/* A claim's compare failed: the view was behind etcd. The first time, again at once
+	 * (the event that moves the view is usually in already); then at the tick; and after
+	 * three in a row the mirrors are read again from etcd, in case a watch went quiet. */
+	f->pl_owed = true;
+	if (f->again_streak++ == 0)
+		fleet_kick(f);
+	else if (f->again_streak >= 3)
+		f->pl_rewatch = true;
 }
 
 /* The deferred source: task states to write, and a round owed. */
