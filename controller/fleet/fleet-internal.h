@@ -26,11 +26,13 @@
 #define K_STATUS FLEET_PREFIX "status/"
 #define K_SEQ	 FLEET_PREFIX "seq"
 
-#define PUBLISH_US	1000000u /* device usage refresh */
-#define ELECT_US	250000u	 /* how often a non-placer looks for a free placer key */
-#define RESCAN_US	2000000u /* full re-read of this node's assignments besides the watch */
-#define SUBMIT_RETRY_US 5000000u /* a submission retries transient etcd errors this long */
-#define SAFETY_US	1000000u /* event-driven mode: a placement round at least this often */
+#define PUBLISH_US	 1000000u  /* device usage refresh */
+#define ELECT_US	 250000u   /* how often a non-placer looks for a free placer key */
+#define RESCAN_US	 2000000u  /* full re-read of this node's assignments besides the watch */
+#define SUBMIT_RETRY_US	 5000000u  /* a submission retries transient etcd errors this long */
+#define SAFETY_US	 1000000u  /* event-driven mode: a placement round at least this often */
+#define PUBLISH_FULL_US	 10000000u /* event-driven mode: every device republished this often */
+#define PUBLISH_DEADBAND 0.05	   /* ... and in between when its use moved this share of it */
 
 struct pdev {
 	char node[65], name[65];
@@ -131,7 +133,15 @@ struct fleet {
 	bool pl_owed;			/* a queue or capacity change: run a round now */
 	bool pl_cap;			/* a node republished its use: a round by the next tick */
 	uint64_t last_round_us;
-	unsigned again_streak;		  /* rounds in a row whose claim failed a compare */
+	unsigned again_streak; /* rounds in a row whose claim failed a compare */
+	/* event-driven mode: what each device published last, so a put that says nothing new
+	 * (same capacity, allocation and running count, use within the deadband) is skipped */
+	struct pubdev {
+		char name[65];
+		double cpu, mem, cpu_alloc, mem_alloc, cpu_used, mem_used, running;
+	} * pub;
+	size_t n_pub;
+	uint64_t last_full_publish_us;
 	uint64_t rounds, claims, claimed; /* rounds run, claim transactions, placements applied */
 };
 

@@ -459,7 +459,7 @@ void fleet_node_step(struct fleet *f, uint64_t now)
 			   "fleet: node %s joined (lease %" PRId64 ", TTL %" PRId64 " s, via %s)",
 			   f->node, f->lease, ttl, etcd_endpoint(f->e));
 		f->last_keepalive_us = now;
-		f->last_publish_us = 0;
+		f->last_publish_us = f->last_full_publish_us = 0; /* the old lease took the keys */
 	} else if (fleet_keepalive_if_due(f) == -ENOENT)
 		return;
 	if (!f->last_publish_us || now - f->last_publish_us >= PUBLISH_US) {

@@ -201,6 +201,7 @@ void fleet_free(struct fleet *f)
 		free(f->pend[i].value);
 	free(f->pend);
 	free(f->srev);
+	free(f->pub);
 	for (size_t i = 0; i < f->n_inbox; i++)
 		etcd_kv_done(&f->inbox[i]);
 	free(f->inbox);
@@ -554,16 +555,62 @@ void fleet_copy_alloc_used(json_object *to, json_object *from)
 			       json_object_new_int64(fleet_jget_i(from, "mem_used")));
 }
 
+/* Event-driven mode: whether device d says something its last publication did not. Use
+ * within PUBLISH_DEADBAND of capacity is the same: a node's measured use moves every second,
+ * and 100 nodes' puts are 100 fsync'd writes a second on the fleet's etcd. */
+static bool pub_news(struct fleet *f, json_object *d, struct pubdev **ret)
+{
+	struct pubdev v = {.cpu = fleet_jget_d(d, "cpu_total"),
+			   .mem = (double)fleet_jget_i(d, "mem_total"),
+			   .cpu_alloc = fleet_jget_d(d, "cpu_alloc"),
+			   .mem_alloc = (double)fleet_jget_i(d, "mem_alloc"),
+			   .cpu_used = fleet_jget_d(d, "cpu_used"),
+			   .mem_used = (double)fleet_jget_i(d, "mem_used"),
+			   .running = (double)fleet_jget_i(d, "running")};
+	struct pubdev *p = NULL;
+	bool news;
+
+	snprintf(v.name, sizeof(v.name), "%s", fleet_jget_s(d, "name"));
+	for (size_t i = 0; i < f->n_pub && !p; i++)
+		if (!strcmp(f->pub[i].name, v.name))
+			p = &f->pub[i];
+	if (!p) {
+		p = reallocarray(f->pub, f->n_pub + 1, sizeof(*p));
+		if (!p) {
+			*ret = NULL;
+			return true;
+		}
+		f->pub = p;
+		p = &f->pub[f->n_pub++];
+		*p = v;
+		p->cpu = -1; /* never published */
+	}
+	news = p->cpu != v.cpu || p->mem != v.mem || p->cpu_alloc != v.cpu_alloc ||
+	       p->mem_alloc != v.mem_alloc || p->running != v.running ||
+	       fabs(p->cpu_used - v.cpu_used) > PUBLISH_DEADBAND * v.cpu ||
+	       fabs(p->mem_used - v.mem_used) > PUBLISH_DEADBAND * v.mem;
+	*p = news ? v : *p;
+	*ret = p;
+	return news;
+}
+
 int fleet_publish(struct fleet *f)
 {
 	json_object *arr = f->h.devices(f->h.ctx);
+	uint64_t now = now_usec();
+	bool full = !f->event || !f->last_full_publish_us ||
+		    now - f->last_full_publish_us >= PUBLISH_FULL_US;
 	int r = 0;
 
 	if (!arr)
 		return -ENOMEM;
 	for (size_t i = 0; i < json_object_array_length(arr) && r >= 0; i++) {
-		json_object *d = json_object_array_get_idx(arr, i), *o = json_object_new_object();
+		json_object *d = json_object_array_get_idx(arr, i), *o;
+		struct pubdev *p = NULL;
 		char key[256];
+		if (f->event && !pub_news(f, d, &p) && !full)
+			continue;
+		o = json_object_new_object();
 		snprintf(key, sizeof(key), K_NODES "%s/devices/%s", f->node,
 			 fleet_jget_s(d, "name"));
 		json_object_object_add(o, "cpu",
@@ -584,8 +631,12 @@ int fleet_publish(struct fleet *f)
 				       json_object_new_int64((int64_t)fleet_realtime_us()));
 		r = etcd_put(f->e, key, fleet_jstr(o), strlen(fleet_jstr(o)), f->lease, NULL);
 		json_object_put(o);
+		if (r < 0 && p)
+			p->cpu = -1; /* not said after all: say it next time */
 	}
 	json_object_put(arr);
+	if (r >= 0 && full)
+		f->last_full_publish_us = now;
 	return r;
 }
 
