@@ -40,7 +40,7 @@ struct run {
 	uint64_t id;
 	uint64_t start_us;
 	double cpu;
-	uint64_t submit_us;
+	uint64_t submit_us, assigned_us;
 };
 
 static uint64_t rt_us(void)
@@ -60,6 +60,11 @@ static void sim_log_notes(struct sim *s)
 		if (v[i].prio <= LOG_WARNING)
 			fprintf(stderr, "%s: %s\n", s->name, v[i].text);
 	free(v);
+}
+
+static void sim_noted(void *ctx)
+{
+	sim_log_notes(ctx);
 }
 
 static int sim_on_timer(sd_event_source *src, uint64_t usec, void *userdata)
@@ -115,7 +120,8 @@ static int on_exit_timer(sd_event_source *src, uint64_t usec, void *userdata)
 				 .queue = "bench",
 				 .cpu = r->cpu,
 				 .mem = 1 << 20,
-				 .submit_us = r->submit_us};
+				 .submit_us = r->submit_us,
+				 .assigned_us = r->assigned_us};
 	r->s->cpu_alloc -= r->cpu;
 	r->s->running--;
 	fleet_task_update(r->s->f, &u);
@@ -140,7 +146,8 @@ static int sim_start(void *ctx, const struct fleet_task *t)
 				 .mem = t->mem,
 				 .argv = t->argv,
 				 .argc = t->argc,
-				 .submit_us = t->submit_us};
+				 .submit_us = t->submit_us,
+				 .assigned_us = t->assigned_us};
 	sd_event_source *src = NULL;
 
 	if (!r || !k) {
@@ -153,6 +160,7 @@ static int sim_start(void *ctx, const struct fleet_task *t)
 	r->id = t->id;
 	r->cpu = t->cpu;
 	r->submit_us = t->submit_us;
+	r->assigned_us = t->assigned_us;
 	r->start_us = u.start_us = rt_us();
 	s->cpu_alloc += t->cpu;
 	s->running++;
@@ -172,7 +180,8 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 {
 	struct fleet_conf c = {.lease_ttl = 5};
 	sd_event *ev = NULL;
-	const char *ttl = getenv("FLEET_BENCH_TTL");
+	const char *ttl = getenv("FLEET_BENCH_TTL"), *pe = getenv("FLEET_BENCH_POLLED");
+	bool polled = pe && !strcmp(pe, "1");
 	struct sim *sims = calloc(n, sizeof(*sims));
 	int r;
 
@@ -183,11 +192,15 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 		return 1;
 	for (size_t i = 0; i < n; i++) {
 		/* the placer process stands for the placer only: no devices of its own */
-		struct fleet_host h = {&sims[i],  sim_start,
-				       sim_known, placer ? empty_devices : sim_devices,
-				       NULL,	  NULL};
-		struct fleet_params p = {
-		    .conf = &c, .policy = "rddrf", .no_placer = !placer, .seed = 1};
+		struct fleet_host h = {
+		    &sims[i], sim_start, sim_known, placer ? empty_devices : sim_devices,
+		    NULL,     NULL,	 sim_noted};
+		/* FLEET_BENCH_POLLED=1: the baseline, watches polled and a round every tick */
+		struct fleet_params p = {.conf = &c,
+					 .policy = "rddrf",
+					 .no_placer = !placer,
+					 .seed = 1,
+					 .event = polled ? NULL : ev};
 		sims[i].ev = ev;
 		sims[i].hold_ms = hold_ms;
 		if (placer)
@@ -216,6 +229,19 @@ static int run_fleets(const char *eps, size_t first, size_t n, unsigned hold_ms,
 	(void)sd_event_add_signal(ev, NULL, SIGTERM, NULL, NULL);
 	(void)sd_event_add_signal(ev, NULL, SIGINT, NULL, NULL);
 	r = sd_event_loop(ev);
+	if (!placer) { /* every start, to count duplicates against the tasks submitted */
+		size_t starts = 0;
+		for (size_t i = 0; i < n; i++)
+			starts += sims[i].n_known;
+		fprintf(stderr, "node-starts %zu\n", starts);
+	} else {
+		uint64_t rounds, claims, placed;
+		fleet_counters(sims[0].f, &rounds, &claims, &placed);
+		fprintf(stderr,
+			"placer-counters {\"rounds\":%" PRIu64 ",\"claim_txns\":%" PRIu64
+			",\"placed\":%" PRIu64 "}\n",
+			rounds, claims, placed);
+	}
 	for (size_t i = 0; i < n; i++) {
 		sd_event_source_disable_unref(sims[i].timer);
 		(void)fleet_shutdown(sims[i].f);
@@ -229,7 +255,7 @@ static int submit(const char *eps, unsigned count, double rate)
 {
 	struct fleet_conf c = {.lease_ttl = 5};
 	struct sim s = {.name = "driver"};
-	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, NULL, NULL};
+	struct fleet_host h = {&s, sim_start, sim_known, empty_devices, NULL, NULL, NULL};
 	struct fleet_params p = {.conf = &c, .node = "driver", .no_placer = true};
 	char *argv[] = {"bench", NULL}, err[256];
 	uint64_t t0 = now_usec(), id;
@@ -296,40 +322,57 @@ static int wait_done(const char *eps, unsigned count, double timeout_s)
 		}
 		if (done >= count || (double)(now_usec() - t0) / 1e6 > timeout_s) {
 			double *lat = calloc(kvs.n + 1, sizeof(double));
+			double *pl = calloc(kvs.n + 1, sizeof(double));
+			double *nd = calloc(kvs.n + 1, sizeof(double));
+			size_t ms = 0;
 			uint64_t first = UINT64_MAX, last = 0, sub_first = UINT64_MAX;
 			size_t m = 0;
 			for (size_t i = 0; i < kvs.n; i++) {
 				json_object *o = json_tokener_parse(kvs.kvs[i].value), *v;
-				uint64_t st = 0, su = 0;
+				uint64_t st = 0, su = 0, as = 0;
 				if (o && json_object_object_get_ex(o, "start_us", &v))
 					st = (uint64_t)json_object_get_int64(v);
+				if (o && json_object_object_get_ex(o, "assigned_us", &v))
+					as = (uint64_t)json_object_get_int64(v);
 				if (o && json_object_object_get_ex(o, "submit_us", &v))
 					su = (uint64_t)json_object_get_int64(v);
 				json_object_put(o);
 				if (!st || !su)
 					continue;
 				lat[m++] = (double)(st - su) / 1e3;
+				if (as >= su && st >= as) {
+					pl[ms] = (double)(as - su) / 1e3;
+					nd[ms++] = (double)(st - as) / 1e3;
+				}
 				first = st < first ? st : first;
 				last = st > last ? st : last;
 				sub_first = su < sub_first ? su : sub_first;
 			}
 			qsort(lat, m, sizeof(double), cmp_d);
+			qsort(pl, ms, sizeof(double), cmp_d);
+			qsort(nd, ms, sizeof(double), cmp_d);
 			printf(
 			    "{\"tasks\":%u,\"exited\":%zu,\"lost\":%zu,\"started\":%zu,"
 			    "\"submit_to_start_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
 			    "\"max\":%.2f},"
+			    "\"submit_to_assigned_ms\":{\"p50\":%.2f,\"p99\":%.2f},"
+			    "\"assigned_to_start_ms\":{\"p50\":%.2f,\"p99\":%.2f},"
 			    "\"start_span_s\":%.3f,\"placements_per_s\":%.1f}\n",
 			    count, done, lost, m, pct(lat, m, 50), pct(lat, m, 90), pct(lat, m, 99),
-			    m ? lat[m - 1] : 0, m > 1 ? (double)(last - first) / 1e6 : 0,
+			    m ? lat[m - 1] : 0, pct(pl, ms, 50), pct(pl, ms, 99), pct(nd, ms, 50),
+			    pct(nd, ms, 99), m > 1 ? (double)(last - first) / 1e6 : 0,
 			    m > 1 && last > first ? (double)(m - 1) / ((double)(last - first) / 1e6)
 						  : 0);
 			free(lat);
+			free(pl);
+			free(nd);
 			etcd_kvs_done(&kvs);
 			etcd_free(e);
 			return done >= count ? 0 : 1;
 		}
 		etcd_kvs_done(&kvs);
-		usleep(200000);
+		usleep(
+		    1000000); /* a range of every status: keep the driver's own load on etcd low */
 	}
 }
 

@@ -1,9 +1,13 @@
 /* policy_bench.c — per-decision cost of every policy at (queues, devices) scale; prints JSON.
+ * `policy_bench scale Q D ITERS`: RD-DRF alone at Q queues x D devices, with its device index
+ * and with the linear device scan it replaced, one JSON object (bench-fleet runs it).
  * Steady state: every queue has waiting instances, devices stay near full, each decision is
  * followed by one release so the next decision has real work to do. Every placement gets
  * one sample (0.8 core, 100 MB) so rddrf's shares come from measurement; no device
  * measurement is fed, so its R_i stays demand-based and a release frees a real slot. */
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +29,11 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* Returns median and p99 of decision time in microseconds. */
-static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters, double *med,
-		 double *p99)
+static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters, bool scan,
+		 double *med, double *p99)
 {
-	struct policy_params pp = {.kind = kind, .seed = 42, .reconcile_period_s = 10};
+	struct policy_params pp = {
+	    .kind = kind, .seed = 42, .reconcile_period_s = 10, .no_device_index = scan};
 	struct policy *p;
 	uint64_t next_id = 1, *running;
 	unsigned n_run = 0;
@@ -85,8 +90,25 @@ static int bench(enum policy_kind kind, unsigned nq, unsigned nd, unsigned iters
 	return 0;
 }
 
-int main(void)
+static int scale(unsigned nq, unsigned nd, unsigned iters)
 {
+	double med, p99, smed, sp99;
+
+	if (bench(POLICY_RDDRF, nq, nd, iters, false, &med, &p99) < 0 ||
+	    bench(POLICY_RDDRF, nq, nd, iters, true, &smed, &sp99) < 0)
+		return 1;
+	printf("{\"policy\": \"rddrf\", \"queues\": %u, \"devices\": %u, \"decisions\": %u, "
+	       "\"decision_us_median\": %.2f, \"decision_us_p99\": %.2f, "
+	       "\"scan_baseline_us_median\": %.2f, \"scan_baseline_us_p99\": %.2f}\n",
+	       nq, nd, iters, med, p99, smed, sp99);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "scale"))
+		return scale((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+			     (unsigned)atoi(argv[4]));
 	static const unsigned Q[] = {10, 100, 1000}, D[] = {4, 64, 256};
 	printf("[");
 	const char *sep = "\n";
@@ -94,7 +116,8 @@ int main(void)
 		for (unsigned a = 0; a < 3; a++)
 			for (unsigned b = 0; b < 3; b++) {
 				double med, p99;
-				if (bench((enum policy_kind)k, Q[a], D[b], 2000, &med, &p99) < 0)
+				if (bench((enum policy_kind)k, Q[a], D[b], 2000, false, &med,
+					  &p99) < 0)
 					return 1;
 				printf("%s  {\"policy\": \"%s\", \"queues\": %u, \"devices\": %u, "
 				       "\"decision_us_median\": %.2f, \"decision_us_p99\": %.2f}",

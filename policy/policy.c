@@ -237,6 +237,7 @@ void policy_free(struct policy *p)
 	free(p->hash);
 	free(p->heap);
 	free(p->share);
+	policy_devidx_free(p);
 	free(p);
 }
 
@@ -259,6 +260,8 @@ int policy_add_device(struct policy *p, uint32_t dev_id, struct policy_res total
 	}
 	p->devs[dev_id] =
 	    (struct dev){.total = total, .meas_free = total, .present = true, .live = true};
+	policy_devidx_invalidate(p);
+	p->total_valid = false;
 	return 0;
 }
 
@@ -268,6 +271,8 @@ int policy_set_device_live(struct policy *p, uint32_t dev_id, bool live)
 	if (!d)
 		return -ENOENT;
 	d->live = live;
+	p->total_valid = false;
+	policy_devidx_touch(p, dev_id);
 	return 0;
 }
 
@@ -284,6 +289,7 @@ int policy_set_device_free(struct policy *p, uint32_t dev_id, struct policy_res 
 	d->meas_free = measured_free;
 	d->pending = d->credit = (struct policy_res){0, 0};
 	d->epoch++;
+	policy_devidx_touch(p, dev_id);
 	return 0;
 }
 
@@ -392,12 +398,20 @@ static struct policy_res queue_usage(const struct policy *p, const struct queue 
 	}
 }
 
+/* Kept between decisions (O(devices) to sum), summed again, in the same order, after a
+ * device is added or changes liveness. */
 struct policy_res policy_pooled_total(const struct policy *p)
 {
+	struct policy *w = (struct policy *)p; /* a cache, not state */
 	struct policy_res c = {0, 0};
+
+	if (p->total_valid)
+		return p->total_cache;
 	for (uint32_t i = 0; i < p->n_devs; i++)
 		if (p->devs[i].present && p->devs[i].live)
 			c = policy_res_add(c, p->devs[i].total);
+	w->total_cache = c;
+	w->total_valid = true;
 	return c;
 }
 
@@ -527,6 +541,7 @@ int policy_sample(struct policy *p, uint64_t inst_id, struct policy_res usage)
 		    res_clamp0(policy_res_add(q->usage_meas, policy_res_sub(usage, in->usage)));
 	}
 	in->usage = usage;
+	policy_devidx_touch(p, in->dev);
 	return 0;
 }
 
@@ -560,6 +575,7 @@ int policy_release(struct policy *p, uint64_t inst_id, double now_s)
 	}
 	if (q->running == 0)
 		q->usage_meas = (struct policy_res){0, 0};
+	policy_devidx_touch(p, in->dev);
 	inst_release_slot(p, idx);
 	return 0;
 }

@@ -35,6 +35,8 @@ struct policy_params {
 					* measured use alone, so a task whose memory is still
 					* ramping lets others in and the kernel OOM-kills; default:
 					* CPU on measured use, memory also within total - demands */
+	bool no_device_index;	       /* POLICY_RDDRF baseline for benches: scan every device on
+					* each decision instead of the device index (same result) */
 };
 
 struct policy;

@@ -49,6 +49,13 @@ struct queue {
 	uint32_t head, tail;
 };
 
+/* One node of the device index (policy_devidx.c): maxima over the live devices below it. */
+struct devidx_node {
+	double fc, fm; /* free */
+	double rc, rm; /* free / total */
+	double tc, tm; /* total */
+};
+
 struct policy {
 	struct policy_params params;
 	struct dev *devs;
@@ -68,6 +75,15 @@ struct policy {
 	uint32_t *heap;
 	uint32_t heap_cap;
 	double *share;
+	/* RD-DRF's device index: a tree over idx_cap leaves (idx[1] the root), the devices
+	 * changed since it was last brought up to date */
+	struct devidx_node *idx;
+	uint32_t idx_cap;
+	uint8_t *idx_dirty;
+	uint32_t *idx_list, idx_n_dirty;
+	bool idx_rebuild;
+	struct policy_res total_cache; /* policy_pooled_total() while total_valid */
+	bool total_valid;
 };
 
 /* --- shared between the files of this folder ---------------------------------- */
@@ -80,3 +96,13 @@ void policy_fifo_unlink(struct policy *p, struct queue *q, uint32_t idx);
 struct policy_res policy_dev_free(const struct policy *p, const struct dev *d);
 struct policy_res policy_pooled_total(const struct policy *p);
 double policy_dominant_share(const struct policy *p, const struct queue *q, struct policy_res c);
+
+/* The device index (policy_devidx.c). touch: device dev_id changed; invalidate: the device
+ * table changed shape. most_idle and max_free answer from the index, -EOPNOTSUPP when it is
+ * not in use (another policy, the no_device_index baseline, no memory): scan instead. */
+void policy_devidx_touch(struct policy *p, uint32_t dev_id);
+void policy_devidx_invalidate(struct policy *p);
+void policy_devidx_free(struct policy *p);
+int policy_devidx_most_idle(struct policy *p, struct policy_res dem, uint32_t *ret);
+int policy_devidx_max_free(struct policy *p, struct policy_res *ret);
+double policy_idle_after(struct policy_res f, struct policy_res total, struct policy_res dem);

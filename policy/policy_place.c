@@ -55,8 +55,7 @@ static uint32_t pick_most_idle(const struct policy *p, struct policy_res dem)
 		struct policy_res f = policy_dev_free(p, d);
 		if (!policy_res_fits(dem, f))
 			continue;
-		struct policy_res a = policy_res_sub(f, dem);
-		double idle = fmin(a.cpu / d->total.cpu, a.mem / d->total.mem);
+		double idle = policy_idle_after(f, d->total, dem);
 		if (idle > best_idle) {
 			best_idle = idle;
 			best = i;
@@ -135,8 +134,12 @@ static bool can_fit_max(struct policy_res dem, struct policy_res maxfree)
 
 static uint32_t pick_device(struct policy *p, struct policy_res dem)
 {
+	uint32_t best;
+
 	switch (p->params.kind) {
 	case POLICY_RDDRF:
+		if (policy_devidx_most_idle(p, dem, &best) == 0)
+			return best;
 		return pick_most_idle(p, dem);
 	case POLICY_DRF_PAPER:
 		return pick_pooled(p, dem);
@@ -165,6 +168,7 @@ static void place(struct policy *p, uint32_t qid, uint32_t dev, struct policy_pl
 	d->running++;
 	d->inflight = policy_res_add(d->inflight, q->demand);
 	d->alloc = policy_res_add(d->alloc, q->demand);
+	policy_devidx_touch(p, dev);
 	*ret = (struct policy_placement){.inst_id = in->id, .queue_id = qid, .dev_id = dev};
 }
 
@@ -178,7 +182,10 @@ int policy_next(struct policy *p, double now_s, struct policy_placement *ret)
 	if (p->params.kind == POLICY_DRF_PAPER)
 		reconcile(p, now_s);
 
-	for (uint32_t i = 0; i < p->n_devs; i++) {
+	/* The index knows the largest free capacity; the scan is for the other policies (and
+	 * drf-paper's pool). */
+	bool indexed = policy_devidx_max_free(p, &maxfree) == 0;
+	for (uint32_t i = 0; !indexed && i < p->n_devs; i++) {
 		const struct dev *d = &p->devs[i];
 		if (!d->present || !d->live)
 			continue;

@@ -149,6 +149,12 @@ static int fleet_start(void *ctx, const struct fleet_task *ft)
 	return 0;
 }
 
+/* Work the fleet module ran from the loop (a watch event, a placement round) left notes. */
+static void fleet_noted(void *ctx)
+{
+	fleet_log_notes(ctx);
+}
+
 /* One round of fleet work; what went wrong is logged from its notes, so the return is not. */
 static int on_fleet_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
@@ -163,8 +169,11 @@ static int on_fleet_timer(sd_event_source *s, uint64_t usec, void *userdata)
 int fleet_setup(struct daemon *d)
 {
 	struct fleet_host h = {
-	    d, fleet_start, fleet_known, fleet_devices, fleet_draining, fleet_cancel_local};
+	    d,		fleet_start, fleet_known, fleet_devices, fleet_draining, fleet_cancel_local,
+	    fleet_noted};
+	/* Event-driven: watches on the loop, a placement round when something changed. */
 	struct fleet_params p = {
+	    .event = d->ev,
 	    .conf = &d->conf.fleet,
 	    .node = d->conf.fleet.node_name,
 	    .policy = d->conf.policy,

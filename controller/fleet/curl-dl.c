@@ -3,6 +3,7 @@
 #include "curl-dl.h"
 #undef curl_easy_setopt /* curl.h's argument-count macros: here they are names for dlsym */
 #undef curl_easy_getinfo
+#undef curl_multi_setopt
 
 #include <errno.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ static void load(void)
 	    SYM(multi_poll, curl_multi_poll),
 	    SYM(multi_info_read, curl_multi_info_read),
 	    SYM(multi_cleanup, curl_multi_cleanup),
+	    SYM(multi_setopt, curl_multi_setopt),
+	    SYM(multi_socket_action, curl_multi_socket_action),
 #undef SYM
 	};
 	/* Never unloaded: libcurl's global state lives as long as the process. */

@@ -23,6 +23,8 @@ struct curl_dl {
 	CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd *fds, unsigned n, int ms, int *ret);
 	CURLMsg *(*multi_info_read)(CURLM *m, int *left);
 	CURLMcode (*multi_cleanup)(CURLM *m);
+	CURLMcode (*multi_setopt)(CURLM *m, CURLMoption o, ...);
+	CURLMcode (*multi_socket_action)(CURLM *m, curl_socket_t s, int ev_bitmask, int *running);
 };
 extern struct curl_dl curl_dl;
 
@@ -34,6 +36,7 @@ int curl_dl_load(char *err, size_t errsz);
 #ifndef CURL_DL_IMPL
 #undef curl_easy_setopt
 #undef curl_easy_getinfo
+#undef curl_multi_setopt
 #define curl_global_init	 curl_dl.global_init
 #define curl_easy_init		 curl_dl.easy_init
 #define curl_easy_setopt	 curl_dl.easy_setopt
@@ -50,4 +53,6 @@ int curl_dl_load(char *err, size_t errsz);
 #define curl_multi_poll		 curl_dl.multi_poll
 #define curl_multi_info_read	 curl_dl.multi_info_read
 #define curl_multi_cleanup	 curl_dl.multi_cleanup
+#define curl_multi_setopt	 curl_dl.multi_setopt
+#define curl_multi_socket_action curl_dl.multi_socket_action
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <systemd/sd-event.h>
 
 /* Every function returns 0 (or a documented count/flag) or -errno; ret_* outputs are written
  * only on success. Foreign errors are mapped at this boundary (docs/FLEET.md, "Errors"):
@@ -81,8 +82,8 @@ int etcd_txn_cad(struct etcd *e, const char *key, int64_t expected_mod_revision)
 /* A general transaction: if every compare holds (key's revision EQUAL to the given one; 0 =
  * the key does not exist), apply every op atomically. 1 = applied (ret_revision = its
  * revision), 0 = a compare failed and nothing was written (ret_revision = the store revision it
- * was judged at). Like a CAS, never resent once it may have reached a server. At most 64
- * compares and 64 ops (etcd's default --max-txn-ops is 128 in all). */
+ * was judged at). Like a CAS, never resent once it may have reached a server. At most 128
+ * compares and 128 ops (etcd's default --max-txn-ops, which bounds each list). */
 enum etcd_cmp_target {
 	ETCD_CMP_MOD,	 /* mod_revision: the key is unchanged since read */
 	ETCD_CMP_CREATE, /* create_revision: the same incarnation of the key (an election) */
@@ -100,7 +101,7 @@ struct etcd_op {
 	size_t len;
 	int64_t lease;
 };
-#define ETCD_TXN_MAX 64
+#define ETCD_TXN_MAX 128
 int etcd_txn(struct etcd *e, const struct etcd_cmp *cmps, size_t n_cmps, const struct etcd_op *ops,
 	     size_t n_ops, int64_t *ret_revision);
 
@@ -130,6 +131,19 @@ struct etcd_watch;
 int etcd_watch_new(struct etcd *e, const char *key, bool prefix, int64_t start_revision,
 		   struct etcd_watch **ret);
 int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb, void *userdata);
+/* Event-loop style, instead of etcd_watch_poll (never both on one watch): libcurl's sockets and
+ * timeouts become io and time sources of ev (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION), the
+ * newline-delimited messages are parsed as their bytes arrive, and cb runs for each event in
+ * order as soon as its message is complete (its return value is ignored). err (may be NULL)
+ * gets what poll would have returned: -ESTALE, -ECANCELED, -EACCES, -EPERM, -EPROTO,
+ * -EMSGSIZE when the watch is dead (free it, read again, watch again), or the last -errno
+ * when every endpoint failed once in a row (the watch then retries by itself every
+ * ETCD_WATCH_RETRY_MS). A broken stream reconnects to the next endpoint at once, resuming
+ * after the last revision delivered. cb and err may call etcd_watch_free(w). */
+#define ETCD_WATCH_RETRY_MS 500
+typedef void (*etcd_watch_err_cb)(int error, void *userdata);
+int etcd_watch_attach_event(struct etcd_watch *w, sd_event *ev, etcd_watch_cb cb,
+			    etcd_watch_err_cb err, void *userdata);
 /* True once the server confirmed the watch (events after that point are guaranteed seen). */
 bool etcd_watch_ready(const struct etcd_watch *w);
 /* The revision the watch resumes after (last event's revision, or the creation revision). */

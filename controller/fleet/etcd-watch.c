@@ -1,6 +1,8 @@
-/* etcd-watch.c — the poll-style watch: one streaming libcurl request per watch, events
- * queued as they arrive and handed out by etcd_watch_poll(). */
+/* etcd-watch.c — the watch: one streaming libcurl request per watch, events queued as they
+ * arrive and handed out by etcd_watch_poll(), or driven by an sd-event loop
+ * (etcd_watch_attach_event) and handed out as they arrive. */
 #include "etcd-client-internal.h"
+#include <sys/epoll.h>
 
 /* --- watch ------------------------------------------------------------------------------- */
 
@@ -23,6 +25,20 @@ struct etcd_watch {
 	bool reauth, reauthed;	 /* token refused: log in again, once per refusal */
 	struct curl_slist *hdrs; /* a copy: the client's may be rebuilt while we stream */
 	char curl_err[CURL_ERROR_SIZE];
+	/* event-loop style (etcd_watch_attach_event) */
+	sd_event *event;
+	sd_event_source *timer; /* libcurl's timeout, or the retry after every endpoint failed */
+	struct wsock {
+		curl_socket_t fd;
+		sd_event_source *src;
+	} * socks;
+	size_t n_socks;
+	etcd_watch_cb ev_cb;
+	etcd_watch_err_cb ev_err;
+	void *ev_data;
+	unsigned busy; /* inside one of our sd-event handlers */
+	bool doomed;   /* etcd_watch_free() was called from a callback: free when it returns */
+	bool reported; /* w->dead handed to ev_err */
 };
 
 static int queue_push(struct etcd_watch *w, struct etcd_event *ev)
@@ -182,11 +198,20 @@ void etcd_watch_free(struct etcd_watch *w)
 {
 	if (!w)
 		return;
+	if (w->busy) {
+		w->doomed = true;
+		return;
+	}
 	watch_detach(w);
 	if (w->easy)
 		curl_easy_cleanup(w->easy);
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
+	for (size_t i = 0; i < w->n_socks; i++)
+		sd_event_source_disable_unref(w->socks[i].src);
+	free(w->socks);
+	sd_event_source_disable_unref(w->timer);
+	sd_event_unref(w->event);
 	for (size_t i = w->q_head; i < w->q_n; i++)
 		etcd_kv_done(&w->q[i].kv);
 	free(w->q);
@@ -304,6 +329,9 @@ int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb,
 	uint64_t deadline = now_usec() + (uint64_t)timeout_ms * 1000;
 	int r = 0, delivered = 0;
 
+	if (w->event)
+		return etcd_fail(w->e, -EBUSY, "etcd watch: driven by an event loop, not polled");
+
 	for (;;) {
 		int running = 0, left;
 		CURLMsg *msg;
@@ -350,4 +378,156 @@ int etcd_watch_poll(struct etcd_watch *w, unsigned timeout_ms, etcd_watch_cb cb,
 	if (w->dead)
 		return w->dead;
 	return r < 0 ? r : 0;
+}
+
+/* --- event-loop style ----------------------------------------------------------------------- */
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+
+static struct wsock *sock_find(struct etcd_watch *w, curl_socket_t fd)
+{
+	for (size_t i = 0; i < w->n_socks; i++)
+		if (w->socks[i].fd == fd)
+			return &w->socks[i];
+	return NULL;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: what libcurl wants to wait for on one of its sockets. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct etcd_watch *w = userp;
+	struct wsock *k = sock_find(w, fd);
+	uint32_t events =
+	    (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+
+	if (what == CURL_POLL_REMOVE) {
+		if (k) {
+			sd_event_source_disable_unref(k->src);
+			*k = w->socks[--w->n_socks];
+		}
+		return 0;
+	}
+	if (k)
+		return sd_event_source_set_io_events(k->src, events) < 0 ? -1 : 0;
+	k = reallocarray(w->socks, w->n_socks + 1, sizeof(*k));
+	if (!k)
+		return -1;
+	w->socks = k;
+	k = &w->socks[w->n_socks];
+	if (sd_event_add_io(w->event, &k->src, fd, events, on_io, w) < 0)
+		return -1;
+	k->fd = fd;
+	w->n_socks++;
+	return 0;
+}
+
+static void timer_in(struct etcd_watch *w, uint64_t usec)
+{
+	(void)sd_event_source_set_time_relative(w->timer, usec);
+	(void)sd_event_source_set_enabled(w->timer, SD_EVENT_ONESHOT);
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants to be called with CURL_SOCKET_TIMEOUT. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct etcd_watch *w = userp;
+
+	if (timeout_ms < 0)
+		(void)sd_event_source_set_enabled(w->timer, SD_EVENT_OFF);
+	else
+		timer_in(w, (uint64_t)timeout_ms * 1000);
+	return 0;
+}
+
+/* After libcurl ran: a finished stream is reconnected (or retried later), then the events
+ * that arrived are handed out in order. */
+static void drive(struct etcd_watch *w)
+{
+	CURLMsg *msg;
+	int left, r = 0;
+
+	while (!w->dead && (msg = curl_multi_info_read(w->multi, &left)))
+		if (msg->msg == CURLMSG_DONE) {
+			r = watch_ended(w, msg->data.result);
+			if (r == 0)
+				r = watch_attach(w);
+			if (r < 0 && !w->dead)
+				timer_in(w, ETCD_WATCH_RETRY_MS * 1000u);
+			break; /* one transfer per watch */
+		}
+	while (w->q_head < w->q_n && !w->doomed) {
+		struct etcd_event *ev = &w->q[w->q_head++];
+		if (w->ev_cb)
+			(void)w->ev_cb(ev, w->ev_data);
+		etcd_kv_done(&ev->kv);
+	}
+	if (w->doomed)
+		return;
+	if (w->dead && !w->reported) {
+		w->reported = true;
+		watch_detach(w);
+		if (w->ev_err)
+			w->ev_err(w->dead, w->ev_data);
+	} else if (r < 0 && !w->dead && w->ev_err)
+		w->ev_err(r, w->ev_data);
+}
+
+static int leave(struct etcd_watch *w)
+{
+	if (--w->busy == 0 && w->doomed)
+		etcd_watch_free(w);
+	return 0;
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct etcd_watch *w = userdata;
+	int mask = (revents & EPOLLIN ? CURL_CSELECT_IN : 0) |
+		   (revents & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		   (revents & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+	int running;
+
+	w->busy++;
+	(void)curl_multi_socket_action(w->multi, fd, mask, &running);
+	drive(w);
+	return leave(w);
+}
+
+static int on_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct etcd_watch *w = userdata;
+	int running;
+
+	w->busy++;
+	if (!w->attached && !w->dead && watch_attach(w) < 0)
+		timer_in(w, ETCD_WATCH_RETRY_MS * 1000u);
+	else if (w->attached)
+		(void)curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	drive(w);
+	return leave(w);
+}
+
+int etcd_watch_attach_event(struct etcd_watch *w, sd_event *ev, etcd_watch_cb cb,
+			    etcd_watch_err_cb err, void *userdata)
+{
+	int r;
+
+	if (w->event)
+		return etcd_fail(w->e, -EBUSY, "etcd watch: already on an event loop");
+	/* accuracy 1 us: sd-event's default would let a timeout slip by up to 250 ms */
+	r = sd_event_add_time_relative(ev, &w->timer, CLOCK_MONOTONIC, 0, 1, on_timer, w);
+	if (r < 0)
+		return etcd_fail(w->e, r, "etcd watch: cannot add a timer: %s", strerror(-r));
+	w->event = sd_event_ref(ev);
+	w->ev_cb = cb;
+	w->ev_err = err;
+	w->ev_data = userdata;
+	if (curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+	    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w) != CURLM_OK)
+		return etcd_fail(w->e, -EINVAL, "etcd watch: cannot set the multi callbacks");
+	/* the request was added before the callbacks existed: start it from the timer now */
+	timer_in(w, 0);
+	return 0;
 }

@@ -3,6 +3,7 @@
 #include "fleet-internal.h"
 
 struct fdevs {
+	struct fleet *f;
 	struct etcd *e;
 	struct devset_device *v;
 	size_t n;
@@ -49,10 +50,15 @@ static int fdevs_refresh(void *ctx)
 	size_t n;
 	int r;
 
-	r = etcd_range(s->e, K_NODES, &kvs);
-	if (r >= 0)
+	if (s->f && fleet_mirrored(s->f)) { /* the placer's watch keeps nodes/ */
+		kvs = fleet_mirror_view(s->f, PW_NODES);
 		r = fleet_devices_parse(&kvs, &v, &n);
-	etcd_kvs_done(&kvs);
+	} else {
+		r = etcd_range(s->e, K_NODES, &kvs);
+		if (r >= 0)
+			r = fleet_devices_parse(&kvs, &v, &n);
+		etcd_kvs_done(&kvs);
+	}
 	if (r < 0)
 		return r;
 	free(s->v);
@@ -97,6 +103,7 @@ int fleet_devset_new(struct fleet *f, struct devset *ret)
 
 	if (!s)
 		return -ENOMEM;
+	s->f = f;
 	s->e = f->e;
 	ret->ops = &fleet_ops;
 	ret->ctx = s;

@@ -134,6 +134,7 @@ int fleet_parse_task(const char *json, struct fleet_task *ret, char *err, size_t
 		snprintf(t.device, sizeof(t.device), "%s", json_object_get_string(v));
 	}
 	t.submit_us = (uint64_t)fleet_jget_i(o, "submit_us");
+	t.assigned_us = (uint64_t)fleet_jget_i(o, "assigned_us");
 	t.cancel = json_object_object_get_ex(o, "cancel", &v) && json_object_get_boolean(v);
 	*ret = t;
 	memset(&t, 0, sizeof(t));

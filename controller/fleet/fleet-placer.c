@@ -391,84 +391,154 @@ static void set_free(struct fleet *f)
 	}
 }
 
-/* 5. place: each claim is one fenced transaction. */
-static void place(struct fleet *f)
+/* 5. place: the policy's decisions, up to CLAIM_BATCH at a time, claimed in one fenced
+ * transaction (placer CREATE == mine, and each queue/<id> MOD == as read; then each queue entry
+ * deleted and its assignment put). All or nothing: a compare that fails (an entry cancelled or
+ * re-queued meanwhile, or a new placer) applies none, and the batch is forgotten like a failed
+ * single claim: the next round reads what etcd holds. */
+#define CLAIM_BATCH (ETCD_TXN_MAX / 2) /* two ops per claim */
+
+struct claim {
+	uint64_t id;
+	uint32_t dev;
+	char qkey[128], akey[192];
+	char *value;
+};
+
+/* Books a decision on its device at once, so the next decision of the batch sees it. */
+static void book(struct placer *pl, struct ptask *pt, uint32_t dev_id)
+{
+	struct pdev *d = &pl->devs[dev_id];
+
+	pt->placed = pt->in_policy = true;
+	(void)policy_sample(pl->pol, pt->id, (struct policy_res){pt->cpu, (double)pt->mem});
+	d->alloc_cpu += pt->cpu;
+	d->alloc_mem += (double)pt->mem;
+	(void)policy_set_device_free(
+	    pl->pol, dev_id,
+	    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
+				fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
+}
+
+/* The next batch of decisions; 0 when the policy has none. */
+static size_t decide(struct fleet *f, struct claim *cl)
 {
 	struct placer *pl = &f->pl;
 	struct policy_placement pp;
-	int r;
+	size_t n = 0;
 
-	while (f->placer && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
+	/* the polled mode claims one at a time, as before batching: the bench's baseline */
+	size_t batch = f->event ? CLAIM_BATCH : 1;
+
+	while (n < batch && policy_next(pl->pol, pl_now(pl), &pp) == 0) {
 		struct ptask *pt = ptask_find(pl, pp.inst_id);
 		struct pdev *d = pp.dev_id < pl->n_devs ? &pl->devs[pp.dev_id] : NULL;
-		char qkey[128], akey[192];
-		json_object *o;
-		if (fleet_keepalive_if_due(f) == -ENOENT) {
-			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
-			break;
-		}
-		if (!pt || !d || !pt->spec) {
+		json_object *o = pt && d && pt->spec ? json_tokener_parse(pt->spec) : NULL;
+		if (!o) {
 			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
 			if (pt)
 				ptask_remove(pl, pt);
-			continue;
-		}
-		o = json_tokener_parse(pt->spec);
-		if (!o) {
-			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
-			ptask_remove(pl, pt);
 			continue;
 		}
 		json_object_object_add(o, "node", json_object_new_string(d->node));
 		json_object_object_add(o, "device", json_object_new_string(d->name));
 		json_object_object_add(o, "assigned_us",
 				       json_object_new_int64((int64_t)fleet_realtime_us()));
-		fleet_key_id(qkey, sizeof(qkey), K_QUEUE, pt->id);
-		fleet_key_assign(akey, sizeof(akey), d->node, pt->id);
-		{
-			struct etcd_cmp c[2] = {{K_PLACER, ETCD_CMP_CREATE, pl->rev},
-						{qkey, ETCD_CMP_MOD, pt->mod_rev}};
-			struct etcd_op ops[2] = {
-			    {ETCD_OP_DELETE, qkey, NULL, 0, 0},
-			    {ETCD_OP_PUT, akey, fleet_jstr(o), strlen(fleet_jstr(o)), 0}};
-			r = etcd_txn(f->e, c, 2, ops, 2, NULL);
-		}
+		cl[n].value = strdup(fleet_jstr(o));
 		json_object_put(o);
-		if (r == 1) {
-			pt->placed = pt->in_policy = true;
-			(void)policy_sample(pl->pol, pt->id,
-					    (struct policy_res){pt->cpu, (double)pt->mem});
-			d->alloc_cpu += pt->cpu;
-			d->alloc_mem += (double)pt->mem;
-			(void)policy_set_device_free(
-			    pl->pol, pp.dev_id,
-			    (struct policy_res){fmax(0, d->cpu - fmax(d->alloc_cpu, d->used_cpu)),
-						fmax(0, d->mem - fmax(d->alloc_mem, d->used_mem))});
-			fleet_note(f, LOG_INFO, 0, "fleet: placed task %" PRIu64 " on %s/%s",
-				   pt->id, d->node, d->name);
-			continue;
-		}
-		/* Not applied (or unknown): forget it; the next round reads what etcd holds. */
-		(void)policy_release(pl->pol, pt->id, pl_now(pl));
-		ptask_remove(pl, pt);
-		if (r < 0) {
-			fleet_etcd_failed(f, "placement claim", r);
+		if (!cl[n].value) {
+			(void)policy_release(pl->pol, pp.inst_id, pl_now(pl));
+			ptask_remove(pl, pt);
 			break;
 		}
-		if (!still_placer(f))
-			break;
+		cl[n].id = pt->id;
+		cl[n].dev = pp.dev_id;
+		fleet_key_id(cl[n].qkey, sizeof(cl[n].qkey), K_QUEUE, pt->id);
+		fleet_key_assign(cl[n].akey, sizeof(cl[n].akey), d->node, pt->id);
+		book(pl, pt, pp.dev_id);
+		n++;
 	}
+	return n;
+}
+
+/* 1 the batch applied, 0 a compare failed, -errno unknown outcome. */
+static int claim(struct fleet *f, const struct claim *cl, size_t n)
+{
+	struct etcd_cmp c[1 + CLAIM_BATCH] = {0};
+	struct etcd_op ops[2 * CLAIM_BATCH] = {0};
+	int64_t rev = 0;
+	int r;
+
+	c[0] = (struct etcd_cmp){K_PLACER, ETCD_CMP_CREATE, f->pl.rev};
+	for (size_t i = 0; i < n; i++) {
+		struct ptask *pt = ptask_find(&f->pl, cl[i].id);
+		c[1 + i] = (struct etcd_cmp){cl[i].qkey, ETCD_CMP_MOD, pt ? pt->mod_rev : -1};
+		ops[2 * i] = (struct etcd_op){ETCD_OP_DELETE, cl[i].qkey, NULL, 0, 0};
+		ops[2 * i + 1] =
+		    (struct etcd_op){ETCD_OP_PUT, cl[i].akey, cl[i].value, strlen(cl[i].value), 0};
+	}
+	r = etcd_txn(f->e, c, 1 + n, ops, 2 * n, &rev);
+	for (size_t i = 0; r == 1 && i < n; i++)
+		fleet_mirror_claimed(f, cl[i].qkey, cl[i].akey, cl[i].value, rev);
+	return r;
+}
+
+static void place(struct fleet *f)
+{
+	struct placer *pl = &f->pl;
+	struct claim *cl = calloc(CLAIM_BATCH, sizeof(*cl));
+	size_t n;
+	int r;
+
+	if (!cl)
+		return;
+	while (f->placer && fleet_keepalive_if_due(f) != -ENOENT && (n = decide(f, cl)) > 0) {
+		r = claim(f, cl, n);
+		for (size_t i = 0; i < n; i++) {
+			struct ptask *pt = ptask_find(pl, cl[i].id);
+			if (r == 1)
+				fleet_note(f, LOG_INFO, 0,
+					   "fleet: placed task %" PRIu64 " on %s/%s", cl[i].id,
+					   pl->devs[cl[i].dev].node, pl->devs[cl[i].dev].name);
+			else if (pt) {
+				/* Not applied (or unknown): forget it; the next round reads what
+				 * etcd holds. */
+				(void)policy_release(pl->pol, pt->id, pl_now(pl));
+				ptask_remove(pl, pt);
+			}
+			free(cl[i].value);
+			cl[i].value = NULL;
+		}
+		f->claims++;
+		f->claimed += r == 1 ? n : 0;
+		if (r == 1)
+			continue;
+		if (r < 0)
+			fleet_etcd_failed(f, "placement claim", r);
+		else if (still_placer(f))
+			f->pl.again =
+			    true; /* an entry moved: read again soon, not at the next tick */
+		break;
+	}
+	free(cl);
 }
 
 static void placer_step(struct fleet *f)
 {
 	struct etcd_kvs assign = {0}, queue = {0};
+	/* event-driven: what the watches keep (the device set reads its mirror too) */
+	bool mirrored = fleet_mirrored(f);
 	int r;
 
+	f->rounds++;
 	r = devset_refresh(&f->devs);
-	if (r >= 0)
+	if (mirrored) {
+		assign = fleet_mirror_view(f, PW_ASSIGN);
+		queue = fleet_mirror_view(f, PW_QUEUE);
+	}
+	if (r >= 0 && !mirrored)
 		r = etcd_range(f->e, K_ASSIGN, &assign);
-	if (r >= 0)
+	if (r >= 0 && !mirrored)
 		r = etcd_range(f->e, K_QUEUE, &queue);
 	if (r < 0) {
 		fleet_etcd_failed(f, "placer read", r);
@@ -479,10 +549,55 @@ static void placer_step(struct fleet *f)
 	read_queue(f, &queue);
 	set_free(f);
 	place(f);
+	f->pl.waiting = 0;
+	for (size_t i = 0; i < f->pl.n_tasks; i++)
+		f->pl.waiting += !f->pl.tasks[i].placed;
 	fleet_etcd_ok(f);
 out:
-	etcd_kvs_done(&assign);
-	etcd_kvs_done(&queue);
+	if (!mirrored) {
+		etcd_kvs_done(&assign);
+		etcd_kvs_done(&queue);
+	}
+}
+
+/* --- event-driven rounds (the watches and the view they keep: fleet-mirror.c) ----------- */
+
+static void round_now(struct fleet *f)
+{
+	f->pl_owed = f->pl_cap = false;
+	f->pl.again = false;
+	f->last_round_us = now_usec();
+	placer_step(f);
+	if (f->step_err < 0)
+		f->pl_owed = true; /* an etcd failure: again at the next tick, not in a hot loop */
+	if (!f->pl.again) {
+		f->again_streak = 0;
+		return;
+	}
+	/* A claim's compare failed: the view was behind etcd. The first time, again at once
+	 * (the event that moves the view is usually in already); then at the tick; and after
+	 * three in a row the mirrors are read again from etcd, in case a watch went quiet. */
+	f->pl_owed = true;
+	if (f->again_streak++ == 0)
+		fleet_kick(f);
+	else if (f->again_streak >= 3)
+		f->pl_rewatch = true;
+}
+
+/* The deferred source: task states to write, and a round owed. */
+int fleet_on_kick(sd_event_source *s, void *userdata)
+{
+	struct fleet *f = userdata;
+
+	f->step_err = 0;
+	if (f->n_inbox)
+		fleet_inbox_run(f);
+	if (f->n_pend)
+		(void)fleet_flush_pending(f);
+	if (f->placer && f->pl_owed && f->pl.pol)
+		round_now(f);
+	fleet_host_noted(f);
+	return 0;
 }
 
 int fleet_step(struct fleet *f)
@@ -491,15 +606,35 @@ int fleet_step(struct fleet *f)
 
 	f->step_err = 0;
 	fleet_node_step(f, now);
-	if (!f->placer && f->pl.pol)
+	if (!f->placer && (f->pl.pol || f->pw[PW_QUEUE])) {
+		fleet_placer_unwatch(f);
 		fleet_placer_reset(&f->pl);
+	}
 	if (f->lease && !f->placer && !f->no_placer && now - f->last_elect_us >= ELECT_US) {
 		f->last_elect_us = now;
 		(void)elect(f);
 	}
-	if (f->placer)
-		placer_step(f);
+	if (!f->placer)
+		return f->step_err;
+	if (!f->event) {
+		placer_step(f); /* the polled mode: a round every tick */
+		return f->step_err;
+	}
+	if (f->pl_rewatch)
+		fleet_placer_unwatch(f);
+	if (!f->pw[PW_QUEUE] && fleet_placer_watch(f) < 0)
+		f->pl_owed = true; /* no watches: every tick, as polled */
+	if (f->pl_owed || (f->pl_cap && f->pl.waiting) || now - f->last_round_us >= SAFETY_US)
+		round_now(f);
 	return f->step_err;
+}
+
+void fleet_counters(const struct fleet *f, uint64_t *ret_rounds, uint64_t *ret_claims,
+		    uint64_t *ret_placed)
+{
+	*ret_rounds = f->rounds;
+	*ret_claims = f->claims;
+	*ret_placed = f->claimed;
 }
 
 uint64_t fleet_period_usec(const struct fleet *f)

@@ -142,6 +142,18 @@ int fleet_new(const struct fleet_params *p, const struct fleet_host *h, struct f
 	r = fleet_devset_new(f, &f->devs);
 	if (r < 0)
 		goto fail;
+	if (p->event) {
+		/* Below the loop's normal work, so the watch events that arrived together are all
+		 * taken before the one round they cause. */
+		f->event = sd_event_ref(p->event);
+		r = sd_event_add_defer(f->event, &f->kick, fleet_on_kick, f);
+		if (r >= 0)
+			r = sd_event_source_set_priority(f->kick, SD_EVENT_PRIORITY_NORMAL + 10);
+		if (r >= 0)
+			r = sd_event_source_set_enabled(f->kick, SD_EVENT_OFF);
+		if (r < 0)
+			goto fail;
+	}
 	*ret = f;
 	return 0;
 fail:
@@ -180,14 +192,34 @@ void fleet_free(struct fleet *f)
 	if (!f->shut)
 		(void)fleet_shutdown(f);
 	etcd_watch_free(f->w);
+	fleet_placer_unwatch(f);
 	fleet_placer_reset(&f->pl);
 	devset_free(&f->devs);
+	sd_event_source_disable_unref(f->kick);
+	sd_event_unref(f->event);
 	for (size_t i = 0; i < f->n_pend; i++)
 		free(f->pend[i].value);
 	free(f->pend);
+	free(f->srev);
+	free(f->pub);
+	for (size_t i = 0; i < f->n_inbox; i++)
+		etcd_kv_done(&f->inbox[i]);
+	free(f->inbox);
 	free(f->notes);
 	etcd_free(f->e);
 	free(f);
+}
+
+void fleet_kick(struct fleet *f)
+{
+	if (f->kick)
+		(void)sd_event_source_set_enabled(f->kick, SD_EVENT_ONESHOT);
+}
+
+void fleet_host_noted(struct fleet *f)
+{
+	if (f->n_notes && f->h.noted)
+		f->h.noted(f->h.ctx);
 }
 
 const char *fleet_node(const struct fleet *f)
@@ -280,6 +312,10 @@ int fleet_submit(struct fleet *f, const char *queue, double cpu, uint64_t mem, c
 	/* r == 0: the key exists — only an earlier try of ours (an unknown outcome that did
 	 * apply) can have written it, as its id is a revision nobody else got. */
 	*ret_id = (uint64_t)rev;
+	if (f->placer) { /* no need to wait for our own queue watch */
+		f->pl_owed = true;
+		fleet_kick(f);
+	}
 	return 0;
 }
 
@@ -306,6 +342,9 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	json_object_object_add(o, "cpu", json_object_new_double(u->cpu));
 	json_object_object_add(o, "mem", json_object_new_int64((int64_t)u->mem));
 	json_object_object_add(o, "submit_us", json_object_new_int64((int64_t)u->submit_us));
+	if (u->assigned_us)
+		json_object_object_add(o, "assigned_us",
+				       json_object_new_int64((int64_t)u->assigned_us));
 	if (u->argv) {
 		json_object *a = json_object_new_array();
 		for (size_t i = 0; i < u->argc; i++)
@@ -321,6 +360,8 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 			free(f->pend[i].value);
 			f->pend[i].value = v;
 			f->pend[i].final = strcmp(u->state, "running") != 0;
+			if (f->pend[i].final)
+				fleet_kick(f);
 			return 0;
 		}
 	n = realloc(f->pend, (f->n_pend + 1) * sizeof(*n));
@@ -330,15 +371,118 @@ int fleet_task_update(struct fleet *f, const struct fleet_update *u)
 	}
 	f->pend = n;
 	f->pend[f->n_pend++] = (struct pending){u->id, v, strcmp(u->state, "running") != 0};
+	/* An end frees capacity (the assignment goes with it): written at once. "running"
+	 * waits for the next tick (at most fleet_period_usec), so a short task's end replaces it
+	 * and one write says both. */
+	if (f->pend[f->n_pend - 1].final)
+		fleet_kick(f);
 	return 0;
+}
+
+static struct srev *srev_find(struct fleet *f, uint64_t id)
+{
+	for (size_t i = 0; i < f->n_srev; i++)
+		if (f->srev[i].id == id)
+			return &f->srev[i];
+	return NULL;
+}
+
+void fleet_status_rev_set(struct fleet *f, uint64_t id, int64_t rev)
+{
+	struct srev *k = srev_find(f, id);
+
+	if (!f->event)
+		return;
+	if (k && !rev) {
+		*k = f->srev[--f->n_srev];
+		return;
+	}
+	if (!k && rev) {
+		k = reallocarray(f->srev, f->n_srev + 1, sizeof(*k));
+		if (!k)
+			return; /* then the next write reads first */
+		f->srev = k;
+		k = &f->srev[f->n_srev++];
+		k->id = id;
+	}
+	if (k)
+		k->rev = rev;
+}
+
+/* Event-driven mode: the write compared on the revision of our own last write, no read first.
+ * 1 written, 0 not (unknown revision, or status/<id> changed: the placer's "lost"), -errno. */
+static int flush_known(struct fleet *f, struct pending *p, const char *skey, const char *akey)
+{
+	struct srev *k = srev_find(f, p->id);
+	struct etcd_cmp c;
+	struct etcd_op ops[2] = {{ETCD_OP_PUT, skey, p->value, strlen(p->value), 0},
+				 {ETCD_OP_DELETE, akey, NULL, 0, 0}};
+	int64_t rev = 0;
+	int r;
+
+	if (!k)
+		return 0;
+	c = (struct etcd_cmp){skey, ETCD_CMP_MOD, k->rev};
+	r = etcd_txn(f->e, &c, 1, ops, p->final ? 2 : 1, &rev);
+	if (r == 1)
+		fleet_status_rev_set(f, p->id, p->final ? 0 : rev);
+	return r;
+}
+
+/* Event-driven mode: every pending write whose status revision we know, in one transaction
+ * (each compared on that revision); all or nothing. 1 written (and dropped from the list), 0
+ * not (then each goes the single way), -errno unknown outcome. */
+#define FLUSH_BATCH (ETCD_TXN_MAX / 2) /* up to two ops each */
+static int flush_batch(struct fleet *f)
+{
+	struct etcd_cmp c[FLUSH_BATCH];
+	struct etcd_op ops[2 * FLUSH_BATCH];
+	char skeys[FLUSH_BATCH][128], akeys[FLUSH_BATCH][192];
+	size_t idx[FLUSH_BATCH], n = 0, no = 0;
+	int64_t rev = 0;
+	int r;
+
+	for (size_t i = 0; i < f->n_pend && n < FLUSH_BATCH; i++) {
+		struct pending *p = &f->pend[i];
+		struct srev *k = srev_find(f, p->id);
+		if (!k)
+			continue;
+		fleet_key_id(skeys[n], sizeof(skeys[n]), K_STATUS, p->id);
+		fleet_key_assign(akeys[n], sizeof(akeys[n]), f->node, p->id);
+		c[n] = (struct etcd_cmp){skeys[n], ETCD_CMP_MOD, k->rev};
+		ops[no++] = (struct etcd_op){ETCD_OP_PUT, skeys[n], p->value, strlen(p->value), 0};
+		if (p->final)
+			ops[no++] = (struct etcd_op){ETCD_OP_DELETE, akeys[n], NULL, 0, 0};
+		idx[n++] = i;
+	}
+	if (n < 2)
+		return 0;
+	(void)fleet_keepalive_if_due(f);
+	r = etcd_txn(f->e, c, n, ops, no, &rev);
+	if (r != 1)
+		return r;
+	/* from the back, so the indexes still hold while entries are swapped out */
+	for (size_t k = n; k-- > 0;) {
+		struct pending *p = &f->pend[idx[k]];
+		fleet_status_rev_set(f, p->id, p->final ? 0 : rev);
+		free(p->value);
+		*p = f->pend[--f->n_pend];
+	}
+	return 1;
 }
 
 int fleet_flush_pending(struct fleet *f)
 {
+	if (f->event) {
+		int r = flush_batch(f);
+		if (r < 0)
+			return fleet_etcd_failed(f, "task status", r);
+	}
 	for (size_t i = 0; i < f->n_pend;) {
 		struct pending *p = &f->pend[i];
 		char skey[128], akey[192];
 		struct etcd_op ops[2];
+		int64_t rev = 0;
 		int r;
 
 		struct etcd_kv st = {0};
@@ -349,6 +493,14 @@ int fleet_flush_pending(struct fleet *f)
 		(void)fleet_keepalive_if_due(f);
 		fleet_key_id(skey, sizeof(skey), K_STATUS, p->id);
 		fleet_key_assign(akey, sizeof(akey), f->node, p->id);
+		r = flush_known(f, p, skey, akey);
+		if (r < 0)
+			return fleet_etcd_failed(f, "task status", r);
+		if (r == 1) {
+			free(p->value);
+			f->pend[i] = f->pend[--f->n_pend];
+			continue;
+		}
 		/* The placer's verdict "lost" (we were deemed dead) stays: a restarted node that
 		 * finds the task ended must not turn it back into "exited". */
 		r = etcd_get(f->e, skey, &st);
@@ -372,7 +524,9 @@ int fleet_flush_pending(struct fleet *f)
 		if (lost)
 			r = etcd_txn(f->e, NULL, 0, &ops[1], 1, NULL);
 		else
-			r = etcd_txn(f->e, &c, nc, ops, p->final ? 2 : 1, NULL);
+			r = etcd_txn(f->e, &c, nc, ops, p->final ? 2 : 1, &rev);
+		if (r == 1)
+			fleet_status_rev_set(f, p->id, lost || p->final ? 0 : rev);
 		if (r == 0) {
 			i++;
 			continue;
@@ -401,16 +555,62 @@ void fleet_copy_alloc_used(json_object *to, json_object *from)
 			       json_object_new_int64(fleet_jget_i(from, "mem_used")));
 }
 
+/* Event-driven mode: whether device d says something its last publication did not. Use
+ * within PUBLISH_DEADBAND of capacity is the same: a node's measured use moves every second,
+ * and 100 nodes' puts are 100 fsync'd writes a second on the fleet's etcd. */
+static bool pub_news(struct fleet *f, json_object *d, struct pubdev **ret)
+{
+	struct pubdev v = {.cpu = fleet_jget_d(d, "cpu_total"),
+			   .mem = (double)fleet_jget_i(d, "mem_total"),
+			   .cpu_alloc = fleet_jget_d(d, "cpu_alloc"),
+			   .mem_alloc = (double)fleet_jget_i(d, "mem_alloc"),
+			   .cpu_used = fleet_jget_d(d, "cpu_used"),
+			   .mem_used = (double)fleet_jget_i(d, "mem_used"),
+			   .running = (double)fleet_jget_i(d, "running")};
+	struct pubdev *p = NULL;
+	bool news;
+
+	snprintf(v.name, sizeof(v.name), "%s", fleet_jget_s(d, "name"));
+	for (size_t i = 0; i < f->n_pub && !p; i++)
+		if (!strcmp(f->pub[i].name, v.name))
+			p = &f->pub[i];
+	if (!p) {
+		p = reallocarray(f->pub, f->n_pub + 1, sizeof(*p));
+		if (!p) {
+			*ret = NULL;
+			return true;
+		}
+		f->pub = p;
+		p = &f->pub[f->n_pub++];
+		*p = v;
+		p->cpu = -1; /* never published */
+	}
+	news = p->cpu != v.cpu || p->mem != v.mem || p->cpu_alloc != v.cpu_alloc ||
+	       p->mem_alloc != v.mem_alloc || p->running != v.running ||
+	       fabs(p->cpu_used - v.cpu_used) > PUBLISH_DEADBAND * v.cpu ||
+	       fabs(p->mem_used - v.mem_used) > PUBLISH_DEADBAND * v.mem;
+	*p = news ? v : *p;
+	*ret = p;
+	return news;
+}
+
 int fleet_publish(struct fleet *f)
 {
 	json_object *arr = f->h.devices(f->h.ctx);
+	uint64_t now = now_usec();
+	bool full = !f->event || !f->last_full_publish_us ||
+		    now - f->last_full_publish_us >= PUBLISH_FULL_US;
 	int r = 0;
 
 	if (!arr)
 		return -ENOMEM;
 	for (size_t i = 0; i < json_object_array_length(arr) && r >= 0; i++) {
-		json_object *d = json_object_array_get_idx(arr, i), *o = json_object_new_object();
+		json_object *d = json_object_array_get_idx(arr, i), *o;
+		struct pubdev *p = NULL;
 		char key[256];
+		if (f->event && !pub_news(f, d, &p) && !full)
+			continue;
+		o = json_object_new_object();
 		snprintf(key, sizeof(key), K_NODES "%s/devices/%s", f->node,
 			 fleet_jget_s(d, "name"));
 		json_object_object_add(o, "cpu",
@@ -431,8 +631,12 @@ int fleet_publish(struct fleet *f)
 				       json_object_new_int64((int64_t)fleet_realtime_us()));
 		r = etcd_put(f->e, key, fleet_jstr(o), strlen(fleet_jstr(o)), f->lease, NULL);
 		json_object_put(o);
+		if (r < 0 && p)
+			p->cpu = -1; /* not said after all: say it next time */
 	}
 	json_object_put(arr);
+	if (r >= 0 && full)
+		f->last_full_publish_us = now;
 	return r;
 }
 
@@ -476,8 +680,9 @@ int fleet_keepalive_if_due(struct fleet *f)
 		f->lease = 0;
 		f->placer = false;
 		fleet_drop_election_lease(f);
-		etcd_watch_free(f->w); /* re-read assignments after joining again */
-		f->w = NULL;
+		/* re-read assignments after joining again; not freed here, as this may run from
+		 * the watch's own callback */
+		f->rewatch = true;
 		return r;
 	}
 	if (r < 0)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <systemd/sd-event.h>
 
 #include "devset.h"
 
@@ -35,7 +36,8 @@ struct fleet_task {
 	size_t argc;
 	char device[65];
 	uint64_t submit_us;
-	bool cancel; /* the assignment carries a cancel request (fleet_cancel) */
+	uint64_t assigned_us; /* when the placer claimed it (0 if not said) */
+	bool cancel;	      /* the assignment carries a cancel request (fleet_cancel) */
 };
 
 /* What the fleet module needs from the daemon that hosts it. */
@@ -54,6 +56,9 @@ struct fleet_host {
 	 * is reported as "cancelled" through fleet_update). May be NULL; called again on every
 	 * rescan until the task has ended, so it must be idempotent. */
 	int (*cancel)(void *ctx, uint64_t fleet_id);
+	/* Event-driven mode (fleet_params.event): notes were queued outside fleet_step (a watch
+	 * event or a placement round ran from the loop); the host takes them. May be NULL. */
+	void (*noted)(void *ctx);
 };
 
 struct fleet_params {
@@ -64,6 +69,11 @@ struct fleet_params {
 	bool overcommit;    /* placement = measured */
 	unsigned period_ms; /* fleet timer period (default 50) */
 	bool no_placer;	    /* never stand for placer (simulated nodes in bench/fleet_bench.c) */
+	/* The host's event loop: watches run on it (libcurl's sockets as io sources), and the
+	 * placement round and status writes run when something changed (a deferred source),
+	 * not on the timer. NULL = the polled mode: watches polled and a placement round on
+	 * every fleet_step (kept as the bench's baseline). */
+	sd_event *event;
 };
 
 struct fleet;
@@ -82,10 +92,15 @@ void fleet_free(struct fleet *f);
 
 /* One round of fleet work, due every fleet_period_usec() (the host runs the timer): lease
  * keepalive, device publication, this node's assignments, the task states not yet written,
- * the election and, while placer, a placement round. 0 or the first -errno of the round;
- * what went wrong (and what happened) is in the notes. */
+ * the election and, while placer, a placement round (event-driven mode: only if a capacity
+ * change is pending, a round is owed, or as the safety net once a second). 0 or the first
+ * -errno of the round; what went wrong (and what happened) is in the notes. */
 int fleet_step(struct fleet *f);
 uint64_t fleet_period_usec(const struct fleet *f);
+/* What this node did as placer since fleet_new: placement rounds run, claim transactions sent,
+ * placements they applied (several per transaction: batched claims). For benches and logs. */
+void fleet_counters(const struct fleet *f, uint64_t *ret_rounds, uint64_t *ret_claims,
+		    uint64_t *ret_placed);
 
 /* What fleet mode has to report, for its host to log each once (the module logs nothing):
  * failures (error = -errno, LOG_ERR or LOG_WARNING; an etcd failure once until etcd answers
@@ -132,6 +147,8 @@ struct fleet_update {
 	char *const *argv;
 	size_t argc;
 	uint64_t submit_us;
+	uint64_t assigned_us; /* kept in status/ when given (bench/fleet_bench.c splits its
+			       * latency at it) */
 };
 /* Queued here, written by fleet_step (retried until written). 0 or -ENOMEM. */
 int fleet_task_update(struct fleet *f, const struct fleet_update *u);

@@ -1,6 +1,6 @@
 /* test_etcd_transport.c — the etcd client's error mapping at the transport boundary against
- * loopback fakes: refused port, silent and garbage servers, watch streams (the pure parts:
- * test_etcd.c). */
+ * loopback fakes: refused port, silent and garbage servers, watch streams, polled and on an
+ * sd-event loop (the pure parts: test_etcd.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -397,12 +398,149 @@ static void test_watch_refused(void **state)
 	etcd_free(e);
 }
 
+/* --- the watch on an sd-event loop ---------------------------------------------------------- */
+
+struct evgot {
+	struct got g;
+	int err, n_err;
+	struct etcd_watch *free_on_err; /* freed from its own callback */
+};
+
+static int on_ev_event(const struct etcd_event *ev, void *userdata)
+{
+	return on_event(ev, &((struct evgot *)userdata)->g);
+}
+
+static void on_ev_error(int r, void *userdata)
+{
+	struct evgot *x = userdata;
+
+	x->err = r;
+	x->n_err++;
+	if (x->free_on_err) {
+		etcd_watch_free(x->free_on_err);
+		x->free_on_err = NULL;
+	}
+}
+
+static void run_until(sd_event *ev, bool (*done)(void *), void *arg, unsigned ms)
+{
+	uint64_t t0 = now_ms();
+
+	while (!done(arg) && now_ms() - t0 < ms)
+		assert_true(sd_event_run(ev, 50 * 1000) >= 0);
+}
+
+static bool two_events(void *arg)
+{
+	return ((struct evgot *)arg)->g.n >= 2;
+}
+
+static bool two_requests(void *arg)
+{
+	return fake_requests(arg) >= 2;
+}
+
+static bool errored(void *arg)
+{
+	return ((struct evgot *)arg)->n_err > 0;
+}
+
+/* The same stream as test_watch_stream, on a loop: events as they arrive, the reconnect
+ * without a poll, nothing delivered twice; a dead watch reports once and can be freed from
+ * its own callback; a refused one reports and retries by itself. */
+static void test_watch_event_loop(void **state)
+{
+	const char *const segs[] = {
+	    STREAM_HDR,
+	    "{\"result\":{\"header\":{\"revision\":\"10\"},\"created\":true}}\n{\"result\":{\"hea",
+	    "der\":{\"revision\":\"11\"},\"events\":[{\"kv\":{\"key\":\"YQ==\",\"mod_revision\":"
+	    "\"11\",\"value\":\"MQ==\"}}]}}\n{\"result\":{\"header\":{\"revision\":\"12\"},"
+	    "\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"YQ==\",\"mod_revision\":\"12\"}}]}}"
+	    "\n",
+	    NULL,
+	};
+	const char *const compacted[] = {
+	    STREAM_HDR,
+	    "{\"result\":{\"header\":{\"raft_term\":\"2\"},\"canceled\":true,\"compact_revision\":"
+	    "\"7\"}}\n",
+	    NULL,
+	};
+	struct fake f;
+	struct etcd *e;
+	struct etcd_watch *w = NULL;
+	struct evgot x = {0};
+	sd_event *ev = NULL;
+
+	assert_int_equal(sd_event_new(&ev), 0);
+	fake_start(&f, NULL);
+	f.segments = segs;
+	e = client(f.port, 0, 2000);
+	assert_int_equal(etcd_watch_new(e, "a", false, 0, &w), 0);
+	assert_int_equal(etcd_watch_attach_event(w, ev, on_ev_event, on_ev_error, &x), 0);
+	assert_int_equal(etcd_watch_poll(w, 0, on_event, &x.g), -EBUSY);
+	run_until(ev, two_events, &x, 3000);
+	assert_int_equal(x.g.n, 2);
+	assert_true(etcd_watch_ready(w));
+	assert_int_equal(x.g.type[0], ETCD_EVENT_PUT);
+	assert_string_equal(x.g.value[0], "1");
+	assert_int_equal(x.g.type[1], ETCD_EVENT_DELETE);
+	assert_int_equal(x.g.rev[1], 12);
+	/* the stream ends; the loop reconnects at once from revision 13; the replay adds none */
+	run_until(ev, two_requests, &f, 3000);
+	assert_int_equal(fake_requests(&f), 2);
+	for (int i = 0; i < 5; i++)
+		assert_true(sd_event_run(ev, 50 * 1000) >= 0);
+	assert_int_equal(x.g.n, 2);
+	pthread_mutex_lock(&f.lock);
+	assert_non_null(strstr(f.last_request, "\"start_revision\":\"13\""));
+	pthread_mutex_unlock(&f.lock);
+	etcd_watch_free(w);
+	etcd_free(e);
+	fake_stop(&f);
+
+	/* compacted: -ESTALE once, and the callback frees the watch */
+	memset(&x, 0, sizeof(x));
+	fake_start(&f, NULL);
+	f.segments = compacted;
+	e = client(f.port, 0, 2000);
+	assert_int_equal(etcd_watch_new(e, "/p/", true, 5, &w), 0);
+	assert_int_equal(etcd_watch_attach_event(w, ev, on_ev_event, on_ev_error, &x), 0);
+	x.free_on_err = w;
+	run_until(ev, errored, &x, 3000);
+	assert_int_equal(x.err, -ESTALE);
+	assert_int_equal(x.n_err, 1);
+	assert_null(x.free_on_err);
+	for (int i = 0; i < 3; i++)
+		assert_true(sd_event_run(ev, 50 * 1000) >= 0);
+	assert_int_equal(x.n_err, 1);
+	etcd_free(e);
+	fake_stop(&f);
+
+	/* nobody listens: reported, then retried every ETCD_WATCH_RETRY_MS by itself */
+	memset(&x, 0, sizeof(x));
+	e = client(closed_port(), closed_port(), 500);
+	assert_int_equal(etcd_watch_new(e, "/a/", true, 0, &w), 0);
+	assert_int_equal(etcd_watch_attach_event(w, ev, on_ev_event, on_ev_error, &x), 0);
+	run_until(ev, errored, &x, 3000);
+	assert_int_equal(x.err, -ECONNREFUSED);
+	{
+		uint64_t t0 = now_ms();
+		while (x.n_err < 2 && now_ms() - t0 < 3000)
+			assert_true(sd_event_run(ev, 50 * 1000) >= 0);
+	}
+	assert_true(x.n_err >= 2);
+	etcd_watch_free(w);
+	etcd_free(e);
+	sd_event_unref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_new_invalid),	  cmocka_unit_test(test_transport_errors),
 	    cmocka_unit_test(test_watch_stream),  cmocka_unit_test(test_watch_cancel),
-	    cmocka_unit_test(test_watch_refused),
+	    cmocka_unit_test(test_watch_refused), cmocka_unit_test(test_watch_event_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -754,6 +754,87 @@ static void test_brute_force_drf(void **state)
 	check_against_brute_force(POLICY_DRF);
 }
 
+/* RD-DRF's device index gives exactly the linear scan's decisions (ties to the lowest device
+ * id included) through adds, deaths, measurements, samples, releases and cancels, on mixed and
+ * on identical devices. */
+static void test_device_index_matches_scan(void **state)
+{
+	for (int mixed = 0; mixed < 2; mixed++) {
+		struct policy_params a = {.kind = POLICY_RDDRF}, b = a;
+		struct policy *pi, *ps;
+		uint64_t run[4096], next = 1;
+		size_t n_run = 0, decisions = 0;
+		unsigned seed = 11 + mixed;
+		b.no_device_index = true;
+		assert_int_equal(policy_new(&a, &pi), 0);
+		assert_int_equal(policy_new(&b, &ps), 0);
+		for (uint32_t i = 0; i < 37; i++) {
+			struct policy_res t = {mixed ? 1 + i % 4 : 4,
+					       mixed ? (1 + i % 3) * GB : 8 * GB};
+			assert_int_equal(policy_add_device(pi, i, t), 0);
+			assert_int_equal(policy_add_device(ps, i, t), 0);
+		}
+		for (uint32_t j = 0; j < 9; j++) {
+			char name[8];
+			uint32_t qa, qb;
+			struct policy_res d = {0.25 * (1 + j % 4), (64 + 128 * j) * MB};
+			snprintf(name, sizeof(name), "q%u", j);
+			assert_int_equal(policy_add_queue(pi, name, d, 1, &qa), 0);
+			assert_int_equal(policy_add_queue(ps, name, d, 1, &qb), 0);
+		}
+		for (int step = 0; step < 3000; step++) {
+			int op = rand_r(&seed) % 10;
+			double t = step * 0.01;
+			if (op < 4) {
+				uint32_t q = (uint32_t)(rand_r(&seed) % 9);
+				assert_int_equal(policy_enqueue(pi, q, next, t),
+						 policy_enqueue(ps, q, next, t));
+				next++;
+			} else if (op < 6 && n_run) {
+				size_t k = (size_t)rand_r(&seed) % n_run;
+				assert_int_equal(policy_release(pi, run[k], t), 0);
+				assert_int_equal(policy_release(ps, run[k], t), 0);
+				run[k] = run[--n_run];
+			} else if (op == 6 && n_run) {
+				size_t k = (size_t)rand_r(&seed) % n_run;
+				struct policy_res u = {0.1 * (rand_r(&seed) % 10),
+						       1e6 * (rand_r(&seed) % 500)};
+				assert_int_equal(policy_sample(pi, run[k], u), 0);
+				assert_int_equal(policy_sample(ps, run[k], u), 0);
+			} else if (op == 7) {
+				uint32_t i = (uint32_t)(rand_r(&seed) % 37);
+				struct policy_res f = {0.5 * (rand_r(&seed) % 9),
+						       0.25 * GB * (rand_r(&seed) % 33)};
+				policy_set_device_free(pi, i, f);
+				policy_set_device_free(ps, i, f);
+			} else if (op == 8) {
+				uint32_t i = (uint32_t)(rand_r(&seed) % 37);
+				bool live = rand_r(&seed) % 4 != 0;
+				policy_set_device_live(pi, i, live);
+				policy_set_device_live(ps, i, live);
+			} else {
+				struct policy_placement x, y;
+				int rx, ry;
+				do {
+					rx = policy_next(pi, t, &x);
+					ry = policy_next(ps, t, &y);
+					assert_int_equal(rx, ry);
+					if (rx == 0) {
+						assert_true(x.inst_id == y.inst_id);
+						assert_int_equal(x.dev_id, y.dev_id);
+						assert_true(n_run < ELEMS(run));
+						run[n_run++] = x.inst_id;
+						decisions++;
+					}
+				} while (rx == 0);
+			}
+		}
+		assert_true(decisions > 200);
+		policy_free(pi);
+		policy_free(ps);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +861,7 @@ int main(void)
 	    cmocka_unit_test(test_fractional_exact_fit),
 	    cmocka_unit_test(test_brute_force_rddrf),
 	    cmocka_unit_test(test_brute_force_drf),
+	    cmocka_unit_test(test_device_index_matches_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
