@@ -100,9 +100,10 @@ static void jfree(json_object **o)
 		json_object_put(*o);
 }
 
-/* Median per-layer time over `iters` passes (after `warmup`), per image. */
+/* Median per-layer time over `iters` passes (after `warmup`), per image; the median and the
+ * 99th percentile (nearest rank) of the whole pass. */
 static int measure(struct infer_model *m, unsigned warmup, unsigned iters, double *layer_ms,
-		   double *ret_total_ms)
+		   double *ret_total_ms, double *ret_p99_ms)
 {
 	_cleanup_free_ double *all = calloc((size_t)m->n * iters, sizeof(double));
 	_cleanup_free_ double *tot = calloc(iters, sizeof(double));
@@ -128,6 +129,8 @@ static int measure(struct infer_model *m, unsigned warmup, unsigned iters, doubl
 	}
 	qsort(tot, iters, sizeof(double), dcmp);
 	*ret_total_ms = tot[iters / 2];
+	if (ret_p99_ms)
+		*ret_p99_ms = tot[(size_t)ceil(0.99 * iters) - 1];
 	return 0;
 }
 
@@ -378,10 +381,10 @@ static int run_timing(struct infer_model *m, const struct infer_opts *o)
 
 	/* Plain timing run (and o->profile). */
 	_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
-	double total;
+	double total, p99;
 	if (!ms)
 		return fail("out of memory");
-	r = measure(m, o->warmup, o->iters, ms, &total);
+	r = measure(m, o->warmup, o->iters, ms, &total, &p99);
 	if (r < 0)
 		return fail("forward pass: %s", strerror(-r));
 	if (o->profile) {
@@ -406,15 +409,15 @@ static int run_timing(struct infer_model *m, const struct infer_opts *o)
 	if (o->json) {
 		printf("{\"model\": \"%s\", \"input_size\": %u, \"batch\": %u, "
 		       "\"threads\": %u, "
-		       "\"iterations\": %u, \"median_ms\": %.3f, \"weight_bytes\": %zu, "
-		       "\"activation_bytes\": %zu, \"output0\": %g}\n",
-		       m->name, m->in.h, o->batch, o->threads, o->iters, total,
+		       "\"iterations\": %u, \"median_ms\": %.3f, \"p99_ms\": %.3f, "
+		       "\"weight_bytes\": %zu, \"activation_bytes\": %zu, \"output0\": %g}\n",
+		       m->name, m->in.h, o->batch, o->threads, o->iters, total, p99,
 		       infer_weight_bytes(m), infer_activation_bytes(m),
 		       m->layers[m->n - 1].act[0]);
 	} else {
-		printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u), "
+		printf("%s: %u x 3x%ux%u, %u threads: %.2f ms per pass (median of %u, p99 %.2f), "
 		       "weights %.1f MB, activations %.1f MB\n",
-		       m->name, o->batch, m->in.h, m->in.w, o->threads, total, o->iters,
+		       m->name, o->batch, m->in.h, m->in.w, o->threads, total, o->iters, p99,
 		       infer_weight_bytes(m) / 1e6, infer_activation_bytes(m) / 1e6);
 	}
 	return 0;
@@ -459,7 +462,7 @@ static int run_batch(struct infer_model *m, const struct infer_opts *o)
 		} else {
 			_cleanup_free_ double *ms = calloc(m->n, sizeof(double));
 			double total;
-			if (!ms || measure(m, o->warmup, o->iters, ms, &total) < 0)
+			if (!ms || measure(m, o->warmup, o->iters, ms, &total, NULL) < 0)
 				return fail("profiling pass failed");
 			for (size_t i = 0; i < m->n; i++)
 				ms[i] *= o->batch;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # infer-offload.sh — edgeslice-infer end to end over real TCP: offloaded jobs give the same
-# logits as local ones, the batch order holds, and a server killed mid-batch or a dead
-# port ends the client with a one-line error (exit 1), never a hang.
+# logits as local ones, the batch order holds, a server killed mid-batch or a dead port ends
+# the client with a one-line error (exit 1), never a hang; timing runs report p50 and p99.
 set -u
 B=${BUILD:?}/edgeslice-infer
 [ -x "$B" ] || { echo "edgeslice-infer not built"; exit 77; }
@@ -79,6 +79,12 @@ json_get "$tmp/plan.json" "d['source']" | grep -q '^measured' || die "profile so
 "$B" alexnet --input-size 64 --duration 0.5 --json >"$tmp/dur.json" || die "--duration failed"
 python3 -c "import json; d=json.load(open('$tmp/dur.json')); assert d['passes'] > 1 and 0.5 <= d['seconds'] < 2, d" ||
 	die "--duration result wrong: $(cat "$tmp/dur.json")"
+
+# 5b. a timing run reports the median and the 99th percentile of its passes (bench-realtime's
+# per-inference latency); the p99 of 5 passes is the slowest, never below the median
+"$B" mobilenet-v2 --input-size 32 --iterations 5 --json >"$tmp/t.json" || die "timing run failed"
+python3 -c "import json; d=json.load(open('$tmp/t.json')); assert d['iterations'] == 5 and 0 < d['median_ms'] <= d['p99_ms'], d" ||
+	die "timing run result wrong: $(cat "$tmp/t.json")"
 
 # 6. usage errors exit 2 and name the field
 "$B" alexnet --jobs 2 --until conv2 2>"$tmp/f.err"; [ $? = 2 ] || die "--offload missing: want exit 2"
