@@ -258,13 +258,10 @@ static void tick_task(struct sampler *s, struct task *t, uint64_t now)
 	tick_bpf(s, t, now);
 }
 
-int sampler_tick(struct sampler *s, uint64_t now)
+static int tick_node(struct sampler *s, uint64_t now)
 {
 	struct probe_node_sample ns;
 	int r;
-
-	for (size_t i = 0; i < s->n_tasks; i++)
-		tick_task(s, &s->tasks[i], now);
 
 	r = probe_node_read(s->node, &ns);
 	if (r < 0) {
@@ -293,6 +290,30 @@ int sampler_tick(struct sampler *s, uint64_t now)
 	s->n.psi_mem = ns.psi_mem;
 	s->n.psi_io = ns.psi_io;
 	return 0;
+}
+
+int sampler_tick_slice(struct sampler *s, size_t *cursor, size_t max, uint64_t now)
+{
+	if (!s || !cursor || !max)
+		return -EINVAL;
+	if (*cursor < s->n_tasks) {
+		size_t end = max < s->n_tasks - *cursor ? *cursor + max : s->n_tasks;
+		for (; *cursor < end; (*cursor)++)
+			tick_task(s, &s->tasks[*cursor], now);
+		if (*cursor < s->n_tasks)
+			return 1;
+	}
+	return tick_node(s, now);
+}
+
+int sampler_tick(struct sampler *s, uint64_t now)
+{
+	size_t cursor = 0;
+	int r;
+
+	while ((r = sampler_tick_slice(s, &cursor, SIZE_MAX, now)) == 1)
+		;
+	return r;
 }
 
 int sampler_task_get(const struct sampler *s, uint64_t id, struct sampler_task *ret)

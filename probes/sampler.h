@@ -41,6 +41,12 @@ size_t sampler_n_tasks(const struct sampler *s);
  * once they are older than stale_after_s; a removed cgroup is marked gone. Returns an
  * error only if the node files cannot be read. */
 int sampler_tick(struct sampler *s, uint64_t now_usec);
+/* The same round in slices, so that a caller's event loop can serve other events between
+ * them: reads the tasks from *cursor on, at most max of them (*cursor = 0 starts a round),
+ * and returns 1 while tasks are left; the call that reads the last ones also reads the node
+ * and returns as sampler_tick() does. Tasks added or removed between slices are read in this
+ * round or the next. */
+int sampler_tick_slice(struct sampler *s, size_t *cursor, size_t max, uint64_t now_usec);
 
 struct sampler_task {
 	uint64_t id;

@@ -211,7 +211,9 @@ struct daemon {
 	/* Clients with complete requests left after their turn's budget, served in order by
 	 * one idle-priority defer (clients.c). */
 	sd_event_source *turns_src;
-	sd_event_source *sched_src; /* a placement pass after this loop turn's exits */
+	sd_event_source *sched_src;  /* a placement pass after this loop turn's exits */
+	sd_event_source *sample_src; /* the rest of a measurement round, a slice per turn */
+	size_t sample_cursor;
 	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
 	bool dirty; /* in-memory state newer than state.db (only where a crash is harmless) */

@@ -547,6 +547,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	daemon_foreign_teardown(d);
 	d->turns_src = sd_event_source_disable_unref(d->turns_src);
 	d->sched_src = sd_event_source_disable_unref(d->sched_src);
+	d->sample_src = sd_event_source_disable_unref(d->sample_src);
 	daemon_batch_free(d);
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)

@@ -472,6 +472,25 @@ static void test_sampler(void **state)
 	assert_true(st.cores >= 0);
 	assert_true(fabs(st.cores - 1.0) < 1e-9);
 
+	/* the round in slices (the daemon's loop serves exits between them): one task per
+	 * call, the node read with the last */
+	size_t cur = 0;
+	assert_int_equal(sampler_add_task(s, 2, t->fd, "cg"), 0);
+	assert_int_equal(sampler_tick_slice(s, &cur, 1, 7000000), 1);
+	assert_int_equal(cur, 1);
+	assert_int_equal(sampler_node_get(s, &sn), 0);
+	assert_int_equal(sn.at_usec, 6000000); /* not yet */
+	assert_int_equal(sampler_tick_slice(s, &cur, 1, 7000000), 0);
+	assert_int_equal(cur, 2);
+	assert_int_equal(sampler_node_get(s, &sn), 0);
+	assert_int_equal(sn.at_usec, 7000000);
+	assert_int_equal(sampler_task_get(s, 1, &st), 0);
+	assert_int_equal(st.at_usec, 7000000);
+	assert_int_equal(sampler_task_get(s, 2, &st), 0);
+	assert_int_equal(st.at_usec, 7000000);
+	assert_int_equal(sampler_tick_slice(s, &cur, 0, 8000000), -EINVAL);
+	assert_int_equal(sampler_remove_task(s, 2), 0);
+
 	assert_int_equal(sampler_remove_task(s, 1), 0);
 	assert_int_equal(sampler_remove_task(s, 1), -ENOENT);
 	assert_int_equal(sampler_n_tasks(s), 0);
