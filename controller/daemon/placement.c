@@ -342,6 +342,9 @@ int daemon_on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	}
 	if (d->shaper)
 		daemon_unshape_drained(d, now);
+	/* Off until the round's last slice re-arms it: an enabled timer whose time has passed
+	 * fires again at once, and would restart the round before it ends. */
+	(void)sd_event_source_set_enabled(s, SD_EVENT_OFF);
 	d->sample_cursor = 0;
 	sample_continue(d);
 	return 0;
@@ -376,6 +379,7 @@ static void tick_finish(struct daemon *d, int r)
 		d->dirty = true;
 	daemon_schedule(d);
 	(void)sd_event_source_set_time_relative(d->tick_src, (uint64_t)d->conf.measure_ms * 1000u);
+	(void)sd_event_source_set_enabled(d->tick_src, SD_EVENT_ON);
 }
 
 static int on_sample_slice(sd_event_source *s, void *userdata)
