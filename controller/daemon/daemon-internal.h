@@ -216,6 +216,7 @@ struct daemon {
 	size_t sample_cursor;
 	struct client *turns_head, *turns_tail;
 	bool draining, scheduling;
+	unsigned drain_checks; /* on_drain_check calls while draining */
 	bool dirty; /* in-memory state newer than state.db (only where a crash is harmless) */
 	bool persist_failed;	 /* the last state.db transaction failed (logged once) */
 	struct dstore *store;	 /* state.db */

@@ -183,6 +183,69 @@ static int open_socket(struct daemon *d)
 	return 0;
 }
 
+/* --- bounded shutdown ------------------------------------------------------------------ */
+
+/* Once asked to stop, the daemon is gone within SHUTDOWN_DEADLINE_S whatever holds it: the
+ * tasks run on in their own unit and the next start adopts them, and state.db is written one
+ * transaction per change, so exiting here loses nothing acknowledged. The journal line names
+ * the step that did not finish (the unit's TimeoutStopSec=90s is the outer bound; its own
+ * "timed out" line instead means the event loop never saw the signal). */
+#define SHUTDOWN_DEADLINE_S 30
+static const char *volatile shutdown_step = "event loop";
+
+static void on_shutdown_alarm(int sig)
+{
+	const char *parts[] = {daemon_log_prefix ? "<3>" : "",
+			       "edgesliced: shutdown did not finish in time (step: ", shutdown_step,
+			       "); exiting, tasks keep running\n"};
+	(void)sig;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (write(STDERR_FILENO, parts[i], strlen(parts[i])) < 0)
+			break;
+	_exit(EXIT_FAILURE);
+}
+
+static unsigned shutdown_deadline_s = SHUTDOWN_DEADLINE_S;
+/* Hidden, for tests/integration/daemon: EDGESLICED_TEST_SHUTDOWN_HANG=N makes the deadline N
+ * seconds and the shutdown hang after writing state.db, as a stuck step would. */
+static bool shutdown_test_hang;
+
+static void shutdown_deadline_arm(void)
+{
+	static bool armed;
+	struct sigaction sa = {.sa_handler = on_shutdown_alarm};
+
+	if (armed)
+		return;
+	armed = true;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, NULL);
+	alarm(shutdown_deadline_s);
+}
+
+static void shutdown_test_setup(void)
+{
+	const char *v = getenv("EDGESLICED_TEST_SHUTDOWN_HANG");
+	char *end;
+	unsigned long n;
+
+	if (!v)
+		return;
+	n = strtoul(v, &end, 10);
+	if (*end || n < 1 || n > SHUTDOWN_DEADLINE_S)
+		return;
+	shutdown_deadline_s = (unsigned)n;
+	shutdown_test_hang = true;
+}
+
+static void shutdown_at(const char *step)
+{
+	shutdown_step = step;
+}
+
+/* While draining, how far ahead each EXTEND_TIMEOUT_USEC= pushes the unit's stop timeout. */
+#define DRAIN_EXTEND_USEC_STR "30000000"
+
 static bool any_running(struct daemon *d)
 {
 	for (size_t i = 0; i < d->n_tasks; i++)
@@ -196,11 +259,15 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	struct daemon *d = userdata;
 
 	if (d->conf.on_sigterm == DCONF_SIGTERM_LEAVE || d->draining || !any_running(d)) {
+		shutdown_deadline_arm();
 		(void)sd_notify(0, "STOPPING=1");
 		return sd_event_exit(d->ev, 0);
 	}
-	/* drain: no new placements; exit when the running tasks are done. */
+	/* drain: no new placements; exit when the running tasks are done. The unit's stop
+	 * timeout is finite (a hung stop must not hold apt or a shutdown for ever), so the drain
+	 * extends it while it makes progress (on_drain_check). */
 	d->draining = true;
+	(void)sd_notify(0, "EXTEND_TIMEOUT_USEC=" DRAIN_EXTEND_USEC_STR);
 	daemon_log(LOG_INFO,
 		   "draining: waiting for running tasks (send SIGTERM again to leave them)");
 	daemon_notify_status(d);
@@ -219,9 +286,13 @@ static int on_drain_check(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
 	if (d->draining && !any_running(d)) {
+		shutdown_deadline_arm();
 		(void)sd_notify(0, "STOPPING=1");
 		return sd_event_exit(d->ev, 0);
 	}
+	/* Every 5 s (25 checks) while draining: another 30 s from now. */
+	if (d->draining && ++d->drain_checks % 25 == 0)
+		(void)sd_notify(0, "EXTEND_TIMEOUT_USEC=" DRAIN_EXTEND_USEC_STR);
 	return sd_event_source_set_time_relative(s, 200000);
 }
 
@@ -529,6 +600,7 @@ static int setup_loop(struct daemon *d, sd_event_source **drain_src)
 static void teardown(struct daemon *d, sd_event_source *drain_src)
 {
 	/* Prepared cgroups of queued tasks go (a restart prepares them again). */
+	shutdown_at("removing prepared cgroups");
 	while (d->n_prepared) {
 		struct dtask *t = daemon_task_find(d, d->prepared[0]);
 		struct trt *rt = t ? t->rt : NULL;
@@ -540,7 +612,9 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		}
 		d->prepared[0] = d->prepared[--d->n_prepared];
 	}
+	shutdown_at("joining the cgroup removal thread");
 	daemon_reaper_stop(&d->reaper);
+	shutdown_at("closing clients, metrics, foreign-load readers");
 	while (d->clients)
 		daemon_client_free(d->clients);
 	daemon_metrics_teardown(d);
@@ -549,6 +623,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	d->sched_src = sd_event_source_disable_unref(d->sched_src);
 	d->sample_src = sd_event_source_disable_unref(d->sample_src);
 	daemon_batch_free(d);
+	shutdown_at("removing finished tasks' upload classes");
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
 			d->unshape[i].deadline_us = 0;
@@ -565,10 +640,15 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	free(d->tasks);
 	free(d->gone);
 	free(d->chg);
+	shutdown_at("closing state.db");
 	dstore_close(d->store);
+	shutdown_at("detaching the eBPF probes");
 	sampler_free(d->sampler);
+	shutdown_at("closing fleet connections");
 	fleet_teardown(d);
+	shutdown_at("closing the shaper");
 	shaper_free(d->shaper);
+	shutdown_at("releasing the event loop and the state folder");
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
 	sd_event_source_disable_unref(d->listen_src);
@@ -610,6 +690,7 @@ int daemon_run(const struct daemon_opts *o)
 	if (!o->btf && o->sys)
 		snprintf(d->btf_path, sizeof(d->btf_path), "%s/kernel/btf/vmlinux", o->sys);
 	d->t0_us = now_usec();
+	shutdown_test_setup();
 	/* Blocked before any thread exists (the cgroup removal thread, libcurl's), so that every
 	 * thread inherits the mask and these reach only the event loop's signalfd; one arriving
 	 * during start-up waits for the loop. Tasks get a clean mask in cg_task_spawn. */
@@ -661,10 +742,16 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0)
 		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
 	ret = r < 0 ? 1 : 0;
+	shutdown_at("writing state.db");
 	/* Requests still waiting for a group commit are dropped with the batch (teardown): they
 	 * were never answered, so no client counts on them. */
 	daemon_tasks_compare(d);
 	(void)daemon_persist(d);
+	if (shutdown_test_hang && r >= 0) {
+		shutdown_at("test hang");
+		for (;;)
+			pause();
+	}
 	daemon_log(LOG_INFO, "stopping; %s",
 		   any_running(d) ? "running tasks keep running" : "no tasks running");
 out:
