@@ -238,11 +238,6 @@ static void shutdown_test_setup(void)
 	shutdown_test_hang = true;
 }
 
-static void shutdown_at(const char *step)
-{
-	shutdown_step = step;
-}
-
 /* While draining, how far ahead each EXTEND_TIMEOUT_USEC= pushes the unit's stop timeout. */
 #define DRAIN_EXTEND_USEC_STR "30000000"
 
@@ -600,7 +595,7 @@ static int setup_loop(struct daemon *d, sd_event_source **drain_src)
 static void teardown(struct daemon *d, sd_event_source *drain_src)
 {
 	/* Prepared cgroups of queued tasks go (a restart prepares them again). */
-	shutdown_at("removing prepared cgroups");
+	shutdown_step = "removing prepared cgroups";
 	while (d->n_prepared) {
 		struct dtask *t = daemon_task_find(d, d->prepared[0]);
 		struct trt *rt = t ? t->rt : NULL;
@@ -612,9 +607,9 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 		}
 		d->prepared[0] = d->prepared[--d->n_prepared];
 	}
-	shutdown_at("joining the cgroup removal thread");
+	shutdown_step = "joining the cgroup removal thread";
 	daemon_reaper_stop(&d->reaper);
-	shutdown_at("closing clients, metrics, foreign-load readers");
+	shutdown_step = "closing clients, metrics, foreign-load readers";
 	while (d->clients)
 		daemon_client_free(d->clients);
 	daemon_metrics_teardown(d);
@@ -623,7 +618,7 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	d->sched_src = sd_event_source_disable_unref(d->sched_src);
 	d->sample_src = sd_event_source_disable_unref(d->sample_src);
 	daemon_batch_free(d);
-	shutdown_at("removing finished tasks' upload classes");
+	shutdown_step = "removing finished tasks' upload classes";
 	if (d->shaper) { /* stopping: finished tasks' classes go now */
 		for (size_t i = 0; i < d->n_unshape; i++)
 			d->unshape[i].deadline_us = 0;
@@ -640,15 +635,15 @@ static void teardown(struct daemon *d, sd_event_source *drain_src)
 	free(d->tasks);
 	free(d->gone);
 	free(d->chg);
-	shutdown_at("closing state.db");
+	shutdown_step = "closing state.db";
 	dstore_close(d->store);
-	shutdown_at("detaching the eBPF probes");
+	shutdown_step = "detaching the eBPF probes";
 	sampler_free(d->sampler);
-	shutdown_at("closing fleet connections");
+	shutdown_step = "closing fleet connections";
 	fleet_teardown(d);
-	shutdown_at("closing the shaper");
+	shutdown_step = "closing the shaper";
 	shaper_free(d->shaper);
-	shutdown_at("releasing the event loop and the state folder");
+	shutdown_step = "releasing the event loop and the state folder";
 	sd_event_source_disable_unref(drain_src);
 	sd_event_source_disable_unref(d->tick_src);
 	sd_event_source_disable_unref(d->listen_src);
@@ -742,13 +737,13 @@ int daemon_run(const struct daemon_opts *o)
 	if (r < 0)
 		daemon_log(LOG_ERR, "event loop: %s", strerror(-r));
 	ret = r < 0 ? 1 : 0;
-	shutdown_at("writing state.db");
+	shutdown_step = "writing state.db";
 	/* Requests still waiting for a group commit are dropped with the batch (teardown): they
 	 * were never answered, so no client counts on them. */
 	daemon_tasks_compare(d);
 	(void)daemon_persist(d);
 	if (shutdown_test_hang && r >= 0) {
-		shutdown_at("test hang");
+		shutdown_step = "test hang";
 		for (;;)
 			pause();
 	}

@@ -12,18 +12,7 @@
 #include <string.h>
 
 #include "policy.h"
-
-#define GB	 (1024.0 * 1024 * 1024)
-#define MB	 (1024.0 * 1024)
-#define ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-static struct policy *mk(enum policy_kind k, uint64_t seed)
-{
-	struct policy_params pp = {.kind = k, .seed = seed, .reconcile_period_s = 10};
-	struct policy *p = NULL;
-	assert_int_equal(policy_new(&pp, &p), 0);
-	return p;
-}
+#include "policy-test.h"
 
 /* The heap + prefilter selection equals a brute-force reading of the rules, on random
  * states: lowest key among queues whose head fits a live device, then that queue's device
